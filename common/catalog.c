@@ -1,0 +1,198 @@
+/*
+ * catalog.c - the measure catalog and stratifier definitions (measures.md).
+ */
+#include "catalog.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define CNT 1
+#define NOC 0
+
+static const struct measure_def measures[M__COUNT] = {
+    [M_POPULATION] = {"population", KIND_COUNT, BETTER_NONE, CNT, CNT,
+        "members with member_months > 0", "Members",
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_MEMBERS_ALL, CH_NONE},
+    [M_ED_RATE] = {"ed_rate", KIND_RATE, BETTER_LOWER, CNT, NOC,
+        "all members", "ED visits per 1,000 member-years",
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_ED, CH_NONE},
+    [M_IP_RATE] = {"ip_rate", KIND_RATE, BETTER_LOWER, CNT, NOC,
+        "all members", "Inpatient admissions per 1,000 member-years",
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_IP, CH_NONE},
+    [M_READMIT_30D] = {"readmit_30d", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members with ip_admits > 0", "30-day readmissions per admission",
+        CH_MEMBERS_IP, CH_MONTHS_IP, CH_IP, CH_READMITS, CH_NONE},
+    [M_WELLNESS] = {"wellness", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
+        "all members", "Members with a wellness visit",
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_WELLNESS, CH_NONE},
+    [M_NO_SHOW] = {"no_show", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members with scheduled_appts > 0", "Missed appointments per scheduled",
+        CH_MEMBERS_SCHED, CH_MONTHS_SCHED, CH_SCHED, CH_NOSHOW, CH_NONE},
+    [M_TELEHEALTH_SHARE] = {"telehealth_share", KIND_PROPORTION, BETTER_NONE, CNT, CNT,
+        "members with any primary care or telehealth visit", "Telehealth share of visits",
+        CH_MEMBERS_VISIT, CH_MONTHS_VISIT, CH_VISITS, CH_TELE, CH_NONE},
+    [M_DIABETES_POOR_CONTROL] = {"diabetes_poor_control", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members with diabetes", "Diabetes with HbA1c > 9.0 %",
+        CH_MEMBERS_DIAB, CH_MONTHS_DIAB, CH_MEMBERS_DIAB, CH_POOR, CH_NONE},
+    [M_BP_CONTROL] = {"bp_control", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
+        "members with hypertension", "Hypertension with BP < 140/90",
+        CH_MEMBERS_HTN, CH_MONTHS_HTN, CH_MEMBERS_HTN, CH_BPC, CH_NONE},
+    [M_HRSN_SCREENING] = {"hrsn_screening", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
+        "all members", "Screened for social needs",
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_SCREENED, CH_NONE},
+    [M_HRSN_FOOD] = {"hrsn_food", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members screened", "Food insecurity among screened",
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_FOOD, CH_NONE},
+    [M_HRSN_HOUSING] = {"hrsn_housing", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members screened", "Housing instability among screened",
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HOUSING, CH_NONE},
+    [M_HRSN_TRANSPORT] = {"hrsn_transport", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members screened", "Transportation need among screened",
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_TRANSPORT, CH_NONE},
+    [M_HRSN_UTILITIES] = {"hrsn_utilities", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members screened", "Utility need among screened",
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_UTILITIES, CH_NONE},
+    [M_HRSN_SAFETY] = {"hrsn_safety", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members screened", "Interpersonal safety need among screened",
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_SAFETY, CH_NONE},
+    [M_HRSN_ANY] = {"hrsn_any", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
+        "members screened", "Any social need among screened",
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HRSN_ANY, CH_NONE},
+    [M_COST_PMPM] = {"cost_pmpm", KIND_PMPM, BETTER_LOWER, NOC, NOC,
+        "all members", "Cost per member per month (USD)",
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_COST, CH_COST_SQ},
+    [M_EXPERIENCE] = {"experience", KIND_MEAN, BETTER_HIGHER, NOC, CNT,
+        "survey respondents", "Mean rating of care (0-10)",
+        CH_MEMBERS_EXP, CH_MONTHS_EXP, CH_MEMBERS_EXP, CH_EXP_SUM, CH_EXP_SQ},
+};
+
+const struct measure_def *catalog_measure(int id)
+{
+    if (id < 0 || id >= M__COUNT)
+        return NULL;
+    return &measures[id];
+}
+
+int catalog_measure_find(const char *name)
+{
+    for (int i = 0; i < M__COUNT; i++)
+        if (strcmp(measures[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+const char *catalog_kind_name(measure_kind kind)
+{
+    switch (kind) {
+    case KIND_COUNT: return "count";
+    case KIND_PROPORTION: return "proportion";
+    case KIND_RATE: return "rate";
+    case KIND_MEAN: return "mean";
+    case KIND_PMPM: return "pmpm";
+    }
+    return "?";
+}
+
+const char *const race_codes[RACE__COUNT] = {
+    "AIAN", "ASIAN", "BLACK", "MENA", "NHPI", "WHITE", "MULTI", "OTHER",
+    "UNKNOWN", "DECLINED"};
+const char *const ethnicity_codes[ETH__COUNT] = {
+    "HISPANIC", "NOT_HISPANIC", "UNKNOWN", "DECLINED"};
+const char *const sex_codes[SEX__COUNT] = {"F", "M", "X", "U"};
+const char *const payer_codes[PAYER__COUNT] = {
+    "MEDICAID", "MEDICARE", "DUAL", "COMMERCIAL", "UNINSURED", "OTHER", "UNKNOWN"};
+const char *const ynu_codes[YNU__COUNT] = {"Y", "N", "U"};
+
+int catalog_code_find(const char *const *table, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(table[i]) == len && strncasecmp(table[i], s, len) == 0)
+            return i;
+    return -1;
+}
+
+static const char *const stratifier_names[S__COUNT] = {
+    "total", "race", "ethnicity", "race_ethnicity", "sex", "age_band",
+    "language", "non_english", "payer", "adi_quintile", "disability", "cmc",
+    "county", "age_std", "heba_band"};
+
+const char *catalog_stratifier_name(int s)
+{
+    if (s < 0 || s >= S__COUNT)
+        return NULL;
+    return stratifier_names[s];
+}
+
+int catalog_stratifier_find(const char *name, size_t len)
+{
+    for (int i = 0; i < S__COUNT; i++)
+        if (strlen(stratifier_names[i]) == len && strncmp(stratifier_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+const char *const race_ethnicity_codes[RE__COUNT] = {
+    "HISPANIC", "NH_AIAN", "NH_ASIAN", "NH_BLACK", "NH_MENA", "NH_NHPI",
+    "NH_WHITE", "NH_MULTI", "NH_OTHER", "UNKNOWN", "DECLINED"};
+
+int catalog_race_ethnicity(int race, int ethnicity)
+{
+    if (ethnicity == ETH_HISPANIC)
+        return RE_HISPANIC;
+    if (ethnicity == ETH_NOT_HISPANIC) {
+        if (race == RACE_UNKNOWN)
+            return RE_UNKNOWN;
+        if (race == RACE_DECLINED)
+            return RE_DECLINED;
+        return RE_NH_AIAN + race; /* race codes 0..7 map in order */
+    }
+    /* Ethnicity unknown or declined: Hispanic origin cannot be ruled out, so
+     * the combined category is not known; declining either counts as declined. */
+    if (ethnicity == ETH_DECLINED || race == RACE_DECLINED)
+        return RE_DECLINED;
+    return RE_UNKNOWN;
+}
+
+const char *const age_std_codes[AGESTD__COUNT + 1] = {
+    "0", "1-4", "5-14", "15-24", "25-34", "35-44", "45-54", "55-64", "65-74",
+    "75-84", "85+", "UNKNOWN"};
+/* 2000 US standard population per million (NVSR 47(3)). */
+const double age_std_weights[AGESTD__COUNT] = {
+    13818, 55317, 145565, 138646, 135573, 162613, 134834, 87247, 66037, 44842, 15508};
+
+int catalog_age_std(int age)
+{
+    if (age < 0)
+        return AGESTD__COUNT;
+    if (age == 0)
+        return 0;
+    if (age <= 4)
+        return 1;
+    if (age >= 85)
+        return 10;
+    return 2 + (age - 5) / 10;
+}
+
+const char *const heba_codes[HEBA__COUNT] = {"top", "middle", "bottom", "unknown"};
+
+int catalog_heba_band(int adi_decile, int payer)
+{
+    if (payer == PAYER_DUAL || adi_decile == 10)
+        return HEBA_TOP;
+    if (adi_decile == 0)
+        return HEBA_UNKNOWN;
+    if (adi_decile <= 5)
+        return HEBA_BOTTOM;
+    return HEBA_MIDDLE;
+}
+
+const char *const adi_quintile_codes[ADIQ__COUNT] = {"1", "2", "3", "4", "5", "UNKNOWN"};
+
+int catalog_adi_quintile(int adi_decile)
+{
+    if (adi_decile < 1 || adi_decile > 10)
+        return 5;
+    return (adi_decile - 1) / 2;
+}
+
+const char *const non_english_codes[NONENG__COUNT] = {"yes", "no", "unknown"};

@@ -1,0 +1,157 @@
+/*
+ * catalog.h - the measure catalog and the stratifiers (measures.md).
+ *
+ * These names are stable: the protocol, the store and the reports use them.
+ * Both the node (which computes cells) and the coordinator (which pools and
+ * analyses them) include this header, so the definitions live in one place.
+ */
+#ifndef EQ_CATALOG_H
+#define EQ_CATALOG_H
+
+#include <stddef.h>
+
+/* ---- Measures ---------------------------------------------------------- */
+
+typedef enum {
+    KIND_COUNT,      /* population: numerator = denominator = members           */
+    KIND_PROPORTION, /* numerator / denominator, both counts                    */
+    KIND_RATE,       /* events per 1,000 member-years (denominator = months)    */
+    KIND_MEAN,       /* numerator / denominator, sum_sq gives the variance       */
+    KIND_PMPM        /* cost per member per month (denominator = member months) */
+} measure_kind;
+
+typedef enum {
+    M_POPULATION,
+    M_ED_RATE,
+    M_IP_RATE,
+    M_READMIT_30D,
+    M_WELLNESS,
+    M_NO_SHOW,
+    M_TELEHEALTH_SHARE,
+    M_DIABETES_POOR_CONTROL,
+    M_BP_CONTROL,
+    M_HRSN_SCREENING,
+    M_HRSN_FOOD,
+    M_HRSN_HOUSING,
+    M_HRSN_TRANSPORT,
+    M_HRSN_UTILITIES,
+    M_HRSN_SAFETY,
+    M_HRSN_ANY,
+    M_COST_PMPM,
+    M_EXPERIENCE,
+    M__COUNT
+} measure_id;
+
+/* Better direction of a measure (metrics.md section 3). */
+typedef enum { BETTER_NONE = 0, BETTER_LOWER = -1, BETTER_HIGHER = 1 } measure_better;
+
+/* What a measure's numbers mean; used by suppression to know which numbers
+ * are counts of people or events (small-count rule) and which are not. */
+struct measure_def {
+    const char *name;          /* stable id, e.g. "ed_rate"                   */
+    measure_kind kind;
+    measure_better better;
+    int numerator_is_count;    /* numerator counts members or events          */
+    int denominator_is_count;  /* denominator counts members or events        */
+    const char *population;    /* eligible population, for documentation      */
+    const char *label;         /* human label for tables                      */
+    /* Channels: which additive statistic each field of the cell carries.
+     * Two measures that carry the same channel release the same number for
+     * the same stratum (e.g. population.members == ed_rate.members), which
+     * complementary suppression must take into account (privacy.md). */
+    int ch_members, ch_months, ch_denominator, ch_numerator, ch_sum_sq;
+};
+
+/* Channel ids: each is one additive statistic of the member-level data. */
+enum {
+    CH_NONE = -1,
+    CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_ED, CH_IP, CH_WELLNESS, CH_SCREENED,
+    CH_COST, CH_COST_SQ,
+    CH_MEMBERS_IP, CH_MONTHS_IP, CH_READMITS,
+    CH_MEMBERS_SCHED, CH_MONTHS_SCHED, CH_SCHED, CH_NOSHOW,
+    CH_MEMBERS_VISIT, CH_MONTHS_VISIT, CH_VISITS, CH_TELE,
+    CH_MEMBERS_DIAB, CH_MONTHS_DIAB, CH_POOR,
+    CH_MEMBERS_HTN, CH_MONTHS_HTN, CH_BPC,
+    CH_MONTHS_SCREENED, CH_FOOD, CH_HOUSING, CH_TRANSPORT, CH_UTILITIES,
+    CH_SAFETY, CH_HRSN_ANY,
+    CH_MEMBERS_EXP, CH_MONTHS_EXP, CH_EXP_SUM, CH_EXP_SQ,
+    CH__COUNT
+};
+
+const struct measure_def *catalog_measure(int id);
+/* Returns the measure id for a name (case-sensitive), or -1. */
+int catalog_measure_find(const char *name);
+const char *catalog_kind_name(measure_kind kind);
+
+/* ---- Codes of the extract (extract.md) --------------------------------- */
+
+enum { RACE_AIAN, RACE_ASIAN, RACE_BLACK, RACE_MENA, RACE_NHPI, RACE_WHITE,
+       RACE_MULTI, RACE_OTHER, RACE_UNKNOWN, RACE_DECLINED, RACE__COUNT };
+enum { ETH_HISPANIC, ETH_NOT_HISPANIC, ETH_UNKNOWN, ETH_DECLINED, ETH__COUNT };
+enum { SEX_F, SEX_M, SEX_X, SEX_U, SEX__COUNT };
+enum { PAYER_MEDICAID, PAYER_MEDICARE, PAYER_DUAL, PAYER_COMMERCIAL,
+       PAYER_UNINSURED, PAYER_OTHER, PAYER_UNKNOWN, PAYER__COUNT };
+enum { YNU_Y, YNU_N, YNU_U, YNU__COUNT };
+
+extern const char *const race_codes[RACE__COUNT];
+extern const char *const ethnicity_codes[ETH__COUNT];
+extern const char *const sex_codes[SEX__COUNT];
+extern const char *const payer_codes[PAYER__COUNT];
+extern const char *const ynu_codes[YNU__COUNT];
+
+/* Case-insensitive lookup of a code in a table; -1 when absent. */
+int catalog_code_find(const char *const *table, int n, const char *s, size_t len);
+
+/* ---- Stratifiers -------------------------------------------------------- */
+
+typedef enum {
+    S_TOTAL,
+    S_RACE,
+    S_ETHNICITY,
+    S_RACE_ETHNICITY,
+    S_SEX,
+    S_AGE_BAND,
+    S_LANGUAGE,
+    S_NON_ENGLISH,
+    S_PAYER,
+    S_ADI_QUINTILE,
+    S_DISABILITY,
+    S_CMC,
+    S_COUNTY,
+    S_AGE_STD,
+    S_HEBA_BAND,
+    S__COUNT
+} stratifier_id;
+
+const char *catalog_stratifier_name(int s);
+int catalog_stratifier_find(const char *name, size_t len);
+
+/* race_ethnicity strata (OMB SPD 15 (2024) tabulation): Hispanic of any race,
+ * then race among non-Hispanic members, then unknown and declined. */
+enum { RE_HISPANIC, RE_NH_AIAN, RE_NH_ASIAN, RE_NH_BLACK, RE_NH_MENA,
+       RE_NH_NHPI, RE_NH_WHITE, RE_NH_MULTI, RE_NH_OTHER, RE_UNKNOWN,
+       RE_DECLINED, RE__COUNT };
+extern const char *const race_ethnicity_codes[RE__COUNT];
+int catalog_race_ethnicity(int race, int ethnicity);
+
+/* 2000 US standard population age groups (metrics.md section 2). */
+enum { AGESTD__COUNT = 11 };
+extern const char *const age_std_codes[AGESTD__COUNT + 1]; /* + "UNKNOWN" */
+extern const double age_std_weights[AGESTD__COUNT];
+int catalog_age_std(int age); /* age < 0 (unknown) -> AGESTD__COUNT */
+
+/* heba_band (ACO REACH health equity benchmark adjustment proxy). */
+enum { HEBA_TOP, HEBA_MIDDLE, HEBA_BOTTOM, HEBA_UNKNOWN, HEBA__COUNT };
+extern const char *const heba_codes[HEBA__COUNT];
+int catalog_heba_band(int adi_decile, int payer); /* adi 0 = unknown */
+
+/* adi_quintile strata "1".."5" and "UNKNOWN" (5 = deciles 9-10). */
+enum { ADIQ__COUNT = 6 };
+extern const char *const adi_quintile_codes[ADIQ__COUNT];
+int catalog_adi_quintile(int adi_decile); /* 0 (unknown) -> 5 (UNKNOWN) */
+
+/* non_english strata. */
+enum { NONENG_YES, NONENG_NO, NONENG_UNKNOWN, NONENG__COUNT };
+extern const char *const non_english_codes[NONENG__COUNT];
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * cells.h - a set of equity cells: the tables released for one organization
+ * (node) or one pooled round (coordinator), and their numbers.
+ *
+ * A table is one grouping: the overall total (0 dimensions), a one-way
+ * stratifier such as "race", or a two-way intersection such as
+ * "race*disability". Each table has, per dimension, a list of stratum
+ * labels; a cell is one (measure, table, stratum) with the sufficient
+ * statistics of measures.md. Suppression marks cells withheld in place.
+ */
+#ifndef EQ_CELLS_H
+#define EQ_CELLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+
+typedef enum {
+    REASON_NONE,          /* released                                         */
+    REASON_COUNT,         /* primary: a count in [1, k-1]                     */
+    REASON_COMPLEMENT,    /* primary: denominator - numerator in [1, k-1]     */
+    REASON_DENOMINATOR,   /* primary: rate, mean or cost with members < k     */
+    REASON_DOMINANCE,     /* primary: one member > dominance share of the sum */
+    REASON_SECONDARY,     /* complementary suppression                        */
+    REASON_POLICY,        /* the node's policy withholds it                   */
+    REASON_MIN_ORGS,      /* pooled: fewer than min_orgs contributed          */
+    REASON_PARTIAL,       /* pooled: withheld because an organization withheld */
+    REASON_NOT_AVAILABLE, /* the source has no data for this measure          */
+    REASON__COUNT
+} cell_reason;
+
+const char *cell_reason_name(cell_reason r);
+/* Reason for a name, or -1. */
+int cell_reason_find(const char *name);
+
+struct cell {
+    int measure;          /* measure_id                                       */
+    int table;            /* index in cellset.tables                          */
+    int stratum;          /* row-major index: a * card[1] + b for two-way     */
+    double members;
+    double member_months;
+    double denominator;
+    double numerator;
+    double sum_sq;
+    double max_contrib;   /* never leaves the node                            */
+    cell_reason reason;   /* REASON_NONE when released                        */
+    int n_orgs;           /* pooled: organizations that contributed          */
+    int n_withheld;       /* pooled: organizations that withheld this cell    */
+};
+
+#define CELLS_MAX_DIM 2
+
+struct cell_table {
+    char name[64];              /* "total", "race", "race*disability"         */
+    int ndim;                   /* 0, 1 or 2                                  */
+    int dim[CELLS_MAX_DIM];     /* stratifier ids                             */
+    int card[CELLS_MAX_DIM];    /* strata per dimension                       */
+    char **labels[CELLS_MAX_DIM];
+    int nstrata;                /* product of card (1 for total)              */
+};
+
+struct cellset {
+    char org[128];
+    char round[64];
+    char period[32];
+    int k;
+    double dominance;
+    struct cell_table *tables;
+    int ntables;
+    struct cell *cells;         /* kept ordered by (measure, table, stratum)  */
+    size_t ncells;
+    size_t cap;
+};
+
+struct cellset *cellset_new(void);
+void cellset_destroy(struct cellset **cs);
+
+/* Adds a table; labels are copied. Returns its index, or -1 (no memory, or a
+ * stratifier name that is not in the catalog). For ndim 0 pass NULLs. */
+int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
+                      const int *cards, const char *const *const *labels);
+
+/* Finds a table by name ("race*disability"); -1 when absent. */
+int cellset_find_table(const struct cellset *cs, const char *name);
+
+/* Appends a cell (copied); returns a pointer to it or NULL on no memory.
+ * Call cellset_sort() after appending out of order. */
+struct cell *cellset_append(struct cellset *cs, const struct cell *c);
+void cellset_sort(struct cellset *cs);
+
+/* The cell of (measure, table, stratum), or NULL. Requires sorted cells. */
+struct cell *cellset_get(const struct cellset *cs, int measure, int table, int stratum);
+
+/* Writes "BLACK*Y" (or "all") for a cell's stratum into buf. */
+void cellset_stratum_label(const struct cellset *cs, const struct cell *c,
+                           char *buf, size_t len);
+
+/* Counts of withheld cells per reason. */
+void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COUNT]);
+
+/* Output: CSV of interfaces.md, JSON (same fields), protobuf submission.
+ * Each writes to a temporary file beside `path` and renames it into place,
+ * so a crash never leaves a partial file. Return 0 or -1 with errno set. */
+int cellset_write_csv(const struct cellset *cs, const char *path);
+int cellset_write_json(const struct cellset *cs, const char *path);
+/* Chooses the format from the extension (.csv, .json, .pb); -2 on an
+ * unknown extension. */
+int cellset_write_file(const struct cellset *cs, const char *path);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * profile.h - the data-quality profile of one input: rows read and rejected
+ * per reason (with file:line:column examples), code-map hits and misses,
+ * and which measures the input can feed at all.
+ *
+ * Adapters fill it while reading; `equity-node profile` prints it, and the
+ * REaL completeness shares are derived from the tallied total cells.
+ */
+#ifndef EQ_PROFILE_H
+#define EQ_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    BAD_FIELD_COUNT,    /* ragged row: more or fewer fields than the header */
+    BAD_QUOTING,        /* unterminated or misplaced quote                  */
+    BAD_TYPE,           /* not a number where one is needed                 */
+    BAD_RANGE,          /* a number outside its range                       */
+    BAD_CODE,           /* a code that is neither standard nor mapped       */
+    BAD_INCONSISTENT,   /* e.g. ip_readmits_30d > ip_admits                 */
+    BAD_DUPLICATE,      /* member_id seen before in this period             */
+    BAD_PERIOD,         /* row of another period than the one asked for     */
+    BAD__COUNT
+} bad_reason;
+
+const char *profile_reason_name(bad_reason r);
+
+#define PROFILE_EXAMPLES 5
+
+struct profile_example {
+    uint64_t line;
+    int column;          /* 1-based field number, 0 when not one field      */
+    char field[40];      /* column name                                     */
+    char message[160];   /* what is wrong; quotes the value (truncated)     */
+};
+
+struct profile_map_rule {
+    int column;          /* COL_* of extract.h                               */
+    char from[48];
+    char to[24];
+    uint64_t hits;
+};
+
+struct profile {
+    char source[512];                 /* file or folder read               */
+    uint64_t rows_read;               /* data rows seen (header excluded)  */
+    uint64_t rows_accepted;           /* rows tallied                      */
+    uint64_t rejected[BAD__COUNT];
+    struct profile_example examples[BAD__COUNT][PROFILE_EXAMPLES];
+    int n_examples[BAD__COUNT];
+    /* Code maps: hits per rule, misses (values neither standard nor mapped)
+     * per column. */
+    struct profile_map_rule *map_rules;
+    size_t n_map_rules;
+    uint64_t map_misses[64];
+    /* Measures the source cannot feed (bit i = measure id i). */
+    uint32_t unavailable_measures;
+    char unavailable_why[256];
+};
+
+/* Records one rejected row; keeps the first PROFILE_EXAMPLES examples. */
+void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
+                    const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Adds b's counts into a (examples kept in line order, up to the limit). */
+void profile_merge(struct profile *a, const struct profile *b);
+
+uint64_t profile_rejected_total(const struct profile *p);
+
+void profile_free(struct profile *p);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * record.c - helpers for the in-memory member record.
+ */
+#include "record.h"
+
+int record_lang_pack(const char *s, int len)
+{
+    if (len != 3)
+        return -1;
+    int v = 0;
+    for (int i = 0; i < 3; i++) {
+        int c = (unsigned char)s[i] | 0x20; /* lower case */
+        if (c < 'a' || c > 'z')
+            return -1;
+        v = v * 26 + (c - 'a');
+    }
+    /* "und" (undetermined) is the unknown code; "aaa" packs to 0 and is not
+     * an ISO 639-3 code in use, so 0 is free to mean unknown. */
+    if (v == ((('u' - 'a') * 26 + ('n' - 'a')) * 26 + ('d' - 'a')))
+        return LANG_UNKNOWN;
+    return v;
+}
+
+void record_lang_unpack(int code, char out[4])
+{
+    if (code <= 0 || code >= LANG_PACKED_MAX) {
+        out[0] = 'u'; out[1] = 'n'; out[2] = 'd'; out[3] = '\0';
+        return;
+    }
+    out[2] = (char)('a' + code % 26);
+    out[1] = (char)('a' + (code / 26) % 26);
+    out[0] = (char)('a' + code / 676);
+    out[3] = '\0';
+}
