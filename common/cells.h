@@ -99,6 +99,22 @@ void cellset_stratum_label(const struct cellset *cs, const struct cell *c,
 /* Counts of withheld cells per reason. */
 void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COUNT]);
 
+/* Building a cell set from rows labelled by strings (a decoded submission,
+ * a cells CSV). Tables and labels are created in first-seen order. */
+struct cellset_builder;
+struct cellset_builder *cellset_builder_new(void);
+/* Adds one row. `values` gives the numbers and reason (measure, table and
+ * stratum fields are ignored). Fails (-1, message in err) on an unknown
+ * measure or stratifier, a stratum with the wrong number of parts, or a
+ * repeated (measure, stratifier, stratum). */
+int cellset_builder_add(struct cellset_builder *b, const char *measure,
+                        const char *stratifier, const char *stratum,
+                        const struct cell *values, char *err, size_t errlen);
+/* Returns the finished, sorted cell set (caller owns it) or NULL on no
+ * memory; the builder is destroyed either way. */
+struct cellset *cellset_builder_finish(struct cellset_builder **b);
+void cellset_builder_destroy(struct cellset_builder **b);
+
 /* Output: CSV of interfaces.md, JSON (same fields), protobuf submission.
  * Each writes to a temporary file beside `path` and renames it into place,
  * so a crash never leaves a partial file. Return 0 or -1 with errno set. */

@@ -1,0 +1,502 @@
+/*
+ * cells.c - the cell set: tables, cells, lookups and the CSV/JSON writers.
+ *
+ * Writers never print the numbers of a withheld cell, never print
+ * max_contrib, and write to a temporary file that is renamed into place
+ * only once complete (a crash leaves the old file or none, never half).
+ */
+#include "cells.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "wire.h"
+
+static const char *const reason_names[REASON__COUNT] = {
+    "", "count", "complement", "denominator", "dominance", "secondary",
+    "policy", "min_orgs", "partial", "not_available"};
+
+const char *cell_reason_name(cell_reason r)
+{
+    if ((int)r < 0 || r >= REASON__COUNT)
+        return "?";
+    return reason_names[r];
+}
+
+int cell_reason_find(const char *name)
+{
+    for (int i = 0; i < REASON__COUNT; i++)
+        if (strcmp(reason_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+struct cellset *cellset_new(void)
+{
+    struct cellset *cs = calloc(1, sizeof *cs);
+    if (cs) {
+        cs->k = 11;
+        cs->dominance = 0.6;
+    }
+    return cs;
+}
+
+static void table_free(struct cell_table *t)
+{
+    for (int d = 0; d < t->ndim; d++) {
+        if (!t->labels[d])
+            continue;
+        for (int i = 0; i < t->card[d]; i++)
+            free(t->labels[d][i]);
+        free(t->labels[d]);
+    }
+}
+
+void cellset_destroy(struct cellset **pcs)
+{
+    if (!pcs || !*pcs)
+        return;
+    struct cellset *cs = *pcs;
+    for (int i = 0; i < cs->ntables; i++)
+        table_free(&cs->tables[i]);
+    free(cs->tables);
+    free(cs->cells);
+    free(cs);
+    *pcs = NULL;
+}
+
+int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
+                      const int *cards, const char *const *const *labels)
+{
+    if (ndim < 0 || ndim > CELLS_MAX_DIM)
+        return -1;
+    struct cell_table t;
+    memset(&t, 0, sizeof t);
+    t.ndim = ndim;
+    t.nstrata = 1;
+    size_t used = 0;
+    if (ndim == 0)
+        snprintf(t.name, sizeof t.name, "total");
+    for (int d = 0; d < ndim; d++) {
+        const char *sname = catalog_stratifier_name(dims[d]);
+        if (!sname || dims[d] == S_TOTAL || cards[d] <= 0)
+            goto fail;
+        t.dim[d] = dims[d];
+        t.card[d] = cards[d];
+        t.nstrata *= cards[d];
+        int n = snprintf(t.name + used, sizeof t.name - used, "%s%s", d ? "*" : "", sname);
+        if (n < 0 || (size_t)n >= sizeof t.name - used)
+            goto fail;
+        used += (size_t)n;
+        t.labels[d] = calloc((size_t)cards[d], sizeof(char *));
+        if (!t.labels[d])
+            goto fail;
+        for (int i = 0; i < cards[d]; i++) {
+            t.labels[d][i] = strdup(labels[d][i]);
+            if (!t.labels[d][i])
+                goto fail;
+        }
+    }
+    struct cell_table *nt = realloc(cs->tables, (size_t)(cs->ntables + 1) * sizeof *nt);
+    if (!nt)
+        goto fail;
+    cs->tables = nt;
+    cs->tables[cs->ntables] = t;
+    return cs->ntables++;
+fail:
+    table_free(&t);
+    return -1;
+}
+
+int cellset_find_table(const struct cellset *cs, const char *name)
+{
+    for (int i = 0; i < cs->ntables; i++)
+        if (strcmp(cs->tables[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+struct cell *cellset_append(struct cellset *cs, const struct cell *c)
+{
+    if (cs->ncells == cs->cap) {
+        size_t ncap = cs->cap ? cs->cap * 2 : 1024;
+        struct cell *n = realloc(cs->cells, ncap * sizeof *n);
+        if (!n)
+            return NULL;
+        cs->cells = n;
+        cs->cap = ncap;
+    }
+    cs->cells[cs->ncells] = *c;
+    return &cs->cells[cs->ncells++];
+}
+
+static int cell_cmp(const void *a, const void *b)
+{
+    const struct cell *x = a, *y = b;
+    if (x->measure != y->measure)
+        return x->measure < y->measure ? -1 : 1;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    if (x->stratum != y->stratum)
+        return x->stratum < y->stratum ? -1 : 1;
+    return 0;
+}
+
+void cellset_sort(struct cellset *cs)
+{
+    if (cs->ncells > 1)
+        qsort(cs->cells, cs->ncells, sizeof *cs->cells, cell_cmp);
+}
+
+struct cell *cellset_get(const struct cellset *cs, int measure, int table, int stratum)
+{
+    struct cell key = {.measure = measure, .table = table, .stratum = stratum};
+    return bsearch(&key, cs->cells, cs->ncells, sizeof *cs->cells, cell_cmp);
+}
+
+void cellset_stratum_label(const struct cellset *cs, const struct cell *c, char *buf, size_t len)
+{
+    const struct cell_table *t = &cs->tables[c->table];
+    if (t->ndim == 0) {
+        snprintf(buf, len, "all");
+    } else if (t->ndim == 1) {
+        snprintf(buf, len, "%s", t->labels[0][c->stratum]);
+    } else {
+        int a = c->stratum / t->card[1], b = c->stratum % t->card[1];
+        snprintf(buf, len, "%s*%s", t->labels[0][a], t->labels[1][b]);
+    }
+}
+
+void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COUNT])
+{
+    memset(counts, 0, REASON__COUNT * sizeof counts[0]);
+    for (size_t i = 0; i < cs->ncells; i++)
+        counts[cs->cells[i].reason]++;
+}
+
+/* CSV quoting: labels come from codes and configuration, but quote any
+ * field that holds a comma, quote or line break all the same. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_csv_body(FILE *f, void *arg)
+{
+    const struct cellset *cs = arg;
+    fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
+          "numerator,sum_sq,suppressed,reason\n", f);
+    char label[256];
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        csv_field(f, cs->org);
+        fputc(',', f);
+        csv_field(f, cs->round);
+        fprintf(f, ",%s,", catalog_measure(c->measure)->name);
+        csv_field(f, cs->tables[c->table].name);
+        fputc(',', f);
+        cellset_stratum_label(cs, c, label, sizeof label);
+        csv_field(f, label);
+        if (c->reason == REASON_NONE)
+            fprintf(f, ",%.0f,%.10g,%.10g,%.10g,%.10g,0,\n", c->members, c->member_months,
+                    c->denominator, c->numerator, c->sum_sq);
+        else
+            fprintf(f, ",,,,,,1,%s\n", cell_reason_name(c->reason));
+    }
+    return 0;
+}
+
+int cellset_write_csv(const struct cellset *cs, const char *path)
+{
+    return atomic_file_write(path, write_csv_body, (void *)cs);
+}
+
+static int write_json_body(FILE *f, void *arg)
+{
+    const struct cellset *cs = arg;
+    json_t *root = json_object();
+    json_t *cells = json_array();
+    if (!root || !cells) {
+        json_decref(root);
+        json_decref(cells);
+        errno = ENOMEM;
+        return -1;
+    }
+    json_object_set_new(root, "org", json_string(cs->org));
+    json_object_set_new(root, "round", json_string(cs->round));
+    json_object_set_new(root, "period", json_string(cs->period));
+    json_object_set_new(root, "k", json_integer(cs->k));
+    char label[256];
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "measure", json_string(catalog_measure(c->measure)->name));
+        json_object_set_new(o, "stratifier", json_string(cs->tables[c->table].name));
+        cellset_stratum_label(cs, c, label, sizeof label);
+        json_object_set_new(o, "stratum", json_string(label));
+        if (c->reason == REASON_NONE) {
+            json_object_set_new(o, "members", json_integer((json_int_t)c->members));
+            json_object_set_new(o, "member_months", json_real(c->member_months));
+            json_object_set_new(o, "denominator", json_real(c->denominator));
+            json_object_set_new(o, "numerator", json_real(c->numerator));
+            json_object_set_new(o, "sum_sq", json_real(c->sum_sq));
+            json_object_set_new(o, "suppressed", json_false());
+            json_object_set_new(o, "reason", json_null());
+        } else {
+            json_object_set_new(o, "members", json_null());
+            json_object_set_new(o, "member_months", json_null());
+            json_object_set_new(o, "denominator", json_null());
+            json_object_set_new(o, "numerator", json_null());
+            json_object_set_new(o, "sum_sq", json_null());
+            json_object_set_new(o, "suppressed", json_true());
+            json_object_set_new(o, "reason", json_string(cell_reason_name(c->reason)));
+        }
+        json_array_append_new(cells, o);
+    }
+    json_object_set_new(root, "cells", cells);
+    int rc = json_dumpf(root, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    json_decref(root);
+    fputc('\n', f);
+    return rc == 0 ? 0 : -1;
+}
+
+int cellset_write_json(const struct cellset *cs, const char *path)
+{
+    return atomic_file_write(path, write_json_body, (void *)cs);
+}
+
+/* ---- Builder ------------------------------------------------------------ */
+
+struct label_list {
+    char **v;
+    int n, cap;
+};
+
+struct btable {
+    char name[64];
+    int ndim;
+    int dim[CELLS_MAX_DIM];
+    struct label_list labels[CELLS_MAX_DIM];
+};
+
+struct brow {
+    struct cell c;      /* values; c.table = btable index                   */
+    int idx[CELLS_MAX_DIM];
+};
+
+struct cellset_builder {
+    struct btable *tables;
+    int ntables;
+    struct brow *rows;
+    size_t nrows, cap;
+};
+
+struct cellset_builder *cellset_builder_new(void)
+{
+    return calloc(1, sizeof(struct cellset_builder));
+}
+
+void cellset_builder_destroy(struct cellset_builder **pb)
+{
+    if (!pb || !*pb)
+        return;
+    struct cellset_builder *b = *pb;
+    for (int t = 0; t < b->ntables; t++)
+        for (int d = 0; d < b->tables[t].ndim; d++) {
+            for (int i = 0; i < b->tables[t].labels[d].n; i++)
+                free(b->tables[t].labels[d].v[i]);
+            free(b->tables[t].labels[d].v);
+        }
+    free(b->tables);
+    free(b->rows);
+    free(b);
+    *pb = NULL;
+}
+
+static int label_index(struct label_list *l, const char *s, size_t len)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == len && memcmp(l->v[i], s, len) == 0)
+            return i;
+    if (l->n == l->cap) {
+        int ncap = l->cap ? l->cap * 2 : 16;
+        char **nv = realloc(l->v, (size_t)ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n] = strndup(s, len);
+    if (!l->v[l->n])
+        return -1;
+    return l->n++;
+}
+
+static int builder_table(struct cellset_builder *b, const char *stratifier, char *err, size_t errlen)
+{
+    for (int t = 0; t < b->ntables; t++)
+        if (strcmp(b->tables[t].name, stratifier) == 0)
+            return t;
+    struct btable nt;
+    memset(&nt, 0, sizeof nt);
+    if (strlen(stratifier) >= sizeof nt.name) {
+        snprintf(err, errlen, "stratifier name too long");
+        return -1;
+    }
+    snprintf(nt.name, sizeof nt.name, "%s", stratifier);
+    if (strcmp(stratifier, "total") != 0) {
+        const char *p = stratifier;
+        while (1) {
+            const char *star = strchr(p, '*');
+            size_t len = star ? (size_t)(star - p) : strlen(p);
+            int s = catalog_stratifier_find(p, len);
+            if (s <= S_TOTAL || nt.ndim == CELLS_MAX_DIM) {
+                snprintf(err, errlen, "unknown stratifier \"%.60s\"", stratifier);
+                return -1;
+            }
+            nt.dim[nt.ndim++] = s;
+            if (!star)
+                break;
+            p = star + 1;
+        }
+        if (nt.ndim == 2 && nt.dim[0] == nt.dim[1]) {
+            snprintf(err, errlen, "stratifier \"%.60s\" crosses a stratifier with itself", stratifier);
+            return -1;
+        }
+    }
+    struct btable *n = realloc(b->tables, (size_t)(b->ntables + 1) * sizeof *n);
+    if (!n) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    b->tables = n;
+    b->tables[b->ntables] = nt;
+    return b->ntables++;
+}
+
+int cellset_builder_add(struct cellset_builder *b, const char *measure,
+                        const char *stratifier, const char *stratum,
+                        const struct cell *values, char *err, size_t errlen)
+{
+    int m = catalog_measure_find(measure);
+    if (m < 0) {
+        snprintf(err, errlen, "unknown measure \"%.60s\"", measure);
+        return -1;
+    }
+    int t = builder_table(b, stratifier, err, errlen);
+    if (t < 0)
+        return -1;
+    struct btable *bt = &b->tables[t];
+    struct brow r;
+    memset(&r, 0, sizeof r);
+    r.c = *values;
+    r.c.measure = m;
+    r.c.table = t;
+    if (bt->ndim == 0) {
+        if (strcmp(stratum, "all") != 0) {
+            snprintf(err, errlen, "total row must have stratum \"all\", not \"%.60s\"", stratum);
+            return -1;
+        }
+    } else {
+        const char *p = stratum;
+        for (int d = 0; d < bt->ndim; d++) {
+            const char *star = strchr(p, '*');
+            if ((d < bt->ndim - 1) != (star != NULL)) {
+                snprintf(err, errlen, "stratum \"%.60s\" does not have %d part(s) for \"%s\"",
+                         stratum, bt->ndim, bt->name);
+                return -1;
+            }
+            size_t len = star ? (size_t)(star - p) : strlen(p);
+            if (len == 0) {
+                snprintf(err, errlen, "empty stratum part in \"%.60s\"", stratum);
+                return -1;
+            }
+            r.idx[d] = label_index(&bt->labels[d], p, len);
+            if (r.idx[d] < 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            p = star ? star + 1 : p + len;
+        }
+    }
+    for (size_t i = 0; i < b->nrows; i++) {
+        const struct brow *o = &b->rows[i];
+        if (o->c.measure == m && o->c.table == t && o->idx[0] == r.idx[0] && o->idx[1] == r.idx[1]) {
+            snprintf(err, errlen, "repeated cell %s/%s/%.60s", measure, stratifier, stratum);
+            return -1;
+        }
+    }
+    if (b->nrows == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 256;
+        struct brow *nr = realloc(b->rows, ncap * sizeof *nr);
+        if (!nr) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        b->rows = nr;
+        b->cap = ncap;
+    }
+    b->rows[b->nrows++] = r;
+    return 0;
+}
+
+struct cellset *cellset_builder_finish(struct cellset_builder **pb)
+{
+    struct cellset_builder *b = *pb;
+    struct cellset *cs = cellset_new();
+    if (!cs)
+        goto fail;
+    for (int t = 0; t < b->ntables; t++) {
+        struct btable *bt = &b->tables[t];
+        int cards[CELLS_MAX_DIM] = {0, 0};
+        const char *const *labels[CELLS_MAX_DIM] = {NULL, NULL};
+        for (int d = 0; d < bt->ndim; d++) {
+            cards[d] = bt->labels[d].n;
+            labels[d] = (const char *const *)bt->labels[d].v;
+        }
+        if (cellset_add_table(cs, bt->ndim, bt->dim, cards, labels) != t)
+            goto fail;
+    }
+    for (size_t i = 0; i < b->nrows; i++) {
+        struct brow *r = &b->rows[i];
+        const struct cell_table *tab = &cs->tables[r->c.table];
+        r->c.stratum = tab->ndim == 2 ? r->idx[0] * tab->card[1] + r->idx[1] : r->idx[0];
+        if (!cellset_append(cs, &r->c))
+            goto fail;
+    }
+    cellset_sort(cs);
+    cellset_builder_destroy(pb);
+    return cs;
+fail:
+    cellset_destroy(&cs);
+    cellset_builder_destroy(pb);
+    return NULL;
+}
+
+int cellset_write_file(const struct cellset *cs, const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 4 && strcmp(path + n - 4, ".csv") == 0)
+        return cellset_write_csv(cs, path);
+    if (n > 5 && strcmp(path + n - 5, ".json") == 0)
+        return cellset_write_json(cs, path);
+    if (n > 3 && strcmp(path + n - 3, ".pb") == 0)
+        return cellset_write_pb(cs, path);
+    return -2;
+}

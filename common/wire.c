@@ -1,0 +1,278 @@
+/*
+ * wire.c - Submission encode/decode with protobuf-c, and checks of the
+ * numbers a submission carries.
+ */
+#include "wire.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atomic_file.h"
+#include "equity.pb-c.h"
+#include "version.h"
+
+int wire_meta_init(struct submission_meta *meta, const struct cellset *cs)
+{
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->round_id, sizeof meta->round_id, "%s", cs->round);
+    snprintf(meta->org, sizeof meta->org, "%s", cs->org);
+    snprintf(meta->period, sizeof meta->period, "%s", cs->period);
+    meta->k = (unsigned)cs->k;
+    meta->dominance = cs->dominance;
+    snprintf(meta->software, sizeof meta->software, "equity-node %s", EQ_VERSION);
+    if (RAND_bytes(meta->nonce, sizeof meta->nonce) != 1)
+        return -1;
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&now, &tm))
+        return -1;
+    strftime(meta->created_at, sizeof meta->created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return 0;
+}
+
+int wire_submission_pack(const struct cellset *cs, const struct submission_meta *meta,
+                         uint8_t **out, size_t *len)
+{
+    int rc = -1;
+    Equity__V1__Submission sub = EQUITY__V1__SUBMISSION__INIT;
+    Equity__V1__Cell *cells = calloc(cs->ncells ? cs->ncells : 1, sizeof *cells);
+    Equity__V1__Cell **cellp = calloc(cs->ncells ? cs->ncells : 1, sizeof *cellp);
+    char *labels = calloc(cs->ncells ? cs->ncells : 1, 256);
+    Equity__V1__ReasonCount rcs[REASON__COUNT];
+    Equity__V1__ReasonCount *rcp[REASON__COUNT];
+    uint64_t counts[REASON__COUNT];
+    *out = NULL;
+    if (!cells || !cellp || !labels)
+        goto out;
+    sub.format_version = WIRE_FORMAT_VERSION;
+    sub.round_id = (char *)meta->round_id;
+    sub.org = (char *)meta->org;
+    sub.period = (char *)meta->period;
+    sub.k = meta->k;
+    sub.dominance = meta->dominance;
+    sub.nonce.data = (uint8_t *)meta->nonce;
+    sub.nonce.len = sizeof meta->nonce;
+    sub.created_at = (char *)meta->created_at;
+    sub.software = (char *)meta->software;
+    sub.request_sha256 = (char *)meta->request_sha256;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        Equity__V1__Cell *pc = &cells[i];
+        equity__v1__cell__init(pc);
+        pc->measure = (char *)catalog_measure(c->measure)->name;
+        pc->stratifier = (char *)cs->tables[c->table].name;
+        cellset_stratum_label(cs, c, labels + 256 * i, 256);
+        pc->stratum = labels + 256 * i;
+        pc->reason = (Equity__V1__SuppressionReason)c->reason;
+        if (c->reason == REASON_NONE) {
+            pc->members = (uint64_t)c->members;
+            pc->member_months = c->member_months;
+            pc->denominator = c->denominator;
+            pc->numerator = c->numerator;
+            pc->sum_sq = c->sum_sq;
+        }
+        pc->n_orgs = (uint32_t)c->n_orgs;
+        pc->n_withheld = (uint32_t)c->n_withheld;
+        cellp[i] = pc;
+    }
+    sub.n_cells = cs->ncells;
+    sub.cells = cellp;
+    cellset_count_reasons(cs, counts);
+    size_t nr = 0;
+    for (int r = 1; r < REASON__COUNT; r++) {
+        if (!counts[r])
+            continue;
+        equity__v1__reason_count__init(&rcs[nr]);
+        rcs[nr].reason = (Equity__V1__SuppressionReason)r;
+        rcs[nr].cells = counts[r];
+        rcp[nr] = &rcs[nr];
+        nr++;
+    }
+    sub.n_withheld = nr;
+    sub.withheld = rcp;
+    *len = equity__v1__submission__get_packed_size(&sub);
+    *out = malloc(*len ? *len : 1);
+    if (!*out)
+        goto out;
+    equity__v1__submission__pack(&sub, *out);
+    rc = 0;
+out:
+    free(cells);
+    free(cellp);
+    free(labels);
+    return rc;
+}
+
+static int copy_str(char *dst, size_t dstlen, const char *src, const char *what,
+                    char *err, size_t errlen)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= dstlen) {
+        snprintf(err, errlen, "%s longer than %zu bytes", what, dstlen - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            snprintf(err, errlen, "%s holds a control character", what);
+            return -1;
+        }
+    }
+    memcpy(dst, src ? src : "", n + 1);
+    return 0;
+}
+
+static int finite_nonneg(double v)
+{
+    return isfinite(v) && v >= 0;
+}
+
+int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
+                           struct submission_meta *meta, char *err, size_t errlen)
+{
+    int rc = -1;
+    struct cellset_builder *b = NULL;
+    *out = NULL;
+    memset(meta, 0, sizeof *meta);
+    Equity__V1__Submission *sub = equity__v1__submission__unpack(NULL, len, buf);
+    if (!sub) {
+        snprintf(err, errlen, "not a valid Submission protobuf (%zu bytes)", len);
+        return -1;
+    }
+    if (sub->format_version != WIRE_FORMAT_VERSION) {
+        snprintf(err, errlen, "unsupported submission format_version %u", sub->format_version);
+        goto out;
+    }
+    if (copy_str(meta->round_id, sizeof meta->round_id, sub->round_id, "round_id", err, errlen) ||
+        copy_str(meta->org, sizeof meta->org, sub->org, "org", err, errlen) ||
+        copy_str(meta->period, sizeof meta->period, sub->period, "period", err, errlen) ||
+        copy_str(meta->created_at, sizeof meta->created_at, sub->created_at, "created_at", err, errlen) ||
+        copy_str(meta->software, sizeof meta->software, sub->software, "software", err, errlen) ||
+        copy_str(meta->request_sha256, sizeof meta->request_sha256, sub->request_sha256,
+                 "request_sha256", err, errlen))
+        goto out;
+    if (sub->nonce.len != WIRE_NONCE_LEN) {
+        snprintf(err, errlen, "nonce must be %d bytes, got %zu", WIRE_NONCE_LEN, sub->nonce.len);
+        goto out;
+    }
+    memcpy(meta->nonce, sub->nonce.data, WIRE_NONCE_LEN);
+    if (sub->k < 2 || sub->k > 1000) {
+        snprintf(err, errlen, "threshold k %u out of range 2..1000", sub->k);
+        goto out;
+    }
+    meta->k = sub->k;
+    if (!(sub->dominance > 0 && sub->dominance <= 1)) {
+        snprintf(err, errlen, "dominance share out of range (0, 1]");
+        goto out;
+    }
+    meta->dominance = sub->dominance;
+    if (sub->n_cells > WIRE_MAX_CELLS) {
+        snprintf(err, errlen, "too many cells (%zu > %d)", sub->n_cells, WIRE_MAX_CELLS);
+        goto out;
+    }
+    b = cellset_builder_new();
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < sub->n_cells; i++) {
+        const Equity__V1__Cell *pc = sub->cells[i];
+        struct cell c;
+        memset(&c, 0, sizeof c);
+        if ((int)pc->reason < 0 || (int)pc->reason >= (int)REASON__COUNT) {
+            snprintf(err, errlen, "cell %zu: unknown reason %d", i, (int)pc->reason);
+            goto out;
+        }
+        c.reason = (cell_reason)pc->reason;
+        c.members = (double)pc->members;
+        c.member_months = pc->member_months;
+        c.denominator = pc->denominator;
+        c.numerator = pc->numerator;
+        c.sum_sq = pc->sum_sq;
+        c.n_orgs = (int)pc->n_orgs;
+        c.n_withheld = (int)pc->n_withheld;
+        if (c.reason != REASON_NONE && (pc->members || pc->member_months != 0 ||
+                                        pc->denominator != 0 || pc->numerator != 0 ||
+                                        pc->sum_sq != 0)) {
+            snprintf(err, errlen, "cell %zu: a withheld cell carries numbers", i);
+            goto out;
+        }
+        if (strlen(pc->stratum) > 200 || strlen(pc->stratifier) > 60) {
+            snprintf(err, errlen, "cell %zu: stratifier or stratum too long", i);
+            goto out;
+        }
+        char e2[200];
+        if (cellset_builder_add(b, pc->measure, pc->stratifier, pc->stratum, &c, e2, sizeof e2) != 0) {
+            snprintf(err, errlen, "cell %zu: %s", i, e2);
+            goto out;
+        }
+    }
+    *out = cellset_builder_finish(&b);
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf((*out)->org, sizeof (*out)->org, "%s", meta->org);
+    snprintf((*out)->round, sizeof (*out)->round, "%s", meta->round_id);
+    snprintf((*out)->period, sizeof (*out)->period, "%s", meta->period);
+    (*out)->k = (int)meta->k;
+    (*out)->dominance = meta->dominance;
+    rc = 0;
+out:
+    cellset_builder_destroy(&b);
+    equity__v1__submission__free_unpacked(sub, NULL);
+    return rc;
+}
+
+int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t errlen)
+{
+    char label[256];
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        if (c->reason != REASON_NONE)
+            continue;
+        const struct measure_def *m = catalog_measure(c->measure);
+        cellset_stratum_label(cs, c, label, sizeof label);
+        if (!finite_nonneg(c->members) || !finite_nonneg(c->member_months) ||
+            !finite_nonneg(c->denominator) || !finite_nonneg(c->numerator) ||
+            !finite_nonneg(c->sum_sq)) {
+            snprintf(err, errlen, "%s %s=%s: negative or non-finite number", m->name,
+                     cs->tables[c->table].name, label);
+            return -1;
+        }
+        if (c->members > 0 && c->members < k) {
+            snprintf(err, errlen, "%s %s=%s: released cell with %.0f members, below k=%u",
+                     m->name, cs->tables[c->table].name, label, c->members, k);
+            return -1;
+        }
+        if (m->kind == KIND_PROPORTION && c->numerator > c->denominator) {
+            snprintf(err, errlen, "%s %s=%s: numerator above denominator", m->name,
+                     cs->tables[c->table].name, label);
+            return -1;
+        }
+        if (c->member_months > 12.0 * c->members + 1e-6) {
+            snprintf(err, errlen, "%s %s=%s: more than 12 member months per member", m->name,
+                     cs->tables[c->table].name, label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cellset_write_pb(const struct cellset *cs, const char *path)
+{
+    struct submission_meta meta;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_meta_init(&meta, cs) != 0 || wire_submission_pack(cs, &meta, &buf, &len) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = atomic_file_write_bytes(path, buf, len, 0644);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * wire.h - the submission codec: a cell set <-> the protobuf Submission of
+ * proto/equity.proto.
+ *
+ * Decoding is for untrusted bytes from the network: every length, name,
+ * number and reason is checked, and a failure says what was wrong.
+ */
+#ifndef EQ_WIRE_H
+#define EQ_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cells.h"
+
+#define WIRE_FORMAT_VERSION 1
+#define WIRE_MAX_CELLS 500000
+#define WIRE_NONCE_LEN 16
+
+struct submission_meta {
+    char round_id[64];
+    char org[128];
+    char period[32];
+    unsigned k;
+    double dominance;
+    uint8_t nonce[WIRE_NONCE_LEN];
+    char created_at[32];
+    char software[64];
+    char request_sha256[65];
+};
+
+/* Fills meta from the cell set (org, round, period, k, dominance), a fresh
+ * random nonce and the current time. */
+int wire_meta_init(struct submission_meta *meta, const struct cellset *cs);
+
+/* Serializes; *out is malloc'ed and the caller's to free. Withheld cells
+ * carry no numbers; max_contrib is never serialized. Returns 0 or -1. */
+int wire_submission_pack(const struct cellset *cs, const struct submission_meta *meta,
+                         uint8_t **out, size_t *len);
+
+/* Parses and validates a Submission. On success *out is a new cell set
+ * (caller owns) and meta is filled. Returns 0 or -1 with a message. */
+int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
+                           struct submission_meta *meta, char *err, size_t errlen);
+
+/* Plausibility of released numbers (security.md step 4): finite and
+ * non-negative, numerator <= denominator for proportions, no released cell
+ * with members in [1, k-1]. Returns 0 or -1 with the first problem. */
+int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t errlen);
+
+/* Writes the Submission payload of an offline aggregate to path (atomic). */
+int cellset_write_pb(const struct cellset *cs, const char *path);
+
+#endif
