@@ -355,11 +355,12 @@ static int builder_table(struct cellset_builder *b, const char *stratifier, char
             return t;
     struct btable nt;
     memset(&nt, 0, sizeof nt);
-    if (strlen(stratifier) >= sizeof nt.name) {
+    size_t slen = strlen(stratifier);
+    if (slen >= sizeof nt.name) {
         snprintf(err, errlen, "stratifier name too long");
         return -1;
     }
-    snprintf(nt.name, sizeof nt.name, "%s", stratifier);
+    memcpy(nt.name, stratifier, slen + 1);
     if (strcmp(stratifier, "total") != 0) {
         const char *p = stratifier;
         while (1) {

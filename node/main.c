@@ -1,2 +1,431 @@
+/*
+ * main.c - equity-node: the program each partner organization runs next to
+ * its data (interfaces.md). Subcommands:
+ *   aggregate   compute, suppress and write the cells that would leave
+ *   preview     print what would leave the site and what is withheld, why
+ *   profile     data-quality profile of an input (stays on site)
+ *   check-config validate a configuration file and print the settings
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node_config.h"
+#include "pipeline.h"
+#include "version.h"
+
+#define EXIT_USER 1
+#define EXIT_USAGE 2
+#define EXIT_INTERNAL 3
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: equity-node COMMAND [OPTIONS]\n"
+        "\n"
+        "Computes health-equity cells from member-level records on site, withholds\n"
+        "small cells (primary and complementary suppression), and sends only those.\n"
+        "\n"
+        "Commands:\n"
+        "  aggregate --input PATH [--format extract|synthea] [--period YYYY]\n"
+        "            [--config node.ini] [--k N] --out FILE\n"
+        "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
+        "        Submission). Written to a temporary file and renamed: never partial.\n"
+        "  preview   (same options, --out optional)\n"
+        "        Print every cell that would leave the site and every withheld cell\n"
+        "        with its reason. With --out, also write the exact file.\n"
+        "  profile --input PATH [--format ...] [--period YYYY] [--config node.ini]\n"
+        "        Data-quality profile: rows read and rejected per reason with\n"
+        "        file:line:column examples, REaL completeness, code-map hits and misses.\n"
+        "  check-config --config node.ini\n"
+        "        Validate the configuration and print the effective settings.\n"
+        "\n"
+        "Options:\n"
+        "  -i, --input PATH     extract CSV (.csv or .csv.gz) or Synthea folder\n"
+        "  -f, --format NAME    extract (default) or synthea\n"
+        "  -p, --period P       reporting period (Synthea: calendar year)\n"
+        "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
+        "  -k, --k N            threshold k (never below the policy's min_k)\n"
+        "  -o, --out FILE       output file (.csv, .json, .pb)\n"
+        "      --round ID       round id (approve)\n"
+        "      --strict         abort on the first bad row (default: skip and count)\n"
+        "      --threads N      reader threads for plain CSV files (default 2)\n"
+        "      --progress       progress lines on standard error\n"
+        "  -q, --quiet          only errors on standard error\n"
+        "  -h, --help           this help\n"
+        "  -V, --version        version\n"
+        "\n"
+        "Exit status: 0 success, 1 bad input or configuration, 2 usage error,\n"
+        "3 internal failure.\n");
+}
+
+struct cli {
+    const char *cmd;
+    const char *input, *format, *period, *config, *out, *round;
+    int k, strict, threads, progress, quiet;
+};
+
+static int parse_args(int argc, char **argv, struct cli *o)
+{
+    static const struct option opts[] = {
+        {"input", required_argument, NULL, 'i'}, {"format", required_argument, NULL, 'f'},
+        {"period", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
+        {"k", required_argument, NULL, 'k'}, {"out", required_argument, NULL, 'o'},
+        {"round", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "i:f:p:c:k:o:qhV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'i': o->input = optarg; break;
+        case 'f': o->format = optarg; break;
+        case 'p': o->period = optarg; break;
+        case 'c': o->config = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'r': o->round = optarg; break;
+        case 's': o->strict = 1; break;
+        case 'P': o->progress = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'k':
+            errno = 0;
+            o->k = (int)strtol(optarg, &end, 10);
+            if (errno || *end || o->k < 2 || o->k > 1000) {
+                fprintf(stderr, "equity-node: --k must be a whole number 2..1000, not \"%s\"\n", optarg);
+                return -1;
+            }
+            break;
+        case 't':
+            errno = 0;
+            o->threads = (int)strtol(optarg, &end, 10);
+            if (errno || *end || o->threads < 1 || o->threads > 64) {
+                fprintf(stderr, "equity-node: --threads must be 1..64, not \"%s\"\n", optarg);
+                return -1;
+            }
+            break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': printf("equity-node %s\n", EQ_VERSION); exit(0);
+        default: return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "equity-node: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the configuration and applies command-line overrides. */
+static int load_config(const struct cli *o, struct node_config *c)
+{
+    char err[600];
+    if (node_config_load(c, o->config, err, sizeof err) != 0) {
+        fprintf(stderr, "equity-node: %s\n", err);
+        return -1;
+    }
+    if (o->input)
+        snprintf(c->input, sizeof c->input, "%s", o->input);
+    if (o->period)
+        snprintf(c->period, sizeof c->period, "%s", o->period);
+    if (o->format) {
+        if (!strcmp(o->format, "extract"))
+            c->format = FORMAT_EXTRACT;
+        else if (!strcmp(o->format, "synthea"))
+            c->format = FORMAT_SYNTHEA;
+        else {
+            fprintf(stderr, "equity-node: --format must be extract or synthea, not \"%s\"\n", o->format);
+            return -2;
+        }
+    }
+    if (o->k) {
+        if (o->k < c->min_k) {
+            fprintf(stderr, "equity-node: --k %d is below the policy's min_k %d\n", o->k, c->min_k);
+            return -1;
+        }
+        c->k = o->k;
+    }
+    if (o->strict)
+        c->bad_rows = BADROWS_STRICT;
+    if (o->threads)
+        c->threads = o->threads;
+    return 0;
+}
+
+static void print_rejections(FILE *f, const struct profile *p)
+{
+    for (int r = 0; r < BAD__COUNT; r++) {
+        if (!p->rejected[r])
+            continue;
+        fprintf(f, "  %-14s %llu\n", profile_reason_name((bad_reason)r), (unsigned long long)p->rejected[r]);
+        for (int i = 0; i < p->n_examples[r]; i++) {
+            const struct profile_example *e = &p->examples[r][i];
+            if (e->column)
+                fprintf(f, "      %s:%llu:%d: %s%s%s\n", p->source, (unsigned long long)e->line, e->column,
+                        e->field[0] ? e->field : "", e->field[0] ? ": " : "", e->message);
+            else
+                fprintf(f, "      %s:%llu: %s\n", p->source, (unsigned long long)e->line, e->message);
+        }
+    }
+}
+
+static void print_summary(const struct pipeline_result *r)
+{
+    const struct profile *p = &r->profile;
+    uint64_t rej = profile_rejected_total(p);
+    log_info("%s: %llu rows read, %llu accepted, %llu rejected (%.2f s)", p->source,
+             (unsigned long long)p->rows_read, (unsigned long long)p->rows_accepted,
+             (unsigned long long)rej, r->seconds_read);
+    if (rej)
+        log_warnx("%llu rows rejected; run `equity-node profile` for the reasons and examples",
+                  (unsigned long long)rej);
+    if (p->unavailable_measures)
+        log_warnx("not available from this source: %s", p->unavailable_why);
+    uint64_t c[REASON__COUNT];
+    cellset_count_reasons(r->cells, c);
+    char line[512];
+    size_t used = (size_t)snprintf(line, sizeof line, "%zu cells: %llu released", r->cells->ncells,
+                                   (unsigned long long)c[REASON_NONE]);
+    for (int i = 1; i < REASON__COUNT && used < sizeof line; i++)
+        if (c[i])
+            used += (size_t)snprintf(line + used, sizeof line - used, ", %llu withheld (%s)",
+                                     (unsigned long long)c[i], cell_reason_name((cell_reason)i));
+    log_info("%s", line);
+}
+
+static double cell_estimate(const struct cell *c, int *ok)
+{
+    const struct measure_def *m = catalog_measure(c->measure);
+    *ok = 1;
+    switch (m->kind) {
+    case KIND_COUNT: return c->members;
+    case KIND_PROPORTION:
+    case KIND_MEAN:
+        if (c->denominator > 0)
+            return c->numerator / c->denominator * (m->kind == KIND_PROPORTION ? 100.0 : 1.0);
+        break;
+    case KIND_RATE:
+        if (c->member_months > 0)
+            return 12000.0 * c->numerator / c->member_months;
+        break;
+    case KIND_PMPM:
+        if (c->member_months > 0)
+            return c->numerator / c->member_months;
+        break;
+    }
+    *ok = 0;
+    return 0;
+}
+
+static const char *estimate_unit(measure_kind k)
+{
+    switch (k) {
+    case KIND_COUNT: return "members";
+    case KIND_PROPORTION: return "%";
+    case KIND_RATE: return "per 1,000 member-years";
+    case KIND_MEAN: return "mean";
+    case KIND_PMPM: return "USD PMPM";
+    }
+    return "";
+}
+
+static void print_preview(const struct pipeline_result *r)
+{
+    const struct cellset *cs = r->cells;
+    printf("Preview of what would leave this site\n");
+    printf("  organization %s, period %s, k = %d, dominance %.2f\n", cs->org, cs->period, cs->k, cs->dominance);
+    printf("  nothing below is sent by this command; member ids and record-level values never leave.\n\n");
+    printf("%-22s %-20s %-22s %9s %12s %12s %12s  %s\n", "measure", "stratifier", "stratum",
+           "members", "denominator", "numerator", "estimate", "status");
+    char label[256];
+    int last_measure = -1;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        const struct measure_def *m = catalog_measure(c->measure);
+        if (c->measure != last_measure) {
+            printf("\n# %s: %s (%s, %s)\n", m->name, m->label, catalog_kind_name(m->kind), estimate_unit(m->kind));
+            last_measure = c->measure;
+        }
+        cellset_stratum_label(cs, c, label, sizeof label);
+        if (c->reason == REASON_NONE) {
+            int ok;
+            double est = cell_estimate(c, &ok);
+            char estbuf[32] = "-";
+            if (ok)
+                snprintf(estbuf, sizeof estbuf, "%.1f", est);
+            printf("%-22s %-20s %-22s %9.0f %12.1f %12.1f %12s  released\n", m->name,
+                   cs->tables[c->table].name, label, c->members, c->denominator, c->numerator, estbuf);
+        } else {
+            printf("%-22s %-20s %-22s %9s %12s %12s %12s  withheld (%s)\n", m->name,
+                   cs->tables[c->table].name, label, "-", "-", "-", "-", cell_reason_name(c->reason));
+        }
+    }
+    uint64_t cnt[REASON__COUNT];
+    cellset_count_reasons(cs, cnt);
+    printf("\nSummary: %zu cells, %llu released", cs->ncells, (unsigned long long)cnt[REASON_NONE]);
+    for (int i = 1; i < REASON__COUNT; i++)
+        if (cnt[i])
+            printf(", %llu withheld for %s", (unsigned long long)cnt[i], cell_reason_name((cell_reason)i));
+    printf("\n");
+}
+
+static double share_unknown(const struct cellset *cs, const char *table, const char *const *unknown)
+{
+    int t = cellset_find_table(cs, table);
+    if (t < 0)
+        return -1;
+    double total = 0, unk = 0;
+    const struct cell_table *tab = &cs->tables[t];
+    for (int s = 0; s < tab->nstrata; s++) {
+        const struct cell *c = cellset_get(cs, M_POPULATION, t, s);
+        if (!c)
+            continue;
+        total += c->members;
+        for (int u = 0; unknown[u]; u++)
+            if (!strcmp(tab->labels[0][s], unknown[u]))
+                unk += c->members;
+    }
+    return total > 0 ? unk / total : -1;
+}
+
+static void print_profile(const struct pipeline_result *r)
+{
+    const struct profile *p = &r->profile;
+    printf("Data-quality profile of %s\n", p->source);
+    printf("  (stays on site: it quotes input values)\n\n");
+    printf("Rows read      %llu\n", (unsigned long long)p->rows_read);
+    printf("Rows accepted  %llu\n", (unsigned long long)p->rows_accepted);
+    printf("Rows rejected  %llu\n", (unsigned long long)profile_rejected_total(p));
+    print_rejections(stdout, p);
+    if (r->zero_months)
+        printf("Members with 0 member months (in no population): %llu\n", (unsigned long long)r->zero_months);
+    printf("\nREaL completeness (share of members with a known value)\n");
+    static const char *const race_unk[] = {"UNKNOWN", "DECLINED", NULL};
+    static const char *const lang_unk[] = {"und", NULL};
+    static const char *const payer_unk[] = {"UNKNOWN", NULL};
+    struct { const char *name; const char *table; const char *const *unk; } dims[] = {
+        {"race", "race", race_unk}, {"ethnicity", "ethnicity", race_unk},
+        {"language", "language", lang_unk}, {"payer", "payer", payer_unk},
+        {"disability", "disability", (const char *const[]){"U", NULL}},
+        {"adi_decile", "adi_quintile", payer_unk}, {"county", "county", payer_unk}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        double u = share_unknown(r->cells, dims[i].table, dims[i].unk);
+        if (u < 0)
+            printf("  %-12s n/a\n", dims[i].name);
+        else
+            printf("  %-12s %6.1f %% known%s\n", dims[i].name, 100.0 * (1 - u),
+                   1 - u < 0.80 ? "   (below 80 %: dq_low_completeness)" : "");
+    }
+    printf("\nCode maps\n");
+    if (!p->n_map_rules)
+        printf("  no code-map rules configured\n");
+    for (size_t i = 0; i < p->n_map_rules; i++)
+        printf("  %-12s %-24s -> %-12s %llu hits\n", p->map_rules[i].column >= 0 && p->map_rules[i].column < COL__COUNT
+               ? extract_column_names[p->map_rules[i].column] : "?", p->map_rules[i].from, p->map_rules[i].to,
+               (unsigned long long)p->map_rules[i].hits);
+    for (int col = 0; col < COL__COUNT; col++)
+        if (p->map_misses[col])
+            printf("  %-12s %llu values neither standard nor mapped\n", extract_column_names[col],
+                   (unsigned long long)p->map_misses[col]);
+    printf("\nMeasures not available from this source: %s\n",
+           p->unavailable_measures ? p->unavailable_why : "none");
+}
+
+int main(int argc, char **argv)
+{
+    log_init("equity-node", LOG_LVL_INFO);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("equity-node %s\n", EQ_VERSION);
+        return 0;
+    }
+    struct cli o;
+    memset(&o, 0, sizeof o);
+    o.cmd = argv[1];
+    optind = 2;
+    if (parse_args(argc, argv, &o) != 0) {
+        fprintf(stderr, "Try 'equity-node --help'.\n");
+        return EXIT_USAGE;
+    }
+    if (o.quiet)
+        log_set_level(LOG_LVL_ERROR);
+    struct node_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return EXIT_INTERNAL;
+    int status = EXIT_USAGE;
+    int aggregate = !strcmp(o.cmd, "aggregate"), preview = !strcmp(o.cmd, "preview");
+    int profile = !strcmp(o.cmd, "profile");
+    if (!strcmp(o.cmd, "check-config")) {
+        if (!o.config) {
+            fprintf(stderr, "equity-node: check-config needs --config FILE\n");
+            goto out;
+        }
+        int lc = load_config(&o, c);
+        if (lc != 0) {
+            status = lc == -2 ? EXIT_USAGE : EXIT_USER;
+            goto out;
+        }
+        node_config_print(stdout, c);
+        status = 0;
+    } else if (aggregate || preview || profile) {
+        if (aggregate && !o.out) {
+            fprintf(stderr, "equity-node: aggregate needs --out FILE (.csv, .json or .pb)\n");
+            goto out;
+        }
+        if (o.out) {
+            size_t n = strlen(o.out);
+            if (!((n > 4 && !strcmp(o.out + n - 4, ".csv")) || (n > 5 && !strcmp(o.out + n - 5, ".json")) ||
+                  (n > 3 && !strcmp(o.out + n - 3, ".pb")))) {
+                fprintf(stderr, "equity-node: --out must end in .csv, .json or .pb: \"%s\"\n", o.out);
+                goto out;
+            }
+        }
+        int lc = load_config(&o, c);
+        if (lc != 0) {
+            status = lc == -2 ? EXIT_USAGE : EXIT_USER;
+            goto out;
+        }
+        if (!c->input[0]) {
+            fprintf(stderr, "equity-node: %s needs --input PATH (or [input] path in the configuration)\n", o.cmd);
+            goto out;
+        }
+        struct pipeline_result r;
+        char err[700];
+        if (pipeline_run(c, !profile, o.progress, &r, err, sizeof err) != 0) {
+            fprintf(stderr, "equity-node: %s\n", err);
+            status = EXIT_USER;
+            goto out;
+        }
+        if (!o.quiet)
+            print_summary(&r);
+        status = 0;
+        if (profile)
+            print_profile(&r);
+        if (preview)
+            print_preview(&r);
+        if (o.out && !profile) {
+            if (cellset_write_file(r.cells, o.out) != 0) {
+                fprintf(stderr, "equity-node: cannot write %s: %s\n", o.out, strerror(errno));
+                status = EXIT_USER;
+            } else {
+                log_info("wrote %s", o.out);
+            }
+        }
+        pipeline_result_free(&r);
+    } else {
+        fprintf(stderr, "equity-node: unknown command \"%s\"\nTry 'equity-node --help'.\n", o.cmd);
+    }
+out:
+    free(c);
+    return status;
+}

@@ -58,6 +58,9 @@ struct profile {
     /* Measures the source cannot feed (bit i = measure id i). */
     uint32_t unavailable_measures;
     char unavailable_why[256];
+    /* The period the rows were read for (the asked one, or the single period
+     * the file holds); "" when no row had one. */
+    char period_seen[32];
 };
 
 /* Records one rejected row; keeps the first PROFILE_EXAMPLES examples. */

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# run.sh - the node benchmark against DuckDB (bench/README.md).
+#
+# Generates a member-level extract of N rows, runs `equity-node aggregate`
+# on it under /usr/bin/time -v (wall time, peak RSS), runs the same grouping
+# sets as one DuckDB GROUPING SETS query on the same file with 2 threads,
+# checks that both agree on a few totals, and prints the figures with
+# PASS/MISS against the targets (node >= 8x faster, peak RSS <= 150 MB).
+#
+# usage: bench/run.sh [--rows N] [--seed S] [--keep] [--no-build]
+#   --rows N     rows of the extract (default 10000000)
+#   --seed S     generator seed (default 1)
+#   --keep       keep the extract and outputs in bench/work/
+#   --no-build   use build-bench/ as it is
+# Exit status: 0 when both ran and agree (whether or not the targets are
+# met: see PASS/MISS), 1 when something failed or the results disagree,
+# 2 on a usage error.
+set -euo pipefail
+
+ROWS=10000000
+SEED=1
+KEEP=0
+BUILD=1
+TARGET_RATIO=8
+TARGET_RSS_MB=150
+THREADS=2
+
+usage() { sed -n '10,17p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --rows) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rows needs a positive integer, got \"${2:-}\"" >&2; exit 2; }
+            ROWS=$2; shift 2 ;;
+    --seed) [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "run.sh: --seed needs a non-negative integer, got \"${2:-}\"" >&2; exit 2; }
+            SEED=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown argument \"$1\"" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd "$BENCH/.." && pwd)
+BUILD_DIR=$SRC/build-bench
+WORK=$BENCH/work
+mkdir -p "$WORK"
+
+say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---- what the benchmark needs -------------------------------------------
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+need_apt=()
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+[ -x /usr/bin/time ] || need_apt+=(time)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    say "installing ${need_apt[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ ! -f "$BENCH/node_modules/@duckdb/node-api/package.json" ]; then
+    say "npm ci (@duckdb/node-api into bench/node_modules)"
+    (cd "$BENCH" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+if [ "$BUILD" -eq 1 ]; then
+    say "building (Release) in build-bench/"
+    cmake -S "$SRC" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DEQ_TESTS=OFF >/dev/null
+    cmake --build "$BUILD_DIR" -j"$(nproc)" --target equity-node equity-gen-extract >/dev/null
+fi
+NODE_BIN=$BUILD_DIR/bin/equity-node
+GEN_BIN=$BUILD_DIR/bin/equity-gen-extract
+[ -x "$NODE_BIN" ] || die "$NODE_BIN is missing (build failed?)"
+[ -x "$GEN_BIN" ] || die "$GEN_BIN is missing (build failed?)"
+
+EXTRACT=$WORK/extract-$ROWS-$SEED.csv
+CELLS=$WORK/node-cells-$ROWS.csv
+NODE_TIME=$WORK/node-time-$ROWS.txt
+NODE_LOG=$WORK/node-log-$ROWS.txt
+DUCK_JSON=$WORK/duckdb-$ROWS.json
+DUCK_TIME=$WORK/duckdb-time-$ROWS.txt
+cleanup() {
+    if [ "$KEEP" -eq 0 ]; then
+        rm -f "$EXTRACT" "$CELLS" "$NODE_TIME" "$NODE_LOG" "$DUCK_JSON" "$DUCK_TIME"
+    fi
+}
+trap cleanup EXIT
+
+# ---- the input ----------------------------------------------------------------
+say "generating $ROWS rows (seed $SEED)"
+gen_t0=$(date +%s.%N)
+"$GEN_BIN" --rows "$ROWS" --seed "$SEED" --out "$EXTRACT"
+gen_t1=$(date +%s.%N)
+FILE_BYTES=$(stat -c %s "$EXTRACT")
+# Warm the page cache once, for both programs.
+cat "$EXTRACT" >/dev/null
+
+# elapsed "h:mm:ss" or "m:ss.ss" of time -v into seconds.
+elapsed_of() {
+    sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1" |
+        awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.3f\n", s }'
+}
+rss_mb_of() {
+    sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{ printf "%.1f\n", $1 / 1024 }'
+}
+
+# ---- the node -----------------------------------------------------------------
+say "equity-node aggregate"
+rm -f "$CELLS"
+node_rc=0
+/usr/bin/time -v -o "$NODE_TIME" "$NODE_BIN" aggregate --input "$EXTRACT" --out "$CELLS" \
+    2>"$NODE_LOG" || node_rc=$?
+if [ "$node_rc" -ne 0 ] || [ ! -s "$CELLS" ]; then
+    tail -5 "$NODE_LOG" >&2 || true
+    die "equity-node aggregate failed (exit $node_rc) or wrote no cells file"
+fi
+NODE_S=$(elapsed_of "$NODE_TIME")
+NODE_RSS=$(rss_mb_of "$NODE_TIME")
+
+# ---- DuckDB -------------------------------------------------------------------
+say "DuckDB GROUPING SETS ($THREADS threads)"
+(cd "$BENCH" && /usr/bin/time -v -o "$DUCK_TIME" node duckdb_grouping_sets.mjs \
+    --input "$EXTRACT" --threads "$THREADS" >"$DUCK_JSON") || die "the DuckDB query failed"
+DUCK_PROC_S=$(elapsed_of "$DUCK_TIME")
+DUCK_RSS=$(rss_mb_of "$DUCK_TIME")
+
+# ---- agreement and report -----------------------------------------------------
+# Node cells: population.members, ed_rate.numerator and cost_pmpm.numerator
+# of the total and of each race stratum, compared with DuckDB's figures.
+export CELLS DUCK_JSON
+CHECK_OUT=$(node --input-type=module -e '
+import { readFileSync } from "node:fs";
+const duck = JSON.parse(readFileSync(process.env.DUCK_JSON, "utf8"));
+const lines = readFileSync(process.env.CELLS, "utf8").split(/\r?\n/).filter(Boolean);
+const head = lines[0].split(",");
+const col = (n) => { const i = head.indexOf(n); if (i < 0) throw new Error("cells CSV has no column " + n); return i; };
+const [cM, cS, cT, cMem, cNum, cSup] = ["measure", "stratifier", "stratum", "members", "numerator", "suppressed"].map(col);
+const node = {};
+for (const l of lines.slice(1)) {
+  const f = l.split(",");
+  if (f[cS] !== "total" && f[cS] !== "race") continue;
+  const key = f[cS] === "total" ? "total" : f[cT];
+  const o = (node[key] ??= {});
+  if (f[cSup] === "1") { o.suppressed = true; continue; }
+  if (f[cM] === "population") o.members = Number(f[cMem]);
+  if (f[cM] === "ed_rate") o.ed_visits = Number(f[cNum]);
+  if (f[cM] === "cost_pmpm") o.cost = Number(f[cNum]);
+}
+const races = Object.keys(duck.checks.race).filter((r) => node[r] && !node[r].suppressed)
+  .sort((a, b) => duck.checks.race[b].members - duck.checks.race[a].members);
+const picks = [["total", duck.checks.total, node.total], ...races.slice(0, 2).map((r) => ["race=" + r, duck.checks.race[r], node[r]])];
+let ok = true;
+for (const [name, d, n] of picks) {
+  for (const k of ["members", "ed_visits", "cost"]) {
+    const a = n?.[k], b = d?.[k];
+    const tol = k === "cost" ? 1e-6 * Math.max(1, Math.abs(b)) : 0;
+    const good = typeof a === "number" && Number.isFinite(a) && Math.abs(a - b) <= tol;
+    ok &&= good;
+    console.log(`check ${name} ${k}: node ${a} duckdb ${b} ${good ? "ok" : "DIFFERENT"}`);
+  }
+}
+console.log(ok ? "AGREE" : "DISAGREE");
+console.log(`DUCK ${duck.seconds} ${duck.version} ${duck.result_rows}`);
+') || die "could not compare the results"
+
+echo "$CHECK_OUT" | grep '^check ' >&2
+read -r _ DUCK_S DUCK_VER DUCK_ROWS <<<"$(echo "$CHECK_OUT" | grep '^DUCK ')"
+AGREE=$(echo "$CHECK_OUT" | grep -E '^(AGREE|DISAGREE)$')
+NODE_CELLS=$(($(wc -l <"$CELLS") - 1))
+
+awk -v rows="$ROWS" -v bytes="$FILE_BYTES" -v gen="$(awk -v a="$gen_t0" -v b="$gen_t1" 'BEGIN { print b - a }')" \
+    -v ns="$NODE_S" -v ds="$DUCK_S" -v dps="$DUCK_PROC_S" -v rss="$NODE_RSS" -v drss="$DUCK_RSS" \
+    -v ver="$DUCK_VER" -v thr="$THREADS" -v tr="$TARGET_RATIO" -v trss="$TARGET_RSS_MB" \
+    -v ncells="$NODE_CELLS" -v drows="$DUCK_ROWS" -v agree="$AGREE" '
+BEGIN {
+    ratio = (ns > 0) ? ds / ns : 0
+    printf "rows                 %d\n", rows
+    printf "file size            %.1f MB (%d bytes)\n", bytes / 1048576, bytes
+    if (gen > 0) printf "generator            %.2f s\n", gen
+    printf "node seconds         %.3f (equity-node aggregate, whole process; %d cells)\n", ns, ncells
+    printf "DuckDB seconds       %.3f (one GROUPING SETS query, %d threads, DuckDB %s; %d groups; process %.3f s)\n", ds, thr, ver, drows, dps
+    printf "ratio                %.1fx (DuckDB / node)  %s (target >= %dx)\n", ratio, (ratio >= tr ? "PASS" : "MISS"), tr
+    printf "node peak RSS        %.1f MB  %s (target <= %d MB)\n", rss, (rss <= trss ? "PASS" : "MISS"), trss
+    printf "DuckDB peak RSS      %.1f MB (node.js process)\n", drss
+    printf "results              %s\n", (agree == "AGREE" ? "agree (members, ED visits, cost: total and two race strata)" : "DISAGREE")
+}'
+[ "$AGREE" = AGREE ] || exit 1
+exit 0

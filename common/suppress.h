@@ -1,0 +1,67 @@
+/*
+ * suppress.h - primary and complementary (secondary) cell suppression of a
+ * cell set (privacy.md), used by the node before anything leaves the site
+ * and by the coordinator on pooled results.
+ *
+ * Primary rules mark the cells that are themselves disclosive. The
+ * complementary pass then withholds further cells until no linear
+ * combination of the released numbers (all tables, margins, and the same
+ * statistic released by several measures, with non-negativity) pins any
+ * primary cell: each protected value's attainable range, computed by linear
+ * programming (GLPK), must reach the protection interval of its rule.
+ */
+#ifndef EQ_SUPPRESS_H
+#define EQ_SUPPRESS_H
+
+#include <stdint.h>
+
+#include "cells.h"
+
+struct suppress_params {
+    int k;             /* threshold: counts in [1, k-1] are withheld     */
+    double dominance;  /* share of the largest contributor, (0, 1]       */
+};
+
+#define SUPPRESS_DEFAULT_K 11
+#define SUPPRESS_DEFAULT_DOMINANCE 0.6
+
+struct suppress_report {
+    uint64_t cells[REASON__COUNT]; /* cells per reason after the pass;
+                                      cells[REASON_NONE] = released       */
+    uint64_t primary;              /* cells withheld by a primary rule    */
+    uint64_t secondary;            /* complements chosen (cells)          */
+    uint64_t requirements;         /* protected (channel, table, stratum) */
+    int lp_solves;                 /* GLPK simplex calls                  */
+    int unmet;                     /* requirements failing the final LP
+                                      check (0 whenever 0 is returned)    */
+};
+
+enum {
+    SUPPRESS_OK = 0,
+    SUPPRESS_ENOMEM = -1,
+    SUPPRESS_EINVAL = -2,  /* bad parameters, or a cell outside its table */
+    SUPPRESS_ELP = -3      /* a requirement could not be met             */
+};
+
+/* Fills p with the defaults (k 11, dominance 0.6). */
+void suppress_params_init(struct suppress_params *p);
+
+/* A message for a SUPPRESS_* code. */
+const char *suppress_strerror(int err);
+
+/* Applies primary then complementary suppression to cs, marking each cell's
+ * reason in place (the numbers stay in memory; the writers blank them).
+ * p may be NULL for the defaults; cs->k and cs->dominance are set from it.
+ * Cells already withheld for policy, not_available, min_orgs or partial stay
+ * withheld and are treated as hidden, without a requirement of their own;
+ * other reasons are recomputed, so calling it twice gives the same result.
+ * rep (may be NULL) receives the counts. Returns 0, or a SUPPRESS_* error;
+ * on error the reasons of cs are unspecified and nothing must be released. */
+int suppress_apply(struct cellset *cs, const struct suppress_params *p,
+                   struct suppress_report *rep);
+
+/* The primary reason of one cell under p (REASON_NONE when releasable on
+ * its own). Pure: does not look at other cells. */
+cell_reason suppress_primary_reason(const struct cell *c, const struct suppress_params *p);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * audit.h - the coordinator's append-only, hash-chained audit log
+ * (security.md "Audit"): who connected, what was submitted with its hash,
+ * what was released, who queried what.
+ *
+ * One entry per line, six fields separated by tabs:
+ *
+ *   seq  time  event  details  prev_hash  hash
+ *
+ *   seq        1, 2, 3, ... with no gaps
+ *   time       RFC 3339 UTC ("2025-03-01T12:00:00Z")
+ *   event      connection, round_open, submission, rejection, refusal,
+ *              round_close, release, query
+ *   details    one compact JSON object (no tabs or newlines: JSON escapes them)
+ *   prev_hash  the hash field of the previous entry (64 zeros for the first)
+ *   hash       lower-case hex SHA-256 of everything before it on the line,
+ *              i.e. "seq\ttime\tevent\tdetails\tprev_hash\t"
+ *
+ * Appends take an exclusive flock on the file (the daemon and the CLI
+ * both append) and fsync before returning. Removing an entry breaks the
+ * seq sequence or the prev_hash link; altering one breaks its hash. (Cutting
+ * off the newest entries is not detectable from the file alone.)
+ */
+#ifndef EQ_COORD_AUDIT_H
+#define EQ_COORD_AUDIT_H
+
+#include <stddef.h>
+
+#define AUDIT_MAX_DETAILS 16384
+
+/* Appends one entry. details_json must be a JSON object in compact form
+ * without newlines or tabs (NULL = "{}"). Returns 0, or -1 (logged: cannot
+ * open/lock/write the file, the last entry is torn or unparsable, details
+ * too long or not a single line). */
+int audit_append(const char *path, const char *event, const char *details_json);
+
+/* Same, building the details object from key/value string pairs ended by a
+ * NULL key: audit_appendf(p, "submission", "org", org, "round", id, NULL).
+ * Values that are NULL are written as JSON null. */
+int audit_appendf(const char *path, const char *event, ...);
+
+/* Recomputes the chain. Returns 0 if every entry is intact (*entries set
+ * to their number when not NULL); 1 if the chain is broken, with
+ * "path:LINE: what is wrong" in err (a seq gap or prev_hash mismatch for a
+ * removed entry, a hash mismatch for an altered one, or a malformed line);
+ * -1 if the file cannot be read (message in err). A missing file is an
+ * empty, intact log. */
+int audit_verify(const char *path, long *entries, char *err, size_t errlen);
+
+#endif

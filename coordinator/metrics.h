@@ -1,0 +1,104 @@
+/*
+ * metrics.h - the metrics engine: metrics.md sections 1-7 over cell sets,
+ * written as the metrics CSV of section 8.
+ *
+ * The coordinator's `metrics` command (metrics_cli.c) reads a cells CSV,
+ * pools it when it holds several organizations (metrics_pool), computes the
+ * pooled metrics (metrics_compute) and the per-organization ones
+ * (metrics_compute_orgs: funnel flags, heterogeneity, data quality), and
+ * writes the rows (metrics_out_write_csv). The formulas themselves are in
+ * metrics_stats.h.
+ *
+ * Rows: round,measure,stratifier,stratum,metric,value,lower,upper,
+ * reference,flags,se,n_orgs,n_withheld. A value that is not computed has
+ * empty value, lower, upper and se and its reason in flags; it is never 0.
+ * Per-organization rows name the organization in `reference` as "org:NAME".
+ * Metric names beyond section 8's list (documented in docs/metrics.md):
+ * `funnel` (an organization's estimate with the 95 % funnel limits at its
+ * size), `het_q` and `het_p` (heterogeneity Q and its p-value, beside `i2`),
+ * `heba_total` (the HEBA in dollars, beside `heba_pbpm`).
+ */
+#ifndef EQ_METRICS_H
+#define EQ_METRICS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cells.h"
+
+enum metrics_ref { METRICS_REF_BEST, METRICS_REF_LARGEST, METRICS_REF_TOTAL, METRICS_REF_VALUE };
+
+struct metrics_params {
+    double conf;                /* 0.80 .. 0.999 (default 0.95)                  */
+    int reference;              /* enum metrics_ref (default best)               */
+    char reference_value[128];  /* the stratum for METRICS_REF_VALUE              */
+    char stratifier[64];        /* only this table ("race", "race*cmc"); "" all   */
+    double min_denominator;     /* small_denominator below this (30)            */
+    double min_count;           /* DSR needs this many events (10)               */
+    int k;                      /* suppression threshold for completeness (11)  */
+    double dq_min_completeness; /* dq_low_completeness below this (0.80)        */
+    double mssp_scaler;         /* quality scaler; NaN: no mssp_points row      */
+    double mssp_threshold;      /* 0.20                                           */
+    double mssp_cap;            /* 10                                             */
+    double unit_cost[M__COUNT]; /* dollars per event for excess; 0 = not set     */
+};
+
+/* Fills the defaults of metrics.md. */
+void metrics_params_default(struct metrics_params *p);
+/* Sets the reference from "best", "largest", "total" or a stratum VALUE. */
+int metrics_params_set_reference(struct metrics_params *p, const char *s);
+
+/* One output row. NaN numbers and negative counts are written empty. */
+struct metrics_row {
+    char round[64];
+    char measure[32];
+    char stratifier[64];
+    char stratum[256];
+    char metric[16];
+    char reference[160];
+    char flags[160];
+    double value, lower, upper, se;
+    int n_orgs, n_withheld;
+};
+
+typedef struct metrics_out metrics_out;
+
+metrics_out *metrics_out_new(void);
+void metrics_out_destroy(metrics_out **out);
+size_t metrics_out_count(const metrics_out *out);
+/* Borrowed pointer, valid until the next row is added. */
+const struct metrics_row *metrics_out_row(const metrics_out *out, size_t i);
+/* The first row matching every non-NULL argument, or NULL. */
+const struct metrics_row *metrics_out_find(const metrics_out *out, const char *measure,
+                                           const char *stratifier, const char *stratum,
+                                           const char *metric, const char *reference);
+/* Writes the header and the rows (%.10g). Returns 0 or -1 (errno). */
+int metrics_out_write(const metrics_out *out, FILE *f);
+/* Same, into a temporary file renamed over `path` when complete. */
+int metrics_out_write_csv(const metrics_out *out, const char *path);
+
+/* Sections 1-4 and 6 over one (pooled) cell set: estimates, DSRs, pairwise
+ * disparities, summary indices, payment metrics. Cells must be sorted.
+ * Appends rows to out. Returns 0, or -1 on no memory. */
+int metrics_compute(const struct cellset *cs, const struct metrics_params *p,
+                    metrics_out *out);
+
+/* Section 7 for one organization's (or the pooled) cell set: REaL and
+ * payer completeness, HRSN screening. Returns 0 or -1 (no memory). */
+int metrics_compute_quality(const struct cellset *cs, const struct metrics_params *p,
+                            metrics_out *out);
+
+/* Section 5 over n organizations' cell sets that share the same tables (as
+ * cells_read returns them): per-organization funnel rows and heterogeneity
+ * per (measure, stratifier, stratum); then section 7 for each organization.
+ * Returns 0 or -1 (no memory, or sets whose tables differ). */
+int metrics_compute_orgs(struct cellset *const *orgs, int n, const struct metrics_params *p,
+                         metrics_out *out);
+
+/* Pools n cell sets that share the same tables: sums of the released cells,
+ * n_orgs / n_withheld per cell; a cell no organization released keeps the
+ * first organization's reason. Returns a new cellset (org "pooled", the
+ * first set's round) or NULL (no memory, tables differ). */
+struct cellset *metrics_pool(struct cellset *const *orgs, int n);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * store.h - the coordinator's database (SQLite, WAL mode): rounds,
+ * submissions and refusals.
+ *
+ * The daemon and the command-line tools (round open/status/close) share
+ * only this database and the audit log, so every write is one transaction
+ * and every connection waits for the other (busy_timeout). synchronous =
+ * FULL: a submission is on disk when store_submission_put returns, before
+ * the node is acknowledged. The schema version is PRAGMA user_version;
+ * opening a newer database than this program knows is refused.
+ *
+ * Times are Unix seconds (UTC).
+ */
+#ifndef EQ_COORD_STORE_H
+#define EQ_COORD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef enum {
+    STORE_OK = 0,
+    STORE_ERR_DB = -1,        /* SQLite error (logged with the message)      */
+    STORE_ERR_NOT_FOUND = -2, /* no such round                               */
+    STORE_ERR_ARG = -3,       /* bad argument                                */
+    STORE_ERR_SCHEMA = -4,    /* database made by a newer program            */
+    STORE_ERR_CLOSED = -5,    /* the round is closed                         */
+    STORE_ERR_EXISTS = -6,    /* a round with this id exists                 */
+} store_err;
+
+const char *store_strerror(int err);
+
+typedef struct store store_t;
+
+/* Opens (creating if needed) the database at path, with WAL, FULL sync,
+ * foreign keys and a busy timeout; creates or checks the schema. NULL on
+ * failure (logged). */
+store_t *store_open(const char *path);
+void store_close(store_t **s);
+
+struct store_round {
+    char round_id[64];
+    char period[32];
+    int k;
+    int64_t opened_at;
+    int64_t deadline;
+    int closed;
+    int64_t closed_at;           /* 0 while open                            */
+    char request_sha256[65];     /* SHA-256 hex of the RoundRequest payload */
+    char pooled_sha256[65];      /* of pooled.csv, "" until closed           */
+    uint8_t *request;            /* RoundRequest payload                    */
+    size_t request_len;
+    uint8_t *envelope;           /* the signed envelope sent to nodes        */
+    size_t envelope_len;
+};
+
+/* Frees the blobs of a round filled by store_round_get (not the struct). */
+void store_round_clear(struct store_round *r);
+
+/* Inserts a new open round (blobs copied). STORE_ERR_EXISTS if the id is
+ * taken. */
+int store_round_insert(store_t *s, const struct store_round *r);
+/* Fills *r (blobs malloc'ed: store_round_clear). STORE_ERR_NOT_FOUND. */
+int store_round_get(store_t *s, const char *round_id, struct store_round *r);
+/* Number of rounds ever opened for a period (to number the next one). */
+int store_round_count(store_t *s, const char *period, int *n);
+/* Marks an open round closed. STORE_ERR_NOT_FOUND, STORE_ERR_CLOSED. */
+int store_round_close(store_t *s, const char *round_id, int64_t closed_at);
+/* Records the hash of the pooled result of a closed round. */
+int store_round_set_pooled(store_t *s, const char *round_id, const char *pooled_sha256);
+
+/* Callback over rounds; the blobs are valid only during the call. Return
+ * nonzero to stop (that value is returned by the iterator). */
+typedef int (*store_round_fn)(void *ctx, const struct store_round *r);
+/* Every round, oldest first. */
+int store_rounds_each(store_t *s, store_round_fn fn, void *ctx);
+/* Open rounds that org has neither submitted to nor refused, oldest first. */
+int store_rounds_pending_for(store_t *s, const char *org, store_round_fn fn, void *ctx);
+
+struct store_submission {
+    char round_id[64];
+    char org[128];
+    char sha256[65];             /* SHA-256 hex of the Submission payload   */
+    const uint8_t *envelope;     /* the signed envelope as received          */
+    size_t envelope_len;
+    int64_t received_at;
+    int late;
+};
+
+typedef enum {
+    STORE_PUT_NEW,        /* stored now (committed)                          */
+    STORE_PUT_DUPLICATE,  /* the same sha256 was already stored: nothing new */
+    STORE_PUT_CONFLICT,   /* a different submission of this org is stored    */
+    STORE_PUT_CLOSED,     /* the round is closed: nothing stored             */
+    STORE_PUT_UNKNOWN,    /* no such round: nothing stored                   */
+} store_put_result;
+
+/* In one transaction: checks that the round exists and is open, then
+ * inserts the submission unless (round, org) has one already. *result says
+ * which; *stored_late (may be NULL) receives the late flag of the row that
+ * is stored (for a duplicate: the earlier one). Returns 0 or STORE_ERR_DB
+ * (then nothing was stored). */
+int store_submission_put(store_t *s, const struct store_submission *sub, store_put_result *result,
+                         int *stored_late);
+
+typedef int (*store_submission_fn)(void *ctx, const struct store_submission *sub);
+/* Submissions of a round, by org. */
+int store_submissions_each(store_t *s, const char *round_id, store_submission_fn fn, void *ctx);
+/* Number of submissions stored for a round (all rounds if round_id NULL). */
+int store_submission_count(store_t *s, const char *round_id, int *n);
+
+/* Records a refusal; *result is STORE_PUT_NEW, STORE_PUT_DUPLICATE (already
+ * refused: the first reason is kept), STORE_PUT_CONFLICT (the org already
+ * submitted), STORE_PUT_CLOSED or STORE_PUT_UNKNOWN. */
+int store_refusal_put(store_t *s, const char *round_id, const char *org, const char *reason,
+                      int64_t received_at, store_put_result *result);
+
+typedef int (*store_refusal_fn)(void *ctx, const char *round_id, const char *org,
+                                const char *reason, int64_t received_at);
+int store_refusals_each(store_t *s, const char *round_id, store_refusal_fn fn, void *ctx);
+
+/* PRAGMA integrity_check: 0 if "ok", -1 with the first problem in err. */
+int store_integrity_check(store_t *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * node_config.c - the node's settings table and list parsing.
+ */
+#include "node_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+
+static const char *const format_names[] = {"extract", "synthea", NULL};
+static const char *const badrow_names[] = {"skip", "strict", NULL};
+static const char *const approval_names[] = {"auto", "manual", NULL};
+
+#define S(sec, key, field, def, req, help) \
+    {sec, key, CONF_STR, offsetof(struct node_config, field), sizeof(((struct node_config *)0)->field), 0, 0, def, req, NULL, help}
+#define I(sec, key, field, lo, hi, def, help) \
+    {sec, key, CONF_INT, offsetof(struct node_config, field), 0, lo, hi, def, 0, NULL, help}
+#define D(sec, key, field, lo, hi, def, help) \
+    {sec, key, CONF_DOUBLE, offsetof(struct node_config, field), 0, lo, hi, def, 0, NULL, help}
+#define E(sec, key, field, names, def, help) \
+    {sec, key, CONF_ENUM, offsetof(struct node_config, field), 0, 0, 0, def, 0, names, help}
+
+static const struct conf_key node_keys[] = {
+    S("node", "org", org, "org:local", 0, "organization id (= certificate CN)"),
+    I("node", "k", k, 2, 1000, "11", "threshold: counts 1..k-1 are withheld"),
+    D("node", "dominance", dominance, 0.05, 1.0, "0.6", "largest member's share of a cost cell above which it is withheld"),
+    E("node", "bad_rows", bad_rows, badrow_names, "skip", "skip bad rows (counted) or strict (abort)"),
+    I("node", "threads", threads, 1, 64, "2", "reader threads for plain CSV files"),
+    I("node", "language_min_members", language_min_members, 0, 1000000, "11", "languages with fewer members are reported as other"),
+    S("input", "path", input, "", 0, "extract CSV file or Synthea folder"),
+    E("input", "format", format, format_names, "extract", "extract or synthea"),
+    S("input", "period", period, "", 0, "reporting period (Synthea: calendar year)"),
+    S("report", "measures", measures, "all", 0, "measure ids, or all"),
+    S("report", "stratifiers", stratifiers, "all", 0, "one-way stratifiers, or all"),
+    S("report", "intersections", intersections,
+      "race*disability, race*cmc, race*payer, race*age_band, payer*language, ethnicity*language", 0,
+      "two-way intersections, or none"),
+    S("report", "age_bands", age_bands, "0,5,12,18,26,45,65,75", 0, "lower bounds of the age bands"),
+    I("policy", "min_k", min_k, 2, 1000, "11", "lowest threshold this node ever applies"),
+    S("policy", "allowed_measures", allowed_measures, "all", 0, "measures a round may ask for"),
+    S("policy", "allowed_stratifiers", allowed_stratifiers, "all", 0, "stratifiers a round may ask for"),
+    S("policy", "allowed_intersections", allowed_intersections, "all", 0, "intersections a round may ask for"),
+    E("policy", "approval", approval, approval_names, "auto", "answer rounds automatically, or hold for on-site approval"),
+    S("coordinator", "endpoint", endpoint, "", 0, "tcp://host:port of the coordinator's node socket"),
+    S("coordinator", "certificate", coordinator_cert, "", 0, "coordinator transport certificate (its CURVE key is pinned)"),
+    S("identity", "ca", ca, "", 0, "federation CA certificate"),
+    S("identity", "crl", crl, "", 0, "federation CRL"),
+    S("identity", "transport_cert", transport_cert, "", 0, "this node's transport certificate"),
+    S("identity", "transport_key", transport_key, "", 0, "this node's X25519 secret key (mode 0600)"),
+    S("identity", "signing_cert", signing_cert, "", 0, "this node's Ed25519 signing certificate"),
+    S("identity", "signing_key", signing_key, "", 0, "this node's Ed25519 secret key (mode 0600)"),
+    S("store", "dir", store_dir, "submissions", 0, "where copies of every submission are kept"),
+    I("store", "retry_max_seconds", retry_max_seconds, 1, 3600, "60", "longest wait between resends"),
+};
+
+static const struct { const char *section; int col; } map_sections[] = {
+    {"map.race", COL_RACE}, {"map.ethnicity", COL_ETHNICITY}, {"map.sex", COL_SEX},
+    {"map.payer", COL_PAYER}, {"map.language", COL_LANGUAGE},
+    {"map.disability", COL_DISABILITY}, {"map.cmc", COL_CMC}};
+
+static int free_section(void *ctx, const char *section, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    struct node_config *c = ctx;
+    if (!strcmp(section, "columns")) {
+        int col = extract_column_find(key);
+        if (col < 0) {
+            snprintf(err, errlen, "\"%.60s\" is not a column of the extract", key);
+            return -1;
+        }
+        if (strlen(value) == 0 || strlen(value) >= sizeof c->column_name[col]) {
+            snprintf(err, errlen, "%s: source column name must be 1..63 characters", key);
+            return -1;
+        }
+        snprintf(c->column_name[col], sizeof c->column_name[col], "%s", value);
+        return 0;
+    }
+    if (!strcmp(section, "map.county")) {
+        if (c->n_county_rules >= NODE_MAX_RULES) {
+            snprintf(err, errlen, "more than %d county rules", NODE_MAX_RULES);
+            return -1;
+        }
+        size_t n = strlen(value);
+        int ok = n == 5;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = isdigit((unsigned char)value[i]);
+        if (!ok || strlen(key) >= sizeof c->county_rules[0].from) {
+            snprintf(err, errlen, "%.40s: county must map to a 5-digit FIPS code, not \"%.20s\"", key, value);
+            return -1;
+        }
+        struct code_rule *r = &c->county_rules[c->n_county_rules++];
+        snprintf(r->from, sizeof r->from, "%s", key);
+        snprintf(r->to, sizeof r->to, "%s", value);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof map_sections / sizeof map_sections[0]; i++) {
+        if (strcmp(section, map_sections[i].section) != 0)
+            continue;
+        int col = map_sections[i].col;
+        if (c->n_rules[col] >= NODE_MAX_RULES) {
+            snprintf(err, errlen, "more than %d rules", NODE_MAX_RULES);
+            return -1;
+        }
+        const char *const *table = NULL;
+        int n = 0;
+        switch (col) {
+        case COL_RACE: table = race_codes; n = RACE__COUNT; break;
+        case COL_ETHNICITY: table = ethnicity_codes; n = ETH__COUNT; break;
+        case COL_SEX: table = sex_codes; n = SEX__COUNT; break;
+        case COL_PAYER: table = payer_codes; n = PAYER__COUNT; break;
+        case COL_DISABILITY:
+        case COL_CMC: table = ynu_codes; n = YNU__COUNT; break;
+        default: break;
+        }
+        if (table ? catalog_code_find(table, n, value, strlen(value)) < 0
+                  : record_lang_pack(value, (int)strlen(value)) < 0) {
+            snprintf(err, errlen, "%.40s = %.20s: \"%.20s\" is not a standard code", key, value, value);
+            return -1;
+        }
+        if (strlen(key) >= sizeof c->rules[0][0].from) {
+            snprintf(err, errlen, "local code \"%.40s...\" too long", key);
+            return -1;
+        }
+        struct code_rule *r = &c->rules[col][c->n_rules[col]++];
+        snprintf(r->from, sizeof r->from, "%s", key);
+        snprintf(r->to, sizeof r->to, "%s", value);
+        return 0;
+    }
+    snprintf(err, errlen, "unknown section or key \"%.60s\"", key);
+    return -1;
+}
+
+/* Splits a comma/space separated list; calls fn on each item. */
+static int each_item(const char *list, int (*fn)(const char *item, size_t len, void *ctx), void *ctx)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && *p != ',' && !isspace((unsigned char)*p))
+            p++;
+        int rc = fn(start, (size_t)(p - start), ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+struct list_ctx {
+    unsigned char *on;
+    int (*pairs)[2];
+    int max, n;
+    char *err;
+    size_t errlen;
+};
+
+static int measure_item(const char *item, size_t len, void *vctx)
+{
+    struct list_ctx *lc = vctx;
+    char name[64];
+    if (len >= sizeof name) {
+        snprintf(lc->err, lc->errlen, "measure name too long");
+        return -1;
+    }
+    memcpy(name, item, len);
+    name[len] = 0;
+    if (!strcmp(name, "all")) {
+        memset(lc->on, 1, M__COUNT);
+        return 0;
+    }
+    int m = catalog_measure_find(name);
+    if (m < 0) {
+        snprintf(lc->err, lc->errlen, "unknown measure \"%s\"", name);
+        return -1;
+    }
+    lc->on[m] = 1;
+    return 0;
+}
+
+int node_config_parse_measures(const char *list, unsigned char on[M__COUNT], char *err, size_t errlen)
+{
+    struct list_ctx lc = {.on = on, .err = err, .errlen = errlen};
+    memset(on, 0, M__COUNT);
+    return each_item(list, measure_item, &lc);
+}
+
+static int strat_item(const char *item, size_t len, void *vctx)
+{
+    struct list_ctx *lc = vctx;
+    if (len == 3 && !strncmp(item, "all", 3)) {
+        memset(lc->on, 1, S__COUNT);
+        return 0;
+    }
+    int s = catalog_stratifier_find(item, len);
+    if (s < 0) {
+        snprintf(lc->err, lc->errlen, "unknown stratifier \"%.*s\"", (int)(len > 60 ? 60 : len), item);
+        return -1;
+    }
+    lc->on[s] = 1;
+    return 0;
+}
+
+int node_config_parse_stratifiers(const char *list, unsigned char on[S__COUNT], char *err, size_t errlen)
+{
+    struct list_ctx lc = {.on = on, .err = err, .errlen = errlen};
+    memset(on, 0, S__COUNT);
+    int rc = each_item(list, strat_item, &lc);
+    on[S_TOTAL] = 1; /* the overall total is always released */
+    return rc;
+}
+
+static int inter_item(const char *item, size_t len, void *vctx)
+{
+    struct list_ctx *lc = vctx;
+    if (len == 4 && !strncmp(item, "none", 4))
+        return 0;
+    const char *star = memchr(item, '*', len);
+    int a = star ? catalog_stratifier_find(item, (size_t)(star - item)) : -1;
+    int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - item) - 1) : -1;
+    if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
+        snprintf(lc->err, lc->errlen, "\"%.*s\" is not an intersection of two different stratifiers (e.g. race*disability)",
+                 (int)(len > 60 ? 60 : len), item);
+        return -1;
+    }
+    if (lc->n >= lc->max) {
+        snprintf(lc->err, lc->errlen, "more than %d intersections", lc->max);
+        return -1;
+    }
+    for (int i = 0; i < lc->n; i++)
+        if ((lc->pairs[i][0] == a && lc->pairs[i][1] == b) || (lc->pairs[i][0] == b && lc->pairs[i][1] == a)) {
+            snprintf(lc->err, lc->errlen, "intersection \"%.*s\" listed twice", (int)(len > 60 ? 60 : len), item);
+            return -1;
+        }
+    lc->pairs[lc->n][0] = a;
+    lc->pairs[lc->n][1] = b;
+    lc->n++;
+    return 0;
+}
+
+int node_config_parse_intersections(const char *list, int pairs[][2], int max, int *n,
+                                    char *err, size_t errlen)
+{
+    struct list_ctx lc = {.pairs = pairs, .max = max, .err = err, .errlen = errlen};
+    int rc = each_item(list, inter_item, &lc);
+    *n = lc.n;
+    return rc;
+}
+
+static int parse_age_bands(const char *list, struct tally_spec *spec, char *err, size_t errlen)
+{
+    const char *p = list;
+    spec->n_age_bands = 0;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || v > 120) {
+            snprintf(err, errlen, "age_bands: \"%.20s\" is not an age 0..120", p);
+            return -1;
+        }
+        if (spec->n_age_bands >= TALLY_MAX_AGE_BANDS) {
+            snprintf(err, errlen, "age_bands: more than %d bands", TALLY_MAX_AGE_BANDS);
+            return -1;
+        }
+        if (spec->n_age_bands == 0 && v != 0) {
+            snprintf(err, errlen, "age_bands: the first band must start at 0");
+            return -1;
+        }
+        if (spec->n_age_bands > 0 && v <= spec->age_band_lo[spec->n_age_bands - 1]) {
+            snprintf(err, errlen, "age_bands: lower bounds must increase (%ld after %d)", v,
+                     spec->age_band_lo[spec->n_age_bands - 1]);
+            return -1;
+        }
+        spec->age_band_lo[spec->n_age_bands++] = (int)v;
+        p = end;
+    }
+    if (spec->n_age_bands == 0) {
+        snprintf(err, errlen, "age_bands: empty");
+        return -1;
+    }
+    return 0;
+}
+
+int node_config_load(struct node_config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    if (path)
+        snprintf(c->path, sizeof c->path, "%s", path);
+    if (conf_load(path, node_keys, sizeof node_keys / sizeof node_keys[0], c, free_section, c,
+                  err, errlen) != 0)
+        return -1;
+    const char *where = path ? path : "built-in defaults";
+    char e2[300];
+    tally_spec_default(&c->spec);
+    if (node_config_parse_measures(c->measures, c->spec.measure_on, e2, sizeof e2) != 0 ||
+        node_config_parse_stratifiers(c->stratifiers, c->spec.stratifier_on, e2, sizeof e2) != 0 ||
+        node_config_parse_intersections(c->intersections, c->spec.inter, TALLY_MAX_INTERSECTIONS,
+                                        &c->spec.n_inter, e2, sizeof e2) != 0 ||
+        parse_age_bands(c->age_bands, &c->spec, e2, sizeof e2) != 0) {
+        snprintf(err, errlen, "%s:0: [report] %s", where, e2);
+        return -1;
+    }
+    /* An intersection's one-way tables are its margins: they are released
+     * with it (and suppression protects them together). */
+    for (int i = 0; i < c->spec.n_inter; i++) {
+        c->spec.stratifier_on[c->spec.inter[i][0]] = 1;
+        c->spec.stratifier_on[c->spec.inter[i][1]] = 1;
+    }
+    if (c->k < c->min_k) {
+        snprintf(err, errlen, "%s:0: [node] k = %d is below the policy's min_k = %d", where, c->k, c->min_k);
+        return -1;
+    }
+    c->spec.language_min_members = c->language_min_members;
+    return 0;
+}
+
+void node_config_extract_options(const struct node_config *c, struct extract_options *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < COL__COUNT; i++) {
+        o->column_name[i] = c->column_name[i][0] ? c->column_name[i] : NULL;
+        o->rules[i] = c->rules[i];
+        o->n_rules[i] = c->n_rules[i];
+    }
+    o->period = c->period[0] ? c->period : NULL;
+    o->strict = c->bad_rows == BADROWS_STRICT;
+    o->threads = c->threads;
+}
+
+void node_config_print(FILE *f, const struct node_config *c)
+{
+    fprintf(f, "# effective settings of %s\n", c->path[0] ? c->path : "(built-in defaults)");
+    conf_print(f, node_keys, sizeof node_keys / sizeof node_keys[0], c);
+    int any = 0;
+    for (int i = 0; i < COL__COUNT; i++)
+        if (c->column_name[i][0]) {
+            if (!any++)
+                fprintf(f, "\n[columns]\n");
+            fprintf(f, "%s = %s\n", extract_column_names[i], c->column_name[i]);
+        }
+    for (size_t s = 0; s < sizeof map_sections / sizeof map_sections[0]; s++) {
+        int col = map_sections[s].col;
+        if (!c->n_rules[col])
+            continue;
+        fprintf(f, "\n[%s]\n", map_sections[s].section);
+        for (int i = 0; i < c->n_rules[col]; i++)
+            fprintf(f, "%s = %s\n", c->rules[col][i].from, c->rules[col][i].to);
+    }
+    if (c->n_county_rules) {
+        fprintf(f, "\n[map.county]\n");
+        for (int i = 0; i < c->n_county_rules; i++)
+            fprintf(f, "%s = %s\n", c->county_rules[i].from, c->county_rules[i].to);
+    }
+}

@@ -1,0 +1,87 @@
+/*
+ * node_config.h - equity-node's settings (node.ini): threshold and
+ * dominance, input, which measures/stratifiers/intersections to compute,
+ * age bands, code maps and column names, bad-row policy, the node's own
+ * release policy, and the service's identity and coordinator.
+ */
+#ifndef EQ_NODE_CONFIG_H
+#define EQ_NODE_CONFIG_H
+
+#include <stdio.h>
+
+#include "extract.h"
+#include "tally.h"
+
+#define NODE_MAX_RULES 512
+
+enum { FORMAT_EXTRACT, FORMAT_SYNTHEA };
+enum { BADROWS_SKIP, BADROWS_STRICT };
+enum { APPROVAL_AUTO, APPROVAL_MANUAL };
+
+struct node_config {
+    char path[1024];          /* where it was read from ("" = defaults)   */
+    /* [node] */
+    char org[128];
+    int k;
+    double dominance;
+    int bad_rows;
+    int threads;
+    int language_min_members;
+    /* [input] */
+    char input[1024];
+    int format;
+    char period[32];
+    /* [report] */
+    char measures[1024];
+    char stratifiers[1024];
+    char intersections[1024];
+    char age_bands[256];
+    /* [policy]: the node's own limits on what any round may ask. */
+    int min_k;
+    char allowed_measures[1024];
+    char allowed_stratifiers[1024];
+    char allowed_intersections[1024];
+    int approval;
+    /* [coordinator] */
+    char endpoint[256];
+    char coordinator_cert[1024];
+    /* [identity] */
+    char ca[1024];
+    char crl[1024];
+    char transport_cert[1024];
+    char transport_key[1024];
+    char signing_cert[1024];
+    char signing_key[1024];
+    /* [store] */
+    char store_dir[1024];
+    int retry_max_seconds;
+
+    /* Free sections. */
+    char column_name[COL__COUNT][64];
+    struct code_rule rules[COL__COUNT][NODE_MAX_RULES];
+    int n_rules[COL__COUNT];
+    struct code_rule county_rules[NODE_MAX_RULES]; /* Synthea county names */
+    int n_county_rules;
+
+    /* Derived from the lists above. */
+    struct tally_spec spec;
+};
+
+/* Loads defaults, then path (NULL = defaults only), and derives the tally
+ * spec. Returns 0 or -1 with "file:line: message". */
+int node_config_load(struct node_config *c, const char *path, char *err, size_t errlen);
+
+/* Fills reader options that point into c (c must outlive them). */
+void node_config_extract_options(const struct node_config *c, struct extract_options *o);
+
+/* Prints the effective settings (check-config). */
+void node_config_print(FILE *f, const struct node_config *c);
+
+/* Parses "race*disability, payer*language" into pairs; "race" lists into
+ * flags. Exposed for the round-request policy check. Return 0 or -1. */
+int node_config_parse_stratifiers(const char *list, unsigned char on[S__COUNT], char *err, size_t errlen);
+int node_config_parse_intersections(const char *list, int pairs[][2], int max, int *n,
+                                    char *err, size_t errlen);
+int node_config_parse_measures(const char *list, unsigned char on[M__COUNT], char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * pipeline.c - input -> tally -> cells -> suppression.
+ */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "extract.h"
+#include "synthea.h"
+#include "tally.h"
+
+#define MAX_WORKERS 64
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int pipeline_run(const struct node_config *c, int suppress, int progress,
+                 struct pipeline_result *out, char *err, size_t errlen)
+{
+    int rc = -1;
+    struct tally *tallies[MAX_WORKERS] = {0};
+    int nworkers = c->threads < 1 ? 1 : c->threads > MAX_WORKERS ? MAX_WORKERS : c->threads;
+    memset(out, 0, sizeof *out);
+    if (!c->input[0]) {
+        snprintf(err, errlen, "no input: give --input PATH or [input] path in the configuration");
+        return -1;
+    }
+    for (int i = 0; i < nworkers; i++) {
+        tallies[i] = tally_new(&c->spec);
+        if (!tallies[i]) {
+            snprintf(err, errlen, "cannot set up the tally (out of memory or bad age bands)");
+            goto out;
+        }
+    }
+    double t0 = now_seconds();
+    if (c->format == FORMAT_SYNTHEA) {
+        struct synthea_options so = {0};
+        char *end;
+        long year = c->period[0] ? strtol(c->period, &end, 10) : 0;
+        if (!c->period[0] || *end || year < 1900 || year > 2200) {
+            snprintf(err, errlen, "Synthea input needs --period YYYY (a calendar year), got \"%s\"", c->period);
+            goto out;
+        }
+        so.year = (int)year;
+        so.county_rules = c->county_rules;
+        so.n_county_rules = c->n_county_rules;
+        so.strict = c->bad_rows == BADROWS_STRICT;
+        if (synthea_read(c->input, &so, tally_add, tallies[0], &out->profile, err, errlen) != 0)
+            goto out;
+        nworkers = 1;
+    } else {
+        struct extract_options eo;
+        node_config_extract_options(c, &eo);
+        eo.threads = nworkers;
+        eo.progress = progress;
+        if (extract_read(c->input, &eo, tally_add, (void **)tallies, &nworkers, &out->profile,
+                         err, errlen) != 0)
+            goto out;
+    }
+    for (int i = 1; i < nworkers; i++)
+        if (tally_merge(tallies[0], tallies[i]) != 0)
+            break;
+    if (tally_overflowed(tallies[0], err, errlen))
+        goto out;
+    out->zero_months = tally_zero_months(tallies[0]);
+    tally_set_unavailable(tallies[0], out->profile.unavailable_measures);
+    out->cells = tally_cells(tallies[0]);
+    if (!out->cells) {
+        snprintf(err, errlen, "out of memory building cells");
+        goto out;
+    }
+    out->seconds_read = now_seconds() - t0;
+    snprintf(out->cells->org, sizeof out->cells->org, "%s", c->org);
+    snprintf(out->cells->period, sizeof out->cells->period, "%s",
+             c->period[0] ? c->period : out->profile.period_seen);
+    out->cells->k = c->k;
+    out->cells->dominance = c->dominance;
+    if (suppress) {
+        struct suppress_params sp = {.k = c->k, .dominance = c->dominance};
+        double t1 = now_seconds();
+        int src = suppress_apply(out->cells, &sp, &out->report);
+        out->seconds_suppress = now_seconds() - t1;
+        if (src != 0) {
+            /* Nothing may leave when suppression could not be completed. */
+            snprintf(err, errlen, "suppression failed: %s; nothing released", suppress_strerror(src));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < MAX_WORKERS; i++)
+        tally_destroy(&tallies[i]);
+    if (rc != 0)
+        pipeline_result_free(out);
+    return rc;
+}
+
+void pipeline_result_free(struct pipeline_result *r)
+{
+    cellset_destroy(&r->cells);
+    profile_free(&r->profile);
+}

@@ -1,0 +1,113 @@
+/*
+ * profile.c - the data-quality profile of one input (see profile.h): reject
+ * counts per reason with the first examples, code-map hits and misses, and
+ * merging the per-worker profiles of a multi-threaded read.
+ */
+#include "profile.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const reason_names[BAD__COUNT] = {
+    [BAD_FIELD_COUNT] = "field_count",
+    [BAD_QUOTING] = "quoting",
+    [BAD_TYPE] = "type",
+    [BAD_RANGE] = "range",
+    [BAD_CODE] = "code",
+    [BAD_INCONSISTENT] = "inconsistent",
+    [BAD_DUPLICATE] = "duplicate",
+    [BAD_PERIOD] = "other_period",
+};
+
+const char *profile_reason_name(bad_reason r)
+{
+    if ((int)r < 0 || r >= BAD__COUNT)
+        return "unknown";
+    return reason_names[r];
+}
+
+void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
+                    const char *field, const char *fmt, ...)
+{
+    if ((int)r < 0 || r >= BAD__COUNT)
+        return;
+    p->rejected[r]++;
+    if (p->n_examples[r] >= PROFILE_EXAMPLES)
+        return;
+    struct profile_example *e = &p->examples[r][p->n_examples[r]++];
+    e->line = line;
+    e->column = column;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+}
+
+static int add_rule(struct profile *a, const struct profile_map_rule *r)
+{
+    for (size_t i = 0; i < a->n_map_rules; i++) {
+        struct profile_map_rule *x = &a->map_rules[i];
+        if (x->column == r->column && strcmp(x->from, r->from) == 0) {
+            x->hits += r->hits;
+            return 0;
+        }
+    }
+    struct profile_map_rule *n = realloc(a->map_rules, (a->n_map_rules + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    a->map_rules = n;
+    a->map_rules[a->n_map_rules++] = *r;
+    return 0;
+}
+
+void profile_merge(struct profile *a, const struct profile *b)
+{
+    if (!a->source[0])
+        memcpy(a->source, b->source, sizeof a->source);
+    if (!a->period_seen[0])
+        memcpy(a->period_seen, b->period_seen, sizeof a->period_seen);
+    a->rows_read += b->rows_read;
+    a->rows_accepted += b->rows_accepted;
+    for (int r = 0; r < BAD__COUNT; r++) {
+        a->rejected[r] += b->rejected[r];
+        /* merge two line-ordered example lists, keep the first ones */
+        struct profile_example m[2 * PROFILE_EXAMPLES];
+        int i = 0, j = 0, k = 0;
+        while (k < PROFILE_EXAMPLES && (i < a->n_examples[r] || j < b->n_examples[r])) {
+            if (j >= b->n_examples[r] ||
+                (i < a->n_examples[r] && a->examples[r][i].line <= b->examples[r][j].line))
+                m[k++] = a->examples[r][i++];
+            else
+                m[k++] = b->examples[r][j++];
+        }
+        memcpy(a->examples[r], m, (size_t)k * sizeof m[0]);
+        a->n_examples[r] = k;
+    }
+    for (size_t i = 0; i < b->n_map_rules; i++)
+        if (add_rule(a, &b->map_rules[i]) < 0)
+            break;
+    for (int c = 0; c < 64; c++)
+        a->map_misses[c] += b->map_misses[c];
+    a->unavailable_measures |= b->unavailable_measures;
+    if (!a->unavailable_why[0])
+        memcpy(a->unavailable_why, b->unavailable_why, sizeof a->unavailable_why);
+}
+
+uint64_t profile_rejected_total(const struct profile *p)
+{
+    uint64_t t = 0;
+    for (int r = 0; r < BAD__COUNT; r++)
+        t += p->rejected[r];
+    return t;
+}
+
+void profile_free(struct profile *p)
+{
+    if (!p)
+        return;
+    free(p->map_rules);
+    p->map_rules = NULL;
+    p->n_map_rules = 0;
+}

@@ -1,0 +1,643 @@
+/*
+ * tally.c - one-pass aggregation of member records into equity cells.
+ *
+ * Accumulator slots are catalog.h's channels: a cell of any measure is read
+ * straight out of them (members = acc[ch_members], ...). Languages and
+ * counties are interned to small slot numbers as they appear; the groupings
+ * that use them grow when a new slot does not fit.
+ */
+#include "tally.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NACC 40 /* CH__COUNT rounded up to whole 64-byte lines */
+_Static_assert(CH__COUNT <= NACC, "accumulator too small for the channels");
+
+#define NGROUPINGS (1 + S__COUNT + TALLY_MAX_INTERSECTIONS)
+#define COUNTY_CODES 100000
+
+struct grouping {
+    int ndim;
+    int s[2];        /* stratifiers (S_TOTAL for unused dims)           */
+    int cap[2];      /* slots per dimension                             */
+    double *acc;     /* cap[0] * cap[1] * NACC                          */
+    double *maxc;    /* cap[0] * cap[1]: largest single member cost      */
+};
+
+struct tally {
+    struct tally_spec spec;
+    int16_t age_band_of[121];
+    struct grouping g[NGROUPINGS];
+    int ng;
+    int static_card[S__COUNT];
+    /* Interning: slot 0 is the unknown value. */
+    int16_t lang_slot[LANG_PACKED_MAX];
+    uint16_t lang_code[TALLY_MAX_LANGUAGES];
+    double lang_members[TALLY_MAX_LANGUAGES];
+    int nlang;
+    int16_t *county_slot; /* COUNTY_CODES entries */
+    int32_t county_code[TALLY_MAX_COUNTIES];
+    int ncounty;
+    int overflow_lang, overflow_county;
+    uint64_t zero_months;
+};
+
+static const int default_age_bands[] = {0, 5, 12, 18, 26, 45, 65, 75};
+static const int default_inter[][2] = {
+    {S_RACE, S_DISABILITY}, {S_RACE, S_CMC}, {S_RACE, S_PAYER},
+    {S_RACE, S_AGE_BAND}, {S_PAYER, S_LANGUAGE}, {S_ETHNICITY, S_LANGUAGE}};
+
+void tally_spec_default(struct tally_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->n_age_bands = (int)(sizeof default_age_bands / sizeof default_age_bands[0]);
+    memcpy(spec->age_band_lo, default_age_bands, sizeof default_age_bands);
+    for (int m = 0; m < M__COUNT; m++)
+        spec->measure_on[m] = 1;
+    for (int s = 0; s < S__COUNT; s++)
+        spec->stratifier_on[s] = 1;
+    spec->n_inter = (int)(sizeof default_inter / sizeof default_inter[0]);
+    memcpy(spec->inter, default_inter, sizeof default_inter);
+    spec->language_min_members = 11;
+}
+
+void tally_age_band_label(const struct tally_spec *spec, int i, char *buf, size_t len)
+{
+    if (i >= spec->n_age_bands)
+        snprintf(buf, len, "UNKNOWN");
+    else if (i == spec->n_age_bands - 1)
+        snprintf(buf, len, "%d+", spec->age_band_lo[i]);
+    else if (spec->age_band_lo[i + 1] - 1 == spec->age_band_lo[i])
+        snprintf(buf, len, "%d", spec->age_band_lo[i]);
+    else
+        snprintf(buf, len, "%d-%d", spec->age_band_lo[i], spec->age_band_lo[i + 1] - 1);
+}
+
+static int grouping_alloc(struct grouping *g)
+{
+    size_t n = (size_t)g->cap[0] * (size_t)g->cap[1];
+    g->acc = aligned_alloc(64, n * NACC * sizeof(double));
+    g->maxc = calloc(n, sizeof(double));
+    if (!g->acc || !g->maxc)
+        return -1;
+    memset(g->acc, 0, n * NACC * sizeof(double));
+    return 0;
+}
+
+static int initial_cap(const struct tally *t, int s)
+{
+    if (s == S_LANGUAGE)
+        return 32;
+    if (s == S_COUNTY)
+        return 64;
+    return t->static_card[s];
+}
+
+static int add_grouping(struct tally *t, int ndim, int s0, int s1)
+{
+    struct grouping *g = &t->g[t->ng];
+    memset(g, 0, sizeof *g);
+    g->ndim = ndim;
+    g->s[0] = ndim >= 1 ? s0 : S_TOTAL;
+    g->s[1] = ndim >= 2 ? s1 : S_TOTAL;
+    g->cap[0] = initial_cap(t, g->s[0]);
+    g->cap[1] = initial_cap(t, g->s[1]);
+    if (grouping_alloc(g) != 0)
+        return -1;
+    t->ng++;
+    return 0;
+}
+
+struct tally *tally_new(const struct tally_spec *spec)
+{
+    if (spec->n_age_bands < 1 || spec->n_age_bands > TALLY_MAX_AGE_BANDS ||
+        spec->age_band_lo[0] != 0 || spec->n_inter > TALLY_MAX_INTERSECTIONS)
+        return NULL;
+    for (int i = 1; i < spec->n_age_bands; i++)
+        if (spec->age_band_lo[i] <= spec->age_band_lo[i - 1] || spec->age_band_lo[i] > 120)
+            return NULL;
+    struct tally *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->spec = *spec;
+    t->county_slot = malloc(COUNTY_CODES * sizeof *t->county_slot);
+    if (!t->county_slot)
+        goto fail;
+    for (int a = 0, b = 0; a <= 120; a++) {
+        while (b + 1 < spec->n_age_bands && a >= spec->age_band_lo[b + 1])
+            b++;
+        t->age_band_of[a] = (int16_t)b;
+    }
+    int cards[S__COUNT] = {
+        [S_TOTAL] = 1, [S_RACE] = RACE__COUNT, [S_ETHNICITY] = ETH__COUNT,
+        [S_RACE_ETHNICITY] = RE__COUNT, [S_SEX] = SEX__COUNT,
+        [S_AGE_BAND] = spec->n_age_bands + 1, [S_LANGUAGE] = TALLY_MAX_LANGUAGES,
+        [S_NON_ENGLISH] = NONENG__COUNT, [S_PAYER] = PAYER__COUNT,
+        [S_ADI_QUINTILE] = ADIQ__COUNT, [S_DISABILITY] = YNU__COUNT, [S_CMC] = YNU__COUNT,
+        [S_COUNTY] = TALLY_MAX_COUNTIES, [S_AGE_STD] = AGESTD__COUNT + 1,
+        [S_HEBA_BAND] = HEBA__COUNT};
+    memcpy(t->static_card, cards, sizeof cards);
+    memset(t->lang_slot, 0xff, sizeof t->lang_slot);
+    memset(t->county_slot, 0xff, COUNTY_CODES * sizeof *t->county_slot);
+    t->lang_slot[LANG_UNKNOWN] = 0;
+    t->lang_code[0] = LANG_UNKNOWN;
+    t->nlang = 1;
+    t->county_code[0] = COUNTY_UNKNOWN;
+    t->ncounty = 1;
+
+    if (spec->stratifier_on[S_TOTAL] && add_grouping(t, 0, 0, 0) != 0)
+        goto fail;
+    for (int s = 1; s < S__COUNT; s++)
+        if (spec->stratifier_on[s] && add_grouping(t, 1, s, 0) != 0)
+            goto fail;
+    for (int i = 0; i < spec->n_inter; i++) {
+        int a = spec->inter[i][0], b = spec->inter[i][1];
+        if (a <= S_TOTAL || a >= S__COUNT || b <= S_TOTAL || b >= S__COUNT || a == b)
+            goto fail;
+        if (add_grouping(t, 2, a, b) != 0)
+            goto fail;
+    }
+    return t;
+fail:
+    tally_destroy(&t);
+    return NULL;
+}
+
+void tally_destroy(struct tally **pt)
+{
+    if (!pt || !*pt)
+        return;
+    struct tally *t = *pt;
+    for (int i = 0; i < t->ng; i++) {
+        free(t->g[i].acc);
+        free(t->g[i].maxc);
+    }
+    free(t->county_slot);
+    free(t);
+    *pt = NULL;
+}
+
+/* Re-lays out every grouping using stratifier s so that dimension slots
+ * of s hold at least `need` values. */
+static int grow_dim(struct tally *t, int s, int need)
+{
+    for (int gi = 0; gi < t->ng; gi++) {
+        struct grouping *g = &t->g[gi];
+        for (int d = 0; d < g->ndim; d++) {
+            if (g->s[d] != s || g->cap[d] >= need)
+                continue;
+            int ncap = g->cap[d];
+            while (ncap < need)
+                ncap *= 2;
+            if (ncap > t->static_card[s])
+                ncap = t->static_card[s];
+            struct grouping ng = *g;
+            ng.cap[d] = ncap;
+            if (grouping_alloc(&ng) != 0) {
+                free(ng.acc);
+                free(ng.maxc);
+                return -1;
+            }
+            for (int i = 0; i < g->cap[0]; i++)
+                for (int j = 0; j < g->cap[1]; j++) {
+                    size_t from = (size_t)i * g->cap[1] + j;
+                    size_t to = (size_t)i * ng.cap[1] + j;
+                    memcpy(ng.acc + to * NACC, g->acc + from * NACC, NACC * sizeof(double));
+                    ng.maxc[to] = g->maxc[from];
+                }
+            free(g->acc);
+            free(g->maxc);
+            *g = ng;
+        }
+    }
+    return 0;
+}
+
+static int lang_slot_of(struct tally *t, int code)
+{
+    int slot = t->lang_slot[code];
+    if (slot >= 0)
+        return slot;
+    if (t->nlang >= TALLY_MAX_LANGUAGES) {
+        t->overflow_lang = 1;
+        return 0;
+    }
+    if (grow_dim(t, S_LANGUAGE, t->nlang + 1) != 0) {
+        t->overflow_lang = 1;
+        return 0;
+    }
+    slot = t->nlang++;
+    t->lang_code[slot] = (uint16_t)code;
+    t->lang_members[slot] = 0;
+    t->lang_slot[code] = (int16_t)slot;
+    return slot;
+}
+
+static int county_slot_of(struct tally *t, int32_t fips)
+{
+    if (fips < 0 || fips >= COUNTY_CODES)
+        return 0;
+    int slot = t->county_slot[fips];
+    if (slot >= 0)
+        return slot;
+    if (t->ncounty >= TALLY_MAX_COUNTIES || grow_dim(t, S_COUNTY, t->ncounty + 1) != 0) {
+        t->overflow_county = 1;
+        return 0;
+    }
+    slot = t->ncounty++;
+    t->county_code[slot] = fips;
+    t->county_slot[fips] = (int16_t)slot;
+    return slot;
+}
+
+/* Channel contributions of one record. */
+static void record_delta(const struct member_record *r, double d[NACC])
+{
+    memset(d, 0, NACC * sizeof(double));
+    double mm = r->member_months;
+    d[CH_MEMBERS_ALL] = 1;
+    d[CH_MONTHS_ALL] = mm;
+    d[CH_ED] = r->ed_visits;
+    d[CH_IP] = r->ip_admits;
+    d[CH_WELLNESS] = r->wellness_visit ? 1 : 0;
+    d[CH_SCREENED] = r->hrsn_screened ? 1 : 0;
+    d[CH_COST] = r->total_cost;
+    d[CH_COST_SQ] = r->total_cost * r->total_cost;
+    if (r->ip_admits > 0) {
+        d[CH_MEMBERS_IP] = 1;
+        d[CH_MONTHS_IP] = mm;
+        d[CH_READMITS] = r->ip_readmits_30d;
+    }
+    if (r->scheduled_appts > 0) {
+        d[CH_MEMBERS_SCHED] = 1;
+        d[CH_MONTHS_SCHED] = mm;
+        d[CH_SCHED] = r->scheduled_appts;
+        d[CH_NOSHOW] = r->no_shows;
+    }
+    uint32_t visits = r->primary_care_visits + r->telehealth_visits;
+    if (visits > 0) {
+        d[CH_MEMBERS_VISIT] = 1;
+        d[CH_MONTHS_VISIT] = mm;
+        d[CH_VISITS] = visits;
+        d[CH_TELE] = r->telehealth_visits;
+    }
+    if (r->diabetes) {
+        d[CH_MEMBERS_DIAB] = 1;
+        d[CH_MONTHS_DIAB] = mm;
+        d[CH_POOR] = r->hba1c_poor_control ? 1 : 0;
+    }
+    if (r->hypertension) {
+        d[CH_MEMBERS_HTN] = 1;
+        d[CH_MONTHS_HTN] = mm;
+        d[CH_BPC] = r->bp_controlled ? 1 : 0;
+    }
+    if (r->hrsn_screened) {
+        d[CH_MONTHS_SCREENED] = mm;
+        d[CH_FOOD] = r->hrsn_food ? 1 : 0;
+        d[CH_HOUSING] = r->hrsn_housing ? 1 : 0;
+        d[CH_TRANSPORT] = r->hrsn_transport ? 1 : 0;
+        d[CH_UTILITIES] = r->hrsn_utilities ? 1 : 0;
+        d[CH_SAFETY] = r->hrsn_safety ? 1 : 0;
+        d[CH_HRSN_ANY] = (r->hrsn_food | r->hrsn_housing | r->hrsn_transport |
+                          r->hrsn_utilities | r->hrsn_safety) ? 1 : 0;
+    }
+    if (r->has_experience) {
+        d[CH_MEMBERS_EXP] = 1;
+        d[CH_MONTHS_EXP] = mm;
+        d[CH_EXP_SUM] = r->experience_score;
+        d[CH_EXP_SQ] = r->experience_score * r->experience_score;
+    }
+}
+
+void tally_add(void *ctx, const struct member_record *r, int sign)
+{
+    struct tally *t = ctx;
+    if (!(r->member_months > 0)) {
+        t->zero_months += sign > 0 ? 1 : (uint64_t)-1;
+        return;
+    }
+    double d[NACC] __attribute__((aligned(64)));
+    record_delta(r, d);
+    if (sign < 0)
+        for (int j = 0; j < NACC; j++)
+            d[j] = -d[j];
+
+    int code[S__COUNT];
+    int age = r->age;
+    code[S_TOTAL] = 0;
+    code[S_RACE] = r->race;
+    code[S_ETHNICITY] = r->ethnicity;
+    code[S_RACE_ETHNICITY] = catalog_race_ethnicity(r->race, r->ethnicity);
+    code[S_SEX] = r->sex;
+    code[S_AGE_BAND] = (age >= 0 && age <= 120) ? t->age_band_of[age] : t->spec.n_age_bands;
+    code[S_LANGUAGE] = lang_slot_of(t, r->language < LANG_PACKED_MAX ? r->language : LANG_UNKNOWN);
+    code[S_NON_ENGLISH] = r->language == LANG_UNKNOWN ? NONENG_UNKNOWN
+                          : r->language == ((('e' - 'a') * 26 + ('n' - 'a')) * 26 + ('g' - 'a'))
+                              ? NONENG_NO : NONENG_YES;
+    code[S_PAYER] = r->payer;
+    code[S_ADI_QUINTILE] = catalog_adi_quintile(r->adi_decile);
+    code[S_DISABILITY] = r->disability;
+    code[S_CMC] = r->cmc;
+    code[S_COUNTY] = county_slot_of(t, r->county);
+    code[S_AGE_STD] = catalog_age_std(age >= 0 && age <= 120 ? age : -1);
+    code[S_HEBA_BAND] = catalog_heba_band(r->adi_decile, r->payer);
+    t->lang_members[code[S_LANGUAGE]] += sign;
+
+    double cost = r->total_cost;
+    for (int gi = 0; gi < t->ng; gi++) {
+        struct grouping *g = &t->g[gi];
+        size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
+        double *a = g->acc + idx * NACC;
+        for (int j = 0; j < NACC; j++)
+            a[j] += d[j];
+        /* A record taken back leaves the maximum as it was: the dominance
+         * rule then errs on the side of withholding. */
+        if (cost > g->maxc[idx])
+            g->maxc[idx] = cost;
+    }
+}
+
+int tally_merge(struct tally *into, const struct tally *from)
+{
+    /* Map from's language and county slots to into's. */
+    int lmap[TALLY_MAX_LANGUAGES], cmap[TALLY_MAX_COUNTIES];
+    for (int i = 0; i < from->nlang; i++)
+        lmap[i] = lang_slot_of(into, from->lang_code[i]);
+    for (int i = 0; i < from->ncounty; i++)
+        cmap[i] = i == 0 ? 0 : county_slot_of(into, from->county_code[i]);
+    if (into->overflow_lang || into->overflow_county)
+        return -1;
+    for (int i = 0; i < from->nlang; i++)
+        into->lang_members[lmap[i]] += from->lang_members[i];
+    into->zero_months += from->zero_months;
+    into->overflow_lang |= from->overflow_lang;
+    into->overflow_county |= from->overflow_county;
+    for (int gi = 0; gi < from->ng; gi++) {
+        const struct grouping *gf = &from->g[gi];
+        struct grouping *gt = &into->g[gi];
+        int n0 = gf->s[0] == S_LANGUAGE ? from->nlang : gf->s[0] == S_COUNTY ? from->ncounty : gf->cap[0];
+        int n1 = gf->s[1] == S_LANGUAGE ? from->nlang : gf->s[1] == S_COUNTY ? from->ncounty : gf->cap[1];
+        for (int i = 0; i < n0; i++) {
+            int ti = gf->s[0] == S_LANGUAGE ? lmap[i] : gf->s[0] == S_COUNTY ? cmap[i] : i;
+            for (int j = 0; j < n1; j++) {
+                int tj = gf->s[1] == S_LANGUAGE ? lmap[j] : gf->s[1] == S_COUNTY ? cmap[j] : j;
+                size_t fi = (size_t)i * gf->cap[1] + j, tix = (size_t)ti * gt->cap[1] + tj;
+                const double *a = gf->acc + fi * NACC;
+                double *b = gt->acc + tix * NACC;
+                for (int k = 0; k < NACC; k++)
+                    b[k] += a[k];
+                if (gf->maxc[fi] > gt->maxc[tix])
+                    gt->maxc[tix] = gf->maxc[fi];
+            }
+        }
+    }
+    return 0;
+}
+
+int tally_overflowed(const struct tally *t, char *msg, size_t len)
+{
+    if (t->overflow_lang) {
+        snprintf(msg, len, "more than %d distinct language codes", TALLY_MAX_LANGUAGES - 1);
+        return 1;
+    }
+    if (t->overflow_county) {
+        snprintf(msg, len, "more than %d distinct county codes", TALLY_MAX_COUNTIES - 1);
+        return 1;
+    }
+    return 0;
+}
+
+void tally_set_unavailable(struct tally *t, uint32_t mask)
+{
+    t->spec.unavailable = mask;
+}
+
+uint64_t tally_zero_months(const struct tally *t)
+{
+    return t->zero_months;
+}
+
+/* ---- Building cells ------------------------------------------------------ */
+
+/* Output strata of one stratifier: labels and, for interned dimensions,
+ * the output index of each internal slot. */
+struct out_dim {
+    int n;
+    char **labels;
+    int *of_slot;   /* internal slot -> output index                  */
+    int nslots;
+};
+
+static void out_dim_free(struct out_dim *o)
+{
+    for (int i = 0; i < o->n; i++)
+        free(o->labels[i]);
+    free(o->labels);
+    free(o->of_slot);
+    memset(o, 0, sizeof *o);
+}
+
+static int out_dim_push(struct out_dim *o, const char *label)
+{
+    char *copy = strdup(label);
+    if (!copy)
+        return -1;
+    o->labels[o->n++] = copy;
+    return 0;
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int out_dim_build(const struct tally *t, int s, struct out_dim *o)
+{
+    memset(o, 0, sizeof *o);
+    int nslots = s == S_LANGUAGE ? t->nlang : s == S_COUNTY ? t->ncounty : t->static_card[s];
+    o->nslots = nslots;
+    o->labels = calloc((size_t)nslots + 2, sizeof(char *));
+    o->of_slot = calloc((size_t)nslots, sizeof(int));
+    if (!o->labels || !o->of_slot)
+        return -1;
+    char buf[32];
+    if (s == S_LANGUAGE) {
+        /* Kept languages in code order, then "other" (languages with too
+         * few members, together), then "und" (unknown). */
+        uint16_t *kept = calloc((size_t)nslots, sizeof *kept);
+        if (!kept)
+            return -1;
+        int nk = 0, nother = 0;
+        for (int i = 1; i < nslots; i++) {
+            if (t->lang_members[i] >= t->spec.language_min_members)
+                kept[nk++] = t->lang_code[i];
+            else
+                nother++;
+        }
+        qsort(kept, (size_t)nk, sizeof *kept, cmp_u16);
+        for (int i = 0; i < nk; i++) {
+            record_lang_unpack(kept[i], buf);
+            if (out_dim_push(o, buf) != 0) {
+                free(kept);
+                return -1;
+            }
+            o->of_slot[t->lang_slot[kept[i]]] = i;
+        }
+        free(kept);
+        int other = -1;
+        if (nother > 0) {
+            other = o->n;
+            if (out_dim_push(o, "other") != 0)
+                return -1;
+        }
+        int und = o->n;
+        if (out_dim_push(o, "und") != 0)
+            return -1;
+        o->of_slot[0] = und;
+        for (int i = 1; i < nslots; i++)
+            if (t->lang_members[i] < t->spec.language_min_members)
+                o->of_slot[i] = other;
+        return 0;
+    }
+    if (s == S_COUNTY) {
+        int32_t *codes = calloc((size_t)nslots, sizeof *codes);
+        if (!codes)
+            return -1;
+        for (int i = 1; i < nslots; i++)
+            codes[i - 1] = t->county_code[i];
+        qsort(codes, (size_t)(nslots - 1), sizeof *codes, cmp_i32);
+        for (int i = 0; i < nslots - 1; i++) {
+            snprintf(buf, sizeof buf, "%05d", (int)codes[i]);
+            if (out_dim_push(o, buf) != 0) {
+                free(codes);
+                return -1;
+            }
+            o->of_slot[t->county_slot[codes[i]]] = i;
+        }
+        free(codes);
+        o->of_slot[0] = o->n;
+        return out_dim_push(o, "UNKNOWN");
+    }
+    for (int i = 0; i < nslots; i++) {
+        const char *label = NULL;
+        switch (s) {
+        case S_RACE: label = race_codes[i]; break;
+        case S_ETHNICITY: label = ethnicity_codes[i]; break;
+        case S_RACE_ETHNICITY: label = race_ethnicity_codes[i]; break;
+        case S_SEX: label = sex_codes[i]; break;
+        case S_AGE_BAND:
+            tally_age_band_label(&t->spec, i, buf, sizeof buf);
+            label = buf;
+            break;
+        case S_NON_ENGLISH: label = non_english_codes[i]; break;
+        case S_PAYER: label = payer_codes[i]; break;
+        case S_ADI_QUINTILE: label = adi_quintile_codes[i]; break;
+        case S_DISABILITY:
+        case S_CMC: label = ynu_codes[i]; break;
+        case S_AGE_STD: label = age_std_codes[i]; break;
+        case S_HEBA_BAND: label = heba_codes[i]; break;
+        default: return -1;
+        }
+        if (out_dim_push(o, label) != 0)
+            return -1;
+        o->of_slot[i] = i;
+    }
+    return 0;
+}
+
+struct cellset *tally_cells(const struct tally *t)
+{
+    struct cellset *cs = cellset_new();
+    struct out_dim dims[S__COUNT];
+    double *sum = NULL, *mx = NULL;
+    memset(dims, 0, sizeof dims);
+    if (!cs)
+        return NULL;
+    int built[S__COUNT] = {0};
+    for (int gi = 0; gi < t->ng; gi++) {
+        const struct grouping *g = &t->g[gi];
+        int cards[2] = {1, 1};
+        const char *const *labels[2] = {NULL, NULL};
+        for (int d = 0; d < g->ndim; d++) {
+            int s = g->s[d];
+            if (!built[s]) {
+                if (out_dim_build(t, s, &dims[s]) != 0)
+                    goto fail;
+                built[s] = 1;
+            }
+            cards[d] = dims[s].n;
+            labels[d] = (const char *const *)dims[s].labels;
+        }
+        int ti = cellset_add_table(cs, g->ndim, g->s, cards, labels);
+        if (ti != gi)
+            goto fail;
+        /* Sum internal slots into output strata. */
+        size_t nout = (size_t)cards[0] * (size_t)cards[1];
+        sum = calloc(nout * NACC, sizeof(double));
+        mx = calloc(nout, sizeof(double));
+        if (!sum || !mx)
+            goto fail;
+        int n0 = g->ndim >= 1 ? dims[g->s[0]].nslots : 1;
+        int n1 = g->ndim >= 2 ? dims[g->s[1]].nslots : 1;
+        for (int i = 0; i < n0; i++) {
+            int oi = g->ndim >= 1 ? dims[g->s[0]].of_slot[i] : 0;
+            for (int j = 0; j < n1; j++) {
+                int oj = g->ndim >= 2 ? dims[g->s[1]].of_slot[j] : 0;
+                size_t from = (size_t)i * g->cap[1] + j, to = (size_t)oi * cards[1] + oj;
+                for (int k = 0; k < NACC; k++)
+                    sum[to * NACC + k] += g->acc[from * NACC + k];
+                if (g->maxc[from] > mx[to])
+                    mx[to] = g->maxc[from];
+            }
+        }
+        for (int m = 0; m < M__COUNT; m++) {
+            if (!t->spec.measure_on[m])
+                continue;
+            const struct measure_def *md = catalog_measure(m);
+            for (size_t st = 0; st < nout; st++) {
+                const double *a = sum + st * NACC;
+                struct cell c;
+                memset(&c, 0, sizeof c);
+                c.measure = m;
+                c.table = ti;
+                c.stratum = (int)st;
+                if (t->spec.unavailable & (1u << m)) {
+                    c.reason = REASON_NOT_AVAILABLE;
+                } else {
+                    c.members = a[md->ch_members];
+                    c.member_months = a[md->ch_months];
+                    c.denominator = a[md->ch_denominator];
+                    c.numerator = a[md->ch_numerator];
+                    c.sum_sq = md->ch_sum_sq >= 0 ? a[md->ch_sum_sq] : 0;
+                    c.max_contrib = md->kind == KIND_PMPM ? mx[st] : 0;
+                    if (c.members == 0)
+                        c.max_contrib = 0;
+                }
+                if (!cellset_append(cs, &c))
+                    goto fail;
+            }
+        }
+        free(sum);
+        free(mx);
+        sum = mx = NULL;
+    }
+    cellset_sort(cs);
+    for (int s = 0; s < S__COUNT; s++)
+        out_dim_free(&dims[s]);
+    return cs;
+fail:
+    free(sum);
+    free(mx);
+    for (int s = 0; s < S__COUNT; s++)
+        out_dim_free(&dims[s]);
+    cellset_destroy(&cs);
+    return NULL;
+}

@@ -1,0 +1,81 @@
+/*
+ * tally.h - one-pass aggregation of member records into equity cells.
+ *
+ * For every grouping the run asks for (the total, one-way stratifiers, and
+ * two-way intersections) the tally keeps one accumulator per stratum: the
+ * additive statistics of catalog.h's channels (members, member months,
+ * events, costs, squares). A record is turned into one vector of channel
+ * contributions once, then added to one accumulator per grouping; so the
+ * cost per record is a few hundred additions, with no allocation.
+ *
+ * Each reader worker has its own tally; tally_merge() adds them up.
+ * tally_cells() turns the accumulators into a cell set (before suppression).
+ */
+#ifndef EQ_TALLY_H
+#define EQ_TALLY_H
+
+#include <stdint.h>
+
+#include "cells.h"
+#include "record.h"
+
+#define TALLY_MAX_AGE_BANDS 24
+#define TALLY_MAX_INTERSECTIONS 32
+#define TALLY_MAX_LANGUAGES 1024
+#define TALLY_MAX_COUNTIES 4096
+
+struct tally_spec {
+    /* Age bands: lower bounds in increasing order, the first must be 0;
+     * band i covers [lo[i], lo[i+1]-1], the last is open ("75+"). */
+    int age_band_lo[TALLY_MAX_AGE_BANDS];
+    int n_age_bands;
+    uint8_t measure_on[M__COUNT];
+    uint8_t stratifier_on[S__COUNT];    /* one-way tables (S_TOTAL: total)   */
+    int inter[TALLY_MAX_INTERSECTIONS][2];
+    int n_inter;
+    /* Languages with fewer members than this are reported together as
+     * "other" (measures.md: each language with enough members). */
+    int language_min_members;
+    /* Measures the source cannot feed (bit = measure id). */
+    uint32_t unavailable;
+};
+
+/* Fills the built-in defaults of interfaces.md: every measure, every
+ * one-way stratifier, the total, the six default intersections, the default
+ * age bands, language_min_members = 11. */
+void tally_spec_default(struct tally_spec *spec);
+
+/* Label of age band i ("5-11", "75+") into buf. */
+void tally_age_band_label(const struct tally_spec *spec, int i, char *buf, size_t len);
+
+struct tally;
+
+struct tally *tally_new(const struct tally_spec *spec);
+void tally_destroy(struct tally **t);
+
+/* A record_sink_fn (extract.h): adds (sign +1) or takes back (sign -1) one
+ * record. Records with member_months == 0 belong to no population and are
+ * only counted. */
+void tally_add(void *t, const struct member_record *r, int sign);
+
+/* Adds `from` into `into` (same spec). Returns 0, or -1 when the merged
+ * tally would exceed the language or county capacity. */
+int tally_merge(struct tally *into, const struct tally *from);
+
+/* Non-zero when more distinct languages or counties were seen than the
+ * tally can hold; the message says which. */
+int tally_overflowed(const struct tally *t, char *msg, size_t len);
+
+/* Records seen with member_months == 0. */
+uint64_t tally_zero_months(const struct tally *t);
+
+/* Marks measures the source cannot feed (bit = measure id): their cells
+ * are emitted withheld as not_available, never as zero. */
+void tally_set_unavailable(struct tally *t, uint32_t mask);
+
+/* Builds the cell set: one cell per (measure on, table, stratum), numbers
+ * filled, reason REASON_NONE, or REASON_NOT_AVAILABLE for measures the
+ * source cannot feed. Returns NULL on no memory. */
+struct cellset *tally_cells(const struct tally *t);
+
+#endif

@@ -1,0 +1,899 @@
+/*
+ * test_suppress.c - primary and complementary suppression (common/suppress).
+ *
+ * Cell sets are built from explicit member lists (so every margin adds up),
+ * suppressed, and then checked by hand-computed expectations and by the
+ * independent LP audit of tests/support/lp_audit.c, whose unknowns are the
+ * finest atoms of the members' attributes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cells.h"
+#include "lp_audit.h"
+#include "suppress.h"
+
+/* ---- members and their strata -------------------------------------------- */
+
+struct mem {
+    int race, eth, sex, age, lang, payer, dis;
+    double months, cost;
+    int wellness, ed, screened, food;
+};
+
+static const int band_lo[] = {0, 5, 12, 18, 26, 45, 65, 75};
+static const char *const band_labels[] = {"0-4", "5-11", "12-17", "18-25", "26-44",
+                                          "45-64", "65-74", "75+", "UNKNOWN"};
+enum { NBAND = 9 };
+/* language codes of members: eng spa vie zho und */
+static const char *const lang_labels[] = {"eng", "spa", "other", "und"};
+enum { NLANG_MEM = 5 };
+
+static int band_of(int age)
+{
+    if (age < 0)
+        return NBAND - 1;
+    int b = 0;
+    for (int i = 0; i < NBAND - 1; i++)
+        if (age >= band_lo[i])
+            b = i;
+    return b;
+}
+
+static int strat_value(int s, const struct mem *m)
+{
+    switch (s) {
+    case S_RACE: return m->race;
+    case S_ETHNICITY: return m->eth;
+    case S_RACE_ETHNICITY: return catalog_race_ethnicity(m->race, m->eth);
+    case S_SEX: return m->sex;
+    case S_PAYER: return m->payer;
+    case S_DISABILITY: return m->dis;
+    case S_AGE_BAND: return band_of(m->age);
+    case S_AGE_STD: return catalog_age_std(m->age);
+    case S_LANGUAGE: return m->lang == 0 ? 0 : m->lang == 1 ? 1 : m->lang == 4 ? 3 : 2;
+    case S_NON_ENGLISH: return m->lang == 0 ? NONENG_NO : m->lang == 4 ? NONENG_UNKNOWN : NONENG_YES;
+    }
+    return 0;
+}
+
+static int strat_labels(int s, const char *const **labels)
+{
+    switch (s) {
+    case S_RACE: *labels = race_codes; return RACE__COUNT;
+    case S_ETHNICITY: *labels = ethnicity_codes; return ETH__COUNT;
+    case S_RACE_ETHNICITY: *labels = race_ethnicity_codes; return RE__COUNT;
+    case S_SEX: *labels = sex_codes; return SEX__COUNT;
+    case S_PAYER: *labels = payer_codes; return PAYER__COUNT;
+    case S_DISABILITY: *labels = ynu_codes; return YNU__COUNT;
+    case S_AGE_BAND: *labels = band_labels; return NBAND;
+    case S_AGE_STD: *labels = age_std_codes; return AGESTD__COUNT + 1;
+    case S_LANGUAGE: *labels = lang_labels; return 4;
+    case S_NON_ENGLISH: *labels = non_english_codes; return NONENG__COUNT;
+    }
+    return 0;
+}
+
+struct tspec {
+    int ndim, d0, d1;
+};
+
+static const int std_measures[] = {M_POPULATION, M_WELLNESS, M_ED_RATE, M_COST_PMPM,
+                                   M_HRSN_SCREENING, M_HRSN_FOOD};
+
+/* Builds the cells of the measures over the tables from the members. */
+static struct cellset *build(const struct mem *ms, int n, const struct tspec *ts, int nt,
+                             const int *measures, int nm)
+{
+    struct cellset *cs = cellset_new();
+    assert_non_null(cs);
+    for (int t = 0; t < nt; t++) {
+        int dims[2] = {ts[t].d0, ts[t].d1}, cards[2] = {0, 0};
+        const char *const *labels[2] = {NULL, NULL};
+        for (int d = 0; d < ts[t].ndim; d++)
+            cards[d] = strat_labels(dims[d], &labels[d]);
+        assert_int_equal(cellset_add_table(cs, ts[t].ndim, dims, cards, labels), t);
+    }
+    for (int t = 0; t < nt; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        for (int q = 0; q < nm; q++)
+            for (int s = 0; s < tb->nstrata; s++) {
+                struct cell c = {.measure = measures[q], .table = t, .stratum = s};
+                for (int i = 0; i < n; i++) {
+                    const struct mem *m = &ms[i];
+                    int st = 0;
+                    if (tb->ndim == 1)
+                        st = strat_value(tb->dim[0], m);
+                    else if (tb->ndim == 2)
+                        st = strat_value(tb->dim[0], m) * tb->card[1] + strat_value(tb->dim[1], m);
+                    if (st != s)
+                        continue;
+                    switch (measures[q]) {
+                    case M_POPULATION:
+                        c.members++; c.member_months += m->months;
+                        c.denominator++; c.numerator++;
+                        break;
+                    case M_WELLNESS:
+                        c.members++; c.member_months += m->months;
+                        c.denominator++; c.numerator += m->wellness;
+                        break;
+                    case M_HRSN_SCREENING:
+                        c.members++; c.member_months += m->months;
+                        c.denominator++; c.numerator += m->screened;
+                        break;
+                    case M_ED_RATE:
+                        c.members++; c.member_months += m->months;
+                        c.denominator += m->months; c.numerator += m->ed;
+                        break;
+                    case M_COST_PMPM:
+                        c.members++; c.member_months += m->months;
+                        c.denominator += m->months; c.numerator += m->cost;
+                        c.sum_sq += m->cost * m->cost;
+                        if (m->cost > c.max_contrib)
+                            c.max_contrib = m->cost;
+                        break;
+                    case M_HRSN_FOOD:
+                        if (!m->screened)
+                            break;
+                        c.members++; c.member_months += m->months;
+                        c.denominator++; c.numerator += m->food;
+                        break;
+                    }
+                }
+                assert_non_null(cellset_append(cs, &c));
+            }
+    }
+    cellset_sort(cs);
+    return cs;
+}
+
+/* ---- the audit's atoms -------------------------------------------------------- */
+
+enum { A_RACE, A_ETH, A_SEX, A_AGE, A_LANG, A_PAYER, A_DIS };
+static int age_atom_rep[64], n_age_atoms;
+
+/* Age atoms by brute force over ages -1..120: distinct (band, std) pairs. */
+static void age_atoms_init(void)
+{
+    int key_seen[NBAND * 16];
+    memset(key_seen, 0, sizeof key_seen);
+    n_age_atoms = 0;
+    for (int age = -1; age <= 120; age++) {
+        int key = band_of(age) * 16 + catalog_age_std(age);
+        if (!key_seen[key]) {
+            key_seen[key] = 1;
+            age_atom_rep[n_age_atoms++] = age;
+        }
+    }
+}
+
+struct space_ctx {
+    int attrs[LPA_MAX_ATTR];
+    int nattr;
+};
+
+static int attr_card(int a)
+{
+    switch (a) {
+    case A_RACE: return RACE__COUNT;
+    case A_ETH: return ETH__COUNT;
+    case A_SEX: return SEX__COUNT;
+    case A_AGE: return n_age_atoms;
+    case A_LANG: return NLANG_MEM;
+    case A_PAYER: return PAYER__COUNT;
+    default: return YNU__COUNT;
+    }
+}
+
+static int space_stratum(void *vctx, const struct cellset *cs, int table, const int *atom)
+{
+    const struct space_ctx *x = vctx;
+    struct mem m;
+    memset(&m, 0, sizeof m);
+    for (int i = 0; i < x->nattr; i++) {
+        int v = atom[i];
+        switch (x->attrs[i]) {
+        case A_RACE: m.race = v; break;
+        case A_ETH: m.eth = v; break;
+        case A_SEX: m.sex = v; break;
+        case A_AGE: m.age = age_atom_rep[v]; break;
+        case A_LANG: m.lang = v; break;
+        case A_PAYER: m.payer = v; break;
+        case A_DIS: m.dis = v; break;
+        }
+    }
+    const struct cell_table *tb = &cs->tables[table];
+    if (tb->ndim == 0)
+        return 0;
+    if (tb->ndim == 1)
+        return strat_value(tb->dim[0], &m);
+    return strat_value(tb->dim[0], &m) * tb->card[1] + strat_value(tb->dim[1], &m);
+}
+
+static struct lpa_space make_space(struct space_ctx *x, int nattr, const int *attrs)
+{
+    struct lpa_space sp = {.nattr = nattr, .stratum_of = space_stratum, .ctx = x};
+    x->nattr = nattr;
+    for (int i = 0; i < nattr; i++) {
+        x->attrs[i] = attrs[i];
+        sp.card[i] = attr_card(attrs[i]);
+    }
+    return sp;
+}
+
+static void audit_ok(const struct cellset *cs, const struct lpa_space *sp, int k)
+{
+    struct lpa_result res;
+    assert_int_equal(lpa_audit(cs, sp, k, 0.6, &res), 0);
+    if (res.violations)
+        fail_msg("audit: %d violation(s); first: %s", res.violations, res.first);
+}
+
+static struct cell *get(const struct cellset *cs, int measure, const char *table, int stratum)
+{
+    int t = cellset_find_table(cs, table);
+    assert_true(t >= 0);
+    struct cell *c = cellset_get(cs, measure, t, stratum);
+    assert_non_null(c);
+    return c;
+}
+
+static void add_members(struct mem *ms, int *n, int count, struct mem proto)
+{
+    for (int i = 0; i < count; i++) {
+        ms[(*n)++] = proto;
+    }
+}
+
+static const struct mem base_mem = {.race = RACE_WHITE, .eth = ETH_NOT_HISPANIC, .sex = SEX_F,
+                                    .age = 40, .lang = 0, .payer = PAYER_MEDICAID,
+                                    .dis = YNU_N, .months = 12, .cost = 100};
+
+/* ---- primary rules ---------------------------------------------------------------- */
+
+static cell_reason primary(int measure, double members, double den, double num, double mc)
+{
+    struct suppress_params p;
+    suppress_params_init(&p);
+    struct cell c = {.measure = measure, .members = members, .denominator = den,
+                     .numerator = num, .max_contrib = mc, .member_months = 12 * members};
+    return suppress_primary_reason(&c, &p);
+}
+
+static void test_primary_rules(void **state)
+{
+    (void)state;
+    struct suppress_params p;
+    suppress_params_init(&p);
+    assert_int_equal(p.k, 11);
+    assert_true(p.dominance == 0.6);
+    /* count: 0 released as zero, 1 and 10 withheld, 11 released */
+    assert_int_equal(primary(M_POPULATION, 0, 0, 0, 0), REASON_NONE);
+    assert_int_equal(primary(M_POPULATION, 1, 1, 1, 0), REASON_COUNT);
+    assert_int_equal(primary(M_POPULATION, 10, 10, 10, 0), REASON_COUNT);
+    assert_int_equal(primary(M_POPULATION, 11, 11, 11, 0), REASON_NONE);
+    /* proportion: numerator count, and the complement den - num */
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 0, 0), REASON_NONE);
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 1, 0), REASON_COUNT);
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 10, 0), REASON_COUNT);
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 11, 0), REASON_NONE);
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 19, 0), REASON_NONE);     /* complement 11 */
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 20, 0), REASON_COMPLEMENT); /* complement 10 */
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 29, 0), REASON_COMPLEMENT); /* complement 1 */
+    assert_int_equal(primary(M_WELLNESS, 30, 30, 30, 0), REASON_NONE);     /* complement 0 */
+    assert_int_equal(primary(M_WELLNESS, 10, 10, 0, 0), REASON_COUNT);     /* members 10 */
+    /* readmissions: denominator (admissions) is a count too */
+    assert_int_equal(primary(M_READMIT_30D, 12, 10, 0, 0), REASON_COUNT);
+    /* rate: members below k -> denominator; a small event count -> count */
+    assert_int_equal(primary(M_ED_RATE, 10, 120, 40, 0), REASON_DENOMINATOR);
+    assert_int_equal(primary(M_ED_RATE, 11, 132, 10, 0), REASON_COUNT);
+    assert_int_equal(primary(M_ED_RATE, 11, 132, 11, 0), REASON_NONE);
+    assert_int_equal(primary(M_ED_RATE, 11, 132, 0, 0), REASON_NONE);
+    /* mean */
+    assert_int_equal(primary(M_EXPERIENCE, 10, 10, 80, 0), REASON_DENOMINATOR);
+    assert_int_equal(primary(M_EXPERIENCE, 11, 11, 3, 0), REASON_NONE);
+    /* cost: members, then the dominance share (0.6 * 1000 = 600) */
+    assert_int_equal(primary(M_COST_PMPM, 10, 120, 1000, 100), REASON_DENOMINATOR);
+    assert_int_equal(primary(M_COST_PMPM, 20, 240, 1000, 600), REASON_NONE);
+    assert_int_equal(primary(M_COST_PMPM, 20, 240, 1000, 600.5), REASON_DOMINANCE);
+    assert_int_equal(primary(M_COST_PMPM, 20, 240, 0, 0), REASON_NONE);
+    /* k raised by policy */
+    p.k = 20;
+    struct cell c = {.measure = M_POPULATION, .members = 15, .denominator = 15, .numerator = 15};
+    assert_int_equal(suppress_primary_reason(&c, &p), REASON_COUNT);
+    assert_string_equal(suppress_strerror(SUPPRESS_ELP),
+                        "complementary suppression could not protect every cell");
+}
+
+static void test_bad_params(void **state)
+{
+    (void)state;
+    struct cellset *cs = cellset_new();
+    struct suppress_params p = {0, 0.6};
+    assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
+    p = (struct suppress_params){11, 1.5};
+    assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
+    struct cell c = {.measure = M_POPULATION, .table = 3, .members = 5};
+    assert_non_null(cellset_append(cs, &c));
+    assert_int_equal(suppress_apply(cs, NULL, NULL), SUPPRESS_EINVAL);
+    cellset_destroy(&cs);
+    assert_null(cs);
+}
+
+/* ---- complementary, one-way ------------------------------------------------------ */
+
+static const struct tspec t_race[] = {{0, 0, 0}, {1, S_RACE, 0}};
+
+/* race: AIAN 5, ASIAN 30, BLACK 40, WHITE 25. AIAN is a small count; the
+ * total gives AIAN = 100 - 95, so one complement is needed: the smallest
+ * that lets AIAN reach 11 is WHITE (25 >= 6), giving AIAN in [0, 30]. */
+static void test_oneway_single(void **state)
+{
+    (void)state;
+    struct mem ms[200];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_AIAN; add_members(ms, &n, 5, m);
+    m.race = RACE_ASIAN; add_members(ms, &n, 30, m);
+    m.race = RACE_BLACK; add_members(ms, &n, 40, m);
+    m.race = RACE_WHITE; add_members(ms, &n, 25, m);
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, t_race, 2, meas, 1);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_COUNT);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_WHITE)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_ASIAN)->reason, REASON_NONE);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_BLACK)->reason, REASON_NONE);
+    assert_int_equal(get(cs, M_POPULATION, "total", 0)->reason, REASON_NONE);
+    assert_int_equal(rep.cells[REASON_COUNT], 1);
+    assert_int_equal(rep.cells[REASON_SECONDARY], 1);
+    assert_int_equal(rep.cells[REASON_NONE], 12 - 2);
+    struct space_ctx x;
+    int attrs[] = {A_RACE};
+    struct lpa_space sp = make_space(&x, 1, attrs);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, 1, RACE_AIAN, &lo, &hi), 0);
+    assert_true(fabs(lo - 0) < 1e-6 && fabs(hi - 30) < 1e-6);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* A group of withheld cells whose sum is released must itself reach k:
+ * AIAN 3 and ASIAN 4 are both small; hidden together their sum 7 is known,
+ * so AIAN <= 7 < 11. A third cell is needed: the smallest covering the
+ * deficit 4 is WHITE 43 (not BLACK 50). */
+static void test_oneway_group_sum(void **state)
+{
+    (void)state;
+    struct mem ms[200];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_AIAN; add_members(ms, &n, 3, m);
+    m.race = RACE_ASIAN; add_members(ms, &n, 4, m);
+    m.race = RACE_BLACK; add_members(ms, &n, 50, m);
+    m.race = RACE_WHITE; add_members(ms, &n, 43, m);
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, t_race, 2, meas, 1);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_COUNT);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_ASIAN)->reason, REASON_COUNT);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_WHITE)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_BLACK)->reason, REASON_NONE);
+    struct space_ctx x;
+    int attrs[] = {A_RACE};
+    struct lpa_space sp = make_space(&x, 1, attrs);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, 1, RACE_ASIAN, &lo, &hi), 0);
+    assert_true(lo < 1 && fabs(hi - 50) < 1e-6); /* 3 + 4 + 43 */
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* ---- complementary, two-way ------------------------------------------------------- */
+
+static const struct tspec t_race_sex[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_SEX, 0},
+                                          {2, S_RACE, S_SEX}};
+
+static struct cellset *grid(const int counts[3][3], int nmeas, const int *meas)
+{
+    static struct mem ms[2000];
+    int n = 0;
+    const int races[3] = {RACE_AIAN, RACE_ASIAN, RACE_BLACK};
+    for (int r = 0; r < 3; r++)
+        for (int s = 0; s < 3; s++) {
+            struct mem m = base_mem;
+            m.race = races[r];
+            m.sex = s;
+            add_members(ms, &n, counts[r][s], m);
+        }
+    return build(ms, n, t_race_sex, 4, meas, nmeas);
+}
+
+static int hidden_in(const struct cellset *cs, int table, int stratum)
+{
+    return cellset_get(cs, M_POPULATION, table, stratum)->reason != REASON_NONE;
+}
+
+/*   F  M  X     A single small cell (AIAN*F = 3) is recoverable from its row
+ *   3 20 30     and from its column. The cheapest safe pattern is a
+ *  15 40 25     rectangle of four cells; with it AIAN*F ranges over
+ *  12 35 50     [0, 3 + min(20, 12)] = [0, 15].                           */
+static void test_twoway_rectangle(void **state)
+{
+    (void)state;
+    const int counts[3][3] = {{3, 20, 30}, {15, 40, 25}, {12, 35, 50}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = grid(counts, 1, meas);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    int t = cellset_find_table(cs, "race*sex");
+    assert_int_equal(get(cs, M_POPULATION, "race*sex", RACE_AIAN * SEX__COUNT + SEX_F)->reason,
+                     REASON_COUNT);
+    assert_int_equal(rep.cells[REASON_SECONDARY], 3);
+    /* every row and column holding a withheld cell holds at least two */
+    for (int r = 0; r < RACE__COUNT; r++) {
+        int h = 0;
+        for (int s = 0; s < SEX__COUNT; s++)
+            h += hidden_in(cs, t, r * SEX__COUNT + s);
+        assert_true(h == 0 || h >= 2);
+    }
+    for (int s = 0; s < SEX__COUNT; s++) {
+        int h = 0;
+        for (int r = 0; r < RACE__COUNT; r++)
+            h += hidden_in(cs, t, r * SEX__COUNT + s);
+        assert_true(h == 0 || h >= 2);
+    }
+    /* margins are released: nothing small there */
+    assert_int_equal(rep.cells[REASON_NONE] + 4, cs->ncells);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_SEX};
+    struct lpa_space sp = make_space(&x, 2, attrs);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, t, RACE_AIAN * SEX__COUNT + SEX_F, &lo, &hi), 0);
+    assert_true(lo < 1e-6 && fabs(hi - 15) < 1e-6);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* Four small cells forming a rectangle already have two withheld cells in
+ * every row and column, but their ranges stay narrow (AIAN*F = 3 moves
+ * between 3 - min(3, 1) = 2 and 3 + min(2, 4) = 5): more must go. */
+static void test_twoway_small_rectangle(void **state)
+{
+    (void)state;
+    const int counts[3][3] = {{3, 2, 30}, {4, 1, 25}, {20, 35, 50}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = grid(counts, 1, meas);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_int_equal(rep.cells[REASON_COUNT], 4);
+    assert_true(rep.cells[REASON_SECONDARY] >= 2);
+    assert_true(rep.lp_solves > 0);
+    assert_int_equal(rep.unmet, 0);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_SEX};
+    struct lpa_space sp = make_space(&x, 2, attrs);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* ---- derived stratifiers ---------------------------------------------------------- */
+
+/* age_band "0-4" = age_std "0" + "1-4": with 12 infants and 8 aged 2, the
+ * band (20) and age_std "0" (12) give "1-4" = 8 by difference unless
+ * something more is withheld. */
+static void test_age_band_vs_age_std(void **state)
+{
+    (void)state;
+    static struct mem ms[400];
+    int n = 0;
+    struct mem m = base_mem;
+    m.age = 0; add_members(ms, &n, 12, m);
+    m.age = 2; add_members(ms, &n, 8, m);
+    m.age = 8; add_members(ms, &n, 30, m);
+    m.age = 15; add_members(ms, &n, 25, m);
+    m.age = 30; add_members(ms, &n, 60, m);
+    m.age = 50; add_members(ms, &n, 70, m);
+    m.age = 70; add_members(ms, &n, 40, m);
+    m.age = 80; add_members(ms, &n, 20, m);
+    m.age = 90; add_members(ms, &n, 15, m);
+    m.age = -1; add_members(ms, &n, 12, m);
+    const struct tspec ts[] = {{0, 0, 0}, {1, S_AGE_BAND, 0}, {1, S_AGE_STD, 0}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, ts, 3, meas, 1);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(get(cs, M_POPULATION, "age_std", 1)->reason, REASON_COUNT);
+    /* the 0-4 band alone would not be withheld, nor age_std "0": the link
+     * forces one of them (or their neighbours) out */
+    int hidden = get(cs, M_POPULATION, "age_band", 0)->reason != REASON_NONE ||
+                 get(cs, M_POPULATION, "age_std", 0)->reason != REASON_NONE;
+    assert_true(hidden);
+    struct space_ctx x;
+    int attrs[] = {A_AGE};
+    struct lpa_space sp = make_space(&x, 1, attrs);
+    audit_ok(cs, &sp, 11);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, 2, 1, &lo, &hi), 0);
+    assert_true(lo < 1 && hi >= 11);
+    cellset_destroy(&cs);
+}
+
+/* race AIAN = 4 (all Hispanic). race_ethnicity releases NH_AIAN = 0,
+ * NH_WHITE = 50, NH_BLACK = 30, HISPANIC = 20; race WHITE = 66. Then
+ * Hispanic WHITE = 16, so Hispanic AIAN + Hispanic BLACK = 4 and AIAN <= 4
+ * even with race BLACK withheld: the race table alone is not enough. */
+static void test_race_ethnicity_vs_race(void **state)
+{
+    (void)state;
+    static struct mem ms[400];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_AIAN; m.eth = ETH_HISPANIC; add_members(ms, &n, 4, m);
+    m.race = RACE_WHITE; m.eth = ETH_NOT_HISPANIC; add_members(ms, &n, 50, m);
+    m.race = RACE_WHITE; m.eth = ETH_HISPANIC; add_members(ms, &n, 16, m);
+    m.race = RACE_BLACK; m.eth = ETH_NOT_HISPANIC; add_members(ms, &n, 30, m);
+    const struct tspec ts[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_RACE_ETHNICITY, 0}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, ts, 3, meas, 1);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_COUNT);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_ETH};
+    struct lpa_space sp = make_space(&x, 2, attrs);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, 1, RACE_AIAN, &lo, &hi), 0);
+    assert_true(lo < 1 && hi >= 11);
+    /* more than the one race complement was needed */
+    int withheld = 0;
+    for (int s = 0; s < RE__COUNT; s++)
+        withheld += get(cs, M_POPULATION, "race_ethnicity", s)->reason != REASON_NONE;
+    assert_true(withheld >= 1);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* non_english "no" = language eng: 5 Spanish speakers among 100. */
+static void test_language_non_english(void **state)
+{
+    (void)state;
+    static struct mem ms[400];
+    int n = 0;
+    struct mem m = base_mem;
+    m.lang = 0; add_members(ms, &n, 80, m);
+    m.lang = 1; add_members(ms, &n, 5, m);
+    m.lang = 2; add_members(ms, &n, 9, m);
+    m.lang = 3; add_members(ms, &n, 14, m);
+    m.lang = 4; add_members(ms, &n, 13, m);
+    const struct tspec ts[] = {{0, 0, 0}, {1, S_LANGUAGE, 0}, {1, S_NON_ENGLISH, 0}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, ts, 3, meas, 1);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(get(cs, M_POPULATION, "language", 1)->reason, REASON_COUNT);
+    struct space_ctx x;
+    int attrs[] = {A_LANG};
+    struct lpa_space sp = make_space(&x, 1, attrs);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* ---- channels shared by measures ---------------------------------------------------- */
+
+/* hrsn_food.members == hrsn_screening.numerator (members screened). AIAN
+ * has 4 screened members, so the complement chosen for it must be withheld
+ * in both measures, or hrsn_screening's numerator would give it away. */
+static void test_shared_channel(void **state)
+{
+    (void)state;
+    static struct mem ms[400];
+    int n = 0;
+    struct mem m = base_mem;
+    m.screened = 1; m.food = 0;
+    m.race = RACE_AIAN; add_members(ms, &n, 4, m);
+    m.race = RACE_ASIAN; add_members(ms, &n, 30, m);
+    m.race = RACE_BLACK; add_members(ms, &n, 20, m);
+    m.race = RACE_WHITE; add_members(ms, &n, 40, m);
+    m.screened = 0;
+    m.race = RACE_AIAN; add_members(ms, &n, 20, m);
+    m.race = RACE_ASIAN; add_members(ms, &n, 30, m);
+    m.race = RACE_BLACK; add_members(ms, &n, 30, m);
+    m.race = RACE_WHITE; add_members(ms, &n, 30, m);
+    int meas[] = {M_POPULATION, M_HRSN_SCREENING, M_HRSN_FOOD};
+    struct cellset *cs = build(ms, n, t_race, 2, meas, 3);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_int_equal(get(cs, M_HRSN_FOOD, "race", RACE_AIAN)->reason, REASON_COUNT);
+    assert_int_equal(get(cs, M_HRSN_SCREENING, "race", RACE_AIAN)->reason, REASON_COUNT);
+    /* population AIAN (24) is not small, and stays released */
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_NONE);
+    int complements = 0;
+    for (int r = 0; r < RACE__COUNT; r++) {
+        cell_reason a = get(cs, M_HRSN_FOOD, "race", r)->reason;
+        cell_reason b = get(cs, M_HRSN_SCREENING, "race", r)->reason;
+        assert_true((a == REASON_NONE) == (b == REASON_NONE));
+        if (a == REASON_SECONDARY)
+            complements++;
+    }
+    assert_int_equal(complements, 1);
+    /* the complement is BLACK (20 screened: the smallest >= 11 - 4) */
+    assert_int_equal(get(cs, M_HRSN_SCREENING, "race", RACE_BLACK)->reason, REASON_SECONDARY);
+    struct space_ctx x;
+    int attrs[] = {A_RACE};
+    struct lpa_space sp = make_space(&x, 1, attrs);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_SCREENED, 1, RACE_AIAN, &lo, &hi), 0);
+    assert_true(lo < 1 && fabs(hi - 24) < 1e-6);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* ---- policy, tiny populations, nothing small ----------------------------------------- */
+
+static void test_policy_cells(void **state)
+{
+    (void)state;
+    struct mem ms[200];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_AIAN; add_members(ms, &n, 5, m);
+    m.race = RACE_ASIAN; add_members(ms, &n, 30, m);
+    m.race = RACE_BLACK; add_members(ms, &n, 3, m);
+    m.race = RACE_WHITE; add_members(ms, &n, 62, m);
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, t_race, 2, meas, 1);
+    /* the policy withholds ASIAN (30) and BLACK (3) */
+    get(cs, M_POPULATION, "race", RACE_ASIAN)->reason = REASON_POLICY;
+    get(cs, M_POPULATION, "race", RACE_BLACK)->reason = REASON_POLICY;
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    /* AIAN hides among AIAN + ASIAN + BLACK = 38: no complement needed */
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_COUNT);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_ASIAN)->reason, REASON_POLICY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_BLACK)->reason, REASON_POLICY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_WHITE)->reason, REASON_NONE);
+    assert_int_equal(rep.cells[REASON_SECONDARY], 0);
+    assert_int_equal(rep.cells[REASON_POLICY], 2);
+    /* idempotent */
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_int_equal(rep.cells[REASON_COUNT], 1);
+    assert_int_equal(rep.cells[REASON_POLICY], 2);
+    cellset_destroy(&cs);
+}
+
+static void test_total_below_k(void **state)
+{
+    (void)state;
+    struct mem ms[10];
+    int n = 0;
+    struct mem m = base_mem;
+    m.wellness = 1; m.ed = 2; m.screened = 1;
+    add_members(ms, &n, 4, m);
+    m.race = RACE_BLACK; m.sex = SEX_M; m.wellness = 0;
+    add_members(ms, &n, 2, m);
+    int nm = (int)(sizeof std_measures / sizeof std_measures[0]);
+    struct cellset *cs = build(ms, n, t_race_sex, 4, std_measures, nm);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    uint64_t nonzero = 0;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        if (c->members > 0) {
+            nonzero++;
+            assert_int_not_equal(c->reason, REASON_NONE);
+        } else {
+            assert_int_equal(c->reason, REASON_NONE); /* zeros are released as zero */
+        }
+    }
+    assert_true(nonzero > 0);
+    assert_int_equal(rep.cells[REASON_NONE], cs->ncells - nonzero);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_SEX};
+    struct lpa_space sp = make_space(&x, 2, attrs);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+static void test_nothing_small_no_lp(void **state)
+{
+    (void)state;
+    const int counts[3][3] = {{30, 20, 30}, {15, 40, 25}, {12, 35, 50}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = grid(counts, 1, meas);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_int_equal(rep.lp_solves, 0);
+    assert_int_equal(rep.requirements, 0);
+    assert_int_equal(rep.cells[REASON_NONE], cs->ncells);
+    cellset_destroy(&cs);
+}
+
+/* Dominance: one member's cost is 70 % of the WHITE cell. */
+static void test_dominance_protected(void **state)
+{
+    (void)state;
+    static struct mem ms[200];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_AIAN; m.cost = 100; add_members(ms, &n, 20, m);
+    m.race = RACE_ASIAN; m.cost = 100; add_members(ms, &n, 30, m);
+    m.race = RACE_WHITE; m.cost = 100; add_members(ms, &n, 30, m);
+    m.cost = 7000; add_members(ms, &n, 1, m); /* 7000 / (3000 + 7000) */
+    int meas[] = {M_POPULATION, M_COST_PMPM};
+    struct cellset *cs = build(ms, n, t_race, 2, meas, 2);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_WHITE)->reason, REASON_DOMINANCE);
+    assert_int_equal(get(cs, M_COST_PMPM, "total", 0)->reason, REASON_NONE); /* 7000/15000 */
+    /* WHITE's cost (10000) must be able to move by 7000 either way: AIAN
+     * (2000) is too small, ASIAN (3000) too; both are needed. */
+    assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_AIAN)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_ASIAN)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_NONE);
+    struct space_ctx x;
+    int attrs[] = {A_RACE};
+    struct lpa_space sp = make_space(&x, 1, attrs);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* ---- random cell sets against the independent audit -------------------------------- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+/* Skewed choice in [0, n): small categories are common. */
+static int pick(int n)
+{
+    double u = (rnd() + 0.5) / 4294967296.0;
+    int v = (int)(n * u * u * u);
+    return v < n ? v : n - 1;
+}
+
+static void random_members(struct mem *ms, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct mem *m = &ms[i];
+        memset(m, 0, sizeof *m);
+        m->race = (RACE_WHITE + pick(RACE__COUNT)) % RACE__COUNT;
+        m->eth = (ETH_NOT_HISPANIC + pick(ETH__COUNT)) % ETH__COUNT;
+        m->sex = pick(SEX__COUNT);
+        m->age = rnd() % 20 == 0 ? -1 : (int)(rnd() % 95);
+        m->lang = pick(NLANG_MEM);
+        m->payer = pick(PAYER__COUNT);
+        m->dis = (YNU_N + pick(YNU__COUNT)) % YNU__COUNT;
+        m->months = 1 + rnd() % 12;
+        m->wellness = rnd() % 3 == 0;
+        m->ed = rnd() % 4 == 0 ? (int)(rnd() % 3) : 0;
+        m->screened = rnd() % 2;
+        m->food = m->screened && rnd() % 3 == 0;
+        m->cost = rnd() % 50 == 0 ? 20000 + rnd() % 30000 : rnd() % 800;
+    }
+}
+
+struct scenario {
+    struct tspec t[8];
+    int nt;
+    int attrs[LPA_MAX_ATTR];
+    int nattr;
+};
+
+/* Table sets whose links form a tree, so that the audit's joint atoms and
+ * suppress.c's margins describe the same knowledge. */
+static const struct scenario scenarios[] = {
+    {{{0, 0, 0}, {1, S_RACE, 0}, {1, S_ETHNICITY, 0}, {1, S_RACE_ETHNICITY, 0}, {1, S_SEX, 0},
+      {2, S_RACE, S_SEX}}, 6, {A_RACE, A_ETH, A_SEX}, 3},
+    {{{0, 0, 0}, {1, S_AGE_BAND, 0}, {1, S_AGE_STD, 0}, {1, S_SEX, 0}, {2, S_AGE_BAND, S_SEX}},
+     5, {A_AGE, A_SEX}, 2},
+    {{{0, 0, 0}, {1, S_LANGUAGE, 0}, {1, S_NON_ENGLISH, 0}, {1, S_PAYER, 0},
+      {2, S_PAYER, S_LANGUAGE}}, 5, {A_LANG, A_PAYER}, 2},
+    {{{0, 0, 0}, {1, S_RACE, 0}, {1, S_DISABILITY, 0}, {1, S_PAYER, 0}, {2, S_RACE, S_DISABILITY},
+      {2, S_RACE, S_PAYER}}, 6, {A_RACE, A_DIS, A_PAYER}, 3},
+    {{{0, 0, 0}, {1, S_RACE_ETHNICITY, 0}, {1, S_RACE, 0}, {1, S_AGE_BAND, 0},
+      {2, S_RACE, S_AGE_BAND}}, 5, {A_RACE, A_ETH, A_AGE}, 3},
+};
+
+static void test_random_audit(void **state)
+{
+    (void)state;
+    static struct mem ms[400];
+    int nsc = (int)(sizeof scenarios / sizeof scenarios[0]);
+    int nm = (int)(sizeof std_measures / sizeof std_measures[0]);
+    int total_secondary = 0, total_primary = 0;
+    for (int it = 0; it < 40; it++) {
+        rng_state = 0x5eed0000u + (uint64_t)it;
+        const struct scenario *sc = &scenarios[it % nsc];
+        int n = 40 + (int)(rnd() % 200);
+        random_members(ms, n);
+        struct cellset *cs = build(ms, n, sc->t, sc->nt, std_measures, nm);
+        struct suppress_params p = {it % 3 == 0 ? 5 : 11, 0.6};
+        struct suppress_report rep;
+        int rc = suppress_apply(cs, &p, &rep);
+        if (rc)
+            fail_msg("seed %d: %s", it, suppress_strerror(rc));
+        struct space_ctx x;
+        struct lpa_space sp = make_space(&x, sc->nattr, sc->attrs);
+        struct lpa_result res;
+        assert_int_equal(lpa_audit(cs, &sp, p.k, p.dominance, &res), 0);
+        if (res.violations)
+            fail_msg("seed %d (scenario %d): %d violation(s); first: %s", it, it % nsc,
+                     res.violations, res.first);
+        /* no cell withheld without a reason: secondary cells exist only to
+         * protect primary ones */
+        uint64_t prim = rep.cells[REASON_COUNT] + rep.cells[REASON_COMPLEMENT] +
+                        rep.cells[REASON_DENOMINATOR] + rep.cells[REASON_DOMINANCE];
+        if (prim == 0)
+            assert_int_equal(rep.cells[REASON_SECONDARY], 0);
+        assert_int_equal(prim, rep.primary);
+        total_secondary += (int)rep.cells[REASON_SECONDARY];
+        total_primary += (int)prim;
+        cellset_destroy(&cs);
+    }
+    assert_true(total_primary > 0 && total_secondary > 0);
+}
+
+/* A sample of 2,000 members over many tables: counts per reason. */
+static void test_sample_report(void **state)
+{
+    (void)state;
+    static struct mem ms[2000];
+    rng_state = 2000;
+    random_members(ms, 2000);
+    const struct tspec ts[] = {
+        {0, 0, 0}, {1, S_RACE, 0}, {1, S_ETHNICITY, 0}, {1, S_RACE_ETHNICITY, 0},
+        {1, S_SEX, 0}, {1, S_AGE_BAND, 0}, {1, S_AGE_STD, 0}, {1, S_LANGUAGE, 0},
+        {1, S_NON_ENGLISH, 0}, {1, S_PAYER, 0}, {1, S_DISABILITY, 0},
+        {2, S_RACE, S_DISABILITY}, {2, S_RACE, S_PAYER}, {2, S_RACE, S_AGE_BAND},
+        {2, S_PAYER, S_LANGUAGE}};
+    int nm = (int)(sizeof std_measures / sizeof std_measures[0]);
+    struct cellset *cs = build(ms, 2000, ts, (int)(sizeof ts / sizeof ts[0]), std_measures, nm);
+    struct suppress_report rep;
+    clock_t t0 = clock();
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    printf("sample: 2000 members, %d tables, %zu cells, %.2f s, %d LP solves, %llu requirements\n",
+           cs->ntables, cs->ncells, secs, rep.lp_solves, (unsigned long long)rep.requirements);
+    for (int r = 0; r < REASON__COUNT; r++)
+        if (rep.cells[r])
+            printf("  %-12s %llu\n", r ? cell_reason_name(r) : "released",
+                   (unsigned long long)rep.cells[r]);
+    assert_int_equal(rep.unmet, 0);
+    assert_true(secs < 30);
+    cellset_destroy(&cs);
+}
+
+int main(void)
+{
+    age_atoms_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_primary_rules),
+        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_oneway_single),
+        cmocka_unit_test(test_oneway_group_sum),
+        cmocka_unit_test(test_twoway_rectangle),
+        cmocka_unit_test(test_twoway_small_rectangle),
+        cmocka_unit_test(test_age_band_vs_age_std),
+        cmocka_unit_test(test_race_ethnicity_vs_race),
+        cmocka_unit_test(test_language_non_english),
+        cmocka_unit_test(test_shared_channel),
+        cmocka_unit_test(test_policy_cells),
+        cmocka_unit_test(test_total_below_k),
+        cmocka_unit_test(test_nothing_small_no_lp),
+        cmocka_unit_test(test_dominance_protected),
+        cmocka_unit_test(test_random_audit),
+        cmocka_unit_test(test_sample_report),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
