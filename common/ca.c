@@ -212,7 +212,8 @@ static int write_crl_file(const char *dir, X509 *cacert, EVP_PKEY *cakey, int da
         rc = ID_ERR_IO;
         goto out;
     }
-    ok = PEM_write_X509_CRL(fp, crl);
+    /* public: readable by the daemons whatever the CA operator's umask */
+    ok = fchmod(fileno(fp), 0644) == 0 && PEM_write_X509_CRL(fp, crl);
     int cl = fclose(fp);
     fp = NULL;
     if (!ok || cl != 0 || rename(tmp, path) != 0) {
@@ -344,6 +345,16 @@ int ca_issue_cert(ca_t *ca, const struct ca_issue_opts *opts, identity_kind kind
         return ID_ERR_KIND;
     time_t nb = opts->not_before ? opts->not_before : time(NULL) - 300;
     time_t na = opts->not_after ? opts->not_after : nb + (time_t)CA_DEFAULT_CERT_DAYS * 86400;
+    time_t ca_end = (time_t)-1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(ca->cert), &tm) == 1)
+        ca_end = timegm(&tm);
+    if (ca_end != (time_t)-1 && na > ca_end) {
+        /* a certificate cannot outlive the CA that vouches for it */
+        log_debug("certificate for %s: validity capped at the CA's notAfter", opts->name);
+        na = ca_end;
+    }
     if (na <= nb) {
         log_error("certificate for %s: notAfter is not after notBefore", opts->name);
         return ID_ERR_ARG;

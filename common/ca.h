@@ -42,7 +42,8 @@ struct ca_issue_opts {
     identity_role role; /* required                                        */
     const char *name;   /* subject CN, e.g. "org:demo-1" (required)         */
     time_t not_before;  /* 0 = now - 5 minutes (clock skew)                 */
-    time_t not_after;   /* 0 = not_before + CA_DEFAULT_CERT_DAYS days       */
+    time_t not_after;   /* 0 = not_before + CA_DEFAULT_CERT_DAYS days;
+                         * always capped at the CA certificate's notAfter   */
 };
 
 /* Make one certificate with a fresh key of the given kind (TRANSPORT =

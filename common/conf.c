@@ -23,6 +23,7 @@ struct conf_state {
     int line;
     unsigned char *seen;
     char msg[512];
+    int msg_line;
 };
 
 static char *conf_reader(char *buf, int size, void *stream)
@@ -109,6 +110,11 @@ static int conf_handler(void *user, const char *section, const char *name, const
     char err[400];
     if (st->msg[0])
         return 0;
+    st->msg_line = st->line;
+    if (!section[0]) {
+        snprintf(st->msg, sizeof st->msg, "%d: key \"%.60s\" outside any [section]", st->line, name);
+        return 0;
+    }
     int section_known = 0;
     for (size_t i = 0; i < st->nkeys; i++) {
         const struct conf_key *k = &st->keys[i];
@@ -169,6 +175,11 @@ int conf_load(const char *path, const struct conf_key *keys, size_t nkeys, void 
     }
     int rc = ini_parse_stream(conf_reader, &st, conf_handler, &st);
     fclose(st.f);
+    if (rc > 0 && (!st.msg[0] || rc <= st.msg_line)) {
+        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
+        free(st.seen);
+        return -1;
+    }
     if (st.msg[0]) {
         snprintf(err, errlen, "%s:%s", path, st.msg);
         free(st.seen);

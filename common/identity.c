@@ -261,7 +261,7 @@ int identity_write_cert(const char *path, X509 *cert)
         log_warn("%s: cannot create", tmp);
         return ID_ERR_IO;
     }
-    int ok = PEM_write_X509(fp, cert);
+    int ok = fchmod(fileno(fp), 0644) == 0 && PEM_write_X509(fp, cert);
     if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0) {
         log_warn("%s: cannot write certificate", path);
         unlink(tmp);

@@ -31,9 +31,10 @@
  *
  * Requirements, with [L, U] the attainable range from the LP:
  *   count       (value x in [1, k-1]):   L < 1 and U >= k;
- *   complement  (numerator x, denominator D, D - x in [1, k-1]), with D
- *               held at its true value (the reader may know it from another
- *               measure): D - U < 1 and D - L >= k;
+ *   complement  (numerator x, denominator D >= k, D - x in [1, k-1]), with
+ *               D held at its true value (the reader may know it from
+ *               another measure): D - U < 1 and D - L >= k; a denominator
+ *               below k is protected by its own count requirement instead;
  *   dominance   (cost sum x, largest contribution c): L <= x - c and
  *               U >= x + c, so the sum hides the largest contribution.
  * While a requirement fails, a complement is chosen greedily among the
@@ -250,8 +251,11 @@ static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress
     if (d->denominator_is_count && is_small(c->denominator, k) &&
         reqs_push(r, c, d->ch_denominator, REQ_COUNT, c->denominator, 0, 0))
         return -1;
+    /* Complement: only when the denominator is not itself a small count; a
+     * small denominator has its own count requirement, and an unknown
+     * denominator leaves the complement unknown too. */
     if (d->kind == KIND_PROPORTION && d->numerator_is_count && d->denominator_is_count &&
-        is_small(c->denominator - c->numerator, k) &&
+        !is_small(c->denominator, k) && is_small(c->denominator - c->numerator, k) &&
         reqs_push(r, c, d->ch_numerator, REQ_COMPLEMENT, c->numerator, c->denominator, 0))
         return -1;
     if (d->kind == KIND_PMPM && dominated(c, p->dominance) &&
@@ -875,6 +879,11 @@ static int var_range(struct ctx *c, struct chsys *s, int v, struct ivec *comp,
             return 0;
         }
     }
+    if (rows->n == 0) { /* in no equation at all (a lone total) */
+        *lo = 0;
+        *hi = HUGE_VAL;
+        return 0;
+    }
     int ne = 0;
     for (int i = 0; i < rows->n; i++)
         ne += s->rptr.v[rows->v[i] + 1] - s->rptr.v[rows->v[i]];
@@ -1075,6 +1084,10 @@ static int protect(struct ctx *c, const struct req *r, int *met_out, int add)
             goto out;
         }
         var_hide(c, s, w);
+        if (!var_hidden(c, s, w)) { /* cannot happen: keeps the loop finite */
+            rc = SUPPRESS_ELP;
+            goto out;
+        }
     }
 out:
     free(comp.v);

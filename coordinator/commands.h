@@ -7,5 +7,10 @@
 #define EQ_COORD_COMMANDS_H
 
 int coord_cmd_metrics(int argc, char **argv);
+/* cmd_service.c */
+int coord_cmd_check_config(int argc, char **argv);
+int coord_cmd_run(int argc, char **argv);
+int coord_cmd_round(int argc, char **argv);
+int coord_cmd_audit(int argc, char **argv);
 
 #endif

@@ -19,6 +19,10 @@ struct command {
 
 /* The subcommands, in the order --help lists them. */
 static const struct command commands[] = {
+    {"run", coord_cmd_run, "run the coordinator service (--config coordinator.ini)"},
+    {"round", coord_cmd_round, "open, inspect or close a reporting round"},
+    {"check-config", coord_cmd_check_config, "validate the configuration, keys and certificates"},
+    {"audit", coord_cmd_audit, "verify the hash-chained audit log"},
     {"metrics", coord_cmd_metrics, "compute the metrics of a cells CSV (metrics.md)"},
 };
 

@@ -553,7 +553,6 @@ static int emit_pairwise(const struct cellset *cs, const struct metrics_params *
                          const struct measure_def *m, int measure, const struct cell_table *t,
                          const struct group *g, int n, const struct ref *ref, metrics_out *out)
 {
-    (void)measure;
     if (ref->skip || m->kind == KIND_COUNT)
         return 0;
     int do_excess = m->better != BETTER_NONE && m->kind != KIND_MEAN;

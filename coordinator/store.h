@@ -96,8 +96,9 @@ typedef enum {
     STORE_PUT_UNKNOWN,    /* no such round: nothing stored                   */
 } store_put_result;
 
-/* In one transaction: checks that the round exists and is open, then
- * inserts the submission unless (round, org) has one already. *result says
+/* In one transaction: if (round, org) has a submission already, reports
+ * DUPLICATE (same sha256, even on a closed round) or CONFLICT; otherwise
+ * checks that the round exists and is open and inserts it. *result says
  * which; *stored_late (may be NULL) receives the late flag of the row that
  * is stored (for a duplicate: the earlier one). Returns 0 or STORE_ERR_DB
  * (then nothing was stored). */

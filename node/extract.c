@@ -116,29 +116,47 @@ struct codetab {
     uint64_t k0[16], k1[16];
 };
 
+/* Upper-cases the ASCII letters of 8 bytes at once. */
+static inline uint64_t upper8(uint64_t x)
+{
+    const uint64_t hi = 0x8080808080808080ULL;
+    uint64_t ge_a = (x | hi) - 0x6161616161616161ULL;  /* high bit: byte >= 'a' */
+    uint64_t ge_z1 = (x | hi) - 0x7b7b7b7b7b7b7b7bULL; /* high bit: byte > 'z'  */
+    uint64_t m = ge_a & ~ge_z1 & ~x & hi;
+    return x ^ (m >> 2);
+}
+
+/* Packs up to 16 bytes, upper-cased, into two words. Reads 16 bytes from
+ * p: callers pass bytes of a buffer with SLACK readable bytes after it. */
 static inline void pack16(const uint8_t *p, size_t len, uint64_t *k0, uint64_t *k1)
 {
-    uint8_t t[16] = {0};
-    memcpy(t, p, len);
-    for (int i = 0; i < 16; i++)
-        if ((uint8_t)(t[i] - 'a') < 26)
-            t[i] = (uint8_t)(t[i] - 32);
-    memcpy(k0, t, 8);
-    memcpy(k1, t + 8, 8);
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    if (len < 8) {
+        a &= (1ULL << (8 * len)) - 1;
+        b = 0;
+    } else if (len < 16) {
+        b &= (1ULL << (8 * (len - 8))) - 1;
+    }
+    *k0 = upper8(a);
+    *k1 = upper8(b);
 }
 
 static void codetab_init(struct codetab *t, const char *const *codes, int n)
 {
     t->n = n;
     for (int i = 0; i < n; i++) {
+        uint8_t tmp[16] = {0};
         t->len[i] = (uint8_t)strlen(codes[i]);
-        pack16((const uint8_t *)codes[i], t->len[i], &t->k0[i], &t->k1[i]);
+        memcpy(tmp, codes[i], t->len[i]);
+        pack16(tmp, t->len[i], &t->k0[i], &t->k1[i]);
     }
 }
 
 static inline int codetab_find(const struct codetab *t, const uint8_t *p, size_t len)
 {
-    if (len > 16)
+    if (len > 16 || len == 0)
         return -1;
     uint64_t k0, k1;
     pack16(p, len, &k0, &k1);
@@ -190,6 +208,13 @@ struct span {
 
 struct verify;
 
+#define RING 16
+
+struct pending {
+    uint64_t h, off, line;
+    struct member_record rec;
+};
+
 struct worker {
     struct reader *rd;
     int idx;
@@ -218,10 +243,13 @@ struct worker {
     struct verify *vf;
     /* per-record state */
     uint8_t *buf;
+    size_t bufcap;
     struct span *f;
     int nf;
     uint64_t line;              /* relative line of the current record         */
     uint64_t rec_off;           /* absolute offset of the current record       */
+    struct pending ring[RING];  /* rows waiting for their set insert           */
+    unsigned rhead, rcount;
 };
 
 /* Exact ids of suspect rows, for the verification pass. */
@@ -963,6 +991,58 @@ static int owner_of(const struct verify *vf, uint64_t off)
     return o;
 }
 
+/* Main and retract passes: the set decides whether the row is new (given
+ * to the sink) or a suspected duplicate (held back for verification). */
+static void commit(struct worker *w, const struct pending *e)
+{
+    int ins = memberset_insert(w->set, e->h);
+    if (ins < 0) {
+        set_fatal(w, e->line, 0, "out of memory for member ids");
+        return;
+    }
+    if (ins == 1) {
+        if (w->mode == MODE_MAIN) {
+            w->sink(w->sink_ctx, &e->rec, +1);
+            w->accepted++;
+        } else {
+            w->sink(w->sink_ctx, &e->rec, -1);
+        }
+        return;
+    }
+    if (w->mode == MODE_MAIN &&
+        (push_u64(&w->held, &w->nheld, &w->capheld, e->off) < 0 ||
+         push_u64(&w->susp, &w->nsusp, &w->capsusp, e->h) < 0))
+        set_fatal(w, e->line, 0, "out of memory for member ids");
+}
+
+/* Rows wait RING records between the prefetch of their set slot and the
+ * insert, so the cache miss overlaps the parsing of the next rows. The
+ * order of inserts is the order of rows, so results do not change. */
+static void ring_push(struct worker *w, uint64_t h, const struct member_record *rec)
+{
+    memberset_prefetch(w->set, h);
+    if (w->rcount == RING) {
+        commit(w, &w->ring[w->rhead]);
+        w->rhead = (w->rhead + 1) % RING;
+        w->rcount--;
+    }
+    struct pending *e = &w->ring[(w->rhead + w->rcount) % RING];
+    e->h = h;
+    e->off = w->rec_off;
+    e->line = w->line;
+    e->rec = *rec;
+    w->rcount++;
+}
+
+static void ring_flush(struct worker *w)
+{
+    while (w->rcount) {
+        commit(w, &w->ring[w->rhead]);
+        w->rhead = (w->rhead + 1) % RING;
+        w->rcount--;
+    }
+}
+
 static void handle_record(struct worker *w, const struct tok *t)
 {
     struct reader *rd = w->rd;
@@ -1019,11 +1099,13 @@ static void handle_record(struct worker *w, const struct tok *t)
         reject(w, BAD_TYPE, COL_MEMBER_ID, "%s is empty", rd->hname[COL_MEMBER_ID]);
         return;
     }
+    /* hash first and prefetch the set's slot: the validation below hides
+     * the cache miss of a set much larger than the caches */
+    uint64_t h = memberset_hash(id, idlen);
     struct member_record rec;
     if (validate(w, &rec) < 0)
         return;
 
-    uint64_t h = memberset_hash(id, idlen);
     if (w->mode == MODE_VERIFY) {
         struct verify *vf = w->vf;
         if (!bsearch_u64(vf->susp, vf->nsusp, h >> (64 - vf->fbits)))
@@ -1051,24 +1133,7 @@ static void handle_record(struct worker *w, const struct tok *t)
         }
         return;
     }
-    int ins = memberset_insert(w->set, h);
-    if (ins < 0) {
-        set_fatal(w, w->line, 0, "out of memory for member ids");
-        return;
-    }
-    if (ins == 1) {
-        if (w->mode == MODE_MAIN) {
-            w->sink(w->sink_ctx, &rec, +1);
-            w->accepted++;
-        } else {
-            w->sink(w->sink_ctx, &rec, -1);
-        }
-        return;
-    }
-    if (w->mode == MODE_MAIN &&
-        (push_u64(&w->held, &w->nheld, &w->capheld, w->rec_off) < 0 ||
-         push_u64(&w->susp, &w->nsusp, &w->capsusp, h) < 0))
-        set_fatal(w, w->line, 0, "out of memory for member ids");
+    ring_push(w, h, &rec);
 }
 
 /* ---- reading a byte range --------------------------------------------------------------- */
@@ -1140,7 +1205,7 @@ static void *worker_run(void *arg)
             bufoff += pos;
             len -= pos;
             pos = 0;
-            size_t room = BUF_CAP - SLACK - len;
+            size_t room = w->bufcap - SLACK - len;
             size_t want = room < BLOCK ? room : BLOCK;
             if (rdpos >= w->end && want > MIN_SPLIT)
                 want = MIN_SPLIT; /* only finishing a record past the range */
@@ -1210,6 +1275,8 @@ static void *worker_run(void *arg)
     }
     w->real_end = bufoff + pos;
 out:
+    if (w->mode != MODE_VERIFY)
+        ring_flush(w);
     if (gz)
         gzclose(gz);
     return NULL;
@@ -1227,7 +1294,11 @@ static int worker_init(struct worker *w, struct reader *rd, int idx, enum mode m
     w->start = start;
     w->end = end;
     w->set_expected = expected;
-    w->buf = malloc(BUF_CAP);
+    /* a small plain file needs no more buffer than its size */
+    w->bufcap = BUF_CAP;
+    if (!rd->is_gz && rd->file_size - start + 2 * SLACK < BUF_CAP)
+        w->bufcap = (size_t)(rd->file_size - start) + 2 * SLACK;
+    w->buf = calloc(1, w->bufcap);
     w->f = calloc((size_t)rd->ncols + 1, sizeof *w->f);
     if (rd->total_rules) {
         w->prof.map_rules = calloc(rd->total_rules, sizeof *w->prof.map_rules);
@@ -1409,7 +1480,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
     rd->data_start = t.next;
     rd->header_lines = t.nl;
     /* header text for messages */
-    char htext[240];
+    char htext[600];
     size_t ho = 0;
     for (int i = 0; i < t.nf; i++) {
         /* header names are unescaped in place; the header is never re-read */
@@ -1436,7 +1507,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
             if (f[i].len == f[j].len &&
                 strncasecmp((char *)buf + f[i].off, (char *)buf + f[j].off, f[i].len) == 0) {
                 char q[200];
-                quote_value(q, sizeof q, buf + f[i].off, f[i].len);
+                quote_value(q, sizeof q, buf + f[j].off, f[j].len);
                 snprintf(err, errlen, "%s:1:%d: duplicate column name '%s' (also column %d)",
                          rd->path, j + 1, q, i + 1);
                 goto out;
@@ -1477,7 +1548,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
             wo = wo + (size_t)k < sizeof why ? wo + (size_t)k : sizeof why - 1;
     }
     if (prof->unavailable_measures) {
-        char names[200] = "";
+        char names[256] = "";
         size_t no = 0;
         for (int m = 0; m < M__COUNT; m++)
             if (prof->unavailable_measures & MB(m)) {
@@ -1487,7 +1558,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
                     no = no + (size_t)k < sizeof names ? no + (size_t)k : sizeof names - 1;
             }
         snprintf(prof->unavailable_why, sizeof prof->unavailable_why,
-                 "%s in the extract, so %s cannot be computed", why, names);
+                 "%s not available: %s in the extract", names, why);
     }
     ret = 0;
 out:

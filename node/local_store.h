@@ -27,7 +27,7 @@ typedef enum {
     LS_ERR_IO = -2,     /* the file system said no (errno kept)             */
     LS_ERR_EXISTS = -3, /* write-once file already holds different bytes   */
     LS_ERR_NOENT = -4,  /* no such file                                    */
-    LS_ERR_PERM = -5,   /* store directory readable by group or others     */
+    LS_ERR_PERM = -5,   /* store directory writable by group or others     */
 } local_store_err;
 
 const char *local_store_strerror(int err);
@@ -49,8 +49,9 @@ const char *local_store_suffix(local_store_kind kind);
 typedef struct local_store local_store_t;
 
 /* Opens dir, creating it with mode 0700 if missing. Refuses (NULL, logged)
- * a path that is not a directory or that group/others can read or enter:
- * submissions are kept only where this service's user can read them. */
+ * a path that is not a directory or that group/others can write to (anyone
+ * who can write there could plant an .approved file); warns when others
+ * can read it. */
 local_store_t *local_store_open(const char *dir);
 void local_store_destroy(local_store_t **s);
 const char *local_store_dir(const local_store_t *s);

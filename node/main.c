@@ -4,7 +4,10 @@
  *   aggregate   compute, suppress and write the cells that would leave
  *   preview     print what would leave the site and what is withheld, why
  *   profile     data-quality profile of an input (stays on site)
- *   check-config validate a configuration file and print the settings
+ *   check-config validate a configuration file (and the identity files it
+ *               names) and print the settings
+ *   run         the service: connect out to the coordinator, answer rounds
+ *   approve     approve a round held for on-site approval
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +18,8 @@
 #include "log.h"
 #include "node_config.h"
 #include "pipeline.h"
+#include "policy.h"
+#include "service.h"
 #include "version.h"
 
 #define EXIT_USER 1
@@ -34,14 +39,24 @@ static void usage(FILE *f)
         "            [--config node.ini] [--k N] --out FILE\n"
         "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
         "        Submission). Written to a temporary file and renamed: never partial.\n"
-        "  preview   (same options, --out optional)\n"
+        "  preview   (same options, --out optional) [--round ID]\n"
         "        Print every cell that would leave the site and every withheld cell\n"
-        "        with its reason. With --out, also write the exact file.\n"
+        "        with its reason. With --out, also write the exact file. With\n"
+        "        --round, compute what the service received round ID asks for\n"
+        "        (measures, stratifiers, k, period of its kept request).\n"
         "  profile --input PATH [--format ...] [--period YYYY] [--config node.ini]\n"
         "        Data-quality profile: rows read and rejected per reason with\n"
         "        file:line:column examples, REaL completeness, code-map hits and misses.\n"
         "  check-config --config node.ini\n"
-        "        Validate the configuration and print the effective settings.\n"
+        "        Validate the configuration and print the effective settings; when\n"
+        "        [identity] is set, also check the keys (mode 0600) and that the\n"
+        "        certificates verify against the CA and CRL.\n"
+        "  run --config node.ini\n"
+        "        The service: connect out to the coordinator, answer rounds (policy,\n"
+        "        approval), keep a copy of every submission, resend until\n"
+        "        acknowledged. Stops cleanly on SIGTERM or SIGINT.\n"
+        "  approve --config node.ini --round ID\n"
+        "        Approve a round the service holds (approval = manual).\n"
         "\n"
         "Options:\n"
         "  -i, --input PATH     extract CSV (.csv or .csv.gz) or Synthea folder\n"
@@ -50,7 +65,7 @@ static void usage(FILE *f)
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
-        "      --round ID       round id (approve)\n"
+        "      --round ID       round id (approve, preview)\n"
         "      --strict         abort on the first bad row (default: skip and count)\n"
         "      --threads N      reader threads for plain CSV files (default 2)\n"
         "      --progress       progress lines on standard error\n"
@@ -375,8 +390,38 @@ int main(int argc, char **argv)
             status = lc == -2 ? EXIT_USAGE : EXIT_USER;
             goto out;
         }
+        char ierr[1200];
+        if (policy_config_check(c, ierr, sizeof ierr) != 0) {
+            fprintf(stderr, "equity-node: %s:0: %s\n", o.config, ierr);
+            status = EXIT_USER;
+            goto out;
+        }
+        int ic = service_check_identity(c, ierr, sizeof ierr);
+        if (ic < 0) {
+            fprintf(stderr, "equity-node: %s:0: %s\n", o.config, ierr);
+            status = EXIT_USER;
+            goto out;
+        }
         node_config_print(stdout, c);
+        printf("\n# identity: %s\n", ic == 1 ? "not configured (the service needs it)"
+                                              : "keys and certificates verified");
         status = 0;
+    } else if (!strcmp(o.cmd, "run") || !strcmp(o.cmd, "approve")) {
+        int run = !strcmp(o.cmd, "run");
+        if (!o.config) {
+            fprintf(stderr, "equity-node: %s needs --config FILE\n", o.cmd);
+            goto out;
+        }
+        if (!run && !o.round) {
+            fprintf(stderr, "equity-node: approve needs --round ID\n");
+            goto out;
+        }
+        int lc = load_config(&o, c);
+        if (lc != 0) {
+            status = lc == -2 ? EXIT_USAGE : EXIT_USER;
+            goto out;
+        }
+        status = (run ? service_run(c) : service_approve(c, o.round)) == 0 ? 0 : EXIT_USER;
     } else if (aggregate || preview || profile) {
         if (aggregate && !o.out) {
             fprintf(stderr, "equity-node: aggregate needs --out FILE (.csv, .json or .pb)\n");
@@ -398,6 +443,20 @@ int main(int argc, char **argv)
         if (!c->input[0]) {
             fprintf(stderr, "equity-node: %s needs --input PATH (or [input] path in the configuration)\n", o.cmd);
             goto out;
+        }
+        if (o.round) {
+            /* Preview (or aggregate) exactly what a received round asks for. */
+            char rerr[600];
+            struct node_config *rc = malloc(sizeof *rc);
+            if (!rc || !o.config || service_round_config(c, o.round, rc, rerr, sizeof rerr) != 0) {
+                fprintf(stderr, "equity-node: --round %s: %s\n", o.round,
+                        !rc ? "out of memory" : !o.config ? "needs --config FILE" : rerr);
+                free(rc);
+                status = EXIT_USER;
+                goto out;
+            }
+            free(c);
+            c = rc;
         }
         struct pipeline_result r;
         char err[700];

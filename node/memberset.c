@@ -13,11 +13,30 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define DIST_BITS 7
 #define DIST_MAX ((1u << DIST_BITS) - 2)   /* largest distance storable */
 #define REM_BITS_MAX (32 - DIST_BITS)
-#define MIN_BITS 8
+#define MIN_BITS 12
+
+/* Zeroed slot array; big ones on transparent huge pages where the kernel
+ * allows it, since every insert touches a random slot (TLB misses). */
+static uint32_t *slots_alloc(unsigned bits)
+{
+    size_t bytes = ((size_t)1 << bits) * sizeof(uint32_t);
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge)
+        return calloc((size_t)1 << bits, sizeof(uint32_t));
+    void *p = NULL;
+    if (posix_memalign(&p, huge, bytes) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
 
 struct memberset {
     uint32_t *slot;
@@ -87,7 +106,7 @@ memberset_t *memberset_new(size_t expected)
         return NULL;
     s->bits = bits_for(expected);
     s->rbits = REM_BITS_MAX;
-    s->slot = calloc((size_t)1 << s->bits, sizeof *s->slot);
+    s->slot = slots_alloc(s->bits);
     if (!s->slot) {
         free(s);
         return NULL;
@@ -158,7 +177,7 @@ static int grow(memberset_t *s)
     if (s->rbits <= 1 || s->bits >= 36)
         return -1;
     unsigned nb = s->bits + 1, nr = s->rbits - 1;
-    uint32_t *ns = calloc((size_t)1 << nb, sizeof *ns);
+    uint32_t *ns = slots_alloc(nb);
     if (!ns)
         return -1;
     size_t n = (size_t)1 << s->bits, mask = n - 1;
@@ -207,6 +226,13 @@ int memberset_insert(memberset_t *s, uint64_t h)
         if (grow(s) < 0)
             return -1;
     }
+}
+
+void memberset_prefetch(const memberset_t *s, uint64_t h)
+{
+    uint32_t home, rem;
+    split(s, h, &home, &rem);
+    __builtin_prefetch(&s->slot[home], 1, 1);
 }
 
 int memberset_contains(const memberset_t *s, uint64_t h)

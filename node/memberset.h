@@ -37,6 +37,9 @@ int memberset_insert(memberset_t *s, uint64_t h);
  * present, else 0. */
 int memberset_contains(const memberset_t *s, uint64_t h);
 
+/* Hints the CPU to load h's home slot (call early, insert later). */
+void memberset_prefetch(const memberset_t *s, uint64_t h);
+
 size_t memberset_count(const memberset_t *s);
 unsigned memberset_fingerprint_bits(const memberset_t *s);
 size_t memberset_bytes(const memberset_t *s);

@@ -48,6 +48,7 @@ static const struct conf_key node_keys[] = {
     E("policy", "approval", approval, approval_names, "auto", "answer rounds automatically, or hold for on-site approval"),
     S("coordinator", "endpoint", endpoint, "", 0, "tcp://host:port of the coordinator's node socket"),
     S("coordinator", "certificate", coordinator_cert, "", 0, "coordinator transport certificate (its CURVE key is pinned)"),
+    I("coordinator", "poll_seconds", poll_seconds, 1, 3600, "2", "seconds between the service's requests for open rounds"),
     S("identity", "ca", ca, "", 0, "federation CA certificate"),
     S("identity", "crl", crl, "", 0, "federation CRL"),
     S("identity", "transport_cert", transport_cert, "", 0, "this node's transport certificate"),
@@ -131,7 +132,7 @@ static int free_section(void *ctx, const char *section, const char *key, const c
         snprintf(r->to, sizeof r->to, "%s", value);
         return 0;
     }
-    snprintf(err, errlen, "unknown section or key \"%.60s\"", key);
+    snprintf(err, errlen, "unknown section (key \"%.60s\")", key);
     return -1;
 }
 

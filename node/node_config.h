@@ -45,6 +45,7 @@ struct node_config {
     /* [coordinator] */
     char endpoint[256];
     char coordinator_cert[1024];
+    int poll_seconds;         /* HELLO interval of the service            */
     /* [identity] */
     char ca[1024];
     char crl[1024];

@@ -715,9 +715,10 @@ static int payers_row(struct reader *r)
     else if (ieq(name, nn, "NO_INSURANCE"))
         code = PAYER_UNINSURED;
     struct payer *py = &c->payers[c->npayers];
-    py->id = strndup(id, idn);
+    py->id = malloc(idn); /* ids may hold NUL bytes: copy by length */
     if (!py->id)
         return fatal(c, "out of memory");
+    memcpy(py->id, id, idn);
     py->idlen = idn;
     py->code = code;
     c->npayers++;
@@ -753,7 +754,7 @@ static void patient_county(struct reader *r, struct pat *p)
     const struct synthea_options *o = r->c->o;
     size_t n, fn = 0;
     const char *name = fld(r, r->col[PT_COUNTY], &n);
-    int v;
+    int v = COUNTY_UNKNOWN;
     p->county = COUNTY_UNKNOWN;
     p->county_rule = -1;
     if (r->col[PT_FIPS] >= 0) {
@@ -845,7 +846,8 @@ static int patients_row(struct reader *r)
     p->alive_to = c->y1;
     if (death != T_NONE) {
         /* the day of death counts as lived */
-        int64_t end = (death / DAY + 1) * DAY;
+        int64_t day = death / DAY - (death % DAY < 0); /* floor, before 1970 too */
+        int64_t end = (day + 1) * DAY;
         if (end < p->alive_to)
             p->alive_to = end;
     }

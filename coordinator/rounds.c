@@ -1,0 +1,876 @@
+/*
+ * rounds.c - the rules of a round (see rounds.h): what is checked before
+ * a submission is stored, in which order, and what each peer is told.
+ *
+ * Order of the checks on a SUBMISSION: envelope syntax, signature by a
+ * signing certificate of the connection's own organization, Submission
+ * syntax, round known, org field = connection, request_sha256 = the round's
+ * request, plausibility at the round's k; then one transaction decides
+ * new / duplicate / conflict / closed; the ACK goes out only after COMMIT.
+ */
+#include "rounds.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "equity.pb-c.h"
+#include "log.h"
+#include "pool.h"
+#include "wire.h"
+
+struct rounds {
+    const struct coord_config *cfg;
+    store_t *store;
+    trust_t *trust;
+    int crash_after_commit;
+};
+
+static void fmt_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int rounds_parse_time(const char *s, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end) {
+        memset(&tm, 0, sizeof tm);
+        end = strptime(s, "%Y-%m-%d", &tm);
+        if (!end || *end)
+            return -1;
+        tm.tm_hour = 23;
+        tm.tm_min = 59;
+        tm.tm_sec = 59;
+    }
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = (int64_t)t;
+    return 0;
+}
+
+static int period_ok(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > 31)
+        return 0;
+    for (; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            return 0;
+    return 1;
+}
+
+static char *json_text(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static void audit_json(const struct coord_config *cfg, const char *event, json_t *o)
+{
+    char *s = json_text(o);
+    if (!s || audit_append(cfg->audit_log, event, s) != 0)
+        log_error("audit: cannot record %s event in %s", event, cfg->audit_log);
+    free(s);
+}
+
+/* ---- round open ----------------------------------------------------------- */
+
+int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
+                const char *deadline, char round_id[64], char *err, size_t errlen)
+{
+    int rc = -2;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    uint8_t *payload = NULL, *env = NULL;
+    size_t plen = 0, elen = 0;
+    struct identity_info info;
+    struct round_request r;
+    memset(&r, 0, sizeof r);
+
+    if (!period_ok(period)) {
+        snprintf(err, errlen, "--period \"%.40s\": use 1-31 letters, digits, '-' or '_'", period);
+        return -1;
+    }
+    int64_t now = (int64_t)time(NULL), dl;
+    if (deadline) {
+        if (rounds_parse_time(deadline, &dl) != 0) {
+            snprintf(err, errlen, "--deadline \"%.40s\" is not YYYY-MM-DD or "
+                     "YYYY-MM-DDTHH:MM:SSZ", deadline);
+            return -1;
+        }
+        if (dl <= now)
+            log_warnx("deadline %s is already past: every submission will be late", deadline);
+    } else {
+        dl = now + (int64_t)cfg->deadline_days * 86400;
+    }
+    if (coord_config_round_defaults(cfg, &r, err, errlen) != 0)
+        return -1;
+    if (identity_load_secret_key(cfg->signing_key, &key) != 0 ||
+        identity_load_cert(cfg->signing_cert, &cert) != 0 || identity_cert_info(cert, &info) != 0) {
+        snprintf(err, errlen, "cannot load the signing key %s or certificate %s (check-config "
+                 "says why)", cfg->signing_key, cfg->signing_cert);
+        rc = -1;
+        goto out;
+    }
+    int n;
+    if (store_round_count(st, period, &n) != 0)
+        goto out;
+    unsigned char rnd[2];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        goto out;
+    snprintf(r.round_id, sizeof r.round_id, "%s-r%d-%02x%02x", period, n + 1, rnd[0], rnd[1]);
+    snprintf(r.period, sizeof r.period, "%s", period);
+    fmt_time(dl, r.deadline);
+    fmt_time(now, r.opened_at);
+    snprintf(r.coordinator, sizeof r.coordinator, "%s", info.cn);
+    if (round_request_pack(&r, &payload, &plen) != 0 ||
+        envelope_pack(MSG_ROUND_REQUEST, payload, plen, key, cert, &env, &elen, NULL) != 0) {
+        snprintf(err, errlen, "cannot sign the round request");
+        goto out;
+    }
+    struct store_round sr;
+    memset(&sr, 0, sizeof sr);
+    snprintf(sr.round_id, sizeof sr.round_id, "%s", r.round_id);
+    snprintf(sr.period, sizeof sr.period, "%s", period);
+    sr.k = (int)r.k;
+    sr.opened_at = now;
+    sr.deadline = dl;
+    identity_sha256_hex(payload, plen, sr.request_sha256);
+    sr.request = payload;
+    sr.request_len = plen;
+    sr.envelope = env;
+    sr.envelope_len = elen;
+    int e = store_round_insert(st, &sr);
+    if (e != 0) {
+        snprintf(err, errlen, "cannot store round %s: %s", r.round_id, store_strerror(e));
+        goto out;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "round", json_string(r.round_id));
+    json_object_set_new(o, "period", json_string(period));
+    json_object_set_new(o, "deadline", json_string(r.deadline));
+    json_object_set_new(o, "k", json_integer(r.k));
+    json_object_set_new(o, "min_orgs", json_integer(r.min_orgs));
+    json_object_set_new(o, "request_sha256", json_string(sr.request_sha256));
+    audit_json(cfg, "round_open", o);
+    snprintf(round_id, 64, "%s", r.round_id);
+    rc = 0;
+out:
+    free(payload);
+    free(env);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    return rc;
+}
+
+/* ---- round close ---------------------------------------------------------- */
+
+struct close_ctx {
+    struct cellset **subs;
+    int n, cap, late, bad;
+};
+
+static int collect_submission(void *vctx, const struct store_submission *sub)
+{
+    struct close_ctx *c = vctx;
+    if (sub->late) {
+        c->late++;
+        return 0;
+    }
+    struct envelope e;
+    struct submission_meta meta;
+    struct cellset *cs = NULL;
+    char err[256];
+    if (envelope_unpack(sub->envelope, sub->envelope_len, &e, err, sizeof err) != 0 ||
+        wire_submission_unpack(e.payload, e.payload_len, &cs, &meta, err, sizeof err) != 0) {
+        /* Stored submissions were decoded once already: this is damage. */
+        log_error("round %s: stored submission of %s cannot be decoded: %s", sub->round_id,
+                  sub->org, err);
+        envelope_free(&e);
+        c->bad++;
+        return 0;
+    }
+    envelope_free(&e);
+    if (c->n == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 8;
+        struct cellset **p = realloc(c->subs, (size_t)cap * sizeof *p);
+        if (!p) {
+            cellset_destroy(&cs);
+            return -1;
+        }
+        c->subs = p;
+        c->cap = cap;
+    }
+    c->subs[c->n++] = cs;
+    return 0;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+        log_warn("mkdir %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int file_sha256(const char *path, char out[65])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    int rc = -1;
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (len < cap)
+            break;
+        char *p = realloc(buf, cap * 2);
+        if (!p)
+            goto out;
+        buf = p;
+        cap *= 2;
+    }
+    if (buf && !ferror(f)) {
+        identity_sha256_hex(buf, len, out);
+        rc = 0;
+    }
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id,
+                 char *pooled_path, size_t pathlen, char *err, size_t errlen)
+{
+    struct store_round r;
+    memset(&r, 0, sizeof r);
+    struct close_ctx c;
+    memset(&c, 0, sizeof c);
+    struct cellset *pooled = NULL;
+    int rc = -2;
+    int e = store_round_get(st, round_id, &r);
+    if (e == STORE_ERR_NOT_FOUND) {
+        snprintf(err, errlen, "no round \"%.60s\"", round_id);
+        return -1;
+    }
+    if (e != 0) {
+        snprintf(err, errlen, "cannot read round %.60s: %s", round_id, store_strerror(e));
+        return -2;
+    }
+    e = store_round_close(st, round_id, (int64_t)time(NULL));
+    if (e == STORE_ERR_CLOSED) {
+        snprintf(err, errlen, "round %s is already closed", round_id);
+        rc = -1;
+        goto out;
+    }
+    if (e != 0) {
+        snprintf(err, errlen, "cannot close round %s: %s", round_id, store_strerror(e));
+        goto out;
+    }
+    if (store_submissions_each(st, round_id, collect_submission, &c) != 0) {
+        snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
+        goto out;
+    }
+    pooled = pool_submissions(c.subs, c.n, round_id, r.period);
+    if (!pooled) {
+        snprintf(err, errlen, "cannot pool round %s (out of memory)", round_id);
+        goto out;
+    }
+    char dir[1200], path[1300], sha[65];
+    snprintf(dir, sizeof dir, "%s/%s", cfg->results_dir, round_id);
+    if (make_dir(cfg->results_dir) != 0 || make_dir(dir) != 0) {
+        snprintf(err, errlen, "cannot create %s", dir);
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s/pooled.csv", dir);
+    if (pool_write_csv(pooled, path) != 0 || file_sha256(path, sha) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (store_round_set_pooled(st, round_id, sha) != 0) {
+        snprintf(err, errlen, "cannot record the pooled result of %s", round_id);
+        goto out;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "round", json_string(round_id));
+    json_object_set_new(o, "pooled_submissions", json_integer(c.n));
+    json_object_set_new(o, "late_submissions", json_integer(c.late));
+    json_object_set_new(o, "undecodable", json_integer(c.bad));
+    audit_json(cfg, "round_close", o);
+    o = json_object();
+    json_object_set_new(o, "round", json_string(round_id));
+    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "sha256", json_string(sha));
+    json_object_set_new(o, "cells", json_integer((json_int_t)pooled->ncells));
+    audit_json(cfg, "release", o);
+    if (pooled_path)
+        snprintf(pooled_path, pathlen, "%s", path);
+    log_info("round %s closed: %d submissions pooled, %d late (stored, not pooled) -> %s",
+             round_id, c.n, c.late, path);
+    rc = 0;
+out:
+    for (int i = 0; i < c.n; i++)
+        cellset_destroy(&c.subs[i]);
+    free(c.subs);
+    cellset_destroy(&pooled);
+    store_round_clear(&r);
+    return rc;
+}
+
+/* ---- round status ----------------------------------------------------- */
+
+struct status_ctx {
+    FILE *out;
+    char (*answered)[128];
+    int n, cap;
+    store_t *st;
+    const struct coord_config *cfg;
+};
+
+static int remember(struct status_ctx *s, const char *org)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        char (*p)[128] = realloc(s->answered, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        s->answered = p;
+        s->cap = cap;
+    }
+    snprintf(s->answered[s->n++], 128, "%s", org);
+    return 0;
+}
+
+static int status_sub(void *vctx, const struct store_submission *sub)
+{
+    struct status_ctx *s = vctx;
+    char when[32];
+    fmt_time(sub->received_at, when);
+    fprintf(s->out, "  %-40s submitted  %s  sha256 %s%s\n", sub->org, when, sub->sha256,
+            sub->late ? "  LATE (stored, not pooled)" : "");
+    return remember(s, sub->org);
+}
+
+static int status_ref(void *vctx, const char *round_id, const char *org, const char *reason,
+                      int64_t received_at)
+{
+    (void)round_id;
+    struct status_ctx *s = vctx;
+    char when[32];
+    fmt_time(received_at, when);
+    fprintf(s->out, "  %-40s refused    %s  reason: %s\n", org, when, reason);
+    return remember(s, org);
+}
+
+/* Enrolled node organizations that have not answered: pending. */
+static void status_pending(struct status_ctx *s)
+{
+    DIR *d = opendir(s->cfg->enrolled_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".crt") != 0)
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", s->cfg->enrolled_dir, de->d_name);
+        X509 *cert = NULL;
+        struct identity_info info;
+        if (identity_load_cert(path, &cert) != 0)
+            continue;
+        if (identity_cert_info(cert, &info) == 0 && info.role == ROLE_NODE &&
+            info.kind == CERT_KIND_TRANSPORT) {
+            int seen = 0;
+            for (int i = 0; i < s->n && !seen; i++)
+                seen = strcmp(s->answered[i], info.cn) == 0;
+            if (!seen) {
+                fprintf(s->out, "  %-40s pending\n", info.cn);
+                remember(s, info.cn);
+            }
+        }
+        X509_free(cert);
+    }
+    closedir(d);
+}
+
+static int status_round(void *vctx, const struct store_round *r)
+{
+    struct status_ctx *s = vctx;
+    char opened[32], dl[32], closed[32];
+    fmt_time(r->opened_at, opened);
+    fmt_time(r->deadline, dl);
+    fmt_time(r->closed_at, closed);
+    fprintf(s->out, "round %s  period %s  k %d  %s  opened %s  deadline %s%s%s\n", r->round_id,
+            r->period, r->k, r->closed ? "closed" : "open", opened, dl,
+            r->closed ? "  closed " : "", r->closed ? closed : "");
+    if (r->pooled_sha256[0])
+        fprintf(s->out, "  pooled result sha256 %s\n", r->pooled_sha256);
+    s->n = 0;
+    if (store_submissions_each(s->st, r->round_id, status_sub, s) != 0 ||
+        store_refusals_each(s->st, r->round_id, status_ref, s) != 0)
+        return -1;
+    status_pending(s);
+    return 0;
+}
+
+int rounds_status(const struct coord_config *cfg, store_t *st, const char *round_id, FILE *out,
+                  char *err, size_t errlen)
+{
+    struct status_ctx s;
+    memset(&s, 0, sizeof s);
+    s.out = out;
+    s.st = st;
+    s.cfg = cfg;
+    int rc;
+    if (round_id) {
+        struct store_round r;
+        int e = store_round_get(st, round_id, &r);
+        if (e == STORE_ERR_NOT_FOUND) {
+            snprintf(err, errlen, "no round \"%.60s\"", round_id);
+            return -1;
+        }
+        if (e != 0) {
+            snprintf(err, errlen, "cannot read round %.60s", round_id);
+            return -2;
+        }
+        rc = status_round(&s, &r);
+        store_round_clear(&r);
+    } else {
+        rc = store_rounds_each(st, status_round, &s);
+    }
+    free(s.answered);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read the database");
+        return -2;
+    }
+    return 0;
+}
+
+/* ---- daemon ---------------------------------------------------------------- */
+
+rounds_t *rounds_new(const struct coord_config *cfg, store_t *st, trust_t *trust)
+{
+    rounds_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->cfg = cfg;
+    r->store = st;
+    r->trust = trust;
+    const char *hook = getenv("EQ_TEST_CRASH_AFTER_COMMIT");
+    r->crash_after_commit = hook && strcmp(hook, "1") == 0;
+    if (r->crash_after_commit)
+        log_warnx("EQ_TEST_CRASH_AFTER_COMMIT=1: test hook active, the daemon exits after the "
+                  "next stored submission");
+    return r;
+}
+
+void rounds_destroy(rounds_t **pr)
+{
+    if (!pr || !*pr)
+        return;
+    free(*pr);
+    *pr = NULL;
+}
+
+static int send_envelope(int type, const uint8_t *payload, size_t len, rounds_reply_fn reply,
+                         void *ctx)
+{
+    uint8_t *env = NULL;
+    size_t elen = 0;
+    if (envelope_pack(type, payload, len, NULL, NULL, &env, &elen, NULL) != 0)
+        return -1;
+    int rc = reply(ctx, env, elen);
+    free(env);
+    return rc;
+}
+
+static int send_error(const uint8_t id[ENVELOPE_ID_LEN], const char *code, const char *message,
+                      rounds_reply_fn reply, void *ctx)
+{
+    uint8_t *p = NULL;
+    size_t len = 0;
+    if (error_pack(id, code, message, &p, &len) != 0)
+        return -1;
+    int rc = send_envelope(MSG_ERROR, p, len, reply, ctx);
+    free(p);
+    return rc;
+}
+
+static int send_ack(const uint8_t id[ENVELOPE_ID_LEN], const char *round_id, const char *sha,
+                    int duplicate, int late, rounds_reply_fn reply, void *ctx)
+{
+    uint8_t *p = NULL;
+    size_t len = 0;
+    if (ack_pack(id, round_id, sha, duplicate, late, &p, &len) != 0)
+        return -1;
+    int rc = send_envelope(MSG_ACK, p, len, reply, ctx);
+    free(p);
+    return rc;
+}
+
+/* Logs, audits and answers a rejected message; nothing was stored. */
+static int reject(rounds_t *r, const char *org, const char *round_id, const uint8_t *id,
+                  const char *code, const char *message, rounds_reply_fn reply, void *ctx)
+{
+    log_warnx("rejected message from %s%s%s: %s: %s", org, round_id ? " for round " : "",
+              round_id ? round_id : "", code, message);
+    json_t *o = json_object();
+    json_object_set_new(o, "org", json_string(org));
+    if (round_id)
+        json_object_set_new(o, "round", json_string(round_id));
+    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "reason", json_string(message));
+    audit_json(r->cfg, "rejection", o);
+    static const uint8_t zero[ENVELOPE_ID_LEN];
+    return send_error(id ? id : zero, code, message, reply, ctx);
+}
+
+struct hello_ctx {
+    rounds_reply_fn reply;
+    void *ctx;
+    int sent;
+};
+
+static int hello_round(void *vctx, const struct store_round *sr)
+{
+    struct hello_ctx *h = vctx;
+    h->sent++;
+    /* The envelope was signed by `round open`: send the stored bytes. */
+    return h->reply(h->ctx, sr->envelope, sr->envelope_len) != 0 ? -1 : 0;
+}
+
+static int handle_hello(rounds_t *r, const char *org, const struct envelope *e,
+                        rounds_reply_fn reply, void *ctx)
+{
+    struct hello h;
+    char err[256];
+    if (hello_unpack(e->payload, e->payload_len, &h, err, sizeof err) != 0)
+        return reject(r, org, NULL, e->message_id, "malformed", err, reply, ctx);
+    struct hello_ctx hc = {reply, ctx, 0};
+    int rc = store_rounds_pending_for(r->store, org, hello_round, &hc);
+    if (rc != 0 && hc.sent == 0) {
+        send_error(e->message_id, "internal", "cannot read the rounds", reply, ctx);
+        return -1;
+    }
+    if (hc.sent == 0)
+        return send_ack(e->message_id, "", "", 0, 0, reply, ctx);
+    return 0;
+}
+
+static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, size_t len,
+                             const struct envelope *e, rounds_reply_fn reply, void *ctx)
+{
+    char err[512], msg[700];
+    struct identity_info signer;
+    struct submission_meta meta;
+    struct cellset *cs = NULL;
+    struct store_round sr;
+    memset(&sr, 0, sizeof sr);
+    int rc;
+    int v = envelope_verify(r->trust, e, org, &signer);
+    if (v != 0) {
+        const char *code = v == ID_ERR_SUBJECT ? "signer_mismatch" : "bad_signature";
+        snprintf(msg, sizeof msg, "signature not accepted: %s", identity_strerror(v));
+        return reject(r, org, NULL, e->message_id, code, msg, reply, ctx);
+    }
+    if (wire_submission_unpack(e->payload, e->payload_len, &cs, &meta, err, sizeof err) != 0)
+        return reject(r, org, NULL, e->message_id, "malformed", err, reply, ctx);
+    int g = store_round_get(r->store, meta.round_id, &sr);
+    if (g == STORE_ERR_NOT_FOUND) {
+        snprintf(msg, sizeof msg, "no round \"%.60s\"", meta.round_id);
+        rc = reject(r, org, meta.round_id, e->message_id, "unknown_round", msg, reply, ctx);
+        goto out;
+    }
+    if (g != 0) {
+        send_error(e->message_id, "internal", "cannot read the round", reply, ctx);
+        rc = -1;
+        goto out;
+    }
+    if (strcmp(meta.org, org) != 0) {
+        snprintf(msg, sizeof msg, "submission names org \"%.100s\" but the connection is \"%.100s\"",
+                 meta.org, org);
+        rc = reject(r, org, meta.round_id, e->message_id, "org_mismatch", msg, reply, ctx);
+        goto out;
+    }
+    if (strcmp(meta.request_sha256, sr.request_sha256) != 0) {
+        snprintf(msg, sizeof msg, "request_sha256 \"%.64s\" is not the round's request",
+                 meta.request_sha256);
+        rc = reject(r, org, meta.round_id, e->message_id, "request_mismatch", msg, reply, ctx);
+        goto out;
+    }
+    if (wire_cells_check(cs, (unsigned)sr.k, err, sizeof err) != 0) {
+        rc = reject(r, org, meta.round_id, e->message_id, "implausible", err, reply, ctx);
+        goto out;
+    }
+    struct store_submission sub;
+    memset(&sub, 0, sizeof sub);
+    snprintf(sub.round_id, sizeof sub.round_id, "%s", meta.round_id);
+    snprintf(sub.org, sizeof sub.org, "%s", org);
+    identity_sha256_hex(e->payload, e->payload_len, sub.sha256);
+    sub.envelope = buf;
+    sub.envelope_len = len;
+    sub.received_at = (int64_t)time(NULL);
+    sub.late = sub.received_at > sr.deadline;
+    store_put_result res;
+    int late = 0;
+    if (store_submission_put(r->store, &sub, &res, &late) != 0) {
+        send_error(e->message_id, "internal", "cannot store the submission now; resend", reply,
+                   ctx);
+        rc = -1;
+        goto out;
+    }
+    switch (res) {
+    case STORE_PUT_NEW: {
+        if (r->crash_after_commit)
+            _exit(137);
+        json_t *o = json_object();
+        json_object_set_new(o, "org", json_string(org));
+        json_object_set_new(o, "round", json_string(sub.round_id));
+        json_object_set_new(o, "sha256", json_string(sub.sha256));
+        json_object_set_new(o, "late", json_boolean(sub.late));
+        json_object_set_new(o, "cells", json_integer((json_int_t)cs->ncells));
+        json_object_set_new(o, "signer_serial", json_string(signer.serial));
+        audit_json(r->cfg, "submission", o);
+        log_info("stored submission of %s for round %s (sha256 %s%s)", org, sub.round_id,
+                 sub.sha256, sub.late ? ", late" : "");
+        rc = send_ack(e->message_id, sub.round_id, sub.sha256, 0, sub.late, reply, ctx);
+        break;
+    }
+    case STORE_PUT_DUPLICATE:
+        log_info("duplicate submission of %s for round %s acknowledged again", org, sub.round_id);
+        rc = send_ack(e->message_id, sub.round_id, sub.sha256, 1, late, reply, ctx);
+        break;
+    case STORE_PUT_CONFLICT:
+        rc = reject(r, org, sub.round_id, e->message_id, "conflict",
+                    "a different submission of this organization is stored for this round",
+                    reply, ctx);
+        break;
+    case STORE_PUT_CLOSED:
+        rc = reject(r, org, sub.round_id, e->message_id, "round_closed", "the round is closed",
+                    reply, ctx);
+        break;
+    default:
+        rc = reject(r, org, sub.round_id, e->message_id, "unknown_round", "no such round",
+                    reply, ctx);
+        break;
+    }
+out:
+    store_round_clear(&sr);
+    cellset_destroy(&cs);
+    return rc;
+}
+
+static int handle_refusal(rounds_t *r, const char *org, const struct envelope *e,
+                          rounds_reply_fn reply, void *ctx)
+{
+    char err[256], msg[400];
+    int v = envelope_verify(r->trust, e, org, NULL);
+    if (v != 0) {
+        snprintf(msg, sizeof msg, "signature not accepted: %s", identity_strerror(v));
+        return reject(r, org, NULL, e->message_id,
+                      v == ID_ERR_SUBJECT ? "signer_mismatch" : "bad_signature", msg, reply, ctx);
+    }
+    struct refusal ref;
+    if (refusal_unpack(e->payload, e->payload_len, &ref, err, sizeof err) != 0)
+        return reject(r, org, NULL, e->message_id, "malformed", err, reply, ctx);
+    if (strcmp(ref.org, org) != 0) {
+        snprintf(msg, sizeof msg, "refusal names org \"%.100s\" but the connection is \"%.100s\"",
+                 ref.org, org);
+        return reject(r, org, ref.round_id, e->message_id, "org_mismatch", msg, reply, ctx);
+    }
+    store_put_result res;
+    if (store_refusal_put(r->store, ref.round_id, org, ref.reason, (int64_t)time(NULL), &res) !=
+        0) {
+        send_error(e->message_id, "internal", "cannot store the refusal now; resend", reply, ctx);
+        return -1;
+    }
+    switch (res) {
+    case STORE_PUT_NEW: {
+        json_t *o = json_object();
+        json_object_set_new(o, "org", json_string(org));
+        json_object_set_new(o, "round", json_string(ref.round_id));
+        json_object_set_new(o, "reason", json_string(ref.reason));
+        audit_json(r->cfg, "refusal", o);
+        log_info("%s refused round %s: %s", org, ref.round_id, ref.reason);
+        return send_ack(e->message_id, ref.round_id, "", 0, 0, reply, ctx);
+    }
+    case STORE_PUT_DUPLICATE:
+        return send_ack(e->message_id, ref.round_id, "", 1, 0, reply, ctx);
+    case STORE_PUT_CONFLICT:
+        return reject(r, org, ref.round_id, e->message_id, "conflict",
+                      "this organization already submitted to the round", reply, ctx);
+    case STORE_PUT_CLOSED:
+        return reject(r, org, ref.round_id, e->message_id, "round_closed", "the round is closed",
+                      reply, ctx);
+    default:
+        return reject(r, org, ref.round_id, e->message_id, "unknown_round", "no such round",
+                      reply, ctx);
+    }
+}
+
+int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t len,
+                       rounds_reply_fn reply, void *ctx)
+{
+    struct envelope e;
+    char err[256];
+    if (envelope_unpack(buf, len, &e, err, sizeof err) != 0)
+        return reject(r, org, NULL, NULL, "malformed", err, reply, ctx);
+    int rc;
+    switch (e.type) {
+    case MSG_HELLO: rc = handle_hello(r, org, &e, reply, ctx); break;
+    case MSG_SUBMISSION: rc = handle_submission(r, org, buf, len, &e, reply, ctx); break;
+    case MSG_REFUSAL: rc = handle_refusal(r, org, &e, reply, ctx); break;
+    default: {
+        char msg[128];
+        snprintf(msg, sizeof msg, "a node may not send %s messages", envelope_type_name(e.type));
+        rc = reject(r, org, NULL, e.message_id, "unexpected_type", msg, reply, ctx);
+        break;
+    }
+    }
+    envelope_free(&e);
+    return rc;
+}
+
+/* ---- analysts ------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            size_t nc = cap ? cap * 2 : 65536;
+            char *p = realloc(buf, nc);
+            if (!p) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = p;
+            cap = nc;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_t len,
+                          rounds_reply_fn reply, void *ctx)
+{
+    struct envelope e;
+    char err[256], msg[400];
+    if (envelope_unpack(buf, len, &e, err, sizeof err) != 0)
+        return reject(r, cn, NULL, NULL, "malformed", err, reply, ctx);
+    int rc;
+    struct store_round sr;
+    memset(&sr, 0, sizeof sr);
+    char *csv = NULL;
+    Equity__V1__Query *q = NULL;
+    if (e.type != MSG_QUERY) {
+        snprintf(msg, sizeof msg, "an analyst may not send %s messages", envelope_type_name(e.type));
+        rc = reject(r, cn, NULL, e.message_id, "unexpected_type", msg, reply, ctx);
+        goto out;
+    }
+    q = equity__v1__query__unpack(NULL, e.payload_len, e.payload);
+    if (!q || !q->round_id || strlen(q->round_id) >= 64) {
+        rc = reject(r, cn, NULL, e.message_id, "malformed", "not a valid Query", reply, ctx);
+        goto out;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "cn", json_string(cn));
+    json_object_set_new(o, "round", json_string(q->round_id));
+    json_object_set_new(o, "what", json_string(q->what ? q->what : ""));
+    audit_json(r->cfg, "query", o);
+    if (q->what && q->what[0] && strcmp(q->what, "cells") != 0) {
+        snprintf(msg, sizeof msg, "what = \"%.40s\": this coordinator serves \"cells\"", q->what);
+        rc = reject(r, cn, q->round_id, e.message_id, "unsupported_query", msg, reply, ctx);
+        goto out;
+    }
+    int g = store_round_get(r->store, q->round_id, &sr);
+    if (g != 0 || !sr.closed || !sr.pooled_sha256[0]) {
+        rc = reject(r, cn, q->round_id, e.message_id, "not_released",
+                    "no released result for this round", reply, ctx);
+        goto out;
+    }
+    char path[1300];
+    size_t clen = 0;
+    snprintf(path, sizeof path, "%s/%s/pooled.csv", r->cfg->results_dir, sr.round_id);
+    csv = read_file(path, &clen);
+    char sha[65];
+    if (csv)
+        identity_sha256_hex(csv, clen, sha);
+    if (!csv || strcmp(sha, sr.pooled_sha256) != 0) {
+        log_error("round %s: %s is missing or differs from the released result", sr.round_id,
+                  path);
+        send_error(e.message_id, "internal", "the released result is unavailable", reply,
+                        ctx);
+        rc = -1;
+        goto out;
+    }
+    uint32_t rows = 0;
+    for (size_t i = 0; i < clen; i++)
+        rows += csv[i] == '\n';
+    Equity__V1__QueryResult res = EQUITY__V1__QUERY_RESULT__INIT;
+    res.round_id = sr.round_id;
+    res.csv = csv;
+    res.rows = rows ? rows - 1 : 0;
+    size_t plen = equity__v1__query_result__get_packed_size(&res);
+    uint8_t *p = malloc(plen ? plen : 1);
+    if (!p) {
+        rc = -1;
+        goto out;
+    }
+    equity__v1__query_result__pack(&res, p);
+    o = json_object();
+    json_object_set_new(o, "cn", json_string(cn));
+    json_object_set_new(o, "round", json_string(sr.round_id));
+    json_object_set_new(o, "sha256", json_string(sha));
+    json_object_set_new(o, "rows", json_integer(res.rows));
+    audit_json(r->cfg, "release", o);
+    rc = send_envelope(MSG_QUERY_RESULT, p, plen, reply, ctx);
+    free(p);
+out:
+    if (q)
+        equity__v1__query__free_unpacked(q, NULL);
+    free(csv);
+    store_round_clear(&sr);
+    envelope_free(&e);
+    return rc;
+}

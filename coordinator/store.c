@@ -1,0 +1,650 @@
+/*
+ * store.c - the coordinator's SQLite database (see store.h).
+ *
+ * Every write runs in BEGIN IMMEDIATE ... COMMIT: the write lock is taken
+ * up front so that a read-then-write transaction cannot fail half way in
+ * WAL mode when the CLI and the daemon write at the same time; the busy
+ * timeout then makes the second writer wait instead of failing.
+ * Statements are prepared once, at open.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+enum {
+    Q_ROUND_INSERT,
+    Q_ROUND_GET,
+    Q_ROUND_COUNT,
+    Q_ROUND_STATUS,
+    Q_ROUND_CLOSE,
+    Q_ROUND_POOLED,
+    Q_ROUNDS_ALL,
+    Q_ROUNDS_PENDING,
+    Q_SUB_GET,
+    Q_SUB_INSERT,
+    Q_SUBS_EACH,
+    Q_SUB_COUNT,
+    Q_SUB_COUNT_ALL,
+    Q_REF_GET,
+    Q_REF_INSERT,
+    Q_REFS_EACH,
+    Q__COUNT
+};
+
+#define ROUND_COLS                                                                             \
+    "round_id, period, k, opened_at, deadline, status, closed_at, request_sha256, "            \
+    "pooled_sha256, request, envelope"
+
+static const char *const sql_text[Q__COUNT] = {
+    [Q_ROUND_INSERT] = "INSERT INTO rounds (" ROUND_COLS ") VALUES (?,?,?,?,?,'open',NULL,?,NULL,?,?)",
+    [Q_ROUND_GET] = "SELECT " ROUND_COLS " FROM rounds WHERE round_id = ?",
+    [Q_ROUND_COUNT] = "SELECT count(*) FROM rounds WHERE period = ?",
+    [Q_ROUND_STATUS] = "SELECT status FROM rounds WHERE round_id = ?",
+    [Q_ROUND_CLOSE] = "UPDATE rounds SET status = 'closed', closed_at = ? WHERE round_id = ?",
+    [Q_ROUND_POOLED] = "UPDATE rounds SET pooled_sha256 = ? WHERE round_id = ?",
+    [Q_ROUNDS_ALL] = "SELECT " ROUND_COLS " FROM rounds ORDER BY opened_at, rowid",
+    [Q_ROUNDS_PENDING] =
+        "SELECT " ROUND_COLS " FROM rounds r WHERE status = 'open'"
+        " AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.round_id = r.round_id AND s.org = ?1)"
+        " AND NOT EXISTS (SELECT 1 FROM refusals f WHERE f.round_id = r.round_id AND f.org = ?1)"
+        " ORDER BY opened_at, rowid",
+    [Q_SUB_GET] = "SELECT sha256, late FROM submissions WHERE round_id = ? AND org = ?",
+    [Q_SUB_INSERT] = "INSERT INTO submissions (round_id, org, sha256, envelope, received_at, late)"
+                     " VALUES (?,?,?,?,?,?)",
+    [Q_SUBS_EACH] = "SELECT round_id, org, sha256, envelope, received_at, late FROM submissions"
+                    " WHERE round_id = ? ORDER BY org",
+    [Q_SUB_COUNT] = "SELECT count(*) FROM submissions WHERE round_id = ?",
+    [Q_SUB_COUNT_ALL] = "SELECT count(*) FROM submissions",
+    [Q_REF_GET] = "SELECT 1 FROM refusals WHERE round_id = ? AND org = ?",
+    [Q_REF_INSERT] = "INSERT INTO refusals (round_id, org, reason, received_at) VALUES (?,?,?,?)",
+    [Q_REFS_EACH] = "SELECT round_id, org, reason, received_at FROM refusals WHERE round_id = ?"
+                    " ORDER BY org",
+};
+
+static const char schema_v1[] =
+    "CREATE TABLE rounds ("
+    " round_id TEXT PRIMARY KEY,"
+    " period TEXT NOT NULL,"
+    " k INTEGER NOT NULL,"
+    " opened_at INTEGER NOT NULL,"
+    " deadline INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('open', 'closed')),"
+    " closed_at INTEGER,"
+    " request_sha256 TEXT NOT NULL,"
+    " pooled_sha256 TEXT,"
+    " request BLOB NOT NULL,"
+    " envelope BLOB NOT NULL);"
+    "CREATE TABLE submissions ("
+    " round_id TEXT NOT NULL REFERENCES rounds(round_id),"
+    " org TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " envelope BLOB NOT NULL,"
+    " received_at INTEGER NOT NULL,"
+    " late INTEGER NOT NULL CHECK (late IN (0, 1)),"
+    " UNIQUE (round_id, org));"
+    "CREATE TABLE refusals ("
+    " round_id TEXT NOT NULL REFERENCES rounds(round_id),"
+    " org TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " received_at INTEGER NOT NULL,"
+    " UNIQUE (round_id, org));"
+    "PRAGMA user_version = 1;";
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *q[Q__COUNT];
+};
+
+const char *store_strerror(int err)
+{
+    switch (err) {
+    case STORE_OK: return "ok";
+    case STORE_ERR_DB: return "database error";
+    case STORE_ERR_NOT_FOUND: return "no such round";
+    case STORE_ERR_ARG: return "bad argument";
+    case STORE_ERR_SCHEMA: return "database schema is newer than this program";
+    case STORE_ERR_CLOSED: return "round is closed";
+    case STORE_ERR_EXISTS: return "round exists";
+    default: return "unknown store error";
+    }
+}
+
+static int db_fail(store_t *s, const char *what)
+{
+    log_error("%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    return STORE_ERR_DB;
+}
+
+static int exec(store_t *s, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("%s: %s: %s", s->path, sql, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return STORE_ERR_DB;
+    }
+    return 0;
+}
+
+static int begin(store_t *s) { return exec(s, "BEGIN IMMEDIATE"); }
+static int commit(store_t *s) { return exec(s, "COMMIT"); }
+static void rollback(store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* A prepared statement, reset and unbound, ready for new bindings. */
+static sqlite3_stmt *stmt(store_t *s, int q)
+{
+    sqlite3_reset(s->q[q]);
+    sqlite3_clear_bindings(s->q[q]);
+    return s->q[q];
+}
+
+static int user_version(store_t *s, int *v)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "user_version");
+    int rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, "user_version");
+}
+
+static int migrate(store_t *s)
+{
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    int v;
+    if (user_version(s, &v) != 0)
+        goto fail;
+    if (v > STORE_SCHEMA_VERSION) {
+        log_error("%s: schema version %d is newer than this program's %d", s->path, v,
+                  STORE_SCHEMA_VERSION);
+        rollback(s);
+        return STORE_ERR_SCHEMA;
+    }
+    if (v == 0 && exec(s, schema_v1) != 0)
+        goto fail;
+    return commit(s);
+fail:
+    rollback(s);
+    return STORE_ERR_DB;
+}
+
+store_t *store_open(const char *path)
+{
+    store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->path = strdup(path);
+    if (!s->path)
+        goto fail;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        log_error("%s: cannot open database: %s", path,
+                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if (exec(s, "PRAGMA journal_mode = WAL") != 0 || exec(s, "PRAGMA synchronous = FULL") != 0 ||
+        exec(s, "PRAGMA foreign_keys = ON") != 0)
+        goto fail;
+    if (migrate(s) != 0)
+        goto fail;
+    for (int i = 0; i < Q__COUNT; i++)
+        if (sqlite3_prepare_v2(s->db, sql_text[i], -1, &s->q[i], NULL) != SQLITE_OK) {
+            db_fail(s, sql_text[i]);
+            goto fail;
+        }
+    return s;
+fail:
+    store_close(&s);
+    return NULL;
+}
+
+void store_close(store_t **ps)
+{
+    if (!ps || !*ps)
+        return;
+    store_t *s = *ps;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    if (s->db)
+        sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+    *ps = NULL;
+}
+
+void store_round_clear(struct store_round *r)
+{
+    if (!r)
+        return;
+    free(r->request);
+    free(r->envelope);
+    r->request = r->envelope = NULL;
+    r->request_len = r->envelope_len = 0;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Fills r from a row of ROUND_COLS; blobs point into the statement. */
+static void round_from_row(sqlite3_stmt *st, struct store_round *r)
+{
+    memset(r, 0, sizeof *r);
+    copy_text(r->round_id, sizeof r->round_id, st, 0);
+    copy_text(r->period, sizeof r->period, st, 1);
+    r->k = sqlite3_column_int(st, 2);
+    r->opened_at = sqlite3_column_int64(st, 3);
+    r->deadline = sqlite3_column_int64(st, 4);
+    const unsigned char *status = sqlite3_column_text(st, 5);
+    r->closed = status && strcmp((const char *)status, "closed") == 0;
+    r->closed_at = sqlite3_column_int64(st, 6);
+    copy_text(r->request_sha256, sizeof r->request_sha256, st, 7);
+    copy_text(r->pooled_sha256, sizeof r->pooled_sha256, st, 8);
+    r->request = (uint8_t *)sqlite3_column_blob(st, 9);
+    r->request_len = (size_t)sqlite3_column_bytes(st, 9);
+    r->envelope = (uint8_t *)sqlite3_column_blob(st, 10);
+    r->envelope_len = (size_t)sqlite3_column_bytes(st, 10);
+}
+
+int store_round_insert(store_t *s, const struct store_round *r)
+{
+    if (!s || !r || !r->request || !r->envelope)
+        return STORE_ERR_ARG;
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    sqlite3_stmt *st = stmt(s, Q_ROUND_STATUS);
+    sqlite3_bind_text(st, 1, r->round_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        rollback(s);
+        return STORE_ERR_EXISTS;
+    }
+    if (rc != SQLITE_DONE)
+        goto fail;
+    st = stmt(s, Q_ROUND_INSERT);
+    sqlite3_bind_text(st, 1, r->round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->period, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, r->k);
+    sqlite3_bind_int64(st, 4, r->opened_at);
+    sqlite3_bind_int64(st, 5, r->deadline);
+    sqlite3_bind_text(st, 6, r->request_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, r->request, (int)r->request_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, r->envelope, (int)r->envelope_len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    return commit(s);
+fail:
+    db_fail(s, "insert round");
+    rollback(s);
+    return STORE_ERR_DB;
+}
+
+int store_round_get(store_t *s, const char *round_id, struct store_round *r)
+{
+    if (!s || !round_id || !r)
+        return STORE_ERR_ARG;
+    sqlite3_stmt *st = stmt(s, Q_ROUND_GET);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return STORE_ERR_NOT_FOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return db_fail(s, "get round");
+    }
+    round_from_row(st, r);
+    uint8_t *req = malloc(r->request_len ? r->request_len : 1);
+    uint8_t *env = malloc(r->envelope_len ? r->envelope_len : 1);
+    if (!req || !env) {
+        free(req);
+        free(env);
+        sqlite3_reset(st);
+        return STORE_ERR_DB;
+    }
+    if (r->request_len)
+        memcpy(req, r->request, r->request_len);
+    if (r->envelope_len)
+        memcpy(env, r->envelope, r->envelope_len);
+    r->request = req;
+    r->envelope = env;
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int count_query(store_t *s, int q, const char *arg, int *n)
+{
+    sqlite3_stmt *st = stmt(s, q);
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return db_fail(s, "count");
+    }
+    *n = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_round_count(store_t *s, const char *period, int *n)
+{
+    if (!s || !period || !n)
+        return STORE_ERR_ARG;
+    return count_query(s, Q_ROUND_COUNT, period, n);
+}
+
+/* Status of a round inside a transaction: 1 open, 0 closed, or an error. */
+static int round_is_open(store_t *s, const char *round_id)
+{
+    sqlite3_stmt *st = stmt(s, Q_ROUND_STATUS);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int open = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "open") == 0;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return STORE_ERR_NOT_FOUND;
+    if (rc != SQLITE_ROW)
+        return db_fail(s, "round status");
+    return open;
+}
+
+int store_round_close(store_t *s, const char *round_id, int64_t closed_at)
+{
+    if (!s || !round_id)
+        return STORE_ERR_ARG;
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    int open = round_is_open(s, round_id);
+    if (open <= 0) {
+        rollback(s);
+        return open == 0 ? STORE_ERR_CLOSED : open;
+    }
+    sqlite3_stmt *st = stmt(s, Q_ROUND_CLOSE);
+    sqlite3_bind_int64(st, 1, closed_at);
+    sqlite3_bind_text(st, 2, round_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_fail(s, "close round");
+        rollback(s);
+        return STORE_ERR_DB;
+    }
+    return commit(s);
+}
+
+int store_round_set_pooled(store_t *s, const char *round_id, const char *pooled_sha256)
+{
+    if (!s || !round_id || !pooled_sha256)
+        return STORE_ERR_ARG;
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    sqlite3_stmt *st = stmt(s, Q_ROUND_POOLED);
+    sqlite3_bind_text(st, 1, pooled_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, round_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_fail(s, "set pooled");
+        rollback(s);
+        return STORE_ERR_DB;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        rollback(s);
+        return STORE_ERR_NOT_FOUND;
+    }
+    return commit(s);
+}
+
+static int rounds_iter(store_t *s, int q, const char *arg, store_round_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, q);
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_round r;
+        round_from_row(st, &r);
+        if ((ret = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(s, "list rounds");
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_rounds_each(store_t *s, store_round_fn fn, void *ctx)
+{
+    if (!s || !fn)
+        return STORE_ERR_ARG;
+    return rounds_iter(s, Q_ROUNDS_ALL, NULL, fn, ctx);
+}
+
+int store_rounds_pending_for(store_t *s, const char *org, store_round_fn fn, void *ctx)
+{
+    if (!s || !org || !fn)
+        return STORE_ERR_ARG;
+    return rounds_iter(s, Q_ROUNDS_PENDING, org, fn, ctx);
+}
+
+/* Inside a transaction: 1 and sha/late filled if (round, org) submitted. */
+static int existing_submission(store_t *s, const char *round_id, const char *org, char sha[65],
+                               int *late)
+{
+    sqlite3_stmt *st = stmt(s, Q_SUB_GET);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_text(sha, 65, st, 0);
+        *late = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : db_fail(s, "find submission");
+}
+
+int store_submission_put(store_t *s, const struct store_submission *sub, store_put_result *result,
+                         int *stored_late)
+{
+    if (!s || !sub || !result || !sub->envelope)
+        return STORE_ERR_ARG;
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    /* An identical resend is acknowledged again even after the round
+     * closed: the node must learn that its submission is safe. */
+    char sha[65];
+    int late = 0;
+    int have = existing_submission(s, sub->round_id, sub->org, sha, &late);
+    if (have < 0)
+        goto fail;
+    if (have) {
+        *result = strcmp(sha, sub->sha256) == 0 ? STORE_PUT_DUPLICATE : STORE_PUT_CONFLICT;
+        if (stored_late)
+            *stored_late = late;
+        rollback(s);
+        return 0;
+    }
+    int open = round_is_open(s, sub->round_id);
+    if (open == STORE_ERR_NOT_FOUND || open == 0) {
+        *result = open == 0 ? STORE_PUT_CLOSED : STORE_PUT_UNKNOWN;
+        rollback(s);
+        return 0;
+    }
+    if (open < 0)
+        goto fail;
+    sqlite3_stmt *st = stmt(s, Q_SUB_INSERT);
+    sqlite3_bind_text(st, 1, sub->round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sub->org, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sub->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, sub->envelope, (int)sub->envelope_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, sub->received_at);
+    sqlite3_bind_int(st, 6, sub->late ? 1 : 0);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_fail(s, "insert submission");
+        goto fail;
+    }
+    if (commit(s) != 0)
+        goto fail;
+    *result = STORE_PUT_NEW;
+    if (stored_late)
+        *stored_late = sub->late ? 1 : 0;
+    return 0;
+fail:
+    rollback(s);
+    return STORE_ERR_DB;
+}
+
+int store_submissions_each(store_t *s, const char *round_id, store_submission_fn fn, void *ctx)
+{
+    if (!s || !round_id || !fn)
+        return STORE_ERR_ARG;
+    sqlite3_stmt *st = stmt(s, Q_SUBS_EACH);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_submission sub;
+        memset(&sub, 0, sizeof sub);
+        copy_text(sub.round_id, sizeof sub.round_id, st, 0);
+        copy_text(sub.org, sizeof sub.org, st, 1);
+        copy_text(sub.sha256, sizeof sub.sha256, st, 2);
+        sub.envelope = sqlite3_column_blob(st, 3);
+        sub.envelope_len = (size_t)sqlite3_column_bytes(st, 3);
+        sub.received_at = sqlite3_column_int64(st, 4);
+        sub.late = sqlite3_column_int(st, 5);
+        if ((ret = fn(ctx, &sub)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(s, "list submissions");
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_submission_count(store_t *s, const char *round_id, int *n)
+{
+    if (!s || !n)
+        return STORE_ERR_ARG;
+    return round_id ? count_query(s, Q_SUB_COUNT, round_id, n)
+                    : count_query(s, Q_SUB_COUNT_ALL, NULL, n);
+}
+
+int store_refusal_put(store_t *s, const char *round_id, const char *org, const char *reason,
+                      int64_t received_at, store_put_result *result)
+{
+    if (!s || !round_id || !org || !reason || !result)
+        return STORE_ERR_ARG;
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    int open = round_is_open(s, round_id);
+    if (open == STORE_ERR_NOT_FOUND || open == 0) {
+        *result = open == 0 ? STORE_PUT_CLOSED : STORE_PUT_UNKNOWN;
+        rollback(s);
+        return 0;
+    }
+    if (open < 0)
+        goto fail;
+    char sha[65];
+    int late;
+    int have = existing_submission(s, round_id, org, sha, &late);
+    if (have < 0)
+        goto fail;
+    if (have) {
+        *result = STORE_PUT_CONFLICT;
+        rollback(s);
+        return 0;
+    }
+    sqlite3_stmt *st = stmt(s, Q_REF_GET);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        *result = STORE_PUT_DUPLICATE;
+        rollback(s);
+        return 0;
+    }
+    if (rc != SQLITE_DONE)
+        goto fail;
+    st = stmt(s, Q_REF_INSERT);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, received_at);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    if (commit(s) != 0)
+        goto fail;
+    *result = STORE_PUT_NEW;
+    return 0;
+fail:
+    db_fail(s, "store refusal");
+    rollback(s);
+    return STORE_ERR_DB;
+}
+
+int store_refusals_each(store_t *s, const char *round_id, store_refusal_fn fn, void *ctx)
+{
+    if (!s || !round_id || !fn)
+        return STORE_ERR_ARG;
+    sqlite3_stmt *st = stmt(s, Q_REFS_EACH);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *rid = sqlite3_column_text(st, 0);
+        const unsigned char *org = sqlite3_column_text(st, 1);
+        const unsigned char *reason = sqlite3_column_text(st, 2);
+        if ((ret = fn(ctx, (const char *)rid, (const char *)org, (const char *)reason,
+                      sqlite3_column_int64(st, 3))) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(s, "list refusals");
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_integrity_check(store_t *s, char *err, size_t errlen)
+{
+    if (!s)
+        return STORE_ERR_ARG;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "integrity_check");
+    int rc = sqlite3_step(st);
+    const unsigned char *t = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    int ok = t && strcmp((const char *)t, "ok") == 0;
+    if (!ok)
+        snprintf(err, errlen, "%s: integrity_check: %s", s->path,
+                 t ? (const char *)t : sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,206 @@
+/*
+ * test_audit.c - the hash-chained audit log: line format, hashes checked
+ * with OpenSSL's one-shot SHA256 (a different route than the module's),
+ * detection of a removed and of an altered entry, torn tails.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "audit.h"
+
+static char dir[256];
+static char logpath[300];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/eq_audit_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(logpath, sizeof logpath, "%s/audit.log", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(logpath);
+    rmdir(dir);
+    return 0;
+}
+
+static int read_lines(char lines[][1024], int max)
+{
+    FILE *f = fopen(logpath, "r");
+    if (!f)
+        return -1;
+    int n = 0;
+    while (n < max && fgets(lines[n], 1024, f))
+        n++;
+    fclose(f);
+    return n;
+}
+
+static void write_lines(char lines[][1024], int n, int skip)
+{
+    FILE *f = fopen(logpath, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++)
+        if (i != skip)
+            fputs(lines[i], f);
+    fclose(f);
+}
+
+static void hex_sha256(const char *s, size_t len, char out[65])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)s, len, d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void append_three(void)
+{
+    assert_int_equal(audit_append(logpath, "round_open", "{\"round\":\"2025-r1-abcd\"}"), 0);
+    assert_int_equal(audit_appendf(logpath, "submission", "org", "org:a", "round", "2025-r1-abcd",
+                                   "sha256", "00ff", NULL), 0);
+    assert_int_equal(audit_appendf(logpath, "round_close", "round", "2025-r1-abcd", NULL), 0);
+}
+
+static void test_format_and_chain(void **state)
+{
+    (void)state;
+    append_three();
+    char lines[8][1024];
+    assert_int_equal(read_lines(lines, 8), 3);
+    char prev[65];
+    memset(prev, '0', 64);
+    prev[64] = 0;
+    for (int i = 0; i < 3; i++) {
+        char *tab = strrchr(lines[i], '\t');
+        assert_non_null(tab);
+        char want[65];
+        hex_sha256(lines[i], (size_t)(tab + 1 - lines[i]), want);
+        assert_memory_equal(tab + 1, want, 64);
+        char seq[8];
+        snprintf(seq, sizeof seq, "%d\t", i + 1);
+        assert_memory_equal(lines[i], seq, strlen(seq));
+        /* prev_hash is the field before the hash */
+        assert_memory_equal(tab - 64, prev, 64);
+        memcpy(prev, tab + 1, 64);
+    }
+    assert_non_null(strstr(lines[1], "\tsubmission\t{\"org\":\"org:a\",\"round\":\"2025-r1-abcd\","
+                                     "\"sha256\":\"00ff\"}\t"));
+    long n = 0;
+    char err[512];
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+}
+
+static void test_removed_entry(void **state)
+{
+    (void)state;
+    append_three();
+    char lines[8][1024];
+    assert_int_equal(read_lines(lines, 8), 3);
+    write_lines(lines, 3, 1);
+    char err[512];
+    long n;
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
+    assert_non_null(strstr(err, "audit.log:2:"));
+    assert_non_null(strstr(err, "removed"));
+    /* removing the first entry is seen too */
+    write_lines(lines, 3, 0);
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
+    assert_non_null(strstr(err, "audit.log:1:"));
+}
+
+static void test_altered_entry(void **state)
+{
+    (void)state;
+    append_three();
+    char lines[8][1024];
+    assert_int_equal(read_lines(lines, 8), 3);
+    char *p = strstr(lines[1], "org:a");
+    assert_non_null(p);
+    p[4] = 'b'; /* org:a -> org:b */
+    write_lines(lines, 3, -1);
+    char err[512];
+    long n;
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
+    assert_non_null(strstr(err, "audit.log:2:"));
+    assert_non_null(strstr(err, "hash mismatch"));
+}
+
+static void test_replaced_entry_with_own_hash(void **state)
+{
+    (void)state;
+    /* An attacker who rewrites an entry and recomputes its hash still breaks
+     * the next entry's prev_hash. */
+    append_three();
+    char lines[8][1024];
+    assert_int_equal(read_lines(lines, 8), 3);
+    char *p = strstr(lines[1], "org:a");
+    p[4] = 'b';
+    char *tab = strrchr(lines[1], '\t');
+    char h[65];
+    hex_sha256(lines[1], (size_t)(tab + 1 - lines[1]), h);
+    memcpy(tab + 1, h, 64);
+    write_lines(lines, 3, -1);
+    char err[512];
+    long n;
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
+    assert_non_null(strstr(err, "audit.log:3:"));
+    assert_non_null(strstr(err, "prev_hash"));
+}
+
+static void test_missing_and_torn(void **state)
+{
+    (void)state;
+    char err[512];
+    long n = 99;
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    append_three();
+    FILE *f = fopen(logpath, "a");
+    fputs("4\t2025-01-01T00:00:00Z\tquery\t{}", f); /* a torn append */
+    fclose(f);
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
+    assert_non_null(strstr(err, "audit.log:4:"));
+    assert_int_equal(audit_append(logpath, "query", "{}"), -1);
+}
+
+static void test_bad_details(void **state)
+{
+    (void)state;
+    assert_int_equal(audit_append(logpath, "query", "{\"a\":1}\n{\"b\":2}"), -1);
+    assert_int_equal(audit_append(logpath, "bad\tevent", "{}"), -1);
+    assert_int_equal(audit_appendf(logpath, "query", "what", "a\tb\nc", NULL), 0);
+    long n;
+    char err[256];
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_format_and_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_altered_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_entry_with_own_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_and_torn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_details, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,741 @@
+/*
+ * test_coordinator.c - the built equity-coordinator binary over loopback
+ * with real certificates (made with ca.h in a temporary folder), real CURVE
+ * sockets and a real test node (DEALER) that signs its submissions:
+ *
+ *  - check-config accepts the folder and refuses a world-readable key;
+ *  - HELLO gets the signed round request; a good submission is stored and
+ *    ACKed; an identical resend is a duplicate (still one row);
+ *  - each rejection leaves nothing stored and the server keeps serving:
+ *    conflict, closed round, unknown round, tampered payload byte, another
+ *    organization's signature, a released cell below k, an oversized
+ *    message (connection dropped), a malformed protobuf;
+ *  - a late submission is stored with late = 1 and not pooled; closing a
+ *    round writes pooled.csv; the audit log verifies;
+ *  - crash loop: the daemon _exits between COMMIT and ACK (test hook
+ *    EQ_TEST_CRASH_AFTER_COMMIT=1); after a restart the resend is ACKed as
+ *    a duplicate, every submission is stored exactly once, the database
+ *    passes integrity_check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+#include <zmq.h>
+
+#include "ca.h"
+#include "cells.h"
+#include "envelope.h"
+#include "identity.h"
+#include "store.h"
+#include "transport.h"
+#include "wire.h"
+
+#define BIN EQ_BINARY_DIR "/bin/equity-coordinator"
+#define CRASH_ITERATIONS 20
+
+static char dir[256], ini[400], endpoint[64], dbpath[400];
+static void *zctx;
+static trust_t *trust;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void path_of(char *out, size_t len, const char *rel)
+{
+    snprintf(out, len, "%s/%s", dir, rel);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &l))
+        return -1;
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void write_ini(const char *file, int max_message, const char *key_override)
+{
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "[coordinator]\nnode_endpoint = %s\nmax_message_bytes = %d\npoll_ms = 50\n"
+            "[identity]\nca = %s/ca/ca.crt\ncrl = %s/ca/ca.crl\n"
+            "transport_cert = certs/transport.crt\ntransport_key = %s\n"
+            "signing_cert = certs/signing.crt\nsigning_key = certs/signing.key\n"
+            "enrolled_dir = enrolled\n"
+            "[store]\ndatabase = coordinator.db\naudit_log = audit.log\nresults_dir = results\n"
+            "[round]\nmeasures = population ed_rate\nstratifiers = race\nintersections = none\n"
+            "k = 11\n",
+            endpoint, max_message, dir, dir, key_override ? key_override : "certs/transport.key");
+    fclose(f);
+}
+
+/* Runs a shell command; stdout (trimmed) into out. Returns the exit status. */
+static int run(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = 0;
+    char tmp[4096];
+    size_t got;
+    while ((got = fread(tmp, 1, sizeof tmp, p)) > 0)
+        if (out && n + got < outlen) {
+            memcpy(out + n, tmp, got);
+            n += got;
+        }
+    if (out) {
+        out[n] = 0;
+        while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+            out[--n] = 0;
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void open_round(char id[64], const char *extra)
+{
+    char out[256];
+    assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 %s 2>>%s/cli.log",
+                         BIN, ini, extra ? extra : "", dir), 0);
+    assert_true(strlen(out) > 8 && strlen(out) < 64);
+    snprintf(id, 64, "%s", out);
+}
+
+static pid_t start_daemon(int crash)
+{
+    char logf[400];
+    path_of(logf, sizeof logf, "daemon.log");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        if (crash)
+            setenv("EQ_TEST_CRASH_AFTER_COMMIT", "1", 1);
+        else
+            unsetenv("EQ_TEST_CRASH_AFTER_COMMIT");
+        execl(BIN, BIN, "run", "--config", ini, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits up to 20 s for the daemon to end; returns its wait status. */
+static int wait_daemon(pid_t pid)
+{
+    int st = 0;
+    for (int i = 0; i < 400; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    fail_msg("daemon %d did not exit", (int)pid);
+    return st;
+}
+
+static void stop_daemon(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st = wait_daemon(pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A test node: a plain ZeroMQ DEALER with CURVE client options (a different
+ * route than transport.c's client), pinning the coordinator's key. */
+struct node {
+    const char *org;
+    void *s;
+    EVP_PKEY *sign_key;
+    X509 *sign_cert;
+};
+
+static void node_open(struct node *n, const char *org, const char *sub)
+{
+    memset(n, 0, sizeof *n);
+    n->org = org;
+    char key[400], cert[400], coord[400];
+    snprintf(key, sizeof key, "%s/%s/transport.key", dir, sub);
+    snprintf(coord, sizeof coord, "%s/coord/certs/transport.crt", dir);
+    unsigned char sec[IDENTITY_KEY_LEN], pub[IDENTITY_KEY_LEN], spub[IDENTITY_KEY_LEN];
+    assert_int_equal(identity_curve_keypair(key, sec, pub), 0);
+    X509 *c = NULL;
+    assert_int_equal(identity_load_cert(coord, &c), 0);
+    assert_int_equal(identity_curve_public(c, spub), 0);
+    X509_free(c);
+    n->s = zmq_socket(zctx, ZMQ_DEALER);
+    assert_non_null(n->s);
+    int zero = 0, ivl = 50, ivl_max = 200;
+    assert_int_equal(zmq_setsockopt(n->s, ZMQ_CURVE_SERVERKEY, spub, 32), 0);
+    assert_int_equal(zmq_setsockopt(n->s, ZMQ_CURVE_PUBLICKEY, pub, 32), 0);
+    assert_int_equal(zmq_setsockopt(n->s, ZMQ_CURVE_SECRETKEY, sec, 32), 0);
+    OPENSSL_cleanse(sec, sizeof sec);
+    zmq_setsockopt(n->s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(n->s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(n->s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    assert_int_equal(zmq_connect(n->s, endpoint), 0);
+    snprintf(key, sizeof key, "%s/%s/signing.key", dir, sub);
+    snprintf(cert, sizeof cert, "%s/%s/signing.crt", dir, sub);
+    assert_int_equal(identity_load_secret_key(key, &n->sign_key), 0);
+    assert_int_equal(identity_load_cert(cert, &n->sign_cert), 0);
+}
+
+static void node_close(struct node *n)
+{
+    if (n->s)
+        zmq_close(n->s);
+    n->s = NULL;
+    EVP_PKEY_free(n->sign_key);
+    X509_free(n->sign_cert);
+    n->sign_key = NULL;
+    n->sign_cert = NULL;
+}
+
+static void node_send(struct node *n, const uint8_t *buf, size_t len)
+{
+    assert_int_equal(zmq_send(n->s, buf, len, 0), (int)len);
+}
+
+/* Receives one reply into *e: 0, or -1 when nothing came within ms. */
+static int recv_more(struct node *n, struct envelope *e, int ms)
+{
+    zmq_pollitem_t it = {n->s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) <= 0)
+        return -1;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_true(zmq_msg_recv(&m, n->s, 0) >= 0);
+    char err[256];
+    int rc = envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m), e, err, sizeof err);
+    zmq_msg_close(&m);
+    assert_int_equal(rc, 0);
+    return 0;
+}
+
+/* Sends raw bytes; receives one reply into *e (0), or -1 on timeout. */
+static int exchange(struct node *n, const uint8_t *buf, size_t len, struct envelope *e, int ms)
+{
+    node_send(n, buf, len);
+    return recv_more(n, e, ms);
+}
+
+static void hello(struct node *n, struct envelope *e)
+{
+    uint8_t *p = NULL, *env = NULL;
+    size_t plen, elen;
+    assert_int_equal(hello_pack(n->org, "test-node", &p, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_HELLO, p, plen, NULL, NULL, &env, &elen, NULL), 0);
+    assert_int_equal(exchange(n, env, elen, e, 10000), 0);
+    free(p);
+    free(env);
+}
+
+/* The RoundRequest payload's SHA-256 as the store has it. */
+static void request_sha(const char *round_id, char sha[65])
+{
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_round r;
+    assert_int_equal(store_round_get(st, round_id, &r), 0);
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(r.request, r.request_len, d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(sha + 2 * i, 3, "%02x", d[i]);
+    store_round_clear(&r);
+    store_close(&st);
+}
+
+/* A signed SUBMISSION envelope with ed_rate total (members) for a round.
+ * payload_sha receives the SHA-256 of the Submission payload. */
+static void make_submission(const char *org, const char *round_id, const char *req_sha,
+                            double members, EVP_PKEY *key, X509 *cert, uint8_t **env,
+                            size_t *elen, char payload_sha[65])
+{
+    struct cellset_builder *b = cellset_builder_new();
+    struct cell v;
+    char err[256];
+    memset(&v, 0, sizeof v);
+    v.members = members;
+    v.member_months = members * 12;
+    v.denominator = members * 12;
+    v.numerator = members / 4;
+    assert_int_equal(cellset_builder_add(b, "ed_rate", "total", "all", &v, err, sizeof err), 0);
+    memset(&v, 0, sizeof v);
+    v.reason = REASON_COUNT;
+    assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "BLACK", &v, err, sizeof err), 0);
+    struct cellset *cs = cellset_builder_finish(&b);
+    assert_non_null(cs);
+    snprintf(cs->org, sizeof cs->org, "%s", org);
+    snprintf(cs->round, sizeof cs->round, "%s", round_id);
+    snprintf(cs->period, sizeof cs->period, "2025");
+    cs->k = 11;
+    struct submission_meta meta;
+    assert_int_equal(wire_meta_init(&meta, cs), 0);
+    snprintf(meta.request_sha256, sizeof meta.request_sha256, "%s", req_sha);
+    uint8_t *p = NULL;
+    size_t plen = 0;
+    assert_int_equal(wire_submission_pack(cs, &meta, &p, &plen), 0);
+    if (payload_sha) {
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        SHA256(p, plen, d);
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+            snprintf(payload_sha + 2 * i, 3, "%02x", d[i]);
+    }
+    assert_int_equal(envelope_pack(MSG_SUBMISSION, p, plen, key, cert, env, elen, NULL), 0);
+    free(p);
+    cellset_destroy(&cs);
+}
+
+static void expect_ack(struct envelope *e, const char *round_id, const char *sha, int duplicate,
+                       int late)
+{
+    assert_int_equal(e->type, MSG_ACK);
+    struct ack a;
+    char err[256];
+    assert_int_equal(ack_unpack(e->payload, e->payload_len, &a, err, sizeof err), 0);
+    assert_string_equal(a.round_id, round_id);
+    if (sha)
+        assert_string_equal(a.stored_sha256, sha);
+    assert_int_equal(a.duplicate, duplicate);
+    assert_int_equal(a.late, late);
+    envelope_free(e);
+}
+
+static void expect_error(struct envelope *e, const char *code)
+{
+    assert_int_equal(e->type, MSG_ERROR);
+    struct error_msg m;
+    char err[256];
+    assert_int_equal(error_unpack(e->payload, e->payload_len, &m, err, sizeof err), 0);
+    if (strcmp(m.code, code) != 0)
+        fail_msg("expected error %s, got %s (%s)", code, m.code, m.message);
+    envelope_free(e);
+}
+
+static int submissions_stored(const char *round_id)
+{
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    int n = -1;
+    assert_int_equal(store_submission_count(st, round_id, &n), 0);
+    store_close(&st);
+    return n;
+}
+
+/* ---- federation ----------------------------------------------------------- */
+
+static void copy_cert(const char *from_rel, const char *to_rel)
+{
+    char from[400], to[400];
+    path_of(from, sizeof from, from_rel);
+    path_of(to, sizeof to, to_rel);
+    X509 *c = NULL;
+    assert_int_equal(identity_load_cert(from, &c), 0);
+    assert_int_equal(identity_write_cert(to, c), 0);
+    X509_free(c);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/eq_coord_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char p[400];
+    path_of(p, sizeof p, "ca");
+    if (ca_init(p, "Test Federation", CA_DEFAULT_CA_DAYS) != 0)
+        return -1;
+    ca_t *ca = ca_open(p);
+    if (!ca)
+        return -1;
+    struct { identity_role role; const char *name, *out; } ids[] = {
+        {ROLE_COORDINATOR, "coord:test", "coord/certs"},
+        {ROLE_NODE, "org:a", "org-a"},
+        {ROLE_NODE, "org:b", "org-b"},
+        {ROLE_NODE, "org:c", "org-c"}, /* issued by the CA but not enrolled */
+    };
+    path_of(p, sizeof p, "coord");
+    mkdir(p, 0700);
+    path_of(p, sizeof p, "coord/enrolled");
+    mkdir(p, 0700);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        struct ca_issue_opts o = {.role = ids[i].role, .name = ids[i].name};
+        path_of(p, sizeof p, ids[i].out);
+        if (ca_issue(ca, &o, p) != 0)
+            return -1;
+    }
+    ca_destroy(&ca);
+    copy_cert("org-a/transport.crt", "coord/enrolled/org-a.crt");
+    copy_cert("org-b/transport.crt", "coord/enrolled/org-b.crt");
+    int port = free_port();
+    if (port <= 0)
+        return -1;
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    path_of(ini, sizeof ini, "coord/coordinator.ini");
+    path_of(dbpath, sizeof dbpath, "coord/coordinator.db");
+    write_ini(ini, 262144, NULL);
+    zctx = zmq_ctx_new();
+    char ca_crt[400], ca_crl[400];
+    path_of(ca_crt, sizeof ca_crt, "ca/ca.crt");
+    path_of(ca_crl, sizeof ca_crl, "ca/ca.crl");
+    trust = trust_new(ca_crt, ca_crl, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return trust && zctx ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    trust_destroy(&trust);
+    if (zctx)
+        zmq_ctx_term(zctx);
+    if (!getenv("EQ_KEEP_TMP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_check_config(void **state)
+{
+    (void)state;
+    char out[8192];
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s 2>&1", BIN, ini), 0);
+    assert_non_null(strstr(out, "coordinator id: coord:test"));
+    assert_non_null(strstr(out, "enrolled transport certificates: 2"));
+    assert_non_null(strstr(out, "node_endpoint = tcp://127.0.0.1:"));
+    /* a world-readable copy of the transport key is refused with file:line */
+    char bad_ini[400], key[400], copy[400];
+    path_of(bad_ini, sizeof bad_ini, "coord/bad.ini");
+    path_of(key, sizeof key, "coord/certs/transport.key");
+    path_of(copy, sizeof copy, "coord/open.key");
+    assert_int_equal(run(NULL, 0, "cp '%s' '%s' && chmod 644 '%s'", key, copy, copy), 0);
+    write_ini(bad_ini, 262144, copy);
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s 2>&1", BIN, bad_ini), 1);
+    assert_non_null(strstr(out, "bad.ini:9: [identity] transport_key"));
+    /* an unknown key is a syntax error with its line */
+    FILE *f = fopen(bad_ini, "a");
+    fputs("[round]\ncolour = blue\n", f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s 2>&1", BIN, bad_ini), 1);
+    assert_non_null(strstr(out, "bad.ini:23: unknown key \"colour\""));
+    /* usage errors */
+    assert_int_equal(run(NULL, 0, "%s round 2>/dev/null", BIN), 2);
+    assert_int_equal(run(NULL, 0, "%s round open --config %s 2>/dev/null", BIN, ini), 2);
+}
+
+static void test_submissions(void **state)
+{
+    (void)state;
+    char r1[64], r2[64], r3[64], out[8192];
+    open_round(r1, NULL);
+    assert_non_null(strstr(r1, "2025-r1-"));
+    pid_t d = start_daemon(0);
+    struct node a, b;
+    node_open(&a, "org:a", "org-a");
+    node_open(&b, "org:b", "org-b");
+
+    /* HELLO -> the signed round request */
+    struct envelope e;
+    hello(&a, &e);
+    assert_int_equal(e.type, MSG_ROUND_REQUEST);
+    struct identity_info signer;
+    assert_int_equal(envelope_verify(trust, &e, "coord:test", &signer), 0);
+    struct round_request rr;
+    char err[256];
+    assert_int_equal(round_request_unpack(e.payload, e.payload_len, &rr, err, sizeof err), 0);
+    assert_string_equal(rr.round_id, r1);
+    assert_int_equal(rr.k, 11);
+    assert_true(rr.measure_on[catalog_measure_find("ed_rate")]);
+    assert_false(rr.measure_on[catalog_measure_find("cost_pmpm")]);
+    char req_sha[65];
+    unsigned char dg[SHA256_DIGEST_LENGTH];
+    SHA256(e.payload, e.payload_len, dg);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(req_sha + 2 * i, 3, "%02x", dg[i]);
+    envelope_free(&e);
+
+    /* a node that is not enrolled cannot even get its HELLO through */
+    struct node c;
+    node_open(&c, "org:c", "org-c");
+    {
+        uint8_t *hp = NULL, *he = NULL;
+        size_t hpl, hel;
+        assert_int_equal(hello_pack("org:c", "test-node", &hp, &hpl), 0);
+        assert_int_equal(envelope_pack(MSG_HELLO, hp, hpl, NULL, NULL, &he, &hel, NULL), 0);
+        assert_int_equal(exchange(&c, he, hel, &e, 1500), -1);
+        free(hp);
+        free(he);
+    }
+    node_close(&c);
+
+    /* a good submission: stored, then ACKed */
+    uint8_t *good = NULL, *other = NULL, *bad = NULL;
+    size_t glen, olen, blen;
+    char sha[65];
+    make_submission("org:a", r1, req_sha, 100, a.sign_key, a.sign_cert, &good, &glen, sha);
+    assert_int_equal(exchange(&a, good, glen, &e, 10000), 0);
+    expect_ack(&e, r1, sha, 0, 0);
+    assert_int_equal(submissions_stored(r1), 1);
+
+    /* replay: duplicate ACK, still one row */
+    assert_int_equal(exchange(&a, good, glen, &e, 10000), 0);
+    expect_ack(&e, r1, sha, 1, 0);
+    assert_int_equal(submissions_stored(r1), 1);
+
+    /* a different second submission: conflict */
+    make_submission("org:a", r1, req_sha, 200, a.sign_key, a.sign_cert, &other, &olen, NULL);
+    assert_int_equal(exchange(&a, other, olen, &e, 10000), 0);
+    expect_error(&e, "conflict");
+    free(other);
+
+    /* org:b: a tampered byte in the payload */
+    make_submission("org:b", r1, req_sha, 120, b.sign_key, b.sign_cert, &bad, &blen, NULL);
+    uint8_t *tampered = malloc(blen);
+    memcpy(tampered, bad, blen);
+    struct envelope parsed;
+    assert_int_equal(envelope_unpack(bad, blen, &parsed, err, sizeof err), 0);
+    uint8_t *at = memmem(tampered, blen, parsed.payload, parsed.payload_len);
+    assert_non_null(at);
+    at[parsed.payload_len / 2] ^= 0x01;
+    envelope_free(&parsed);
+    assert_int_equal(exchange(&b, tampered, blen, &e, 10000), 0);
+    expect_error(&e, "bad_signature");
+    free(tampered);
+
+    /* org:b's connection, org:a's signature (valid certificate, wrong CN) */
+    make_submission("org:b", r1, req_sha, 120, a.sign_key, a.sign_cert, &other, &olen, NULL);
+    assert_int_equal(exchange(&b, other, olen, &e, 10000), 0);
+    expect_error(&e, "signer_mismatch");
+    free(other);
+
+    /* unknown round */
+    make_submission("org:b", "2025-r99-ffff", req_sha, 120, b.sign_key, b.sign_cert, &other,
+                    &olen, NULL);
+    assert_int_equal(exchange(&b, other, olen, &e, 10000), 0);
+    expect_error(&e, "unknown_round");
+    free(other);
+
+    /* a released cell below k */
+    make_submission("org:b", r1, req_sha, 5, b.sign_key, b.sign_cert, &other, &olen, NULL);
+    assert_int_equal(exchange(&b, other, olen, &e, 10000), 0);
+    expect_error(&e, "implausible");
+    free(other);
+
+    /* a malformed protobuf */
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x99};
+    assert_int_equal(exchange(&b, junk, sizeof junk, &e, 10000), 0);
+    expect_error(&e, "malformed");
+
+    /* an oversized message: the connection is dropped, no reply */
+    size_t big = 300000;
+    uint8_t *huge = calloc(1, big);
+    assert_int_equal(exchange(&b, huge, big, &e, 1500), -1);
+    free(huge);
+    node_close(&b);
+    assert_int_equal(submissions_stored(r1), 1);
+
+    /* ... and the server keeps serving: org:b's good submission */
+    node_open(&b, "org:b", "org-b");
+    char shab[65];
+    assert_int_equal(exchange(&b, bad, blen, &e, 10000), 0);
+    SHA256(NULL, 0, dg);
+    {
+        struct envelope pe;
+        assert_int_equal(envelope_unpack(bad, blen, &pe, err, sizeof err), 0);
+        SHA256(pe.payload, pe.payload_len, dg);
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+            snprintf(shab + 2 * i, 3, "%02x", dg[i]);
+        envelope_free(&pe);
+    }
+    expect_ack(&e, r1, shab, 0, 0);
+    assert_int_equal(submissions_stored(r1), 2);
+
+    /* closed round: opened and closed from the CLI while the daemon runs */
+    open_round(r2, NULL);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>>%s/cli.log",
+                         BIN, ini, r2, dir), 0);
+    char r2sha[65];
+    request_sha(r2, r2sha);
+    make_submission("org:a", r2, r2sha, 100, a.sign_key, a.sign_cert, &other, &olen, NULL);
+    assert_int_equal(exchange(&a, other, olen, &e, 10000), 0);
+    expect_error(&e, "round_closed");
+    free(other);
+    assert_int_equal(submissions_stored(r2), 0);
+
+    /* late: a round whose deadline has passed stores with late = 1 */
+    open_round(r3, "--deadline 2020-01-01");
+    char r3sha[65];
+    request_sha(r3, r3sha);
+    make_submission("org:a", r3, r3sha, 100, a.sign_key, a.sign_cert, &other, &olen, sha);
+    assert_int_equal(exchange(&a, other, olen, &e, 10000), 0);
+    expect_ack(&e, r3, sha, 0, 1);
+    free(other);
+
+    /* org:a has answered every open round: HELLO says nothing open */
+    hello(&a, &e);
+    expect_ack(&e, "", NULL, 0, 0);
+    /* org:b still has r3 open */
+    hello(&b, &e);
+    assert_int_equal(e.type, MSG_ROUND_REQUEST);
+    envelope_free(&e);
+
+    /* a refusal is stored and shows in the status */
+    uint8_t *rp = NULL, *renv = NULL;
+    size_t rplen, relen;
+    assert_int_equal(refusal_pack(r3, "org:b", "stratifier race not allowed", &rp, &rplen), 0);
+    assert_int_equal(envelope_pack(MSG_REFUSAL, rp, rplen, b.sign_key, b.sign_cert, &renv,
+                                   &relen, NULL), 0);
+    assert_int_equal(exchange(&b, renv, relen, &e, 10000), 0);
+    expect_ack(&e, r3, NULL, 0, 0);
+    free(rp);
+    free(renv);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s", BIN, ini, r3), 0);
+    assert_non_null(strstr(out, "org:a"));
+    assert_non_null(strstr(out, "LATE"));
+    assert_non_null(strstr(out, "refused"));
+    assert_non_null(strstr(out, "stratifier race not allowed"));
+
+    node_close(&a);
+    node_close(&b);
+    stop_daemon(d);
+
+    /* close r1: pooled = 100 + 120 members, two organizations */
+    char pooled[512];
+    assert_int_equal(run(pooled, sizeof pooled, "%s round close --config %s --round %s 2>>%s/cli.log",
+                         BIN, ini, r1, dir), 0);
+    FILE *f = fopen(pooled, "r");
+    assert_non_null(f);
+    char line[512];
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, ",ed_rate,total,all,")) {
+            assert_non_null(strstr(line, ",ed_rate,total,all,220,2640,2640,55,0,0,,2,0"));
+            found = 1;
+        }
+    fclose(f);
+    assert_true(found);
+    /* closing twice is a user error */
+    assert_int_equal(run(NULL, 0, "%s round close --config %s --round %s 2>/dev/null", BIN, ini,
+                         r1), 1);
+
+    /* the audit log verifies and holds the story */
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+    char audit[400];
+    path_of(audit, sizeof audit, "coord/audit.log");
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\trejection\t' '%s'", audit), 0);
+    assert_true(strtol(out, NULL, 10) >= 7);
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\tsubmission\t' '%s'", audit), 0);
+    assert_int_equal(strtol(out, NULL, 10), 3);
+    assert_int_equal(run(NULL, 0, "grep -q -e '\tconnection\t.*\"cn\":\"org:a\"' '%s'", audit), 0);
+    assert_int_equal(run(NULL, 0, "grep -q -e '\tround_close\t' '%s'", audit), 0);
+    assert_int_equal(run(NULL, 0, "grep -q -e '\tconnection\t.*\"result\":\"refused\"' '%s'",
+                         audit), 0);
+    assert_int_equal(run(NULL, 0, "grep -q -e '\trefusal\t' '%s'", audit), 0);
+    /* remove an entry: verify fails and names the line */
+    assert_int_equal(run(NULL, 0, "sed -i 3d '%s'", audit), 0);
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 1);
+    assert_non_null(strstr(out, "audit.log:3:"));
+    free(good);
+    free(bad);
+}
+
+static void test_crash_between_commit_and_ack(void **state)
+{
+    (void)state;
+    /* a fresh audit log (the previous test damaged its copy on purpose) */
+    char audit[400];
+    path_of(audit, sizeof audit, "coord/audit.log");
+    unlink(audit);
+    char ids[CRASH_ITERATIONS][64];
+    for (int i = 0; i < CRASH_ITERATIONS; i++) {
+        open_round(ids[i], NULL);
+        char req[65], sha[65];
+        request_sha(ids[i], req);
+        pid_t d = start_daemon(1);
+        struct node a;
+        node_open(&a, "org:a", "org-a");
+        uint8_t *env = NULL;
+        size_t elen;
+        make_submission("org:a", ids[i], req, 100 + i, a.sign_key, a.sign_cert, &env, &elen,
+                        sha);
+        struct envelope e;
+        node_send(&a, env, elen);
+        int st = wait_daemon(d); /* dies after COMMIT, before the ACK */
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 137);
+        assert_int_equal(recv_more(&a, &e, 100), -1);
+        node_close(&a);
+        assert_int_equal(submissions_stored(ids[i]), 1);
+
+        /* restart; the node resends the same bytes: a duplicate ACK */
+        d = start_daemon(0);
+        node_open(&a, "org:a", "org-a");
+        assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+        expect_ack(&e, ids[i], sha, 1, 0);
+        node_close(&a);
+        stop_daemon(d);
+        free(env);
+    }
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    for (int i = 0; i < CRASH_ITERATIONS; i++) {
+        int n = -1;
+        assert_int_equal(store_submission_count(st, ids[i], &n), 0);
+        assert_int_equal(n, 1);
+    }
+    char err[256];
+    assert_int_equal(store_integrity_check(st, err, sizeof err), 0);
+    store_close(&st);
+    char out[1024];
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_submissions),
+        cmocka_unit_test(test_crash_between_commit_and_ack),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

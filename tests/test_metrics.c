@@ -1,0 +1,805 @@
+/*
+ * test_metrics.c - the metrics engine (coordinator/metrics*.c) against the
+ * worked examples of metrics.md (6 significant digits, values taken from
+ * the specification, not from this code), edge cases of each section, and
+ * the equity-coordinator `metrics` command run end to end on real files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cells.h"
+#include "cells_read.h"
+#include "metrics.h"
+#include "metrics_stats.h"
+
+#define HEADER "org,round,measure,stratifier,stratum,members,member_months,denominator," \
+               "numerator,sum_sq,suppressed,reason\n"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+/* True when a rounds to b at b's 6 significant digits. */
+static int near6(double a, double b)
+{
+    if (b == 0)
+        return fabs(a) < 1e-12;
+    double unit = pow(10, floor(log10(fabs(b))) - 5);
+    return fabs(a - b) <= 0.5 * unit * 1.001;
+}
+
+#define assert_near6(a, b)                                                              \
+    do {                                                                                 \
+        double a_ = (a), b_ = (b);                                                       \
+        if (!near6(a_, b_))                                                              \
+            fail_msg("%s = %.10g, expected %.6g", #a, a_, b_);                           \
+    } while (0)
+
+#define assert_empty(x) assert_true(isnan(x))
+
+/* Runs the engine as the command does: one organization as given, several
+ * pooled plus the per-organization metrics. */
+static metrics_out *run(const char *csv, const struct metrics_params *pp)
+{
+    struct cellset **sets = NULL, *pooled = NULL;
+    int n = 0;
+    char err[512];
+    struct metrics_params p;
+    if (pp)
+        p = *pp;
+    else
+        metrics_params_default(&p);
+    if (cells_read_buffer("test.csv", csv, strlen(csv), &sets, &n, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    metrics_out *out = metrics_out_new();
+    assert_non_null(out);
+    if (n == 1) {
+        assert_int_equal(metrics_compute(sets[0], &p, out), 0);
+        assert_int_equal(metrics_compute_quality(sets[0], &p, out), 0);
+    } else {
+        pooled = metrics_pool(sets, n);
+        assert_non_null(pooled);
+        assert_int_equal(metrics_compute(pooled, &p, out), 0);
+        assert_int_equal(metrics_compute_orgs(sets, n, &p, out), 0);
+    }
+    cellset_destroy(&pooled);
+    cells_read_free(&sets, n);
+    return out;
+}
+
+static const struct metrics_row *row(const metrics_out *out, const char *measure,
+                                     const char *strat, const char *stratum, const char *metric,
+                                     const char *ref)
+{
+    const struct metrics_row *r = metrics_out_find(out, measure, strat, stratum, metric, ref);
+    if (!r)
+        fail_msg("no row %s,%s,%s,%s ref %s", measure, strat, stratum, metric, ref ? ref : "*");
+    return r;
+}
+
+static int has_flag(const struct metrics_row *r, const char *f)
+{
+    size_t l = strlen(f);
+    for (const char *s = r->flags; *s;) {
+        const char *e = strchr(s, ';');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == l && strncmp(s, f, l) == 0)
+            return 1;
+        s += n + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+#define assert_flag(r, f)                                                                \
+    do {                                                                                 \
+        if (!has_flag((r), (f)))                                                         \
+            fail_msg("row %s/%s/%s flags '%s' lack '%s'", (r)->measure, (r)->stratum,    \
+                     (r)->metric, (r)->flags, (f));                                      \
+    } while (0)
+
+/* ---- worked examples (metrics.md) ----------------------------------------- */
+
+static void test_z(void **state)
+{
+    (void)state;
+    assert_near6(mstat_z(0.95), 1.959964);
+    assert_near6(mstat_z(0.998), 3.090232);
+}
+
+static void test_proportion_example(void **state)
+{
+    (void)state;
+    struct mstat s;
+    assert_int_equal(mstat_proportion(65, 100, 0.95, &s), 0);
+    assert_near6(s.value, 0.65);
+    assert_near6(s.lower, 0.552544);
+    assert_near6(s.upper, 0.736358);
+}
+
+static void test_rate_examples(void **state)
+{
+    (void)state;
+    struct mstat s;
+    assert_int_equal(mstat_rate(5, 1200, 0.95, &s), 0); /* exact */
+    assert_near6(s.value, 50);
+    assert_near6(s.lower, 16.2349);
+    assert_near6(s.upper, 116.683);
+    assert_int_equal(mstat_rate(30, 10000, 0.95, &s), 0); /* Byar */
+    assert_near6(s.value, 36);
+    assert_near6(s.lower, 24.2843);
+    assert_near6(s.upper, 51.3940);
+}
+
+static void test_mean_pmpm_examples(void **state)
+{
+    (void)state;
+    struct mstat s;
+    assert_int_equal(mstat_mean(400, 50, 3400, 0.95, &s), 0);
+    assert_near6(s.value, 8);
+    assert_near6(s.lower, 7.42584);
+    assert_near6(s.upper, 8.57416);
+    assert_int_equal(mstat_pmpm(1680000, 400, 4200, 1.2e10, 0.95, &s), 0);
+    assert_near6(s.value, 400);
+    assert_near6(s.lower, 367.147);
+    assert_near6(s.upper, 432.853);
+    assert_near6(s.se, 16.7623);
+    /* Means need d >= 2. */
+    assert_int_equal(mstat_mean(4, 1, 16, 0.95, &s), MSTAT_EDOMAIN);
+}
+
+static const char *const DSR_CSV = HEADER
+    "p,r1,ed_rate,total,all,12000,140000,140000,373,,0,\n"
+    "p,r1,ed_rate,age_std,0,200,1500,1500,3,,0,\n"
+    "p,r1,ed_rate,age_std,1-4,600,6200,6200,8,,0,\n"
+    "p,r1,ed_rate,age_std,5-14,1500,18000,18000,14,,0,\n"
+    "p,r1,ed_rate,age_std,15-24,1700,19500,19500,30,,0,\n"
+    "p,r1,ed_rate,age_std,25-34,1800,21000,21000,25,,0,\n"
+    "p,r1,ed_rate,age_std,35-44,2000,24000,24000,35,,0,\n"
+    "p,r1,ed_rate,age_std,45-54,1800,20500,20500,44,,0,\n"
+    "p,r1,ed_rate,age_std,55-64,1100,13000,13000,50,,0,\n"
+    "p,r1,ed_rate,age_std,65-74,800,8800,8800,61,,0,\n"
+    "p,r1,ed_rate,age_std,75-84,500,5600,5600,70,,0,\n"
+    "p,r1,ed_rate,age_std,85+,200,1900,1900,33,,0,\n";
+
+static void test_dsr_example(void **state)
+{
+    (void)state;
+    metrics_out *out = run(DSR_CSV, NULL);
+    const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
+    assert_near6(r->value, 32.8400);
+    assert_near6(r->lower, 29.5776);
+    assert_near6(r->upper, 36.3628);
+    assert_string_equal(r->flags, "");
+    r = row(out, "ed_rate", "total", "all", "estimate", NULL); /* crude */
+    assert_near6(r->value, 31.9714);
+    metrics_out_destroy(&out);
+}
+
+static void test_dsr_not_computed(void **state)
+{
+    (void)state;
+    /* A withheld age cell: input_suppressed and the cell's reason. */
+    char *csv = strdup(DSR_CSV);
+    assert_non_null(csv);
+    char *line = strstr(csv, "p,r1,ed_rate,age_std,0,200");
+    const char *repl = "p,r1,ed_rate,age_std,0,,,,,,1,count\n";
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(line - csv), csv, repl, strchr(line, '\n') + 1);
+    metrics_out *out = run(buf, NULL);
+    const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
+    assert_empty(r->value);
+    assert_empty(r->lower);
+    assert_flag(r, "input_suppressed");
+    assert_flag(r, "count");
+    metrics_out_destroy(&out);
+    free(csv);
+    /* Fewer than 10 events: min_count. */
+    const double x[3] = {2, 3, 4}, m[3] = {1000, 1000, 1000}, w[3] = {1, 1, 1};
+    struct mstat s;
+    assert_int_equal(mstat_dsr(3, x, m, w, 10, 0.95, &s), MSTAT_EMINCOUNT);
+    assert_empty(s.value);
+    /* An age cell with M = 0. */
+    const double m0[3] = {1000, 0, 1000}, x2[3] = {20, 0, 20};
+    assert_int_equal(mstat_dsr(3, x2, m0, w, 10, 0.95, &s), MSTAT_EDOMAIN);
+}
+
+static void test_pairwise_example(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,ed_rate,race,BLACK,3500,40000,40000,240,,0,\n"
+        "p,r1,ed_rate,race,WHITE,7000,80000,80000,300,,0,\n";
+    struct metrics_params p;
+    metrics_params_default(&p);
+    assert_int_equal(metrics_params_set_reference(&p, "WHITE"), 0);
+    metrics_out *out = run(csv, &p);
+    const struct metrics_row *r = row(out, "ed_rate", "race", "BLACK", "rd", "WHITE");
+    assert_near6(r->value, 27);
+    assert_near6(r->lower, 16.5642);
+    assert_near6(r->upper, 37.4358);
+    assert_flag(r, "adverse"); /* ED visits: lower is better, BLACK is higher */
+    r = row(out, "ed_rate", "race", "BLACK", "rr", "WHITE");
+    assert_near6(r->value, 1.6);
+    assert_near6(r->lower, 1.35022);
+    assert_near6(r->upper, 1.89599);
+    assert_flag(r, "adverse");
+    /* No rows of the reference against itself. */
+    assert_null(metrics_out_find(out, "ed_rate", "race", "WHITE", "rd", NULL));
+    /* Excess events if the gap closed: 27/1000 member-years * 40000/12 months. */
+    r = row(out, "ed_rate", "race", "BLACK", "excess", "WHITE");
+    assert_near6(r->value, 90);
+    metrics_out_destroy(&out);
+}
+
+static const char *const BGV_CSV = HEADER
+    "p,r1,no_show,race,WHITE,3000,36000,5000,600,,0,\n"
+    "p,r1,no_show,race,BLACK,2000,24000,3000,540,,0,\n"
+    "p,r1,no_show,race,ASIAN,1500,18000,2000,600,,0,\n"
+    "p,r1,no_show,race,UNKNOWN,,,,,,1,count\n";
+
+static void test_summary_example(void **state)
+{
+    (void)state;
+    struct metrics_params p;
+    metrics_params_default(&p);
+    assert_int_equal(metrics_params_set_reference(&p, "total"), 0);
+    metrics_out *out = run(BGV_CSV, &p);
+    const struct metrics_row *r = row(out, "no_show", "race", "all", "bgv", NULL);
+    assert_near6(r->value, 0.004644);
+    assert_near6(r->se, 0.000574483);
+    assert_false(has_flag(r, "partial")); /* UNKNOWN is counted beside the groups */
+    r = row(out, "no_show", "race", "all", "idisp", "total");
+    assert_near6(r->value, 35.6322);
+    r = row(out, "no_show", "race", "all", "idisp_w", NULL);
+    assert_near6(r->value, 31.0345);
+    r = row(out, "no_show", "race", "all", "mld", NULL);
+    assert_near6(r->value, 0.0666659);
+    assert_near6(r->se, 0.00774264);
+    r = row(out, "no_show", "race", "all", "theil", NULL);
+    assert_near6(r->value, 0.0702328);
+    assert_near6(r->se, 0.00809106);
+    /* mu = 0.174: RD of WHITE (0.12) against the total is -0.054. */
+    r = row(out, "no_show", "race", "WHITE", "rd", "total");
+    assert_near6(r->value, -0.054);
+    assert_flag(r, "overlapping_reference");
+    metrics_out_destroy(&out);
+
+    /* Against the best group (lowest no-show: WHITE 0.12). */
+    out = run(BGV_CSV, NULL);
+    r = row(out, "no_show", "race", "all", "idisp", "WHITE");
+    assert_near6(r->value, 66.6667);
+    metrics_out_destroy(&out);
+
+    struct mgroup g[3] = {{0.12, 0, 0.5}, {0.18, 0, 0.3}, {0.3, 0, 0.2}};
+    assert_near6(mstat_mu(g, 3), 0.174);
+}
+
+static void test_sii_example(void **state)
+{
+    (void)state;
+    /* Rows out of order: the engine orders quintiles 5 (most deprived) first. */
+    const char *csv = HEADER
+        "p,r1,ed_rate,adi_quintile,1,1500,18000,18000,300,,0,\n"
+        "p,r1,ed_rate,adi_quintile,3,1600,20000,20000,560,,0,\n"
+        "p,r1,ed_rate,adi_quintile,5,1500,18000,18000,900,,0,\n"
+        "p,r1,ed_rate,adi_quintile,UNKNOWN,300,3000,3000,40,,0,\n"
+        "p,r1,ed_rate,adi_quintile,2,1600,20000,20000,450,,0,\n"
+        "p,r1,ed_rate,adi_quintile,4,1550,19000,19000,700,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    const struct metrics_row *r = row(out, "ed_rate", "adi_quintile", "all", "sii", NULL);
+    assert_near6(r->value, -475.561);
+    assert_near6(r->lower, -524.220);
+    assert_near6(r->upper, -426.902);
+    r = row(out, "ed_rate", "adi_quintile", "all", "rii", NULL);
+    assert_near6(r->value, 0.214415);
+    assert_near6(r->lower, 0.173317);
+    assert_near6(r->upper, 0.265260);
+    r = row(out, "ed_rate", "adi_quintile", "all", "aci", NULL);
+    assert_near6(r->value, -76.0687);
+    assert_near6(r->se, 3.97111);
+    r = row(out, "ed_rate", "adi_quintile", "all", "rci", NULL);
+    assert_near6(r->value, -0.206945);
+    assert_near6(r->se, 0.0100994);
+    metrics_out_destroy(&out);
+
+    /* A withheld quintile: not computed, input_suppressed. */
+    const char *csv2 = HEADER
+        "p,r1,ed_rate,adi_quintile,1,1500,18000,18000,300,,0,\n"
+        "p,r1,ed_rate,adi_quintile,2,1600,20000,20000,450,,0,\n"
+        "p,r1,ed_rate,adi_quintile,3,1600,20000,20000,560,,0,\n"
+        "p,r1,ed_rate,adi_quintile,4,,,,,,1,secondary\n"
+        "p,r1,ed_rate,adi_quintile,5,1500,18000,18000,900,,0,\n";
+    out = run(csv2, NULL);
+    r = row(out, "ed_rate", "adi_quintile", "all", "sii", NULL);
+    assert_empty(r->value);
+    assert_empty(r->se);
+    assert_flag(r, "input_suppressed");
+    metrics_out_destroy(&out);
+}
+
+static void test_heba_example(void **state)
+{
+    (void)state;
+    double pbpm, total;
+    assert_int_equal(mstat_heba(18000, 54000, 120000, &pbpm, &total), 0);
+    assert_near6(pbpm, 1.8);
+    assert_near6(total, 216000);
+    const char *csv = HEADER
+        "p,r1,population,total,all,10000,120000,10000,10000,,0,\n"
+        "p,r1,population,heba_band,top,1500,18000,1500,1500,,0,\n"
+        "p,r1,population,heba_band,middle,3500,42000,3500,3500,,0,\n"
+        "p,r1,population,heba_band,bottom,4500,54000,4500,4500,,0,\n"
+        "p,r1,population,heba_band,unknown,500,6000,500,500,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    assert_near6(row(out, "population", "heba_band", "all", "heba_pbpm", NULL)->value, 1.8);
+    assert_near6(row(out, "population", "heba_band", "all", "heba_total", NULL)->value, 216000);
+    metrics_out_destroy(&out);
+}
+
+static void test_funnel_example(void **state)
+{
+    (void)state;
+    double lo, hi;
+    mstat_funnel_proportion(0.2, 400, 0.95, &lo, &hi);
+    assert_near6(lo, 0.160801);
+    assert_near6(hi, 0.239199);
+    mstat_funnel_proportion(0.2, 400, 0.998, &lo, &hi);
+    assert_near6(lo, 0.138195);
+    assert_near6(hi, 0.261805);
+    /* Clipped to [0, 1]. */
+    mstat_funnel_proportion(0.01, 10, 0.95, &lo, &hi);
+    assert_true(lo == 0);
+}
+
+/* ---- edge cases -------------------------------------------------------------- */
+
+static void test_zero_and_full(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,wellness,sex,F,50,600,50,0,,0,\n"
+        "p,r1,wellness,sex,M,50,600,50,50,,0,\n"
+        "p,r1,ed_rate,sex,F,100,1200,1200,0,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    const double z = 1.959964;
+    /* 0/50: Wilson upper z^2/(d + z^2), lower 0; flagged unreliable, not hidden. */
+    const struct metrics_row *r = row(out, "wellness", "sex", "F", "estimate", NULL);
+    assert_true(r->value == 0);
+    assert_true(r->lower == 0);
+    assert_near6(r->upper, z * z / (50 + z * z));
+    assert_flag(r, "unreliable");
+    /* 50/50: upper 1, lower d/(d + z^2). */
+    r = row(out, "wellness", "sex", "M", "estimate", NULL);
+    assert_true(r->value == 1);
+    assert_near6(r->upper, 1);
+    assert_near6(r->lower, 50 / (50 + z * z));
+    assert_false(has_flag(r, "unreliable"));
+    /* Zero events in 1,200 months: [0, 10 * chi2_0.975(2) / 2] = [0, 36.8888]. */
+    r = row(out, "ed_rate", "sex", "F", "estimate", NULL);
+    assert_true(r->value == 0);
+    assert_true(r->lower == 0);
+    assert_near6(r->upper, 36.8888);
+    assert_flag(r, "unreliable");
+    /* RR of a group with a zero rate is undefined, written empty. */
+    r = row(out, "wellness", "sex", "F", "rr", NULL);
+    assert_empty(r->value);
+    assert_flag(r, "undefined");
+    /* MLD undefined with a zero group. */
+    metrics_out_destroy(&out);
+}
+
+static void test_single_group_and_equal(void **state)
+{
+    (void)state;
+    const char *one = HEADER "p,r1,wellness,sex,F,500,6000,500,100,,0,\n";
+    metrics_out *out = run(one, NULL);
+    const struct metrics_row *r = row(out, "wellness", "sex", "all", "bgv", NULL);
+    assert_empty(r->value);
+    assert_flag(r, "few_groups");
+    r = row(out, "wellness", "sex", "all", "theil", NULL);
+    assert_empty(r->value);
+    assert_flag(r, "few_groups");
+    metrics_out_destroy(&out);
+
+    const char *eq = HEADER
+        "p,r1,bp_control,race,ASIAN,400,4800,400,200,,0,\n"
+        "p,r1,bp_control,race,BLACK,600,7200,600,300,,0,\n"
+        "p,r1,bp_control,race,WHITE,800,9600,800,400,,0,\n";
+    out = run(eq, NULL);
+    assert_true(row(out, "bp_control", "race", "all", "bgv", NULL)->value == 0);
+    assert_near6(row(out, "bp_control", "race", "all", "idisp", NULL)->value, 0);
+    assert_near6(row(out, "bp_control", "race", "all", "mld", NULL)->value, 0);
+    assert_near6(row(out, "bp_control", "race", "all", "theil", NULL)->value, 0);
+    /* Ties for best go to the larger group (WHITE). */
+    r = row(out, "bp_control", "race", "ASIAN", "rd", "WHITE");
+    assert_true(r->value == 0);
+    assert_false(has_flag(r, "adverse"));
+    metrics_out_destroy(&out);
+}
+
+static void test_all_withheld(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,wellness,race,ASIAN,,,,,,1,count\n"
+        "p,r1,wellness,race,BLACK,,,,,,1,secondary\n"
+        "p,r1,wellness,race,WHITE,,,,,,1,complement\n";
+    metrics_out *out = run(csv, NULL);
+    const struct metrics_row *r = row(out, "wellness", "race", "ASIAN", "estimate", NULL);
+    assert_empty(r->value);
+    assert_empty(r->lower);
+    assert_empty(r->upper);
+    assert_empty(r->se);
+    assert_string_equal(r->flags, "count");
+    r = row(out, "wellness", "race", "all", "bgv", NULL);
+    assert_empty(r->value);
+    assert_flag(r, "few_groups");
+    assert_flag(r, "partial");
+    r = row(out, "wellness", "race", "BLACK", "rd", NULL);
+    assert_empty(r->value);
+    assert_true(r->flags[0] != '\0');
+    /* Written empty, never 0. */
+    char path[] = "/tmp/test_metrics_withheld.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(metrics_out_write_csv(out, path), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "r1,wellness,race,ASIAN,estimate,", 32) == 0) {
+            assert_string_equal(line, "r1,wellness,race,ASIAN,estimate,,,,,count,,,\n");
+            found = 1;
+        }
+    fclose(f);
+    unlink(path);
+    assert_true(found);
+    metrics_out_destroy(&out);
+}
+
+static void test_references(void **state)
+{
+    (void)state;
+    /* no_show (lower better): ASIAN 0.10 is smallest but d = 20 (small), so
+     * best is WHITE 0.12; largest by d is WHITE too; BLACK for VALUE. */
+    const char *csv = HEADER
+        "p,r1,no_show,race,ASIAN,20,240,20,2,,0,\n"
+        "p,r1,no_show,race,BLACK,2000,24000,3000,540,,0,\n"
+        "p,r1,no_show,race,WHITE,3000,36000,5000,600,,0,\n"
+        "p,r1,no_show,race,OTHER,1000,12000,1000,100,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    const struct metrics_row *r = row(out, "no_show", "race", "BLACK", "rd", NULL);
+    /* OTHER is 0.10 with d = 1000, reliable: it is the best. */
+    assert_string_equal(r->reference, "OTHER");
+    assert_near6(r->value, 0.08);
+    metrics_out_destroy(&out);
+
+    struct metrics_params p;
+    metrics_params_default(&p);
+    metrics_params_set_reference(&p, "largest");
+    out = run(csv, &p);
+    r = row(out, "no_show", "race", "BLACK", "rd", NULL);
+    assert_string_equal(r->reference, "WHITE");
+    assert_near6(r->value, 0.06);
+    /* The small group is flagged. */
+    assert_flag(row(out, "no_show", "race", "ASIAN", "estimate", NULL), "small_denominator");
+    metrics_out_destroy(&out);
+
+    /* A VALUE reference that is withheld: not computed, input_suppressed. */
+    const char *csv2 = HEADER
+        "p,r1,no_show,race,BLACK,2000,24000,3000,540,,0,\n"
+        "p,r1,no_show,race,WHITE,,,,,,1,dominance\n";
+    metrics_params_set_reference(&p, "WHITE");
+    out = run(csv2, &p);
+    r = row(out, "no_show", "race", "BLACK", "rd", "WHITE");
+    assert_empty(r->value);
+    assert_flag(r, "input_suppressed");
+    assert_flag(r, "dominance");
+    metrics_out_destroy(&out);
+}
+
+static void test_direction(void **state)
+{
+    (void)state;
+    /* wellness: higher is better, so the lower group is adverse. */
+    const char *csv = HEADER
+        "p,r1,wellness,sex,F,5000,60000,5000,3000,,0,\n"
+        "p,r1,wellness,sex,M,5000,60000,5000,2500,,0,\n"
+        "p,r1,telehealth_share,sex,F,5000,60000,5000,3000,,0,\n"
+        "p,r1,telehealth_share,sex,M,5000,60000,5000,2500,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    const struct metrics_row *r = row(out, "wellness", "sex", "M", "rd", "F");
+    assert_near6(r->value, -0.1);
+    assert_flag(r, "adverse");
+    /* Excess members without a wellness visit: 0.1 * 5000. */
+    assert_near6(row(out, "wellness", "sex", "M", "excess", "F")->value, 500);
+    /* No direction: best is not defined. */
+    r = row(out, "telehealth_share", "sex", "M", "rd", NULL);
+    assert_empty(r->value);
+    assert_flag(r, "no_direction");
+    assert_null(metrics_out_find(out, "telehealth_share", "sex", "M", "excess", NULL));
+    metrics_out_destroy(&out);
+}
+
+static void test_partial(void **state)
+{
+    (void)state;
+    /* Two organizations: orgB withholds WHITE, so the pooled WHITE cell and
+     * every metric using it are partial. */
+    const char *csv = HEADER
+        "orgA,r1,wellness,race,BLACK,300,3600,300,100,,0,\n"
+        "orgA,r1,wellness,race,WHITE,500,6000,500,200,,0,\n"
+        "orgA,r1,wellness,race,ASIAN,200,2400,200,90,,0,\n"
+        "orgB,r1,wellness,race,BLACK,400,4800,400,150,,0,\n"
+        "orgB,r1,wellness,race,WHITE,,,,,,1,count\n"
+        "orgB,r1,wellness,race,ASIAN,300,3600,300,120,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    const struct metrics_row *r = row(out, "wellness", "race", "WHITE", "estimate", NULL);
+    assert_near6(r->value, 0.4);
+    assert_flag(r, "partial");
+    assert_int_equal(r->n_orgs, 1);
+    assert_int_equal(r->n_withheld, 1);
+    r = row(out, "wellness", "race", "BLACK", "estimate", NULL);
+    assert_near6(r->value, 250.0 / 700);
+    assert_false(has_flag(r, "partial"));
+    assert_int_equal(r->n_orgs, 2);
+    assert_int_equal(r->n_withheld, 0);
+    assert_flag(row(out, "wellness", "race", "all", "bgv", NULL), "partial");
+    /* Heterogeneity of BLACK over the two organizations: p0 = 250/700,
+     * Q = sum d_i (p_i - p0)^2 / (p0 (1 - p0)). */
+    double p0 = 250.0 / 700, q = (300 * pow(100.0 / 300 - p0, 2) + 400 * pow(150.0 / 400 - p0, 2)) /
+                                 (p0 * (1 - p0));
+    r = row(out, "wellness", "race", "BLACK", "het_q", "orgs");
+    assert_near6(r->value, q);
+    r = row(out, "wellness", "race", "BLACK", "i2", "orgs");
+    assert_near6(r->value, q > 1 ? (q - 1) / q : 0);
+    r = row(out, "wellness", "race", "WHITE", "i2", "orgs");
+    assert_flag(r, "partial");
+    assert_flag(r, "few_groups");
+    /* Funnel rows per organization. */
+    r = row(out, "wellness", "race", "BLACK", "funnel", "org:orgA");
+    assert_near6(r->value, 100.0 / 300);
+    assert_near6(r->lower, p0 - 1.959964 * sqrt(p0 * (1 - p0) / 300));
+    assert_flag(r, "within");
+    r = row(out, "wellness", "race", "WHITE", "funnel", "org:orgB");
+    assert_empty(r->value);
+    assert_flag(r, "count");
+    metrics_out_destroy(&out);
+
+    /* A released pooled cell marked partial in the file. */
+    const char *csv2 = HEADER "pooled,r1,wellness,total,all,900,10800,900,300,,0,partial\n";
+    out = run(csv2, NULL);
+    r = row(out, "wellness", "total", "all", "estimate", NULL);
+    assert_flag(r, "partial");
+    assert_int_equal(r->n_withheld, 1);
+    metrics_out_destroy(&out);
+}
+
+static void test_funnel_rates(void **state)
+{
+    (void)state;
+    /* r0 = 12000 * 150 / 60000 = 30. orgC: 90 events in 20000 months = 54,
+     * whose exact-Byar interval excludes 30 even at 99.8 %. */
+    const char *csv = HEADER
+        "orgA,r1,ed_rate,total,all,1700,20000,20000,30,,0,\n"
+        "orgB,r1,ed_rate,total,all,1700,20000,20000,30,,0,\n"
+        "orgC,r1,ed_rate,total,all,1700,20000,20000,90,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    const struct metrics_row *r = row(out, "ed_rate", "total", "all", "funnel", "org:orgC");
+    assert_near6(r->value, 54);
+    assert_flag(r, "above_99.8");
+    assert_near6(r->upper, 30 + 1.959964 * sqrt(12000 * 30 / 20000.0));
+    assert_flag(row(out, "ed_rate", "total", "all", "funnel", "org:orgA"), "below_95");
+    /* Q = sum (x - e)^2 / e with e = 50: (400 + 400 + 1600) / 50 = 48. */
+    assert_near6(row(out, "ed_rate", "total", "all", "het_q", "orgs")->value, 48);
+    assert_near6(row(out, "ed_rate", "total", "all", "i2", "orgs")->value, 46.0 / 48);
+    metrics_out_destroy(&out);
+}
+
+static void test_payment(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,population,total,all,1000,12000,1000,1000,,0,\n"
+        "p,r1,population,adi_quintile,5,250,3000,250,250,,0,\n"
+        "p,r1,population,payer,DUAL,150,1800,150,150,,0,\n"
+        "p,r1,cost_pmpm,total,all,1000,12000,12000,6000000,,0,\n"
+        "p,r1,cost_pmpm,sex,F,600,7200,7200,4320000,5e10,0,\n"
+        "p,r1,cost_pmpm,sex,M,400,4800,4800,1680000,1.2e10,0,\n";
+    struct metrics_params p;
+    metrics_params_default(&p);
+    p.mssp_scaler = 20;
+    metrics_out *out = run(csv, &p);
+    /* PMPM: all 500, F 600, M 350. */
+    assert_near6(row(out, "cost_pmpm", "sex", "F", "relativity", NULL)->value, 1.2);
+    assert_near6(row(out, "cost_pmpm", "sex", "M", "relativity", NULL)->value, 0.7);
+    assert_near6(row(out, "cost_pmpm", "sex", "F", "cost_share", NULL)->value, 0.72);
+    assert_near6(row(out, "cost_pmpm", "sex", "M", "mm_share", NULL)->value, 0.4);
+    /* Excess of F against the best (M, 350): 250 * 7200 dollars. */
+    const struct metrics_row *r = row(out, "cost_pmpm", "sex", "F", "excess", "M");
+    assert_near6(r->value, 1800000);
+    assert_near6(row(out, "cost_pmpm", "sex", "all", "excess", "M")->value, 1800000);
+    /* MSSP: m = max(0.25, 0.15) = 0.25 >= 0.20: min(10, 20 * 0.25) = 5. */
+    r = row(out, "population", "total", "all", "mssp_points", NULL);
+    assert_near6(r->value, 5);
+    assert_string_equal(r->reference, "adi_quintile=5");
+    metrics_out_destroy(&out);
+
+    assert_true(mstat_mssp_points(0.19, 0.1, 20, 0.2, 10) == 0);
+    assert_near6(mstat_mssp_points(0.1, 0.9, 20, 0.2, 10), 10);
+
+    /* Incentive: improvements 4, 0 (worse), 6; share of a pool of 1000. */
+    const double d0[3] = {10, 5, 8}, d1[3] = {6, 7, 2};
+    double pay[3];
+    assert_int_equal(mstat_incentive(3, d0, d1, 1000, MSTAT_INCENTIVE_SHARE, pay), 0);
+    assert_near6(pay[0], 400);
+    assert_true(pay[1] == 0);
+    assert_near6(pay[2], 600);
+    assert_int_equal(mstat_incentive(3, d0, d1, 1000, MSTAT_INCENTIVE_EARN, pay), 0);
+    assert_near6(pay[0], 400);  /* 1000 * 4/10 */
+    assert_near6(pay[2], 750);  /* 1000 * 6/8 */
+    const double same[2] = {3, 3};
+    assert_int_equal(mstat_incentive(2, same, same, 1000, MSTAT_INCENTIVE_SHARE, pay), 0);
+    assert_true(pay[0] == 0 && pay[1] == 0);
+}
+
+static void test_completeness(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,population,total,all,1000,12000,1000,1000,,0,\n"
+        "p,r1,population,race,WHITE,700,8400,700,700,,0,\n"
+        "p,r1,population,race,UNKNOWN,250,3000,250,250,,0,\n"
+        "p,r1,population,race,DECLINED,,,,,,1,count\n"
+        "p,r1,population,ethnicity,NOT_HISPANIC,950,11400,950,950,,0,\n"
+        "p,r1,population,ethnicity,UNKNOWN,50,600,50,50,,0,\n"
+        "p,r1,population,payer,MEDICAID,900,10800,900,900,,0,\n"
+        "p,r1,population,payer,UNKNOWN,100,1200,100,100,,0,\n"
+        "p,r1,hrsn_screening,total,all,1000,12000,1000,700,,0,\n";
+    metrics_out *out = run(csv, NULL);
+    /* race: unknown 250 plus a withheld DECLINED in [1, 10]. */
+    const struct metrics_row *r = row(out, "population", "race", "all", "completeness", "org:p");
+    assert_empty(r->value);
+    assert_near6(r->lower, 1 - 260.0 / 1000);
+    assert_near6(r->upper, 1 - 251.0 / 1000);
+    assert_flag(r, "dq_low_completeness");
+    r = row(out, "population", "ethnicity", "all", "completeness", "org:p");
+    assert_near6(r->value, 0.95);
+    assert_false(has_flag(r, "dq_low_completeness"));
+    assert_near6(row(out, "population", "payer", "all", "completeness", NULL)->value, 0.9);
+    r = row(out, "hrsn_screening", "total", "all", "completeness", NULL);
+    assert_near6(r->value, 0.7);
+    assert_flag(r, "dq_low_completeness");
+    metrics_out_destroy(&out);
+}
+
+static void test_heterogeneity_stats(void **state)
+{
+    (void)state;
+    double i2, pv;
+    /* Q = 10 on 4 degrees of freedom: I^2 = 0.6, p = P(chi2_4 > 10) = 0.0404277. */
+    assert_int_equal(mstat_heterogeneity(10, 5, &i2, &pv), 0);
+    assert_near6(i2, 0.6);
+    assert_near6(pv, 0.0404277);
+    assert_int_equal(mstat_heterogeneity(2, 5, &i2, &pv), 0);
+    assert_true(i2 == 0);
+    assert_int_equal(mstat_heterogeneity(2, 1, &i2, &pv), MSTAT_EDOMAIN);
+}
+
+/* ---- the command, end to end ------------------------------------------------ */
+
+static int run_cmd(const char *args, const char *outfile)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/bin/equity-coordinator %s >%s 2>&1", EQ_BINARY_DIR, args,
+             outfile);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_command(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_metrics_cmd.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cells[300], outp[300], log[300], args[1200];
+    snprintf(cells, sizeof cells, "%s/pooled.csv", dir);
+    snprintf(outp, sizeof outp, "%s/metrics.csv", dir);
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    FILE *f = fopen(cells, "w");
+    assert_non_null(f);
+    fputs(HEADER
+          "pooled,2024-r1,ed_rate,race,BLACK,3500,40000,40000,240,,0,\n"
+          "pooled,2024-r1,ed_rate,race,WHITE,7000,80000,80000,300,,0,\n"
+          "pooled,2024-r1,ed_rate,race,ASIAN,,,,,,1,count\n", f);
+    fclose(f);
+
+    snprintf(args, sizeof args, "metrics --cells %s --reference WHITE --out %s", cells, outp);
+    assert_int_equal(run_cmd(args, log), 0);
+    f = fopen(outp, "r");
+    assert_non_null(f);
+    char line[1024];
+    int header = 0, rd = 0, asian = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strcmp(line, "round,measure,stratifier,stratum,metric,value,lower,upper,reference,"
+                         "flags,se,n_orgs,n_withheld\n") == 0)
+            header = 1;
+        if (strncmp(line, "2024-r1,ed_rate,race,BLACK,rd,27,16.5642", 39) == 0 &&
+            strstr(line, ",WHITE,adverse,"))
+            rd = 1;
+        if (strcmp(line, "2024-r1,ed_rate,race,ASIAN,estimate,,,,,count,,,\n") == 0)
+            asian = 1;
+    }
+    fclose(f);
+    assert_true(header);
+    assert_true(rd);
+    assert_true(asian);
+
+    /* Usage errors: exit 2. Bad input: exit 1 with file:line:column. */
+    assert_int_equal(run_cmd("metrics --cells x.csv", log), 2);
+    assert_int_equal(run_cmd("metrics --cells x.csv --out y.csv --conf 2", log), 2);
+    assert_int_equal(run_cmd("frobnicate", log), 2);
+    assert_int_equal(run_cmd("--version", log), 0);
+    assert_int_equal(run_cmd("metrics --help", log), 0);
+    f = fopen(cells, "w");
+    assert_non_null(f);
+    fputs(HEADER "pooled,r1,ed_rate,race,BLACK,3500,40000,40000,2x40,,0,\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "metrics --cells %s --out %s/bad.csv", cells, dir);
+    assert_int_equal(run_cmd(args, log), 1);
+    f = fopen(log, "r");
+    assert_non_null(f);
+    char msg[1024] = "";
+    size_t got = fread(msg, 1, sizeof msg - 1, f);
+    msg[got] = '\0';
+    fclose(f);
+    char where[400];
+    snprintf(where, sizeof where, "%s:2:9:", cells);
+    if (!strstr(msg, where) || !strstr(msg, "'2x40'"))
+        fail_msg("message '%s' lacks '%s' and the value", msg, where);
+    snprintf(where, sizeof where, "%s/bad.csv", dir);
+    assert_int_equal(access(where, F_OK), -1); /* nothing written */
+
+    char rm[400];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    assert_int_equal(system(rm), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_z),
+        cmocka_unit_test(test_proportion_example),
+        cmocka_unit_test(test_rate_examples),
+        cmocka_unit_test(test_mean_pmpm_examples),
+        cmocka_unit_test(test_dsr_example),
+        cmocka_unit_test(test_dsr_not_computed),
+        cmocka_unit_test(test_pairwise_example),
+        cmocka_unit_test(test_summary_example),
+        cmocka_unit_test(test_sii_example),
+        cmocka_unit_test(test_heba_example),
+        cmocka_unit_test(test_funnel_example),
+        cmocka_unit_test(test_zero_and_full),
+        cmocka_unit_test(test_single_group_and_equal),
+        cmocka_unit_test(test_all_withheld),
+        cmocka_unit_test(test_references),
+        cmocka_unit_test(test_direction),
+        cmocka_unit_test(test_partial),
+        cmocka_unit_test(test_funnel_rates),
+        cmocka_unit_test(test_payment),
+        cmocka_unit_test(test_completeness),
+        cmocka_unit_test(test_heterogeneity_stats),
+        cmocka_unit_test(test_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
