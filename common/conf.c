@@ -175,7 +175,7 @@ int conf_load(const char *path, const struct conf_key *keys, size_t nkeys, void 
     }
     int rc = ini_parse_stream(conf_reader, &st, conf_handler, &st);
     fclose(st.f);
-    if (rc > 0 && (!st.msg[0] || rc <= st.msg_line)) {
+    if (rc > 0 && (!st.msg[0] || rc < st.msg_line)) {
         snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
         free(st.seen);
         return -1;

@@ -331,6 +331,12 @@ static void expect_refused(struct fx *f, transport_role role, const char *sub,
     size_t ridlen = sizeof rid;
     struct transport_events ev;
     unsigned long fails = wait_failures(c, 3000, &ev);
+    /* the refusal may first look like a dropped connection; ZeroMQ retries
+     * and the ZAP status then reaches the client's monitor */
+    for (int waited = 0; ev.failed_auth == 0 && waited < 5000; waited += 50) {
+        fed_sleep_ms(50);
+        transport_events_get(c, &ev);
+    }
     int rc = server_recv(server, body, sizeof body, cn, sizeof cn, rid, &ridlen, 500, NULL);
     transport_zap_stats(f->zap, NULL, &ref1);
     close_now(f, &c);

@@ -16,7 +16,11 @@ int fed_tmpdir(char *out, size_t outlen)
     const char *base = getenv("TMPDIR");
     if (!base || !*base)
         base = "/tmp";
-    int n = snprintf(out, outlen, "%s/eqtest.XXXXXX", base);
+    /* mkdtemp's template: six 'X' replaced by random characters */
+    char tmpl[7];
+    memset(tmpl, 'X', 6);
+    tmpl[6] = '\0';
+    int n = snprintf(out, outlen, "%s/eqtest.%s", base, tmpl);
     if (n < 0 || (size_t)n >= outlen)
         return -1;
     return mkdtemp(out) ? 0 : -1;
@@ -91,7 +95,10 @@ int fed_copy(const char *from, const char *to)
 
 int fed_capture_begin(struct fed_capture *c)
 {
-    snprintf(c->path, sizeof c->path, "/tmp/eqtest-stderr.XXXXXX");
+    char tmpl[7];
+    memset(tmpl, 'X', 6);
+    tmpl[6] = '\0';
+    snprintf(c->path, sizeof c->path, "/tmp/eqtest-stderr.%s", tmpl);
     int fd = mkstemp(c->path);
     if (fd < 0)
         return -1;

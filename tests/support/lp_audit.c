@@ -219,8 +219,11 @@ static void violation(struct lpa_result *res, const struct cellset *cs, const st
     char lbl[128];
     if (res->violations++ == 0) {
         cellset_stratum_label(cs, c, lbl, sizeof lbl);
-        snprintf(res->first, sizeof res->first, "%s %s %s: %s (range %.3f .. %.3f)",
-                 catalog_measure(c->measure)->name, cs->tables[c->table].name, lbl, what, lo, hi);
+        int w = snprintf(res->first, sizeof res->first, "%s %s %s: %s (range %.3f .. %.3f)",
+                         catalog_measure(c->measure)->name, cs->tables[c->table].name, lbl,
+                         what, lo, hi);
+        if (w < 0)
+            res->first[0] = '\0';
     }
 }
 
