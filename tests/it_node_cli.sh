@@ -1,0 +1,90 @@
+#!/bin/bash
+# it_node_cli.sh BUILD_DIR SOURCE_DIR - equity-node as a user meets it:
+# --help/--version, exit codes (0 ok, 1 bad input or configuration, 2 usage),
+# clear file:line:column errors, no partial or stray output file on failure,
+# the three output formats, preview/profile on the Synthea sample, and a
+# generated extract whose totals are checked against awk's own count.
+set -u
+BUILD=${1:?usage: it_node_cli.sh BUILD_DIR SOURCE_DIR}
+SRC=${2:?usage: it_node_cli.sh BUILD_DIR SOURCE_DIR}
+NODE=$BUILD/bin/equity-node
+GEN=$BUILD/bin/equity-gen-extract
+SYNTHEA=$SRC/../shared/data/synthea-ca-50
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+n=0
+failures=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+bad() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
+# expect STATUS NEEDLE CMD...: exit status and a phrase on stderr
+expect() {
+    local want=$1 needle=$2
+    shift 2
+    "$@" >"$W/out" 2>"$W/err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        bad "$* -> exit $got, wanted $want: $(head -c 300 "$W/err")"
+    elif [ -n "$needle" ] && ! grep -qF -- "$needle" "$W/err"; then
+        bad "$* -> stderr lacks \"$needle\": $(head -c 300 "$W/err")"
+    else
+        ok "$* -> $want${needle:+ ($needle)}"
+    fi
+}
+
+"$NODE" --help | grep -q "aggregate --input PATH" && ok "--help" || bad "--help"
+"$NODE" --version | grep -q "^equity-node [0-9]" && ok "--version" || bad "--version"
+expect 2 "unknown command" "$NODE" frobnicate
+expect 2 "needs --out" "$NODE" aggregate --input "$W/x.csv"
+expect 2 "must end in .csv, .json or .pb" "$NODE" aggregate --input "$W/x.csv" --out "$W/o.txt"
+expect 2 "--k must be" "$NODE" aggregate --input "$W/x.csv" --k 1 --out "$W/o.csv"
+expect 1 "No such file" "$NODE" aggregate --input "$W/missing.csv" --out "$W/o.csv"
+
+: >"$W/empty.csv"
+expect 1 "empty.csv" "$NODE" aggregate --input "$W/empty.csv" --out "$W/o.csv"
+head -c 4096 /dev/urandom >"$W/binary.csv"
+expect 1 "binary.csv" "$NODE" aggregate --input "$W/binary.csv" --out "$W/o.csv"
+printf 'member_id,period,age\nm1,2025,40\n' >"$W/nocols.csv"
+expect 1 "missing" "$NODE" aggregate --input "$W/nocols.csv" --out "$W/o.csv"
+[ ! -e "$W/o.csv" ] && ok "no output file after failures" || bad "an output file was left behind"
+
+# A good small extract, plus one bad row in several ways.
+"$GEN" --rows 3000 --seed 5 --period 2025 --out "$W/good.csv" || bad "generator"
+cp "$W/good.csv" "$W/badrows.csv"
+head -2 "$W/good.csv" | tail -1 | awk -F, 'BEGIN{OFS=","} {$3="130"; $1="dup-x"; print}' >>"$W/badrows.csv"
+echo "ragged,row" >>"$W/badrows.csv"
+expect 0 "rejected" "$NODE" aggregate --input "$W/badrows.csv" --out "$W/b.csv"
+"$NODE" profile --input "$W/badrows.csv" >"$W/profile.txt" 2>/dev/null
+grep -q "badrows.csv:3002:" "$W/profile.txt" && ok "profile names file:line of the bad age" || bad "profile lacks file:line: $(grep -A3 -i range "$W/profile.txt" | head -5)"
+grep -qi "field_count\|fields" "$W/profile.txt" && ok "profile counts the ragged row" || bad "profile lacks the ragged row"
+expect 1 "badrows.csv:3002:" "$NODE" aggregate --input "$W/badrows.csv" --strict --out "$W/s.csv"
+[ ! -e "$W/s.csv" ] && ok "strict failure leaves no file" || bad "strict failure left a file"
+
+# Output formats, and the totals against an independent count (awk).
+for ext in csv json pb; do
+    expect 0 "" "$NODE" aggregate --input "$W/good.csv" --out "$W/cells.$ext" --quiet
+    [ -s "$W/cells.$ext" ] && ok "wrote cells.$ext" || bad "cells.$ext empty"
+done
+ls "$W" | grep -q '\.tmp\.' && bad "temporary file left" || ok "no temporary files left"
+head -1 "$W/cells.csv" | grep -qx "org,round,measure,stratifier,stratum,members,member_months,denominator,numerator,sum_sq,suppressed,reason" &&
+    ok "cells CSV header" || bad "cells CSV header"
+read -r members ed <<<"$(awk -F, 'NR==1{for(i=1;i<=NF;i++)h[$i]=i; next}
+    $h["member_months"]>0 {m++; e+=$h["ed_visits"]} END{print m, e}' "$W/good.csv")"
+got=$(awk -F, '$3=="ed_rate" && $4=="total" {print $6, $9}' "$W/cells.csv")
+[ "$got" = "$members $ed" ] && ok "total members and ED visits match awk ($got)" ||
+    bad "total: node says '$got', awk says '$members $ed'"
+grep -q "max_contrib" "$W/cells.csv" "$W/cells.json" && bad "max_contrib leaked" || ok "max_contrib never written"
+awk -F, 'NR>1 && $11==0 && $6>0 && $6<11 {exit 1}' "$W/cells.csv" && ok "no released cell with 1..10 members" ||
+    bad "a released cell has 1..10 members"
+
+# Synthea sample
+expect 0 "" "$NODE" preview --format synthea --input "$SYNTHEA" --period 2021
+grep -q "withheld (count)" "$W/out" && ok "preview lists withheld cells with reasons" || bad "preview lacks reasons"
+expect 1 "--period" "$NODE" preview --format synthea --input "$SYNTHEA"
+
+# check-config
+printf '[node]\nk = 11\n\n[report]\nmeasures = ed_rate, no_such_measure\n' >"$W/bad.ini"
+expect 1 "bad.ini" "$NODE" check-config --config "$W/bad.ini"
+expect 1 "transport_key" "$NODE" check-config --config "$SRC/configs/node.ini"
+
+echo "$((n - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]
