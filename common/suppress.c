@@ -35,14 +35,31 @@
  *               D held at its true value (the reader may know it from
  *               another measure): D - U < 1 and D - L >= k; a denominator
  *               below k is protected by its own count requirement instead;
- *   dominance   (cost sum x, largest contribution c): L <= x - c and
- *               U >= x + c, so the sum hides the largest contribution.
- * While a requirement fails, a complement is chosen greedily among the
- * released variables in the equations of the protected variable's
- * component (the hidden variables it is linked to), and withheld in every
- * measure carrying that channel (reason secondary). Withholding only ever
- * widens ranges, so requirements met stay met; all are verified again at
- * the end.
+ *   dominance   (cost sum x, largest contribution c, protection p, the
+ *               p% rule): L <= x - p*c and U >= x + p*c.
+ * A complement is withheld in every measure carrying its channel (reason
+ * secondary). Withholding only ever widens ranges, so a requirement met
+ * stays met. The procedure runs in two phases:
+ *   1. cheap: each equation of the protected variable bounds it on its own
+ *      (v = rhs - the other hidden terms: an upper bound when they all have
+ *      v's sign, a lower bound when they all have the other, v pinned when
+ *      there are none). While these necessary bounds fail, a complement is
+ *      chosen among the released variables of the failing equations. No LP.
+ *   2. LP: the requirements still unconfirmed are grouped by the connected
+ *      component of hidden variables they belong to; one GLPK problem is
+ *      built per component and every member is minimised and maximised on
+ *      it, changing only the objective (warm start from the previous
+ *      basis). Failing requirements get one complement per component and
+ *      pass, chosen among the component's equations, then phase 1 again;
+ *      the pass repeats for those that failed until all are met.
+ * Choosing a complement: non-zero cells first, then cells that open most
+ * equations pinning a hidden variable, then the smallest cell covering the
+ * deficit; a covering cell far larger than the deficit is passed over for
+ * the largest smaller one when that makes substantial progress, so that
+ * large cells (margins of millions) are not withheld to protect a small
+ * amount. No final re-check is needed: each requirement is dropped only once
+ * an LP of its component confirms it, and later withholding only widens its
+ * range (the audit in tests/support/lp_audit.c checks this independently).
  */
 #include "suppress.h"
 
@@ -139,6 +156,7 @@ void suppress_params_init(struct suppress_params *p)
 {
     p->k = SUPPRESS_DEFAULT_K;
     p->dominance = SUPPRESS_DEFAULT_DOMINANCE;
+    p->dominance_protection = SUPPRESS_DEFAULT_DOMINANCE_PROTECTION;
 }
 
 const char *suppress_strerror(int err)
@@ -201,7 +219,7 @@ struct req {
     int channel, table, stratum, type;
     double x;   /* the protected value                         */
     double d;   /* complement: the denominator                   */
-    double mc;  /* dominance: the largest single contribution    */
+    double mc;  /* dominance: p times the largest contribution   */
 };
 
 static int req_cmp(const void *a, const void *b)
@@ -259,7 +277,8 @@ static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress
         reqs_push(r, c, d->ch_numerator, REQ_COMPLEMENT, c->numerator, c->denominator, 0))
         return -1;
     if (d->kind == KIND_PMPM && dominated(c, p->dominance) &&
-        reqs_push(r, c, d->ch_numerator, REQ_DOMINANCE, c->numerator, 0, c->max_contrib))
+        reqs_push(r, c, d->ch_numerator, REQ_DOMINANCE, c->numerator, 0,
+                  p->dominance_protection * c->max_contrib))
         return -1;
     return 0;
 }
@@ -331,6 +350,8 @@ struct chsys {
     int *base;                      /* table -> first variable, or -1  */
     /* scratch, sized nv / rows */
     int *vmark, *rmark, *hits, *col;
+    int *clab;                      /* component label per variable    */
+    int *lprow;                     /* row -> row of the component LP  */
     int stamp;
 };
 
@@ -345,6 +366,7 @@ struct ctx {
     struct cindex ix;
     struct chsys *sys[CH__COUNT];
     struct suppress_report *rep;
+    int label;                      /* last component label given      */
 };
 
 static void chsys_free(struct chsys **ps)
@@ -364,6 +386,8 @@ static void chsys_free(struct chsys **ps)
     free(s->rmark);
     free(s->hits);
     free(s->col);
+    free(s->clab);
+    free(s->lprow);
     free(s);
     *ps = NULL;
 }
@@ -782,7 +806,10 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
     s->hits = calloc((size_t)s->nv + 1, sizeof *s->hits);
     s->col = calloc((size_t)s->nv + 1, sizeof *s->col);
     s->rmark = calloc((size_t)nr + 1, sizeof *s->rmark);
-    if (!s->vrptr || !s->vrows || !s->vmark || !s->hits || !s->col || !s->rmark)
+    s->clab = calloc((size_t)s->nv + 1, sizeof *s->clab);
+    s->lprow = calloc((size_t)nr + 1, sizeof *s->lprow);
+    if (!s->vrptr || !s->vrows || !s->vmark || !s->hits || !s->col || !s->rmark || !s->clab ||
+        !s->lprow)
         goto nomem;
     for (int e = 0; e < s->rvar.n; e++)
         s->vrptr[s->rvar.v[e] + 1]++;
@@ -861,47 +888,259 @@ static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *c
 
 enum { RANGE_OK, RANGE_INFEASIBLE };
 
-/* Min and max of v over the component's LP. */
-static int var_range(struct ctx *c, struct chsys *s, int v, struct ivec *comp,
-                     struct ivec *rows, double *lo, double *hi, int *status)
+/* How far the range [lo, hi] falls short of the requirement on each side:
+ * *up for the maximum, *down for the minimum (<= 0 when that side is met). */
+static void req_sides(const struct req *r, int k, double lo, double hi, double *up,
+                      double *down)
 {
-    if (component(c, s, v, comp, rows))
-        return SUPPRESS_ENOMEM;
-    *status = RANGE_OK;
-    /* A row where v is the only hidden variable pins it. */
-    for (int k = s->vrptr[v]; k < s->vrptr[v + 1]; k++) {
-        int r = s->vrows[k], nh = 0;
-        for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++)
-            if (s->vmark[s->rvar.v[e]] == s->stamp)
-                nh++;
-        if (nh == 1) {
-            *lo = *hi = s->v[v].value;
+    double tol = TOL * (fabs(r->x) > 1 ? fabs(r->x) : 1);
+    switch (r->type) {
+    case REQ_COUNT:
+        *up = hi >= k - TOL ? 0 : k - hi;
+        *down = lo < 1 - TOL ? 0 : lo + TOL;
+        break;
+    case REQ_COMPLEMENT:
+        *up = hi > r->d - 1 + TOL ? 0 : r->d - hi;
+        *down = lo <= r->d - k + TOL ? 0 : lo - (r->d - k);
+        break;
+    default:
+        *up = hi >= r->x + r->mc - tol ? 0 : r->x + r->mc - hi;
+        *down = lo <= r->x - r->mc + tol ? 0 : lo - (r->x - r->mc);
+        break;
+    }
+}
+
+/* How far the range falls short of the requirement (0 when met). */
+static double req_deficit(const struct req *r, int k, double lo, double hi)
+{
+    double up, down;
+    req_sides(r, k, lo, hi, &up, &down);
+    double d = up > down ? up : down;
+    if (d <= 0)
+        return 0;
+    return d > TOL ? d : TOL;
+}
+
+/* The deficit to assume when the released numbers are inconsistent. */
+static double req_pinned_deficit(const struct req *r, int k)
+{
+    return r->type == REQ_DOMINANCE && r->mc > k ? r->mc : (double)k;
+}
+
+static int req_var(const struct ctx *c, const struct req *r)
+{
+    return c->sys[r->channel]->base[r->table] + r->stratum;
+}
+
+/* ---- choosing a complement --------------------------------------------------- */
+
+#define FAR_LARGER 8.0   /* a covering cell this many deficits large is "far larger" */
+#define PROGRESS 0.25    /* ... and is passed over for a smaller one covering this share */
+
+struct cand {
+    int var, hits, newly;
+    double value;
+};
+
+static int cand_tie(const struct cand *a, const struct cand *b)
+{
+    if (a->newly != b->newly)
+        return a->newly < b->newly;
+    return a->var < b->var;
+}
+
+/* Picks a released variable of rows[0..n-1] to withhold against deficit;
+ * s->hits must hold each candidate's count of opened equations. -1 when
+ * there is none. Order: non-zero, most hits, then the smallest covering
+ * the deficit unless it is far larger than the deficit and a smaller one
+ * makes substantial progress (then the largest such). */
+static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int n,
+                double deficit)
+{
+    int best_nz = -1, best_hits = -1;
+    for (int i = 0; i < n; i++) {
+        int r = rows[i];
+        for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
+            int w = s->rvar.v[e];
+            if (s->v[w].ncarr == 0 || var_hidden(c, s, w))
+                continue;
+            int nz = s->v[w].value > 0;
+            if (nz > best_nz || (nz == best_nz && s->hits[w] > best_hits)) {
+                best_nz = nz;
+                best_hits = s->hits[w];
+            }
+        }
+    }
+    if (best_nz < 0)
+        return -1;
+    struct cand cov = {-1, 0, 0, 0}, low = {-1, 0, 0, 0};
+    for (int i = 0; i < n; i++) {
+        int r = rows[i];
+        for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
+            int w = s->rvar.v[e];
+            if (s->v[w].ncarr == 0 || (s->v[w].value > 0) != best_nz ||
+                s->hits[w] != best_hits || var_hidden(c, s, w))
+                continue;
+            struct cand k = {w, s->hits[w], 0, s->v[w].value};
+            for (int j = 0; j < s->v[w].ncarr; j++)
+                if (c->cs->cells[s->carriers.v[s->v[w].carr + j]].reason == REASON_NONE)
+                    k.newly++;
+            if (k.value >= deficit) {
+                if (cov.var < 0 || k.value < cov.value ||
+                    (k.value == cov.value && cand_tie(&k, &cov)))
+                    cov = k;
+            } else if (low.var < 0 || k.value > low.value ||
+                       (k.value == low.value && cand_tie(&k, &low))) {
+                low = k;
+            }
+        }
+    }
+    if (cov.var >= 0 && (low.var < 0 || cov.value <= FAR_LARGER * deficit ||
+                         low.value < PROGRESS * deficit))
+        return cov.var;
+    return low.var;
+}
+
+/* ---- phase 1: bounds from single equations ------------------------------------- */
+
+/* Bounds of v from each of its rows alone (necessary conditions). Rows
+ * whose own bound fails r are listed in fail (when not NULL). Returns the
+ * deficit (0 when the bounds do not show a failure). */
+static double cheap_check(const struct ctx *c, struct chsys *s, const struct req *r, int v,
+                          struct ivec *fail, int *nomem)
+{
+    double lo = 0, hi = HUGE_VAL;
+    int k = c->p->k;
+    if (fail)
+        fail->n = 0;
+    for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
+        int row = s->vrows[q], same = 0, opp = 0;
+        double av = 0, rhs = 0, scale = 0;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
+            if (s->rvar.v[e] == v)
+                av += s->rcoef.v[e];
+        if (av == 0)
+            continue;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++) {
+            int w = s->rvar.v[e];
+            double a = s->rcoef.v[e];
+            if (w == v)
+                continue;
+            if (var_hidden(c, s, w)) {
+                if (a * av > 0)
+                    same++;
+                else
+                    opp++;
+            } else {
+                rhs -= a * s->v[w].value;
+                scale += fabs(s->v[w].value);
+            }
+        }
+        if (fabs(rhs) <= 1e-12 * scale)
+            rhs = 0;
+        double b = rhs / av, rlo = 0, rhi = HUGE_VAL;
+        if (same && opp)
+            continue;
+        if (!opp)
+            rhi = b;
+        if (!same && b > rlo)
+            rlo = b;
+        if (rlo > lo)
+            lo = rlo;
+        if (rhi < hi)
+            hi = rhi;
+        if (fail && req_deficit(r, k, rlo, rhi) > 0 && ivec_push(fail, row)) {
+            *nomem = 1;
             return 0;
         }
     }
-    if (rows->n == 0) { /* in no equation at all (a lone total) */
-        *lo = 0;
-        *hi = HUGE_VAL;
-        return 0;
+    return req_deficit(r, k, lo, hi);
+}
+
+/* Phase 1 for one requirement: withholds complements among the released
+ * cells of its failing equations until its single-equation bounds pass;
+ * lists them in added (when not NULL).
+ * *stuck is set when no candidate is left (the LP phase reports it). */
+static int cheap_fix(struct ctx *c, const struct req *r, struct ivec *fail, int *stuck,
+                     struct ivec *added)
+{
+    struct chsys *s = c->sys[r->channel];
+    int v = req_var(c, r), nomem = 0;
+    *stuck = 0;
+    for (;;) {
+        double deficit = cheap_check(c, s, r, v, fail, &nomem);
+        if (nomem)
+            return SUPPRESS_ENOMEM;
+        if (deficit == 0)
+            return 0;
+        for (int i = 0; i < fail->n; i++) {
+            int row = fail->v[i];
+            for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
+                s->hits[s->rvar.v[e]] = 0;
+        }
+        for (int i = 0; i < fail->n; i++) {
+            int row = fail->v[i];
+            for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
+                s->hits[s->rvar.v[e]]++;
+        }
+        int w = pick(c, s, fail->v, fail->n, deficit);
+        if (w < 0) {
+            *stuck = 1;
+            return 0;
+        }
+        var_hide(c, s, w);
+        if (added && ivec_push(added, w))
+            return SUPPRESS_ENOMEM;
     }
+}
+
+/* ---- phase 2: one LP per component ---------------------------------------------- */
+
+#define NWITNESS 8     /* optimal solutions kept per component LP */
+
+struct complp {
+    glp_prob *lp;
+    int target;        /* column whose objective coefficient is 1, or 0 */
+    int ncols;
+    double *wit;       /* NWITNESS solutions of ncols values: feasible
+                          points, whose extremes are inner bounds of every
+                          variable's range and spare many solves          */
+    int nwit, next;
+};
+
+static void complp_clear(struct complp *L)
+{
+    if (L->lp)
+        glp_delete_prob(L->lp);
+    free(L->wit);
+    memset(L, 0, sizeof *L);
+}
+
+/* Builds the LP of the component just found by component(): one column per
+ * hidden variable (>= 0), one fixed row per equation. */
+static int complp_build(struct chsys *s, const struct ivec *comp, const struct ivec *rows,
+                        struct complp *L)
+{
     int ne = 0;
     for (int i = 0; i < rows->n; i++)
         ne += s->rptr.v[rows->v[i] + 1] - s->rptr.v[rows->v[i]];
     int *ia = malloc(((size_t)ne + 1) * sizeof *ia);
     int *ja = malloc(((size_t)ne + 1) * sizeof *ja);
     double *ar = malloc(((size_t)ne + 1) * sizeof *ar);
-    glp_prob *lp = NULL;
     int rc = SUPPRESS_ENOMEM;
-    if (!ia || !ja || !ar)
+    complp_clear(L);
+    L->ncols = comp->n;
+    L->wit = malloc((size_t)NWITNESS * (size_t)(comp->n ? comp->n : 1) * sizeof *L->wit);
+    if (!ia || !ja || !ar || !L->wit)
         goto out;
     for (int i = 0; i < comp->n; i++)
         s->col[comp->v[i]] = i + 1;
-    lp = glp_create_prob();
-    glp_add_rows(lp, rows->n);
-    glp_add_cols(lp, comp->n);
+    L->lp = glp_create_prob();
+    if (rows->n)
+        glp_add_rows(L->lp, rows->n);
+    glp_add_cols(L->lp, comp->n);
     for (int i = 0; i < comp->n; i++)
-        glp_set_col_bnds(lp, i + 1, GLP_LO, 0.0, 0.0);
-    glp_set_obj_coef(lp, s->col[v], 1.0);
+        glp_set_col_bnds(L->lp, i + 1, GLP_LO, 0.0, 0.0);
     int n = 0;
     for (int i = 0; i < rows->n; i++) {
         int r = rows->v[i];
@@ -921,101 +1160,159 @@ static int var_range(struct ctx *c, struct chsys *s, int v, struct ivec *comp,
         }
         if (fabs(rhs) <= 1e-12 * scale)
             rhs = 0; /* rounding of sums of non-integers */
-        glp_set_row_bnds(lp, i + 1, GLP_FX, rhs, rhs);
+        glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
+        s->lprow[r] = i + 1;
     }
-    glp_load_matrix(lp, n, ia, ja, ar);
-    glp_scale_prob(lp, GLP_SF_AUTO);
-    glp_smcp parm;
-    glp_init_smcp(&parm);
-    parm.msg_lev = GLP_MSG_OFF;
-    for (int dir = 0; dir < 2; dir++) {
-        glp_set_obj_dir(lp, dir == 0 ? GLP_MIN : GLP_MAX);
-        int ret = glp_simplex(lp, &parm);
-        if (c->rep)
-            c->rep->lp_solves++;
-        if (ret != 0) {
-            glp_std_basis(lp);
-            ret = glp_simplex(lp, &parm);
-            if (c->rep)
-                c->rep->lp_solves++;
-        }
-        int st = ret == 0 ? glp_get_status(lp) : GLP_UNDEF;
-        double val;
-        if (st == GLP_OPT) {
-            val = glp_get_obj_val(lp);
-        } else if (st == GLP_UNBND) {
-            val = dir == 0 ? -HUGE_VAL : HUGE_VAL;
-        } else {
-            /* Infeasible (released numbers inconsistent) or a solver
-             * failure: treat the value as pinned, so more is withheld. */
-            *status = RANGE_INFEASIBLE;
-            *lo = *hi = s->v[v].value;
-            break;
-        }
-        if (dir == 0)
-            *lo = val;
-        else
-            *hi = val;
-    }
+    if (n)
+        glp_load_matrix(L->lp, n, ia, ja, ar);
+    /* No scaling: every coefficient is +-1 (scaling cost more than it saved). */
+    glp_adv_basis(L->lp, 0);
     rc = 0;
 out:
-    if (lp)
-        glp_delete_prob(lp);
     free(ia);
     free(ja);
     free(ar);
     return rc;
 }
 
-/* How far the range falls short of the requirement (0 when met). */
-static double req_deficit(const struct req *r, int k, double lo, double hi)
+/* Adds the newly withheld variable w to the component LP as a column, when
+ * all its equations are already rows of it (the basis is kept: a warm
+ * start). Returns 0, 1 when the LP must be rebuilt instead, or
+ * SUPPRESS_ENOMEM. */
+static int complp_extend(struct chsys *s, struct complp *L, struct ivec *comp, int w)
 {
-    double up, down;
-    double tol = TOL * (fabs(r->x) > 1 ? fabs(r->x) : 1);
-    switch (r->type) {
-    case REQ_COUNT:
-        if (lo < 1 - TOL && hi >= k - TOL)
-            return 0;
-        up = k - hi;
-        down = lo;
-        break;
-    case REQ_COMPLEMENT:
-        if (hi > r->d - 1 + TOL && lo <= r->d - k + TOL)
-            return 0;
-        up = r->d - hi;
-        down = lo - (r->d - k);
-        break;
-    default:
-        if (lo <= r->x - r->mc + tol && hi >= r->x + r->mc - tol)
-            return 0;
-        up = r->x + r->mc - hi;
-        down = lo - (r->x - r->mc);
-        break;
+    int n = s->vrptr[w + 1] - s->vrptr[w];
+    if (s->vmark[w] == s->stamp)
+        return 0;
+    for (int q = s->vrptr[w]; q < s->vrptr[w + 1]; q++)
+        if (s->rmark[s->vrows[q]] != s->stamp)
+            return 1;
+    int *ind = malloc(((size_t)n + 1) * sizeof *ind);
+    double *val = malloc(((size_t)n + 1) * sizeof *val);
+    double *wit = realloc(L->wit, (size_t)NWITNESS * (size_t)(L->ncols + 1) * sizeof *wit);
+    if (wit)
+        L->wit = wit;
+    if (!ind || !val || !wit || ivec_push(comp, w)) {
+        free(ind);
+        free(val);
+        return SUPPRESS_ENOMEM;
     }
-    double d = up > down ? up : down;
-    return d > TOL ? d : TOL;
+    int m = 0;
+    for (int q = s->vrptr[w]; q < s->vrptr[w + 1]; q++) {
+        int r = s->vrows[q], lr = s->lprow[r];
+        double a = 0;
+        for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++)
+            if (s->rvar.v[e] == w)
+                a += s->rcoef.v[e];
+        int seen = 0;
+        for (int i = 1; i <= m; i++)
+            seen |= ind[i] == lr;
+        if (seen || a == 0)
+            continue;
+        /* the released term a * value moves into the column */
+        double rhs = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
+        glp_set_row_bnds(L->lp, lr, GLP_FX, rhs, rhs);
+        m++;
+        ind[m] = lr;
+        val[m] = a;
+    }
+    int j = glp_add_cols(L->lp, 1);
+    glp_set_col_bnds(L->lp, j, GLP_LO, 0.0, 0.0);
+    if (m)
+        glp_set_mat_col(L->lp, j, m, ind, val);
+    free(ind);
+    free(val);
+    s->col[w] = j;
+    s->vmark[w] = s->stamp;
+    L->ncols = j;
+    L->nwit = L->next = 0; /* kept solutions have one column less */
+    return 0;
 }
 
-struct cand {
-    int var, hits, covers, newly, zero;
-    double value;
-};
-
-/* Is a better than b? */
-static int cand_better(const struct cand *a, const struct cand *b)
+/* Optimises column col in direction dir on the component LP (warm start
+ * from the current basis; the standard basis if that fails). Returns the
+ * value, or NAN when infeasible or the solver failed. */
+static double complp_solve(struct ctx *c, struct complp *L, int col, int dir)
 {
-    if (a->zero != b->zero) return !a->zero;
-    if (a->hits != b->hits) return a->hits > b->hits;
-    if (a->covers != b->covers) return a->covers;
-    if (a->value != b->value) return a->covers ? a->value < b->value : a->value > b->value;
-    if (a->newly != b->newly) return a->newly < b->newly;
-    return a->var < b->var;
+    if (L->target != col) {
+        if (L->target)
+            glp_set_obj_coef(L->lp, L->target, 0.0);
+        glp_set_obj_coef(L->lp, col, 1.0);
+        L->target = col;
+    }
+    glp_smcp parm;
+    glp_init_smcp(&parm);
+    parm.msg_lev = GLP_MSG_OFF;
+    parm.presolve = GLP_OFF;
+    glp_set_obj_dir(L->lp, dir == 0 ? GLP_MIN : GLP_MAX);
+    int ret = glp_simplex(L->lp, &parm);
+    c->rep->lp_solves++;
+    if (ret != 0) {
+        glp_std_basis(L->lp);
+        ret = glp_simplex(L->lp, &parm);
+        c->rep->lp_solves++;
+    }
+    int st = ret == 0 ? glp_get_status(L->lp) : GLP_UNDEF;
+    if (st == GLP_OPT) {
+        double *w = L->wit + (size_t)L->next * (size_t)L->ncols;
+        for (int j = 0; j < L->ncols; j++)
+            w[j] = glp_get_col_prim(L->lp, j + 1);
+        L->next = (L->next + 1) % NWITNESS;
+        if (L->nwit < NWITNESS)
+            L->nwit++;
+        return glp_get_obj_val(L->lp);
+    }
+    if (st == GLP_UNBND)
+        return dir == 0 ? -HUGE_VAL : HUGE_VAL;
+    return NAN;
 }
 
-/* Picks the complement for an unmet requirement on v; -1 when none. */
-static int choose(struct ctx *c, struct chsys *s, const struct ivec *rows, double deficit)
+/* The range of v (in the component of L; s->col valid) as far as
+ * requirement r needs it: a side that a kept solution (or the true values)
+ * already takes far enough is not solved. */
+static void complp_range(struct ctx *c, struct chsys *s, struct complp *L, const struct req *r,
+                         int v, double *lo, double *hi, int *status)
 {
-    struct cand best = {-1, 0, 0, 0, 0, 0};
+    *status = RANGE_OK;
+    if (glp_get_num_rows(L->lp) == 0) { /* in no equation at all (a lone total) */
+        *lo = 0;
+        *hi = HUGE_VAL;
+        return;
+    }
+    int col = s->col[v];
+    double wlo = s->v[v].value, whi = wlo, up, down;
+    for (int i = 0; i < L->nwit; i++) {
+        double x = L->wit[(size_t)i * (size_t)L->ncols + (size_t)(col - 1)];
+        if (x < wlo)
+            wlo = x;
+        if (x > whi)
+            whi = x;
+    }
+    req_sides(r, c->p->k, wlo, whi, &up, &down);
+    *lo = down <= 0 ? wlo : complp_solve(c, L, col, 0);
+    *hi = isnan(*lo) ? NAN : up <= 0 ? whi : complp_solve(c, L, col, 1);
+    if (isnan(*lo) || isnan(*hi)) {
+        /* Infeasible (released numbers inconsistent) or a solver failure:
+         * treat the value as pinned, so more is withheld. */
+        *status = RANGE_INFEASIBLE;
+        *lo = *hi = s->v[v].value;
+    }
+}
+
+/* Chooses a complement for a requirement that failed on the component LP:
+ * among the equations binding on the failing side (non-zero duals after
+ * optimising it again) and those pinning a hidden variable, else among all
+ * the component's equations. Counts
+ * in s->hits the equations each candidate opens that pin a hidden variable. */
+static int lp_choose(struct ctx *c, struct chsys *s, struct complp *L, const struct ivec *rows,
+                     int v, int side_max, double deficit, struct ivec *bind)
+{
+    bind->n = 0;
+    if (glp_get_num_rows(L->lp) > 0 && !isnan(complp_solve(c, L, s->col[v], side_max))) {
+        for (int i = 0; i < rows->n; i++)
+            if (fabs(glp_get_row_dual(L->lp, i + 1)) > 1e-9 && ivec_push(bind, rows->v[i]))
+                return -2;
+    }
     for (int i = 0; i < rows->n; i++) {
         int r = rows->v[i];
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++)
@@ -1030,93 +1327,167 @@ static int choose(struct ctx *c, struct chsys *s, const struct ivec *rows, doubl
                 nh++;
         if (nh != 1)
             continue;
+        if (bind->n && ivec_push(bind, r))
+            return -2;
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
             int w = s->rvar.v[e];
             if (s->vmark[w] != s->stamp)
                 s->hits[w]++;
         }
     }
-    for (int i = 0; i < rows->n; i++) {
-        int r = rows->v[i];
-        for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
-            int w = s->rvar.v[e];
-            if (s->vmark[w] == s->stamp || s->v[w].ncarr == 0 || var_hidden(c, s, w))
-                continue;
-            struct cand k = {w, s->hits[w], 0, 0, 0, s->v[w].value};
-            k.zero = !(k.value > 0);
-            k.covers = k.value >= deficit;
-            for (int j = 0; j < s->v[w].ncarr; j++)
-                if (c->cs->cells[s->carriers.v[s->v[w].carr + j]].reason == REASON_NONE)
-                    k.newly++;
-            if (best.var < 0 || cand_better(&k, &best))
-                best = k;
-        }
-    }
-    return best.var;
+    /* candidates: the binding equations and those pinning a variable */
+    int w = bind->n ? pick(c, s, bind->v, bind->n, deficit) : -1;
+    if (w < 0)
+        w = pick(c, s, rows->v, rows->n, deficit);
+    return w;
 }
 
-static int protect(struct ctx *c, const struct req *r, int *met_out, int add)
+static int cmp_lab(const void *a, const void *b)
 {
-    struct chsys *s = c->sys[r->channel];
-    int v = s->base[r->table] + r->stratum;
-    struct ivec comp = {0}, rows = {0};
-    int rc = 0;
-    *met_out = 0;
-    for (;;) {
-        double lo, hi;
-        int st;
-        if ((rc = var_range(c, s, v, &comp, &rows, &lo, &hi, &st)))
-            goto out;
-        double deficit = st == RANGE_OK ? req_deficit(r, c->p->k, lo, hi) : (double)c->p->k;
-        if (st == RANGE_OK && deficit == 0) {
-            *met_out = 1;
-            goto out;
+    const int *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void log_stuck(const struct ctx *c, const struct req *r)
+{
+    char lbl[160];
+    cellset_stratum_label(c->cs, &(struct cell){.table = r->table, .stratum = r->stratum},
+                          lbl, sizeof lbl);
+    log_warnx("suppression: no complement left to protect %s stratum %s (channel %d)",
+              c->cs->tables[r->table].name, lbl, r->channel);
+}
+
+/* The LP phase over the requirements pend[0..n-1] (indices in rq): groups
+ * them by component and builds one LP per component, on which each member
+ * is minimised and maximised. A failing requirement gets complements (LP
+ * choice, then phase 1) until it is met, the component's LP being rebuilt
+ * after each.
+ * Requirements that stay unmet are counted in *unmet. */
+static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n,
+                    struct ivec *fail, int *unmet)
+{
+    struct ivec comp = {0}, rows = {0}, bind = {0}, added = {0};
+    int rc = SUPPRESS_ENOMEM;
+    int *lab = malloc(((size_t)n + 1) * 2 * sizeof *lab);
+    struct complp L = {NULL, 0, 0, NULL, 0, 0};
+    int first_label = c->label;
+    if (!lab)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        const struct req *r = &rq->v[pend[i]];
+        struct chsys *s = c->sys[r->channel];
+        int v = req_var(c, r);
+        /* labels given in this call are > first_label */
+        if (s->clab[v] <= first_label) {
+            if (component(c, s, v, &comp, &rows))
+                goto out;
+            c->label++;
+            for (int j = 0; j < comp.n; j++)
+                s->clab[comp.v[j]] = c->label;
         }
-        if (!add)
-            goto out;
-        int w = choose(c, s, &rows, deficit);
-        if (w < 0) {
-            char lbl[160];
-            cellset_stratum_label(c->cs, &(struct cell){.table = r->table, .stratum = r->stratum},
-                                  lbl, sizeof lbl);
-            log_warnx("suppression: no complement left to protect %s stratum %s (channel %d)",
-                      c->cs->tables[r->table].name, lbl, r->channel);
-            goto out;
-        }
-        var_hide(c, s, w);
-        if (!var_hidden(c, s, w)) { /* cannot happen: keeps the loop finite */
-            rc = SUPPRESS_ELP;
-            goto out;
-        }
+        lab[2 * i] = s->clab[v];
+        lab[2 * i + 1] = pend[i];
     }
+    qsort(lab, (size_t)n, 2 * sizeof *lab, cmp_lab);
+    for (int g = 0; g < n;) {
+        int h = g, build = 1;
+        while (h < n && lab[2 * h] == lab[2 * g])
+            h++;
+        /* Components only grow as cells are withheld, so every requirement
+         * of the group stays in the component of a rebuilt LP. */
+        for (int i = g; i < h; i++) {
+            const struct req *r = &rq->v[lab[2 * i + 1]];
+            struct chsys *s = c->sys[r->channel];
+            int v = req_var(c, r);
+            for (;;) {
+                int st, nomem = 0, stuck;
+                double lo, hi, up, down;
+                if (build) {
+                    if (component(c, s, v, &comp, &rows) || complp_build(s, &comp, &rows, &L))
+                        goto out;
+                    build = 0;
+                }
+                double deficit = cheap_check(c, s, r, v, NULL, &nomem);
+                if (deficit == 0) {
+                    complp_range(c, s, &L, r, v, &lo, &hi, &st);
+                    if (st == RANGE_OK) {
+                        deficit = req_deficit(r, c->p->k, lo, hi);
+                        req_sides(r, c->p->k, lo, hi, &up, &down);
+                    } else {
+                        deficit = req_pinned_deficit(r, c->p->k);
+                        up = deficit;
+                        down = 0;
+                    }
+                } else {
+                    up = deficit;
+                    down = 0;
+                }
+                if (deficit == 0)
+                    break; /* met, and stays met: withholding only widens */
+                int w = lp_choose(c, s, &L, &rows, v, up >= down, deficit, &bind);
+                if (w == -2)
+                    goto out;
+                if (w < 0) {
+                    log_stuck(c, r);
+                    (*unmet)++;
+                    break;
+                }
+                var_hide(c, s, w);
+                added.n = 0;
+                if (ivec_push(&added, w) || (rc = cheap_fix(c, r, fail, &stuck, &added)) != 0)
+                    goto out;
+                rc = SUPPRESS_ENOMEM;
+                for (int j = 0; j < added.n && !build; j++) {
+                    int e = complp_extend(s, &L, &comp, added.v[j]);
+                    if (e < 0)
+                        goto out;
+                    build = e;
+                }
+            }
+        }
+        complp_clear(&L);
+        g = h;
+    }
+    rc = 0;
 out:
+    complp_clear(&L);
+    free(lab);
     free(comp.v);
     free(rows.v);
+    free(bind.v);
+    free(added.v);
     return rc;
 }
 
-int suppress_apply(struct cellset *cs, const struct suppress_params *p,
+int suppress_apply(struct cellset *cs, const struct suppress_params *pin,
                    struct suppress_report *rep)
 {
-    struct suppress_params defaults;
+    struct suppress_params p;
     struct suppress_report local;
     struct reqs rq = {0};
+    struct ivec fail = {0};
+    int *pend = NULL;
     struct ctx c;
     int rc = 0;
     memset(&c, 0, sizeof c);
-    if (!p) {
-        suppress_params_init(&defaults);
-        p = &defaults;
-    }
+    if (pin)
+        p = *pin;
+    else
+        suppress_params_init(&p);
+    if (p.dominance_protection == 0)
+        p.dominance_protection = SUPPRESS_DEFAULT_DOMINANCE_PROTECTION;
     if (!rep)
         rep = &local;
     memset(rep, 0, sizeof *rep);
-    if (!cs || p->k < 1 || p->k > 1000000 || !(p->dominance > 0 && p->dominance <= 1))
+    if (!cs || p.k < 1 || p.k > 1000000 || !(p.dominance > 0 && p.dominance <= 1) ||
+        !(p.dominance_protection > 0 && p.dominance_protection <= 1))
         return SUPPRESS_EINVAL;
-    cs->k = p->k;
-    cs->dominance = p->dominance;
+    cs->k = p.k;
+    cs->dominance = p.dominance;
     c.cs = cs;
-    c.p = p;
+    c.p = &p;
     c.rep = rep;
     if ((rc = cindex_build(&c.ix, cs)))
         goto out;
@@ -1126,11 +1497,11 @@ int suppress_apply(struct cellset *cs, const struct suppress_params *p,
         struct cell *cl = &cs->cells[i];
         if (reason_is_kept(cl->reason))
             continue;
-        cl->reason = suppress_primary_reason(cl, p);
+        cl->reason = suppress_primary_reason(cl, &p);
         if (cl->reason == REASON_NONE)
             continue;
         rep->primary++;
-        if (cell_reqs(&rq, cl, p)) {
+        if (cell_reqs(&rq, cl, &p)) {
             rc = SUPPRESS_ENOMEM;
             goto out;
         }
@@ -1144,6 +1515,10 @@ int suppress_apply(struct cellset *cs, const struct suppress_params *p,
             rq.v[nu++] = rq.v[i];
     rq.n = nu;
     rep->requirements = nu;
+    if (rq.n > INT_MAX / 2) {
+        rc = SUPPRESS_EINVAL;
+        goto out;
+    }
 
     glp_term_out(GLP_OFF);
     for (size_t i = 0; i < rq.n; i++) {
@@ -1152,23 +1527,27 @@ int suppress_apply(struct cellset *cs, const struct suppress_params *p,
             goto out;
     }
     /* A protected value must be withheld by every measure that carries it. */
-    for (size_t i = 0; i < rq.n; i++) {
-        struct chsys *s = c.sys[rq.v[i].channel];
-        var_hide(&c, s, s->base[rq.v[i].table] + rq.v[i].stratum);
+    for (size_t i = 0; i < rq.n; i++)
+        var_hide(&c, c.sys[rq.v[i].channel], req_var(&c, &rq.v[i]));
+    pend = malloc(rq.n * sizeof *pend);
+    if (!pend) {
+        rc = SUPPRESS_ENOMEM;
+        goto out;
     }
-    for (size_t i = 0; i < rq.n; i++) {
-        int met;
-        if ((rc = protect(&c, &rq.v[i], &met, 1)))
+    int npend = (int)rq.n, unmet = 0;
+    for (int i = 0; i < npend; i++)
+        pend[i] = i;
+    /* Phase 1 for every requirement, then the LP phase. */
+    for (int i = 0; i < npend; i++) {
+        int stuck;
+        if ((rc = cheap_fix(&c, &rq.v[pend[i]], &fail, &stuck, NULL)))
             goto out;
     }
-    /* Verify every requirement once more against the final release. */
-    for (size_t i = 0; i < rq.n; i++) {
-        int met;
-        if ((rc = protect(&c, &rq.v[i], &met, 0)))
-            goto out;
-        if (!met)
-            rep->unmet++;
-    }
+    if ((rc = lp_phase(&c, &rq, pend, npend, &fail, &unmet)))
+        goto out;
+    /* No final re-check: every requirement was confirmed on an LP of its
+     * component, and what was withheld after that only widens its range. */
+    rep->unmet = unmet;
     if (rep->unmet) {
         log_warnx("suppression: %d protection requirement(s) could not be met", rep->unmet);
         rc = SUPPRESS_ELP;
@@ -1186,5 +1565,7 @@ out:
         chsys_free(&c.sys[ch]);
     cindex_free(&c.ix);
     free(rq.v);
+    free(fail.v);
+    free(pend);
     return rc;
 }

@@ -17,13 +17,24 @@
 
 #include "cells.h"
 
+/*
+ * Dominance protection (the p% rule's protection interval, as in tau-argus
+ * and the US Census Bureau): a cost sum x whose largest contribution c is
+ * more than `dominance` of x is withheld, and its attainable range from the
+ * released numbers must reach x - p*c .. x + p*c, p = dominance_protection,
+ * so that nobody can estimate the largest contribution to within p of its
+ * value. 0 < p <= 1; 0 means the default (0.15), so that zero-initialised
+ * parameters get it.
+ */
 struct suppress_params {
     int k;             /* threshold: counts in [1, k-1] are withheld     */
     double dominance;  /* share of the largest contributor, (0, 1]       */
+    double dominance_protection; /* p, (0, 1]; 0 = default 0.15         */
 };
 
 #define SUPPRESS_DEFAULT_K 11
 #define SUPPRESS_DEFAULT_DOMINANCE 0.6
+#define SUPPRESS_DEFAULT_DOMINANCE_PROTECTION 0.15
 
 struct suppress_report {
     uint64_t cells[REASON__COUNT]; /* cells per reason after the pass;
@@ -43,7 +54,7 @@ enum {
     SUPPRESS_ELP = -3      /* a requirement could not be met             */
 };
 
-/* Fills p with the defaults (k 11, dominance 0.6). */
+/* Fills p with the defaults (k 11, dominance 0.6, protection 0.15). */
 void suppress_params_init(struct suppress_params *p);
 
 /* A message for a SUPPRESS_* code. */

@@ -802,9 +802,13 @@ void transport_sock_destroy(transport_sock_t **ps)
         return;
     struct transport_sock *s = *ps;
     if (s->mon_running) {
+        /* Stop the events while our reader still drains them: libzmq's I/O
+         * thread sends monitor events with a blocking send while holding
+         * the socket's monitor lock, so stopping the reader first could
+         * leave it blocked and zmq_socket_monitor waiting on that lock. */
+        zmq_socket_monitor(s->sock, NULL, 0);
         atomic_store(&s->mon_stop, 1);
         pthread_join(s->mon_thread, NULL);
-        zmq_socket_monitor(s->sock, NULL, 0);
     }
     if (s->sock)
         zmq_close(s->sock);

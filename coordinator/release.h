@@ -50,7 +50,8 @@ struct cellset *release_pool(struct cellset **subs, int n, const char *round_id,
                              struct release_report *rep);
 
 /* Steps 2-4 on an already pooled cell set whose n_orgs already counts the
- * organizations with members > 0. Idempotent. Returns 0 or -1 (bad p). */
+ * organizations with members > 0. Cells already withheld stay withheld
+ * (their numbers are zeroed). Returns 0 or -1 (bad p, no memory). */
 int release_apply(struct cellset *pooled, const struct release_params *p,
                   struct release_report *rep);
 
@@ -63,8 +64,9 @@ struct release_files {
 /* Writes into dir (which must exist): pooled.csv (cells CSV with the
  * n_orgs,n_withheld columns), pooled.json (the same rows as a JSON array of
  * objects, csvtext.h) and metrics.csv (metrics_compute and
- * metrics_compute_quality with the defaults of metrics.md, reference best:
- * what `equity-coordinator metrics --cells pooled.csv` writes). Each file is
+ * metrics_compute_quality with the defaults of metrics.md, reference best,
+ * on the cells as read back from pooled.csv: exactly what
+ * `equity-coordinator metrics --cells pooled.csv` writes). Each file is
  * replaced atomically. Returns 0, or -1 with a message in err. */
 int release_write_results(const struct cellset *released, const char *dir,
                           struct release_files *files, char *err, size_t errlen);

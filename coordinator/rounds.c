@@ -26,6 +26,8 @@
 #include "equity.pb-c.h"
 #include "log.h"
 #include "pool.h"
+#include "query.h"
+#include "release.h"
 #include "wire.h"
 
 struct rounds {
@@ -232,35 +234,6 @@ static int make_dir(const char *path)
     return 0;
 }
 
-static int file_sha256(const char *path, char out[65])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    int rc = -1;
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap)
-            break;
-        char *p = realloc(buf, cap * 2);
-        if (!p)
-            goto out;
-        buf = p;
-        cap *= 2;
-    }
-    if (buf && !ferror(f)) {
-        identity_sha256_hex(buf, len, out);
-        rc = 0;
-    }
-out:
-    free(buf);
-    fclose(f);
-    return rc;
-}
-
 int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id,
                  char *pooled_path, size_t pathlen, char *err, size_t errlen)
 {
@@ -293,23 +266,29 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
         snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
         goto out;
     }
-    pooled = pool_submissions(c.subs, c.n, round_id, r.period);
+    struct round_request rq;
+    if (round_request_unpack(r.request, r.request_len, &rq, err, errlen) != 0)
+        goto out;
+    struct release_params rp = {(int)rq.min_orgs, rq.allow_single_org};
+    if (rp.min_orgs < 1)
+        rp.min_orgs = 1;
+    struct release_report rep;
+    memset(&rep, 0, sizeof rep);
+    pooled = release_pool(c.subs, c.n, round_id, r.period, &rp, &rep);
     if (!pooled) {
         snprintf(err, errlen, "cannot pool round %s (out of memory)", round_id);
         goto out;
     }
-    char dir[1200], path[1300], sha[65];
+    char dir[1200];
+    struct release_files fl;
     snprintf(dir, sizeof dir, "%s/%s", cfg->results_dir, round_id);
     if (make_dir(cfg->results_dir) != 0 || make_dir(dir) != 0) {
         snprintf(err, errlen, "cannot create %s", dir);
         goto out;
     }
-    snprintf(path, sizeof path, "%s/pooled.csv", dir);
-    if (pool_write_csv(pooled, path) != 0 || file_sha256(path, sha) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    if (release_write_results(pooled, dir, &fl, err, errlen) != 0)
         goto out;
-    }
-    if (store_round_set_pooled(st, round_id, sha) != 0) {
+    if (store_round_set_pooled(st, round_id, fl.sha_pooled_csv) != 0) {
         snprintf(err, errlen, "cannot record the pooled result of %s", round_id);
         goto out;
     }
@@ -321,12 +300,22 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     audit_json(cfg, "round_close", o);
     o = json_object();
     json_object_set_new(o, "round", json_string(round_id));
-    json_object_set_new(o, "file", json_string(path));
-    json_object_set_new(o, "sha256", json_string(sha));
-    json_object_set_new(o, "cells", json_integer((json_int_t)pooled->ncells));
+    json_object_set_new(o, "pooled_csv", json_string(fl.pooled_csv));
+    json_object_set_new(o, "pooled_csv_sha256", json_string(fl.sha_pooled_csv));
+    json_object_set_new(o, "pooled_json", json_string(fl.pooled_json));
+    json_object_set_new(o, "pooled_json_sha256", json_string(fl.sha_pooled_json));
+    json_object_set_new(o, "metrics_csv", json_string(fl.metrics_csv));
+    json_object_set_new(o, "metrics_csv_sha256", json_string(fl.sha_metrics_csv));
+    json_object_set_new(o, "cells", json_integer((json_int_t)rep.cells));
+    json_object_set_new(o, "released", json_integer((json_int_t)rep.released));
+    json_object_set_new(o, "partial", json_integer((json_int_t)rep.partial));
+    json_object_set_new(o, "min_orgs", json_integer((json_int_t)rep.min_orgs));
+    json_object_set_new(o, "secondary", json_integer((json_int_t)rep.secondary));
+    json_object_set_new(o, "all_withheld", json_integer((json_int_t)rep.all_withheld));
     audit_json(cfg, "release", o);
     if (pooled_path)
-        snprintf(pooled_path, pathlen, "%s", path);
+        snprintf(pooled_path, pathlen, "%s", fl.pooled_csv);
+    const char *path = fl.pooled_csv;
     log_info("round %s closed: %d submissions pooled, %d late (stored, not pooled) -> %s",
              round_id, c.n, c.late, path);
     rc = 0;
@@ -756,41 +745,7 @@ int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t 
 
 /* ---- analysts ------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            size_t nc = cap ? cap * 2 : 65536;
-            char *p = realloc(buf, nc);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-            cap = nc;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
+/* The rules are in query.c; here only the envelope and the reply. */
 int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_t len,
                           rounds_reply_fn reply, void *ctx)
 {
@@ -799,78 +754,36 @@ int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_
     if (envelope_unpack(buf, len, &e, err, sizeof err) != 0)
         return reject(r, cn, NULL, NULL, "malformed", err, reply, ctx);
     int rc;
-    struct store_round sr;
-    memset(&sr, 0, sizeof sr);
-    char *csv = NULL;
-    Equity__V1__Query *q = NULL;
     if (e.type != MSG_QUERY) {
         snprintf(msg, sizeof msg, "an analyst may not send %s messages", envelope_type_name(e.type));
         rc = reject(r, cn, NULL, e.message_id, "unexpected_type", msg, reply, ctx);
+        envelope_free(&e);
+        return rc;
+    }
+    struct query_answer a;
+    int q = query_answer(r->cfg, r->store, cn, e.payload, e.payload_len, &a);
+    if (q != QUERY_OK) {
+        rc = send_error(e.message_id, a.code, a.message, reply, ctx);
+        if (q == QUERY_EINTERNAL)
+            rc = -1;
         goto out;
     }
-    q = equity__v1__query__unpack(NULL, e.payload_len, e.payload);
-    if (!q || !q->round_id || strlen(q->round_id) >= 64) {
-        rc = reject(r, cn, NULL, e.message_id, "malformed", "not a valid Query", reply, ctx);
-        goto out;
-    }
-    json_t *o = json_object();
-    json_object_set_new(o, "cn", json_string(cn));
-    json_object_set_new(o, "round", json_string(q->round_id));
-    json_object_set_new(o, "what", json_string(q->what ? q->what : ""));
-    audit_json(r->cfg, "query", o);
-    if (q->what && q->what[0] && strcmp(q->what, "cells") != 0) {
-        snprintf(msg, sizeof msg, "what = \"%.40s\": this coordinator serves \"cells\"", q->what);
-        rc = reject(r, cn, q->round_id, e.message_id, "unsupported_query", msg, reply, ctx);
-        goto out;
-    }
-    int g = store_round_get(r->store, q->round_id, &sr);
-    if (g != 0 || !sr.closed || !sr.pooled_sha256[0]) {
-        rc = reject(r, cn, q->round_id, e.message_id, "not_released",
-                    "no released result for this round", reply, ctx);
-        goto out;
-    }
-    char path[1300];
-    size_t clen = 0;
-    snprintf(path, sizeof path, "%s/%s/pooled.csv", r->cfg->results_dir, sr.round_id);
-    csv = read_file(path, &clen);
-    char sha[65];
-    if (csv)
-        identity_sha256_hex(csv, clen, sha);
-    if (!csv || strcmp(sha, sr.pooled_sha256) != 0) {
-        log_error("round %s: %s is missing or differs from the released result", sr.round_id,
-                  path);
-        send_error(e.message_id, "internal", "the released result is unavailable", reply,
-                        ctx);
-        rc = -1;
-        goto out;
-    }
-    uint32_t rows = 0;
-    for (size_t i = 0; i < clen; i++)
-        rows += csv[i] == '\n';
     Equity__V1__QueryResult res = EQUITY__V1__QUERY_RESULT__INIT;
-    res.round_id = sr.round_id;
-    res.csv = csv;
-    res.rows = rows ? rows - 1 : 0;
+    res.round_id = a.round_id;
+    res.csv = a.csv;
+    res.rows = a.rows;
     size_t plen = equity__v1__query_result__get_packed_size(&res);
     uint8_t *p = malloc(plen ? plen : 1);
     if (!p) {
+        send_error(e.message_id, "internal", "out of memory", reply, ctx);
         rc = -1;
         goto out;
     }
     equity__v1__query_result__pack(&res, p);
-    o = json_object();
-    json_object_set_new(o, "cn", json_string(cn));
-    json_object_set_new(o, "round", json_string(sr.round_id));
-    json_object_set_new(o, "sha256", json_string(sha));
-    json_object_set_new(o, "rows", json_integer(res.rows));
-    audit_json(r->cfg, "release", o);
     rc = send_envelope(MSG_QUERY_RESULT, p, plen, reply, ctx);
     free(p);
 out:
-    if (q)
-        equity__v1__query__free_unpacked(q, NULL);
-    free(csv);
-    store_round_clear(&sr);
+    query_answer_clear(&a);
     envelope_free(&e);
     return rc;
 }

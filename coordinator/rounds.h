@@ -1,5 +1,5 @@
 /*
- * rounds.h - the rules of a reporting round (/tmp protocol, security.md
+ * rounds.h - the rules of a reporting round (docs/protocol.md, security.md
  * "Rounds"): opening and signing a round request, answering a node's
  * HELLO, SUBMISSION and REFUSAL, an analyst's QUERY, the status of a
  * round, and closing it (pooling by plain addition, pool.h).
@@ -36,10 +36,12 @@
 int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
                 const char *deadline, char round_id[64], char *err, size_t errlen);
 
-/* Closes an open round, pools the submissions that were not late, writes
- * results_dir/<round>/pooled.csv (atomic), records its SHA-256 and audits
- * "round_close" and "release". pooled_path (may be NULL) receives the
- * file's path. Returns 0, -1 user error (unknown or closed round), -2
+/* Closes an open round, pools the submissions that were not late and
+ * applies the release rules of the round's terms (release.h), writes
+ * results_dir/<round>/pooled.csv, pooled.json and metrics.csv (atomic),
+ * records the SHA-256 of pooled.csv (the release record) and audits
+ * "round_close" and "release" (with the SHA-256 of the three files).
+ * pooled_path (may be NULL) receives pooled.csv's path. Returns 0, -1 user error (unknown or closed round), -2
  * internal failure. */
 int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id,
                  char *pooled_path, size_t pathlen, char *err, size_t errlen);
@@ -76,9 +78,10 @@ typedef int (*rounds_reply_fn)(void *ctx, const uint8_t *buf, size_t len);
 int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t len,
                        rounds_reply_fn reply, void *ctx);
 
-/* Handles one message from an analyst (User-Id cn): QUERY for the pooled
- * cells of a closed round -> QUERY_RESULT with the pooled CSV; audited as
- * "query". */
+/* Handles one message from an analyst (User-Id cn): QUERY -> QUERY_RESULT
+ * with the released pooled cells or metrics as CSV, filtered, or ERROR
+ * (unknown_round, not_released, bad_query, forbidden, malformed); every
+ * query is audited as "query" (query.h). */
 int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_t len,
                           rounds_reply_fn reply, void *ctx);
 

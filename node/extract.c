@@ -5,9 +5,13 @@
  * How it reads fast and stays small:
  * - The file is read in 4 MiB blocks (pread, or gzread for gzip detected by
  *   its magic bytes) into one buffer per worker and tokenised in place: an
- *   SSE2 scan finds the bytes that matter (',' '\n' '"' NUL) 16 at a time;
+ *   SSE2 scan finds the bytes that matter (',' '\n' '"' NUL) 64 at a time;
  *   fields are (offset, length) spans; "" escapes are undone in place only
- *   for fields that are used. Numbers and codes are parsed by hand.
+ *   for fields that are used. Numbers are parsed by hand (plain counts and
+ *   0/1 flags inline); standard codes are found with one probe of a
+ *   perfect-hash table.
+ * - Member-id fingerprints are inserted into the set in batches sorted by
+ *   hash with prefetching, so the set's cache misses overlap (batch_flush).
  * - A plain file is cut into one byte range per worker at line starts; each
  *   worker reads the records that start in its range. A quoted field may
  *   hold a newline, so a cut can land inside a record: after the workers
@@ -109,11 +113,17 @@ static const struct { int col; uint32_t measures; } measure_needs[] = {
 
 /* ---- code tables ----------------------------------------------------------- */
 
-/* A standard code table packed for a fast case-insensitive lookup. */
+/* A standard code table packed for a fast case-insensitive lookup: the
+ * codes, upper-cased and packed into two words, in a direct-mapped table
+ * of HSLOTS entries whose hash (a multiplier found at set-up) puts each
+ * code in its own slot; one compare finds a code or says it is none. */
+#define HSLOTS 64
 struct codetab {
     int n;
     uint8_t len[16];
     uint64_t k0[16], k1[16];
+    uint64_t mul;                 /* 0: no perfect hash found, scan      */
+    int8_t slot[HSLOTS];          /* code index, -1 empty                */
 };
 
 /* Upper-cases the ASCII letters of 8 bytes at once. */
@@ -143,6 +153,12 @@ static inline void pack16(const uint8_t *p, size_t len, uint64_t *k0, uint64_t *
     *k1 = upper8(b);
 }
 
+static inline unsigned codetab_hash(uint64_t mul, uint64_t k0, uint64_t k1, size_t len)
+{
+    uint64_t x = (k0 ^ (k1 * 0x9e3779b97f4a7c15ULL) ^ len) * mul;
+    return (unsigned)(x >> 58); /* HSLOTS = 64 */
+}
+
 static void codetab_init(struct codetab *t, const char *const *codes, int n)
 {
     t->n = n;
@@ -152,6 +168,24 @@ static void codetab_init(struct codetab *t, const char *const *codes, int n)
         memcpy(tmp, codes[i], t->len[i]);
         pack16(tmp, t->len[i], &t->k0[i], &t->k1[i]);
     }
+    /* Find a multiplier that gives every code its own slot. */
+    uint64_t mul = 0xd6e8feb86659fd93ULL;
+    t->mul = 0;
+    for (int attempt = 0; attempt < 1000 && !t->mul; attempt++) {
+        int ok = 1;
+        memset(t->slot, -1, sizeof t->slot);
+        for (int i = 0; i < n && ok; i++) {
+            unsigned h = codetab_hash(mul, t->k0[i], t->k1[i], t->len[i]);
+            if (t->slot[h] >= 0)
+                ok = 0;
+            else
+                t->slot[h] = (int8_t)i;
+        }
+        if (ok)
+            t->mul = mul;
+        mul = mul * 6364136223846793005ULL + 1442695040888963407ULL;
+        mul |= 1;
+    }
 }
 
 static inline int codetab_find(const struct codetab *t, const uint8_t *p, size_t len)
@@ -160,6 +194,10 @@ static inline int codetab_find(const struct codetab *t, const uint8_t *p, size_t
         return -1;
     uint64_t k0, k1;
     pack16(p, len, &k0, &k1);
+    if (t->mul) {
+        int i = t->slot[codetab_hash(t->mul, k0, k1, len)];
+        return i >= 0 && t->len[i] == len && t->k0[i] == k0 && t->k1[i] == k1 ? i : -1;
+    }
     for (int i = 0; i < t->n; i++)
         if (t->len[i] == len && t->k0[i] == k0 && t->k1[i] == k1)
             return i;
@@ -208,10 +246,13 @@ struct span {
 
 struct verify;
 
-#define RING 16
+/* Rows wait in a batch for their set inserts (see batch_flush). */
+#define BATCH 1024
+#define SORT_BITS 12
 
 struct pending {
     uint64_t h, off, line;
+    int ins;                    /* memberset_insert's answer                   */
     struct member_record rec;
 };
 
@@ -248,8 +289,9 @@ struct worker {
     int nf;
     uint64_t line;              /* relative line of the current record         */
     uint64_t rec_off;           /* absolute offset of the current record       */
-    struct pending ring[RING];  /* rows waiting for their set insert           */
-    unsigned rhead, rcount;
+    struct pending *batch;      /* rows waiting for their set insert (BATCH)   */
+    uint32_t *order;            /* batch indices in hash order (BATCH)         */
+    size_t nbatch;
 };
 
 /* Exact ids of suspect rows, for the verification pass. */
@@ -338,7 +380,7 @@ static int bsearch_u64(const uint64_t *a, size_t n, uint64_t v)
 struct scan {
     const uint8_t *b;
     size_t blk, end;
-    uint32_t mask;
+    uint64_t mask;  /* specials of the 64 bytes at blk not yet returned */
 };
 
 static inline uint32_t special16(const uint8_t *p)
@@ -358,10 +400,18 @@ static inline uint32_t special16(const uint8_t *p)
 #endif
 }
 
-static inline uint32_t limit16(size_t blk, size_t end)
+/* 64 bytes at a time (reads up to 63 bytes past `end`: callers' buffers
+ * have SLACK readable bytes after the data; those bytes are masked off). */
+static inline uint64_t special64(const uint8_t *p)
+{
+    return (uint64_t)special16(p) | (uint64_t)special16(p + 16) << 16 |
+           (uint64_t)special16(p + 32) << 32 | (uint64_t)special16(p + 48) << 48;
+}
+
+static inline uint64_t limit64(size_t blk, size_t end)
 {
     size_t left = end - blk;
-    return left >= 16 ? 0xffffu : ((1u << left) - 1);
+    return left >= 64 ? ~0ULL : ((1ULL << left) - 1);
 }
 
 static inline void scan_init(struct scan *s, const uint8_t *b, size_t pos, size_t end)
@@ -369,18 +419,18 @@ static inline void scan_init(struct scan *s, const uint8_t *b, size_t pos, size_
     s->b = b;
     s->blk = pos;
     s->end = end;
-    s->mask = pos < end ? special16(b + pos) & limit16(pos, end) : 0;
+    s->mask = pos < end ? special64(b + pos) & limit64(pos, end) : 0;
 }
 
 static inline size_t scan_next(struct scan *s)
 {
     while (!s->mask) {
-        s->blk += 16;
+        s->blk += 64;
         if (s->blk >= s->end)
             return s->end;
-        s->mask = special16(s->b + s->blk) & limit16(s->blk, s->end);
+        s->mask = special64(s->b + s->blk) & limit64(s->blk, s->end);
     }
-    unsigned bit = (unsigned)__builtin_ctz(s->mask);
+    unsigned bit = (unsigned)__builtin_ctzll(s->mask);
     s->mask &= s->mask - 1;
     return s->blk + bit;
 }
@@ -751,7 +801,7 @@ static int coded(struct worker *w, int c, const struct codetab *tab, int unknown
     return reject_value(w, BAD_CODE, c, p, len, "is not a standard code or mapped value");
 }
 
-static int count_field(struct worker *w, int c, uint32_t *out)
+static int count_field_slow(struct worker *w, int c, uint32_t *out)
 {
     size_t len;
     const uint8_t *p = field(w, c, &len);
@@ -769,7 +819,33 @@ static int count_field(struct worker *w, int c, uint32_t *out)
     return 0;
 }
 
-static int flag_field(struct worker *w, int c, uint8_t *out)
+/* The common case inline: 1 to 6 plain digits (at most 999999, inside
+ * the range); anything else goes through the full check above. */
+static inline int count_field(struct worker *w, int c, uint32_t *out)
+{
+    int fi = w->rd->filecol[c];
+    if (fi >= 0 && !w->f[fi].esc) {
+        const uint8_t *p = w->buf + w->f[fi].off;
+        size_t len = w->f[fi].len;
+        if (len >= 1 && len <= 6) {
+            uint32_t v = 0;
+            size_t i = 0;
+            for (; i < len; i++) {
+                unsigned d = (unsigned)p[i] - '0';
+                if (d > 9)
+                    break;
+                v = v * 10 + d;
+            }
+            if (i == len) {
+                *out = v;
+                return 0;
+            }
+        }
+    }
+    return count_field_slow(w, c, out);
+}
+
+static int flag_field_slow(struct worker *w, int c, uint8_t *out)
 {
     size_t len;
     const uint8_t *p = field(w, c, &len);
@@ -791,6 +867,20 @@ static int flag_field(struct worker *w, int c, uint8_t *out)
     if (r == -2)
         return reject_value(w, BAD_RANGE, c, p, len, "is not 0 or 1");
     return reject_value(w, BAD_TYPE, c, p, len, "is not 0 or 1");
+}
+
+/* The common case inline: one digit 0 or 1. */
+static inline int flag_field(struct worker *w, int c, uint8_t *out)
+{
+    int fi = w->rd->filecol[c];
+    if (fi >= 0 && w->f[fi].len == 1) {
+        unsigned d = (unsigned)w->buf[w->f[fi].off] - '0';
+        if (d <= 1) {
+            *out = (uint8_t)d;
+            return 0;
+        }
+    }
+    return flag_field_slow(w, c, out);
 }
 
 static int validate(struct worker *w, struct member_record *r)
@@ -995,7 +1085,7 @@ static int owner_of(const struct verify *vf, uint64_t off)
  * to the sink) or a suspected duplicate (held back for verification). */
 static void commit(struct worker *w, const struct pending *e)
 {
-    int ins = memberset_insert(w->set, e->h);
+    int ins = e->ins;
     if (ins < 0) {
         set_fatal(w, e->line, 0, "out of memory for member ids");
         return;
@@ -1015,32 +1105,46 @@ static void commit(struct worker *w, const struct pending *e)
         set_fatal(w, e->line, 0, "out of memory for member ids");
 }
 
-/* Rows wait RING records between the prefetch of their set slot and the
- * insert, so the cache miss overlaps the parsing of the next rows. The
- * order of inserts is the order of rows, so results do not change. */
-static void ring_push(struct worker *w, uint64_t h, const struct member_record *rec)
+/* Inserts the batch's fingerprints into the set in hash order, then hands
+ * the rows to the sink in row order. A set much larger than the caches is
+ * then swept from one end to the other instead of being hit at random
+ * (TLB and cache misses on every row). A stable counting sort keeps rows
+ * with the same fingerprint in row order, so the first one is the one
+ * found new: the answers, and the order of records given to the sink, are
+ * those of inserting row by row. */
+static void batch_flush(struct worker *w)
 {
-    memberset_prefetch(w->set, h);
-    if (w->rcount == RING) {
-        commit(w, &w->ring[w->rhead]);
-        w->rhead = (w->rhead + 1) % RING;
-        w->rcount--;
+    size_t n = w->nbatch;
+    if (n == 0)
+        return;
+    uint32_t count[(1u << SORT_BITS) + 1];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        count[(w->batch[i].h >> (64 - SORT_BITS)) + 1]++;
+    for (size_t k = 1; k <= (1u << SORT_BITS); k++)
+        count[k] += count[k - 1];
+    for (size_t i = 0; i < n; i++)
+        w->order[count[w->batch[i].h >> (64 - SORT_BITS)]++] = (uint32_t)i;
+    for (size_t k = 0; k < n; k++) {
+        if (k + 8 < n)
+            memberset_prefetch(w->set, w->batch[w->order[k + 8]].h);
+        struct pending *e = &w->batch[w->order[k]];
+        e->ins = memberset_insert(w->set, e->h);
     }
-    struct pending *e = &w->ring[(w->rhead + w->rcount) % RING];
+    for (size_t i = 0; i < n; i++)
+        commit(w, &w->batch[i]);
+    w->nbatch = 0;
+}
+
+static void batch_push(struct worker *w, uint64_t h, const struct member_record *rec)
+{
+    struct pending *e = &w->batch[w->nbatch++];
     e->h = h;
     e->off = w->rec_off;
     e->line = w->line;
     e->rec = *rec;
-    w->rcount++;
-}
-
-static void ring_flush(struct worker *w)
-{
-    while (w->rcount) {
-        commit(w, &w->ring[w->rhead]);
-        w->rhead = (w->rhead + 1) % RING;
-        w->rcount--;
-    }
+    if (w->nbatch == BATCH)
+        batch_flush(w);
 }
 
 static void handle_record(struct worker *w, const struct tok *t)
@@ -1069,7 +1173,8 @@ static void handle_record(struct worker *w, const struct tok *t)
 
     p = field(w, COL_PERIOD, &len);
     if (rd->period) {
-        if (len != rd->period_len || strncasecmp((const char *)p, rd->period, len) != 0) {
+        if (len != rd->period_len || (memcmp(p, rd->period, len) != 0 &&
+                                      strncasecmp((const char *)p, rd->period, len) != 0)) {
             reject_value(w, BAD_PERIOD, COL_PERIOD, p, len, "is not the period asked for");
             return;
         }
@@ -1085,7 +1190,8 @@ static void handle_record(struct worker *w, const struct tok *t)
         w->period[len] = '\0';
         w->period_len = len;
         w->period_line = w->line;
-    } else if (len != w->period_len || strncasecmp((const char *)p, w->period, len) != 0) {
+    } else if (len != w->period_len || (memcmp(p, w->period, len) != 0 &&
+                                        strncasecmp((const char *)p, w->period, len) != 0)) {
         char q[200];
         quote_value(q, sizeof q, p, len);
         set_fatal(w, w->line, 0, "file holds periods %s and %s; choose one with --period",
@@ -1133,7 +1239,7 @@ static void handle_record(struct worker *w, const struct tok *t)
         }
         return;
     }
-    ring_push(w, h, &rec);
+    batch_push(w, h, &rec);
 }
 
 /* ---- reading a byte range --------------------------------------------------------------- */
@@ -1276,7 +1382,7 @@ static void *worker_run(void *arg)
     w->real_end = bufoff + pos;
 out:
     if (w->mode != MODE_VERIFY)
-        ring_flush(w);
+        batch_flush(w);
     if (gz)
         gzclose(gz);
     return NULL;
@@ -1304,10 +1410,13 @@ static int worker_init(struct worker *w, struct reader *rd, int idx, enum mode m
         w->prof.map_rules = calloc(rd->total_rules, sizeof *w->prof.map_rules);
         w->prof.n_map_rules = rd->total_rules;
     }
-    if (mode != MODE_VERIFY)
+    if (mode != MODE_VERIFY) {
         w->set = memberset_new(expected);
+        w->batch = malloc(BATCH * sizeof *w->batch);
+        w->order = malloc(BATCH * sizeof *w->order);
+    }
     if (!w->buf || !w->f || (rd->total_rules && !w->prof.map_rules) ||
-        (mode != MODE_VERIFY && !w->set))
+        (mode != MODE_VERIFY && (!w->set || !w->batch || !w->order)))
         return -1;
     for (int c = 0; c < COL__COUNT; c++)
         for (int i = 0; i < rd->nrules[c]; i++) {
@@ -1325,6 +1434,10 @@ static void worker_free(struct worker *w)
     free(w->f);
     free(w->held);
     free(w->susp);
+    free(w->batch);
+    free(w->order);
+    w->batch = NULL;
+    w->order = NULL;
     memberset_destroy(&w->set);
     profile_free(&w->prof);
     w->buf = NULL;

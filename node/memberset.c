@@ -232,7 +232,7 @@ void memberset_prefetch(const memberset_t *s, uint64_t h)
 {
     uint32_t home, rem;
     split(s, h, &home, &rem);
-    __builtin_prefetch(&s->slot[home], 1, 1);
+    __builtin_prefetch(&s->slot[home], 0, 3);
 }
 
 int memberset_contains(const memberset_t *s, uint64_t h)

@@ -54,6 +54,7 @@
 static char dir[256], ini[400], endpoint[64], dbpath[400];
 static void *zctx;
 static trust_t *trust;
+static pid_t daemon_pid; /* the running daemon, killed by teardown after a failure */
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -149,6 +150,7 @@ static pid_t start_daemon(int crash)
         execl(BIN, BIN, "run", "--config", ini, (char *)NULL);
         _exit(127);
     }
+    daemon_pid = pid;
     return pid;
 }
 
@@ -158,12 +160,15 @@ static int wait_daemon(pid_t pid)
     int st = 0;
     for (int i = 0; i < 400; i++) {
         pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
+            daemon_pid = 0;
             return st;
+        }
         usleep(50000);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
+    daemon_pid = 0;
     fail_msg("daemon %d did not exit", (int)pid);
     return st;
 }
@@ -200,7 +205,8 @@ static void node_open(struct node *n, const char *org, const char *sub)
     X509_free(c);
     n->s = zmq_socket(zctx, ZMQ_DEALER);
     assert_non_null(n->s);
-    int zero = 0, ivl = 50, ivl_max = 200;
+    int zero = 0, ivl = 50, ivl_max = 200, sndtimeo = 3000;
+    zmq_setsockopt(n->s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
     assert_int_equal(zmq_setsockopt(n->s, ZMQ_CURVE_SERVERKEY, spub, 32), 0);
     assert_int_equal(zmq_setsockopt(n->s, ZMQ_CURVE_PUBLICKEY, pub, 32), 0);
     assert_int_equal(zmq_setsockopt(n->s, ZMQ_CURVE_SECRETKEY, sec, 32), 0);
@@ -226,9 +232,11 @@ static void node_close(struct node *n)
     n->sign_cert = NULL;
 }
 
-static void node_send(struct node *n, const uint8_t *buf, size_t len)
+/* 0, or -1 if the message could not be queued within the send timeout
+ * (no connection completed its handshake). */
+static int node_send(struct node *n, const uint8_t *buf, size_t len)
 {
-    assert_int_equal(zmq_send(n->s, buf, len, 0), (int)len);
+    return zmq_send(n->s, buf, len, 0) == (int)len ? 0 : -1;
 }
 
 /* Receives one reply into *e: 0, or -1 when nothing came within ms. */
@@ -250,7 +258,8 @@ static int recv_more(struct node *n, struct envelope *e, int ms)
 /* Sends raw bytes; receives one reply into *e (0), or -1 on timeout. */
 static int exchange(struct node *n, const uint8_t *buf, size_t len, struct envelope *e, int ms)
 {
-    node_send(n, buf, len);
+    if (node_send(n, buf, len) != 0)
+        return -1;
     return recv_more(n, e, ms);
 }
 
@@ -280,7 +289,8 @@ static void request_sha(const char *round_id, char sha[65])
     store_close(&st);
 }
 
-/* A signed SUBMISSION envelope with ed_rate total (members) for a round.
+/* A signed SUBMISSION envelope with ed_rate total (members) and by race
+ * (BLACK and WHITE, half each) for a round.
  * payload_sha receives the SHA-256 of the Submission payload. */
 static void make_submission(const char *org, const char *round_id, const char *req_sha,
                             double members, EVP_PKEY *key, X509 *cert, uint8_t **env,
@@ -295,9 +305,13 @@ static void make_submission(const char *org, const char *round_id, const char *r
     v.denominator = members * 12;
     v.numerator = members / 4;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "total", "all", &v, err, sizeof err), 0);
-    memset(&v, 0, sizeof v);
-    v.reason = REASON_COUNT;
+    /* two race strata, each half of the total, both released */
+    v.members = members / 2;
+    v.member_months = members * 6;
+    v.denominator = members * 6;
+    v.numerator = members / 8;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "BLACK", &v, err, sizeof err), 0);
+    assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "WHITE", &v, err, sizeof err), 0);
     struct cellset *cs = cellset_builder_finish(&b);
     assert_non_null(cs);
     snprintf(cs->org, sizeof cs->org, "%s", org);
@@ -422,8 +436,14 @@ static int group_teardown(void **state)
 {
     (void)state;
     trust_destroy(&trust);
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+    }
+    /* After a failed assertion a test's sockets may still be open, and
+     * zmq_ctx_term would wait for them forever: shutdown does not wait. */
     if (zctx)
-        zmq_ctx_term(zctx);
+        zmq_ctx_shutdown(zctx);
     if (!getenv("EQ_KEEP_TMP")) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -696,10 +716,10 @@ static void test_crash_between_commit_and_ack(void **state)
         node_open(&a, "org:a", "org-a");
         uint8_t *env = NULL;
         size_t elen;
-        make_submission("org:a", ids[i], req, 100 + i, a.sign_key, a.sign_cert, &env, &elen,
+        make_submission("org:a", ids[i], req, 100 + 2 * i, a.sign_key, a.sign_cert, &env, &elen,
                         sha);
         struct envelope e;
-        node_send(&a, env, elen);
+        assert_int_equal(node_send(&a, env, elen), 0);
         int st = wait_daemon(d); /* dies after COMMIT, before the ACK */
         assert_true(WIFEXITED(st));
         assert_int_equal(WEXITSTATUS(st), 137);

@@ -233,7 +233,7 @@ static struct lpa_space make_space(struct space_ctx *x, int nattr, const int *at
 static void audit_ok(const struct cellset *cs, const struct lpa_space *sp, int k)
 {
     struct lpa_result res;
-    assert_int_equal(lpa_audit(cs, sp, k, 0.6, &res), 0);
+    assert_int_equal(lpa_audit(cs, sp, k, 0.6, 0.15, &res), 0);
     if (res.violations)
         fail_msg("audit: %d violation(s); first: %s", res.violations, res.first);
 }
@@ -318,9 +318,13 @@ static void test_bad_params(void **state)
 {
     (void)state;
     struct cellset *cs = cellset_new();
-    struct suppress_params p = {0, 0.6};
+    struct suppress_params p = {0, 0.6, 0.15};
     assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
-    p = (struct suppress_params){11, 1.5};
+    p = (struct suppress_params){11, 1.5, 0.15};
+    assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
+    p = (struct suppress_params){11, 0.6, 1.5};
+    assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
+    p = (struct suppress_params){11, 0.6, -0.1};
     assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
     struct cell c = {.measure = M_POPULATION, .table = 3, .members = 5};
     assert_non_null(cellset_append(cs, &c));
@@ -743,19 +747,115 @@ static void test_dominance_protected(void **state)
     assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
     assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_WHITE)->reason, REASON_DOMINANCE);
     /* the total (7000 of 15000) is not dominated on its own */
-    assert_int_equal(suppress_primary_reason(get(cs, M_COST_PMPM, "total", 0), &(struct suppress_params){11, 0.6}),
+    assert_int_equal(suppress_primary_reason(get(cs, M_COST_PMPM, "total", 0), &(struct suppress_params){11, 0.6, 0.15}),
                      REASON_NONE);
-    /* WHITE's cost (10000) must be able to move by 7000 either way, up to
-     * 17000: more than the released total (15000) allows, so the total cost
-     * is the complement (AIAN 2000 and ASIAN 3000 could never be enough). */
-    assert_int_equal(get(cs, M_COST_PMPM, "total", 0)->reason, REASON_SECONDARY);
-    assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_AIAN)->reason, REASON_NONE);
+    /* p% rule, p = 0.15: WHITE's cost (10000) must be able to move by
+     * 0.15 * 7000 = 1050 either way (8950 .. 11050). The total pins it, so
+     * one complement is needed: the smallest cost covering 1050 is AIAN
+     * (2000, not ASIAN 3000 nor the total 15000); then WHITE = 12000 - AIAN
+     * ranges over 0 .. 12000. */
+    assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_AIAN)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_COST_PMPM, "total", 0)->reason, REASON_NONE);
     assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_ASIAN)->reason, REASON_NONE);
+    /* the member count of AIAN is not what protects the cost: released */
     assert_int_equal(get(cs, M_POPULATION, "race", RACE_AIAN)->reason, REASON_NONE);
     struct space_ctx x;
     int attrs[] = {A_RACE};
     struct lpa_space sp = make_space(&x, 1, attrs);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_COST, 1, RACE_WHITE, &lo, &hi), 0);
+    assert_true(fabs(lo) < 1e-6 && fabs(hi - 12000) < 1e-6);
     audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+
+    /* With the old full interval (p = 1) WHITE must reach 3000 .. 17000:
+     * more than the released total allows, so the total is withheld. */
+    cs = build(ms, n, t_race, 2, meas, 2);
+    struct suppress_params full = {11, 0.6, 1.0};
+    assert_int_equal(suppress_apply(cs, &full, NULL), 0);
+    assert_int_equal(get(cs, M_COST_PMPM, "total", 0)->reason, REASON_SECONDARY);
+    struct lpa_result res;
+    assert_int_equal(lpa_audit(cs, &sp, 11, 0.6, 1.0, &res), 0);
+    assert_int_equal(res.violations, 0);
+    cellset_destroy(&cs);
+}
+
+/* A dominance cell in a big table: one AIAN Medicaid member costs 500,000
+ * among ~5,000 members costing 1,000 each. AIAN x Medicaid (530,000) and
+ * AIAN (560,000) are dominated; under the p% rule (p = 0.15) their costs
+ * need only move by 75,000, which mid-sized cells provide: the WHITE and
+ * BLACK cells (600,000 .. 2,000,000), the payer margins and the total stay
+ * released, and no member count is withheld. The old full interval
+ * (p = 1: 500,000 either way) needs many more cells. */
+static void run_big_dominance(double protection, struct suppress_report *rep,
+                              struct cellset **out)
+{
+    static struct mem ms[6000];
+    int n = 0;
+    const int races[] = {RACE_WHITE, RACE_BLACK, RACE_ASIAN, RACE_AIAN, RACE_NHPI};
+    const int payers[] = {PAYER_MEDICAID, PAYER_MEDICARE, PAYER_COMMERCIAL};
+    const int counts[5][3] = {{800, 600, 600}, {300, 250, 250}, {100, 100, 100},
+                              {30, 15, 15}, {20, 20, 20}};
+    struct mem m = base_mem;
+    m.cost = 1000;
+    for (int r = 0; r < 5; r++)
+        for (int q = 0; q < 3; q++) {
+            m.race = races[r];
+            m.payer = payers[q];
+            add_members(ms, &n, counts[r][q], m);
+        }
+    m.race = RACE_AIAN;
+    m.payer = PAYER_MEDICAID;
+    m.cost = 500000;
+    add_members(ms, &n, 1, m);
+    const struct tspec ts[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_PAYER, 0}, {2, S_RACE, S_PAYER}};
+    int meas[] = {M_POPULATION, M_COST_PMPM};
+    struct cellset *cs = build(ms, n, ts, 4, meas, 2);
+    struct suppress_params p = {11, 0.6, protection};
+    assert_int_equal(suppress_apply(cs, &p, rep), 0);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_PAYER};
+    struct lpa_space sp = make_space(&x, 2, attrs);
+    struct lpa_result res;
+    assert_int_equal(lpa_audit(cs, &sp, 11, 0.6, protection, &res), 0);
+    if (res.violations)
+        fail_msg("audit (p = %.2f): %d violation(s); first: %s", protection, res.violations,
+                 res.first);
+    *out = cs;
+}
+
+static void test_dominance_big_table(void **state)
+{
+    (void)state;
+    struct suppress_report rep, old;
+    struct cellset *cs;
+    run_big_dominance(0.15, &rep, &cs);
+    assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_AIAN)->reason, REASON_DOMINANCE);
+    assert_int_equal(get(cs, M_COST_PMPM, "race*payer", RACE_AIAN * PAYER__COUNT + PAYER_MEDICAID)->reason,
+                     REASON_DOMINANCE);
+    assert_int_equal(rep.cells[REASON_DOMINANCE], 2);
+    assert_int_equal(get(cs, M_COST_PMPM, "total", 0)->reason, REASON_NONE);
+    const int big[] = {RACE_WHITE, RACE_BLACK};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(get(cs, M_COST_PMPM, "race", big[i])->reason, REASON_NONE);
+        for (int q = 0; q < PAYER__COUNT; q++)
+            assert_int_equal(get(cs, M_COST_PMPM, "race*payer", big[i] * PAYER__COUNT + q)->reason,
+                             REASON_NONE);
+    }
+    for (int q = 0; q < PAYER__COUNT; q++)
+        assert_int_equal(get(cs, M_COST_PMPM, "payer", q)->reason, REASON_NONE);
+    /* the cost protection never withholds a member count */
+    for (size_t i = 0; i < cs->ncells; i++)
+        if (cs->cells[i].measure == M_POPULATION)
+            assert_int_equal(cs->cells[i].reason, REASON_NONE);
+    uint64_t sec = rep.cells[REASON_SECONDARY];
+    assert_true(sec >= 1 && sec <= 6);
+    cellset_destroy(&cs);
+
+    run_big_dominance(1.0, &old, &cs);
+    printf("big table dominance: %llu secondary cells with p = 0.15, %llu with p = 1\n",
+           (unsigned long long)sec, (unsigned long long)old.cells[REASON_SECONDARY]);
+    assert_true(old.cells[REASON_SECONDARY] > sec);
     cellset_destroy(&cs);
 }
 
@@ -827,14 +927,16 @@ static void test_random_audit(void **state)
     static struct mem ms[400];
     int nsc = (int)(sizeof scenarios / sizeof scenarios[0]);
     int nm = (int)(sizeof std_measures / sizeof std_measures[0]);
-    int total_secondary = 0, total_primary = 0;
+    int total_secondary = 0, total_primary = 0, total_dominance = 0;
     for (int it = 0; it < 40; it++) {
         rng_state = 0x5eed0000u + (uint64_t)it;
         const struct scenario *sc = &scenarios[it % nsc];
         int n = 40 + (int)(rnd() % 200);
         random_members(ms, n);
         struct cellset *cs = build(ms, n, sc->t, sc->nt, std_measures, nm);
-        struct suppress_params p = {it % 3 == 0 ? 5 : 11, 0.6};
+        /* p% protection: the default (0), and 0.15, 0.5 and 1 explicitly */
+        const double prot[] = {0, 0.15, 0.5, 1.0};
+        struct suppress_params p = {it % 3 == 0 ? 5 : 11, 0.6, prot[(it / 5) % 4]};
         struct suppress_report rep;
         int rc = suppress_apply(cs, &p, &rep);
         if (rc)
@@ -842,7 +944,9 @@ static void test_random_audit(void **state)
         struct space_ctx x;
         struct lpa_space sp = make_space(&x, sc->nattr, sc->attrs);
         struct lpa_result res;
-        assert_int_equal(lpa_audit(cs, &sp, p.k, p.dominance, &res), 0);
+        assert_int_equal(lpa_audit(cs, &sp, p.k, p.dominance,
+                                   p.dominance_protection ? p.dominance_protection : 0.15, &res),
+                         0);
         if (res.violations)
             fail_msg("seed %d (scenario %d): %d violation(s); first: %s", it, it % nsc,
                      res.violations, res.first);
@@ -854,10 +958,12 @@ static void test_random_audit(void **state)
             assert_int_equal(rep.cells[REASON_SECONDARY], 0);
         assert_int_equal(prim, rep.primary);
         total_secondary += (int)rep.cells[REASON_SECONDARY];
+        total_dominance += (int)rep.cells[REASON_DOMINANCE];
         total_primary += (int)prim;
         cellset_destroy(&cs);
     }
     assert_true(total_primary > 0 && total_secondary > 0);
+    assert_true(total_dominance > 0); /* the p% interval was audited */
 }
 
 /* Samples of 2,000 and 300 members over many tables: counts per reason,
@@ -918,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_total_below_k),
         cmocka_unit_test(test_nothing_small_no_lp),
         cmocka_unit_test(test_dominance_protected),
+        cmocka_unit_test(test_dominance_big_table),
         cmocka_unit_test(test_random_audit),
         cmocka_unit_test(test_sample_report),
     };

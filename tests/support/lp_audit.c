@@ -228,7 +228,7 @@ static void violation(struct lpa_result *res, const struct cellset *cs, const st
 }
 
 int lpa_audit(const struct cellset *cs, const struct lpa_space *sp, int k, double dominance,
-              struct lpa_result *res)
+              double protection, struct lpa_result *res)
 {
     struct audit a;
     memset(res, 0, sizeof *res);
@@ -268,7 +268,8 @@ int lpa_audit(const struct cellset *cs, const struct lpa_space *sp, int k, doubl
             else if (p->what == 'p')
                 ok = p->den - hi < 1 - 1e-6 && p->den - lo >= k - 1e-6;
             else
-                ok = lo <= p->x - p->mc + tol && hi >= p->x + p->mc - tol;
+                ok = lo <= p->x - protection * p->mc + tol &&
+                     hi >= p->x + protection * p->mc - tol;
             if (!ok)
                 violation(res, cs, c,
                           p->what == 'c' ? "count pinned" : p->what == 'p' ? "complement pinned"

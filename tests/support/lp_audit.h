@@ -33,10 +33,12 @@ struct lpa_result {
     char first[256];    /* the first violation, for the test's message      */
 };
 
-/* Audits cs (after suppression) under threshold k and dominance share.
+/* Audits cs (after suppression) under threshold k, dominance share and
+ * dominance protection p (the p% rule: a dominated cost sum x with largest
+ * contribution c must range over at least x - p*c .. x + p*c).
  * Returns 0 (see res), or -1 when out of memory. */
 int lpa_audit(const struct cellset *cs, const struct lpa_space *sp, int k, double dominance,
-              struct lpa_result *res);
+              double protection, struct lpa_result *res);
 
 /* The attainable range of channel `channel` in (table, stratum) given what
  * cs releases. Returns 0, or -1 (out of memory, or the released numbers are

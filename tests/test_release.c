@@ -1,0 +1,845 @@
+/*
+ * test_release.c - pooled release (coordinator/release.c), round close
+ * writing the result files (rounds.c) and the analysts' query service
+ * (coordinator/query.c).
+ *
+ * Expected numbers are computed by hand in the comments. The privacy
+ * property - nothing an organization withheld is pinned down more tightly
+ * by the pooled release than by that organization's own release - is
+ * checked on random 2- and 3-organization cases with an LP written here
+ * (GLPK), whose unknowns are each organization's members per race x sex.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glpk.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "audit.h"
+#include "cells.h"
+#include "cells_read.h"
+#include "coord_config.h"
+#include "csvtext.h"
+#include "envelope.h"
+#include "equity.pb-c.h"
+#include "fed.h"
+#include "identity.h"
+#include "query.h"
+#include "release.h"
+#include "rounds.h"
+#include "store.h"
+#include "suppress.h"
+#include "wire.h"
+
+/* ---- building cell sets -------------------------------------------------------- */
+
+static const char *const RACES[] = {"WHITE", "BLACK", "ASIAN"};
+static const char *const SEXES[] = {"F", "M"};
+enum { NR = 3, NS = 2 };
+
+/* Population cells of one organization from members per (race, sex):
+ * tables total, race, sex, race*sex (all present, in that order). */
+static struct cellset *from_atoms(const char *org, const double x[NR][NS])
+{
+    struct cellset_builder *b = cellset_builder_new();
+    assert_non_null(b);
+    char err[256];
+    struct cell v;
+    double tot = 0, rs[NR] = {0}, ss[NS] = {0};
+    for (int r = 0; r < NR; r++)
+        for (int s = 0; s < NS; s++) {
+            tot += x[r][s];
+            rs[r] += x[r][s];
+            ss[s] += x[r][s];
+        }
+#define ADD(strat, label, n)                                                                  \
+    do {                                                                                      \
+        memset(&v, 0, sizeof v);                                                              \
+        v.members = v.denominator = v.numerator = (n);                                        \
+        v.member_months = 12 * (n);                                                           \
+        assert_int_equal(cellset_builder_add(b, "population", strat, label, &v, err, sizeof err), 0); \
+    } while (0)
+    ADD("total", "all", tot);
+    for (int r = 0; r < NR; r++)
+        ADD("race", RACES[r], rs[r]);
+    for (int s = 0; s < NS; s++)
+        ADD("sex", SEXES[s], ss[s]);
+    for (int r = 0; r < NR; r++)
+        for (int s = 0; s < NS; s++) {
+            char lab[32];
+            snprintf(lab, sizeof lab, "%s*%s", RACES[r], SEXES[s]);
+            ADD("race*sex", lab, x[r][s]);
+        }
+#undef ADD
+    struct cellset *cs = cellset_builder_finish(&b);
+    assert_non_null(cs);
+    snprintf(cs->org, sizeof cs->org, "%s", org);
+    snprintf(cs->round, sizeof cs->round, "2025-r1-abcd");
+    snprintf(cs->period, sizeof cs->period, "2025");
+    cs->k = 11;
+    cs->dominance = 0.6;
+    return cs;
+}
+
+/* The population cell of (stratifier, label). */
+static struct cell *get(const struct cellset *cs, const char *strat, const char *label)
+{
+    int t = cellset_find_table(cs, strat);
+    assert_true(t >= 0);
+    const struct cell_table *tb = &cs->tables[t];
+    char buf[64];
+    for (int i = 0; i < tb->nstrata; i++) {
+        struct cell *c = cellset_get(cs, M_POPULATION, t, i);
+        if (!c)
+            continue;
+        cellset_stratum_label(cs, c, buf, sizeof buf);
+        if (strcmp(buf, label) == 0)
+            return c;
+    }
+    fail_msg("no cell %s=%s", strat, label);
+    return NULL;
+}
+
+static void withhold(struct cellset *cs, const char *strat, const char *label, cell_reason r)
+{
+    get(cs, strat, label)->reason = r;
+}
+
+/* Every equation of the four tables has 0 or >= 2 withheld cells: the check
+ * written from the tables' meaning, not from release.c. */
+static void assert_no_lonely_withheld(const struct cellset *cs)
+{
+    int w;
+    char lab[32];
+    w = get(cs, "total", "all")->reason != REASON_NONE;
+    for (int r = 0; r < NR; r++)
+        w += get(cs, "race", RACES[r])->reason != REASON_NONE;
+    assert_int_not_equal(w, 1);
+    w = get(cs, "total", "all")->reason != REASON_NONE;
+    for (int s = 0; s < NS; s++)
+        w += get(cs, "sex", SEXES[s])->reason != REASON_NONE;
+    assert_int_not_equal(w, 1);
+    for (int r = 0; r < NR; r++) {
+        w = get(cs, "race", RACES[r])->reason != REASON_NONE;
+        for (int s = 0; s < NS; s++) {
+            snprintf(lab, sizeof lab, "%s*%s", RACES[r], SEXES[s]);
+            w += get(cs, "race*sex", lab)->reason != REASON_NONE;
+        }
+        if (w == 1)
+            fail_msg("race %s: one withheld cell in its row", RACES[r]);
+    }
+    for (int s = 0; s < NS; s++) {
+        w = get(cs, "sex", SEXES[s])->reason != REASON_NONE;
+        for (int r = 0; r < NR; r++) {
+            snprintf(lab, sizeof lab, "%s*%s", RACES[r], SEXES[s]);
+            w += get(cs, "race*sex", lab)->reason != REASON_NONE;
+        }
+        if (w == 1)
+            fail_msg("sex %s: one withheld cell in its column", SEXES[s]);
+    }
+}
+
+/* ---- pooling ---------------------------------------------------------------------- */
+
+static void test_pool_sums(void **state)
+{
+    (void)state;
+    /* A: WHITE 30/20, BLACK 15/25, ASIAN 12/18 (total 120)
+     * B: WHITE 40/10, BLACK 20/20, ASIAN 11/19 (total 120) */
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {12, 18}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {11, 19}};
+    struct cellset *subs[2] = {from_atoms("org:a", a), from_atoms("org:b", b)};
+    struct release_params p = {2, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, 2, "2025-r1-abcd", "2025", &p, &rep);
+    assert_non_null(pooled);
+    assert_string_equal(pooled->org, "pooled");
+    struct cell *c = get(pooled, "total", "all");
+    assert_int_equal(c->reason, REASON_NONE);
+    assert_true(c->members == 240 && c->member_months == 2880 && c->n_orgs == 2 &&
+                c->n_withheld == 0);
+    assert_true(get(pooled, "race", "WHITE")->members == 100);      /* 50 + 50 */
+    assert_true(get(pooled, "race", "ASIAN")->members == 60);       /* 30 + 30 */
+    assert_true(get(pooled, "sex", "M")->members == 20 + 25 + 18 + 10 + 20 + 19);
+    assert_true(get(pooled, "race*sex", "BLACK*F")->members == 35); /* sum, never a mean */
+    assert_int_equal(rep.submissions, 2);
+    assert_int_equal(rep.cells, 12);
+    assert_int_equal(rep.released, 12);
+    assert_int_equal(rep.min_orgs + rep.secondary + rep.partial, 0);
+    cellset_destroy(&pooled);
+    cellset_destroy(&subs[0]);
+    cellset_destroy(&subs[1]);
+}
+
+/* C withheld ASIAN*F (count) and its complements ASIAN*M, WHITE*F, WHITE*M
+ * would be its own business: the pooled cells are A + B there, flagged
+ * partial with n_orgs 2, n_withheld 1, and the CSV says so. */
+static void test_partial(void **state)
+{
+    (void)state;
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {12, 18}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {11, 19}};
+    const double cc[NR][NS] = {{25, 25}, {30, 30}, {5, 20}};
+    struct cellset *subs[3] = {from_atoms("org:a", a), from_atoms("org:b", b),
+                               from_atoms("org:c", cc)};
+    withhold(subs[2], "race*sex", "ASIAN*F", REASON_COUNT);
+    withhold(subs[2], "race*sex", "ASIAN*M", REASON_SECONDARY);
+    withhold(subs[2], "race*sex", "WHITE*F", REASON_SECONDARY);
+    withhold(subs[2], "race*sex", "WHITE*M", REASON_SECONDARY);
+    struct release_params p = {2, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, 3, "2025-r1-abcd", "2025", &p, &rep);
+    assert_non_null(pooled);
+    struct cell *c = get(pooled, "race*sex", "ASIAN*F");
+    assert_int_equal(c->reason, REASON_NONE);
+    assert_true(c->members == 23 && c->n_orgs == 2 && c->n_withheld == 1); /* 12 + 11 */
+    c = get(pooled, "race*sex", "BLACK*M");
+    assert_true(c->members == 75 && c->n_orgs == 3 && c->n_withheld == 0);
+    assert_int_equal(rep.partial, 4);
+    assert_int_equal(rep.min_orgs, 0);
+
+    char dir[512];
+    assert_int_equal(fed_tmpdir(dir, sizeof dir), 0);
+    struct release_files fl;
+    char err[512];
+    assert_int_equal(release_write_results(pooled, dir, &fl, err, sizeof err), 0);
+    size_t len;
+    char *csv = release_read_file(fl.pooled_csv, &len);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "org,round,measure,stratifier,stratum,members,member_months,"
+                                "denominator,numerator,sum_sq,suppressed,reason,n_orgs,"
+                                "n_withheld\n"));
+    /* 23 members, 276 member months */
+    assert_non_null(strstr(csv, "pooled,2025-r1-abcd,population,race*sex,ASIAN*F,23,276,23,23,0,"
+                                "0,partial,2,1\n"));
+    assert_non_null(strstr(csv, "pooled,2025-r1-abcd,population,race*sex,BLACK*M,75,900,75,75,0,"
+                                "0,,3,0\n"));
+    /* It reads back as a released cell with n_withheld 1. */
+    struct cellset **sets = NULL;
+    int nsets = 0;
+    assert_int_equal(cells_read_csv(fl.pooled_csv, &sets, &nsets, err, sizeof err), 0);
+    assert_int_equal(nsets, 1);
+    c = get(sets[0], "race*sex", "ASIAN*F");
+    assert_true(c->reason == REASON_NONE && c->n_withheld == 1 && c->members == 23);
+    cells_read_free(&sets, nsets);
+    /* pooled.json: numbers as numbers, the same rows. */
+    json_error_t je;
+    json_t *j = json_load_file(fl.pooled_json, 0, &je);
+    assert_non_null(j);
+    assert_true(json_is_array(j));
+    assert_int_equal(json_array_size(j), 12);
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        json_t *o = json_array_get(j, i);
+        if (strcmp(json_string_value(json_object_get(o, "stratum")), "ASIAN*F") == 0) {
+            found = 1;
+            assert_true(json_integer_value(json_object_get(o, "members")) == 23);
+            assert_string_equal(json_string_value(json_object_get(o, "reason")), "partial");
+            assert_true(json_integer_value(json_object_get(o, "n_withheld")) == 1);
+        }
+    }
+    assert_true(found);
+    json_decref(j);
+    free(csv);
+    fed_rmrf(dir);
+    cellset_destroy(&pooled);
+    for (int i = 0; i < 3; i++)
+        cellset_destroy(&subs[i]);
+}
+
+/* ASIAN*F: A has 12, B released 0 (n_orgs counts members > 0, so 1): the
+ * pooled 12 would be A's own figure -> min_orgs. Row ASIAN then has one
+ * withheld cell: its only released child ASIAN*M (18+19) is withheld.
+ * Column F: WHITE*F (70) and BLACK*F (35) would each leave their row with
+ * one withheld cell: the smaller, BLACK*F. Column M: BLACK*M (45) also
+ * repairs row BLACK, WHITE*M (30) would break row WHITE: BLACK*M. The
+ * complements close the rectangle ASIAN/BLACK x F/M (4 cells withheld). */
+static void test_min_orgs_and_complements(void **state)
+{
+    (void)state;
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {12, 18}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {0, 19}};
+    struct cellset *subs[2] = {from_atoms("org:a", a), from_atoms("org:b", b)};
+    struct release_params p = {2, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, 2, "R", "2025", &p, &rep);
+    assert_non_null(pooled);
+    struct cell *c = get(pooled, "race*sex", "ASIAN*F");
+    assert_int_equal(c->reason, REASON_MIN_ORGS);
+    assert_int_equal(c->n_orgs, 1);
+    assert_true(c->members == 0); /* zeroed: nothing computed can use it */
+    assert_int_equal(get(pooled, "race*sex", "ASIAN*M")->reason, REASON_SECONDARY);
+    assert_int_equal(get(pooled, "race*sex", "BLACK*F")->reason, REASON_SECONDARY);
+    assert_int_equal(get(pooled, "race*sex", "BLACK*M")->reason, REASON_SECONDARY);
+    assert_int_equal(get(pooled, "race*sex", "WHITE*F")->reason, REASON_NONE);
+    assert_int_equal(get(pooled, "race*sex", "WHITE*M")->reason, REASON_NONE);
+    assert_int_equal(get(pooled, "race", "ASIAN")->reason, REASON_NONE);
+    assert_int_equal(rep.min_orgs, 1);
+    assert_int_equal(rep.secondary, 3);
+    assert_no_lonely_withheld(pooled);
+    cellset_destroy(&pooled);
+
+    /* The round's terms allow single-organization cells: released. */
+    struct release_params single = {2, 1};
+    pooled = release_pool(subs, 2, "R", "2025", &single, &rep);
+    assert_non_null(pooled);
+    c = get(pooled, "race*sex", "ASIAN*F");
+    assert_int_equal(c->reason, REASON_NONE);
+    assert_true(c->members == 12);
+    assert_int_equal(rep.min_orgs + rep.secondary, 0);
+    cellset_destroy(&pooled);
+
+    /* A whole one-way cell: B has no ASIAN members, so ASIAN (race) and
+     * both ASIAN cells of race*sex are A's alone -> min_orgs. The race
+     * table then has one withheld cell: the smaller other race, BLACK
+     * (15+25+20+20 = 80 < WHITE 100), is withheld too. */
+    const double b2[NR][NS] = {{40, 10}, {20, 20}, {0, 0}};
+    cellset_destroy(&subs[1]);
+    subs[1] = from_atoms("org:b", b2);
+    struct release_params three = {2, 0};
+    pooled = release_pool(subs, 2, "R", "2025", &three, &rep);
+    assert_non_null(pooled);
+    assert_int_equal(get(pooled, "race", "ASIAN")->reason, REASON_MIN_ORGS);
+    assert_int_equal(get(pooled, "race", "BLACK")->reason, REASON_SECONDARY);
+    assert_int_equal(get(pooled, "race", "WHITE")->reason, REASON_NONE);
+    assert_no_lonely_withheld(pooled);
+    cellset_destroy(&pooled);
+
+    /* A zero is no complement: nobody has BLACK members, so BLACK (0,
+     * n_orgs 0) would be withheld in vain - its n_orgs says it is 0 and
+     * total - WHITE - BLACK would still give ASIAN. WHITE is withheld. */
+    const double a3[NR][NS] = {{30, 20}, {0, 0}, {12, 18}};
+    const double b3[NR][NS] = {{40, 10}, {0, 0}, {0, 0}};
+    struct cellset *subs3[2] = {from_atoms("org:a", a3), from_atoms("org:b", b3)};
+    pooled = release_pool(subs3, 2, "R", "2025", &three, &rep);
+    assert_non_null(pooled);
+    assert_int_equal(get(pooled, "race", "ASIAN")->reason, REASON_MIN_ORGS);
+    assert_int_equal(get(pooled, "race", "BLACK")->reason, REASON_NONE);
+    assert_true(get(pooled, "race", "BLACK")->n_orgs == 0);
+    assert_int_equal(get(pooled, "race", "WHITE")->reason, REASON_SECONDARY);
+    cellset_destroy(&pooled);
+    cellset_destroy(&subs3[0]);
+    cellset_destroy(&subs3[1]);
+
+    struct release_params bad = {0, 0};
+    assert_null(release_pool(subs, 2, "R", "2025", &bad, NULL));
+    cellset_destroy(&subs[0]);
+    cellset_destroy(&subs[1]);
+}
+
+/* ---- nothing withheld at an organization is recoverable ----------------------------- */
+
+/* Is atom (r, s) inside cell c of cs? */
+static int atom_in(const struct cellset *cs, const struct cell *c, int r, int s)
+{
+    const struct cell_table *tb = &cs->tables[c->table];
+    if (tb->ndim == 0)
+        return 1;
+    if (tb->ndim == 1) {
+        const char *lab = tb->labels[0][c->stratum];
+        return tb->dim[0] == S_RACE ? !strcmp(lab, RACES[r]) : !strcmp(lab, SEXES[s]);
+    }
+    return !strcmp(tb->labels[0][c->stratum / tb->card[1]], RACES[r]) &&
+           !strcmp(tb->labels[1][c->stratum % tb->card[1]], SEXES[s]);
+}
+
+/* min / max of the members of org `target`'s cell (table name, label) over
+ * non-negative atoms of the orgs in `unknown` (a bit set), subject to the
+ * equations eq. Returns 0, or -1 if the LP is infeasible. */
+struct eq {
+    int norgs;
+    double coef[3][NR][NS]; /* coefficient of org o's atom (r, s) */
+    double rhs;
+};
+
+static int lp_range(const struct eq *eqs, int neq, int norgs, const struct cellset *cs_target,
+                    const struct cell *target, int target_org, double *lo, double *hi)
+{
+    int nv = norgs * NR * NS;
+    for (int dir = 0; dir < 2; dir++) {
+        glp_prob *lp = glp_create_prob();
+        glp_set_obj_dir(lp, dir == 0 ? GLP_MIN : GLP_MAX);
+        glp_add_cols(lp, nv);
+        for (int j = 1; j <= nv; j++)
+            glp_set_col_bnds(lp, j, GLP_LO, 0, 0);
+        for (int r = 0; r < NR; r++)
+            for (int s = 0; s < NS; s++)
+                if (atom_in(cs_target, target, r, s))
+                    glp_set_obj_coef(lp, 1 + target_org * NR * NS + r * NS + s, 1);
+        if (neq > 0)
+            glp_add_rows(lp, neq);
+        int *ia = calloc((size_t)(neq * nv + 1), sizeof *ia);
+        int *ja = calloc((size_t)(neq * nv + 1), sizeof *ja);
+        double *ar = calloc((size_t)(neq * nv + 1), sizeof *ar);
+        int ne = 0;
+        for (int i = 0; i < neq; i++) {
+            glp_set_row_bnds(lp, i + 1, GLP_FX, eqs[i].rhs, eqs[i].rhs);
+            for (int o = 0; o < norgs; o++)
+                for (int r = 0; r < NR; r++)
+                    for (int s = 0; s < NS; s++)
+                        if (eqs[i].coef[o][r][s] != 0) {
+                            ne++;
+                            ia[ne] = i + 1;
+                            ja[ne] = 1 + o * NR * NS + r * NS + s;
+                            ar[ne] = eqs[i].coef[o][r][s];
+                        }
+        }
+        glp_load_matrix(lp, ne, ia, ja, ar);
+        glp_smcp parm;
+        glp_init_smcp(&parm);
+        parm.msg_lev = GLP_MSG_OFF;
+        int ok = glp_simplex(lp, &parm) == 0;
+        int st = glp_get_status(lp);
+        double v = glp_get_obj_val(lp);
+        free(ia);
+        free(ja);
+        free(ar);
+        glp_delete_prob(lp);
+        if (!ok || (st != GLP_OPT && st != GLP_UNBND))
+            return -1;
+        if (dir == 0)
+            *lo = v;
+        else
+            *hi = st == GLP_UNBND ? INFINITY : v;
+    }
+    return 0;
+}
+
+static double urand(unsigned *seed, int lo, int hi)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return lo + (int)((*seed >> 16) % (unsigned)(hi - lo + 1));
+}
+
+static int withheld_checked; /* withheld cells whose ranges were compared */
+
+static void check_case(unsigned seed, int norgs, int min_orgs, int single)
+{
+    double x[3][NR][NS];
+    struct cellset *subs[3] = {NULL, NULL, NULL};
+    char org[16];
+    for (int o = 0; o < norgs; o++) {
+        for (int r = 0; r < NR; r++)
+            for (int s = 0; s < NS; s++)
+                x[o][r][s] = urand(&seed, 0, 3) == 0 ? urand(&seed, 0, 10) : urand(&seed, 8, 60);
+        snprintf(org, sizeof org, "org:%d", o);
+        subs[o] = from_atoms(org, (const double(*)[NS])x[o]);
+        /* The node's own protection: the real suppression of the node. */
+        assert_int_equal(suppress_apply(subs[o], NULL, NULL), 0);
+    }
+    struct release_params p = {min_orgs, single};
+    struct cellset *pooled = release_pool(subs, norgs, "R", "2025", &p, NULL);
+    assert_non_null(pooled);
+    assert_no_lonely_withheld(pooled);
+    struct eq *eqs = calloc(64, sizeof *eqs);
+    assert_non_null(eqs);
+    /* attacker a: an organization (its own numbers known), or norgs = an analyst */
+    for (int att = 0; att <= norgs; att++) {
+        int neq = 0;
+        for (size_t i = 0; i < pooled->ncells; i++) {
+            const struct cell *pc = &pooled->cells[i];
+            if (pc->reason != REASON_NONE)
+                continue;
+            char lab[64];
+            cellset_stratum_label(pooled, pc, lab, sizeof lab);
+            const char *tname = pooled->tables[pc->table].name;
+            struct eq *e = &eqs[neq];
+            memset(e, 0, sizeof *e);
+            e->rhs = pc->members;
+            int nterms = 0;
+            for (int o = 0; o < norgs; o++) {
+                const struct cell *oc = get(subs[o], tname, lab);
+                if (oc->reason != REASON_NONE)
+                    continue; /* withheld there: not in the sum */
+                if (o == att) {
+                    e->rhs -= oc->members;
+                    continue;
+                }
+                for (int r = 0; r < NR; r++)
+                    for (int s = 0; s < NS; s++)
+                        if (atom_in(subs[o], oc, r, s)) {
+                            e->coef[o][r][s] = 1;
+                            nterms++;
+                        }
+            }
+            if (nterms == 0) {
+                assert_true(fabs(e->rhs) < 1e-9); /* only the attacker's own number */
+                continue;
+            }
+            neq++;
+            assert_true(neq < 64);
+        }
+        for (int t = 0; t < norgs; t++) {
+            if (t == att)
+                continue;
+            /* t's own release alone */
+            struct eq *own = calloc(64, sizeof *own);
+            assert_non_null(own);
+            int nown = 0;
+            for (size_t i = 0; i < subs[t]->ncells; i++) {
+                const struct cell *c = &subs[t]->cells[i];
+                if (c->reason != REASON_NONE)
+                    continue;
+                own[nown].rhs = c->members;
+                for (int r = 0; r < NR; r++)
+                    for (int s = 0; s < NS; s++)
+                        own[nown].coef[t][r][s] = atom_in(subs[t], c, r, s);
+                nown++;
+            }
+            for (size_t i = 0; i < subs[t]->ncells; i++) {
+                const struct cell *c = &subs[t]->cells[i];
+                if (c->reason == REASON_NONE)
+                    continue;
+                double lo_own, hi_own, lo_att, hi_att;
+                assert_int_equal(lp_range(own, nown, norgs, subs[t], c, t, &lo_own, &hi_own), 0);
+                assert_int_equal(lp_range(eqs, neq, norgs, subs[t], c, t, &lo_att, &hi_att), 0);
+                withheld_checked++;
+                if (lo_att > lo_own + 1e-6 || hi_att < hi_own - 1e-6) {
+                    char lab[64];
+                    cellset_stratum_label(subs[t], c, lab, sizeof lab);
+                    fail_msg("seed %u, %d orgs, min_orgs %d: org %d's withheld %s=%s is in "
+                             "[%g, %g] from its own release but [%g, %g] for %s %d",
+                             seed, norgs, min_orgs, t, subs[t]->tables[c->table].name, lab,
+                             lo_own, hi_own, lo_att, hi_att, att == norgs ? "analyst" : "org",
+                             att);
+                }
+            }
+            free(own);
+        }
+    }
+    free(eqs);
+    cellset_destroy(&pooled);
+    for (int o = 0; o < norgs; o++)
+        cellset_destroy(&subs[o]);
+}
+
+static void test_no_withheld_cell_recoverable(void **state)
+{
+    (void)state;
+    for (unsigned seed = 1; seed <= 40; seed++) {
+        check_case(seed, 2, 2, 0);
+        check_case(seed * 7919u, 2, 2, 1);
+        check_case(seed * 104729u, 3, 2, 0);
+        check_case(seed * 15485863u, 3, 3, 0);
+    }
+    /* the random cases do exercise withheld cells */
+    assert_true(withheld_checked > 200);
+}
+
+/* ---- round close and queries --------------------------------------------------------- */
+
+struct fixture {
+    char dir[512];
+    struct coord_config cfg;
+    store_t *st;
+    char round[64], open_round[64];
+};
+
+static void put_round(struct fixture *f, const char *id, int min_orgs, int per_org)
+{
+    struct round_request rq;
+    memset(&rq, 0, sizeof rq);
+    char err[256];
+    assert_int_equal(coord_config_round_defaults(&f->cfg, &rq, err, sizeof err), 0);
+    snprintf(rq.round_id, sizeof rq.round_id, "%s", id);
+    snprintf(rq.period, sizeof rq.period, "2025");
+    snprintf(rq.deadline, sizeof rq.deadline, "2099-01-01T00:00:00Z");
+    snprintf(rq.opened_at, sizeof rq.opened_at, "2025-01-01T00:00:00Z");
+    snprintf(rq.coordinator, sizeof rq.coordinator, "coord:test");
+    rq.min_orgs = (unsigned)min_orgs;
+    rq.per_org_to_analysts = per_org;
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    assert_int_equal(round_request_pack(&rq, &payload, &plen), 0);
+    struct store_round sr;
+    memset(&sr, 0, sizeof sr);
+    snprintf(sr.round_id, sizeof sr.round_id, "%s", id);
+    snprintf(sr.period, sizeof sr.period, "2025");
+    sr.k = 11;
+    sr.opened_at = 1;
+    sr.deadline = 4070908800; /* 2099 */
+    identity_sha256_hex(payload, plen, sr.request_sha256);
+    sr.request = payload;
+    sr.request_len = plen;
+    sr.envelope = payload;
+    sr.envelope_len = plen;
+    assert_int_equal(store_round_insert(f->st, &sr), 0);
+    free(payload);
+}
+
+static void put_submission(struct fixture *f, const char *round, struct cellset *cs)
+{
+    snprintf(cs->round, sizeof cs->round, "%s", round);
+    struct submission_meta meta;
+    assert_int_equal(wire_meta_init(&meta, cs), 0);
+    uint8_t *payload = NULL, *env = NULL;
+    size_t plen = 0, elen = 0;
+    assert_int_equal(wire_submission_pack(cs, &meta, &payload, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_SUBMISSION, payload, plen, NULL, NULL, &env, &elen, NULL),
+                     0);
+    struct store_submission sub;
+    memset(&sub, 0, sizeof sub);
+    snprintf(sub.round_id, sizeof sub.round_id, "%s", round);
+    snprintf(sub.org, sizeof sub.org, "%s", cs->org);
+    identity_sha256_hex(payload, plen, sub.sha256);
+    sub.envelope = env;
+    sub.envelope_len = elen;
+    sub.received_at = 2;
+    store_put_result res;
+    assert_int_equal(store_submission_put(f->st, &sub, &res, NULL), 0);
+    assert_int_equal(res, STORE_PUT_NEW);
+    free(payload);
+    free(env);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[512], path[1024];
+    if (!f || fed_tmpdir(f->dir, sizeof f->dir) != 0)
+        return -1;
+    if (coord_config_load(&f->cfg, NULL, err, sizeof err) != 0)
+        return -1;
+    snprintf(f->cfg.database, sizeof f->cfg.database, "%s/coordinator.db", f->dir);
+    snprintf(f->cfg.audit_log, sizeof f->cfg.audit_log, "%s/audit.log", f->dir);
+    snprintf(f->cfg.results_dir, sizeof f->cfg.results_dir, "%s/results", f->dir);
+    snprintf(path, sizeof path, "%s", f->cfg.database);
+    f->st = store_open(path);
+    if (!f->st)
+        return -1;
+    /* A: WHITE 30/20, BLACK 15/25, ASIAN 12/18; B: WHITE 40/10, BLACK 20/20, ASIAN 11/19 */
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {12, 18}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {11, 19}};
+    snprintf(f->round, sizeof f->round, "2025-r1-0a0b");
+    snprintf(f->open_round, sizeof f->open_round, "2025-r2-0c0d");
+    put_round(f, f->round, 2, 0);
+    put_round(f, f->open_round, 2, 1);
+    struct cellset *sa = from_atoms("org:a", a), *sb = from_atoms("org:b", b);
+    put_submission(f, f->round, sa);
+    put_submission(f, f->round, sb);
+    put_submission(f, f->open_round, sa);
+    cellset_destroy(&sa);
+    cellset_destroy(&sb);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(&f->st);
+    fed_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *slurp(const char *path)
+{
+    size_t len;
+    char *s = release_read_file(path, &len);
+    if (!s)
+        fail_msg("cannot read %s", path);
+    return s;
+}
+
+static void test_close_writes_results(void **state)
+{
+    struct fixture *f = *state;
+    char err[512], pooled[1300], path[1400], cmd[4096];
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, pooled, sizeof pooled, err,
+                                  sizeof err), 0);
+    snprintf(path, sizeof path, "%s/%s/pooled.csv", f->cfg.results_dir, f->round);
+    assert_string_equal(pooled, path);
+    char *csv = slurp(path);
+    /* total 240 members, 2880 months, both organizations */
+    assert_non_null(strstr(csv, "pooled,2025-r1-0a0b,population,total,all,240,2880,240,240,0,0,,2,0\n"));
+    assert_non_null(strstr(csv, "pooled,2025-r1-0a0b,population,race*sex,ASIAN*M,37,444,37,37,0,0,,2,0\n"));
+    /* The release record is pooled.csv's SHA-256, as sha256sum computes it. */
+    snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char sum[65] = "";
+    assert_int_equal(fscanf(p, "%64s", sum), 1);
+    pclose(p);
+    struct store_round sr;
+    assert_int_equal(store_round_get(f->st, f->round, &sr), 0);
+    assert_string_equal(sr.pooled_sha256, sum);
+    assert_true(sr.closed);
+    store_round_clear(&sr);
+    char *audit = slurp(f->cfg.audit_log);
+    assert_non_null(strstr(audit, "\trelease\t"));
+    assert_non_null(strstr(audit, sum));
+    free(audit);
+
+    /* equity-coordinator metrics --cells pooled.csv reproduces metrics.csv */
+    char mine[1400], theirs[1400];
+    snprintf(mine, sizeof mine, "%s/%s/metrics.csv", f->cfg.results_dir, f->round);
+    snprintf(theirs, sizeof theirs, "%s/recomputed.csv", f->dir);
+    snprintf(cmd, sizeof cmd, "'%s/bin/equity-coordinator' metrics --cells '%s' --out '%s' 2>/dev/null",
+             EQ_BINARY_DIR, path, theirs);
+    struct stat stt;
+    snprintf(path, sizeof path, "%s/bin/equity-coordinator", EQ_BINARY_DIR);
+    if (stat(path, &stt) == 0) {
+        assert_int_equal(system(cmd), 0);
+        char *m1 = slurp(mine), *m2 = slurp(theirs);
+        assert_true(strlen(m1) > 100);
+        assert_string_equal(m1, m2);
+        assert_non_null(strstr(m1, "round,measure,stratifier,stratum,metric,value,lower,upper,"
+                                   "reference,flags,se,n_orgs,n_withheld\n"));
+        free(m1);
+        free(m2);
+    } else {
+        print_message("equity-coordinator not built: metrics comparison skipped\n");
+    }
+    free(csv);
+
+    /* closing twice is a user error */
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, NULL, 0, err, sizeof err), -1);
+}
+
+static int ask(struct fixture *f, const char *round, const char *what, const char *measure,
+               const char *strat, const char *ref, struct query_answer *a)
+{
+    Equity__V1__Query q = EQUITY__V1__QUERY__INIT;
+    char *ms[1] = {(char *)measure}, *ss[1] = {(char *)strat};
+    q.round_id = (char *)round;
+    q.what = (char *)what;
+    q.reference = (char *)(ref ? ref : "");
+    if (measure) {
+        q.measures = ms;
+        q.n_measures = 1;
+    }
+    if (strat) {
+        q.stratifiers = ss;
+        q.n_stratifiers = 1;
+    }
+    size_t len = equity__v1__query__get_packed_size(&q);
+    uint8_t *buf = malloc(len + 1);
+    equity__v1__query__pack(&q, buf);
+    int rc = query_answer(&f->cfg, f->st, "analyst:alice", buf, len, a);
+    free(buf);
+    return rc;
+}
+
+static void test_queries(void **state)
+{
+    struct fixture *f = *state;
+    struct query_answer a;
+    char err[512];
+    /* not yet released: the round is open */
+    assert_int_equal(ask(f, f->round, "cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "not_released");
+    assert_non_null(strstr(a.message, f->round));
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, NULL, 0, err, sizeof err), 0);
+
+    assert_int_equal(ask(f, "2031-r9-ffff", "cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "unknown_round");
+
+    /* cells, filtered to race: header + 3 rows */
+    assert_int_equal(ask(f, f->round, "cells", "population", "race", NULL, &a), QUERY_OK);
+    assert_int_equal(a.rows, 3);
+    assert_non_null(strstr(a.csv, "pooled,2025-r1-0a0b,population,race,WHITE,100,1200,100,100,0,0,,2,0\n"));
+    assert_null(strstr(a.csv, ",total,"));
+    query_answer_clear(&a);
+
+    /* metrics of the race table (reference WHITE): the population counts
+     * 30+20+40+10 = 100 WHITE, 80 BLACK, 60 ASIAN from both organizations */
+    assert_int_equal(ask(f, f->round, "metrics", NULL, "race", "WHITE", &a), QUERY_OK);
+    assert_true(a.rows >= 3);
+    assert_non_null(strstr(a.csv, "round,measure,stratifier,stratum,metric,value,"));
+    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,WHITE,estimate,100,,,,,,2,0\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,ASIAN,estimate,60,,,,,,2,0\n"));
+    csvtext_t *t = csvtext_parse("q", a.csv, strlen(a.csv), err, sizeof err);
+    assert_non_null(t);
+    int cs = csvtext_col(t, "stratifier");
+    assert_true(cs >= 0);
+    for (size_t r = 1; r < csvtext_rows(t); r++)
+        assert_string_equal(csvtext_field(t, r, (size_t)cs), "race");
+    csvtext_destroy(&t);
+    query_answer_clear(&a);
+
+    assert_int_equal(ask(f, f->round, "cells", "no_such_measure", NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "bad_query");
+    assert_int_equal(ask(f, f->round, "everything", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "bad_query");
+    /* per-organization cells: the terms of this round do not allow them */
+    assert_int_equal(ask(f, f->round, "org_cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "forbidden");
+
+    /* every query is in the audit log, and the chain holds */
+    char *audit = slurp(f->cfg.audit_log);
+    int n = 0;
+    for (char *s = audit; (s = strstr(s, "\tquery\t")) != NULL; s++)
+        n++;
+    assert_int_equal(n, 7);
+    assert_non_null(strstr(audit, "\"cn\":\"analyst:alice\""));
+    assert_non_null(strstr(audit, "\"result\":\"not_released\""));
+    assert_non_null(strstr(audit, "\"result\":\"forbidden\""));
+    free(audit);
+    long entries = 0;
+    assert_int_equal(audit_verify(f->cfg.audit_log, &entries, err, sizeof err), 0);
+}
+
+static void test_org_cells_when_terms_allow(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->open_round, NULL, 0, err, sizeof err), 0);
+    struct query_answer a;
+    assert_int_equal(ask(f, f->open_round, "org_cells", NULL, "total", NULL, &a), QUERY_OK);
+    assert_int_equal(a.rows, 1);
+    assert_non_null(strstr(a.csv, "org:a,2025-r2-0c0d,population,total,all,120,"));
+    query_answer_clear(&a);
+}
+
+static void test_csvtext(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *txt = "a,members,c\r\nx,\"1\",\"q,\"\"u\"\"\"\ny,,z\n";
+    csvtext_t *t = csvtext_parse("t", txt, strlen(txt), err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(csvtext_rows(t), 3);
+    assert_string_equal(csvtext_field(t, 1, 2), "q,\"u\"");
+    char *j = csvtext_to_json(t, err, sizeof err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"members\": 1"));
+    assert_non_null(strstr(j, "\"members\": null"));
+    free(j);
+    csvtext_destroy(&t);
+    const char *bad = "a,b\n1,2,3\n";
+    assert_null(csvtext_parse("bad.csv", bad, strlen(bad), err, sizeof err));
+    assert_string_equal(err, "bad.csv:2:1: 3 fields, the header has 2");
+    const char *open = "a\n\"x\n";
+    assert_null(csvtext_parse("o.csv", open, strlen(open), err, sizeof err));
+    assert_non_null(strstr(err, "o.csv:2:1: quoted field is not closed"));
+    const char *nonnum = "members\nabc\n";
+    t = csvtext_parse("n", nonnum, strlen(nonnum), err, sizeof err);
+    assert_non_null(t);
+    assert_null(csvtext_to_json(t, err, sizeof err));
+    assert_non_null(strstr(err, "not a number 'abc'"));
+    csvtext_destroy(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_sums),
+        cmocka_unit_test(test_partial),
+        cmocka_unit_test(test_min_orgs_and_complements),
+        cmocka_unit_test(test_no_withheld_cell_recoverable),
+        cmocka_unit_test(test_csvtext),
+        cmocka_unit_test_setup_teardown(test_close_writes_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_org_cells_when_terms_allow, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
