@@ -329,7 +329,7 @@ static void usage(FILE *f)
           "  --measure M      only this measure (repeatable), e.g. ed_rate\n"
           "  --stratifier S   only this table (repeatable), e.g. race or race*payer\n"
           "  --reference R    reference group of disparity metrics (default best)\n"
-          "  --format F       table (default on a terminal), csv or json\n"
+          "  --format F       table (default; csv with --out), csv or json\n"
           "  --out FILE       write there (replaced only when complete) instead of stdout\n"
           "\n"
           "Exit status: 0 success, 1 user error or refused query, 2 usage error, 3 internal.\n",

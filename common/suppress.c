@@ -69,10 +69,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdio.h>
 
 #include "log.h"
 
 #define TOL 1e-6
+#define ROUND_REL 1e-9  /* relative rounding allowed in an equation (LP) */
 
 /* ---- small growable arrays --------------------------------------------- */
 
@@ -1088,6 +1090,7 @@ static int cheap_fix(struct ctx *c, const struct req *r, struct ivec *fail, int 
             *stuck = 1;
             return 0;
         }
+        if (getenv("SUPDBG") && s->channel == CH_COST) fprintf(stderr, "cheap: req %s st %d x %.0f mc %.0f deficit %.0f -> %s st %d val %.0f hits %d nfail %d\n", c->cs->tables[r->table].name, r->stratum, r->x, r->mc, deficit, s->v[w].table >= 0 ? c->cs->tables[s->v[w].table].name : "aux", s->v[w].stratum, s->v[w].value, s->hits[w], fail->n);
         var_hide(c, s, w);
         if (added && ivec_push(added, w))
             return SUPPRESS_ENOMEM;
@@ -1155,12 +1158,19 @@ static int complp_build(struct chsys *s, const struct ivec *comp, const struct i
                 ar[n] = a;
             } else {
                 rhs -= a * s->v[w].value;
-                scale += fabs(s->v[w].value);
             }
+            scale += fabs(s->v[w].value);
         }
-        if (fabs(rhs) <= 1e-12 * scale)
-            rhs = 0; /* rounding of sums of non-integers */
-        glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
+        /* Sums of non-integers (costs) are rounded differently in each
+         * cell: an equation holds to ROUND_REL of its terms' magnitude, or
+         * a value pinned by two equations would make the LP infeasible. */
+        double eps = ROUND_REL * scale;
+        if (fabs(rhs) <= eps)
+            rhs = 0;
+        if (eps > 0)
+            glp_set_row_bnds(L->lp, i + 1, GLP_DB, rhs - eps, rhs + eps);
+        else
+            glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
         s->lprow[r] = i + 1;
     }
     if (n)
@@ -1210,8 +1220,12 @@ static int complp_extend(struct chsys *s, struct complp *L, struct ivec *comp, i
         if (seen || a == 0)
             continue;
         /* the released term a * value moves into the column */
-        double rhs = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
-        glp_set_row_bnds(L->lp, lr, GLP_FX, rhs, rhs);
+        double lb = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
+        double ub = glp_get_row_ub(L->lp, lr) + a * s->v[w].value;
+        if (ub > lb)
+            glp_set_row_bnds(L->lp, lr, GLP_DB, lb, ub);
+        else
+            glp_set_row_bnds(L->lp, lr, GLP_FX, lb, lb);
         m++;
         ind[m] = lr;
         val[m] = a;
@@ -1434,6 +1448,7 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
                     (*unmet)++;
                     break;
                 }
+                if (getenv("SUPDBG") && s->channel == CH_COST) fprintf(stderr, "lp: req %s st %d x %.0f mc %.0f deficit %.0f up %.0f down %.0f -> %s st %d val %.0f hits %d bind %d\n", c->cs->tables[r->table].name, r->stratum, r->x, r->mc, deficit, up, down, s->v[w].table >= 0 ? c->cs->tables[s->v[w].table].name : "aux", s->v[w].stratum, s->v[w].value, s->hits[w], bind.n);
                 var_hide(c, s, w);
                 added.n = 0;
                 if (ivec_push(&added, w) || (rc = cheap_fix(c, r, fail, &stuck, &added)) != 0)

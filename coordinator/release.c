@@ -451,16 +451,18 @@ int release_write_results(const struct cellset *cs, const char *dir, struct rele
      * holding pooled.csv recomputes metrics.csv exactly. */
     char rerr[512];
     if (cells_read_buffer(fl->pooled_csv, csv, len, &sets, &nsets, rerr, sizeof rerr) != 0 ||
-        nsets != 1) {
+        nsets > 1) {
         snprintf(err, errlen, "%s does not read back: %s", fl->pooled_csv,
-                 nsets != 1 ? "not one pooled cell set" : rerr);
+                 nsets > 1 ? "more than one cell set" : rerr);
         goto out;
     }
+    /* No submission, no cells: a metrics.csv with its header only. */
+    const struct cellset *src = nsets == 1 ? sets[0] : cs;
     struct metrics_params mp;
     metrics_params_default(&mp);
     mo = metrics_out_new();
-    if (!mo || metrics_compute(sets[0], &mp, mo) != 0 ||
-        metrics_compute_quality(sets[0], &mp, mo) != 0) {
+    if (!mo || metrics_compute(src, &mp, mo) != 0 ||
+        metrics_compute_quality(src, &mp, mo) != 0) {
         snprintf(err, errlen, "cannot compute the metrics (out of memory)");
         goto out;
     }

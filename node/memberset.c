@@ -38,12 +38,15 @@ static uint32_t *slots_alloc(unsigned bits)
     return p;
 }
 
+/* One cache line of its own: count changes on every insert, and each
+ * reader thread has a set. */
 struct memberset {
-    uint32_t *slot;
+    _Alignas(64) uint32_t *slot;
     unsigned bits;   /* log2 of slot count */
     unsigned rbits;  /* remainder bits in a slot */
     size_t count;
 };
+_Static_assert(sizeof(struct memberset) % 64 == 0, "memberset: whole cache lines");
 
 static inline uint64_t mum(uint64_t a, uint64_t b)
 {
@@ -101,9 +104,10 @@ static unsigned bits_for(size_t expected)
 
 memberset_t *memberset_new(size_t expected)
 {
-    memberset_t *s = calloc(1, sizeof *s);
+    memberset_t *s = aligned_alloc(64, sizeof *s);
     if (!s)
         return NULL;
+    memset(s, 0, sizeof *s);
     s->bits = bits_for(expected);
     s->rbits = REM_BITS_MAX;
     s->slot = slots_alloc(s->bits);

@@ -622,6 +622,7 @@ static int setup(void **state)
     snprintf(f->open_round, sizeof f->open_round, "2025-r2-0c0d");
     put_round(f, f->round, 2, 0);
     put_round(f, f->open_round, 2, 1);
+    put_round(f, "2025-r3-0e0f", 2, 0); /* nobody submits */
     struct cellset *sa = from_atoms("org:a", a), *sb = from_atoms("org:b", b);
     put_submission(f, f->round, sa);
     put_submission(f, f->round, sb);
@@ -703,6 +704,14 @@ static void test_close_writes_results(void **state)
 
     /* closing twice is a user error */
     assert_int_equal(rounds_close(&f->cfg, f->st, f->round, NULL, 0, err, sizeof err), -1);
+
+    /* a round nobody answered closes with empty results (headers only) */
+    assert_int_equal(rounds_close(&f->cfg, f->st, "2025-r3-0e0f", NULL, 0, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/2025-r3-0e0f/metrics.csv", f->cfg.results_dir);
+    char *empty = slurp(path);
+    assert_string_equal(empty, "round,measure,stratifier,stratum,metric,value,lower,upper,"
+                               "reference,flags,se,n_orgs,n_withheld\n");
+    free(empty);
 }
 
 static int ask(struct fixture *f, const char *round, const char *what, const char *measure,
