@@ -197,12 +197,29 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* Shortest of %.15g / %.17g that reads back as the same double: sums of
+ * costs keep their cents, and simple values stay simple (10.5, not
+ * 10.500000000000002). */
+void cells_format_number(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, len, "%.17g", v);
+}
+
+struct csv_args {
+    const struct cellset *cs;
+    int pooled;
+};
+
 static int write_csv_body(FILE *f, void *arg)
 {
-    const struct cellset *cs = arg;
+    const struct csv_args *a = arg;
+    const struct cellset *cs = a->cs;
     fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
-          "numerator,sum_sq,suppressed,reason\n", f);
-    char label[256];
+          "numerator,sum_sq,suppressed,reason", f);
+    fputs(a->pooled ? ",n_orgs,n_withheld\n" : "\n", f);
+    char label[256], mm[32], den[32], num[32], sq[32];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
         csv_field(f, cs->org);
@@ -213,18 +230,35 @@ static int write_csv_body(FILE *f, void *arg)
         fputc(',', f);
         cellset_stratum_label(cs, c, label, sizeof label);
         csv_field(f, label);
-        if (c->reason == REASON_NONE)
-            fprintf(f, ",%.0f,%.10g,%.10g,%.10g,%.10g,0,\n", c->members, c->member_months,
-                    c->denominator, c->numerator, c->sum_sq);
-        else
-            fprintf(f, ",,,,,,1,%s\n", cell_reason_name(c->reason));
+        if (c->reason == REASON_NONE) {
+            cells_format_number(mm, sizeof mm, c->member_months);
+            cells_format_number(den, sizeof den, c->denominator);
+            cells_format_number(num, sizeof num, c->numerator);
+            cells_format_number(sq, sizeof sq, c->sum_sq);
+            /* A released pooled cell that some organization withheld is
+             * flagged "partial" (privacy.md, pooled release). */
+            fprintf(f, ",%.0f,%s,%s,%s,%s,0,%s", c->members, mm, den, num, sq,
+                    a->pooled && c->n_withheld > 0 ? "partial" : "");
+        } else {
+            fprintf(f, ",,,,,,1,%s", cell_reason_name(c->reason));
+        }
+        if (a->pooled)
+            fprintf(f, ",%d,%d", c->n_orgs, c->n_withheld);
+        fputc('\n', f);
     }
-    return 0;
+    return ferror(f) ? -1 : 0;
 }
 
 int cellset_write_csv(const struct cellset *cs, const char *path)
 {
-    return atomic_file_write(path, write_csv_body, (void *)cs);
+    struct csv_args a = {cs, 0};
+    return atomic_file_write(path, write_csv_body, &a);
+}
+
+int cellset_write_pooled_csv(const struct cellset *cs, const char *path)
+{
+    struct csv_args a = {cs, 1};
+    return atomic_file_write(path, write_csv_body, &a);
 }
 
 static int write_json_body(FILE *f, void *arg)
@@ -270,7 +304,7 @@ static int write_json_body(FILE *f, void *arg)
         json_array_append_new(cells, o);
     }
     json_object_set_new(root, "cells", cells);
-    int rc = json_dumpf(root, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    int rc = json_dumpf(root, f, JSON_INDENT(1));
     json_decref(root);
     fputc('\n', f);
     return rc == 0 ? 0 : -1;

@@ -120,6 +120,11 @@ void cellset_builder_destroy(struct cellset_builder **b);
  * so a crash never leaves a partial file. Return 0 or -1 with errno set. */
 int cellset_write_csv(const struct cellset *cs, const char *path);
 int cellset_write_json(const struct cellset *cs, const char *path);
+/* Pooled results: the same CSV with two more columns, n_orgs,n_withheld,
+ * and reason "partial" on a released cell that some organization withheld. */
+int cellset_write_pooled_csv(const struct cellset *cs, const char *path);
+/* Formats a number so that it reads back exactly (%.15g, else %.17g). */
+void cells_format_number(char *buf, size_t len, double v);
 /* Chooses the format from the extension (.csv, .json, .pb); -2 on an
  * unknown extension. */
 int cellset_write_file(const struct cellset *cs, const char *path);

@@ -69,7 +69,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <stdio.h>
 
 #include "log.h"
 
@@ -1090,7 +1089,6 @@ static int cheap_fix(struct ctx *c, const struct req *r, struct ivec *fail, int 
             *stuck = 1;
             return 0;
         }
-        if (getenv("SUPDBG") && s->channel == CH_COST) fprintf(stderr, "cheap: req %s st %d x %.0f mc %.0f deficit %.0f -> %s st %d val %.0f hits %d nfail %d\n", c->cs->tables[r->table].name, r->stratum, r->x, r->mc, deficit, s->v[w].table >= 0 ? c->cs->tables[s->v[w].table].name : "aux", s->v[w].stratum, s->v[w].value, s->hits[w], fail->n);
         var_hide(c, s, w);
         if (added && ivec_push(added, w))
             return SUPPRESS_ENOMEM;
@@ -1109,6 +1107,8 @@ struct complp {
                           points, whose extremes are inner bounds of every
                           variable's range and spare many solves          */
     int nwit, next;
+    double *eps;       /* per row: rounding allowed once relaxed        */
+    int relaxed;       /* rows are ranges rhs +- eps (after infeasible)  */
 };
 
 static void complp_clear(struct complp *L)
@@ -1116,6 +1116,7 @@ static void complp_clear(struct complp *L)
     if (L->lp)
         glp_delete_prob(L->lp);
     free(L->wit);
+    free(L->eps);
     memset(L, 0, sizeof *L);
 }
 
@@ -1134,7 +1135,8 @@ static int complp_build(struct chsys *s, const struct ivec *comp, const struct i
     complp_clear(L);
     L->ncols = comp->n;
     L->wit = malloc((size_t)NWITNESS * (size_t)(comp->n ? comp->n : 1) * sizeof *L->wit);
-    if (!ia || !ja || !ar || !L->wit)
+    L->eps = malloc(((size_t)rows->n + 1) * sizeof *L->eps);
+    if (!ia || !ja || !ar || !L->wit || !L->eps)
         goto out;
     for (int i = 0; i < comp->n; i++)
         s->col[comp->v[i]] = i + 1;
@@ -1163,14 +1165,13 @@ static int complp_build(struct chsys *s, const struct ivec *comp, const struct i
         }
         /* Sums of non-integers (costs) are rounded differently in each
          * cell: an equation holds to ROUND_REL of its terms' magnitude, or
-         * a value pinned by two equations would make the LP infeasible. */
+         * a value pinned by two equations makes the LP infeasible. Rows
+         * are exact first and relaxed to that only when infeasible. */
         double eps = ROUND_REL * scale;
         if (fabs(rhs) <= eps)
             rhs = 0;
-        if (eps > 0)
-            glp_set_row_bnds(L->lp, i + 1, GLP_DB, rhs - eps, rhs + eps);
-        else
-            glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
+        L->eps[i] = eps;
+        glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
         s->lprow[r] = i + 1;
     }
     if (n)
@@ -1222,6 +1223,7 @@ static int complp_extend(struct chsys *s, struct complp *L, struct ivec *comp, i
         /* the released term a * value moves into the column */
         double lb = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
         double ub = glp_get_row_ub(L->lp, lr) + a * s->v[w].value;
+        L->eps[lr - 1] += fabs(a * s->v[w].value) * ROUND_REL;
         if (ub > lb)
             glp_set_row_bnds(L->lp, lr, GLP_DB, lb, ub);
         else
@@ -1259,6 +1261,8 @@ static double complp_solve(struct ctx *c, struct complp *L, int col, int dir)
     parm.msg_lev = GLP_MSG_OFF;
     parm.presolve = GLP_OFF;
     glp_set_obj_dir(L->lp, dir == 0 ? GLP_MIN : GLP_MAX);
+    /* an iteration limit, so that a stalling solve cannot hang the node */
+    parm.it_lim = 1000 + 50 * (glp_get_num_rows(L->lp) + L->ncols);
     int ret = glp_simplex(L->lp, &parm);
     c->rep->lp_solves++;
     if (ret != 0) {
@@ -1267,6 +1271,21 @@ static double complp_solve(struct ctx *c, struct complp *L, int col, int dir)
         c->rep->lp_solves++;
     }
     int st = ret == 0 ? glp_get_status(L->lp) : GLP_UNDEF;
+    if (st != GLP_OPT && st != GLP_UNBND && !L->relaxed) {
+        /* rounding of non-integer sums: allow each row its eps, once */
+        int nr = glp_get_num_rows(L->lp);
+        for (int i = 1; i <= nr; i++) {
+            double lb = glp_get_row_lb(L->lp, i), e = L->eps[i - 1];
+            if (e > 0)
+                glp_set_row_bnds(L->lp, i, GLP_DB, lb - e, lb + e);
+        }
+        L->relaxed = 1;
+        L->nwit = L->next = 0;
+        glp_std_basis(L->lp);
+        ret = glp_simplex(L->lp, &parm);
+        c->rep->lp_solves++;
+        st = ret == 0 ? glp_get_status(L->lp) : GLP_UNDEF;
+    }
     if (st == GLP_OPT) {
         double *w = L->wit + (size_t)L->next * (size_t)L->ncols;
         for (int j = 0; j < L->ncols; j++)
@@ -1385,7 +1404,7 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
     struct ivec comp = {0}, rows = {0}, bind = {0}, added = {0};
     int rc = SUPPRESS_ENOMEM;
     int *lab = malloc(((size_t)n + 1) * 2 * sizeof *lab);
-    struct complp L = {NULL, 0, 0, NULL, 0, 0};
+    struct complp L = {NULL, 0, 0, NULL, 0, 0, NULL, 0};
     int first_label = c->label;
     if (!lab)
         goto out;
@@ -1448,7 +1467,6 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
                     (*unmet)++;
                     break;
                 }
-                if (getenv("SUPDBG") && s->channel == CH_COST) fprintf(stderr, "lp: req %s st %d x %.0f mc %.0f deficit %.0f up %.0f down %.0f -> %s st %d val %.0f hits %d bind %d\n", c->cs->tables[r->table].name, r->stratum, r->x, r->mc, deficit, up, down, s->v[w].table >= 0 ? c->cs->tables[s->v[w].table].name : "aux", s->v[w].stratum, s->v[w].value, s->hits[w], bind.n);
                 var_hide(c, s, w);
                 added.n = 0;
                 if (ivec_push(&added, w) || (rc = cheap_fix(c, r, fail, &stuck, &added)) != 0)

@@ -139,49 +139,7 @@ out:
     return out;
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static int write_body(FILE *f, void *arg)
-{
-    const struct cellset *cs = arg;
-    fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
-          "numerator,sum_sq,suppressed,reason,n_orgs,n_withheld\n", f);
-    char label[256];
-    for (size_t i = 0; i < cs->ncells; i++) {
-        const struct cell *c = &cs->cells[i];
-        csv_field(f, cs->org);
-        fputc(',', f);
-        csv_field(f, cs->round);
-        fprintf(f, ",%s,", catalog_measure(c->measure)->name);
-        csv_field(f, cs->tables[c->table].name);
-        fputc(',', f);
-        cellset_stratum_label(cs, c, label, sizeof label);
-        csv_field(f, label);
-        if (c->reason == REASON_NONE)
-            fprintf(f, ",%.0f,%.10g,%.10g,%.10g,%.10g,0,%s,%d,%d\n", c->members,
-                    c->member_months, c->denominator, c->numerator, c->sum_sq,
-                    c->n_withheld > 0 ? "partial" : "", c->n_orgs, c->n_withheld);
-        else
-            fprintf(f, ",,,,,,1,%s,%d,%d\n", cell_reason_name(c->reason), c->n_orgs,
-                    c->n_withheld);
-    }
-    return ferror(f) ? -1 : 0;
-}
-
 int pool_write_csv(const struct cellset *cs, const char *path)
 {
-    return atomic_file_write(path, write_body, (void *)cs);
+    return cellset_write_pooled_csv(cs, path);
 }
