@@ -218,12 +218,21 @@ if [[ -x $BIN/equity-query ]]; then
   wait_for 20 grep -c "serving nodes on" "$D/coordinator/coordinator.log" >/dev/null
   sleep 0.5
   q() { (cd "$D/analyst" && "$BIN/equity-query" --config analyst.ini "$@"); }
-  say "ED visits per 1,000 member-years by race (pooled; rate ratio against the best group)"
-  q metrics --round "$ROUND" --measure ed_rate --stratifier race --reference best --format table
-  say "Cost per member per month by payer"
-  q metrics --round "$ROUND" --measure cost_pmpm --stratifier payer --format table
-  say "Equity benchmark adjustment (heba, per beneficiary per month)"
-  q metrics --round "$ROUND" --measure population --stratifier heba_band --format table
+  # headline METRICS... : keeps the table's header and the rows of those metrics
+  # (the full tables are in demo/results/).
+  headline() {
+    local keep=" $1 "
+    shift
+    q metrics --round "$ROUND" --format table "$@" | awk -v keep="$keep" 'NR <= 2 || index(keep, " " $4 " ")'
+  }
+  say "ED visits per 1,000 member-years by race, pooled, with 95 % CIs; rate ratio (rr) against the best group"
+  headline "estimate rr" --measure ed_rate --stratifier race --reference best
+  say "Cost per member per month by payer (USD), relativity to the overall PMPM"
+  headline "estimate relativity" --measure cost_pmpm --stratifier payer
+  say "Equity benchmark adjustment (ACO REACH-style HEBA, USD per beneficiary per month, and in total)"
+  headline "heba_pbpm heba_total" --measure population --stratifier heba_band
+  echo
+  echo "(rows flagged partial pool cells that some organization withheld as too small)"
   q cells --round "$ROUND" --format csv --out "$D/results/pooled-cells-query.csv"
   q metrics --round "$ROUND" --format json --out "$D/results/metrics-query.json"
 else
