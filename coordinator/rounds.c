@@ -632,26 +632,33 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
         goto out;
     }
     switch (res) {
-    case STORE_PUT_NEW: {
-        if (r->crash_after_commit)
+    case STORE_PUT_NEW:
+    case STORE_PUT_DUPLICATE: {
+        if (res == STORE_PUT_NEW && r->crash_after_commit)
             _exit(137);
+        int dup = res == STORE_PUT_DUPLICATE;
+        if (dup)
+            sub.late = late;
+        /* A duplicate is audited too: if the daemon died between the commit
+         * and the audit entry of the first copy, the node's resend is what
+         * puts the stored submission into the audit log. */
         json_t *o = json_object();
         json_object_set_new(o, "org", json_string(org));
         json_object_set_new(o, "round", json_string(sub.round_id));
         json_object_set_new(o, "sha256", json_string(sub.sha256));
         json_object_set_new(o, "late", json_boolean(sub.late));
+        json_object_set_new(o, "duplicate", json_boolean(dup));
         json_object_set_new(o, "cells", json_integer((json_int_t)cs->ncells));
         json_object_set_new(o, "signer_serial", json_string(signer.serial));
         audit_json(r->cfg, "submission", o);
-        log_info("stored submission of %s for round %s (sha256 %s%s)", org, sub.round_id,
-                 sub.sha256, sub.late ? ", late" : "");
-        rc = send_ack(e->message_id, sub.round_id, sub.sha256, 0, sub.late, reply, ctx);
+        if (dup)
+            log_info("duplicate submission of %s for round %s acknowledged again", org, sub.round_id);
+        else
+            log_info("stored submission of %s for round %s (sha256 %s%s)", org, sub.round_id,
+                     sub.sha256, sub.late ? ", late" : "");
+        rc = send_ack(e->message_id, sub.round_id, sub.sha256, dup, sub.late, reply, ctx);
         break;
     }
-    case STORE_PUT_DUPLICATE:
-        log_info("duplicate submission of %s for round %s acknowledged again", org, sub.round_id);
-        rc = send_ack(e->message_id, sub.round_id, sub.sha256, 1, late, reply, ctx);
-        break;
     case STORE_PUT_CONFLICT:
         rc = reject(r, org, sub.round_id, e->message_id, "conflict",
                     "a different submission of this organization is stored for this round",

@@ -684,8 +684,11 @@ static void test_submissions(void **state)
     path_of(audit, sizeof audit, "coord/audit.log");
     assert_int_equal(run(out, sizeof out, "grep -c -e '\trejection\t' '%s'", audit), 0);
     assert_true(strtol(out, NULL, 10) >= 7);
-    assert_int_equal(run(out, sizeof out, "grep -c -e '\tsubmission\t' '%s'", audit), 0);
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\tsubmission\t.*\"duplicate\":false' '%s'", audit), 0);
     assert_int_equal(strtol(out, NULL, 10), 3);
+    /* the identical resend is audited as a duplicate */
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\tsubmission\t.*\"duplicate\":true' '%s'", audit), 0);
+    assert_true(strtol(out, NULL, 10) >= 1);
     assert_int_equal(run(NULL, 0, "grep -q -e '\tconnection\t.*\"cn\":\"org:a\"' '%s'", audit), 0);
     assert_int_equal(run(NULL, 0, "grep -q -e '\tround_close\t' '%s'", audit), 0);
     assert_int_equal(run(NULL, 0, "grep -q -e '\tconnection\t.*\"result\":\"refused\"' '%s'",
