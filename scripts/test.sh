@@ -20,4 +20,15 @@ run_suite() {
 run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-sanitize -DEQ_SANITIZE=ON
-echo "== all tests passed (plain and sanitizer builds)"
+# The libFuzzer targets of every decoder of outside bytes: built, and each run
+# briefly on generated inputs so that a crash on easy inputs fails the suite.
+# (Long fuzzing runs are by hand: tests/fuzz/CMakeLists.txt.)
+echo "== fuzz targets (build-fuzz, clang + libFuzzer): short smoke runs"
+CC=clang cmake -S . -B build-fuzz -DEQ_FUZZ=ON -DEQ_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" >/dev/null
+for f in build-fuzz/bin/fuzz_*; do
+  "$f" -runs=3000 -max_len=2048 -seed=1 >/dev/null 2>"build-fuzz/$(basename "$f").log" ||
+    { cat "build-fuzz/$(basename "$f").log"; echo "fuzz target $f failed"; exit 1; }
+  echo "$(basename "$f"): 3000 runs, no crash"
+done
+echo "== all tests passed (plain and sanitizer builds, fuzz smoke runs)"
