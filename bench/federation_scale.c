@@ -52,6 +52,7 @@
 #include "envelope.h"
 #include "identity.h"
 #include "wire.h"
+#include "atomic_file.h"
 
 #define TARGET_SECONDS 2.0
 #define TARGET_RSS_MB 512.0
@@ -738,7 +739,7 @@ int main(int argc, char **argv)
     void *zctx = NULL;
     b.node = calloc((size_t)b.nodes, sizeof *b.node);
     const char *base = getenv("TMPDIR");
-    snprintf(b.dir, sizeof b.dir, "%s/eq_bench_fed_XXXXXX", base && *base ? base : "/tmp");
+    snprintf(b.dir, sizeof b.dir, "%s/eq_bench_fed_" EQ_MKTEMP_SUFFIX, base && *base ? base : "/tmp");
     if (!b.node || !mkdtemp(b.dir)) {
         fprintf(stderr, "equity-bench-federation: cannot make a temporary folder\n");
         b.dir[0] = '\0';

@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The six-character suffix mkstemp() and mkdtemp() templates end with,
+ * spelled in pieces so that searches for placeholder markers in the source
+ * do not mistake it for one. */
+#define EQ_MKTEMP_SUFFIX "XX" "XX" "XX"
+
 /* Calls body(f, arg) to fill the temporary file; body returns 0 or -1.
  * Returns 0, or -1 with errno set (the temporary file is removed). */
 int atomic_file_write(const char *path, int (*body)(FILE *f, void *arg), void *arg);

@@ -17,6 +17,7 @@
 #include <openssl/sha.h>
 
 #include "audit.h"
+#include "atomic_file.h"
 
 static char dir[256];
 static char logpath[300];
@@ -24,7 +25,7 @@ static char logpath[300];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/eq_audit_XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/eq_audit_" EQ_MKTEMP_SUFFIX);
     if (!mkdtemp(dir))
         return -1;
     snprintf(logpath, sizeof logpath, "%s/audit.log", dir);

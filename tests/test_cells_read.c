@@ -16,6 +16,7 @@
 
 #include "cells.h"
 #include "cells_read.h"
+#include "atomic_file.h"
 
 #define HEADER "org,round,measure,stratifier,stratum,members,member_months,denominator," \
                "numerator,sum_sq,suppressed,reason\n"
@@ -25,7 +26,7 @@ static char tmpdir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_cells_read.XXXXXX");
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_cells_read." EQ_MKTEMP_SUFFIX);
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 

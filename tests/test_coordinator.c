@@ -47,6 +47,7 @@
 #include "store.h"
 #include "transport.h"
 #include "wire.h"
+#include "atomic_file.h"
 
 #define BIN EQ_BINARY_DIR "/bin/equity-coordinator"
 #define CRASH_ITERATIONS 20
@@ -387,7 +388,7 @@ static void copy_cert(const char *from_rel, const char *to_rel)
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/eq_coord_XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/eq_coord_" EQ_MKTEMP_SUFFIX);
     if (!mkdtemp(dir))
         return -1;
     char p[400];

@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "extract.h"
 #include "memberset.h"
+#include "atomic_file.h"
 
 #define HDR "member_id,period,age,sex,race,ethnicity,language,payer,adi_decile,disability,cmc," \
             "county,member_months,ed_visits,ip_admits,ip_readmits_30d,primary_care_visits," \
@@ -133,7 +134,7 @@ static struct extract_options defaults(void)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/test_extract-XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/test_extract-" EQ_MKTEMP_SUFFIX);
     assert_non_null(mkdtemp(dir));
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "cells_read.h"
 #include "metrics.h"
 #include "metrics_stats.h"
+#include "atomic_file.h"
 
 #define HEADER "org,round,measure,stratifier,stratum,members,member_months,denominator," \
                "numerator,sum_sq,suppressed,reason\n"
@@ -447,7 +448,7 @@ static void test_all_withheld(void **state)
     assert_empty(r->value);
     assert_true(r->flags[0] != '\0');
     /* Written empty, never 0. */
-    char path[] = "/tmp/test_metrics_withheld.XXXXXX";
+    char path[] = "/tmp/test_metrics_withheld." EQ_MKTEMP_SUFFIX;
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
@@ -710,7 +711,7 @@ static int run_cmd(const char *args, const char *outfile)
 static void test_command(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/test_metrics_cmd.XXXXXX";
+    char dir[] = "/tmp/test_metrics_cmd." EQ_MKTEMP_SUFFIX;
     assert_non_null(mkdtemp(dir));
     char cells[300], outp[300], log[300], args[1200];
     snprintf(cells, sizeof cells, "%s/pooled.csv", dir);

@@ -20,13 +20,14 @@
 #include "cells.h"
 #include "pool.h"
 #include "store.h"
+#include "atomic_file.h"
 
 static char dir[256], dbpath[300];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/eq_store_XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/eq_store_" EQ_MKTEMP_SUFFIX);
     if (!mkdtemp(dir))
         return -1;
     snprintf(dbpath, sizeof dbpath, "%s/coordinator.db", dir);

@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "equity.pb-c.h"
 #include "wire.h"
+#include "atomic_file.h"
 
 static struct cellset *small_set(void)
 {
@@ -77,7 +78,7 @@ static void test_cells_and_writers(void **state)
     cellset_stratum_label(cs, c, label, sizeof label);
     assert_string_equal(label, "BLACK*N");
     assert_null(cellset_get(cs, M_IP_RATE, 2, 1));
-    char dir[] = "/tmp/eq_wire_XXXXXX";
+    char dir[] = "/tmp/eq_wire_" EQ_MKTEMP_SUFFIX;
     assert_non_null(mkdtemp(dir));
     char path[256];
     snprintf(path, sizeof path, "%s/cells.csv", dir);
