@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "csvtext.h"
 #include "wire.h"
 
 static const char *const reason_names[REASON__COUNT] = {
@@ -180,23 +181,6 @@ void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COU
         counts[cs->cells[i].reason]++;
 }
 
-/* CSV quoting: labels come from codes and configuration, but quote any
- * field that holds a comma, quote or line break all the same. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* Shortest of %.15g / %.17g that reads back as the same double: sums of
  * costs keep their cents, and simple values stay simple (10.5, not
  * 10.500000000000002). */
@@ -222,14 +206,14 @@ static int write_csv_body(FILE *f, void *arg)
     char label[256], mm[32], den[32], num[32], sq[32];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        csv_field(f, cs->org);
+        csvtext_write_field(f, cs->org);
         fputc(',', f);
-        csv_field(f, cs->round);
+        csvtext_write_field(f, cs->round);
         fprintf(f, ",%s,", catalog_measure(c->measure)->name);
-        csv_field(f, cs->tables[c->table].name);
+        csvtext_write_field(f, cs->tables[c->table].name);
         fputc(',', f);
         cellset_stratum_label(cs, c, label, sizeof label);
-        csv_field(f, label);
+        csvtext_write_field(f, label);
         if (c->reason == REASON_NONE) {
             cells_format_number(mm, sizeof mm, c->member_months);
             cells_format_number(den, sizeof den, c->denominator);

@@ -171,23 +171,27 @@ int csvtext_col(const csvtext_t *t, const char *name)
     return -1;
 }
 
+void csvtext_write_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 void csvtext_write_row(FILE *f, const csvtext_t *t, size_t row)
 {
     for (size_t c = 0; c < t->ncols; c++) {
-        const char *s = csvtext_field(t, row, c);
         if (c)
             fputc(',', f);
-        if (!strpbrk(s, ",\"\r\n")) {
-            fputs(s, f);
-            continue;
-        }
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
+        csvtext_write_field(f, csvtext_field(t, row, c));
     }
     fputc('\n', f);
 }

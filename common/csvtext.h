@@ -32,6 +32,10 @@ const char *csvtext_field(const csvtext_t *t, size_t row, size_t col);
 int csvtext_col(const csvtext_t *t, const char *name);
 
 /* Writes one row as CSV (quoting fields that need it) ending in LF. */
+/* Writes one RFC 4180 field: quoted (with "" escapes) only when it holds a
+ * comma, a quote or a line break. */
+void csvtext_write_field(FILE *f, const char *s);
+
 void csvtext_write_row(FILE *f, const csvtext_t *t, size_t row);
 
 /* 1 if a column of that name holds numbers in the cells and metrics CSVs

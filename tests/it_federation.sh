@@ -22,58 +22,7 @@ set -u
 BUILD=${1:?usage: it_federation.sh BUILD_DIR SOURCE_DIR}
 SRC=${2:?usage: it_federation.sh BUILD_DIR SOURCE_DIR}
 BIN=$BUILD/bin
-for p in equity-ca equity-coordinator equity-node; do
-    if [ ! -x "$BIN/$p" ]; then
-        echo "SKIP: $BIN/$p not built"
-        exit 77
-    fi
-done
-
-W=$(mktemp -d)
-chmod 700 "$W"
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-    done
-    sleep 0.3
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "kept $W"
-    else
-        rm -rf "$W"
-    fi
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*"
-    for f in "$W"/*.log; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f") (last 25 lines)"
-        tail -n 25 "$f"
-    done
-    exit 1
-}
-
-# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
-wait_for() {
-    local limit=$(($1 * 10))
-    shift
-    for ((i = 0; i < limit; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node
 
 # ---- identities ------------------------------------------------------------
 CA=$W/ca
