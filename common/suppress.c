@@ -148,6 +148,37 @@ static int reason_is_kept(cell_reason r)
            r == REASON_MIN_ORGS || r == REASON_PARTIAL;
 }
 
+/* What a carrier cell tells a reader about its variable (suppress.h):
+ * nothing, a lower bound (pooled: partial), an upper bound (one
+ * organization's view: a sum with other organizations), its value, or
+ * (pooled: every organization released zero there, n_orgs = n_withheld =
+ * 0) its value 0 whether the cell is withheld or not. */
+enum { CARR_HIDDEN, CARR_LOWER, CARR_UPPER, CARR_EXACT, CARR_ZERO };
+
+static int carrier_state(const struct suppress_params *p, const struct cell *cl)
+{
+    if (cl->reason == REASON_NONE && p->pooled == SUPPRESS_POOLED && cl->n_withheld > 0)
+        return CARR_LOWER;
+    if (cl->reason == REASON_NONE && p->pooled == SUPPRESS_POOLED_ONE_ORG && cl->n_orgs > 1)
+        return CARR_UPPER;
+    if (cl->reason == REASON_NONE && !(p->pooled && cl->n_orgs == 0))
+        return CARR_EXACT;
+    if (p->pooled && cl->reason != REASON_NOT_AVAILABLE && cl->n_orgs == 0 &&
+        cl->n_withheld == 0)
+        return CARR_ZERO;
+    return CARR_HIDDEN;
+}
+
+/* The value of channel ch in cell cl. */
+static double carrier_value(int ch, const struct cell *cl)
+{
+    const struct measure_def *d = catalog_measure(cl->measure);
+    for (int f = 0; f < F__COUNT; f++)
+        if (field_channel(d, f) == ch)
+            return field_value(cl, f);
+    return 0;
+}
+
 static int is_small(double v, int k)
 {
     return v > 0 && v < k;
@@ -158,6 +189,7 @@ void suppress_params_init(struct suppress_params *p)
     p->k = SUPPRESS_DEFAULT_K;
     p->dominance = SUPPRESS_DEFAULT_DOMINANCE;
     p->dominance_protection = SUPPRESS_DEFAULT_DOMINANCE_PROTECTION;
+    p->pooled = 0;
 }
 
 const char *suppress_strerror(int err)
@@ -214,7 +246,9 @@ cell_reason suppress_primary_reason(const struct cell *c, const struct suppress_
 
 /* ---- requirements -------------------------------------------------------- */
 
-enum { REQ_COUNT, REQ_COMPLEMENT, REQ_DOMINANCE };
+/* REQ_UPPER: the upper side of REQ_DOMINANCE only (a partial min_orgs
+ * cell, see min_orgs_reqs). */
+enum { REQ_COUNT, REQ_COMPLEMENT, REQ_DOMINANCE, REQ_UPPER };
 
 struct req {
     int channel, table, stratum, type;
@@ -281,6 +315,27 @@ static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress
         reqs_push(r, c, d->ch_numerator, REQ_DOMINANCE, c->numerator, 0,
                   p->dominance_protection * c->max_contrib))
         return -1;
+    return 0;
+}
+
+/* Pooled mode: the requirements of a cell withheld for min_orgs (the p%
+ * rule on each channel but the sum of squares; suppress.h). The protected
+ * number x is the sum the contributing organizations released. When other
+ * organizations withheld the cell (partial), the LP's variable is the true
+ * cell, x plus their unknown parts (>= 0, no upper bound a reader knows),
+ * so the reader's lower bound of x is 0 whatever the LP says: only the
+ * upper side is a requirement. */
+static int min_orgs_reqs(struct reqs *r, const struct cell *c, const struct suppress_params *p)
+{
+    const struct measure_def *d = catalog_measure(c->measure);
+    int type = p->pooled == SUPPRESS_POOLED && c->n_withheld > 0 ? REQ_UPPER : REQ_DOMINANCE;
+    for (int f = 0; f < F__COUNT; f++) {
+        double x = field_value(c, f);
+        if (f == F_SQ || !(x > 0))
+            continue;
+        if (reqs_push(r, c, field_channel(d, f), type, x, 0, p->dominance_protection * x))
+            return -1;
+    }
     return 0;
 }
 
@@ -727,7 +782,9 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
             int v = add_var(s, t, st);
             if (v < 0)
                 goto nomem;
-            int have = 0;
+            /* The value: of the first carrier that is available, in pooled
+             * mode the first that is complete (not partial) if any. */
+            int have = -1;
             for (int i = 0; i < nm; i++) {
                 int *a = c->ix.at[carrier_m[i] * cs->ntables + t];
                 if (!a || a[st] < 0)
@@ -736,9 +793,12 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
                 if (ivec_push(&s->carriers, a[st]))
                     goto nomem;
                 s->v[v].ncarr++;
-                if (!have || (cl->reason != REASON_NOT_AVAILABLE && have == 2)) {
+                int rank = cl->reason == REASON_NOT_AVAILABLE ? 0
+                           : c->p->pooled && carrier_state(c->p, cl) < CARR_EXACT ? 1
+                                                                                   : 2;
+                if (rank > have) {
                     s->v[v].value = field_value(cl, carrier_f[i]);
-                    have = cl->reason == REASON_NOT_AVAILABLE ? 2 : 1;
+                    have = rank;
                 }
             }
         }
@@ -832,13 +892,76 @@ nomem:
     return SUPPRESS_ENOMEM;
 }
 
+/* Hidden: no carrier gives the value (outside pooled mode: none released). */
 static int var_hidden(const struct ctx *c, const struct chsys *s, int v)
 {
     const struct var *x = &s->v[v];
     for (int i = 0; i < x->ncarr; i++)
-        if (c->cs->cells[s->carriers.v[x->carr + i]].reason == REASON_NONE)
+        if (carrier_state(c->p, &c->cs->cells[s->carriers.v[x->carr + i]]) >= CARR_EXACT)
             return 0;
     return 1;
+}
+
+/* Can withholding v's released carriers tell a reader less? Yes while a
+ * carrier is released (a value or, pooled, a bound), unless a carrier is a
+ * known zero. */
+static int var_hideable(const struct ctx *c, const struct chsys *s, int v)
+{
+    const struct var *x = &s->v[v];
+    int released = 0;
+    for (int i = 0; i < x->ncarr; i++) {
+        const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
+        if (carrier_state(c->p, cl) == CARR_ZERO)
+            return 0;
+        released |= cl->reason == REASON_NONE;
+    }
+    return released;
+}
+
+/* The least value of a hidden variable: 0, or in pooled mode the largest
+ * partial sum released for it (a lower bound of the true cell). */
+static double var_lower(const struct ctx *c, const struct chsys *s, int v)
+{
+    const struct var *x = &s->v[v];
+    double lb = 0;
+    for (int i = 0; i < x->ncarr; i++) {
+        const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
+        if (carrier_state(c->p, cl) == CARR_LOWER) {
+            double y = carrier_value(s->channel, cl);
+            if (y > lb)
+                lb = y;
+        }
+    }
+    return lb;
+}
+
+/* The largest value of a hidden variable: in one organization's view the
+ * least released sum that includes it, else none (HUGE_VAL). */
+static double var_upper(const struct ctx *c, const struct chsys *s, int v)
+{
+    const struct var *x = &s->v[v];
+    double ub = HUGE_VAL;
+    for (int i = 0; i < x->ncarr; i++) {
+        const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
+        if (carrier_state(c->p, cl) == CARR_UPPER) {
+            double y = carrier_value(s->channel, cl);
+            if (y < ub)
+                ub = y;
+        }
+    }
+    return ub;
+}
+
+/* Sets the bounds of LP column j from variable v. */
+static void set_col_bounds(const struct ctx *c, const struct chsys *s, glp_prob *lp, int j, int v)
+{
+    double lb = var_lower(c, s, v), ub = var_upper(c, s, v);
+    if (ub == HUGE_VAL)
+        glp_set_col_bnds(lp, j, GLP_LO, lb, lb);
+    else if (ub > lb)
+        glp_set_col_bnds(lp, j, GLP_DB, lb, ub);
+    else
+        glp_set_col_bnds(lp, j, GLP_FX, lb, lb);
 }
 
 /* Withholds every released carrier of v (reason secondary). */
@@ -906,7 +1029,7 @@ static void req_sides(const struct req *r, int k, double lo, double hi, double *
         break;
     default:
         *up = hi >= r->x + r->mc - tol ? 0 : r->x + r->mc - hi;
-        *down = lo <= r->x - r->mc + tol ? 0 : lo - (r->x - r->mc);
+        *down = r->type == REQ_UPPER || lo <= r->x - r->mc + tol ? 0 : lo - (r->x - r->mc);
         break;
     }
 }
@@ -925,7 +1048,7 @@ static double req_deficit(const struct req *r, int k, double lo, double hi)
 /* The deficit to assume when the released numbers are inconsistent. */
 static double req_pinned_deficit(const struct req *r, int k)
 {
-    return r->type == REQ_DOMINANCE && r->mc > k ? r->mc : (double)k;
+    return (r->type == REQ_DOMINANCE || r->type == REQ_UPPER) && r->mc > k ? r->mc : (double)k;
 }
 
 static int req_var(const struct ctx *c, const struct req *r)
@@ -956,14 +1079,14 @@ static int cand_tie(const struct cand *a, const struct cand *b)
  * the deficit unless it is far larger than the deficit and a smaller one
  * makes substantial progress (then the largest such). */
 static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int n,
-                double deficit)
+                double deficit, int bounds_too)
 {
     int best_nz = -1, best_hits = -1;
     for (int i = 0; i < n; i++) {
         int r = rows[i];
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
             int w = s->rvar.v[e];
-            if (s->v[w].ncarr == 0 || var_hidden(c, s, w))
+            if (!var_hideable(c, s, w) || (!bounds_too && var_hidden(c, s, w)))
                 continue;
             int nz = s->v[w].value > 0;
             if (nz > best_nz || (nz == best_nz && s->hits[w] > best_hits)) {
@@ -979,8 +1102,8 @@ static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int
         int r = rows[i];
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
             int w = s->rvar.v[e];
-            if (s->v[w].ncarr == 0 || (s->v[w].value > 0) != best_nz ||
-                s->hits[w] != best_hits || var_hidden(c, s, w))
+            if ((s->v[w].value > 0) != best_nz || s->hits[w] != best_hits ||
+                !var_hideable(c, s, w) || (!bounds_too && var_hidden(c, s, w)))
                 continue;
             struct cand k = {w, s->hits[w], 0, s->v[w].value};
             for (int j = 0; j < s->v[w].ncarr; j++)
@@ -1084,7 +1207,7 @@ static int cheap_fix(struct ctx *c, const struct req *r, struct ivec *fail, int 
             for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
                 s->hits[s->rvar.v[e]]++;
         }
-        int w = pick(c, s, fail->v, fail->n, deficit);
+        int w = pick(c, s, fail->v, fail->n, deficit, 0);
         if (w < 0) {
             *stuck = 1;
             return 0;
@@ -1122,8 +1245,8 @@ static void complp_clear(struct complp *L)
 
 /* Builds the LP of the component just found by component(): one column per
  * hidden variable (>= 0), one fixed row per equation. */
-static int complp_build(struct chsys *s, const struct ivec *comp, const struct ivec *rows,
-                        struct complp *L)
+static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec *comp,
+                        const struct ivec *rows, struct complp *L)
 {
     int ne = 0;
     for (int i = 0; i < rows->n; i++)
@@ -1145,7 +1268,7 @@ static int complp_build(struct chsys *s, const struct ivec *comp, const struct i
         glp_add_rows(L->lp, rows->n);
     glp_add_cols(L->lp, comp->n);
     for (int i = 0; i < comp->n; i++)
-        glp_set_col_bnds(L->lp, i + 1, GLP_LO, 0.0, 0.0);
+        set_col_bounds(c, s, L->lp, i + 1, comp->v[i]);
     int n = 0;
     for (int i = 0; i < rows->n; i++) {
         int r = rows->v[i];
@@ -1190,11 +1313,16 @@ out:
  * all its equations are already rows of it (the basis is kept: a warm
  * start). Returns 0, 1 when the LP must be rebuilt instead, or
  * SUPPRESS_ENOMEM. */
-static int complp_extend(struct chsys *s, struct complp *L, struct ivec *comp, int w)
+static int complp_extend(const struct ctx *c, struct chsys *s, struct complp *L,
+                         struct ivec *comp, int w)
 {
     int n = s->vrptr[w + 1] - s->vrptr[w];
-    if (s->vmark[w] == s->stamp)
+    if (s->vmark[w] == s->stamp) {
+        /* a bound withheld (pooled): the column is there, with new bounds */
+        set_col_bounds(c, s, L->lp, s->col[w], w);
+        L->nwit = L->next = 0;
         return 0;
+    }
     for (int q = s->vrptr[w]; q < s->vrptr[w + 1]; q++)
         if (s->rmark[s->vrows[q]] != s->stamp)
             return 1;
@@ -1233,7 +1361,7 @@ static int complp_extend(struct chsys *s, struct complp *L, struct ivec *comp, i
         val[m] = a;
     }
     int j = glp_add_cols(L->lp, 1);
-    glp_set_col_bnds(L->lp, j, GLP_LO, 0.0, 0.0);
+    set_col_bounds(c, s, L->lp, j, w);
     if (m)
         glp_set_mat_col(L->lp, j, m, ind, val);
     free(ind);
@@ -1313,7 +1441,10 @@ static void complp_range(struct ctx *c, struct chsys *s, struct complp *L, const
         return;
     }
     int col = s->col[v];
-    double wlo = s->v[v].value, whi = wlo, up, down;
+    /* The true values are a solution, except in pooled mode, where the
+     * protected value may be a partial sum: there only kept solutions. */
+    double wlo = c->p->pooled ? HUGE_VAL : s->v[v].value, whi = c->p->pooled ? -HUGE_VAL : wlo;
+    double up, down;
     for (int i = 0; i < L->nwit; i++) {
         double x = L->wit[(size_t)i * (size_t)L->ncols + (size_t)(col - 1)];
         if (x < wlo)
@@ -1341,7 +1472,8 @@ static int lp_choose(struct ctx *c, struct chsys *s, struct complp *L, const str
                      int v, int side_max, double deficit, struct ivec *bind)
 {
     bind->n = 0;
-    if (glp_get_num_rows(L->lp) > 0 && !isnan(complp_solve(c, L, s->col[v], side_max))) {
+    int solved = glp_get_num_rows(L->lp) > 0 && !isnan(complp_solve(c, L, s->col[v], side_max));
+    if (solved) {
         for (int i = 0; i < rows->n; i++)
             if (fabs(glp_get_row_dual(L->lp, i + 1)) > 1e-9 && ivec_push(bind, rows->v[i]))
                 return -2;
@@ -1369,9 +1501,20 @@ static int lp_choose(struct ctx *c, struct chsys *s, struct complp *L, const str
         }
     }
     /* candidates: the binding equations and those pinning a variable */
-    int w = bind->n ? pick(c, s, bind->v, bind->n, deficit) : -1;
+    int w = bind->n ? pick(c, s, bind->v, bind->n, deficit, 0) : -1;
+    if (w < 0 && c->p->pooled && solved) {
+        /* pooled: a released bound that binds (non-zero reduced cost), the
+         * smallest */
+        for (int i = 0; i < s->nv; i++)
+            if (s->vmark[i] == s->stamp && var_hideable(c, s, i) &&
+                fabs(glp_get_col_dual(L->lp, s->col[i])) > 1e-9 &&
+                (w < 0 || s->v[i].value < s->v[w].value))
+                w = i;
+    }
     if (w < 0)
-        w = pick(c, s, rows->v, rows->n, deficit);
+        w = pick(c, s, rows->v, rows->n, deficit, 0);
+    if (w < 0 && c->p->pooled)
+        w = pick(c, s, rows->v, rows->n, deficit, 1);
     return w;
 }
 
@@ -1438,7 +1581,7 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
                 int st, nomem = 0, stuck;
                 double lo, hi, up, down;
                 if (build) {
-                    if (component(c, s, v, &comp, &rows) || complp_build(s, &comp, &rows, &L))
+                    if (component(c, s, v, &comp, &rows) || complp_build(c, s, &comp, &rows, &L))
                         goto out;
                     build = 0;
                 }
@@ -1473,7 +1616,7 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
                     goto out;
                 rc = SUPPRESS_ENOMEM;
                 for (int j = 0; j < added.n && !build; j++) {
-                    int e = complp_extend(s, &L, &comp, added.v[j]);
+                    int e = complp_extend(c, s, &L, &comp, added.v[j]);
                     if (e < 0)
                         goto out;
                     build = e;
@@ -1528,8 +1671,13 @@ int suppress_apply(struct cellset *cs, const struct suppress_params *pin,
     /* Primary. */
     for (size_t i = 0; i < cs->ncells; i++) {
         struct cell *cl = &cs->cells[i];
-        if (reason_is_kept(cl->reason))
+        if (reason_is_kept(cl->reason)) {
+            if (p.pooled && cl->reason == REASON_MIN_ORGS && min_orgs_reqs(&rq, cl, &p)) {
+                rc = SUPPRESS_ENOMEM;
+                goto out;
+            }
             continue;
+        }
         cl->reason = suppress_primary_reason(cl, &p);
         if (cl->reason == REASON_NONE)
             continue;

@@ -30,7 +30,34 @@ struct suppress_params {
     int k;             /* threshold: counts in [1, k-1] are withheld     */
     double dominance;  /* share of the largest contributor, (0, 1]       */
     double dominance_protection; /* p, (0, 1]; 0 = default 0.15         */
+    int pooled;        /* 0, or SUPPRESS_POOLED / SUPPRESS_POOLED_ONE_ORG:
+                          see "Pooled mode" below                        */
 };
+
+enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_ONE_ORG = 2 };
+
+/*
+ * Pooled mode (pooled = 1; the coordinator's release, coordinator/release.c)
+ * reads what n_orgs and n_withheld tell every reader:
+ *   - a released cell with n_withheld > 0 (partial) misses the withheld
+ *     values, so it is a lower bound of the true cell, not its value;
+ *   - a withheld cell with n_orgs = 0 and n_withheld = 0 (every organization
+ *     released zero there) is known to be 0, and withholding it hides
+ *     nothing, so it is never chosen as a complement;
+ *   - a cell withheld for min_orgs (reason REASON_MIN_ORGS) is protected like
+ *     a dominated cost sum by the p% rule, p = dominance_protection: for each
+ *     of its channels (members, member months, denominator, numerator; not
+ *     the sum of squares) with value x > 0, the attainable range must reach x - p*x .. x + p*x, so that no
+ *     single organization's number is published or estimated to within p.
+ * One organization's view (pooled = SUPPRESS_POOLED_ONE_ORG): the cells are
+ * one organization's numbers as a reader who knows which organization
+ * released or withheld each pooled cell can bound them (coordinator/release.c
+ * builds it): a released cell with n_orgs > 1 is a sum that includes the
+ * organization's value, so only an upper bound of it; other released cells
+ * are its value; n_withheld is not read. Known zeros and min_orgs cells are
+ * as above (the min_orgs cell's value is the organization's own).
+ * Outside pooled mode n_orgs and n_withheld are ignored.
+ */
 
 #define SUPPRESS_DEFAULT_K 11
 #define SUPPRESS_DEFAULT_DOMINANCE 0.6

@@ -13,6 +13,7 @@
 #include "release.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "cells_read.h"
 #include "csvtext.h"
 #include "identity.h"
+#include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "suppress.h"
@@ -72,238 +74,318 @@ static void count_orgs(struct cellset *pooled, struct cellset **subs, int n)
         }
 }
 
-/* ---- rules ----------------------------------------------------------------- */
+/* ---- complementary protection ---------------------------------------------- */
 
-static int withheld(const struct cell *c)
+/*
+ * Every reader gets its own linear-programming check (suppress.c in pooled
+ * mode): an analyst sees the pooled release; an organization also knows its
+ * own cells, so what it learns about the others is the pooled release minus
+ * its own part. For organization o the "view" is a copy of the pooled cells
+ * holding the others' part: o's released numbers subtracted, o taken out of
+ * n_orgs and n_withheld. Cells already withheld stay hidden in the view
+ * (reason policy: no requirement of their own there); min_orgs cells keep
+ * their reason, so the others' part of each is protected against o.
+ * Complements chosen in a view are withheld in the pooled release. Views
+ * are checked one after the other: withholding more only widens what every
+ * earlier reader can infer, so one pass leaves every reader's requirements
+ * met.
+ */
+
+static cell_reason view_reason(cell_reason r)
 {
-    return c->reason != REASON_NONE;
-}
-
-/* Smaller first: members, then denominator, then position. */
-static int smaller(const struct cell *a, const struct cell *b)
-{
-    if (a->members != b->members)
-        return a->members < b->members;
-    if (a->denominator != b->denominator)
-        return a->denominator < b->denominator;
-    return a < b;
-}
-
-/* The equations of a cell set: eq i has cells idx[start[i] .. start[i+1]),
- * the margin first. */
-struct eqs {
-    size_t *idx, *start;
-    size_t n, nidx, cap, capidx;
-    size_t *inc, *incstart; /* per cell: the equations it is in          */
-};
-
-static int eq_push(struct eqs *e, size_t cell)
-{
-    if (e->nidx == e->capidx) {
-        size_t nc = e->capidx ? e->capidx * 2 : 256;
-        size_t *p = realloc(e->idx, nc * sizeof *p);
-        if (!p)
-            return -1;
-        e->idx = p;
-        e->capidx = nc;
+    switch (r) {
+    case REASON_NONE:
+    case REASON_MIN_ORGS:
+    case REASON_PARTIAL:
+    case REASON_NOT_AVAILABLE:
+        return r;
+    default:
+        return REASON_POLICY;
     }
-    e->idx[e->nidx++] = cell;
-    return 0;
 }
 
-/* Adds margin = sum(kids) unless a cell is missing or not_available (then
- * the equation is not known to hold). */
-static int eq_add(struct eqs *e, const struct cellset *cs, const struct cell *margin,
-                  struct cell **kids, int nk)
+/* Withholds in the pooled set the cells that suppression withheld in a view
+ * (complements, or a primary rule on the view's numbers); map[i] is the
+ * pooled cell of view cell i. */
+static void withhold_chosen(const struct cellset *view, struct cell **map)
 {
-    if (!margin || nk < 1 || margin->reason == REASON_NOT_AVAILABLE)
-        return 0;
-    for (int i = 0; i < nk; i++)
-        if (!kids[i] || kids[i]->reason == REASON_NOT_AVAILABLE)
-            return 0;
-    if (e->n + 1 >= e->cap) {
-        size_t nc = e->cap ? e->cap * 2 : 64;
-        size_t *p = realloc(e->start, (nc + 1) * sizeof *p);
-        if (!p)
-            return -1;
-        e->start = p;
-        e->cap = nc;
-    }
-    e->start[e->n] = e->nidx;
-    if (eq_push(e, (size_t)(margin - cs->cells)))
-        return -1;
-    for (int i = 0; i < nk; i++)
-        if (eq_push(e, (size_t)(kids[i] - cs->cells)))
-            return -1;
-    e->n++;
-    e->start[e->n] = e->nidx;
-    return 0;
-}
-
-static int eqs_build(struct eqs *e, const struct cellset *cs)
-{
-    int total = cellset_find_table(cs, "total");
-    int maxcard = 1;
-    for (int t = 0; t < cs->ntables; t++)
-        for (int d = 0; d < cs->tables[t].ndim; d++)
-            if (cs->tables[t].card[d] > maxcard)
-                maxcard = cs->tables[t].card[d];
-    struct cell **kids = calloc((size_t)maxcard, sizeof *kids);
-    if (!kids)
-        return -1;
-    int rc = -1;
-    for (int m = 0; m < M__COUNT; m++)
-        for (int t = 0; t < cs->ntables; t++) {
-            const struct cell_table *tb = &cs->tables[t];
-            if (tb->ndim == 1 && total >= 0) {
-                for (int s = 0; s < tb->card[0]; s++)
-                    kids[s] = cellset_get(cs, m, t, s);
-                if (eq_add(e, cs, cellset_get(cs, m, total, 0), kids, tb->card[0]))
-                    goto out;
-            } else if (tb->ndim == 2) {
-                for (int d = 0; d < 2; d++) {
-                    int one = cellset_find_table(cs, catalog_stratifier_name(tb->dim[d]));
-                    if (one < 0 || cs->tables[one].ndim != 1)
-                        continue;
-                    int other = tb->card[1 - d];
-                    for (int v = 0; v < tb->card[d]; v++) {
-                        for (int w = 0; w < other; w++) {
-                            int a = d == 0 ? v : w, b = d == 0 ? w : v;
-                            kids[w] = cellset_get(cs, m, t, a * tb->card[1] + b);
-                        }
-                        /* The margin is the one-way cell with the same label. */
-                        int mi = label_index(&cs->tables[one], 0, tb->labels[d][v]);
-                        if (mi >= 0 && eq_add(e, cs, cellset_get(cs, m, one, mi), kids, other))
-                            goto out;
-                    }
-                }
-            }
-        }
-    /* incidence: equations of each cell */
-    e->incstart = calloc(cs->ncells + 1, sizeof *e->incstart);
-    e->inc = calloc(e->nidx ? e->nidx : 1, sizeof *e->inc);
-    if (!e->incstart || !e->inc)
-        goto out;
-    for (size_t i = 0; i < e->nidx; i++)
-        e->incstart[e->idx[i] + 1]++;
-    for (size_t c = 0; c < cs->ncells; c++)
-        e->incstart[c + 1] += e->incstart[c];
-    size_t *fill = calloc(cs->ncells + 1, sizeof *fill);
-    if (!fill)
-        goto out;
-    for (size_t q = 0; q < e->n; q++)
-        for (size_t j = e->start[q]; j < e->start[q + 1]; j++) {
-            size_t c = e->idx[j];
-            e->inc[e->incstart[c] + fill[c]++] = q;
-        }
-    free(fill);
-    rc = 0;
-out:
-    free(kids);
-    return rc;
-}
-
-static void eqs_free(struct eqs *e)
-{
-    free(e->idx);
-    free(e->start);
-    free(e->inc);
-    free(e->incstart);
-}
-
-/* A withheld cell is hidden only if its value is unknown: a withheld row
- * with n_orgs = 0 and n_withheld = 0 says that every organization released
- * zero there, so it protects nothing. */
-static int hidden(const struct cell *c)
-{
-    return withheld(c) && (c->n_orgs > 0 || c->n_withheld > 0);
-}
-
-static int eq_withheld(const struct eqs *e, const struct cellset *cs, size_t q)
-{
-    int n = 0;
-    for (size_t j = e->start[q]; j < e->start[q + 1]; j++)
-        n += hidden(&cs->cells[e->idx[j]]);
-    return n;
-}
-
-/* What withholding cell c does to its equations other than q: +1 for each
- * that it would leave with exactly one withheld cell, -1 for each that it
- * repairs (one withheld now, two after). */
-static int side_effect(const struct eqs *e, const struct cellset *cs, size_t c, size_t q)
-{
-    int score = 0;
-    for (size_t j = e->incstart[c]; j < e->incstart[c + 1]; j++) {
-        size_t o = e->inc[j];
-        if (o == q)
+    for (size_t i = 0; i < view->ncells; i++) {
+        cell_reason r = view->cells[i].reason;
+        if (r == REASON_NONE || r == REASON_POLICY || r == REASON_MIN_ORGS ||
+            r == REASON_PARTIAL || r == REASON_NOT_AVAILABLE)
             continue;
-        int w = eq_withheld(e, cs, o);
-        score += w == 0 ? 1 : w == 1 ? -1 : 0;
+        if (map[i] && map[i]->reason == REASON_NONE)
+            map[i]->reason = REASON_SECONDARY;
     }
-    return score;
 }
 
-/* Until no equation has exactly one withheld cell, withholds in such an
- * equation the released child that creates the fewest new lonely
- * equations elsewhere (so that complements close rectangles instead of
- * cascading), then the smallest; only cells with a contributor (n_orgs >
- * 0) are complements; the margin when no child qualifies. Returns the number of cells withheld, or -1 (no memory). */
-static int complementary(struct cellset *cs)
+/* Sums of costs leave rounding residue when a part is subtracted. */
+static double minus(double total, double part)
 {
-    struct eqs e;
-    memset(&e, 0, sizeof e);
-    if (eqs_build(&e, cs) != 0) {
-        eqs_free(&e);
-        return -1;
-    }
-    int added = 0, changed;
-    do {
-        changed = 0;
-        for (size_t q = 0; q < e.n; q++) {
-            if (eq_withheld(&e, cs, q) != 1)
-                continue;
-            struct cell *best = NULL, *margin = &cs->cells[e.idx[e.start[q]]];
-            int best_score = 0;
-            /* A released zero (n_orgs 0) is no complement: withheld, its
-             * n_orgs still says it is zero. */
-            for (size_t j = e.start[q] + 1; j < e.start[q + 1]; j++) {
-                struct cell *c = &cs->cells[e.idx[j]];
-                if (withheld(c) || c->n_orgs < 1)
-                    continue;
-                int sc = side_effect(&e, cs, e.idx[j], q);
-                if (!best || sc < best_score || (sc == best_score && smaller(c, best))) {
-                    best = c;
-                    best_score = sc;
-                }
-            }
-            if (!best && !withheld(margin) && margin->n_orgs > 0)
-                best = margin;
-            for (size_t j = e.start[q]; !best && j < e.start[q + 1]; j++)
-                if (!withheld(&cs->cells[e.idx[j]]))
-                    best = &cs->cells[e.idx[j]];
-            if (!best)
-                continue; /* nothing released is left: cannot happen with one hidden */
-            best->reason = REASON_SECONDARY;
-            added++;
-            changed = 1;
+    double d = total - part;
+    return fabs(d) <= 1e-9 * (fabs(total) + fabs(part)) ? 0 : d;
+}
+
+/* The view of the organization whose submission is sub (see above), and
+ * map[i] = the pooled cell of view cell i. NULL when out of memory. */
+static struct cellset *others_view(const struct cellset *pooled, const struct cellset *sub,
+                                   int min_orgs, struct cell ***map)
+{
+    struct cellset_builder *b = cellset_builder_new();
+    char lab[160], err[256];
+    *map = NULL;
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < pooled->ncells; i++) {
+        struct cell v = pooled->cells[i];
+        v.reason = view_reason(v.reason);
+        v.max_contrib = 0;
+        cellset_stratum_label(pooled, &pooled->cells[i], lab, sizeof lab);
+        if (cellset_builder_add(b, catalog_measure(v.measure)->name,
+                                pooled->tables[v.table].name, lab, &v, err, sizeof err) != 0) {
+            cellset_builder_destroy(&b);
+            return NULL;
         }
-    } while (changed);
-    eqs_free(&e);
-    return added;
+    }
+    struct cellset *view = cellset_builder_finish(&b);
+    if (!view)
+        return NULL;
+    view->k = pooled->k;
+    snprintf(view->org, sizeof view->org, "%s", sub->org);
+    *map = calloc(view->ncells ? view->ncells : 1, sizeof **map);
+    if (!*map) {
+        cellset_destroy(&view);
+        return NULL;
+    }
+    for (size_t i = 0; i < view->ncells; i++)
+        (*map)[i] = match(pooled, view, &view->cells[i]);
+    for (size_t j = 0; j < sub->ncells; j++) {
+        const struct cell *c = &sub->cells[j];
+        struct cell *vc = c->reason == REASON_NOT_AVAILABLE ? NULL : match(view, sub, c);
+        if (!vc)
+            continue;
+        if (c->reason != REASON_NONE) {
+            vc->n_withheld--;
+            continue;
+        }
+        vc->members = minus(vc->members, c->members);
+        vc->member_months = minus(vc->member_months, c->member_months);
+        vc->denominator = minus(vc->denominator, c->denominator);
+        vc->numerator = minus(vc->numerator, c->numerator);
+        vc->sum_sq = minus(vc->sum_sq, c->sum_sq);
+        vc->n_orgs -= c->members > 0;
+    }
+    /* A released cell tells an organization that contributed to it the sum
+     * of at least min_orgs - 1 others. A min_orgs cell with that many other
+     * contributors (members > 0) tells it no more, so it is protected only
+     * from readers who would see fewer: every analyst, and an organization
+     * when min_orgs > 2. */
+    for (size_t i = 0; i < view->ncells; i++)
+        if (view->cells[i].reason == REASON_MIN_ORGS && view->cells[i].n_orgs >= min_orgs - 1)
+            view->cells[i].reason = REASON_POLICY;
+    return view;
 }
 
-int release_apply(struct cellset *cs, const struct release_params *p,
-                  struct release_report *rep)
+/* Withholds in the pooled set what the view of sub needs withheld.
+ * Returns 0, 1 when the requirements could not all be met, -1 (memory). */
+static int protect_from(struct cellset *cs, const struct cellset *sub, int min_orgs,
+                        const struct suppress_params *sp)
 {
-    if (!cs || !p || p->min_orgs < 1)
+    /* Nothing to protect from this organization: no view (see others_view) */
+    int any = 0;
+    for (size_t j = 0; j < sub->ncells && !any; j++) {
+        const struct cell *c = &sub->cells[j];
+        const struct cell *pc = c->reason == REASON_NOT_AVAILABLE ? NULL : match(cs, sub, c);
+        any = pc && pc->reason == REASON_MIN_ORGS &&
+              pc->n_orgs - (c->reason == REASON_NONE && c->members > 0) < min_orgs - 1;
+    }
+    if (!any)
+        return 0;
+    struct cell **map;
+    struct cellset *view = others_view(cs, sub, min_orgs, &map);
+    if (!view)
+        return -1;
+    int rc = suppress_apply(view, sp, NULL);
+    if (rc == SUPPRESS_OK || rc == SUPPRESS_ELP)
+        withhold_chosen(view, map);
+    free(map);
+    cellset_destroy(&view);
+    return rc == SUPPRESS_OK ? 0 : rc == SUPPRESS_ELP ? 1 : -1;
+}
+
+/* ---- one organization's numbers, as another reader can bound them --------- */
+
+/*
+ * The views above hold sums over organizations. A reader who knows which
+ * organization released or withheld each pooled cell learns more: a
+ * released pooled cell that only organization q (besides the reader
+ * itself, and organizations that released zero there) contributed to IS
+ * q's number, and any other released cell q contributed to bounds q's
+ * number from above. So for each organization q behind a min_orgs cell and
+ * each reader r (an analyst, or another organization), a view of q's own
+ * cells is checked with suppress.c in SUPPRESS_POOLED_ONE_ORG mode.
+ */
+
+/* at[o][i]: organization o's submitted cell behind pooled cell i, or NULL. */
+static struct cell ***org_cells(const struct cellset *cs, struct cellset **subs, int n)
+{
+    struct cell ***at = calloc((size_t)n, sizeof *at);
+    if (!at)
+        return NULL;
+    for (int o = 0; o < n; o++) {
+        at[o] = calloc(cs->ncells ? cs->ncells : 1, sizeof **at);
+        if (!at[o]) {
+            while (o-- > 0)
+                free(at[o]);
+            free(at);
+            return NULL;
+        }
+        for (size_t j = 0; j < subs[o]->ncells; j++) {
+            struct cell *c = &subs[o]->cells[j];
+            struct cell *pc = c->reason == REASON_NOT_AVAILABLE ? NULL : match(cs, subs[o], c);
+            if (pc)
+                at[o][pc - cs->cells] = c;
+        }
+    }
+    return at;
+}
+
+
+static int released_nonzero(const struct cell *c)
+{
+    return c && c->reason == REASON_NONE && c->members > 0;
+}
+
+/* The view of organization q's cells for reader r (-1: an analyst). */
+static struct cellset *one_org_view(const struct cellset *cs, struct cell ***at, int q, int r,
+                                    int min_orgs, struct cell ***map)
+{
+    struct cellset_builder *b = cellset_builder_new();
+    char lab[160], err[256];
+    *map = NULL;
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *pc = &cs->cells[i], *cq = at[q][i];
+        const struct cell *cr = r >= 0 && at[r][i] && at[r][i]->reason == REASON_NONE
+                                    ? at[r][i] : NULL;
+        struct cell v;
+        memset(&v, 0, sizeof v);
+        v.measure = pc->measure;
+        if (!cq || cq->reason != REASON_NONE) {
+            v.reason = REASON_POLICY; /* q's number unknown to the reader */
+            v.n_orgs = v.n_withheld = 1;
+        } else if (pc->reason != REASON_NONE) {
+            v = *cq;
+            /* see others_view: an organization that sees min_orgs - 1
+             * other contributors here learns no more than elsewhere */
+            int keep = r < 0 || pc->n_orgs - released_nonzero(at[r][i]) < min_orgs - 1;
+            v.reason = pc->reason == REASON_MIN_ORGS && cq->members > 0 && keep
+                           ? REASON_MIN_ORGS
+                           : REASON_POLICY;
+            v.n_orgs = cq->members > 0;
+            v.n_withheld = 0;
+        } else if (pc->n_orgs - released_nonzero(cq) - released_nonzero(cr) <= 0) {
+            v = *cq; /* nobody else in the sum: q's number */
+            v.n_orgs = cq->members > 0;
+            v.n_withheld = 0;
+        } else {
+            v = *pc; /* a sum with others: an upper bound */
+            if (cr) {
+                v.members = minus(v.members, cr->members);
+                v.member_months = minus(v.member_months, cr->member_months);
+                v.denominator = minus(v.denominator, cr->denominator);
+                v.numerator = minus(v.numerator, cr->numerator);
+                v.sum_sq = minus(v.sum_sq, cr->sum_sq);
+            }
+            v.n_orgs = 2;
+            v.n_withheld = 0;
+        }
+        v.max_contrib = 0;
+        cellset_stratum_label(cs, pc, lab, sizeof lab);
+        if (cellset_builder_add(b, catalog_measure(v.measure)->name, cs->tables[pc->table].name,
+                                lab, &v, err, sizeof err) != 0) {
+            cellset_builder_destroy(&b);
+            return NULL;
+        }
+    }
+    struct cellset *view = cellset_builder_finish(&b);
+    if (!view)
+        return NULL;
+    view->k = cs->k;
+    *map = calloc(view->ncells ? view->ncells : 1, sizeof **map);
+    if (!*map) {
+        cellset_destroy(&view);
+        return NULL;
+    }
+    for (size_t i = 0; i < view->ncells; i++)
+        (*map)[i] = match(cs, view, &view->cells[i]);
+    return view;
+}
+
+/* Checks every (organization behind a min_orgs cell, reader) view.
+ * Returns the number of views whose requirements could not all be met, or
+ * -1 (no memory). */
+static int protect_one_orgs(struct cellset *cs, struct cellset **subs, int n, int min_orgs,
+                            const struct suppress_params *sp0)
+{
+    struct cell ***at = org_cells(cs, subs, n);
+    if (!at)
+        return -1;
+    struct suppress_params sp = *sp0;
+    sp.pooled = SUPPRESS_POOLED_ONE_ORG;
+    int unmet = 0;
+    for (int q = 0; q < n && unmet >= 0; q++) {
+        int behind = 0;
+        for (size_t i = 0; i < cs->ncells && !behind; i++)
+            behind = cs->cells[i].reason == REASON_MIN_ORGS && released_nonzero(at[q][i]);
+        for (int r = -1; r < n && behind && unmet >= 0; r++) {
+            if (r == q)
+                continue;
+            /* an organization r sees enough others everywhere: no view */
+            int any = r < 0;
+            for (size_t i = 0; i < cs->ncells && !any; i++)
+                any = cs->cells[i].reason == REASON_MIN_ORGS && released_nonzero(at[q][i]) &&
+                      cs->cells[i].n_orgs - released_nonzero(at[r][i]) < min_orgs - 1;
+            if (!any)
+                continue;
+            struct cell **map;
+            struct cellset *view = one_org_view(cs, at, q, r, min_orgs, &map);
+            if (!view) {
+                unmet = -1;
+                break;
+            }
+            int rc = suppress_apply(view, &sp, NULL);
+            if (rc == SUPPRESS_OK || rc == SUPPRESS_ELP) {
+                withhold_chosen(view, map);
+                unmet += rc == SUPPRESS_ELP;
+            } else {
+                unmet = -1;
+            }
+            free(map);
+            cellset_destroy(&view);
+        }
+    }
+    for (int o = 0; o < n; o++)
+        free(at[o]);
+    free(at);
+    return unmet;
+}
+
+int release_apply(struct cellset *cs, struct cellset **subs, int n,
+                  const struct release_params *p, struct release_report *rep)
+{
+    if (!cs || !p || p->min_orgs < 1 || n < 0 || (n > 0 && !subs))
         return -1;
     struct release_report r;
     memset(&r, 0, sizeof r);
     int min_orgs = p->allow_single_org ? 1 : p->min_orgs;
     struct suppress_params sp;
     suppress_params_init(&sp);
+    sp.pooled = SUPPRESS_POOLED;
     if (cs->k > 0)
         sp.k = cs->k;
+    int any_min_orgs = 0;
     for (size_t i = 0; i < cs->ncells; i++) {
         struct cell *c = &cs->cells[i];
         if (c->reason != REASON_NONE)
@@ -316,12 +398,35 @@ int release_apply(struct cellset *cs, const struct release_params *p,
         } else if (c->n_orgs > 0 && c->n_orgs < min_orgs) {
             c->reason = REASON_MIN_ORGS;
             r.min_orgs++;
+            any_min_orgs = 1;
         }
     }
-    int added = complementary(cs);
-    if (added < 0)
+    /* the analysts' view, then each organization's */
+    int unmet = 0, rc = suppress_apply(cs, &sp, NULL);
+    if (rc == SUPPRESS_ENOMEM || rc == SUPPRESS_EINVAL)
         return -1;
-    r.secondary = (size_t)added;
+    unmet += rc == SUPPRESS_ELP;
+    for (int o = 0; o < n && any_min_orgs; o++) {
+        int e = protect_from(cs, subs[o], min_orgs, &sp);
+        if (e < 0)
+            return -1;
+        unmet += e;
+    }
+    if (any_min_orgs) {
+        int e = protect_one_orgs(cs, subs, n, min_orgs, &sp);
+        if (e < 0)
+            return -1;
+        unmet += e;
+    }
+    if (unmet) {
+        /* Some cell could not be protected: release no number at all
+         * rather than one that pins it. */
+        log_error("release of round %s: %d reader(s) could not be kept from a withheld cell; "
+                  "every pooled cell is withheld", cs->round, unmet);
+        for (size_t i = 0; i < cs->ncells; i++)
+            if (cs->cells[i].reason == REASON_NONE)
+                cs->cells[i].reason = REASON_SECONDARY;
+    }
     r.cells = cs->ncells;
     for (size_t i = 0; i < cs->ncells; i++) {
         struct cell *c = &cs->cells[i];
@@ -330,6 +435,7 @@ int release_apply(struct cellset *cs, const struct release_params *p,
             r.partial += c->n_withheld > 0;
             continue;
         }
+        r.secondary += c->reason == REASON_SECONDARY;
         if (c->reason == REASON_PARTIAL)
             r.all_withheld++;
         c->members = c->member_months = c->denominator = c->numerator = c->sum_sq = 0;
@@ -353,7 +459,7 @@ struct cellset *release_pool(struct cellset **subs, int n, const char *round_id,
     count_orgs(cs, subs, n);
     if (rep)
         rep->submissions = n;
-    if (release_apply(cs, p, rep) != 0)
+    if (release_apply(cs, subs, n, p, rep) != 0)
         cellset_destroy(&cs);
     return cs;
 }

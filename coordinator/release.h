@@ -11,11 +11,14 @@
  *     sums of releasable cells are releasable).
  *  3. min_orgs: a released cell with 0 < n_orgs < min_orgs is withheld
  *     (REASON_MIN_ORGS) unless the round allows single-organization cells.
- *  4. Complementary protection inside the pooled tables: while an equation
- *     (one-way strata summing to the total, a two-way table's rows and
- *     columns summing to the one-way margins) has exactly one withheld cell,
- *     the smallest released cell of that equation is withheld
- *     (REASON_SECONDARY). docs/design.md explains why and where it stops.
+ *  4. Complementary protection (suppress.c in pooled mode, suppress.h): a
+ *     partial cell is only a lower bound, a withheld cell that every
+ *     organization released as zero is known, and a min_orgs cell must not be
+ *     estimable to within p (the p% rule, p = 0.15). The check runs for an
+ *     analyst (the pooled release) and then for each organization, which
+ *     knows its own cells (the pooled release minus its own part);
+ *     complements chosen for any of them are withheld (REASON_SECONDARY). If
+ *     some requirement cannot be met, every pooled cell is withheld.
  * Numbers of withheld cells are zeroed in memory, so that nothing computed
  * from a released cell set can use them.
  */
@@ -49,11 +52,12 @@ struct cellset *release_pool(struct cellset **subs, int n, const char *round_id,
                              const char *period, const struct release_params *p,
                              struct release_report *rep);
 
-/* Steps 2-4 on an already pooled cell set whose n_orgs already counts the
- * organizations with members > 0. Cells already withheld stay withheld
- * (their numbers are zeroed). Returns 0 or -1 (bad p, no memory). */
-int release_apply(struct cellset *pooled, const struct release_params *p,
-                  struct release_report *rep);
+/* Steps 2-4 on cs, the pool of the n submissions subs (whose n_orgs
+ * already counts the organizations with members > 0). Cells already
+ * withheld stay withheld (their numbers are zeroed). Returns 0 or -1 (bad
+ * p, no memory). */
+int release_apply(struct cellset *pooled, struct cellset **subs, int n,
+                  const struct release_params *p, struct release_report *rep);
 
 /* SHA-256 (hex) of the files written by release_write_results. */
 struct release_files {

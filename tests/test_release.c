@@ -256,17 +256,22 @@ static void test_partial(void **state)
 }
 
 /* ASIAN*F: A has 12, B released 0 (n_orgs counts members > 0, so 1): the
- * pooled 12 would be A's own figure -> min_orgs. Row ASIAN then has one
- * withheld cell: its only released child ASIAN*M (18+19) is withheld.
- * Column F: WHITE*F (70) and BLACK*F (35) would each leave their row with
- * one withheld cell: the smaller, BLACK*F. Column M: BLACK*M (45) also
- * repairs row BLACK, WHITE*M (30) would break row WHITE: BLACK*M. The
- * complements close the rectangle ASIAN/BLACK x F/M (4 cells withheld). */
+ * pooled 12 would be A's own figure -> min_orgs, and its range must reach
+ * 12 - 1.8 .. 12 + 1.8 (p = 0.15) for an analyst and for B (who knows its
+ * own 0 there, so the pooled cell is A's). Row ASIAN (ASIAN*M = 37 left)
+ * and column F (WHITE*F 70, BLACK*F 35 left) each pin it. Complements are
+ * chosen non-zero, then opening the most pinning equations, then the
+ * smallest covering the deficit: BLACK*F (35) for column F, ASIAN*M (37)
+ * for row ASIAN; row BLACK and column M then pin BLACK*F and ASIAN*M, and
+ * BLACK*M (45) opens both. With the rectangle ASIAN/BLACK x F/M withheld,
+ * ASIAN*F = a, ASIAN*M = 30 - a, BLACK*F = 47 - a, BLACK*M = 33 + a: a
+ * ranges over [0, 30] for an analyst, and over [0, 27] for B (A's own
+ * numbers: BLACK*F = 27 - a). */
 static void test_min_orgs_and_complements(void **state)
 {
     (void)state;
     const double a[NR][NS] = {{30, 20}, {15, 25}, {12, 18}};
-    const double b[NR][NS] = {{40, 10}, {20, 20}, {0, 19}};
+    const double b[NR][NS] = {{40, 11}, {20, 20}, {0, 19}};
     struct cellset *subs[2] = {from_atoms("org:a", a), from_atoms("org:b", b)};
     struct release_params p = {2, 0};
     struct release_report rep;
@@ -299,9 +304,9 @@ static void test_min_orgs_and_complements(void **state)
 
     /* A whole one-way cell: B has no ASIAN members, so ASIAN (race) and
      * both ASIAN cells of race*sex are A's alone -> min_orgs. The race
-     * table then has one withheld cell: the smaller other race, BLACK
-     * (15+25+20+20 = 80 < WHITE 100), is withheld too. */
-    const double b2[NR][NS] = {{40, 10}, {20, 20}, {0, 0}};
+     * table then pins ASIAN (30): its smaller other race, BLACK
+     * (15+25+20+20 = 80 < WHITE 101), is withheld too. */
+    const double b2[NR][NS] = {{40, 11}, {20, 20}, {0, 0}};
     cellset_destroy(&subs[1]);
     subs[1] = from_atoms("org:b", b2);
     struct release_params three = {2, 0};
@@ -317,7 +322,7 @@ static void test_min_orgs_and_complements(void **state)
      * n_orgs 0) would be withheld in vain - its n_orgs says it is 0 and
      * total - WHITE - BLACK would still give ASIAN. WHITE is withheld. */
     const double a3[NR][NS] = {{30, 20}, {0, 0}, {12, 18}};
-    const double b3[NR][NS] = {{40, 10}, {0, 0}, {0, 0}};
+    const double b3[NR][NS] = {{40, 11}, {0, 0}, {0, 0}};
     struct cellset *subs3[2] = {from_atoms("org:a", a3), from_atoms("org:b", b3)};
     pooled = release_pool(subs3, 2, "R", "2025", &three, &rep);
     assert_non_null(pooled);
@@ -351,17 +356,17 @@ static int atom_in(const struct cellset *cs, const struct cell *c, int r, int s)
            !strcmp(tb->labels[1][c->stratum % tb->card[1]], SEXES[s]);
 }
 
-/* min / max of the members of org `target`'s cell (table name, label) over
- * non-negative atoms of the orgs in `unknown` (a bit set), subject to the
- * equations eq. Returns 0, or -1 if the LP is infeasible. */
+/* A linear form over the organizations' atoms: coef[o][r][s] multiplies
+ * org o's members in (r, s). An equation is form = rhs. */
 struct eq {
-    int norgs;
-    double coef[3][NR][NS]; /* coefficient of org o's atom (r, s) */
+    double coef[3][NR][NS];
     double rhs;
 };
 
-static int lp_range(const struct eq *eqs, int neq, int norgs, const struct cellset *cs_target,
-                    const struct cell *target, int target_org, double *lo, double *hi)
+/* min / max of the form obj over non-negative atoms subject to the
+ * equations eqs. Returns 0, or -1 if the LP is infeasible. */
+static int lp_range_form(const struct eq *eqs, int neq, int norgs, const struct eq *obj,
+                         double *lo, double *hi)
 {
     int nv = norgs * NR * NS;
     for (int dir = 0; dir < 2; dir++) {
@@ -370,10 +375,11 @@ static int lp_range(const struct eq *eqs, int neq, int norgs, const struct cells
         glp_add_cols(lp, nv);
         for (int j = 1; j <= nv; j++)
             glp_set_col_bnds(lp, j, GLP_LO, 0, 0);
-        for (int r = 0; r < NR; r++)
-            for (int s = 0; s < NS; s++)
-                if (atom_in(cs_target, target, r, s))
-                    glp_set_obj_coef(lp, 1 + target_org * NR * NS + r * NS + s, 1);
+        for (int o = 0; o < norgs; o++)
+            for (int r = 0; r < NR; r++)
+                for (int s = 0; s < NS; s++)
+                    if (obj->coef[o][r][s] != 0)
+                        glp_set_obj_coef(lp, 1 + o * NR * NS + r * NS + s, obj->coef[o][r][s]);
         if (neq > 0)
             glp_add_rows(lp, neq);
         int *ia = calloc((size_t)(neq * nv + 1), sizeof *ia);
@@ -413,6 +419,18 @@ static int lp_range(const struct eq *eqs, int neq, int norgs, const struct cells
     return 0;
 }
 
+/* min / max of the members of org target_org's cell target. */
+static int lp_range(const struct eq *eqs, int neq, int norgs, const struct cellset *cs_target,
+                    const struct cell *target, int target_org, double *lo, double *hi)
+{
+    struct eq obj;
+    memset(&obj, 0, sizeof obj);
+    for (int r = 0; r < NR; r++)
+        for (int s = 0; s < NS; s++)
+            obj.coef[target_org][r][s] = atom_in(cs_target, target, r, s);
+    return lp_range_form(eqs, neq, norgs, &obj, lo, hi);
+}
+
 static double urand(unsigned *seed, int lo, int hi)
 {
     *seed = *seed * 1103515245u + 12345u;
@@ -420,6 +438,7 @@ static double urand(unsigned *seed, int lo, int hi)
 }
 
 static int withheld_checked; /* withheld cells whose ranges were compared */
+static int min_orgs_checked; /* (min_orgs cell, attacker) pairs checked   */
 
 static void check_case(unsigned seed, int norgs, int min_orgs, int single)
 {
@@ -438,7 +457,6 @@ static void check_case(unsigned seed, int norgs, int min_orgs, int single)
     struct release_params p = {min_orgs, single};
     struct cellset *pooled = release_pool(subs, norgs, "R", "2025", &p, NULL);
     assert_non_null(pooled);
-    assert_no_lonely_withheld(pooled);
     struct eq *eqs = calloc(64, sizeof *eqs);
     assert_non_null(eqs);
     /* attacker a: an organization (its own numbers known), or norgs = an analyst */
@@ -514,6 +532,49 @@ static void check_case(unsigned seed, int norgs, int min_orgs, int single)
             }
             free(own);
         }
+        /* A min_orgs cell: the others' part x of it (what the attacker does
+         * not hold itself) must range over x - p*x .. x + p*x, p = 0.15,
+         * for this attacker, who knows which organization released or
+         * withheld each cell. An organization is such an attacker only
+         * where fewer than min_orgs - 1 others contributed (members > 0):
+         * from a released cell it learns the sum of min_orgs - 1 others
+         * anyway (release.h). */
+        for (size_t i = 0; i < pooled->ncells; i++) {
+            const struct cell *pc = &pooled->cells[i];
+            if (pc->reason != REASON_MIN_ORGS)
+                continue;
+            char lab[64];
+            cellset_stratum_label(pooled, pc, lab, sizeof lab);
+            const char *tname = pooled->tables[pc->table].name;
+            struct eq obj;
+            memset(&obj, 0, sizeof obj);
+            double x = 0;
+            int others = 0;
+            for (int o = 0; o < norgs; o++)
+                others += o != att && get(subs[o], tname, lab)->reason == REASON_NONE &&
+                          get(subs[o], tname, lab)->members > 0;
+            if (att < norgs && others >= min_orgs - 1)
+                continue;
+            for (int o = 0; o < norgs; o++) {
+                const struct cell *oc = get(subs[o], tname, lab);
+                if (o == att || oc->reason != REASON_NONE)
+                    continue;
+                x += oc->members;
+                for (int r = 0; r < NR; r++)
+                    for (int s = 0; s < NS; s++)
+                        obj.coef[o][r][s] = atom_in(subs[o], oc, r, s);
+            }
+            if (!(x > 0))
+                continue; /* its own figure, or nobody else's */
+            double lo, hi;
+            assert_int_equal(lp_range_form(eqs, neq, norgs, &obj, &lo, &hi), 0);
+            min_orgs_checked++;
+            if (lo > 0.85 * x + 1e-6 || hi < 1.15 * x - 1e-6)
+                fail_msg("seed %u, %d orgs, min_orgs %d: min_orgs cell %s=%s (%g) is in "
+                         "[%g, %g] for %s %d",
+                         seed, norgs, min_orgs, tname, lab, x, lo, hi,
+                         att == norgs ? "analyst" : "org", att);
+        }
     }
     free(eqs);
     cellset_destroy(&pooled);
@@ -532,6 +593,7 @@ static void test_no_withheld_cell_recoverable(void **state)
     }
     /* the random cases do exercise withheld cells */
     assert_true(withheld_checked > 200);
+    assert_true(min_orgs_checked > 100);
 }
 
 /* ---- round close and queries --------------------------------------------------------- */

@@ -318,13 +318,13 @@ static void test_bad_params(void **state)
 {
     (void)state;
     struct cellset *cs = cellset_new();
-    struct suppress_params p = {0, 0.6, 0.15};
+    struct suppress_params p = {0, 0.6, 0.15, 0};
     assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
-    p = (struct suppress_params){11, 1.5, 0.15};
+    p = (struct suppress_params){11, 1.5, 0.15, 0};
     assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
-    p = (struct suppress_params){11, 0.6, 1.5};
+    p = (struct suppress_params){11, 0.6, 1.5, 0};
     assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
-    p = (struct suppress_params){11, 0.6, -0.1};
+    p = (struct suppress_params){11, 0.6, -0.1, 0};
     assert_int_equal(suppress_apply(cs, &p, NULL), SUPPRESS_EINVAL);
     struct cell c = {.measure = M_POPULATION, .table = 3, .members = 5};
     assert_non_null(cellset_append(cs, &c));
@@ -678,6 +678,83 @@ static void test_policy_cells(void **state)
     cellset_destroy(&cs);
 }
 
+/* Pooled mode (suppress.h): race WHITE 60, BLACK 25, ASIAN 15 of 100, as
+ * pooled by the coordinator; ASIAN had one contributing organization
+ * (min_orgs), so its range must reach 15 - 2.25 .. 15 + 2.25 (p = 0.15). */
+static struct cellset *pooled_race(int black_partial)
+{
+    struct mem ms[100];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_WHITE; add_members(ms, &n, 60, m);
+    m.race = RACE_BLACK; add_members(ms, &n, 25, m);
+    m.race = RACE_ASIAN; add_members(ms, &n, 15, m);
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, t_race, 2, meas, 1);
+    for (size_t i = 0; i < cs->ncells; i++)
+        cs->cells[i].n_orgs = 2;
+    struct cell *asian = get(cs, M_POPULATION, "race", RACE_ASIAN);
+    asian->reason = REASON_MIN_ORGS;
+    asian->n_orgs = 1;
+    /* a third organization withheld BLACK: 25 is a lower bound */
+    get(cs, M_POPULATION, "race", RACE_BLACK)->n_withheld = black_partial;
+    return cs;
+}
+
+static void test_pooled_mode(void **state)
+{
+    (void)state;
+    struct suppress_params p;
+    suppress_params_init(&p);
+    p.pooled = SUPPRESS_POOLED;
+    struct suppress_report rep;
+
+    /* BLACK complete: ASIAN = 100 - 60 - 25 is pinned. Complements, all
+     * non-zero and each opening one equation: the smallest covering the
+     * deficit, BLACK (25); then ASIAN + BLACK = 40, ASIAN in [0, 40]. */
+    struct cellset *cs = pooled_race(0);
+    assert_int_equal(suppress_apply(cs, &p, &rep), 0);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_BLACK)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_WHITE)->reason, REASON_NONE);
+    assert_int_equal(get(cs, M_POPULATION, "total", 0)->reason, REASON_NONE);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_ASIAN)->reason, REASON_MIN_ORGS);
+    assert_true(rep.requirements >= 1);
+    cellset_destroy(&cs);
+
+    /* BLACK partial (true BLACK >= 25): ASIAN = 100 - 60 - BLACK is in
+     * [0, 15], so a reader still knows ASIAN <= 15 < 17.25. BLACK is no
+     * complement (it already hides its remainder); WHITE (60, smaller than
+     * the total) is: then ASIAN is in [0, 75]. */
+    cs = pooled_race(1);
+    assert_int_equal(suppress_apply(cs, &p, &rep), 0);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_WHITE)->reason, REASON_SECONDARY);
+    assert_int_equal(get(cs, M_POPULATION, "race", RACE_BLACK)->reason, REASON_NONE);
+    assert_int_equal(get(cs, M_POPULATION, "total", 0)->reason, REASON_NONE);
+    cellset_destroy(&cs);
+
+    /* ASIAN partial too (another organization withheld it) and the total
+     * partial (>= 100): the true ASIAN is 100+ - 85 >= 15, but the
+     * contributor's own 15 is the true ASIAN minus an unknown withheld
+     * part, so it has no lower bound but 0, and no upper bound: met, with
+     * no complement. */
+    cs = pooled_race(0);
+    get(cs, M_POPULATION, "race", RACE_ASIAN)->n_withheld = 1;
+    get(cs, M_POPULATION, "total", 0)->n_withheld = 1;
+    assert_int_equal(suppress_apply(cs, &p, &rep), 0);
+    assert_int_equal(rep.cells[REASON_SECONDARY], 0);
+    assert_int_equal(rep.cells[REASON_MIN_ORGS], 1);
+    cellset_destroy(&cs);
+
+    /* The same cells outside pooled mode: min_orgs means nothing to the
+     * node's suppression, nothing else is withheld. */
+    cs = pooled_race(1);
+    p.pooled = 0;
+    assert_int_equal(suppress_apply(cs, &p, &rep), 0);
+    assert_int_equal(rep.requirements, 0);
+    assert_int_equal(rep.cells[REASON_SECONDARY], 0);
+    cellset_destroy(&cs);
+}
+
 static void test_total_below_k(void **state)
 {
     (void)state;
@@ -747,7 +824,7 @@ static void test_dominance_protected(void **state)
     assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
     assert_int_equal(get(cs, M_COST_PMPM, "race", RACE_WHITE)->reason, REASON_DOMINANCE);
     /* the total (7000 of 15000) is not dominated on its own */
-    assert_int_equal(suppress_primary_reason(get(cs, M_COST_PMPM, "total", 0), &(struct suppress_params){11, 0.6, 0.15}),
+    assert_int_equal(suppress_primary_reason(get(cs, M_COST_PMPM, "total", 0), &(struct suppress_params){11, 0.6, 0.15, 0}),
                      REASON_NONE);
     /* p% rule, p = 0.15: WHITE's cost (10000) must be able to move by
      * 0.15 * 7000 = 1050 either way (8950 .. 11050). The total pins it, so
@@ -771,7 +848,7 @@ static void test_dominance_protected(void **state)
     /* With the old full interval (p = 1) WHITE must reach 3000 .. 17000:
      * more than the released total allows, so the total is withheld. */
     cs = build(ms, n, t_race, 2, meas, 2);
-    struct suppress_params full = {11, 0.6, 1.0};
+    struct suppress_params full = {11, 0.6, 1.0, 0};
     assert_int_equal(suppress_apply(cs, &full, NULL), 0);
     assert_int_equal(get(cs, M_COST_PMPM, "total", 0)->reason, REASON_SECONDARY);
     struct lpa_result res;
@@ -811,7 +888,7 @@ static void run_big_dominance(double protection, struct suppress_report *rep,
     const struct tspec ts[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_PAYER, 0}, {2, S_RACE, S_PAYER}};
     int meas[] = {M_POPULATION, M_COST_PMPM};
     struct cellset *cs = build(ms, n, ts, 4, meas, 2);
-    struct suppress_params p = {11, 0.6, protection};
+    struct suppress_params p = {11, 0.6, protection, 0};
     assert_int_equal(suppress_apply(cs, &p, rep), 0);
     struct space_ctx x;
     int attrs[] = {A_RACE, A_PAYER};
@@ -936,7 +1013,7 @@ static void test_random_audit(void **state)
         struct cellset *cs = build(ms, n, sc->t, sc->nt, std_measures, nm);
         /* p% protection: the default (0), and 0.15, 0.5 and 1 explicitly */
         const double prot[] = {0, 0.15, 0.5, 1.0};
-        struct suppress_params p = {it % 3 == 0 ? 5 : 11, 0.6, prot[(it / 5) % 4]};
+        struct suppress_params p = {it % 3 == 0 ? 5 : 11, 0.6, prot[(it / 5) % 4], 0};
         struct suppress_report rep;
         int rc = suppress_apply(cs, &p, &rep);
         if (rc)
@@ -1022,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_shared_channel),
         cmocka_unit_test(test_policy_cells),
         cmocka_unit_test(test_total_below_k),
+        cmocka_unit_test(test_pooled_mode),
         cmocka_unit_test(test_nothing_small_no_lp),
         cmocka_unit_test(test_dominance_protected),
         cmocka_unit_test(test_dominance_big_table),
