@@ -7,8 +7,10 @@
  * (section 2); for one-way tables, pairwise disparities against the chosen
  * reference with the excess of section 6 (section 3), the summary indices
  * (section 4) and, for pmpm measures, cost and member-month shares and
- * relativities (section 6). Whole-set payment metrics (HEBA, MSSP points)
- * and data quality (section 7) follow. Nothing withheld is ever recovered
+ * relativities, and capitation when a base is given (section 6). Whole-set
+ * payment metrics (HEBA, MSSP points) and data quality (section 7) follow.
+ * The gap-closure incentive compares each organization's own excess at two
+ * rounds (metrics_compute_incentive). Nothing withheld is ever recovered
  * by subtraction: a metric that needs a withheld cell is not computed and
  * says why in its flags.
  */
@@ -22,6 +24,7 @@
 #include <strings.h>
 
 #include "atomic_file.h"
+#include "log.h"
 #include "metrics_stats.h"
 
 struct metrics_out {
@@ -43,6 +46,7 @@ void metrics_params_default(struct metrics_params *p)
     p->mssp_scaler = NAN;
     p->mssp_threshold = 0.20;
     p->mssp_cap = 10;
+    p->capitation_base = NAN;
 }
 
 int metrics_params_set_reference(struct metrics_params *p, const char *s)
@@ -838,10 +842,13 @@ out:
 
 /* ---- payment metrics (section 6) ------------------------------------------ */
 
-/* cost_share, mm_share, relativity of each group of a pmpm measure. */
-static int emit_shares(const struct cellset *cs, const struct measure_def *m, int measure,
-                       const struct cell_table *t, const struct group *g, int n,
-                       metrics_out *out)
+/* cost_share, mm_share, relativity of each group of a pmpm measure, and
+ * with a capitation base, capitation = base * relativity: budget neutral,
+ * since sum_g base * (x_g/M_g) / (X/M) * M_g = base * M when the groups
+ * make up the total. */
+static int emit_shares(const struct cellset *cs, const struct metrics_params *p,
+                       const struct measure_def *m, int measure, const struct cell_table *t,
+                       const struct group *g, int n, metrics_out *out)
 {
     if (m->kind != KIND_PMPM)
         return 0;
@@ -876,12 +883,24 @@ static int emit_shares(const struct cellset *cs, const struct measure_def *m, in
     for (int j = 0; j < n; j++) {
         if (!g[j].c)
             continue;
-        const char *names[3] = {"cost_share", "mm_share", "relativity"};
-        for (int k = 0; k < 3; k++) {
+        const char *names[4] = {"cost_share", "mm_share", "relativity", "capitation"};
+        int nk = p->capitation_base > 0 ? 4 : 3;
+        for (int k = 0; k < nk; k++) {
             struct metrics_row *r = row_add(out, cs->round, m->name, t->name, g[j].label,
                                             names[k]);
             if (!r)
                 return -1;
+            if (k == 3) {
+                /* The relativity row is the one just before (row_add may
+                 * have moved the array, so take it from r). */
+                const struct metrics_row *rel = r - 1;
+                snprintf(r->flags, sizeof r->flags, "%s", rel->flags);
+                r->n_orgs = rel->n_orgs;
+                r->n_withheld = rel->n_withheld;
+                if (isfinite(rel->value))
+                    r->value = p->capitation_base * rel->value;
+                continue;
+            }
             row_cell(r, g[j].c);
             if (!g[j].released) {
                 row_withheld(r, g[j].c);
@@ -1073,7 +1092,7 @@ int metrics_compute(const struct cellset *cs, const struct metrics_params *p, me
             pick_reference(m, p, g, n, &ref);
             if (emit_pairwise(cs, p, m, measure, t, g, n, &ref, out) ||
                 emit_indices(cs, p, m, t, g, n, &ref, out) ||
-                emit_shares(cs, m, measure, t, g, n, out))
+                emit_shares(cs, p, m, measure, t, g, n, out))
                 goto out;
         }
     }
@@ -1412,6 +1431,221 @@ int metrics_compute_orgs(struct cellset *const *orgs, int n, const struct metric
         if (metrics_compute_quality(orgs[o], p, out))
             return -1;
     return 0;
+}
+
+/* ---- gap-closure incentive (section 6) ------------------------------------- */
+
+int metrics_incentive_check(const struct metrics_incentive *ip, const struct metrics_params *p,
+                            char *err, size_t errlen)
+{
+    int measure = catalog_measure_find(ip->measure);
+    if (measure < 0) {
+        snprintf(err, errlen, "incentive measure: unknown measure '%s'", ip->measure);
+        return METRICS_EINVAL;
+    }
+    const struct measure_def *m = catalog_measure(measure);
+    if (m->better == BETTER_NONE || m->kind == KIND_MEAN || m->kind == KIND_COUNT) {
+        snprintf(err, errlen,
+                 "incentive measure: '%s' has no excess (it needs a better direction and "
+                 "a proportion, rate or pmpm)", ip->measure);
+        return METRICS_EINVAL;
+    }
+    int st = catalog_stratifier_find(ip->stratifier, strlen(ip->stratifier));
+    if (st < 0 || st == S_TOTAL) {
+        snprintf(err, errlen, "incentive stratifier: expected a one-way stratifier such as "
+                 "race, found '%s'", ip->stratifier);
+        return METRICS_EINVAL;
+    }
+    if (!ip->focal[0]) {
+        snprintf(err, errlen, "incentive: no focal stratum");
+        return METRICS_EINVAL;
+    }
+    if (!(ip->pool > 0) || !isfinite(ip->pool)) {
+        snprintf(err, errlen, "incentive pool: expected dollars > 0, found %g", ip->pool);
+        return METRICS_EINVAL;
+    }
+    if (ip->mode != METRICS_INCENTIVE_SHARE && ip->mode != METRICS_INCENTIVE_EARN) {
+        snprintf(err, errlen, "incentive mode: expected share or earn");
+        return METRICS_EINVAL;
+    }
+    if (p->reference == METRICS_REF_VALUE && strcmp(p->reference_value, ip->focal) == 0) {
+        snprintf(err, errlen, "incentive: the focal stratum '%s' is the reference; its gap "
+                 "to itself is always 0", ip->focal);
+        return METRICS_EINVAL;
+    }
+    return 0;
+}
+
+/* Adds each flag of a ';'-separated list to r (once each). */
+static void flags_merge(struct metrics_row *r, const char *list)
+{
+    for (const char *s = list; *s;) {
+        const char *e = strchr(s, ';');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        char one[64];
+        if (l > 0 && l < sizeof one) {
+            memcpy(one, s, l);
+            one[l] = '\0';
+            flag_add(r, one);
+        }
+        s += l + (e ? 1 : 0);
+    }
+}
+
+/* One organization's D at one time: its focal group's excess, with the
+ * excess row's flags and counts. */
+struct disparity {
+    double d; /* NaN when not computed */
+    struct metrics_row why;
+};
+
+/* Computes D for one organization's cell set by running metrics_compute on
+ * the incentive's table and taking the focal stratum's `excess` row, so that
+ * D is the figure the metrics CSV would show for that organization. */
+static int org_disparity(const struct cellset *cs, const struct metrics_params *p, int measure,
+                         const struct metrics_incentive *ip, struct disparity *o)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    memset(o, 0, sizeof *o);
+    o->d = NAN;
+    o->why.n_orgs = o->why.n_withheld = -1;
+    int table = cellset_find_table(cs, ip->stratifier), focal = -1;
+    if (table >= 0 && cs->tables[table].ndim == 1)
+        for (int s = 0; s < cs->tables[table].nstrata; s++)
+            if (strcmp(cs->tables[table].labels[0][s], ip->focal) == 0)
+                focal = s;
+    const struct cell *fc = focal >= 0 ? cellset_get(cs, measure, table, focal) : NULL;
+    if (!fc) {
+        /* The organization sent no cell for the focal group at all. */
+        flag_add(&o->why, "undefined");
+        return 0;
+    }
+    struct metrics_params q = *p;
+    snprintf(q.stratifier, sizeof q.stratifier, "%s", ip->stratifier);
+    q.capitation_base = NAN;
+    q.mssp_scaler = NAN;
+    metrics_out *tmp = metrics_out_new();
+    struct group *g = NULL;
+    int rc = METRICS_ENOMEM;
+    if (!tmp || metrics_compute(cs, &q, tmp) != 0)
+        goto out;
+    const struct metrics_row *r = metrics_out_find(tmp, m->name, ip->stratifier, ip->focal,
+                                                   "excess", NULL);
+    if (r) {
+        snprintf(o->why.flags, sizeof o->why.flags, "%s", r->flags);
+        o->why.n_orgs = r->n_orgs;
+        o->why.n_withheld = r->n_withheld;
+        if (isfinite(r->value))
+            o->d = r->value;
+        else if (fc->reason != REASON_NONE)
+            flag_add(&o->why, "input_suppressed");
+        rc = 0;
+        goto out;
+    }
+    /* No excess row for a focal cell that exists: either the focal group is
+     * the reference (best or largest picked it: its gap is 0), or the
+     * reference group has no cell in this organization's table. */
+    g = calloc((size_t)cs->tables[table].nstrata, sizeof *g);
+    if (!g)
+        goto out;
+    int n = load_groups(cs, &q, measure, table, g);
+    struct ref ref;
+    pick_reference(m, &q, g, n, &ref);
+    if (!ref.skip && ref.idx == focal)
+        o->d = 0;
+    else
+        flag_add(&o->why, "undefined");
+    rc = 0;
+out:
+    free(g);
+    metrics_out_destroy(&tmp);
+    return rc;
+}
+
+static int find_org(struct cellset *const *sets, int n, const char *org)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(sets[i]->org, org) == 0)
+            return i;
+    return -1;
+}
+
+int metrics_compute_incentive(struct cellset *const *base, int nb, struct cellset *const *now,
+                              int nn, const struct metrics_params *p,
+                              const struct metrics_incentive *ip, metrics_out *out, char *err,
+                              size_t errlen)
+{
+    if (metrics_incentive_check(ip, p, err, errlen) != 0)
+        return METRICS_EINVAL;
+    int measure = catalog_measure_find(ip->measure);
+    for (int j = 0; j < nb; j++)
+        if (find_org(now, nn, base[j]->org) < 0)
+            log_warnx("incentive: organization '%s' is in the baseline cells only; no "
+                      "incentive row", base[j]->org);
+    size_t cnt = nn > 0 ? (size_t)nn : 1;
+    struct disparity *d0 = calloc(cnt, sizeof *d0), *d1 = calloc(cnt, sizeof *d1);
+    double *a0 = calloc(cnt, sizeof *a0), *a1 = calloc(cnt, sizeof *a1);
+    double *pay = calloc(cnt, sizeof *pay);
+    int *in = calloc(cnt, sizeof *in), rc = METRICS_ENOMEM, k = 0;
+    if (!d0 || !d1 || !a0 || !a1 || !pay || !in)
+        goto out;
+    for (int i = 0; i < nn; i++) {
+        int j = find_org(base, nb, now[i]->org);
+        in[i] = j >= 0;
+        if (j < 0) {
+            log_warnx("incentive: organization '%s' is in the current cells only; no "
+                      "incentive row", now[i]->org);
+            continue;
+        }
+        if (org_disparity(base[j], p, measure, ip, &d0[i]) != 0 ||
+            org_disparity(now[i], p, measure, ip, &d1[i]) != 0)
+            goto out;
+        if (isfinite(d0[i].d) && isfinite(d1[i].d)) {
+            a0[k] = d0[i].d;
+            a1[k] = d1[i].d;
+            k++;
+        }
+    }
+    if (mstat_incentive(k, a0, a1, ip->pool,
+                        ip->mode == METRICS_INCENTIVE_EARN ? MSTAT_INCENTIVE_EARN
+                                                           : MSTAT_INCENTIVE_SHARE,
+                        pay) != MSTAT_OK) {
+        snprintf(err, errlen, "incentive: cannot compute the payments");
+        rc = METRICS_EINVAL;
+        goto out;
+    }
+    k = 0;
+    for (int i = 0; i < nn; i++) {
+        if (!in[i])
+            continue;
+        struct metrics_row *r = row_add(out, now[i]->round, ip->measure, ip->stratifier,
+                                        ip->focal, "incentive");
+        if (!r)
+            goto out;
+        org_ref(r, now[i]);
+        const struct disparity *ds[2] = {&d0[i], &d1[i]};
+        for (int t = 0; t < 2; t++) {
+            const struct metrics_row *w = &ds[t]->why;
+            flags_merge(r, w->flags);
+            if (w->n_orgs >= 0)
+                r->n_orgs = r->n_orgs < 0 || w->n_orgs < r->n_orgs ? w->n_orgs : r->n_orgs;
+            if (w->n_withheld > r->n_withheld)
+                r->n_withheld = w->n_withheld;
+        }
+        if (isfinite(d0[i].d) && isfinite(d1[i].d))
+            r->value = pay[k++];
+    }
+    rc = 0;
+out:
+    if (rc == METRICS_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    free(d0);
+    free(d1);
+    free(a0);
+    free(a1);
+    free(pay);
+    free(in);
+    return rc;
 }
 
 /* ---- pooling --------------------------------------------------------------- */

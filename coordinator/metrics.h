@@ -16,7 +16,13 @@
  * Metric names beyond section 8's list (documented in docs/metrics.md):
  * `funnel` (an organization's estimate with the 95 % funnel limits at its
  * size), `het_q` and `het_p` (heterogeneity Q and its p-value, beside `i2`),
- * `heba_total` (the HEBA in dollars, beside `heba_pbpm`).
+ * `heba_total` (the HEBA in dollars, beside `heba_pbpm`), `capitation`
+ * (section 6's capitation_g = base * relativity_g, written only when a base
+ * is given).
+ *
+ * The gap-closure incentive of section 6 compares two rounds of
+ * per-organization cells (metrics_compute_incentive): one `incentive` row
+ * per organization present in both.
  */
 #ifndef EQ_METRICS_H
 #define EQ_METRICS_H
@@ -41,6 +47,7 @@ struct metrics_params {
     double mssp_threshold;      /* 0.20                                           */
     double mssp_cap;            /* 10                                             */
     double unit_cost[M__COUNT]; /* dollars per event for excess; 0 = not set     */
+    double capitation_base;     /* dollars; capitation rows only when > 0 (NaN)  */
 };
 
 /* Fills the defaults of metrics.md. */
@@ -94,6 +101,51 @@ int metrics_compute_quality(const struct cellset *cs, const struct metrics_param
  * Returns 0 or -1 (no memory, or sets whose tables differ). */
 int metrics_compute_orgs(struct cellset *const *orgs, int n, const struct metrics_params *p,
                          metrics_out *out);
+
+/* Gap-closure incentive (section 6). D_i = organization i's `excess` of
+ * the focal stratum of (measure, stratifier) against the reference of
+ * metrics_params (exactly the row metrics_compute writes from that
+ * organization's own cells; 0 when the focal stratum is itself the
+ * reference), at baseline t0 and now t1. I_i = max(0, D_i,t0 - D_i,t1).
+ * Mode share: payment_i = pool I_i / sum_k I_k (0 when the sum is 0);
+ * mode earn: pool min(1, I_i / D_i,t0) (0 when D_i,t0 <= 0). */
+enum metrics_incentive_mode { METRICS_INCENTIVE_SHARE, METRICS_INCENTIVE_EARN };
+
+struct metrics_incentive {
+    double pool;         /* dollars, > 0                                      */
+    int mode;            /* enum metrics_incentive_mode                       */
+    char measure[32];    /* a measure with a direction, not a mean ("ed_rate") */
+    char stratifier[64]; /* a one-way table ("race")                          */
+    char focal[128];     /* the focal stratum ("BLACK")                       */
+};
+
+enum {
+    METRICS_ENOMEM = -1, /* out of memory                                      */
+    METRICS_EINVAL = -2  /* parameters the incentive cannot use (message says) */
+};
+
+/* Checks the incentive parameters against the catalog and the reference:
+ * a known measure whose excess is defined (a better direction; not a mean
+ * or count), a one-way stratifier, a focal stratum, a pool > 0, a known
+ * mode, a reference other than the focal stratum. Returns 0, or
+ * METRICS_EINVAL with a message for people in err. */
+int metrics_incentive_check(const struct metrics_incentive *ip, const struct metrics_params *p,
+                            char *err, size_t errlen);
+
+/* Writes one `incentive` row per organization present in both base[0..nb)
+ * (baseline round) and now[0..nn) (current round), matched by org name, in
+ * the order of `now`: round of t1, measure/stratifier/stratum of ip,
+ * reference "org:NAME", value the payment. An organization whose excess
+ * is not computed at t0 or t1 gets an empty value with that excess row's
+ * flags (plus input_suppressed when its cell is withheld) and is left out
+ * of the sum. Organizations in only one of the two lists are logged as a
+ * warning and get no row. Sets must be sorted (as cells_read returns
+ * them). Returns 0, METRICS_ENOMEM, or METRICS_EINVAL (parameters fail
+ * metrics_incentive_check; err says why). */
+int metrics_compute_incentive(struct cellset *const *base, int nb, struct cellset *const *now,
+                              int nn, const struct metrics_params *p,
+                              const struct metrics_incentive *ip, metrics_out *out, char *err,
+                              size_t errlen);
 
 /* Pools n cell sets that share the same tables: sums of the released cells,
  * n_orgs / n_withheld per cell; a cell no organization released keeps the

@@ -697,11 +697,296 @@ static void test_heterogeneity_stats(void **state)
     assert_int_equal(mstat_heterogeneity(2, 1, &i2, &pv), MSTAT_EDOMAIN);
 }
 
+/* ---- capitation (section 6) ------------------------------------------------- */
+
+/* PMPM: all 6,000,000 / 12,000 = 500; WHITE 2,700,000 / 6,000 = 450,
+ * BLACK 2,340,000 / 3,600 = 650, ASIAN 960,000 / 2,400 = 400. */
+static const char *const CAP_CSV = HEADER
+    "p,r1,cost_pmpm,total,all,1000,12000,12000,6000000,,0,\n"
+    "p,r1,cost_pmpm,race,WHITE,500,6000,6000,2700000,,0,\n"
+    "p,r1,cost_pmpm,race,BLACK,300,3600,3600,2340000,,0,\n"
+    "p,r1,cost_pmpm,race,ASIAN,200,2400,2400,960000,,0,\n";
+
+static void test_capitation(void **state)
+{
+    (void)state;
+    /* No base: no capitation rows (relativity still there). */
+    metrics_out *out = run(CAP_CSV, NULL);
+    assert_near6(row(out, "cost_pmpm", "race", "BLACK", "relativity", NULL)->value, 1.3);
+    assert_null(metrics_out_find(out, NULL, NULL, NULL, "capitation", NULL));
+    metrics_out_destroy(&out);
+
+    struct metrics_params p;
+    metrics_params_default(&p);
+    p.capitation_base = 450;
+    out = run(CAP_CSV, &p);
+    /* relativity 0.9, 1.3, 0.8: capitation 450 * those = 405, 585, 360. */
+    const struct metrics_row *w = row(out, "cost_pmpm", "race", "WHITE", "capitation", NULL);
+    const struct metrics_row *b = row(out, "cost_pmpm", "race", "BLACK", "capitation", NULL);
+    const struct metrics_row *a = row(out, "cost_pmpm", "race", "ASIAN", "capitation", NULL);
+    assert_near6(w->value, 405);
+    assert_near6(b->value, 585);
+    assert_near6(a->value, 360);
+    assert_string_equal(b->flags, "");
+    /* Budget neutral: 405*6000 + 585*3600 + 360*2400 = 2,430,000 + 2,106,000
+     * + 864,000 = 5,400,000 = 450 * 12,000 member months. */
+    double sum = w->value * 6000 + b->value * 3600 + a->value * 2400;
+    assert_near6(sum, 5400000);
+    assert_near6(sum, 450.0 * 12000);
+    /* The total table has no groups to pay: no capitation row for it. */
+    assert_null(metrics_out_find(out, "cost_pmpm", "total", NULL, "capitation", NULL));
+    metrics_out_destroy(&out);
+
+    /* A withheld group: its capitation is empty with the relativity's flags,
+     * never 0; the others still use the total's PMPM (6,600,000 / 13,200 = 500). */
+    const char *csv2 = HEADER
+        "p,r1,cost_pmpm,total,all,1100,13200,13200,6600000,,0,\n"
+        "p,r1,cost_pmpm,race,WHITE,500,6000,6000,2700000,,0,\n"
+        "p,r1,cost_pmpm,race,BLACK,300,3600,3600,2340000,,0,\n"
+        "p,r1,cost_pmpm,race,ASIAN,200,2400,2400,960000,,0,\n"
+        "p,r1,cost_pmpm,race,OTHER,,,,,,1,count\n";
+    out = run(csv2, &p);
+    const struct metrics_row *o = row(out, "cost_pmpm", "race", "OTHER", "capitation", NULL);
+    assert_empty(o->value);
+    assert_empty(o->se);
+    assert_string_equal(o->flags, row(out, "cost_pmpm", "race", "OTHER", "relativity",
+                                      NULL)->flags);
+    assert_flag(o, "count");
+    assert_near6(row(out, "cost_pmpm", "race", "BLACK", "capitation", NULL)->value, 585);
+    metrics_out_destroy(&out);
+
+    /* A group with no member months: relativity undefined, capitation too. */
+    const char *csv3 = HEADER
+        "p,r1,cost_pmpm,total,all,1000,12000,12000,6000000,,0,\n"
+        "p,r1,cost_pmpm,race,WHITE,1000,12000,12000,6000000,,0,\n"
+        "p,r1,cost_pmpm,race,BLACK,0,0,0,0,,0,\n";
+    out = run(csv3, &p);
+    o = row(out, "cost_pmpm", "race", "BLACK", "capitation", NULL);
+    assert_empty(o->value);
+    assert_flag(o, "undefined");
+    assert_near6(row(out, "cost_pmpm", "race", "WHITE", "capitation", NULL)->value, 450);
+    metrics_out_destroy(&out);
+}
+
+/* ---- gap-closure incentive (section 6) -------------------------------------- */
+
+/* ed_rate (lower is better), focal BLACK against WHITE. A group's excess
+ * events are (y_B - y_W) * M_B / 12000 = x_B - x_W * M_B / M_W.
+ *   orgA: t0 120 - 200 * 24000/60000 = 40;   t1 100 - 210 * 0.4 = 16;  I = 24
+ *   orgB: t0  60 - 150 * 12000/48000 = 22.5; t1  75 - 37.5 = 37.5;     I = 0
+ *   orgC: BLACK withheld (count) at t0: left out, flagged.
+ *   orgD: t0  90 - 120 * 18000/36000 = 30;   t1  78 - 60 = 18;         I = 12 */
+#define INC_BASE_ABC HEADER \
+    "orgA,r1,ed_rate,race,BLACK,2000,24000,24000,120,,0,\n" \
+    "orgA,r1,ed_rate,race,WHITE,5000,60000,60000,200,,0,\n" \
+    "orgB,r1,ed_rate,race,BLACK,1000,12000,12000,60,,0,\n" \
+    "orgB,r1,ed_rate,race,WHITE,4000,48000,48000,150,,0,\n" \
+    "orgC,r1,ed_rate,race,BLACK,,,,,,1,count\n" \
+    "orgC,r1,ed_rate,race,WHITE,3000,36000,36000,100,,0,\n"
+#define INC_NOW_ABC HEADER \
+    "orgA,r2,ed_rate,race,BLACK,2000,24000,24000,100,,0,\n" \
+    "orgA,r2,ed_rate,race,WHITE,5000,60000,60000,210,,0,\n" \
+    "orgB,r2,ed_rate,race,BLACK,1000,12000,12000,75,,0,\n" \
+    "orgB,r2,ed_rate,race,WHITE,4000,48000,48000,150,,0,\n" \
+    "orgC,r2,ed_rate,race,BLACK,500,6000,6000,30,,0,\n" \
+    "orgC,r2,ed_rate,race,WHITE,3000,36000,36000,100,,0,\n"
+#define INC_D_BASE "orgD,r1,ed_rate,race,BLACK,1500,18000,18000,90,,0,\n" \
+                   "orgD,r1,ed_rate,race,WHITE,3000,36000,36000,120,,0,\n"
+#define INC_D_NOW "orgD,r2,ed_rate,race,BLACK,1500,18000,18000,78,,0,\n" \
+                  "orgD,r2,ed_rate,race,WHITE,3000,36000,36000,120,,0,\n"
+
+static void incentive_params(struct metrics_incentive *ip, double pool, int mode)
+{
+    memset(ip, 0, sizeof *ip);
+    ip->pool = pool;
+    ip->mode = mode;
+    snprintf(ip->measure, sizeof ip->measure, "ed_rate");
+    snprintf(ip->stratifier, sizeof ip->stratifier, "race");
+    snprintf(ip->focal, sizeof ip->focal, "BLACK");
+}
+
+/* Runs metrics_compute_incentive on two cells CSVs in memory. */
+static metrics_out *run_incentive(const char *base_csv, const char *now_csv,
+                                  const struct metrics_params *p,
+                                  const struct metrics_incentive *ip)
+{
+    struct cellset **b = NULL, **n = NULL;
+    int nb = 0, nn = 0;
+    char err[512];
+    if (cells_read_buffer("base.csv", base_csv, strlen(base_csv), &b, &nb, err, sizeof err) ||
+        cells_read_buffer("now.csv", now_csv, strlen(now_csv), &n, &nn, err, sizeof err))
+        fail_msg("%s", err);
+    metrics_out *out = metrics_out_new();
+    assert_non_null(out);
+    if (metrics_compute_incentive(b, nb, n, nn, p, ip, out, err, sizeof err) != 0)
+        fail_msg("metrics_compute_incentive: %s", err);
+    cells_read_free(&b, nb);
+    cells_read_free(&n, nn);
+    return out;
+}
+
+static void test_incentive(void **state)
+{
+    (void)state;
+    struct metrics_params p;
+    struct metrics_incentive ip;
+    metrics_params_default(&p);
+    assert_int_equal(metrics_params_set_reference(&p, "WHITE"), 0);
+
+    /* Three organizations, share of 90,000: only orgA improved (I = 24 of a
+     * sum of 24), so it gets the whole pool; orgB worsened (I = 0) gets 0;
+     * orgC is left out with an empty value. */
+    incentive_params(&ip, 90000, METRICS_INCENTIVE_SHARE);
+    metrics_out *out = run_incentive(INC_BASE_ABC, INC_NOW_ABC, &p, &ip);
+    assert_int_equal(metrics_out_count(out), 3);
+    const struct metrics_row *r = row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgA");
+    assert_near6(r->value, 90000);
+    assert_string_equal(r->round, "r2");
+    assert_string_equal(r->flags, "");
+    assert_empty(r->lower);
+    assert_empty(r->se);
+    r = row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgB");
+    assert_true(r->value == 0);
+    r = row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgC");
+    assert_empty(r->value);
+    assert_flag(r, "count");
+    assert_flag(r, "input_suppressed");
+    metrics_out_destroy(&out);
+
+    /* Earn, pool 90,000 each: orgA 90000 * min(1, 24/40) = 54,000; orgB 0. */
+    incentive_params(&ip, 90000, METRICS_INCENTIVE_EARN);
+    out = run_incentive(INC_BASE_ABC, INC_NOW_ABC, &p, &ip);
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgA")->value, 54000);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgB")->value == 0);
+    assert_empty(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgC")->value);
+    metrics_out_destroy(&out);
+
+    /* With orgD (I = 12) the pool is shared 24 : 12 over orgA and orgD:
+     * 60,000 and 30,000; orgC's withheld cell does not enter the sum. Earn:
+     * orgD 90000 * 12/30 = 36,000. */
+    incentive_params(&ip, 90000, METRICS_INCENTIVE_SHARE);
+    out = run_incentive(INC_BASE_ABC INC_D_BASE, INC_NOW_ABC INC_D_NOW, &p, &ip);
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgA")->value, 60000);
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgD")->value, 30000);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgB")->value == 0);
+    metrics_out_destroy(&out);
+    incentive_params(&ip, 90000, METRICS_INCENTIVE_EARN);
+    out = run_incentive(INC_BASE_ABC INC_D_BASE, INC_NOW_ABC INC_D_NOW, &p, &ip);
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgD")->value, 36000);
+    metrics_out_destroy(&out);
+
+    /* Nobody improved: the sum is 0 and every computed payment is 0. */
+    incentive_params(&ip, 90000, METRICS_INCENTIVE_SHARE);
+    out = run_incentive(INC_NOW_ABC, INC_NOW_ABC, &p, &ip);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgA")->value == 0);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgB")->value == 0);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgC")->value == 0);
+    metrics_out_destroy(&out);
+
+    /* The withheld cell at t1 instead of t0: still left out, flagged. */
+    out = run_incentive(INC_NOW_ABC, INC_BASE_ABC, &p, &ip);
+    r = row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgC");
+    assert_empty(r->value);
+    assert_flag(r, "input_suppressed");
+    /* orgA worsened and orgB improved (37.5 -> 22.5): orgB gets the pool. */
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgB")->value, 90000);
+    metrics_out_destroy(&out);
+}
+
+static void test_incentive_best_reference(void **state)
+{
+    (void)state;
+    /* Reference `best` within each organization. When the focal group is
+     * itself the best, its gap is 0.
+     *   orgP: t0 BLACK 12000 * 30/12000 = 30 per 1,000 member-years, WHITE
+     *         12000 * 240/48000 = 60: BLACK is the best, D0 = 0;
+     *         t1 BLACK 90 vs WHITE 60: D1 = 90 - 240 * 12000/48000 = 30; I = 0.
+     *   orgQ: t0 D0 = 30; t1 BLACK best: D1 = 0; I = 30.
+     * Share of 1,000: orgQ 1,000, orgP 0. Earn: orgQ 1000 * min(1, 30/30)
+     * = 1,000; orgP has D0 = 0: 0. */
+    const char *base = HEADER
+        "orgP,r1,ed_rate,race,BLACK,1000,12000,12000,30,,0,\n"
+        "orgP,r1,ed_rate,race,WHITE,4000,48000,48000,240,,0,\n"
+        "orgQ,r1,ed_rate,race,BLACK,1000,12000,12000,90,,0,\n"
+        "orgQ,r1,ed_rate,race,WHITE,4000,48000,48000,240,,0,\n";
+    const char *now = HEADER
+        "orgP,r2,ed_rate,race,BLACK,1000,12000,12000,90,,0,\n"
+        "orgP,r2,ed_rate,race,WHITE,4000,48000,48000,240,,0,\n"
+        "orgQ,r2,ed_rate,race,BLACK,1000,12000,12000,30,,0,\n"
+        "orgQ,r2,ed_rate,race,WHITE,4000,48000,48000,240,,0,\n";
+    struct metrics_params p;
+    struct metrics_incentive ip;
+    metrics_params_default(&p);
+    incentive_params(&ip, 1000, METRICS_INCENTIVE_SHARE);
+    metrics_out *out = run_incentive(base, now, &p, &ip);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgP")->value == 0);
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgQ")->value, 1000);
+    metrics_out_destroy(&out);
+    incentive_params(&ip, 1000, METRICS_INCENTIVE_EARN);
+    out = run_incentive(base, now, &p, &ip);
+    assert_true(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgP")->value == 0);
+    assert_near6(row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgQ")->value, 1000);
+    metrics_out_destroy(&out);
+
+    /* A VALUE reference the organization has no cell for: not computed. */
+    const char *now2 = HEADER
+        "orgP,r2,ed_rate,race,BLACK,1000,12000,12000,90,,0,\n"
+        "orgP,r2,ed_rate,race,WHITE,4000,48000,48000,240,,0,\n"
+        "orgP,r2,ed_rate,race,ASIAN,4000,48000,48000,240,,0,\n"
+        "orgQ,r2,ed_rate,race,BLACK,1000,12000,12000,30,,0,\n"
+        "orgQ,r2,ed_rate,race,WHITE,4000,48000,48000,240,,0,\n";
+    assert_int_equal(metrics_params_set_reference(&p, "ASIAN"), 0);
+    out = run_incentive(base, now2, &p, &ip);
+    const struct metrics_row *r = row(out, "ed_rate", "race", "BLACK", "incentive", "org:orgQ");
+    assert_empty(r->value);
+    assert_flag(r, "undefined");
+    metrics_out_destroy(&out);
+}
+
+static void test_incentive_check(void **state)
+{
+    (void)state;
+    struct metrics_params p;
+    struct metrics_incentive ip;
+    char err[256];
+    metrics_params_default(&p);
+    incentive_params(&ip, 1000, METRICS_INCENTIVE_SHARE);
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), 0);
+    snprintf(ip.measure, sizeof ip.measure, "ed_rates");
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    assert_non_null(strstr(err, "'ed_rates'"));
+    /* No direction, and means: no excess to close. */
+    snprintf(ip.measure, sizeof ip.measure, "telehealth_share");
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    snprintf(ip.measure, sizeof ip.measure, "experience");
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    snprintf(ip.measure, sizeof ip.measure, "cost_pmpm");
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), 0);
+    snprintf(ip.stratifier, sizeof ip.stratifier, "race*cmc");
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    snprintf(ip.stratifier, sizeof ip.stratifier, "total");
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    incentive_params(&ip, 0, METRICS_INCENTIVE_SHARE);
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    incentive_params(&ip, 1000, 7);
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    incentive_params(&ip, 1000, METRICS_INCENTIVE_SHARE);
+    assert_int_equal(metrics_params_set_reference(&p, "BLACK"), 0);
+    assert_int_equal(metrics_incentive_check(&ip, &p, err, sizeof err), METRICS_EINVAL);
+    /* metrics_compute_incentive refuses the same parameters, writing nothing. */
+    metrics_out *out = metrics_out_new();
+    assert_non_null(out);
+    assert_int_equal(metrics_compute_incentive(NULL, 0, NULL, 0, &p, &ip, out, err, sizeof err),
+                     METRICS_EINVAL);
+    assert_int_equal(metrics_out_count(out), 0);
+    metrics_out_destroy(&out);
+}
+
 /* ---- the command, end to end ------------------------------------------------ */
 
 static int run_cmd(const char *args, const char *outfile)
 {
-    char cmd[2048];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s/bin/equity-coordinator %s >%s 2>&1", EQ_BINARY_DIR, args,
              outfile);
     int st = system(cmd);
@@ -776,6 +1061,199 @@ static void test_command(void **state)
     assert_int_equal(system(rm), 0);
 }
 
+/* The value and flags of the `incentive` row of an organization in a
+ * metrics CSV; returns 0 when there is no such row. value is "" when empty. */
+static int incentive_row(const char *path, const char *org, char *value, size_t vlen,
+                         char *flags, size_t flen, int *nrows)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024], ref[200];
+    int found = 0;
+    *nrows = 0;
+    snprintf(ref, sizeof ref, "org:%s", org);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        /* round,measure,stratifier,stratum,metric,value,lower,upper,
+         * reference,flags,se,n_orgs,n_withheld: no quoting in these rows. */
+        char *fld[13];
+        int n = 0;
+        char *s = line;
+        while (n < 13) {
+            fld[n++] = s;
+            char *c = strchr(s, ',');
+            if (!c)
+                break;
+            *c = '\0';
+            s = c + 1;
+        }
+        if (n != 13 || strcmp(fld[4], "incentive") != 0)
+            continue;
+        (*nrows)++;
+        assert_string_equal(fld[1], "ed_rate");
+        assert_string_equal(fld[2], "race");
+        assert_string_equal(fld[3], "BLACK");
+        assert_string_equal(fld[0], "2025-r2");
+        if (strcmp(fld[8], ref) != 0)
+            continue;
+        snprintf(value, vlen, "%s", fld[5]);
+        snprintf(flags, flen, "%s", fld[9]);
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strstr(buf, needle) != NULL;
+}
+
+static void test_command_incentive(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_metrics_inc." EQ_MKTEMP_SUFFIX;
+    assert_non_null(mkdtemp(dir));
+    char base[300], now[300], outp[300], log[300], args[2000], value[64], flags[200];
+    int nrows;
+    snprintf(base, sizeof base, "%s/base.csv", dir);
+    snprintf(now, sizeof now, "%s/now.csv", dir);
+    snprintf(outp, sizeof outp, "%s/metrics.csv", dir);
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    /* The four organizations of test_incentive (rounds renamed), orgF only
+     * in the baseline and orgE only now. */
+    const char *b = HEADER
+        "orgA,2025-r1,ed_rate,race,BLACK,2000,24000,24000,120,,0,\n"
+        "orgA,2025-r1,ed_rate,race,WHITE,5000,60000,60000,200,,0,\n"
+        "orgB,2025-r1,ed_rate,race,BLACK,1000,12000,12000,60,,0,\n"
+        "orgB,2025-r1,ed_rate,race,WHITE,4000,48000,48000,150,,0,\n"
+        "orgC,2025-r1,ed_rate,race,BLACK,,,,,,1,count\n"
+        "orgC,2025-r1,ed_rate,race,WHITE,3000,36000,36000,100,,0,\n"
+        "orgD,2025-r1,ed_rate,race,BLACK,1500,18000,18000,90,,0,\n"
+        "orgD,2025-r1,ed_rate,race,WHITE,3000,36000,36000,120,,0,\n"
+        "orgF,2025-r1,ed_rate,race,BLACK,1500,18000,18000,90,,0,\n"
+        "orgF,2025-r1,ed_rate,race,WHITE,3000,36000,36000,120,,0,\n";
+    const char *n = HEADER
+        "orgA,2025-r2,ed_rate,race,BLACK,2000,24000,24000,100,,0,\n"
+        "orgA,2025-r2,ed_rate,race,WHITE,5000,60000,60000,210,,0,\n"
+        "orgB,2025-r2,ed_rate,race,BLACK,1000,12000,12000,75,,0,\n"
+        "orgB,2025-r2,ed_rate,race,WHITE,4000,48000,48000,150,,0,\n"
+        "orgC,2025-r2,ed_rate,race,BLACK,500,6000,6000,30,,0,\n"
+        "orgC,2025-r2,ed_rate,race,WHITE,3000,36000,36000,100,,0,\n"
+        "orgD,2025-r2,ed_rate,race,BLACK,1500,18000,18000,78,,0,\n"
+        "orgD,2025-r2,ed_rate,race,WHITE,3000,36000,36000,120,,0,\n"
+        "orgE,2025-r2,ed_rate,race,BLACK,1500,18000,18000,50,,0,\n"
+        "orgE,2025-r2,ed_rate,race,WHITE,3000,36000,36000,120,,0,\n";
+    write_file(base, b);
+    write_file(now, n);
+    const char *common = "--reference WHITE --incentive-pool 90000 --incentive-measure ed_rate "
+                         "--incentive-stratifier race --focal BLACK";
+
+    /* Share: orgA 90000 * 24/36 = 60000, orgD 90000 * 12/36 = 30000, orgB 0,
+     * orgC empty (count, input_suppressed). */
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s %s --out %s", now, base, common,
+             outp);
+    assert_int_equal(run_cmd(args, log), 0);
+    assert_true(incentive_row(outp, "orgA", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_int_equal(nrows, 4);
+    assert_string_equal(value, "60000");
+    assert_string_equal(flags, "");
+    assert_true(incentive_row(outp, "orgD", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_string_equal(value, "30000");
+    assert_true(incentive_row(outp, "orgB", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_string_equal(value, "0");
+    assert_true(incentive_row(outp, "orgC", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_string_equal(value, "");
+    assert_non_null(strstr(flags, "count"));
+    assert_non_null(strstr(flags, "input_suppressed"));
+    /* In one file only: no row, a warning naming them. */
+    assert_false(incentive_row(outp, "orgE", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_false(incentive_row(outp, "orgF", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_true(file_has(log, "'orgE'"));
+    assert_true(file_has(log, "'orgF'"));
+    /* The pooled metrics are still there. */
+    assert_true(file_has(outp, "2025-r2,ed_rate,race,BLACK,estimate,"));
+
+    /* Earn: orgA 90000 * 24/40 = 54000, orgD 90000 * 12/30 = 36000. */
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s %s --incentive-mode earn "
+             "--out %s", now, base, common, outp);
+    assert_int_equal(run_cmd(args, log), 0);
+    assert_true(incentive_row(outp, "orgA", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_string_equal(value, "54000");
+    assert_true(incentive_row(outp, "orgD", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_string_equal(value, "36000");
+    assert_true(incentive_row(outp, "orgB", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_string_equal(value, "0");
+
+    /* Without the incentive options: no incentive rows. */
+    snprintf(args, sizeof args, "metrics --cells %s --reference WHITE --out %s", now, outp);
+    assert_int_equal(run_cmd(args, log), 0);
+    assert_false(incentive_row(outp, "orgA", value, sizeof value, flags, sizeof flags, &nrows));
+    assert_int_equal(nrows, 0);
+
+    /* Usage errors (exit 2), naming what is missing or wrong. */
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s --reference WHITE "
+             "--incentive-pool 90000 --incentive-measure ed_rate --incentive-stratifier race "
+             "--out %s/x.csv", now, base, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    assert_true(file_has(log, "missing: --focal"));
+    snprintf(args, sizeof args, "metrics --cells %s --focal BLACK --out %s/x.csv", now, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    assert_true(file_has(log, "missing: --baseline, --incentive-pool, --incentive-measure, "
+                              "--incentive-stratifier"));
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s %s --incentive-mode half "
+             "--out %s/x.csv", now, base, common, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    assert_true(file_has(log, "'half'"));
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s --reference WHITE "
+             "--incentive-pool 90000 --incentive-measure telehealth_share "
+             "--incentive-stratifier race --focal BLACK --out %s/x.csv", now, base, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s --reference BLACK "
+             "--incentive-pool 90000 --incentive-measure ed_rate "
+             "--incentive-stratifier race --focal BLACK --out %s/x.csv", now, base, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s --reference WHITE "
+             "--incentive-pool -5 --incentive-measure ed_rate "
+             "--incentive-stratifier race --focal BLACK --out %s/x.csv", now, base, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    snprintf(args, sizeof args, "metrics --cells %s --capitation-base 0 --out %s/x.csv", now, dir);
+    assert_int_equal(run_cmd(args, log), 2);
+    snprintf(args, sizeof args, "%s/x.csv", dir);
+    assert_int_equal(access(args, F_OK), -1); /* nothing written */
+    /* A focal stratum neither file has: bad input (exit 1), naming the file. */
+    snprintf(args, sizeof args, "metrics --cells %s --baseline %s --reference WHITE "
+             "--incentive-pool 90000 --incentive-measure ed_rate "
+             "--incentive-stratifier race --focal NHPI --out %s/x.csv", now, base, dir);
+    assert_int_equal(run_cmd(args, log), 1);
+    assert_true(file_has(log, "'NHPI'"));
+
+    /* Capitation through the command: 450 * 1.3 = 585 for BLACK. */
+    write_file(base, CAP_CSV);
+    snprintf(args, sizeof args, "metrics --cells %s --capitation-base 450 --out %s", base, outp);
+    assert_int_equal(run_cmd(args, log), 0);
+    assert_true(file_has(outp, "r1,cost_pmpm,race,BLACK,capitation,585,,,,,,,\n"));
+
+    char rm[400];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    assert_int_equal(system(rm), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,9 +1276,14 @@ int main(void)
         cmocka_unit_test(test_partial),
         cmocka_unit_test(test_funnel_rates),
         cmocka_unit_test(test_payment),
+        cmocka_unit_test(test_capitation),
+        cmocka_unit_test(test_incentive),
+        cmocka_unit_test(test_incentive_best_reference),
+        cmocka_unit_test(test_incentive_check),
         cmocka_unit_test(test_completeness),
         cmocka_unit_test(test_heterogeneity_stats),
         cmocka_unit_test(test_command),
+        cmocka_unit_test(test_command_incentive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
