@@ -1106,9 +1106,12 @@ out:
 
 /* ---- data quality (section 7) --------------------------------------------- */
 
+/* "org:NAME"; an organization id that already says "org:" (a certificate
+ * CN such as org:plan-a) is not prefixed twice. */
 static void org_ref(struct metrics_row *r, const struct cellset *cs)
 {
-    snprintf(r->reference, sizeof r->reference, "org:%s", cs->org);
+    snprintf(r->reference, sizeof r->reference, "%s%s",
+             strncmp(cs->org, "org:", 4) == 0 ? "" : "org:", cs->org);
 }
 
 /* Whether the population measure has any cell in a table. */

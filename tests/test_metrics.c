@@ -682,6 +682,13 @@ static void test_completeness(void **state)
     assert_near6(r->value, 0.7);
     assert_flag(r, "dq_low_completeness");
     metrics_out_destroy(&out);
+    /* an id that is already a CN (org:...) is not prefixed again */
+    out = run(HEADER "org:q,r1,population,total,all,1000,12000,1000,1000,,0,\n"
+                     "org:q,r1,population,race,WHITE,1000,12000,1000,1000,,0,\n",
+              NULL);
+    assert_non_null(row(out, "population", "race", "all", "completeness", "org:q"));
+    assert_null(metrics_out_find(out, NULL, NULL, NULL, NULL, "org:org:q"));
+    metrics_out_destroy(&out);
 }
 
 static void test_heterogeneity_stats(void **state)
