@@ -1086,12 +1086,15 @@ int metrics_compute(const struct cellset *cs, const struct metrics_params *p, me
                 continue;
             if (emit_estimates(cs, m, t, g, n, out) || emit_dsr(cs, p, m, measure, table, out))
                 goto out;
-            if (t->ndim != 1)
+            if (t->ndim == 0)
                 continue;
+            /* Intersections (two-way tables) get pairwise disparities and
+             * payment shares between their cells, e.g. BLACK*Y against
+             * WHITE*N; the summary indices are for one-way tables. */
             struct ref ref;
             pick_reference(m, p, g, n, &ref);
             if (emit_pairwise(cs, p, m, measure, t, g, n, &ref, out) ||
-                emit_indices(cs, p, m, t, g, n, &ref, out) ||
+                (t->ndim == 1 && emit_indices(cs, p, m, t, g, n, &ref, out)) ||
                 emit_shares(cs, p, m, measure, t, g, n, out))
                 goto out;
         }

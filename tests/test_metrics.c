@@ -240,6 +240,38 @@ static void test_pairwise_example(void **state)
     metrics_out_destroy(&out);
 }
 
+/* The same numbers as an intersection: BLACK*Y (people of color with a
+ * disability) against WHITE*N, the reference given as a stratum VALUE:
+ * RD 72 - 45 = 27, RR 1.6, excess 90 events, as above; BLACK*N (60 per
+ * 1,000: 150 events in 30000 months) gets RD 15. No summary index for a
+ * two-way table. */
+static void test_pairwise_intersection(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,ed_rate,race*disability,BLACK*Y,3500,40000,40000,240,,0,\n"
+        "p,r1,ed_rate,race*disability,BLACK*N,2500,30000,30000,150,,0,\n"
+        "p,r1,ed_rate,race*disability,WHITE*N,7000,80000,80000,300,,0,\n";
+    struct metrics_params p;
+    metrics_params_default(&p);
+    assert_int_equal(metrics_params_set_reference(&p, "WHITE*N"), 0);
+    metrics_out *out = run(csv, &p);
+    const struct metrics_row *r =
+        row(out, "ed_rate", "race*disability", "BLACK*Y", "rd", "WHITE*N");
+    assert_near6(r->value, 27);
+    assert_near6(r->lower, 16.5642);
+    assert_near6(r->upper, 37.4358);
+    r = row(out, "ed_rate", "race*disability", "BLACK*Y", "rr", "WHITE*N");
+    assert_near6(r->value, 1.6);
+    assert_near6(r->lower, 1.35022);
+    assert_near6(r->upper, 1.89599);
+    assert_near6(row(out, "ed_rate", "race*disability", "BLACK*Y", "excess", "WHITE*N")->value,
+                 90);
+    assert_near6(row(out, "ed_rate", "race*disability", "BLACK*N", "rd", "WHITE*N")->value, 15);
+    assert_null(metrics_out_find(out, "ed_rate", "race*disability", "all", "bgv", NULL));
+    metrics_out_destroy(&out);
+}
+
 static const char *const BGV_CSV = HEADER
     "p,r1,no_show,race,WHITE,3000,36000,5000,600,,0,\n"
     "p,r1,no_show,race,BLACK,2000,24000,3000,540,,0,\n"
@@ -1271,6 +1303,7 @@ int main(void)
         cmocka_unit_test(test_dsr_example),
         cmocka_unit_test(test_dsr_not_computed),
         cmocka_unit_test(test_pairwise_example),
+        cmocka_unit_test(test_pairwise_intersection),
         cmocka_unit_test(test_summary_example),
         cmocka_unit_test(test_sii_example),
         cmocka_unit_test(test_heba_example),
