@@ -72,6 +72,37 @@ void cellset_destroy(struct cellset **pcs)
     *pcs = NULL;
 }
 
+struct cellset *cellset_copy(const struct cellset *src)
+{
+    struct cellset *cs = cellset_new();
+    if (!cs)
+        return NULL;
+    memcpy(cs->org, src->org, sizeof cs->org);
+    memcpy(cs->round, src->round, sizeof cs->round);
+    memcpy(cs->period, src->period, sizeof cs->period);
+    cs->k = src->k;
+    cs->dominance = src->dominance;
+    for (int t = 0; t < src->ntables; t++) {
+        const struct cell_table *tb = &src->tables[t];
+        const char *const *labels[CELLS_MAX_DIM] = {NULL, NULL};
+        for (int d = 0; d < tb->ndim; d++)
+            labels[d] = (const char *const *)tb->labels[d];
+        if (cellset_add_table(cs, tb->ndim, tb->dim, tb->card, labels) != t)
+            goto fail;
+    }
+    if (src->ncells) {
+        cs->cells = malloc(src->ncells * sizeof *cs->cells);
+        if (!cs->cells)
+            goto fail;
+        memcpy(cs->cells, src->cells, src->ncells * sizeof *cs->cells);
+        cs->ncells = cs->cap = src->ncells;
+    }
+    return cs;
+fail:
+    cellset_destroy(&cs);
+    return NULL;
+}
+
 int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
                       const int *cards, const char *const *const *labels)
 {

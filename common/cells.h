@@ -76,6 +76,10 @@ struct cellset {
 struct cellset *cellset_new(void);
 void cellset_destroy(struct cellset **cs);
 
+/* A deep copy of src (tables, labels and cells in the same order, so cell i
+ * of the copy is cell i of src), or NULL (no memory). */
+struct cellset *cellset_copy(const struct cellset *src);
+
 /* Adds a table; labels are copied. Returns its index, or -1 (no memory, or a
  * stratifier name that is not in the catalog). For ndim 0 pass NULLs. */
 int cellset_add_table(struct cellset *cs, int ndim, const int *dims,

@@ -78,18 +78,29 @@ static void count_orgs(struct cellset *pooled, struct cellset **subs, int n)
 
 /*
  * Every reader gets its own linear-programming check (suppress.c in pooled
- * mode): an analyst sees the pooled release; an organization also knows its
- * own cells, so what it learns about the others is the pooled release minus
- * its own part. For organization o the "view" is a copy of the pooled cells
- * holding the others' part: o's released numbers subtracted, o taken out of
- * n_orgs and n_withheld. Cells already withheld stay hidden in the view
- * (reason policy: no requirement of their own there); min_orgs cells keep
- * their reason, so the others' part of each is protected against o.
- * Complements chosen in a view are withheld in the pooled release. Views
- * are checked one after the other: withholding more only widens what every
- * earlier reader can infer, so one pass leaves every reader's requirements
- * met.
+ * mode, suppress.h), each on a copy of the pooled cells (cell i of a view
+ * is pooled cell i):
+ *   - an analyst sees the pooled release itself;
+ *   - an organization o also knows its own cells: its view holds the
+ *     others' part (o's released numbers subtracted, o taken out of n_orgs
+ *     and n_withheld);
+ *   - for an organization q behind a min_orgs cell, a reader who knows which
+ *     organization released or withheld each pooled cell can bound q's own
+ *     numbers (SUPPRESS_POOLED_ONE_ORG): a released cell that only q
+ *     contributed to (besides the reader and organizations that released
+ *     zero there) is q's number, any other released cell q is in bounds it
+ *     from above.
+ * Cells already withheld stay hidden in a view (reason policy: no
+ * requirement of their own there); min_orgs cells keep their reason where
+ * the reader must not learn them (see keep_from). Complements chosen in a
+ * view are withheld in the pooled release. Views are checked one after the
+ * other: withholding more only widens what every earlier reader can infer,
+ * so one pass leaves every reader's requirements met.
  */
+
+/* Above this many (organization, reader) pairs, one view per organization
+ * covers all its readers at once (see one_org_view). */
+#define ONE_ORG_VIEWS_MAX 64
 
 static cell_reason view_reason(cell_reason r)
 {
@@ -105,18 +116,28 @@ static cell_reason view_reason(cell_reason r)
 }
 
 /* Withholds in the pooled set the cells that suppression withheld in a view
- * (complements, or a primary rule on the view's numbers); map[i] is the
- * pooled cell of view cell i. */
-static void withhold_chosen(const struct cellset *view, struct cell **map)
+ * (complements, or a primary rule on the view's numbers). */
+static void withhold_chosen(const struct cellset *view, struct cellset *cs)
 {
     for (size_t i = 0; i < view->ncells; i++) {
         cell_reason r = view->cells[i].reason;
         if (r == REASON_NONE || r == REASON_POLICY || r == REASON_MIN_ORGS ||
             r == REASON_PARTIAL || r == REASON_NOT_AVAILABLE)
             continue;
-        if (map[i] && map[i]->reason == REASON_NONE)
-            map[i]->reason = REASON_SECONDARY;
+        if (cs->cells[i].reason == REASON_NONE)
+            cs->cells[i].reason = REASON_SECONDARY;
     }
+}
+
+/* Runs the view through suppress.c and withholds its choices in cs.
+ * Returns 0, 1 when its requirements could not all be met, -1 (memory). */
+static int check_view(struct cellset *cs, struct cellset *view, const struct suppress_params *sp)
+{
+    int rc = suppress_apply(view, sp, NULL);
+    if (rc != SUPPRESS_OK && rc != SUPPRESS_ELP)
+        return -1;
+    withhold_chosen(view, cs);
+    return rc == SUPPRESS_ELP;
 }
 
 /* Sums of costs leave rounding residue when a part is subtracted. */
@@ -126,110 +147,34 @@ static double minus(double total, double part)
     return fabs(d) <= 1e-9 * (fabs(total) + fabs(part)) ? 0 : d;
 }
 
-/* The view of the organization whose submission is sub (see above), and
- * map[i] = the pooled cell of view cell i. NULL when out of memory. */
-static struct cellset *others_view(const struct cellset *pooled, const struct cellset *sub,
-                                   int min_orgs, struct cell ***map)
+static void subtract(struct cell *v, const struct cell *part)
 {
-    struct cellset_builder *b = cellset_builder_new();
-    char lab[160], err[256];
-    *map = NULL;
-    if (!b)
-        return NULL;
-    for (size_t i = 0; i < pooled->ncells; i++) {
-        struct cell v = pooled->cells[i];
-        v.reason = view_reason(v.reason);
-        v.max_contrib = 0;
-        cellset_stratum_label(pooled, &pooled->cells[i], lab, sizeof lab);
-        if (cellset_builder_add(b, catalog_measure(v.measure)->name,
-                                pooled->tables[v.table].name, lab, &v, err, sizeof err) != 0) {
-            cellset_builder_destroy(&b);
-            return NULL;
-        }
-    }
-    struct cellset *view = cellset_builder_finish(&b);
-    if (!view)
-        return NULL;
-    view->k = pooled->k;
-    snprintf(view->org, sizeof view->org, "%s", sub->org);
-    *map = calloc(view->ncells ? view->ncells : 1, sizeof **map);
-    if (!*map) {
-        cellset_destroy(&view);
-        return NULL;
-    }
-    for (size_t i = 0; i < view->ncells; i++)
-        (*map)[i] = match(pooled, view, &view->cells[i]);
-    for (size_t j = 0; j < sub->ncells; j++) {
-        const struct cell *c = &sub->cells[j];
-        struct cell *vc = c->reason == REASON_NOT_AVAILABLE ? NULL : match(view, sub, c);
-        if (!vc)
-            continue;
-        if (c->reason != REASON_NONE) {
-            vc->n_withheld--;
-            continue;
-        }
-        vc->members = minus(vc->members, c->members);
-        vc->member_months = minus(vc->member_months, c->member_months);
-        vc->denominator = minus(vc->denominator, c->denominator);
-        vc->numerator = minus(vc->numerator, c->numerator);
-        vc->sum_sq = minus(vc->sum_sq, c->sum_sq);
-        vc->n_orgs -= c->members > 0;
-    }
-    /* A released cell tells an organization that contributed to it the sum
-     * of at least min_orgs - 1 others. A min_orgs cell with that many other
-     * contributors (members > 0) tells it no more, so it is protected only
-     * from readers who would see fewer: every analyst, and an organization
-     * when min_orgs > 2. */
-    for (size_t i = 0; i < view->ncells; i++)
-        if (view->cells[i].reason == REASON_MIN_ORGS && view->cells[i].n_orgs >= min_orgs - 1)
-            view->cells[i].reason = REASON_POLICY;
-    return view;
+    v->members = minus(v->members, part->members);
+    v->member_months = minus(v->member_months, part->member_months);
+    v->denominator = minus(v->denominator, part->denominator);
+    v->numerator = minus(v->numerator, part->numerator);
+    v->sum_sq = minus(v->sum_sq, part->sum_sq);
 }
 
-/* Withholds in the pooled set what the view of sub needs withheld.
- * Returns 0, 1 when the requirements could not all be met, -1 (memory). */
-static int protect_from(struct cellset *cs, const struct cellset *sub, int min_orgs,
-                        const struct suppress_params *sp)
+static int released_nonzero(const struct cell *c)
 {
-    /* Nothing to protect from this organization: no view (see others_view) */
-    int any = 0;
-    for (size_t j = 0; j < sub->ncells && !any; j++) {
-        const struct cell *c = &sub->cells[j];
-        const struct cell *pc = c->reason == REASON_NOT_AVAILABLE ? NULL : match(cs, sub, c);
-        any = pc && pc->reason == REASON_MIN_ORGS &&
-              pc->n_orgs - (c->reason == REASON_NONE && c->members > 0) < min_orgs - 1;
-    }
-    if (!any)
-        return 0;
-    struct cell **map;
-    struct cellset *view = others_view(cs, sub, min_orgs, &map);
-    if (!view)
-        return -1;
-    int rc = suppress_apply(view, sp, NULL);
-    if (rc == SUPPRESS_OK || rc == SUPPRESS_ELP)
-        withhold_chosen(view, map);
-    free(map);
-    cellset_destroy(&view);
-    return rc == SUPPRESS_OK ? 0 : rc == SUPPRESS_ELP ? 1 : -1;
+    return c && c->reason == REASON_NONE && c->members > 0;
 }
 
-/* ---- one organization's numbers, as another reader can bound them --------- */
-
-/*
- * The views above hold sums over organizations. A reader who knows which
- * organization released or withheld each pooled cell learns more: a
- * released pooled cell that only organization q (besides the reader
- * itself, and organizations that released zero there) contributed to IS
- * q's number, and any other released cell q contributed to bounds q's
- * number from above. So for each organization q behind a min_orgs cell and
- * each reader r (an analyst, or another organization), a view of q's own
- * cells is checked with suppress.c in SUPPRESS_POOLED_ONE_ORG mode.
- */
+/* A released cell tells an organization that contributed to it the sum of
+ * at least min_orgs - 1 others. A min_orgs cell with that many other
+ * contributors (members > 0) tells it no more, so a min_orgs cell is kept
+ * from every analyst, and from an organization (its own cell there: mine)
+ * only when fewer than min_orgs - 1 others contributed. */
+static int keep_from(const struct cell *pc, const struct cell *mine, int min_orgs)
+{
+    return pc->n_orgs - released_nonzero(mine) < min_orgs - 1;
+}
 
 /* at[o][i]: organization o's submitted cell behind pooled cell i, or NULL. */
 static struct cell ***org_cells(const struct cellset *cs, struct cellset **subs, int n)
 {
-    struct cell ***at = calloc((size_t)n, sizeof *at);
+    struct cell ***at = calloc((size_t)(n ? n : 1), sizeof *at);
     if (!at)
         return NULL;
     for (int o = 0; o < n; o++) {
@@ -250,125 +195,196 @@ static struct cell ***org_cells(const struct cellset *cs, struct cellset **subs,
     return at;
 }
 
-
-static int released_nonzero(const struct cell *c)
+static void org_cells_free(struct cell ***at, int n)
 {
-    return c && c->reason == REASON_NONE && c->members > 0;
+    for (int o = 0; at && o < n; o++)
+        free(at[o]);
+    free(at);
 }
 
-/* The view of organization q's cells for reader r (-1: an analyst). */
-static struct cellset *one_org_view(const struct cellset *cs, struct cell ***at, int q, int r,
-                                    int min_orgs, struct cell ***map)
+/* Organization o's view: the others' part of every pooled cell. */
+static int protect_from(struct cellset *cs, struct cell ***at, int o, int min_orgs,
+                        const struct suppress_params *sp)
 {
-    struct cellset_builder *b = cellset_builder_new();
-    char lab[160], err[256];
-    *map = NULL;
-    if (!b)
+    int any = 0; /* a min_orgs cell to keep from o, else no view */
+    for (size_t i = 0; i < cs->ncells && !any; i++)
+        any = cs->cells[i].reason == REASON_MIN_ORGS && keep_from(&cs->cells[i], at[o][i], min_orgs);
+    if (!any)
+        return 0;
+    struct cellset *view = cellset_copy(cs);
+    if (!view)
+        return -1;
+    for (size_t i = 0; i < view->ncells; i++) {
+        struct cell *v = &view->cells[i];
+        const struct cell *c = at[o][i];
+        v->max_contrib = 0;
+        if (v->reason == REASON_MIN_ORGS && !keep_from(&cs->cells[i], c, min_orgs))
+            v->reason = REASON_POLICY;
+        v->reason = view_reason(v->reason);
+        if (!c)
+            continue;
+        if (c->reason != REASON_NONE) {
+            v->n_withheld--;
+            continue;
+        }
+        subtract(v, c);
+        v->n_orgs -= c->members > 0;
+    }
+    int rc = check_view(cs, view, sp);
+    cellset_destroy(&view);
+    return rc;
+}
+
+/* Per pooled cell, the largest released contribution of any organization
+ * to each number (for the one view that covers every reader). */
+struct top2 {
+    struct cell first, second; /* largest and second largest per number   */
+    int first_org[5];          /* whose is the largest, per number         */
+};
+
+static double *num(struct cell *c, int f)
+{
+    switch (f) {
+    case 0: return &c->members;
+    case 1: return &c->member_months;
+    case 2: return &c->denominator;
+    case 3: return &c->numerator;
+    default: return &c->sum_sq;
+    }
+}
+
+static struct top2 *top_contributions(const struct cellset *cs, struct cell ***at, int n)
+{
+    struct top2 *t = calloc(cs->ncells ? cs->ncells : 1, sizeof *t);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        for (int f = 0; f < 5; f++)
+            t[i].first_org[f] = -1;
+        for (int o = 0; o < n; o++) {
+            struct cell *c = at[o][i];
+            if (!c || c->reason != REASON_NONE)
+                continue;
+            for (int f = 0; f < 5; f++) {
+                double x = *num(c, f);
+                if (t[i].first_org[f] < 0 || x > *num(&t[i].first, f)) {
+                    *num(&t[i].second, f) = *num(&t[i].first, f);
+                    *num(&t[i].first, f) = x;
+                    t[i].first_org[f] = o;
+                } else if (x > *num(&t[i].second, f)) {
+                    *num(&t[i].second, f) = x;
+                }
+            }
+        }
+    }
+    return t;
+}
+
+/* Organization q's view for reader r (-1: an analyst), or with r = -2 for
+ * every reader at once (a conservative union: a cell is q's number when
+ * at most one other organization contributed to it, the reader being that
+ * one; an upper bound subtracts the largest other contribution; min_orgs
+ * cells are kept as from an analyst). top is needed only for r = -2. */
+static struct cellset *one_org_view(const struct cellset *cs, struct cell ***at,
+                                    const struct top2 *top, int q, int r, int min_orgs)
+{
+    struct cellset *view = cellset_copy(cs);
+    if (!view)
         return NULL;
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *pc = &cs->cells[i], *cq = at[q][i];
-        const struct cell *cr = r >= 0 && at[r][i] && at[r][i]->reason == REASON_NONE
-                                    ? at[r][i] : NULL;
-        struct cell v;
-        memset(&v, 0, sizeof v);
-        v.measure = pc->measure;
+        const struct cell *mine = r >= 0 ? at[r][i] : NULL;
+        struct cell *v = &view->cells[i];
+        int others = pc->n_orgs - released_nonzero(cq);
+        if (r >= 0)
+            others -= released_nonzero(mine);
+        else if (r == -2 && others > 0)
+            others--;
         if (!cq || cq->reason != REASON_NONE) {
-            v.reason = REASON_POLICY; /* q's number unknown to the reader */
-            v.n_orgs = v.n_withheld = 1;
-        } else if (pc->reason != REASON_NONE) {
-            v = *cq;
-            /* see others_view: an organization that sees min_orgs - 1
-             * other contributors here learns no more than elsewhere */
-            int keep = r < 0 || pc->n_orgs - released_nonzero(at[r][i]) < min_orgs - 1;
-            v.reason = pc->reason == REASON_MIN_ORGS && cq->members > 0 && keep
-                           ? REASON_MIN_ORGS
-                           : REASON_POLICY;
-            v.n_orgs = cq->members > 0;
-            v.n_withheld = 0;
-        } else if (pc->n_orgs - released_nonzero(cq) - released_nonzero(cr) <= 0) {
-            v = *cq; /* nobody else in the sum: q's number */
-            v.n_orgs = cq->members > 0;
-            v.n_withheld = 0;
+            memset(v, 0, sizeof *v);
+            v->measure = pc->measure;
+            v->table = pc->table;
+            v->stratum = pc->stratum;
+            v->reason = REASON_POLICY; /* q's number unknown to the reader */
+            v->n_orgs = v->n_withheld = 1;
+            continue;
+        }
+        if (pc->reason != REASON_NONE || others <= 0) {
+            /* withheld in the pool, or nobody else in the sum: q's number */
+            *v = *cq;
+            v->table = pc->table;
+            v->stratum = pc->stratum;
+            v->reason = pc->reason == REASON_NONE ? REASON_NONE
+                        : pc->reason == REASON_MIN_ORGS && cq->members > 0 &&
+                                  (r < 0 || keep_from(pc, mine, min_orgs))
+                            ? REASON_MIN_ORGS
+                            : REASON_POLICY;
+            v->n_orgs = cq->members > 0;
         } else {
-            v = *pc; /* a sum with others: an upper bound */
-            if (cr) {
-                v.members = minus(v.members, cr->members);
-                v.member_months = minus(v.member_months, cr->member_months);
-                v.denominator = minus(v.denominator, cr->denominator);
-                v.numerator = minus(v.numerator, cr->numerator);
-                v.sum_sq = minus(v.sum_sq, cr->sum_sq);
+            /* a sum with others: an upper bound of q's number */
+            if (mine && mine->reason == REASON_NONE)
+                subtract(v, mine);
+            for (int f = 0; f < 5 && r == -2; f++) {
+                const struct top2 *t = &top[i];
+                double largest = t->first_org[f] == q ? *num((struct cell *)&t->second, f)
+                                                      : *num((struct cell *)&t->first, f);
+                *num(v, f) = minus(*num(v, f), largest);
             }
-            v.n_orgs = 2;
-            v.n_withheld = 0;
+            v->reason = REASON_NONE;
+            v->n_orgs = 2;
         }
-        v.max_contrib = 0;
-        cellset_stratum_label(cs, pc, lab, sizeof lab);
-        if (cellset_builder_add(b, catalog_measure(v.measure)->name, cs->tables[pc->table].name,
-                                lab, &v, err, sizeof err) != 0) {
-            cellset_builder_destroy(&b);
-            return NULL;
-        }
+        v->n_withheld = 0;
+        v->max_contrib = 0;
     }
-    struct cellset *view = cellset_builder_finish(&b);
-    if (!view)
-        return NULL;
-    view->k = cs->k;
-    *map = calloc(view->ncells ? view->ncells : 1, sizeof **map);
-    if (!*map) {
-        cellset_destroy(&view);
-        return NULL;
-    }
-    for (size_t i = 0; i < view->ncells; i++)
-        (*map)[i] = match(cs, view, &view->cells[i]);
     return view;
 }
 
-/* Checks every (organization behind a min_orgs cell, reader) view.
- * Returns the number of views whose requirements could not all be met, or
- * -1 (no memory). */
-static int protect_one_orgs(struct cellset *cs, struct cellset **subs, int n, int min_orgs,
+/* Checks the one-organization views of every organization behind a min_orgs
+ * cell. Returns the number of views whose requirements could not all be
+ * met, or -1 (no memory). */
+static int protect_one_orgs(struct cellset *cs, struct cell ***at, int n, int min_orgs,
                             const struct suppress_params *sp0)
 {
-    struct cell ***at = org_cells(cs, subs, n);
-    if (!at)
-        return -1;
     struct suppress_params sp = *sp0;
     sp.pooled = SUPPRESS_POOLED_ONE_ORG;
-    int unmet = 0;
-    for (int q = 0; q < n && unmet >= 0; q++) {
-        int behind = 0;
-        for (size_t i = 0; i < cs->ncells && !behind; i++)
-            behind = cs->cells[i].reason == REASON_MIN_ORGS && released_nonzero(at[q][i]);
-        for (int r = -1; r < n && behind && unmet >= 0; r++) {
-            if (r == q)
+    /* which (q, r) pairs need a view: q behind a min_orgs cell that r must
+     * not learn */
+    char *need = calloc((size_t)n * (size_t)(n + 1) + 1, 1);
+    if (!need)
+        return -1;
+    int pairs = 0;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *pc = &cs->cells[i];
+        if (pc->reason != REASON_MIN_ORGS)
+            continue;
+        for (int q = 0; q < n; q++) {
+            if (!released_nonzero(at[q][i]))
                 continue;
-            /* an organization r sees enough others everywhere: no view */
-            int any = r < 0;
-            for (size_t i = 0; i < cs->ncells && !any; i++)
-                any = cs->cells[i].reason == REASON_MIN_ORGS && released_nonzero(at[q][i]) &&
-                      cs->cells[i].n_orgs - released_nonzero(at[r][i]) < min_orgs - 1;
-            if (!any)
-                continue;
-            struct cell **map;
-            struct cellset *view = one_org_view(cs, at, q, r, min_orgs, &map);
-            if (!view) {
-                unmet = -1;
-                break;
+            for (int r = -1; r < n; r++) {
+                char *x = &need[(size_t)q * (size_t)(n + 1) + (size_t)(r + 1)];
+                if (r == q || *x || (r >= 0 && !keep_from(pc, at[r][i], min_orgs)))
+                    continue;
+                *x = 1;
+                pairs++;
             }
-            int rc = suppress_apply(view, &sp, NULL);
-            if (rc == SUPPRESS_OK || rc == SUPPRESS_ELP) {
-                withhold_chosen(view, map);
-                unmet += rc == SUPPRESS_ELP;
-            } else {
-                unmet = -1;
-            }
-            free(map);
-            cellset_destroy(&view);
         }
     }
-    for (int o = 0; o < n; o++)
-        free(at[o]);
-    free(at);
+    int combined = pairs > ONE_ORG_VIEWS_MAX;
+    struct top2 *top = combined ? top_contributions(cs, at, n) : NULL;
+    int unmet = combined && !top ? -1 : 0;
+    for (int q = 0; q < n && unmet >= 0; q++)
+        for (int r = combined ? -2 : -1; r < (combined ? -1 : n) && unmet >= 0; r++) {
+            if (!combined && !need[(size_t)q * (size_t)(n + 1) + (size_t)(r + 1)])
+                continue;
+            if (combined && !need[(size_t)q * (size_t)(n + 1)])
+                continue; /* q has no min_orgs cell (the analyst always needs one) */
+            struct cellset *view = one_org_view(cs, at, top, q, r, min_orgs);
+            int e = view ? check_view(cs, view, &sp) : -1;
+            cellset_destroy(&view);
+            unmet = e < 0 ? -1 : unmet + e;
+        }
+    free(top);
+    free(need);
     return unmet;
 }
 
@@ -406,14 +422,18 @@ int release_apply(struct cellset *cs, struct cellset **subs, int n,
     if (rc == SUPPRESS_ENOMEM || rc == SUPPRESS_EINVAL)
         return -1;
     unmet += rc == SUPPRESS_ELP;
-    for (int o = 0; o < n && any_min_orgs; o++) {
-        int e = protect_from(cs, subs[o], min_orgs, &sp);
-        if (e < 0)
-            return -1;
-        unmet += e;
-    }
     if (any_min_orgs) {
-        int e = protect_one_orgs(cs, subs, n, min_orgs, &sp);
+        struct cell ***at = org_cells(cs, subs, n);
+        int e = at ? 0 : -1;
+        for (int o = 0; o < n && e >= 0; o++) {
+            int f = protect_from(cs, at, o, min_orgs, &sp);
+            e = f < 0 ? -1 : e + f;
+        }
+        if (e >= 0) {
+            int f = protect_one_orgs(cs, at, n, min_orgs, &sp);
+            e = f < 0 ? -1 : e + f;
+        }
+        org_cells_free(at, n);
         if (e < 0)
             return -1;
         unmet += e;
