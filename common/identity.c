@@ -550,11 +550,37 @@ int identity_verify_sig(X509 *cert, const void *buf, size_t len, const unsigned 
 
 /* --- trust ------------------------------------------------------------------ */
 
+/* A verdict of identity_verify that can be reused. Whether a certificate
+ * chains to the CA, is not on the CRL, is not a CA and has a role depends
+ * only on the certificate, the CA and the CRL: it holds until the CRL file
+ * is re-read or the enrolled set changes (trust->gen moves on). What varies
+ * with time is checked again on every use: the verdict holds only while
+ * from <= now < until, the intersection of the certificate's, the CA's and
+ * the CRL's validity (X509_verify_cert's own time checks); outside it the
+ * certificate is verified in full again, which says why it is refused. */
+struct verdict {
+    unsigned long gen; /* trust->gen when it was made; 0 = none */
+    time_t from, until;
+};
+
 struct trust_entry {
     X509 *cert;
     struct identity_info info;
     char path[256];
+    struct verdict ok;
 };
+
+/* A signing certificate that verified, keyed by the SHA-256 of its DER. */
+struct signer_entry {
+    unsigned char der_sha[SHA256_DIGEST_LENGTH];
+    X509 *cert; /* NULL: empty slot */
+    struct identity_info info;
+    struct verdict ok;
+};
+
+/* At most this many signing certificates are remembered; past that the
+ * table is emptied and refilled (a federation has one or two per org). */
+#define SIGNERS_MAX 65536
 
 struct trust {
     pthread_mutex_t mu;
@@ -565,12 +591,71 @@ struct trust {
     int crl_seen;
     struct trust_entry *v;
     size_t n, cap;
+    unsigned long gen;     /* moves on when the CRL is re-read or v changes */
+    time_t from, until;    /* validity of the CA and the loaded CRL          */
+    struct signer_entry *signers; /* open addressing, nsig_slots (power of 2) */
+    size_t nsig, nsig_slots;
+    unsigned long hits, misses;
 };
 
 static int same_file_state(const struct stat *a, const struct stat *b)
 {
     return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void signers_clear(trust_t *t)
+{
+    for (size_t i = 0; i < t->nsig_slots; i++)
+        X509_free(t->signers[i].cert);
+    free(t->signers);
+    t->signers = NULL;
+    t->nsig = t->nsig_slots = 0;
+}
+
+/* Every cached verdict is void from now on. Called with the mutex held. */
+static void verdicts_invalidate(trust_t *t)
+{
+    t->gen++;
+    signers_clear(t);
+}
+
+/* The window of the CA and the CRL now loaded (see struct verdict). */
+static void trust_window(trust_t *t)
+{
+    time_t from = asn1_to_time(X509_get0_notBefore(t->ca));
+    time_t until = asn1_to_time(X509_get0_notAfter(t->ca));
+    if (t->crl) {
+        time_t last = asn1_to_time(X509_CRL_get0_lastUpdate(t->crl));
+        const ASN1_TIME *nt = X509_CRL_get0_nextUpdate(t->crl);
+        if (last == (time_t)-1 || last > from)
+            from = last;
+        if (nt) {
+            time_t next = asn1_to_time(nt);
+            if (next == (time_t)-1 || next < until)
+                until = next;
+        }
+    }
+    /* An unreadable time caches nothing: an empty window. */
+    if (from == (time_t)-1 || until == (time_t)-1) {
+        from = 1;
+        until = 0;
+    }
+    t->from = from;
+    t->until = until;
+}
+
+/* Records that a certificate with info verified just now. */
+static void verdict_make(trust_t *t, const struct identity_info *info, struct verdict *v)
+{
+    v->gen = t->gen;
+    v->from = info->not_before > t->from ? info->not_before : t->from;
+    v->until = info->not_after < t->until ? info->not_after : t->until;
+}
+
+static int verdict_holds(const trust_t *t, const struct verdict *v, time_t now)
+{
+    return v->gen == t->gen && t->crl && now >= v->from && now < v->until;
 }
 
 /* Called with the mutex held. */
@@ -585,12 +670,14 @@ static int crl_refresh_locked(trust_t *t)
         t->crl = NULL;
         t->crl_seen = 1;
         memset(&t->crl_st, 0, sizeof t->crl_st);
+        verdicts_invalidate(t);
         return ID_ERR_CRL;
     }
     if (t->crl_seen && same_file_state(&st, &t->crl_st))
         return t->crl ? ID_OK : ID_ERR_CRL;
     t->crl_seen = 1;
     t->crl_st = st;
+    verdicts_invalidate(t);
     X509_CRL *crl = NULL;
     int rc = identity_load_crl(t->crl_path, &crl);
     if (rc == ID_OK && X509_CRL_verify(crl, X509_get0_pubkey(t->ca)) != 1) {
@@ -607,6 +694,7 @@ static int crl_refresh_locked(trust_t *t)
         return ID_ERR_CRL;
     }
     t->crl = crl;
+    trust_window(t);
     STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(crl);
     log_info("%s: CRL loaded (%d revoked)", t->crl_path, rev ? sk_X509_REVOKED_num(rev) : 0);
     return ID_OK;
@@ -643,7 +731,9 @@ static int add_cert_locked(trust_t *t, const char *path)
     struct trust_entry *e = &t->v[t->n++];
     e->cert = c;
     e->info = info;
+    memset(&e->ok, 0, sizeof e->ok);
     snprintf(e->path, sizeof e->path, "%s", path);
+    verdicts_invalidate(t);
     log_debug("%s: enrolled %s (%s)", path, info.cn, identity_role_name(info.role));
     return ID_OK;
 }
@@ -697,6 +787,7 @@ trust_t *trust_new(const char *ca_path, const char *crl_path, const char *certs_
     if (!t)
         return NULL;
     pthread_mutex_init(&t->mu, NULL);
+    t->gen = 1;
     if (identity_load_cert(ca_path, &t->ca) != ID_OK)
         goto fail;
     if (X509_check_ca(t->ca) == 0) {
@@ -726,6 +817,7 @@ void trust_destroy(trust_t **pt)
     for (size_t i = 0; i < t->n; i++)
         X509_free(t->v[i].cert);
     free(t->v);
+    signers_clear(t);
     X509_CRL_free(t->crl);
     X509_free(t->ca);
     free(t->crl_path);
@@ -778,19 +870,118 @@ int trust_lookup_key(trust_t *t, const unsigned char key[IDENTITY_KEY_LEN],
     int rc = ID_ERR_UNKNOWN;
     pthread_mutex_lock(&t->mu);
     crl_refresh_locked(t);
+    time_t now = time(NULL);
     /* A key may be enrolled more than once (a re-issued certificate): accept
      * if any of its certificates is valid now. */
     for (size_t i = 0; i < t->n; i++) {
-        if (CRYPTO_memcmp(t->v[i].info.key, key, IDENTITY_KEY_LEN) != 0)
+        struct trust_entry *e = &t->v[i];
+        if (memcmp(e->info.key, key, IDENTITY_KEY_LEN) != 0)
             continue;
-        struct identity_info cand;
-        rc = identity_verify(t->ca, t->crl, t->v[i].cert, 0, &cand);
-        *info = cand;
-        if (rc == ID_OK)
+        if (verdict_holds(t, &e->ok, now)) {
+            t->hits++;
+            *info = e->info;
+            rc = ID_OK;
             break;
+        }
+        t->misses++;
+        struct identity_info cand;
+        rc = identity_verify(t->ca, t->crl, e->cert, 0, &cand);
+        *info = cand;
+        if (rc == ID_OK) {
+            verdict_make(t, &cand, &e->ok);
+            break;
+        }
     }
     pthread_mutex_unlock(&t->mu);
     return rc;
+}
+
+size_t trust_check_enrolled(trust_t *t)
+{
+    if (!t)
+        return 0;
+    size_t valid = 0;
+    pthread_mutex_lock(&t->mu);
+    crl_refresh_locked(t);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < t->n; i++) {
+        struct trust_entry *e = &t->v[i];
+        if (verdict_holds(t, &e->ok, now)) {
+            valid++;
+            continue;
+        }
+        struct identity_info info;
+        if (identity_verify(t->ca, t->crl, e->cert, 0, &info) == ID_OK) {
+            verdict_make(t, &info, &e->ok);
+            valid++;
+        } else {
+            memset(&e->ok, 0, sizeof e->ok);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return valid;
+}
+
+/* The slot of a signing certificate by the SHA-256 of its DER: its entry,
+ * or the empty slot where it belongs. */
+static struct signer_entry *signer_slot(trust_t *t, const unsigned char sha[SHA256_DIGEST_LENGTH])
+{
+    size_t h;
+    memcpy(&h, sha, sizeof h);
+    size_t mask = t->nsig_slots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct signer_entry *e = &t->signers[i];
+        if (!e->cert || memcmp(e->der_sha, sha, SHA256_DIGEST_LENGTH) == 0)
+            return e;
+    }
+}
+
+/* Remembers a verified signing certificate (takes a reference to cert).
+ * Called with the mutex held; a failure only means it is not remembered. */
+static void signer_remember(trust_t *t, const unsigned char sha[SHA256_DIGEST_LENGTH], X509 *cert,
+                            const struct identity_info *info)
+{
+    if (t->nsig >= SIGNERS_MAX)
+        signers_clear(t);
+    if (2 * (t->nsig + 1) > t->nsig_slots) {
+        size_t slots = t->nsig_slots ? 2 * t->nsig_slots : 64;
+        struct signer_entry *old = t->signers;
+        size_t nold = t->nsig_slots;
+        struct signer_entry *nw = calloc(slots, sizeof *nw);
+        if (!nw)
+            return;
+        t->signers = nw;
+        t->nsig_slots = slots;
+        for (size_t i = 0; i < nold; i++)
+            if (old[i].cert)
+                *signer_slot(t, old[i].der_sha) = old[i];
+        free(old);
+    }
+    struct signer_entry *e = signer_slot(t, sha);
+    if (e->cert)
+        X509_free(e->cert);
+    else
+        t->nsig++;
+    X509_up_ref(cert);
+    memcpy(e->der_sha, sha, SHA256_DIGEST_LENGTH);
+    e->cert = cert;
+    e->info = *info;
+    verdict_make(t, info, &e->ok);
+}
+
+void trust_cache_stats(trust_t *t, unsigned long *hits, unsigned long *misses)
+{
+    unsigned long h = 0, m = 0;
+    if (t) {
+        pthread_mutex_lock(&t->mu);
+        h = t->hits;
+        m = t->misses;
+        pthread_mutex_unlock(&t->mu);
+    }
+    if (hits)
+        *hits = h;
+    if (misses)
+        *misses = m;
 }
 
 int trust_verify_signed(trust_t *t, const unsigned char *cert_der, size_t cert_len,
@@ -803,11 +994,30 @@ int trust_verify_signed(trust_t *t, const unsigned char *cert_der, size_t cert_l
     memset(info, 0, sizeof *info);
     if (!t || !cert_der || !sig)
         return ID_ERR_ARG;
+    unsigned char sha[SHA256_DIGEST_LENGTH];
+    SHA256(cert_der, cert_len, sha);
     X509 *cert = NULL;
-    int rc = identity_cert_from_der(cert_der, cert_len, &cert);
-    if (rc != ID_OK)
-        return rc;
-    rc = trust_verify_cert(t, cert, info);
+    int rc;
+    pthread_mutex_lock(&t->mu);
+    crl_refresh_locked(t);
+    struct signer_entry *e = t->nsig ? signer_slot(t, sha) : NULL;
+    if (e && e->cert && verdict_holds(t, &e->ok, time(NULL))) {
+        t->hits++;
+        cert = e->cert;
+        X509_up_ref(cert);
+        *info = e->info;
+        rc = ID_OK;
+    } else {
+        t->misses++;
+        rc = identity_cert_from_der(cert_der, cert_len, &cert);
+        if (rc == ID_OK) {
+            /* With no usable CRL identity_verify refuses (fail closed). */
+            rc = identity_verify(t->ca, t->crl, cert, 0, info);
+            if (rc == ID_OK)
+                signer_remember(t, sha, cert, info);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
     if (rc != ID_OK)
         goto out;
     if (info->kind != CERT_KIND_SIGNING) {

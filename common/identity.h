@@ -162,7 +162,19 @@ typedef struct trust trust_t;
  * not X25519 are skipped; ones that fail to parse are errors. A certificate
  * that is expired or revoked is still indexed (so that a refusal can say
  * why) but never accepted. Returns NULL and logs on failure. Thread-safe:
- * all trust_* calls lock an internal mutex. */
+ * all trust_* calls lock an internal mutex.
+ *
+ * Verification cache: trust_lookup_key and trust_verify_signed remember
+ * that a certificate (an enrolled one, or a signing certificate by the
+ * SHA-256 of its DER) passed the chain + CRL + role check, so that the
+ * X.509 verification is not repeated for every handshake, message and
+ * submission. Everything remembered is forgotten whenever the CRL file is
+ * re-read (it changed, vanished or came back) or a certificate is enrolled.
+ * Time is checked on every use: a remembered verdict holds only while now
+ * is inside the certificate's, the CA's and the CRL's validity periods;
+ * outside them the certificate is verified in full again (and refused as
+ * expired, not yet valid or with a stale CRL). Failures are not
+ * remembered. */
 trust_t *trust_new(const char *ca_path, const char *crl_path, const char *certs_dir);
 void trust_destroy(trust_t **t);
 
@@ -179,18 +191,30 @@ int trust_reload_crl(trust_t *t);
 int trust_verify_cert(trust_t *t, X509 *cert, struct identity_info *info);
 
 /* Look up an enrolled transport certificate by raw CURVE public key and
- * verify it now. 0 and *info filled if enrolled and valid; ID_ERR_UNKNOWN
- * if not enrolled; the identity_verify error otherwise (with *info filled
- * so the caller can log the CN). */
+ * verify it now (or use its remembered verdict, see trust_new). 0 and
+ * *info filled if enrolled and valid; ID_ERR_UNKNOWN if not enrolled; the
+ * identity_verify error otherwise (with *info filled so the caller can log
+ * the CN). */
 int trust_lookup_key(trust_t *t, const unsigned char key[IDENTITY_KEY_LEN],
                      struct identity_info *info);
 
 /* Verify a signed payload: decode the DER signing certificate, verify it
- * against CA + CRL now, require kind signing, require its CN to equal
- * expected_cn (if not NULL), and verify the Ed25519 signature over payload.
- * *info (may be NULL) receives the signer. */
+ * against CA + CRL now (or use its remembered verdict, see trust_new),
+ * require kind signing, require its CN to equal expected_cn (if not NULL),
+ * and verify the Ed25519 signature over payload (always). *info (may be
+ * NULL) receives the signer. */
 int trust_verify_signed(trust_t *t, const unsigned char *cert_der, size_t cert_len,
                         const void *payload, size_t payload_len, const unsigned char *sig,
                         size_t sig_len, const char *expected_cn, struct identity_info *info);
+
+/* Verifies every enrolled certificate now and remembers the verdicts (the
+ * coordinator does this at start, so that the first handshake of each node
+ * finds its certificate verified). Returns how many are valid now. */
+size_t trust_check_enrolled(trust_t *t);
+
+/* How often trust_lookup_key and trust_verify_signed used a remembered
+ * verdict (hits) or verified a certificate in full (misses), since
+ * trust_new. Either pointer may be NULL. */
+void trust_cache_stats(trust_t *t, unsigned long *hits, unsigned long *misses);
 
 #endif

@@ -942,12 +942,16 @@ int transport_recv(transport_sock_t *s, zmq_msg_t *body, unsigned char *peer_id,
         return TRANSPORT_ERR_ARG;
     if (cn && cnlen)
         cn[0] = '\0';
-    zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
-    int n = zmq_poll(&it, 1, timeout_ms < 0 ? s->set.rcvtimeo : timeout_ms);
-    if (n < 0)
-        return errno == EINTR ? TRANSPORT_ERR_AGAIN : TRANSPORT_ERR_ZMQ;
-    if (n == 0)
-        return TRANSPORT_ERR_AGAIN;
+    /* timeout 0 (draining what is already queued): the non-blocking
+     * receive below answers "nothing" by itself, without a poll. */
+    if (timeout_ms != 0) {
+        zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&it, 1, timeout_ms < 0 ? s->set.rcvtimeo : timeout_ms);
+        if (n < 0)
+            return errno == EINTR ? TRANSPORT_ERR_AGAIN : TRANSPORT_ERR_ZMQ;
+        if (n == 0)
+            return TRANSPORT_ERR_AGAIN;
+    }
     if (!s->set.is_server) {
         if (zmq_msg_recv(body, s->sock, ZMQ_DONTWAIT) < 0)
             return errno == EAGAIN ? TRANSPORT_ERR_AGAIN : TRANSPORT_ERR_ZMQ;

@@ -169,7 +169,8 @@ int transport_check_peer(transport_sock_t *s, zmq_msg_t *msg, struct identity_in
  * reply. Client sockets: [body]; cn receives the pinned server's CN if it
  * was opened from a certificate ("" otherwise). body must be initialised
  * (zmq_msg_init); on success it holds the payload. Messages with more
- * frames than expected are dropped. timeout_ms < 0: the role's rcvtimeo.
+ * frames than expected are dropped. timeout_ms < 0: the role's rcvtimeo;
+ * 0: only what is already queued (no wait).
  * Returns 0, TRANSPORT_ERR_AGAIN, TRANSPORT_ERR_DROPPED (logged; call
  * again), or TRANSPORT_ERR_ZMQ. */
 int transport_recv(transport_sock_t *s, zmq_msg_t *body, unsigned char *peer_id,

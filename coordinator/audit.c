@@ -3,6 +3,8 @@
  *
  * Appending reads the last entry to continue its seq and hash, under an
  * exclusive flock so that the daemon and a CLI command never interleave.
+ * A group of entries (audit_append_many) is chained in memory and written
+ * with one write and one fsync.
  */
 #include "audit.h"
 
@@ -123,17 +125,52 @@ static void now_rfc3339(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int audit_append(const char *path, const char *event, const char *details_json)
+/* An entry audit_append would accept: an event name without tabs or
+ * newlines and one line of details no longer than AUDIT_MAX_DETAILS. */
+static int entry_ok(const char *event, const char *details)
 {
-    if (!path || !event || !*event || strpbrk(event, "\t\n"))
-        return -1;
-    const char *details = details_json ? details_json : "{}";
-    if (strlen(details) > AUDIT_MAX_DETAILS || strpbrk(details, "\t\n\r")) {
-        log_error("audit %s: details of event %s are too long or not one line", path, event);
-        return -1;
+    return event && *event && !strpbrk(event, "\t\n") && strlen(details) <= AUDIT_MAX_DETAILS &&
+           !strpbrk(details, "\t\n\r");
+}
+
+static int write_all(int fd, const char *buf, size_t len, const char *path)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, buf + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            log_warn("audit %s: write", path);
+            return -1;
+        }
+        done += (size_t)w;
     }
-    int rc = -1;
-    char *line = NULL;
+    return 0;
+}
+
+int audit_append_many(const char *path, const struct audit_entry *entries, size_t n)
+{
+    if (!path || (n && !entries))
+        return -1;
+    if (n == 0)
+        return 0;
+    int rc = -1, skipped = 0;
+    char *buf = NULL;
+    size_t cap = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *d = entries[i].details ? entries[i].details : "{}";
+        if (!entry_ok(entries[i].event, d)) {
+            log_error("audit %s: entry %zu of %zu (event \"%.40s\") not written: the event name "
+                      "is empty or has a tab or newline, or the details are too long or not one "
+                      "line", path, i + 1, n, entries[i].event ? entries[i].event : "");
+            skipped++;
+            continue;
+        }
+        cap += strlen(d) + strlen(entries[i].event) + 256;
+    }
+    if ((size_t)skipped == n)
+        return -1;
     int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
         log_warn("audit %s: open", path);
@@ -149,38 +186,43 @@ int audit_append(const char *path, const char *event, const char *details_json)
         goto out;
     char when[32];
     now_rfc3339(when);
-    size_t cap = strlen(details) + strlen(event) + 256;
-    line = malloc(cap);
-    if (!line)
+    buf = malloc(cap);
+    if (!buf)
         goto out;
-    int n = snprintf(line, cap, "%ld\t%s\t%s\t%s\t%s\t", seq + 1, when, event, details, prev);
-    if (n < 0 || (size_t)n + 66 > cap)
-        goto out;
-    char hash[IDENTITY_HEX_SHA256];
-    identity_sha256_hex(line, (size_t)n, hash);
-    memcpy(line + n, hash, 64);
-    line[n + 64] = '\n';
-    size_t len = (size_t)n + 65;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, line + done, len - done);
-        if (w < 0 && errno == EINTR)
+    for (size_t i = 0; i < n; i++) {
+        const char *d = entries[i].details ? entries[i].details : "{}";
+        if (!entry_ok(entries[i].event, d))
             continue;
-        if (w <= 0) {
-            log_warn("audit %s: write", path);
+        char *line = buf + used;
+        size_t room = cap - used;
+        int len = snprintf(line, room, "%ld\t%s\t%s\t%s\t%s\t", ++seq, when, entries[i].event, d,
+                           prev);
+        if (len < 0 || (size_t)len + 66 > room)
             goto out;
-        }
-        done += (size_t)w;
+        char hash[IDENTITY_HEX_SHA256];
+        identity_sha256_hex(line, (size_t)len, hash);
+        memcpy(line + len, hash, 64);
+        line[len + 64] = '\n';
+        used += (size_t)len + 65;
+        memcpy(prev, hash, 65);
     }
+    if (write_all(fd, buf, used, path) != 0)
+        goto out;
     if (fsync(fd) != 0) {
         log_warn("audit %s: fsync", path);
         goto out;
     }
-    rc = 0;
+    rc = skipped ? -1 : 0;
 out:
-    free(line);
+    free(buf);
     close(fd); /* releases the lock */
     return rc;
+}
+
+int audit_append(const char *path, const char *event, const char *details_json)
+{
+    struct audit_entry e = {event, details_json};
+    return audit_append_many(path, &e, 1);
 }
 
 int audit_appendf(const char *path, const char *event, ...)

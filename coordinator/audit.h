@@ -17,7 +17,9 @@
  *              i.e. "seq\ttime\tevent\tdetails\tprev_hash\t"
  *
  * Appends take an exclusive flock on the file (the daemon and the CLI
- * both append) and fsync before returning. Removing an entry breaks the
+ * both append) and fsync before returning. audit_append_many writes
+ * several entries under one lock with one fsync (the daemon's group
+ * commit); the lines are the same as if each had been appended alone. Removing an entry breaks the
  * seq sequence or the prev_hash link; altering one breaks its hash. (Cutting
  * off the newest entries is not detectable from the file alone.)
  */
@@ -33,6 +35,23 @@
  * open/lock/write the file, the last entry is torn or unparsable, details
  * too long or not a single line). */
 int audit_append(const char *path, const char *event, const char *details_json);
+
+/* One entry for audit_append_many. */
+struct audit_entry {
+    const char *event;   /* as for audit_append                             */
+    const char *details; /* compact one-line JSON object; NULL = "{}"       */
+};
+
+/* Appends entries[0..n-1] in order, continuing the chain from the last
+ * entry of the file, under one flock, with one write and one fsync: the
+ * file gets exactly the lines n audit_append calls would have written
+ * (seq, prev_hash and hash chained the same way; all with the time of this
+ * call). An entry whose event or details are unusable (see audit_append)
+ * is logged and skipped, the others are written. Returns 0 when all n were
+ * written and flushed (n = 0: nothing to do), -1 otherwise (logged: an
+ * entry skipped, or the file cannot be opened, locked, read, written or
+ * flushed, in which case none of them may be on disk). */
+int audit_append_many(const char *path, const struct audit_entry *entries, size_t n);
 
 /* Same, building the details object from key/value string pairs ended by a
  * NULL key: audit_appendf(p, "submission", "org", org, "round", id, NULL).

@@ -5,8 +5,11 @@
  * Order of the checks on a SUBMISSION: envelope syntax, signature by a
  * signing certificate of the connection's own organization, Submission
  * syntax, round known, org field = connection, request_sha256 = the round's
- * request, plausibility at the round's k; then one transaction decides
- * new / duplicate / conflict / closed; the ACK goes out only after COMMIT.
+ * request, plausibility at the round's k; then the transaction decides
+ * new / duplicate / conflict / closed; the ACK goes out only after COMMIT
+ * and after the audit entry is written. The daemon handles the node
+ * messages that wait together as one batch (group commit, rounds.h): one
+ * transaction and one audit fsync for all, replies kept until both.
  */
 #include "rounds.h"
 
@@ -30,11 +33,39 @@
 #include "release.h"
 #include "wire.h"
 
+/* A reply of the open batch, sent by rounds_batch_end. */
+struct pending_reply {
+    rounds_reply_fn reply;
+    void *ctx;
+    uint8_t *buf;
+    size_t len;
+    int msg;                     /* which message of the batch it answers        */
+    int dep;                     /* decided inside the batch's transaction       */
+    uint8_t id[ENVELOPE_ID_LEN]; /* that message's id (for an "internal" instead) */
+};
+
+/* An audit entry of the open batch, written by rounds_batch_end. */
+struct pending_audit {
+    char *event;
+    char *details;
+    int dep; /* records an outcome of the batch's transaction */
+};
+
 struct rounds {
     const struct coord_config *cfg;
     store_t *store;
     trust_t *trust;
     int crash_after_commit;
+    /* the open batch (rounds_batch_begin .. rounds_batch_end) */
+    int batching;
+    int nmsg;       /* node messages handled in it                            */
+    int dep;        /* the current message has used the batch's transaction   */
+    int stored_new; /* new submissions written in the transaction             */
+    uint8_t cur_id[ENVELOPE_ID_LEN]; /* id of the current message (zeros if unparsable) */
+    struct pending_reply *rep;
+    size_t nrep, caprep;
+    struct pending_audit *aud;
+    size_t naud, capaud;
 };
 
 static void fmt_time(int64_t t, char out[32])
@@ -476,46 +507,221 @@ rounds_t *rounds_new(const struct coord_config *cfg, store_t *st, trust_t *trust
     return r;
 }
 
+static void batch_clear(rounds_t *r)
+{
+    for (size_t i = 0; i < r->nrep; i++)
+        free(r->rep[i].buf);
+    for (size_t i = 0; i < r->naud; i++) {
+        free(r->aud[i].event);
+        free(r->aud[i].details);
+    }
+    r->nrep = r->naud = 0;
+    r->nmsg = r->dep = r->stored_new = 0;
+    r->batching = 0;
+}
+
 void rounds_destroy(rounds_t **pr)
 {
     if (!pr || !*pr)
         return;
-    free(*pr);
+    rounds_t *r = *pr;
+    store_batch_rollback(r->store);
+    batch_clear(r);
+    free(r->rep);
+    free(r->aud);
+    free(r);
     *pr = NULL;
 }
 
-static int send_envelope(int type, const uint8_t *payload, size_t len, rounds_reply_fn reply,
-                         void *ctx)
+/* A reply: sent now, or, inside a batch, kept for rounds_batch_end. */
+static int emit(rounds_t *r, const uint8_t *buf, size_t len, rounds_reply_fn reply, void *ctx)
+{
+    if (!r->batching)
+        return reply(ctx, buf, len);
+    if (r->nrep == r->caprep) {
+        size_t cap = r->caprep ? 2 * r->caprep : 64;
+        struct pending_reply *p = realloc(r->rep, cap * sizeof *p);
+        if (!p)
+            return -1;
+        r->rep = p;
+        r->caprep = cap;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -1;
+    if (len)
+        memcpy(copy, buf, len);
+    struct pending_reply *pr = &r->rep[r->nrep++];
+    pr->reply = reply;
+    pr->ctx = ctx;
+    pr->buf = copy;
+    pr->len = len;
+    pr->msg = r->nmsg;
+    pr->dep = r->dep;
+    memcpy(pr->id, r->cur_id, ENVELOPE_ID_LEN);
+    return 0;
+}
+
+/* An audit entry of the daemon: written now, or, inside a batch, kept for
+ * rounds_batch_end (one fsync for all). Takes o. */
+static void audit_daemon(rounds_t *r, const char *event, json_t *o)
+{
+    if (!r->batching) {
+        audit_json(r->cfg, event, o);
+        return;
+    }
+    char *s = json_text(o);
+    char *ev = strdup(event);
+    if (s && ev && r->naud == r->capaud) {
+        size_t cap = r->capaud ? 2 * r->capaud : 64;
+        struct pending_audit *p = realloc(r->aud, cap * sizeof *p);
+        if (p) {
+            r->aud = p;
+            r->capaud = cap;
+        }
+    }
+    if (!s || !ev || r->naud == r->capaud) {
+        log_error("audit: cannot record %s event in %s (out of memory)", event, r->cfg->audit_log);
+        free(s);
+        free(ev);
+        return;
+    }
+    struct pending_audit *pa = &r->aud[r->naud++];
+    pa->event = ev;
+    pa->details = s;
+    pa->dep = r->dep;
+}
+
+void rounds_audit(rounds_t *r, const char *event, json_t *details)
+{
+    if (!r || !event || !details) {
+        json_decref(details);
+        return;
+    }
+    audit_daemon(r, event, details);
+}
+
+/* Before a put: inside a batch, join the batch's transaction (begun by its
+ * first put); what this message answers from now on depends on its COMMIT. */
+static int use_txn(rounds_t *r)
+{
+    if (!r->batching)
+        return 0;
+    if (!store_in_batch(r->store) && store_batch_begin(r->store) != 0)
+        return -1;
+    r->dep = 1;
+    return 0;
+}
+
+/* Before a read of submissions or refusals: inside an open transaction it
+ * sees the batch's rows, so the answer depends on the COMMIT too. */
+static void note_read(rounds_t *r)
+{
+    if (r->batching && store_in_batch(r->store))
+        r->dep = 1;
+}
+
+void rounds_batch_begin(rounds_t *r)
+{
+    if (!r || r->batching)
+        return;
+    batch_clear(r);
+    r->batching = 1;
+}
+
+int rounds_batch_end(rounds_t *r)
+{
+    if (!r || !r->batching)
+        return 0;
+    int rc = 0, failed = 0;
+    if (store_in_batch(r->store)) {
+        if (store_batch_commit(r->store) != 0) {
+            failed = 1;
+            rc = -1;
+            log_error("the transaction of %d messages failed: nothing of it is stored; their "
+                      "senders are told to resend", r->nmsg);
+        } else if (r->stored_new && r->crash_after_commit) {
+            _exit(137);
+        }
+    }
+    /* The audit entries that stand, in order, with one fsync; then (only
+     * then) the replies. */
+    struct audit_entry *ents = r->naud ? malloc(r->naud * sizeof *ents) : NULL;
+    size_t n = 0;
+    if (r->naud && !ents) {
+        log_error("audit: cannot record %zu entries in %s (out of memory)", r->naud,
+                  r->cfg->audit_log);
+        rc = -1;
+    }
+    for (size_t i = 0; ents && i < r->naud; i++)
+        if (!(failed && r->aud[i].dep))
+            ents[n++] = (struct audit_entry){r->aud[i].event, r->aud[i].details};
+    if (n && audit_append_many(r->cfg->audit_log, ents, n) != 0) {
+        log_error("audit: not all of %zu entries could be recorded in %s", n, r->cfg->audit_log);
+        rc = -1;
+    }
+    free(ents);
+    int substituted = -1;
+    for (size_t i = 0; i < r->nrep; i++) {
+        struct pending_reply *p = &r->rep[i];
+        if (!(failed && p->dep)) {
+            if (p->reply(p->ctx, p->buf, p->len) != 0)
+                rc = -1;
+            continue;
+        }
+        /* One "resend" error per message whose answer rested on the
+         * transaction that did not commit. */
+        if (p->msg == substituted)
+            continue;
+        substituted = p->msg;
+        uint8_t *e = NULL, *env = NULL;
+        size_t elen = 0, envlen = 0;
+        if (error_pack(p->id, "internal", "cannot store this now; resend", &e, &elen) != 0 ||
+            envelope_pack(MSG_ERROR, e, elen, NULL, NULL, &env, &envlen, NULL) != 0 ||
+            p->reply(p->ctx, env, envlen) != 0)
+            rc = -1;
+        free(e);
+        free(env);
+    }
+    if (r->nmsg > 1)
+        log_info("group commit: %d messages, %d new submissions in one transaction, %zu audit "
+                 "entries with one fsync", r->nmsg, r->stored_new, n);
+    batch_clear(r);
+    return rc;
+}
+
+static int send_envelope(rounds_t *r, int type, const uint8_t *payload, size_t len,
+                         rounds_reply_fn reply, void *ctx)
 {
     uint8_t *env = NULL;
     size_t elen = 0;
     if (envelope_pack(type, payload, len, NULL, NULL, &env, &elen, NULL) != 0)
         return -1;
-    int rc = reply(ctx, env, elen);
+    int rc = emit(r, env, elen, reply, ctx);
     free(env);
     return rc;
 }
 
-static int send_error(const uint8_t id[ENVELOPE_ID_LEN], const char *code, const char *message,
-                      rounds_reply_fn reply, void *ctx)
+static int send_error(rounds_t *r, const uint8_t id[ENVELOPE_ID_LEN], const char *code,
+                      const char *message, rounds_reply_fn reply, void *ctx)
 {
     uint8_t *p = NULL;
     size_t len = 0;
     if (error_pack(id, code, message, &p, &len) != 0)
         return -1;
-    int rc = send_envelope(MSG_ERROR, p, len, reply, ctx);
+    int rc = send_envelope(r, MSG_ERROR, p, len, reply, ctx);
     free(p);
     return rc;
 }
 
-static int send_ack(const uint8_t id[ENVELOPE_ID_LEN], const char *round_id, const char *sha,
-                    int duplicate, int late, rounds_reply_fn reply, void *ctx)
+static int send_ack(rounds_t *r, const uint8_t id[ENVELOPE_ID_LEN], const char *round_id,
+                    const char *sha, int duplicate, int late, rounds_reply_fn reply, void *ctx)
 {
     uint8_t *p = NULL;
     size_t len = 0;
     if (ack_pack(id, round_id, sha, duplicate, late, &p, &len) != 0)
         return -1;
-    int rc = send_envelope(MSG_ACK, p, len, reply, ctx);
+    int rc = send_envelope(r, MSG_ACK, p, len, reply, ctx);
     free(p);
     return rc;
 }
@@ -532,12 +738,13 @@ static int reject(rounds_t *r, const char *org, const char *round_id, const uint
         json_object_set_new(o, "round", json_string(round_id));
     json_object_set_new(o, "code", json_string(code));
     json_object_set_new(o, "reason", json_string(message));
-    audit_json(r->cfg, "rejection", o);
+    audit_daemon(r, "rejection", o);
     static const uint8_t zero[ENVELOPE_ID_LEN];
-    return send_error(id ? id : zero, code, message, reply, ctx);
+    return send_error(r, id ? id : zero, code, message, reply, ctx);
 }
 
 struct hello_ctx {
+    rounds_t *r;
     rounds_reply_fn reply;
     void *ctx;
     int sent;
@@ -548,7 +755,7 @@ static int hello_round(void *vctx, const struct store_round *sr)
     struct hello_ctx *h = vctx;
     h->sent++;
     /* The envelope was signed by `round open`: send the stored bytes. */
-    return h->reply(h->ctx, sr->envelope, sr->envelope_len) != 0 ? -1 : 0;
+    return emit(h->r, sr->envelope, sr->envelope_len, h->reply, h->ctx) != 0 ? -1 : 0;
 }
 
 static int handle_hello(rounds_t *r, const char *org, const struct envelope *e,
@@ -558,14 +765,15 @@ static int handle_hello(rounds_t *r, const char *org, const struct envelope *e,
     char err[256];
     if (hello_unpack(e->payload, e->payload_len, &h, err, sizeof err) != 0)
         return reject(r, org, NULL, e->message_id, "malformed", err, reply, ctx);
-    struct hello_ctx hc = {reply, ctx, 0};
+    struct hello_ctx hc = {r, reply, ctx, 0};
+    note_read(r);
     int rc = store_rounds_pending_for(r->store, org, hello_round, &hc);
     if (rc != 0 && hc.sent == 0) {
-        send_error(e->message_id, "internal", "cannot read the rounds", reply, ctx);
+        send_error(r, e->message_id, "internal", "cannot read the rounds", reply, ctx);
         return -1;
     }
     if (hc.sent == 0)
-        return send_ack(e->message_id, "", "", 0, 0, reply, ctx);
+        return send_ack(r, e->message_id, "", "", 0, 0, reply, ctx);
     return 0;
 }
 
@@ -594,7 +802,7 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
         goto out;
     }
     if (g != 0) {
-        send_error(e->message_id, "internal", "cannot read the round", reply, ctx);
+        send_error(r, e->message_id, "internal", "cannot read the round", reply, ctx);
         rc = -1;
         goto out;
     }
@@ -625,17 +833,18 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
     sub.late = sub.received_at > sr.deadline;
     store_put_result res;
     int late = 0;
-    if (store_submission_put(r->store, &sub, &res, &late) != 0) {
-        send_error(e->message_id, "internal", "cannot store the submission now; resend", reply,
-                   ctx);
+    if (use_txn(r) != 0 || store_submission_put(r->store, &sub, &res, &late) != 0) {
+        send_error(r, e->message_id, "internal", "cannot store the submission now; resend",
+                   reply, ctx);
         rc = -1;
         goto out;
     }
     switch (res) {
     case STORE_PUT_NEW:
     case STORE_PUT_DUPLICATE: {
-        if (res == STORE_PUT_NEW && r->crash_after_commit)
-            _exit(137);
+        /* The row is committed, and this ACK sent, by rounds_batch_end. */
+        if (res == STORE_PUT_NEW)
+            r->stored_new++;
         int dup = res == STORE_PUT_DUPLICATE;
         if (dup)
             sub.late = late;
@@ -650,13 +859,13 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
         json_object_set_new(o, "duplicate", json_boolean(dup));
         json_object_set_new(o, "cells", json_integer((json_int_t)cs->ncells));
         json_object_set_new(o, "signer_serial", json_string(signer.serial));
-        audit_json(r->cfg, "submission", o);
+        audit_daemon(r, "submission", o);
         if (dup)
             log_info("duplicate submission of %s for round %s acknowledged again", org, sub.round_id);
         else
             log_info("stored submission of %s for round %s (sha256 %s%s)", org, sub.round_id,
                      sub.sha256, sub.late ? ", late" : "");
-        rc = send_ack(e->message_id, sub.round_id, sub.sha256, dup, sub.late, reply, ctx);
+        rc = send_ack(r, e->message_id, sub.round_id, sub.sha256, dup, sub.late, reply, ctx);
         break;
     }
     case STORE_PUT_CONFLICT:
@@ -698,9 +907,11 @@ static int handle_refusal(rounds_t *r, const char *org, const struct envelope *e
         return reject(r, org, ref.round_id, e->message_id, "org_mismatch", msg, reply, ctx);
     }
     store_put_result res;
-    if (store_refusal_put(r->store, ref.round_id, org, ref.reason, (int64_t)time(NULL), &res) !=
-        0) {
-        send_error(e->message_id, "internal", "cannot store the refusal now; resend", reply, ctx);
+    if (use_txn(r) != 0 ||
+        store_refusal_put(r->store, ref.round_id, org, ref.reason, (int64_t)time(NULL), &res) !=
+            0) {
+        send_error(r, e->message_id, "internal", "cannot store the refusal now; resend", reply,
+                   ctx);
         return -1;
     }
     switch (res) {
@@ -709,12 +920,12 @@ static int handle_refusal(rounds_t *r, const char *org, const struct envelope *e
         json_object_set_new(o, "org", json_string(org));
         json_object_set_new(o, "round", json_string(ref.round_id));
         json_object_set_new(o, "reason", json_string(ref.reason));
-        audit_json(r->cfg, "refusal", o);
+        audit_daemon(r, "refusal", o);
         log_info("%s refused round %s: %s", org, ref.round_id, ref.reason);
-        return send_ack(e->message_id, ref.round_id, "", 0, 0, reply, ctx);
+        return send_ack(r, e->message_id, ref.round_id, "", 0, 0, reply, ctx);
     }
     case STORE_PUT_DUPLICATE:
-        return send_ack(e->message_id, ref.round_id, "", 1, 0, reply, ctx);
+        return send_ack(r, e->message_id, ref.round_id, "", 1, 0, reply, ctx);
     case STORE_PUT_CONFLICT:
         return reject(r, org, ref.round_id, e->message_id, "conflict",
                       "this organization already submitted to the round", reply, ctx);
@@ -730,11 +941,23 @@ static int handle_refusal(rounds_t *r, const char *org, const struct envelope *e
 int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t len,
                        rounds_reply_fn reply, void *ctx)
 {
+    /* Alone (not inside rounds_batch_begin/_end): a batch of one. */
+    if (!r->batching) {
+        rounds_batch_begin(r);
+        int rc = rounds_handle_node(r, org, buf, len, reply, ctx);
+        return rounds_batch_end(r) != 0 ? -1 : rc;
+    }
     struct envelope e;
     char err[256];
-    if (envelope_unpack(buf, len, &e, err, sizeof err) != 0)
-        return reject(r, org, NULL, NULL, "malformed", err, reply, ctx);
     int rc;
+    r->dep = 0;
+    memset(r->cur_id, 0, sizeof r->cur_id);
+    if (envelope_unpack(buf, len, &e, err, sizeof err) != 0) {
+        rc = reject(r, org, NULL, NULL, "malformed", err, reply, ctx);
+        r->nmsg++;
+        return rc;
+    }
+    memcpy(r->cur_id, e.message_id, ENVELOPE_ID_LEN);
     switch (e.type) {
     case MSG_HELLO: rc = handle_hello(r, org, &e, reply, ctx); break;
     case MSG_SUBMISSION: rc = handle_submission(r, org, buf, len, &e, reply, ctx); break;
@@ -747,6 +970,8 @@ int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t 
     }
     }
     envelope_free(&e);
+    r->dep = 0;
+    r->nmsg++;
     return rc;
 }
 
@@ -770,7 +995,7 @@ int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_
     struct query_answer a;
     int q = query_answer(r->cfg, r->store, cn, e.payload, e.payload_len, &a);
     if (q != QUERY_OK) {
-        rc = send_error(e.message_id, a.code, a.message, reply, ctx);
+        rc = send_error(r, e.message_id, a.code, a.message, reply, ctx);
         if (q == QUERY_EINTERNAL)
             rc = -1;
         goto out;
@@ -782,12 +1007,12 @@ int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_
     size_t plen = equity__v1__query_result__get_packed_size(&res);
     uint8_t *p = malloc(plen ? plen : 1);
     if (!p) {
-        send_error(e.message_id, "internal", "out of memory", reply, ctx);
+        send_error(r, e.message_id, "internal", "out of memory", reply, ctx);
         rc = -1;
         goto out;
     }
     equity__v1__query_result__pack(&res, p);
-    rc = send_envelope(MSG_QUERY_RESULT, p, plen, reply, ctx);
+    rc = send_envelope(r, MSG_QUERY_RESULT, p, plen, reply, ctx);
     free(p);
 out:
     query_answer_clear(&a);

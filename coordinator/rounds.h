@@ -8,8 +8,9 @@
  * audit log: `round open` stores the signed request, the daemon serves it.
  *
  * Test hook: when the environment variable EQ_TEST_CRASH_AFTER_COMMIT is
- * set to 1 at rounds_new, the daemon _exit(137)s right after a new
- * submission is committed and before the ACK is sent (used by
+ * set to 1 at rounds_new, the daemon _exit(137)s right after a transaction
+ * holding a new submission is committed and before its audit entry is
+ * written and its ACK is sent (used by
  * tests/test_coordinator.c to prove that an acknowledged submission is
  * always stored and a resend after restart is a duplicate). Never set it
  * in production.
@@ -20,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "coord_config.h"
 #include "identity.h"
@@ -67,13 +70,38 @@ void rounds_destroy(rounds_t **r);
 /* Called for each reply to the sender; returns 0 or -1. */
 typedef int (*rounds_reply_fn)(void *ctx, const uint8_t *buf, size_t len);
 
+/* Group commit of node messages. Between rounds_batch_begin and
+ * rounds_batch_end, rounds_handle_node decides each message in order,
+ * exactly as it would alone (a resend of a submission stored earlier in the
+ * batch is a duplicate, a different one a conflict), but writes every new
+ * submission and refusal of the batch in ONE store transaction (opened by
+ * the first of them), and keeps the audit entries (rounds_audit included)
+ * and the replies. rounds_batch_end then, in this order: commits; writes the
+ * audit entries with one fsync (audit_append_many); calls each kept reply.
+ * So an ACK never leaves before its submission is committed and its audit
+ * entry written. If the commit fails nothing of the batch is stored: the
+ * audit entries that record its outcomes are dropped, and every message
+ * whose answer rested on the transaction is answered with ERROR "internal"
+ * (resend) instead. The reply ctx pointers must stay valid until
+ * rounds_batch_end. Returns 0, or -1 if the commit, the audit write or a
+ * reply failed (logged). Outside a batch each rounds_handle_node call is a
+ * batch of one. */
+void rounds_batch_begin(rounds_t *r);
+int rounds_batch_end(rounds_t *r);
+
+/* An audit entry of the daemon (e.g. a connection): inside a batch kept
+ * and written with the batch's entries, in order; otherwise appended now.
+ * Takes the reference to details (a JSON object). Failures are logged. */
+void rounds_audit(rounds_t *r, const char *event, json_t *details);
+
 /* Handles one message from a node whose connection's User-Id is org:
  * HELLO -> the signed request of every open round org has not answered,
  * or an ACK with an empty round_id; SUBMISSION -> verified, checked and
  * stored, then ACK, or ERROR with a stable code (malformed, bad_signature,
  * unknown_round, round_closed, org_mismatch, request_mismatch,
  * implausible, conflict); REFUSAL -> stored, ACK. Every rejection is
- * logged and audited and leaves nothing stored. Returns 0, or -1 on an
+ * logged and audited and leaves nothing stored. Inside a batch the reply
+ * is kept until rounds_batch_end (see above). Returns 0, or -1 on an
  * internal failure (database); the caller keeps serving either way. */
 int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t len,
                        rounds_reply_fn reply, void *ctx);

@@ -1,8 +1,10 @@
 /*
  * server.h - the equity-coordinator service: binds the node and analyst
  * sockets (CURVE servers behind the ZAP handler, transport.h), receives
- * one message at a time and hands it to rounds.h, sends the replies, and
- * audits connections. Sockets and dispatch only: the rules are in rounds.c.
+ * the node messages that are waiting (up to a bound) and hands them to
+ * rounds.h as one batch (one transaction, one audit fsync, then the
+ * replies), an analyst's message alone, and audits connections. Sockets
+ * and dispatch only: the rules are in rounds.c.
  */
 #ifndef EQ_COORD_SERVER_H
 #define EQ_COORD_SERVER_H

@@ -4,7 +4,9 @@
  * Every write runs in BEGIN IMMEDIATE ... COMMIT: the write lock is taken
  * up front so that a read-then-write transaction cannot fail half way in
  * WAL mode when the CLI and the daemon write at the same time; the busy
- * timeout then makes the second writer wait instead of failing.
+ * timeout then makes the second writer wait instead of failing. In a batch
+ * (group commit) the submission and refusal puts share the batch's
+ * transaction instead of opening their own.
  * Statements are prepared once, at open.
  */
 #include "store.h"
@@ -102,6 +104,8 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *q[Q__COUNT];
+    int batch;        /* a group-commit transaction is open               */
+    int batch_failed; /* a write of the open batch failed: it rolls back */
 };
 
 const char *store_strerror(int err)
@@ -142,6 +146,70 @@ static void rollback(store_t *s)
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
+
+/* The puts' own transaction, or their part of an open batch: put_begin
+ * starts one unless a batch is open (then it only refuses a doomed batch),
+ * put_end commits it (nothing to do in a batch), put_abandon rolls back a
+ * put that wrote nothing (in a batch: nothing to undo), put_fail undoes a
+ * failed put (in a batch: dooms the batch, rolled back at its commit). */
+static int put_begin(store_t *s)
+{
+    if (s->batch)
+        return s->batch_failed ? STORE_ERR_DB : 0;
+    return begin(s);
+}
+static int put_end(store_t *s) { return s->batch ? 0 : commit(s); }
+static void put_abandon(store_t *s)
+{
+    if (!s->batch)
+        rollback(s);
+}
+static void put_fail(store_t *s)
+{
+    if (s->batch)
+        s->batch_failed = 1;
+    else
+        rollback(s);
+}
+
+int store_batch_begin(store_t *s)
+{
+    if (!s || s->batch)
+        return STORE_ERR_ARG;
+    if (begin(s) != 0)
+        return STORE_ERR_DB;
+    s->batch = 1;
+    s->batch_failed = 0;
+    return 0;
+}
+
+int store_batch_commit(store_t *s)
+{
+    if (!s || !s->batch)
+        return STORE_ERR_ARG;
+    int failed = s->batch_failed;
+    s->batch = s->batch_failed = 0;
+    if (failed) {
+        log_error("%s: a write of the batch failed; nothing of it is stored", s->path);
+        rollback(s);
+        return STORE_ERR_DB;
+    }
+    if (commit(s) != 0) {
+        rollback(s);
+        return STORE_ERR_DB;
+    }
+    return 0;
+}
+
+void store_batch_rollback(store_t *s)
+{
+    if (!s || !s->batch)
+        return;
+    s->batch = s->batch_failed = 0;
+    rollback(s);
+}
+
+int store_in_batch(store_t *s) { return s && s->batch; }
 
 /* A prepared statement, reset and unbound, ready for new bindings. */
 static sqlite3_stmt *stmt(store_t *s, int q)
@@ -473,7 +541,7 @@ int store_submission_put(store_t *s, const struct store_submission *sub, store_p
 {
     if (!s || !sub || !result || !sub->envelope)
         return STORE_ERR_ARG;
-    if (begin(s) != 0)
+    if (put_begin(s) != 0)
         return STORE_ERR_DB;
     /* An identical resend is acknowledged again even after the round
      * closed: the node must learn that its submission is safe. */
@@ -486,13 +554,13 @@ int store_submission_put(store_t *s, const struct store_submission *sub, store_p
         *result = strcmp(sha, sub->sha256) == 0 ? STORE_PUT_DUPLICATE : STORE_PUT_CONFLICT;
         if (stored_late)
             *stored_late = late;
-        rollback(s);
+        put_abandon(s);
         return 0;
     }
     int open = round_is_open(s, sub->round_id);
     if (open == STORE_ERR_NOT_FOUND || open == 0) {
         *result = open == 0 ? STORE_PUT_CLOSED : STORE_PUT_UNKNOWN;
-        rollback(s);
+        put_abandon(s);
         return 0;
     }
     if (open < 0)
@@ -510,14 +578,14 @@ int store_submission_put(store_t *s, const struct store_submission *sub, store_p
         db_fail(s, "insert submission");
         goto fail;
     }
-    if (commit(s) != 0)
+    if (put_end(s) != 0)
         goto fail;
     *result = STORE_PUT_NEW;
     if (stored_late)
         *stored_late = sub->late ? 1 : 0;
     return 0;
 fail:
-    rollback(s);
+    put_fail(s);
     return STORE_ERR_DB;
 }
 
@@ -560,12 +628,12 @@ int store_refusal_put(store_t *s, const char *round_id, const char *org, const c
 {
     if (!s || !round_id || !org || !reason || !result)
         return STORE_ERR_ARG;
-    if (begin(s) != 0)
+    if (put_begin(s) != 0)
         return STORE_ERR_DB;
     int open = round_is_open(s, round_id);
     if (open == STORE_ERR_NOT_FOUND || open == 0) {
         *result = open == 0 ? STORE_PUT_CLOSED : STORE_PUT_UNKNOWN;
-        rollback(s);
+        put_abandon(s);
         return 0;
     }
     if (open < 0)
@@ -577,7 +645,7 @@ int store_refusal_put(store_t *s, const char *round_id, const char *org, const c
         goto fail;
     if (have) {
         *result = STORE_PUT_CONFLICT;
-        rollback(s);
+        put_abandon(s);
         return 0;
     }
     sqlite3_stmt *st = stmt(s, Q_REF_GET);
@@ -587,7 +655,7 @@ int store_refusal_put(store_t *s, const char *round_id, const char *org, const c
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) {
         *result = STORE_PUT_DUPLICATE;
-        rollback(s);
+        put_abandon(s);
         return 0;
     }
     if (rc != SQLITE_DONE)
@@ -601,13 +669,13 @@ int store_refusal_put(store_t *s, const char *round_id, const char *org, const c
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         goto fail;
-    if (commit(s) != 0)
+    if (put_end(s) != 0)
         goto fail;
     *result = STORE_PUT_NEW;
     return 0;
 fail:
     db_fail(s, "store refusal");
-    rollback(s);
+    put_fail(s);
     return STORE_ERR_DB;
 }
 

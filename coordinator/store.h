@@ -6,7 +6,9 @@
  * only this database and the audit log, so every write is one transaction
  * and every connection waits for the other (busy_timeout). synchronous =
  * FULL: a submission is on disk when store_submission_put returns, before
- * the node is acknowledged. The schema version is PRAGMA user_version;
+ * the node is acknowledged. The daemon groups the writes of the messages it
+ * has read together into one transaction (store_batch_begin ... _commit):
+ * then a submission is on disk when store_batch_commit returns 0. The schema version is PRAGMA user_version;
  * opening a newer database than this program knows is refused.
  *
  * Times are Unix seconds (UTC).
@@ -104,6 +106,25 @@ typedef enum {
  * (then nothing was stored). */
 int store_submission_put(store_t *s, const struct store_submission *sub, store_put_result *result,
                          int *stored_late);
+
+/* Group commit. Between store_batch_begin (BEGIN IMMEDIATE) and
+ * store_batch_commit, store_submission_put and store_refusal_put decide and
+ * write inside that one transaction instead of committing each their own:
+ * each decides exactly as alone, seeing the rows of the earlier puts of the
+ * batch (a second identical put is a DUPLICATE, a different one a
+ * CONFLICT), but nothing of the batch is durable, and nothing may be
+ * acknowledged, until store_batch_commit returns 0. A put that fails in a
+ * batch returns STORE_ERR_DB and dooms the batch: the later puts fail too
+ * and store_batch_commit rolls everything back. Reads (store_round_get,
+ * ...) see the batch's rows. One batch at a time per store_t. */
+int store_batch_begin(store_t *s);
+/* COMMIT (one WAL sync for the whole batch). 0, or STORE_ERR_DB after
+ * rolling back: then nothing of the batch is stored. */
+int store_batch_commit(store_t *s);
+/* Abandons an open batch (ROLLBACK). Safe when none is open. */
+void store_batch_rollback(store_t *s);
+/* 1 while a batch is open. */
+int store_in_batch(store_t *s);
 
 typedef int (*store_submission_fn)(void *ctx, const struct store_submission *sub);
 /* Submissions of a round, by org. */

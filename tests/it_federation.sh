@@ -5,7 +5,8 @@
 # opens a round; equity-node services answer it. Checks:
 #  - org 1 (approval auto) is killed with -9 after it stored its submission and
 #    before it sent it; restarted, it resends the same bytes (same file, same
-#    payload sha256) and the round has exactly one submission from it;
+#    sha256, same payload sha256) and the round holds exactly one submission,
+#    org 1's; five times in a loop (the round, then four rounds of their own);
 #  - org 2 (approval manual) holds the round until `equity-node approve`;
 #  - org 4's policy does not allow the round: it refuses with the reason, which
 #    round status shows;
@@ -85,15 +86,16 @@ RID=$("$BIN/equity-coordinator" round open --config "$COORD_INI" --period 2025 2
 [ -n "$RID" ] || fail "round open printed no round id"
 echo "round $RID open on $EP"
 
+# status [ROUND]: `round status` of ROUND (default $RID).
 status() {
-    "$BIN/equity-coordinator" round status --config "$COORD_INI" --round "$RID" 2>>"$W/status.log"
+    "$BIN/equity-coordinator" round status --config "$COORD_INI" --round "${1:-$RID}" 2>>"$W/status.log"
 }
-# submitted_sha ORG: the sha256 the coordinator stored for ORG ("" if none).
+# submitted_sha ORG [ROUND]: the sha256 the coordinator stored for ORG ("" if none).
 submitted_sha() {
-    status | awk -v org="$1" '$1 == org && $2 == "submitted" {
+    status "${2:-}" | awk -v org="$1" '$1 == org && $2 == "submitted" {
         for (i = 3; i < NF; i++) if ($i == "sha256") print $(i + 1) }'
 }
-has_submitted() { [ -n "$(submitted_sha "$1")" ]; }
+has_submitted() { [ -n "$(submitted_sha "$1" "${2:-}")" ]; }
 
 # ---- extracts and node configurations ----------------------------------------------
 # A small member-level extract (extract.md) with a fixed pseudo-random mix.
@@ -185,31 +187,63 @@ grep -q "readable by group or others" "$W/node4.log" || fail "node 4 did not nam
 grep -q "open.key: secret key file is readable by group or others" "$W/check.log" ||
     fail "check-config did not explain the key mode: $(cat "$W/check.log")"
 
-# ---- org 3: wrong pinned key; org 1: killed between store and send ------------------
-start_node 3
-start_node 1 EQ_TEST_HOLD_BEFORE_SEND=30
-SUB1=$W/org1/store/$RID.submission.pb
-wait_for 30 test -f "$SUB1" || fail "node 1 did not store a submission"
-wait_for 10 grep -q "test hook EQ_TEST_HOLD_BEFORE_SEND" "$W/node1.log" || fail "node 1 did not reach the hook"
-FILE_SHA_BEFORE=$(sha256sum "$SUB1" | cut -d' ' -f1)
-PAYLOAD_SHA=$(sed -n "s/.*round $RID: .*kept in .*(payload sha256 \([0-9a-f]\{64\}\)).*/\1/p" "$W/node1.log" | head -n 1)
-[ -n "$PAYLOAD_SHA" ] || fail "node 1 did not log the payload sha256 of what it kept"
-kill -KILL "${NODE_PID[1]}"
-wait "${NODE_PID[1]}" 2>/dev/null
-has_submitted org:demo-1 && fail "the coordinator has a submission that node 1 never sent"
-[ "$(stat -c %a "$SUB1")" = 600 ] || fail "the kept submission is not mode 0600"
+# ---- org 3: wrong pinned key; org 1: killed between store and send, in a loop -------
+# crash_and_resend ROUND: node 1 (test hook) stores its signed submission for
+# ROUND and holds before sending it; it is killed with -9 there, restarted,
+# and resends. Afterwards the coordinator holds exactly one submission for
+# ROUND (org 1's, none from anyone else), with the payload sha256 node 1 kept,
+# the kept file has the same sha256 as before the kill, and node 1 recorded
+# the ACK. Sets PAYLOAD_SHA. Node 1 is left running.
+crash_and_resend() {
+    local round=$1
+    local sub=$W/org1/store/$round.submission.pb
+    start_node 1 EQ_TEST_HOLD_BEFORE_SEND=30
+    wait_for 30 test -f "$sub" || fail "node 1 did not store a submission for $round"
+    wait_for 10 grep -q "round $round: test hook EQ_TEST_HOLD_BEFORE_SEND" "$W/node1.log" ||
+        fail "node 1 did not reach the hook for $round"
+    local file_sha
+    file_sha=$(sha256sum "$sub" | cut -d' ' -f1)
+    PAYLOAD_SHA=$(sed -n "s/.*round $round: .*kept in .*(payload sha256 \([0-9a-f]\{64\}\)).*/\1/p" "$W/node1.log" | head -n 1)
+    [ -n "$PAYLOAD_SHA" ] || fail "node 1 did not log the payload sha256 of what it kept for $round"
+    kill -KILL "${NODE_PID[1]}"
+    wait "${NODE_PID[1]}" 2>/dev/null
+    has_submitted org:demo-1 "$round" && fail "the coordinator has a submission for $round that node 1 never sent"
+    [ "$(stat -c %a "$sub")" = 600 ] || fail "the kept submission for $round is not mode 0600"
 
-echo "node 1 killed after storing (payload sha256 $PAYLOAD_SHA); restarting"
+    echo "node 1 killed after storing $round (payload sha256 $PAYLOAD_SHA); restarting"
+    start_node 1
+    wait_for 30 has_submitted org:demo-1 "$round" || fail "restarted node 1 did not submit $round"
+    [ "$(submitted_sha org:demo-1 "$round")" = "$PAYLOAD_SHA" ] ||
+        fail "coordinator stored sha256 $(submitted_sha org:demo-1 "$round") for $round, node 1 kept $PAYLOAD_SHA"
+    [ "$(sha256sum "$sub" | cut -d' ' -f1)" = "$file_sha" ] ||
+        fail "node 1's kept submission for $round changed across the restart"
+    grep -q "round $round: resending the submission kept from an earlier run" "$W/node1.log" ||
+        fail "node 1 did not say it resent the kept copy of $round"
+    [ "$(status "$round" | awk '$2 == "submitted"' | wc -l)" -eq 1 ] ||
+        fail "round $round does not hold exactly one submission: $(status "$round")"
+    wait_for 10 test -f "$W/org1/store/$round.ack" || fail "node 1 wrote no .ack for $round"
+    grep -q "stored_sha256 $PAYLOAD_SHA" "$W/org1/store/$round.ack" ||
+        fail "the .ack of $round names another sha256"
+}
+
+start_node 3
+crash_and_resend "$RID"
+RID_SHA=$PAYLOAD_SHA
+# Four more times, each on a round of its own (closed afterwards, so that
+# the other nodes below see only $RID).
+kill -TERM "${NODE_PID[1]}"
+wait "${NODE_PID[1]}"
+for i in 2 3 4 5; do
+    LOOP_RID=$("$BIN/equity-coordinator" round open --config "$COORD_INI" --period 2025 2>>"$W/coordinator.log")
+    [ -n "$LOOP_RID" ] || fail "round open printed no round id (loop $i)"
+    crash_and_resend "$LOOP_RID"
+    kill -TERM "${NODE_PID[1]}"
+    wait "${NODE_PID[1]}" || fail "node 1 did not stop cleanly after round $LOOP_RID"
+    "$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$LOOP_RID" >/dev/null 2>>"$W/coordinator.log" ||
+        fail "cannot close round $LOOP_RID"
+done
+PAYLOAD_SHA=$RID_SHA
 start_node 1
-wait_for 30 has_submitted org:demo-1 || fail "restarted node 1 did not submit"
-[ "$(submitted_sha org:demo-1)" = "$PAYLOAD_SHA" ] ||
-    fail "coordinator stored sha256 $(submitted_sha org:demo-1), node 1 kept $PAYLOAD_SHA"
-[ "$(sha256sum "$SUB1" | cut -d' ' -f1)" = "$FILE_SHA_BEFORE" ] ||
-    fail "node 1's kept submission changed across the restart"
-grep -q "resending the submission kept from an earlier run" "$W/node1.log" ||
-    fail "node 1 did not say it resent the kept copy"
-wait_for 10 test -f "$W/org1/store/$RID.ack" || fail "node 1 wrote no .ack"
-grep -q "stored_sha256 $PAYLOAD_SHA" "$W/org1/store/$RID.ack" || fail "the .ack names another sha256"
 
 # ---- org 2: held for approval ---------------------------------------------------
 start_node 2

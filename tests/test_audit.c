@@ -1,7 +1,9 @@
 /*
  * test_audit.c - the hash-chained audit log: line format, hashes checked
  * with OpenSSL's one-shot SHA256 (a different route than the module's),
- * detection of a removed and of an altered entry, torn tails.
+ * detection of a removed and of an altered entry, torn tails; several
+ * entries with one fsync (audit_append_many) continuing a log written line
+ * by line, chained the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -193,6 +195,86 @@ static void test_bad_details(void **state)
     assert_int_equal(n, 1);
 }
 
+/* Checks every line's seq, prev_hash and hash by recomputing them. */
+static void check_chain(char lines[][1024], int n)
+{
+    char prev[65];
+    memset(prev, '0', 64);
+    prev[64] = 0;
+    for (int i = 0; i < n; i++) {
+        char *tab = strrchr(lines[i], '\t');
+        assert_non_null(tab);
+        char want[65];
+        hex_sha256(lines[i], (size_t)(tab + 1 - lines[i]), want);
+        assert_memory_equal(tab + 1, want, 64);
+        char seq[8];
+        snprintf(seq, sizeof seq, "%d\t", i + 1);
+        assert_memory_equal(lines[i], seq, strlen(seq));
+        assert_memory_equal(tab - 64, prev, 64);
+        memcpy(prev, tab + 1, 64);
+    }
+}
+
+static void test_append_many(void **state)
+{
+    (void)state;
+    /* A log as an earlier version wrote it: one entry, made here by hand. */
+    char first[512], h[65];
+    int len = snprintf(first, sizeof first, "1\t2025-01-01T00:00:00Z\tround_open\t"
+                       "{\"round\":\"old\"}\t%064d\t", 0);
+    hex_sha256(first, (size_t)len, h);
+    FILE *f = fopen(logpath, "w");
+    assert_non_null(f);
+    fprintf(f, "%s%s\n", first, h);
+    fclose(f);
+
+    assert_int_equal(audit_append_many(logpath, NULL, 0), 0); /* nothing to do */
+    struct audit_entry batch[] = {
+        {"connection", "{\"cn\":\"org:a\"}"},
+        {"submission", "{\"org\":\"org:a\",\"duplicate\":false}"},
+        {"rejection", NULL},
+    };
+    assert_int_equal(audit_append_many(logpath, batch, 3), 0);
+    assert_int_equal(audit_append(logpath, "query", "{\"q\":1}"), 0);
+    char lines[8][1024];
+    assert_int_equal(read_lines(lines, 8), 5);
+    check_chain(lines, 5);
+    char old_line[600];
+    snprintf(old_line, sizeof old_line, "%s%s\n", first, h);
+    assert_string_equal(lines[0], old_line); /* the old entry is untouched */
+    assert_non_null(strstr(lines[1], "\tconnection\t{\"cn\":\"org:a\"}\t"));
+    assert_non_null(strstr(lines[2], "\tsubmission\t{\"org\":\"org:a\",\"duplicate\":false}\t"));
+    assert_non_null(strstr(lines[3], "\trejection\t{}\t"));
+    /* the entries of one call share its time */
+    assert_memory_equal(lines[1] + 2, lines[2] + 2, 20);
+    assert_memory_equal(lines[1] + 2, lines[3] + 2, 20);
+    long n = 0;
+    char err[512];
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 0);
+    assert_int_equal(n, 5);
+
+    /* an unusable entry is skipped (-1), the others are written and chained */
+    struct audit_entry mixed[] = {
+        {"release", "{}"},
+        {"bad\tevent", "{}"},
+        {"query", "{\"a\":1}\n{\"b\":2}"},
+        {"round_close", "{\"round\":\"old\"}"},
+    };
+    assert_int_equal(audit_append_many(logpath, mixed, 4), -1);
+    assert_int_equal(read_lines(lines, 8), 7);
+    check_chain(lines, 7);
+    assert_non_null(strstr(lines[5], "\trelease\t{}\t"));
+    assert_non_null(strstr(lines[6], "\tround_close\t"));
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 0);
+    assert_int_equal(n, 7);
+
+    /* removing an entry from the middle of a group is detected */
+    write_lines(lines, 7, 2);
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
+    assert_non_null(strstr(err, "audit.log:3:"));
+    assert_non_null(strstr(err, "removed"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replaced_entry_with_own_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_torn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_details, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

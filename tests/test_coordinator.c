@@ -15,7 +15,14 @@
  *  - crash loop: the daemon _exits between COMMIT and ACK (test hook
  *    EQ_TEST_CRASH_AFTER_COMMIT=1); after a restart the resend is ACKed as
  *    a duplicate, every submission is stored exactly once, the database
- *    passes integrity_check.
+ *    passes integrity_check;
+ *  - group commit: messages that wait together (the daemon is stopped while
+ *    they arrive) are decided in one batch exactly as one by one: a
+ *    submission, its identical resend (duplicate ACK, one row) and a
+ *    different one (conflict) from one organization, plus another
+ *    organization's submission; the audit log verifies;
+ *  - a signing certificate revoked after it was accepted (and its
+ *    verification remembered) is refused at the next submission.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -403,6 +410,9 @@ static int group_setup(void **state)
         {ROLE_NODE, "org:a", "org-a"},
         {ROLE_NODE, "org:b", "org-b"},
         {ROLE_NODE, "org:c", "org-c"}, /* issued by the CA but not enrolled */
+        {ROLE_NODE, "org:d", "org-d"},
+        {ROLE_NODE, "org:e", "org-e"},
+        {ROLE_NODE, "org:r", "org-r"}, /* its signing certificate gets revoked */
     };
     path_of(p, sizeof p, "coord");
     mkdir(p, 0700);
@@ -417,6 +427,9 @@ static int group_setup(void **state)
     ca_destroy(&ca);
     copy_cert("org-a/transport.crt", "coord/enrolled/org-a.crt");
     copy_cert("org-b/transport.crt", "coord/enrolled/org-b.crt");
+    copy_cert("org-d/transport.crt", "coord/enrolled/org-d.crt");
+    copy_cert("org-e/transport.crt", "coord/enrolled/org-e.crt");
+    copy_cert("org-r/transport.crt", "coord/enrolled/org-r.crt");
     int port = free_port();
     if (port <= 0)
         return -1;
@@ -462,7 +475,7 @@ static void test_check_config(void **state)
     char out[8192];
     assert_int_equal(run(out, sizeof out, "%s check-config --config %s 2>&1", BIN, ini), 0);
     assert_non_null(strstr(out, "coordinator id: coord:test"));
-    assert_non_null(strstr(out, "enrolled transport certificates: 2"));
+    assert_non_null(strstr(out, "enrolled transport certificates: 5"));
     assert_non_null(strstr(out, "node_endpoint = tcp://127.0.0.1:"));
     /* a world-readable copy of the transport key is refused with file:line */
     char bad_ini[400], key[400], copy[400];
@@ -754,12 +767,165 @@ static void test_crash_between_commit_and_ack(void **state)
     assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
 }
 
+/* Size of the daemon's log now (to read only what a test adds). */
+static long daemon_log_size(void)
+{
+    char logf[400];
+    path_of(logf, sizeof logf, "daemon.log");
+    struct stat st;
+    return stat(logf, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* The largest N of the "group commit: N messages" lines logged after
+ * offset (0 if none). */
+static long largest_batch_since(long offset)
+{
+    char logf[400];
+    path_of(logf, sizeof logf, "daemon.log");
+    FILE *f = fopen(logf, "r");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+    char line[1024];
+    long best = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "group commit: ");
+        if (!p)
+            continue;
+        long n = strtol(p + strlen("group commit: "), NULL, 10);
+        if (n > best)
+            best = n;
+    }
+    fclose(f);
+    return best;
+}
+
+static void expect_error_text(struct envelope *e, const char *code, const char *text)
+{
+    assert_int_equal(e->type, MSG_ERROR);
+    struct error_msg m;
+    char err[256];
+    assert_int_equal(error_unpack(e->payload, e->payload_len, &m, err, sizeof err), 0);
+    assert_string_equal(m.code, code);
+    if (!strstr(m.message, text))
+        fail_msg("error message \"%s\" does not say \"%s\"", m.message, text);
+    envelope_free(e);
+}
+
+static void test_group_commit(void **state)
+{
+    (void)state;
+    char rb[64], req[65], sha1[65], shae[65];
+    open_round(rb, NULL);
+    request_sha(rb, req);
+    long log_from = daemon_log_size();
+    pid_t d = start_daemon(0);
+    struct node nd, ne;
+    node_open(&nd, "org:d", "org-d");
+    node_open(&ne, "org:e", "org-e");
+    /* a first exchange each, so that both connections are up */
+    struct envelope e;
+    hello(&nd, &e);
+    assert_int_equal(e.type, MSG_ROUND_REQUEST);
+    envelope_free(&e);
+    while (recv_more(&nd, &e, 300) == 0) /* the other open rounds' requests */
+        envelope_free(&e);
+    hello(&ne, &e);
+    envelope_free(&e);
+    while (recv_more(&ne, &e, 300) == 0)
+        envelope_free(&e);
+
+    uint8_t *s1 = NULL, *s2 = NULL, *se = NULL;
+    size_t l1, l2, le;
+    make_submission("org:d", rb, req, 100, nd.sign_key, nd.sign_cert, &s1, &l1, sha1);
+    make_submission("org:d", rb, req, 200, nd.sign_key, nd.sign_cert, &s2, &l2, NULL);
+    make_submission("org:e", rb, req, 120, ne.sign_key, ne.sign_cert, &se, &le, shae);
+    /* While the daemon is stopped the messages wait in its socket buffers:
+     * when it continues they are read together, into one batch. */
+    assert_int_equal(kill(d, SIGSTOP), 0);
+    assert_int_equal(node_send(&nd, s1, l1), 0);
+    assert_int_equal(node_send(&nd, s1, l1), 0); /* an identical resend */
+    assert_int_equal(node_send(&nd, s2, l2), 0); /* a different submission */
+    assert_int_equal(node_send(&ne, se, le), 0);
+    usleep(300000);
+    assert_int_equal(kill(d, SIGCONT), 0);
+
+    /* answered in order, as if one by one */
+    assert_int_equal(recv_more(&nd, &e, 10000), 0);
+    expect_ack(&e, rb, sha1, 0, 0);
+    assert_int_equal(recv_more(&nd, &e, 10000), 0);
+    expect_ack(&e, rb, sha1, 1, 0);
+    assert_int_equal(recv_more(&nd, &e, 10000), 0);
+    expect_error(&e, "conflict");
+    assert_int_equal(recv_more(&ne, &e, 10000), 0);
+    expect_ack(&e, rb, shae, 0, 0);
+    assert_int_equal(recv_more(&nd, &e, 300), -1); /* nothing more */
+    assert_int_equal(submissions_stored(rb), 2);
+    node_close(&nd);
+    node_close(&ne);
+    stop_daemon(d);
+    /* the three messages of org:d were one batch (at least) */
+    assert_true(largest_batch_since(log_from) >= 3);
+    free(s1);
+    free(s2);
+    free(se);
+
+    /* the audit log verifies; org:d's story is in it once each */
+    char out[1024], audit[400];
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+    path_of(audit, sizeof audit, "coord/audit.log");
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\tsubmission\t{\"org\":\"org:d\",\"round\":\"%s\".*\"duplicate\":false' '%s'", rb, audit), 0);
+    assert_int_equal(strtol(out, NULL, 10), 1);
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\tsubmission\t{\"org\":\"org:d\",\"round\":\"%s\".*\"duplicate\":true' '%s'", rb, audit), 0);
+    assert_int_equal(strtol(out, NULL, 10), 1);
+    assert_int_equal(run(out, sizeof out, "grep -c -e '\trejection\t{\"org\":\"org:d\",\"round\":\"%s\",\"code\":\"conflict\"' '%s'", rb, audit), 0);
+    assert_int_equal(strtol(out, NULL, 10), 1);
+}
+
+static void test_revoked_signer_refused(void **state)
+{
+    (void)state;
+    char ra[64], rc[64], reqa[65], reqc[65], sha[65];
+    open_round(ra, NULL);
+    open_round(rc, NULL);
+    request_sha(ra, reqa);
+    request_sha(rc, reqc);
+    pid_t d = start_daemon(0);
+    struct node nr;
+    node_open(&nr, "org:r", "org-r");
+    uint8_t *env = NULL;
+    size_t elen;
+    struct envelope e;
+    /* accepted: its signing certificate is verified and remembered */
+    make_submission("org:r", ra, reqa, 100, nr.sign_key, nr.sign_cert, &env, &elen, sha);
+    assert_int_equal(exchange(&nr, env, elen, &e, 10000), 0);
+    expect_ack(&e, ra, sha, 0, 0);
+    free(env);
+    /* the CA revokes that signing certificate (a new CRL file) */
+    char p[400];
+    path_of(p, sizeof p, "ca");
+    ca_t *ca = ca_open(p);
+    assert_non_null(ca);
+    assert_int_equal(ca_revoke(ca, nr.sign_cert), 0);
+    ca_destroy(&ca);
+    /* the next submission with it is refused; nothing stored */
+    make_submission("org:r", rc, reqc, 100, nr.sign_key, nr.sign_cert, &env, &elen, NULL);
+    assert_int_equal(exchange(&nr, env, elen, &e, 10000), 0);
+    expect_error_text(&e, "bad_signature", "revoked");
+    free(env);
+    assert_int_equal(submissions_stored(ra), 1);
+    assert_int_equal(submissions_stored(rc), 0);
+    node_close(&nr);
+    stop_daemon(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_submissions),
         cmocka_unit_test(test_crash_between_commit_and_ack),
+        cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_revoked_signer_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -2,7 +2,8 @@
  * test_identity.c - identities, the CA and the trust store, with real
  * certificates issued into a temporary directory. Expected values come
  * from other routes: libzmq's own CURVE code (zmq_curve_public) for the
- * X25519 key, the NIST SHA-256 test vector, file modes set by chmod.
+ * X25519 key, the NIST SHA-256 test vector, file modes set by chmod; the
+ * verification cache's hits and misses are counted by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -434,6 +435,116 @@ static void test_trust_lookup_and_crl_reload(void **state)
     trust_destroy(&t);
 }
 
+/* trust_verify_signed of a fixed message by sub's signing key. */
+static int verify_signed_by(struct fx *f, trust_t *t, const char *sub, const char *cn)
+{
+    EVP_PKEY *sk = NULL;
+    assert_int_equal(identity_load_secret_key(path_of(f, sub, "signing.key"), &sk), ID_OK);
+    X509 *sc = load(f, sub, "signing.crt");
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    assert_int_equal(identity_cert_to_der(sc, &der, &derlen), 0);
+    const char msg[] = "a submission";
+    unsigned char sig[IDENTITY_SIG_LEN];
+    assert_int_equal(identity_sign(sk, msg, sizeof msg, sig), 0);
+    int rc = trust_verify_signed(t, der, derlen, msg, sizeof msg, sig, sizeof sig, cn, NULL);
+    OPENSSL_free(der);
+    X509_free(sc);
+    EVP_PKEY_free(sk);
+    return rc;
+}
+
+static void expect_stats(trust_t *t, unsigned long hits, unsigned long misses)
+{
+    unsigned long h = 99, m = 99;
+    trust_cache_stats(t, &h, &m);
+    assert_int_equal(h, hits);
+    assert_int_equal(m, misses);
+}
+
+/* The verification cache: a verdict is reused (hits), forgotten when the
+ * CRL file changes or a certificate is enrolled, never reused for a failure,
+ * and time is checked on every use. */
+static void test_trust_verdict_cache(void **state)
+{
+    struct fx *f = *state;
+    const char *subs[] = {"n1", "an", "old"};
+    make_enrolled(f, subs, 3);
+    time_t now = time(NULL);
+    /* a node whose certificates expire in two seconds */
+    assert_int_equal(fed_issue(f->ca, f->root, "brief", ROLE_NODE, "org:brief", now - 60,
+                               now + 2), 0);
+    char to[1100];
+    snprintf(to, sizeof to, "%s/brief-transport.crt", path_of(f, "enrolled", NULL));
+    assert_int_equal(fed_copy(path_of(f, "brief", "transport.crt"), to), 0);
+    trust_t *t = trust_new(path_of(f, "ca", "ca.crt"), path_of(f, "ca", "ca.crl"),
+                           path_of(f, "enrolled", NULL));
+    assert_non_null(t);
+    expect_stats(t, 0, 0);
+    /* n1, an and brief are valid; old expired a day ago */
+    assert_int_equal(trust_check_enrolled(t), 3);
+    unsigned char k1[IDENTITY_KEY_LEN], kb[IDENTITY_KEY_LEN], kold[IDENTITY_KEY_LEN];
+    X509 *c = load(f, "n1", "transport.crt");
+    assert_int_equal(identity_curve_public(c, k1), 0);
+    X509_free(c);
+    c = load(f, "brief", "transport.crt");
+    assert_int_equal(identity_curve_public(c, kb), 0);
+    X509_free(c);
+    c = load(f, "old", "transport.crt");
+    assert_int_equal(identity_curve_public(c, kold), 0);
+    X509_free(c);
+    struct identity_info info;
+    assert_int_equal(trust_lookup_key(t, k1, &info), ID_OK);
+    assert_string_equal(info.cn, "org:demo-1");
+    assert_int_equal(trust_lookup_key(t, kb, &info), ID_OK);
+    expect_stats(t, 2, 0); /* both verified by trust_check_enrolled */
+    assert_int_equal(trust_lookup_key(t, kold, &info), ID_ERR_EXPIRED);
+    assert_int_equal(trust_lookup_key(t, kold, &info), ID_ERR_EXPIRED);
+    expect_stats(t, 2, 2); /* a refusal is never remembered */
+
+    /* signing certificates: verified once, then remembered */
+    assert_int_equal(verify_signed_by(f, t, "n1", "org:demo-1"), ID_OK);
+    expect_stats(t, 2, 3);
+    assert_int_equal(verify_signed_by(f, t, "n1", "org:demo-1"), ID_OK);
+    expect_stats(t, 3, 3);
+    /* the CN and the signature are checked on every use */
+    assert_int_equal(verify_signed_by(f, t, "n1", "org:demo-2"), ID_ERR_SUBJECT);
+    expect_stats(t, 4, 3);
+    assert_int_equal(verify_signed_by(f, t, "brief", "org:brief"), ID_OK);
+    expect_stats(t, 4, 4);
+
+    /* enrolling a certificate forgets every verdict */
+    assert_int_equal(trust_add_cert_file(t, path_of(f, "n2", "transport.crt")), ID_OK);
+    assert_int_equal(verify_signed_by(f, t, "n1", "org:demo-1"), ID_OK);
+    assert_int_equal(trust_lookup_key(t, k1, &info), ID_OK);
+    expect_stats(t, 4, 6);
+
+    /* the CRL file changes (n1's signing certificate revoked): the verdict
+     * remembered a moment ago is forgotten, the signature refused */
+    assert_int_equal(verify_signed_by(f, t, "n1", "org:demo-1"), ID_OK);
+    expect_stats(t, 5, 6);
+    X509 *s1 = load(f, "n1", "signing.crt");
+    assert_int_equal(ca_revoke(f->ca, s1), ID_OK);
+    X509_free(s1);
+    assert_int_equal(verify_signed_by(f, t, "n1", "org:demo-1"), ID_ERR_REVOKED);
+    assert_int_equal(trust_lookup_key(t, k1, &info), ID_OK); /* transport not revoked */
+    expect_stats(t, 5, 8);
+
+    /* time is checked on each use: brief's remembered verdicts expire */
+    assert_int_equal(trust_lookup_key(t, kb, &info), ID_OK);
+    assert_int_equal(verify_signed_by(f, t, "brief", "org:brief"), ID_OK);
+    expect_stats(t, 5, 10);
+    assert_int_equal(trust_lookup_key(t, kb, &info), ID_OK);
+    assert_int_equal(verify_signed_by(f, t, "brief", "org:brief"), ID_OK);
+    expect_stats(t, 7, 10);
+    while (time(NULL) <= now + 2)
+        fed_sleep_ms(100);
+    assert_int_equal(trust_lookup_key(t, kb, &info), ID_ERR_EXPIRED);
+    assert_int_equal(verify_signed_by(f, t, "brief", "org:brief"), ID_ERR_EXPIRED);
+    expect_stats(t, 7, 12);
+    trust_destroy(&t);
+}
+
 static void test_trust_refuses_foreign_crl(void **state)
 {
     struct fx *f = *state;
@@ -475,6 +586,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sign_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_der_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trust_lookup_and_crl_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trust_verdict_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trust_refuses_foreign_crl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_refuses_overwrite_and_bad_names, setup,
                                         teardown),

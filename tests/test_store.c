@@ -1,8 +1,10 @@
 /*
  * test_store.c - the coordinator's SQLite store (WAL, schema version,
  * rounds, submissions: new / duplicate / conflict / closed / unknown,
- * refusals, pending rounds per org, persistence) and plain-addition
- * pooling (pool.h) with sums worked out by hand.
+ * refusals, pending rounds per org, persistence, group commit: one
+ * transaction for several puts, invisible to another connection until it
+ * commits, nothing kept after a rollback) and plain-addition pooling
+ * (pool.h) with sums worked out by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,6 +81,17 @@ static store_put_result put(store_t *s, const char *round, const char *org, cons
 static int count_cb(void *ctx, const struct store_round *r)
 {
     (void)r;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int count_refusal(void *ctx, const char *round_id, const char *org, const char *reason,
+                         int64_t received_at)
+{
+    (void)round_id;
+    (void)org;
+    (void)reason;
+    (void)received_at;
     (*(int *)ctx)++;
     return 0;
 }
@@ -234,6 +247,75 @@ static struct cellset *org_cells(const char *org, double total_members, double b
     return cs;
 }
 
+/* Submissions of round as another connection sees them (plain SQLite,
+ * read-only: store_open would wait for the batch's write lock). */
+static int count_elsewhere(const char *round)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM submissions WHERE round_id = ?",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, round, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    store_t *s = store_open(dbpath);
+    assert_non_null(s);
+    add_round(s, "2025-r1-aaaa", 5000);
+    add_round(s, "2025-r2-bbbb", 5000);
+    assert_int_equal(store_round_close(s, "2025-r2-bbbb", 3000), 0);
+    assert_false(store_in_batch(s));
+    assert_int_equal(store_batch_commit(s), STORE_ERR_ARG); /* none open */
+
+    /* One batch: each put decides as alone, seeing the earlier ones. */
+    assert_int_equal(store_batch_begin(s), 0);
+    assert_true(store_in_batch(s));
+    assert_int_equal(store_batch_begin(s), STORE_ERR_ARG); /* one at a time */
+    assert_int_equal(put(s, "2025-r1-aaaa", "org:a", "aa"), STORE_PUT_NEW);
+    assert_int_equal(put(s, "2025-r1-aaaa", "org:a", "aa"), STORE_PUT_DUPLICATE);
+    assert_int_equal(put(s, "2025-r1-aaaa", "org:a", "a2"), STORE_PUT_CONFLICT);
+    assert_int_equal(put(s, "2025-r1-aaaa", "org:b", "bb"), STORE_PUT_NEW);
+    assert_int_equal(put(s, "2025-r2-bbbb", "org:a", "aa"), STORE_PUT_CLOSED);
+    assert_int_equal(put(s, "2025-r9-zzzz", "org:a", "aa"), STORE_PUT_UNKNOWN);
+    store_put_result res;
+    assert_int_equal(store_refusal_put(s, "2025-r1-aaaa", "org:c", "no", 2100, &res), 0);
+    assert_int_equal(res, STORE_PUT_NEW);
+    assert_int_equal(store_refusal_put(s, "2025-r1-aaaa", "org:a", "no", 2100, &res), 0);
+    assert_int_equal(res, STORE_PUT_CONFLICT); /* org:a submitted earlier in the batch */
+    /* this connection sees the batch's rows; another one does not yet */
+    int n = -1;
+    assert_int_equal(store_submission_count(s, "2025-r1-aaaa", &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(count_elsewhere("2025-r1-aaaa"), 0);
+    assert_int_equal(store_batch_commit(s), 0);
+    assert_false(store_in_batch(s));
+    assert_int_equal(count_elsewhere("2025-r1-aaaa"), 2);
+
+    /* A batch that is rolled back leaves nothing. */
+    assert_int_equal(store_batch_begin(s), 0);
+    assert_int_equal(put(s, "2025-r1-aaaa", "org:d", "dd"), STORE_PUT_NEW);
+    assert_int_equal(store_refusal_put(s, "2025-r1-aaaa", "org:e", "no", 2200, &res), 0);
+    store_batch_rollback(s);
+    assert_false(store_in_batch(s));
+    store_batch_rollback(s); /* none open: nothing to do */
+    assert_int_equal(count_elsewhere("2025-r1-aaaa"), 2);
+    /* ... and the puts commit on their own again */
+    assert_int_equal(put(s, "2025-r1-aaaa", "org:d", "dd"), STORE_PUT_NEW);
+    assert_int_equal(count_elsewhere("2025-r1-aaaa"), 3);
+    int refusals = 0;
+    assert_int_equal(store_refusals_each(s, "2025-r1-aaaa", count_refusal, &refusals), 0);
+    assert_int_equal(refusals, 1); /* org:c only: org:e's was rolled back */
+    store_close(&s);
+}
+
 static void test_pool(void **state)
 {
     (void)state;
@@ -325,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_and_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submissions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
