@@ -149,17 +149,17 @@ static int reason_is_kept(cell_reason r)
 }
 
 /* What a carrier cell tells a reader about its variable (suppress.h):
- * nothing, a lower bound (pooled: partial), an upper bound (one
- * organization's view: a sum with other organizations), its value, or
+ * nothing, a lower bound (pooled: partial), an upper bound (a view: a sum
+ * with other organizations), its value, or
  * (pooled: every organization released zero there, n_orgs = n_withheld =
  * 0) its value 0 whether the cell is withheld or not. */
 enum { CARR_HIDDEN, CARR_LOWER, CARR_UPPER, CARR_EXACT, CARR_ZERO };
 
 static int carrier_state(const struct suppress_params *p, const struct cell *cl)
 {
-    if (cl->reason == REASON_NONE && p->pooled == SUPPRESS_POOLED && cl->n_withheld > 0)
+    if (cl->reason == REASON_NONE && p->pooled && cl->n_withheld > 0)
         return CARR_LOWER;
-    if (cl->reason == REASON_NONE && p->pooled == SUPPRESS_POOLED_ONE_ORG && cl->n_orgs > 1)
+    if (cl->reason == REASON_NONE && p->pooled == SUPPRESS_POOLED_VIEW && cl->n_orgs > 1)
         return CARR_UPPER;
     if (cl->reason == REASON_NONE && !(p->pooled && cl->n_orgs == 0))
         return CARR_EXACT;
@@ -328,7 +328,7 @@ static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress
 static int min_orgs_reqs(struct reqs *r, const struct cell *c, const struct suppress_params *p)
 {
     const struct measure_def *d = catalog_measure(c->measure);
-    int type = p->pooled == SUPPRESS_POOLED && c->n_withheld > 0 ? REQ_UPPER : REQ_DOMINANCE;
+    int type = c->n_withheld > 0 ? REQ_UPPER : REQ_DOMINANCE;
     for (int f = 0; f < F__COUNT; f++) {
         double x = field_value(c, f);
         if (f == F_SQ || !(x > 0))

@@ -30,11 +30,11 @@ struct suppress_params {
     int k;             /* threshold: counts in [1, k-1] are withheld     */
     double dominance;  /* share of the largest contributor, (0, 1]       */
     double dominance_protection; /* p, (0, 1]; 0 = default 0.15         */
-    int pooled;        /* 0, or SUPPRESS_POOLED / SUPPRESS_POOLED_ONE_ORG:
+    int pooled;        /* 0, or SUPPRESS_POOLED / SUPPRESS_POOLED_VIEW:
                           see "Pooled mode" below                        */
 };
 
-enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_ONE_ORG = 2 };
+enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_VIEW = 2 };
 
 /*
  * Pooled mode (pooled = 1; the coordinator's release, coordinator/release.c)
@@ -47,15 +47,17 @@ enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_ONE_ORG = 2 };
  *   - a cell withheld for min_orgs (reason REASON_MIN_ORGS) is protected like
  *     a dominated cost sum by the p% rule, p = dominance_protection: for each
  *     of its channels (members, member months, denominator, numerator; not
- *     the sum of squares) with value x > 0, the attainable range must reach x - p*x .. x + p*x, so that no
- *     single organization's number is published or estimated to within p.
- * One organization's view (pooled = SUPPRESS_POOLED_ONE_ORG): the cells are
- * one organization's numbers as a reader who knows which organization
- * released or withheld each pooled cell can bound them (coordinator/release.c
- * builds it): a released cell with n_orgs > 1 is a sum that includes the
- * organization's value, so only an upper bound of it; other released cells
- * are its value; n_withheld is not read. Known zeros and min_orgs cells are
- * as above (the min_orgs cell's value is the organization's own).
+ *     the sum of squares) with value x > 0, the attainable range must
+ *     reach x - p*x .. x + p*x, so that no single organization's number is
+ *     published or estimated to within p; when the cell is partial too
+ *     (n_withheld > 0) the reader sees x plus an unknown part, so only the
+ *     upper side is a requirement.
+ * A reader's view (pooled = SUPPRESS_POOLED_VIEW): the cells are what a
+ * reader can tell about the sum of some organizations' numbers
+ * (coordinator/release.c builds it): a released cell with n_withheld > 0 is
+ * a lower bound of it, one with n_orgs > 1 an upper bound, one with
+ * n_orgs = 0 a known zero, any other released cell its value. Known zeros
+ * and min_orgs cells are as above.
  * Outside pooled mode n_orgs and n_withheld are ignored.
  */
 

@@ -77,43 +77,31 @@ static void count_orgs(struct cellset *pooled, struct cellset **subs, int n)
 /* ---- complementary protection ---------------------------------------------- */
 
 /*
- * Every reader gets its own linear-programming check (suppress.c in pooled
- * mode, suppress.h), each on a copy of the pooled cells (cell i of a view
- * is pooled cell i):
- *   - an analyst sees the pooled release itself;
- *   - an organization o also knows its own cells: its view holds the
- *     others' part (o's released numbers subtracted, o taken out of n_orgs
- *     and n_withheld);
- *   - for an organization q behind a min_orgs cell, a reader who knows which
- *     organization released or withheld each pooled cell can bound q's own
- *     numbers (SUPPRESS_POOLED_ONE_ORG): a released cell that only q
- *     contributed to (besides the reader and organizations that released
- *     zero there) is q's number, any other released cell q is in bounds it
- *     from above.
- * Cells already withheld stay hidden in a view (reason policy: no
- * requirement of their own there); min_orgs cells keep their reason where
- * the reader must not learn them (see keep_from). Complements chosen in a
- * view are withheld in the pooled release. Views are checked one after the
- * other: withholding more only widens what every earlier reader can infer,
- * so one pass leaves every reader's requirements met.
+ * Every reader gets linear-programming checks (suppress.c in pooled mode,
+ * suppress.h). The analysts' first: the pooled release itself. Then views:
+ * a reader who knows which organization released or withheld each pooled
+ * cell (and, for an organization, its own numbers) can bound the sum of the
+ * numbers of any set S of other organizations. For a pooled cell, with the
+ * reader's own part taken out:
+ *   - released, every other organization with members > 0 in it belongs to
+ *     S, and none of S withheld it: the cell is S's sum;
+ *   - the same, but some of S withheld it: a lower bound of S's sum;
+ *   - released, none of S withheld it, others outside S in it: an upper
+ *     bound of S's sum;
+ *   - otherwise nothing, except a known zero when all of S released 0.
+ * A min_orgs cell the reader must not learn (keep_from) keeps its
+ * requirement on S's part of it. S ranges over every set of other
+ * organizations when there are at most SETS_ALL of them, else over the sets
+ * of organizations that released the pooled cells (and single
+ * organizations), at most SETS_MAX per reader and about VIEWS_MAX in all,
+ * shared among the readers (a warning says when some were left out). Complements chosen in a view are
+ * withheld in the pooled release; withholding more only widens what every
+ * earlier view allows, so one pass leaves every view's requirements met.
  */
 
-/* Above this many (organization, reader) pairs, one view per organization
- * covers all its readers at once (see one_org_view). */
-#define ONE_ORG_VIEWS_MAX 64
-
-static cell_reason view_reason(cell_reason r)
-{
-    switch (r) {
-    case REASON_NONE:
-    case REASON_MIN_ORGS:
-    case REASON_PARTIAL:
-    case REASON_NOT_AVAILABLE:
-        return r;
-    default:
-        return REASON_POLICY;
-    }
-}
+#define SETS_ALL 6
+#define SETS_MAX 64
+#define VIEWS_MAX 512
 
 /* Withholds in the pooled set the cells that suppression withheld in a view
  * (complements, or a primary rule on the view's numbers). */
@@ -129,17 +117,6 @@ static void withhold_chosen(const struct cellset *view, struct cellset *cs)
     }
 }
 
-/* Runs the view through suppress.c and withholds its choices in cs.
- * Returns 0, 1 when its requirements could not all be met, -1 (memory). */
-static int check_view(struct cellset *cs, struct cellset *view, const struct suppress_params *sp)
-{
-    int rc = suppress_apply(view, sp, NULL);
-    if (rc != SUPPRESS_OK && rc != SUPPRESS_ELP)
-        return -1;
-    withhold_chosen(view, cs);
-    return rc == SUPPRESS_ELP;
-}
-
 /* Sums of costs leave rounding residue when a part is subtracted. */
 static double minus(double total, double part)
 {
@@ -147,13 +124,22 @@ static double minus(double total, double part)
     return fabs(d) <= 1e-9 * (fabs(total) + fabs(part)) ? 0 : d;
 }
 
-static void subtract(struct cell *v, const struct cell *part)
+static void set_numbers(struct cell *v, const struct cell *from)
 {
-    v->members = minus(v->members, part->members);
-    v->member_months = minus(v->member_months, part->member_months);
-    v->denominator = minus(v->denominator, part->denominator);
-    v->numerator = minus(v->numerator, part->numerator);
-    v->sum_sq = minus(v->sum_sq, part->sum_sq);
+    v->members = from->members;
+    v->member_months = from->member_months;
+    v->denominator = from->denominator;
+    v->numerator = from->numerator;
+    v->sum_sq = from->sum_sq;
+}
+
+static void add_numbers(struct cell *v, const struct cell *part, double sign)
+{
+    v->members = minus(v->members, -sign * part->members);
+    v->member_months = minus(v->member_months, -sign * part->member_months);
+    v->denominator = minus(v->denominator, -sign * part->denominator);
+    v->numerator = minus(v->numerator, -sign * part->numerator);
+    v->sum_sq = minus(v->sum_sq, -sign * part->sum_sq);
 }
 
 static int released_nonzero(const struct cell *c)
@@ -165,10 +151,11 @@ static int released_nonzero(const struct cell *c)
  * at least min_orgs - 1 others. A min_orgs cell with that many other
  * contributors (members > 0) tells it no more, so a min_orgs cell is kept
  * from every analyst, and from an organization (its own cell there: mine)
- * only when fewer than min_orgs - 1 others contributed. */
+ * only when some but fewer than min_orgs - 1 others contributed. */
 static int keep_from(const struct cell *pc, const struct cell *mine, int min_orgs)
 {
-    return pc->n_orgs - released_nonzero(mine) < min_orgs - 1;
+    int others = pc->n_orgs - released_nonzero(mine);
+    return others > 0 && others < min_orgs - 1;
 }
 
 /* at[o][i]: organization o's submitted cell behind pooled cell i, or NULL. */
@@ -202,190 +189,205 @@ static void org_cells_free(struct cell ***at, int n)
     free(at);
 }
 
-/* Organization o's view: the others' part of every pooled cell. */
-static int protect_from(struct cellset *cs, struct cell ***at, int o, int min_orgs,
-                        const struct suppress_params *sp)
+struct views {
+    struct cellset *cs;
+    struct cell ***at;
+    int n, min_orgs;
+    const struct suppress_params *sp;
+    int sets_max;                   /* sets per reader beyond SETS_ALL    */
+    int built, skipped, unmet;
+};
+
+/* Does the view of set S for reader r hold a requirement? */
+static int view_needed(const struct views *w, const char *S, int r)
 {
-    int any = 0; /* a min_orgs cell to keep from o, else no view */
-    for (size_t i = 0; i < cs->ncells && !any; i++)
-        any = cs->cells[i].reason == REASON_MIN_ORGS && keep_from(&cs->cells[i], at[o][i], min_orgs);
-    if (!any)
+    for (size_t i = 0; i < w->cs->ncells; i++) {
+        const struct cell *pc = &w->cs->cells[i];
+        if (pc->reason != REASON_MIN_ORGS ||
+            (r >= 0 && !keep_from(pc, w->at[r][i], w->min_orgs)))
+            continue;
+        for (int o = 0; o < w->n; o++)
+            if (S[o] && o != r && released_nonzero(w->at[o][i]))
+                return 1;
+    }
+    return 0;
+}
+
+/* Builds and checks the view of set S (S[o] = 1: o in it) for reader r
+ * (-1: an analyst). Returns 0, or -1 (no memory). */
+static int check_set(struct views *w, const char *S, int r)
+{
+    if (!view_needed(w, S, r))
         return 0;
-    struct cellset *view = cellset_copy(cs);
+    if (w->built >= VIEWS_MAX) {
+        w->skipped++;
+        return 0;
+    }
+    struct cellset *view = cellset_copy(w->cs);
     if (!view)
         return -1;
+    w->built++;
     for (size_t i = 0; i < view->ncells; i++) {
+        const struct cell *pc = &w->cs->cells[i];
         struct cell *v = &view->cells[i];
-        const struct cell *c = at[o][i];
+        int out_nz = 0, in_unknown = 0;
+        struct cell sum;
+        memset(&sum, 0, sizeof sum);
+        for (int o = 0; o < w->n; o++) {
+            const struct cell *c = w->at[o][i];
+            if (o == r)
+                continue;
+            if (!S[o]) {
+                out_nz |= released_nonzero(c);
+            } else if (!c || c->reason != REASON_NONE) {
+                in_unknown = 1; /* withheld, or not submitted */
+            } else {
+                add_numbers(&sum, c, 1);
+            }
+        }
         v->max_contrib = 0;
-        if (v->reason == REASON_MIN_ORGS && !keep_from(&cs->cells[i], c, min_orgs))
-            v->reason = REASON_POLICY;
-        v->reason = view_reason(v->reason);
-        if (!c)
-            continue;
-        if (c->reason != REASON_NONE) {
-            v->n_withheld--;
+        if (pc->reason == REASON_NONE) {
+            if (out_nz && in_unknown) {
+                v->reason = REASON_POLICY; /* nothing about S's sum */
+                v->n_orgs = v->n_withheld = 1;
+                continue;
+            }
+            if (out_nz) {
+                /* an upper bound: the pooled cell less the reader's part */
+                const struct cell *mine = r >= 0 ? w->at[r][i] : NULL;
+                if (mine && mine->reason == REASON_NONE)
+                    add_numbers(v, mine, -1);
+                v->n_orgs = 2;
+                v->n_withheld = 0;
+                continue;
+            }
+            set_numbers(v, &sum);
+            v->n_orgs = sum.members > 0 || in_unknown;
+            v->n_withheld = in_unknown;
             continue;
         }
-        subtract(v, c);
-        v->n_orgs -= c->members > 0;
+        int req = pc->reason == REASON_MIN_ORGS && sum.members > 0 &&
+                  (r < 0 || keep_from(pc, w->at[r][i], w->min_orgs));
+        set_numbers(v, &sum);
+        v->reason = req ? REASON_MIN_ORGS
+                        : pc->reason == REASON_NOT_AVAILABLE ? REASON_NOT_AVAILABLE
+                                                             : REASON_POLICY;
+        if (req) {
+            v->n_orgs = 1;
+            v->n_withheld = in_unknown; /* partial: only the upper side */
+        } else if (!in_unknown && !(sum.members > 0)) {
+            v->n_orgs = v->n_withheld = 0; /* all of S released zero */
+        } else {
+            v->n_orgs = v->n_withheld = 1;
+        }
     }
-    int rc = check_view(cs, view, sp);
+    int rc = suppress_apply(view, w->sp, NULL);
+    if (rc == SUPPRESS_OK || rc == SUPPRESS_ELP)
+        withhold_chosen(view, w->cs);
     cellset_destroy(&view);
+    if (rc != SUPPRESS_OK && rc != SUPPRESS_ELP)
+        return -1;
+    w->unmet += rc == SUPPRESS_ELP;
+    return 0;
+}
+
+/* The sets for reader r: every subset of the other organizations when they
+ * are few, else the distinct sets of organizations behind released cells
+ * (members > 0, the reader left out), every single organization and all
+ * of them. Returns 0 or -1 (no memory). */
+static int check_reader(struct views *w, int r)
+{
+    int n = w->n, others = n - (r >= 0);
+    char *S = calloc((size_t)n + 1, 1);
+    if (!S)
+        return -1;
+    int rc = 0;
+    if (others <= SETS_ALL) {
+        for (unsigned mask = 1; mask < (1u << others) && rc == 0; mask++) {
+            for (int o = 0, bit = 0; o < n; o++) {
+                S[o] = 0;
+                if (o == r)
+                    continue;
+                S[o] = (mask >> bit++) & 1u;
+            }
+            rc = check_set(w, S, r);
+        }
+        free(S);
+        return rc;
+    }
+    char *seen = calloc((size_t)SETS_MAX * (size_t)n + 1, 1);
+    int nseen = 0;
+    if (!seen) {
+        free(S);
+        return -1;
+    }
+    /* all, then each single organization, then the cells' sets */
+    for (int k = -1; k < n + (int)w->cs->ncells && rc == 0; k++) {
+        for (int o = 0; o < n; o++)
+            S[o] = o != r && (k < 0 || k == o ||
+                              (k >= n && released_nonzero(w->at[o][k - n])));
+        int empty = 1;
+        for (int o = 0; o < n; o++)
+            empty &= !S[o];
+        if (empty || (k >= 0 && k < n && k == r))
+            continue;
+        int dup = 0;
+        for (int j = 0; j < nseen && !dup; j++)
+            dup = memcmp(seen + (size_t)j * (size_t)n, S, (size_t)n) == 0;
+        if (dup || !view_needed(w, S, r))
+            continue;
+        if (nseen == w->sets_max) {
+            w->skipped++;
+            continue;
+        }
+        memcpy(seen + (size_t)nseen++ * (size_t)n, S, (size_t)n);
+        rc = check_set(w, S, r);
+    }
+    free(seen);
+    free(S);
     return rc;
 }
 
-/* Per pooled cell, the largest released contribution of any organization
- * to each number (for the one view that covers every reader). */
-struct top2 {
-    struct cell first, second; /* largest and second largest per number   */
-    int first_org[5];          /* whose is the largest, per number         */
-};
-
-static double *num(struct cell *c, int f)
-{
-    switch (f) {
-    case 0: return &c->members;
-    case 1: return &c->member_months;
-    case 2: return &c->denominator;
-    case 3: return &c->numerator;
-    default: return &c->sum_sq;
-    }
-}
-
-static struct top2 *top_contributions(const struct cellset *cs, struct cell ***at, int n)
-{
-    struct top2 *t = calloc(cs->ncells ? cs->ncells : 1, sizeof *t);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; i < cs->ncells; i++) {
-        for (int f = 0; f < 5; f++)
-            t[i].first_org[f] = -1;
-        for (int o = 0; o < n; o++) {
-            struct cell *c = at[o][i];
-            if (!c || c->reason != REASON_NONE)
-                continue;
-            for (int f = 0; f < 5; f++) {
-                double x = *num(c, f);
-                if (t[i].first_org[f] < 0 || x > *num(&t[i].first, f)) {
-                    *num(&t[i].second, f) = *num(&t[i].first, f);
-                    *num(&t[i].first, f) = x;
-                    t[i].first_org[f] = o;
-                } else if (x > *num(&t[i].second, f)) {
-                    *num(&t[i].second, f) = x;
-                }
-            }
-        }
-    }
-    return t;
-}
-
-/* Organization q's view for reader r (-1: an analyst), or with r = -2 for
- * every reader at once (a conservative union: a cell is q's number when
- * at most one other organization contributed to it, the reader being that
- * one; an upper bound subtracts the largest other contribution; min_orgs
- * cells are kept as from an analyst). top is needed only for r = -2. */
-static struct cellset *one_org_view(const struct cellset *cs, struct cell ***at,
-                                    const struct top2 *top, int q, int r, int min_orgs)
-{
-    struct cellset *view = cellset_copy(cs);
-    if (!view)
-        return NULL;
-    for (size_t i = 0; i < cs->ncells; i++) {
-        const struct cell *pc = &cs->cells[i], *cq = at[q][i];
-        const struct cell *mine = r >= 0 ? at[r][i] : NULL;
-        struct cell *v = &view->cells[i];
-        int others = pc->n_orgs - released_nonzero(cq);
-        if (r >= 0)
-            others -= released_nonzero(mine);
-        else if (r == -2 && others > 0)
-            others--;
-        if (!cq || cq->reason != REASON_NONE) {
-            memset(v, 0, sizeof *v);
-            v->measure = pc->measure;
-            v->table = pc->table;
-            v->stratum = pc->stratum;
-            v->reason = REASON_POLICY; /* q's number unknown to the reader */
-            v->n_orgs = v->n_withheld = 1;
-            continue;
-        }
-        if (pc->reason != REASON_NONE || others <= 0) {
-            /* withheld in the pool, or nobody else in the sum: q's number */
-            *v = *cq;
-            v->table = pc->table;
-            v->stratum = pc->stratum;
-            v->reason = pc->reason == REASON_NONE ? REASON_NONE
-                        : pc->reason == REASON_MIN_ORGS && cq->members > 0 &&
-                                  (r < 0 || keep_from(pc, mine, min_orgs))
-                            ? REASON_MIN_ORGS
-                            : REASON_POLICY;
-            v->n_orgs = cq->members > 0;
-        } else {
-            /* a sum with others: an upper bound of q's number */
-            if (mine && mine->reason == REASON_NONE)
-                subtract(v, mine);
-            for (int f = 0; f < 5 && r == -2; f++) {
-                const struct top2 *t = &top[i];
-                double largest = t->first_org[f] == q ? *num((struct cell *)&t->second, f)
-                                                      : *num((struct cell *)&t->first, f);
-                *num(v, f) = minus(*num(v, f), largest);
-            }
-            v->reason = REASON_NONE;
-            v->n_orgs = 2;
-        }
-        v->n_withheld = 0;
-        v->max_contrib = 0;
-    }
-    return view;
-}
-
-/* Checks the one-organization views of every organization behind a min_orgs
- * cell. Returns the number of views whose requirements could not all be
- * met, or -1 (no memory). */
-static int protect_one_orgs(struct cellset *cs, struct cell ***at, int n, int min_orgs,
-                            const struct suppress_params *sp0)
+/* The views of every reader who must not learn some min_orgs cell.
+ * Returns the number of views whose requirements could not all be met, or
+ * -1 (no memory). */
+static int protect_views(struct cellset *cs, struct cellset **subs, int n, int min_orgs,
+                         const struct suppress_params *sp0)
 {
     struct suppress_params sp = *sp0;
-    sp.pooled = SUPPRESS_POOLED_ONE_ORG;
-    /* which (q, r) pairs need a view: q behind a min_orgs cell that r must
-     * not learn */
-    char *need = calloc((size_t)n * (size_t)(n + 1) + 1, 1);
-    if (!need)
+    sp.pooled = SUPPRESS_POOLED_VIEW;
+    struct views w = {cs, org_cells(cs, subs, n), n, min_orgs, &sp, SETS_MAX, 0, 0, 0};
+    char *reader = calloc((size_t)n + 2, 1);
+    if (!w.at || !reader) {
+        org_cells_free(w.at, n);
+        free(reader);
         return -1;
-    int pairs = 0;
-    for (size_t i = 0; i < cs->ncells; i++) {
-        const struct cell *pc = &cs->cells[i];
-        if (pc->reason != REASON_MIN_ORGS)
-            continue;
-        for (int q = 0; q < n; q++) {
-            if (!released_nonzero(at[q][i]))
-                continue;
-            for (int r = -1; r < n; r++) {
-                char *x = &need[(size_t)q * (size_t)(n + 1) + (size_t)(r + 1)];
-                if (r == q || *x || (r >= 0 && !keep_from(pc, at[r][i], min_orgs)))
-                    continue;
-                *x = 1;
-                pairs++;
-            }
-        }
     }
-    int combined = pairs > ONE_ORG_VIEWS_MAX;
-    struct top2 *top = combined ? top_contributions(cs, at, n) : NULL;
-    int unmet = combined && !top ? -1 : 0;
-    for (int q = 0; q < n && unmet >= 0; q++)
-        for (int r = combined ? -2 : -1; r < (combined ? -1 : n) && unmet >= 0; r++) {
-            if (!combined && !need[(size_t)q * (size_t)(n + 1) + (size_t)(r + 1)])
-                continue;
-            if (combined && !need[(size_t)q * (size_t)(n + 1)])
-                continue; /* q has no min_orgs cell (the analyst always needs one) */
-            struct cellset *view = one_org_view(cs, at, top, q, r, min_orgs);
-            int e = view ? check_view(cs, view, &sp) : -1;
-            cellset_destroy(&view);
-            unmet = e < 0 ? -1 : unmet + e;
-        }
-    free(top);
-    free(need);
-    return unmet;
+    /* who must not learn some min_orgs cell: every analyst, some organizations */
+    int readers = 0;
+    for (int r = -1; r < n; r++) {
+        int any = r < 0;
+        for (size_t i = 0; i < cs->ncells && !any; i++)
+            any = cs->cells[i].reason == REASON_MIN_ORGS &&
+                  keep_from(&cs->cells[i], w.at[r][i], min_orgs);
+        reader[r + 1] = (char)any;
+        readers += any;
+    }
+    /* share the views out: each reader gets its sets in the order all,
+     * single organizations, the cells' sets */
+    if (readers > 0 && VIEWS_MAX / readers < w.sets_max)
+        w.sets_max = VIEWS_MAX / readers > 2 ? VIEWS_MAX / readers : 2;
+    int rc = 0;
+    for (int r = -1; r < n && rc == 0; r++)
+        if (reader[r + 1])
+            rc = check_reader(&w, r);
+    free(reader);
+    org_cells_free(w.at, n);
+    if (w.skipped)
+        log_warnx("release of round %s: %d reader view(s) left unchecked (at most %d sets "
+                  "per reader, %d views in all); %d checked",
+                  cs->round, w.skipped, w.sets_max, VIEWS_MAX, w.built);
+    return rc < 0 ? -1 : w.unmet;
 }
 
 int release_apply(struct cellset *cs, struct cellset **subs, int n,
@@ -423,17 +425,7 @@ int release_apply(struct cellset *cs, struct cellset **subs, int n,
         return -1;
     unmet += rc == SUPPRESS_ELP;
     if (any_min_orgs) {
-        struct cell ***at = org_cells(cs, subs, n);
-        int e = at ? 0 : -1;
-        for (int o = 0; o < n && e >= 0; o++) {
-            int f = protect_from(cs, at, o, min_orgs, &sp);
-            e = f < 0 ? -1 : e + f;
-        }
-        if (e >= 0) {
-            int f = protect_one_orgs(cs, at, n, min_orgs, &sp);
-            e = f < 0 ? -1 : e + f;
-        }
-        org_cells_free(at, n);
+        int e = protect_views(cs, subs, n, min_orgs, &sp);
         if (e < 0)
             return -1;
         unmet += e;

@@ -15,8 +15,9 @@
  *     partial cell is only a lower bound, a withheld cell that every
  *     organization released as zero is known, and a min_orgs cell must not be
  *     estimable to within p (the p% rule, p = 0.15). The check runs for an
- *     analyst (the pooled release) and then for each organization, which
- *     knows its own cells (the pooled release minus its own part);
+ *     analyst (the pooled release) and then on views of the sums of sets of
+ *     organizations, as a reader who knows who withheld what (and, for an
+ *     organization, its own cells) can bound them (release.c explains);
  *     complements chosen for any of them are withheld (REASON_SECONDARY). If
  *     some requirement cannot be met, every pooled cell is withheld.
  * Numbers of withheld cells are zeroed in memory, so that nothing computed
