@@ -603,6 +603,55 @@ static void test_no_withheld_cell_recoverable(void **state)
     assert_true(min_orgs_checked > 100);
 }
 
+/* Eight organizations: more than release.c enumerates every set for, so
+ * views come from the cells' sets of organizations. ASIAN*F has two
+ * contributors (min_orgs 3); org 7's small BLACK cells make partial cells.
+ * Every cell with fewer than min_orgs contributors stays withheld, and
+ * every released cell is the sum of the organizations that released it. */
+static void test_many_orgs(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    struct cellset *subs[N];
+    unsigned seed = 4242;
+    for (int o = 0; o < N; o++) {
+        double x[NR][NS];
+        for (int r = 0; r < NR; r++)
+            for (int s = 0; s < NS; s++)
+                x[r][s] = o == 7 && r == 1 ? urand(&seed, 0, 12) : urand(&seed, 15, 60);
+        x[2][0] = o < 2 ? 30 : 0; /* ASIAN*F only at orgs 0 and 1 */
+        char org[16];
+        snprintf(org, sizeof org, "org:%d", o);
+        subs[o] = from_atoms(org, (const double(*)[NS])x);
+        assert_int_equal(suppress_apply(subs[o], NULL, NULL), 0);
+    }
+    struct release_params p = {3, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, N, "R", "2025", &p, &rep);
+    assert_non_null(pooled);
+    assert_int_equal(get(pooled, "race*sex", "ASIAN*F")->reason, REASON_MIN_ORGS);
+    for (size_t i = 0; i < pooled->ncells; i++) {
+        const struct cell *pc = &pooled->cells[i];
+        char lab[64];
+        cellset_stratum_label(pooled, pc, lab, sizeof lab);
+        if (pc->n_orgs > 0 && pc->n_orgs < 3)
+            assert_int_not_equal(pc->reason, REASON_NONE);
+        if (pc->reason != REASON_NONE)
+            continue;
+        double sum = 0;
+        for (int o = 0; o < N; o++) {
+            const struct cell *c = get(subs[o], pooled->tables[pc->table].name, lab);
+            if (c->reason == REASON_NONE)
+                sum += c->members;
+        }
+        assert_true(fabs(sum - pc->members) < 1e-9);
+    }
+    assert_true(rep.min_orgs >= 1);
+    cellset_destroy(&pooled);
+    for (int o = 0; o < N; o++)
+        cellset_destroy(&subs[o]);
+}
+
 /* ---- round close and queries --------------------------------------------------------- */
 
 struct fixture {
@@ -914,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_partial),
         cmocka_unit_test(test_min_orgs_and_complements),
         cmocka_unit_test(test_no_withheld_cell_recoverable),
+        cmocka_unit_test(test_many_orgs),
         cmocka_unit_test(test_csvtext),
         cmocka_unit_test_setup_teardown(test_close_writes_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
