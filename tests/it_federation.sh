@@ -49,23 +49,8 @@ for i in 1 2 3 4; do
 done
 cp "$W/analyst/transport.crt" "$W/coord/enrolled/analyst.crt"
 COORD_INI=$W/coord/coordinator.ini
-cat >"$COORD_INI" <<EOF
-[coordinator]
-node_endpoint = $EP
-analyst_endpoint =
-poll_ms = 100
-[identity]
-ca = $CA/ca.crt
-crl = $CA/ca.crl
-transport_cert = $W/coord/id/transport.crt
-transport_key = $W/coord/id/transport.key
-signing_cert = $W/coord/id/signing.crt
-signing_key = $W/coord/id/signing.key
-enrolled_dir = $W/coord/enrolled
-[store]
-database = $W/coord/coordinator.db
-audit_log = $W/coord/audit.log
-results_dir = $W/coord/results
+coordinator_ini "$COORD_INI" "$EP" ""
+cat >>"$COORD_INI" <<EOF
 [round]
 measures = population, ed_rate, ip_rate, cost_pmpm
 stratifiers = race, sex, payer

@@ -44,23 +44,8 @@ for i in 1 2 3; do
 done
 cp "$W/analyst/id/transport.crt" "$W/coord/enrolled/analyst.crt"
 COORD_INI=$W/coord/coordinator.ini
-cat >"$COORD_INI" <<EOF
-[coordinator]
-node_endpoint = tcp://127.0.0.1:$NPORT
-analyst_endpoint = tcp://127.0.0.1:$APORT
-poll_ms = 100
-[identity]
-ca = $CA/ca.crt
-crl = $CA/ca.crl
-transport_cert = $W/coord/id/transport.crt
-transport_key = $W/coord/id/transport.key
-signing_cert = $W/coord/id/signing.crt
-signing_key = $W/coord/id/signing.key
-enrolled_dir = $W/coord/enrolled
-[store]
-database = $W/coord/coordinator.db
-audit_log = $W/coord/audit.log
-results_dir = $W/coord/results
+coordinator_ini "$COORD_INI" "tcp://127.0.0.1:$NPORT" "tcp://127.0.0.1:$APORT"
+cat >>"$COORD_INI" <<EOF
 [round]
 measures = population, ed_rate, cost_pmpm
 stratifiers = race, sex, payer

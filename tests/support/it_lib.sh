@@ -58,3 +58,28 @@ wait_for() {
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# coordinator_ini FILE NODE_ENDPOINT ANALYST_ENDPOINT: writes the
+# [coordinator], [identity] and [store] sections of a coordinator.ini whose
+# files live under $W/coord (identity in $W/coord/id, CA in $CA); the caller
+# appends its [round] section.
+coordinator_ini() {
+    cat >"$1" <<EOF
+[coordinator]
+node_endpoint = $2
+analyst_endpoint = $3
+poll_ms = 100
+[identity]
+ca = $CA/ca.crt
+crl = $CA/ca.crl
+transport_cert = $W/coord/id/transport.crt
+transport_key = $W/coord/id/transport.key
+signing_cert = $W/coord/id/signing.crt
+signing_key = $W/coord/id/signing.key
+enrolled_dir = $W/coord/enrolled
+[store]
+database = $W/coord/coordinator.db
+audit_log = $W/coord/audit.log
+results_dir = $W/coord/results
+EOF
+}
