@@ -935,7 +935,7 @@ static double var_lower(const struct ctx *c, const struct chsys *s, int v)
     return lb;
 }
 
-/* The largest value of a hidden variable: in one organization's view the
+/* The largest value of a hidden variable: in a reader's view (pooled) the
  * least released sum that includes it, else none (HUGE_VAL). */
 static double var_upper(const struct ctx *c, const struct chsys *s, int v)
 {
