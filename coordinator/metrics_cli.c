@@ -84,13 +84,21 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
 /* Dollars: a finite number > 0. */
 static int parse_dollars(const char *opt, const char *s, double *out)
 {
-    if (parse_double(opt, s, 0, 1e15, out) != 0)
+    if (parse_double(opt, s, -1e15, 1e15, out) != 0)
         return -1;
     if (!(*out > 0)) {
         log_error("%s: expected dollars greater than 0, found '%s'", opt, s);
         return -1;
     }
     return 0;
+}
+
+/* The exit status for a cells file that could not be read: bad input (1)
+ * when its content is wrong or it cannot be opened or read, an internal
+ * error (3) only when memory ran out. */
+static int read_status(int rr)
+{
+    return rr == CELLS_READ_ESYS && errno == ENOMEM ? 3 : 1;
 }
 
 /* Copies an option's value into a fixed buffer; a usage error when too long. */
@@ -263,8 +271,9 @@ int coord_cmd_metrics(int argc, char **argv)
     }
     int rr = cells_read_csv(cells, &sets, &nsets, err, sizeof err);
     if (rr != 0) {
+        rc = read_status(rr); /* before logging, which may change errno */
         log_error("%s", err);
-        return rr == CELLS_READ_EINPUT ? 1 : 3;
+        return rc;
     }
     if (nsets == 0) {
         log_error("%s: no cells after the header", cells);
@@ -274,8 +283,8 @@ int coord_cmd_metrics(int argc, char **argv)
     if (incentive) {
         rr = cells_read_csv(baseline, &bsets, &nbsets, err, sizeof err);
         if (rr != 0) {
+            rc = read_status(rr);
             log_error("%s", err);
-            rc = rr == CELLS_READ_EINPUT ? 1 : 3;
             goto out;
         }
         if (nbsets == 0) {

@@ -1094,6 +1094,10 @@ static void test_command(void **state)
         fail_msg("message '%s' lacks '%s' and the value", msg, where);
     snprintf(where, sizeof where, "%s/bad.csv", dir);
     assert_int_equal(access(where, F_OK), -1); /* nothing written */
+    /* a cells file that does not exist is bad input too, not an internal error */
+    snprintf(args, sizeof args, "metrics --cells %s/absent.csv --out %s/bad.csv", dir, dir);
+    assert_int_equal(run_cmd(args, log), 1);
+    assert_int_equal(access(where, F_OK), -1);
 
     char rm[400];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
