@@ -94,9 +94,10 @@ static void count_orgs(struct cellset *pooled, struct cellset **subs, int n)
  * organizations when there are at most SETS_ALL of them, else over the sets
  * of organizations that released the pooled cells (and single
  * organizations), at most SETS_MAX per reader and about VIEWS_MAX in all,
- * shared among the readers (a warning says when some were left out). Complements chosen in a view are
- * withheld in the pooled release; withholding more only widens what every
- * earlier view allows, so one pass leaves every view's requirements met.
+ * shared among the readers (a warning says when some were left out).
+ * Complements chosen in a view are withheld in the pooled release;
+ * withholding more only widens what every earlier view allows, so one pass
+ * leaves every view's requirements met.
  */
 
 #define SETS_ALL 6
@@ -117,11 +118,11 @@ static void withhold_chosen(const struct cellset *view, struct cellset *cs)
     }
 }
 
-/* Sums of costs leave rounding residue when a part is subtracted. */
-static double minus(double total, double part)
+/* a + b, where a residue of rounding (sums of costs less a part) is 0 */
+static double plus(double a, double b)
 {
-    double d = total - part;
-    return fabs(d) <= 1e-9 * (fabs(total) + fabs(part)) ? 0 : d;
+    double d = a + b;
+    return fabs(d) <= 1e-9 * (fabs(a) + fabs(b)) ? 0 : d;
 }
 
 static void set_numbers(struct cell *v, const struct cell *from)
@@ -133,13 +134,14 @@ static void set_numbers(struct cell *v, const struct cell *from)
     v->sum_sq = from->sum_sq;
 }
 
+/* v += sign * part, number by number */
 static void add_numbers(struct cell *v, const struct cell *part, double sign)
 {
-    v->members = minus(v->members, -sign * part->members);
-    v->member_months = minus(v->member_months, -sign * part->member_months);
-    v->denominator = minus(v->denominator, -sign * part->denominator);
-    v->numerator = minus(v->numerator, -sign * part->numerator);
-    v->sum_sq = minus(v->sum_sq, -sign * part->sum_sq);
+    v->members = plus(v->members, sign * part->members);
+    v->member_months = plus(v->member_months, sign * part->member_months);
+    v->denominator = plus(v->denominator, sign * part->denominator);
+    v->numerator = plus(v->numerator, sign * part->numerator);
+    v->sum_sq = plus(v->sum_sq, sign * part->sum_sq);
 }
 
 static int released_nonzero(const struct cell *c)
