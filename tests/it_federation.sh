@@ -26,13 +26,7 @@ BIN=$BUILD/bin
 . "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node
 
 # ---- identities ------------------------------------------------------------
-CA=$W/ca
-"$BIN/equity-ca" init --dir "$CA" --name "IT Federation CA" >/dev/null || fail "equity-ca init"
-issue() { # role name outdir
-    mkdir -p "$(dirname "$3")"
-    "$BIN/equity-ca" issue --dir "$CA" --role "$1" --name "$2" --out "$3" >/dev/null ||
-        fail "equity-ca issue $1 $2"
-}
+ca_init "IT Federation CA"
 issue coordinator coord:state "$W/coord/id"
 issue coordinator coord:impostor "$W/impostor"
 issue analyst analyst:alice "$W/analyst"

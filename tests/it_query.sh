@@ -21,13 +21,7 @@ BIN=$BUILD/bin
 . "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node equity-query
 
 # ---- identities ------------------------------------------------------------------
-CA=$W/ca
-"$BIN/equity-ca" init --dir "$CA" --name "IT Query CA" >/dev/null || fail "equity-ca init"
-issue() { # role name outdir
-    mkdir -p "$(dirname "$3")"
-    "$BIN/equity-ca" issue --dir "$CA" --role "$1" --name "$2" --out "$3" >/dev/null ||
-        fail "equity-ca issue $1 $2"
-}
+ca_init "IT Query CA"
 issue coordinator coord:state "$W/coord/id"
 issue analyst analyst:alice "$W/analyst/id"
 for i in 1 2 3; do

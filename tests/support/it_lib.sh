@@ -83,3 +83,15 @@ audit_log = $W/coord/audit.log
 results_dir = $W/coord/results
 EOF
 }
+
+# ca_init NAME: a CA in $CA (set to $W/ca) named NAME.
+# issue ROLE CN OUTDIR: an identity of ROLE issued by that CA into OUTDIR.
+ca_init() {
+    CA=$W/ca
+    "$BIN/equity-ca" init --dir "$CA" --name "$1" >/dev/null || fail "equity-ca init"
+}
+issue() {
+    mkdir -p "$(dirname "$3")"
+    "$BIN/equity-ca" issue --dir "$CA" --role "$1" --name "$2" --out "$3" >/dev/null ||
+        fail "equity-ca issue $1 $2"
+}
