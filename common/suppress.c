@@ -82,35 +82,42 @@ struct ivec {
     int n, cap;
 };
 
-static int ivec_push(struct ivec *a, int x)
-{
-    if (a->n == a->cap) {
-        int ncap = a->cap ? a->cap * 2 : 64;
-        int *nv = realloc(a->v, (size_t)ncap * sizeof *nv);
-        if (!nv)
-            return -1;
-        a->v = nv;
-        a->cap = ncap;
-    }
-    a->v[a->n++] = x;
-    return 0;
-}
-
 struct dvec {
     double *v;
     int n, cap;
 };
 
+/* Makes room for one more element in an array of n of *cap elements of
+ * size elem (doubling, 64 at first). Returns 0 or -1 (no memory). */
+static int grow(void **v, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    int ncap = *cap ? *cap * 2 : 64;
+    void *nv = realloc(*v, (size_t)ncap * elem);
+    if (!nv)
+        return -1;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+static int ivec_push(struct ivec *a, int x)
+{
+    void *v = a->v;
+    if (grow(&v, a->n, &a->cap, sizeof *a->v))
+        return -1;
+    a->v = v;
+    a->v[a->n++] = x;
+    return 0;
+}
+
 static int dvec_push(struct dvec *a, double x)
 {
-    if (a->n == a->cap) {
-        int ncap = a->cap ? a->cap * 2 : 64;
-        double *nv = realloc(a->v, (size_t)ncap * sizeof *nv);
-        if (!nv)
-            return -1;
-        a->v = nv;
-        a->cap = ncap;
-    }
+    void *v = a->v;
+    if (grow(&v, a->n, &a->cap, sizeof *a->v))
+        return -1;
+    a->v = v;
     a->v[a->n++] = x;
     return 0;
 }
