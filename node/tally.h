@@ -19,10 +19,12 @@
 #include "cells.h"
 #include "record.h"
 
-#define TALLY_MAX_AGE_BANDS 24
+/* The open code lists stay within the protocol's limits (catalog.h), which
+ * the coordinator enforces on every submission. */
+#define TALLY_MAX_AGE_BANDS CATALOG_MAX_AGE_BANDS
 #define TALLY_MAX_INTERSECTIONS 32
-#define TALLY_MAX_LANGUAGES 1024
-#define TALLY_MAX_COUNTIES 4096
+#define TALLY_MAX_LANGUAGES CATALOG_MAX_LANGUAGES
+#define TALLY_MAX_COUNTIES CATALOG_MAX_COUNTIES
 
 struct tally_spec {
     /* Age bands: lower bounds in increasing order, the first must be 0;
