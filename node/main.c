@@ -460,7 +460,13 @@ int main(int argc, char **argv)
         }
         struct pipeline_result r;
         char err[700];
-        if (pipeline_run(c, !profile, o.progress, &r, err, sizeof err) != 0) {
+        int prc = pipeline_run(c, !profile, o.progress, &r, err, sizeof err);
+        if (prc == PIPELINE_NO_DATA) {
+            fprintf(stderr, "equity-node: %s: %s\n", c->input, err);
+            status = EXIT_USER;
+            goto out;
+        }
+        if (prc != PIPELINE_OK) {
             fprintf(stderr, "equity-node: %s\n", err);
             status = EXIT_USER;
             goto out;

@@ -23,7 +23,7 @@ static double now_seconds(void)
 int pipeline_run(const struct node_config *c, int suppress, int progress,
                  struct pipeline_result *out, char *err, size_t errlen)
 {
-    int rc = -1;
+    int rc = PIPELINE_ERR;
     struct tally *tallies[MAX_WORKERS] = {0};
     int nworkers = c->threads < 1 ? 1 : c->threads > MAX_WORKERS ? MAX_WORKERS : c->threads;
     memset(out, 0, sizeof *out);
@@ -69,6 +69,21 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     if (tally_overflowed(tallies[0], err, errlen))
         goto out;
     out->zero_months = tally_zero_months(tallies[0]);
+    if (out->profile.rows_accepted <= out->zero_months) {
+        /* No member of the period: releasing would publish zeros that
+         * stand for nothing. */
+        char why[256];
+        profile_reject_summary(&out->profile, why, sizeof why);
+        const char *period = c->period[0] ? c->period : out->profile.period_seen;
+        snprintf(err, errlen, "no data for period %s: %llu rows read, %llu accepted%s, %llu "
+                 "rejected (%s); nothing released", period[0] ? period : "(none)",
+                 (unsigned long long)out->profile.rows_read,
+                 (unsigned long long)out->profile.rows_accepted,
+                 out->profile.rows_accepted ? " (all with 0 member months)" : "",
+                 (unsigned long long)profile_rejected_total(&out->profile), why);
+        rc = PIPELINE_NO_DATA;
+        goto out;
+    }
     tally_set_unavailable(tallies[0], out->profile.unavailable_measures);
     out->cells = tally_cells(tallies[0]);
     if (!out->cells) {
@@ -92,7 +107,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
             goto out;
         }
     }
-    rc = 0;
+    rc = PIPELINE_OK;
 out:
     for (int i = 0; i < MAX_WORKERS; i++)
         tally_destroy(&tallies[i]);

@@ -103,6 +103,25 @@ uint64_t profile_rejected_total(const struct profile *p)
     return t;
 }
 
+void profile_reject_summary(const struct profile *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!len)
+        return;
+    buf[0] = '\0';
+    for (int r = 0; r < BAD__COUNT && used < len; r++) {
+        if (!p->rejected[r])
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s %llu", used ? ", " : "",
+                         reason_names[r], (unsigned long long)p->rejected[r]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    if (!buf[0])
+        snprintf(buf, len, "none");
+}
+
 void profile_free(struct profile *p)
 {
     if (!p)

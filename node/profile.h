@@ -73,6 +73,10 @@ void profile_merge(struct profile *a, const struct profile *b);
 
 uint64_t profile_rejected_total(const struct profile *p);
 
+/* "other_period 3, range 1" (reasons with a count, in enum order), or
+ * "none". Counts only: never a value. Always NUL-terminates. */
+void profile_reject_summary(const struct profile *p, char *buf, size_t len);
+
 void profile_free(struct profile *p);
 
 #endif

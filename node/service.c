@@ -444,7 +444,24 @@ out:
     return rc;
 }
 
-/* Computes, signs, stores and queues the submission for an allowed round. */
+/* What compute_and_store did. */
+enum { COMPUTE_QUEUED = 0, COMPUTE_FAILED = -1, COMPUTE_REFUSED = -2 };
+
+/* Refuses round `id` for good: keeps the reason on site, then tells the
+ * coordinator (which shows it in round status). */
+static void refuse_round(struct service *sv, const char *id, const char *reason)
+{
+    log_warnx("round %s: refused: %s", id, reason);
+    int lrc = local_store_write(sv->store, id, LS_REFUSED, reason, strlen(reason));
+    if (lrc != LS_OK)
+        log_error("round %s: cannot keep the refusal in %s (%s); sending it anyway", id,
+                  local_store_dir(sv->store), local_store_strerror(lrc));
+    send_refusal(sv, id, reason);
+}
+
+/* Computes, signs, stores and queues the submission for an allowed round.
+ * COMPUTE_QUEUED, COMPUTE_FAILED (try again later) or COMPUTE_REFUSED (the
+ * round was refused, e.g. the input has no member of its period). */
 static int compute_and_store(struct service *sv, const struct round_request *r,
                              const uint8_t *req_payload, size_t req_len)
 {
@@ -466,7 +483,14 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     }
     log_info("round %s: computing period %s with k = %d from %s", r->round_id, r->period,
              rc_conf->k, rc_conf->input);
-    if (pipeline_run(rc_conf, 1, 0, &res, err, sizeof err) != 0) {
+    int prc = pipeline_run(rc_conf, 1, 0, &res, err, sizeof err);
+    if (prc == PIPELINE_NO_DATA) {
+        /* Nothing false is released: zero cells are not a submission. */
+        refuse_round(sv, r->round_id, err);
+        rc = COMPUTE_REFUSED;
+        goto out;
+    }
+    if (prc != PIPELINE_OK) {
         log_error("round %s: cannot compute: %s (will try again in %d s)", r->round_id, err,
                   sv->c->retry_max_seconds);
         goto out;
@@ -573,9 +597,7 @@ static void handle_request(struct service *sv, const struct envelope *e, const u
     char reason[1024];
     int prc = policy_check(sv->c, &r, reason, sizeof reason);
     if (prc != POLICY_OK) {
-        log_warnx("round %s: refused: %s", id, reason);
-        local_store_write(sv->store, id, LS_REFUSED, reason, strlen(reason));
-        send_refusal(sv, id, reason);
+        refuse_round(sv, id, reason);
         return;
     }
     if (!from_store && !local_store_has(sv->store, id, LS_REQUEST))
@@ -600,7 +622,7 @@ static void handle_request(struct service *sv, const struct envelope *e, const u
                   local_store_dir(sv->store), id, local_store_suffix(LS_PENDING), sv->c->path, id);
         return;
     }
-    if (compute_and_store(sv, &r, e->payload, e->payload_len) != 0) {
+    if (compute_and_store(sv, &r, e->payload, e->payload_len) == COMPUTE_FAILED) {
         s = slot_get(sv, id);
         if (s) {
             s->state = SLOT_COMPUTE_FAILED;

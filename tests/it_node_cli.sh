@@ -47,6 +47,22 @@ printf 'member_id,period,age\nm1,2025,40\n' >"$W/nocols.csv"
 expect 1 "missing" "$NODE" aggregate --input "$W/nocols.csv" --out "$W/o.csv"
 [ ! -e "$W/o.csv" ] && ok "no output file after failures" || bad "an output file was left behind"
 
+# No data, no cells: a header-only extract, or one whose rows are all of
+# another period, is an error, and nothing is written.
+printf 'member_id,period,age,sex,race,ethnicity,language,payer,adi_decile,disability,cmc,county,member_months,ed_visits\n' >"$W/header.csv"
+expect 1 "header.csv: no data for period 2025: 0 rows read, 0 accepted" \
+    "$NODE" aggregate --input "$W/header.csv" --period 2025 --out "$W/h.csv"
+cp "$W/header.csv" "$W/other.csv"
+echo "m1,2021,40,F,WHITE,HISPANIC,eng,MEDICAID,3,N,N,17031,12,1" >>"$W/other.csv"
+echo "m2,2021,41,M,WHITE,HISPANIC,eng,MEDICAID,3,N,N,17031,12,0" >>"$W/other.csv"
+expect 1 "no data for period 2025: 2 rows read, 0 accepted, 2 rejected (other_period 2)" \
+    "$NODE" aggregate --input "$W/other.csv" --period 2025 --out "$W/h.csv"
+expect 1 "no data for period 2025" "$NODE" preview --input "$W/other.csv" --period 2025
+sed 's/,12,\([01]\)$/,0,\1/' "$W/other.csv" | sed 's/,2021,/,2025,/' >"$W/nomonths.csv"
+expect 1 "2 accepted (all with 0 member months)" \
+    "$NODE" aggregate --input "$W/nomonths.csv" --period 2025 --out "$W/h.csv"
+[ ! -e "$W/h.csv" ] && ok "no cells file without data" || bad "cells were written without data"
+
 # A good small extract, plus one bad row in several ways.
 "$GEN" --rows 3000 --seed 5 --period 2025 --out "$W/good.csv" || bad "generator"
 cp "$W/good.csv" "$W/badrows.csv"

@@ -1,0 +1,122 @@
+#!/bin/bash
+# it_node_integrity.sh BUILD_DIR SOURCE_DIR - what a node service sends when
+# its input is not what the round needs, with the real coordinator and node
+# services on loopback:
+#  - org 1's extract has a header and no rows, org 2's rows are all of
+#    another period: both refuse the round with "no data for period ...",
+#    which round status shows; neither computes or stores a submission;
+#  - the service log states rows read, accepted and rejected per reason.
+# Every process started here is stopped on exit (trap).
+set -u
+
+BUILD=${1:?usage: it_node_integrity.sh BUILD_DIR SOURCE_DIR}
+SRC=${2:?usage: it_node_integrity.sh BUILD_DIR SOURCE_DIR}
+BIN=$BUILD/bin
+. "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node
+
+ORGS="1 2"
+ca_init "IT Node Integrity CA"
+issue coordinator coord:state "$W/coord/id"
+for i in $ORGS; do
+    issue node "org:ni-$i" "$W/org$i/id"
+done
+
+PORT=$(free_port)
+EP=tcp://127.0.0.1:$PORT
+mkdir -p "$W/coord/enrolled"
+for i in $ORGS; do
+    cp "$W/org$i/id/transport.crt" "$W/coord/enrolled/org$i.crt"
+done
+COORD_INI=$W/coord/coordinator.ini
+coordinator_ini "$COORD_INI" "$EP" ""
+cat >>"$COORD_INI" <<EOF
+[round]
+measures = population, ed_rate
+stratifiers = race, sex
+intersections = none
+k = 11
+min_orgs = 1
+EOF
+"$BIN/equity-coordinator" run --config "$COORD_INI" >>"$W/coordinator.log" 2>&1 &
+PIDS+=("$!")
+wait_for 15 grep -q "serving nodes on" "$W/coordinator.log" || fail "coordinator did not start"
+RID=$("$BIN/equity-coordinator" round open --config "$COORD_INI" --period 2025 2>>"$W/coordinator.log")
+[ -n "$RID" ] || fail "round open printed no round id"
+
+status() {
+    "$BIN/equity-coordinator" round status --config "$COORD_INI" --round "$RID" 2>>"$W/status.log"
+}
+
+HEADER=member_id,period,age,sex,race,ethnicity,language,payer,adi_decile,disability,cmc,county,member_months,ed_visits
+# rows FILE PERIOD N [FIRST]: N good rows of PERIOD appended to FILE.
+rows() {
+    awk -v period="$2" -v n="$3" -v first="${4:-1}" 'BEGIN {
+        split("WHITE BLACK ASIAN", race, " ")
+        for (i = first; i < first + n; i++)
+            printf "m%05d,%s,%d,%s,%s,NOT_HISPANIC,eng,MEDICAID,5,N,N,17031,12,%d\n",
+                i, period, 20 + i % 60, i % 2 ? "F" : "M", race[i % 3 + 1], i % 4
+    }' >>"$1"
+}
+
+node_ini() { # i [extra lines]
+    local d=$W/org$1
+    cat >"$d/node.ini" <<EOF
+[node]
+org = org:ni-$1
+k = 11
+${3:-}
+[input]
+path = $d/members.csv
+period = 2025
+[policy]
+min_k = 11
+approval = ${2:-auto}
+[coordinator]
+endpoint = $EP
+certificate = $W/coord/id/transport.crt
+poll_seconds = 1
+[identity]
+ca = $CA/ca.crt
+crl = $CA/ca.crl
+transport_cert = $d/id/transport.crt
+transport_key = $d/id/transport.key
+signing_cert = $d/id/signing.crt
+signing_key = $d/id/signing.key
+[store]
+dir = $d/store
+retry_max_seconds = 2
+EOF
+}
+declare -a NODE_PID
+start_node() {
+    "$BIN/equity-node" run --config "$W/org$1/node.ini" >>"$W/node$1.log" 2>&1 &
+    NODE_PID[$1]=$!
+    PIDS+=("${NODE_PID[$1]}")
+}
+
+# ---- org 1: header only; org 2: every row of 2021 -----------------------------------
+echo "$HEADER" >"$W/org1/members.csv"
+echo "$HEADER" >"$W/org2/members.csv"
+rows "$W/org2/members.csv" 2021 300
+node_ini 1
+node_ini 2
+start_node 1
+start_node 2
+
+refused() { status | grep -q "org:ni-$1 .*refused .*no data for period 2025: $2"; }
+wait_for 20 refused 1 "0 rows read, 0 accepted" ||
+    fail "round status does not show org 1's no-data refusal: $(status)"
+wait_for 20 refused 2 "300 rows read, 0 accepted, 300 rejected (other_period 300)" ||
+    fail "round status does not show org 2's no-data refusal: $(status)"
+for i in 1 2; do
+    test -f "$W/org$i/store/$RID.refused" || fail "org $i kept no record of its refusal"
+    [ -e "$W/org$i/store/$RID.submission.pb" ] && fail "org $i stored a submission without data"
+done
+status | grep -q "org:ni-[12] .*submitted" && fail "a node without data submitted: $(status)"
+
+for i in $ORGS; do
+    kill -TERM "${NODE_PID[$i]}"
+    wait "${NODE_PID[$i]}" || fail "node $i did not stop cleanly"
+done
+echo "PASS: it_node_integrity (round $RID)"
+exit 0
