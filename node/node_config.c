@@ -35,6 +35,8 @@ static const struct conf_key node_keys[] = {
     S("input", "path", input, "", 0, "extract CSV file or Synthea folder"),
     E("input", "format", format, format_names, "extract", "extract or synthea"),
     S("input", "period", period, "", 0, "reporting period (Synthea: calendar year)"),
+    D("input", "max_rejected_share", max_rejected_share, 0.0, 1.0, "0.05",
+      "share of bad rows above which the service holds a round for on-site approval"),
     S("report", "measures", measures, "all", 0, "measure ids, or all"),
     S("report", "stratifiers", stratifiers, "all", 0, "one-way stratifiers, or all"),
     S("report", "intersections", intersections,

@@ -31,6 +31,7 @@ struct node_config {
     char input[1024];
     int format;
     char period[32];
+    double max_rejected_share; /* above it the service holds a round      */
     /* [report] */
     char measures[1024];
     char stratifiers[1024];

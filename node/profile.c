@@ -103,6 +103,18 @@ uint64_t profile_rejected_total(const struct profile *p)
     return t;
 }
 
+double profile_rejected_share(const struct profile *p)
+{
+    uint64_t other = p->rejected[BAD_PERIOD];
+    uint64_t bad = profile_rejected_total(p) - other;
+    uint64_t read = p->rows_read > other ? p->rows_read - other : 0;
+    if (bad == 0)
+        return 0;
+    if (read == 0 || bad >= read)
+        return 1;
+    return (double)bad / (double)read;
+}
+
 void profile_reject_summary(const struct profile *p, char *buf, size_t len)
 {
     size_t used = 0;

@@ -73,6 +73,11 @@ void profile_merge(struct profile *a, const struct profile *b);
 
 uint64_t profile_rejected_total(const struct profile *p);
 
+/* Share of the rows read that were rejected as bad (0..1): rows of another
+ * period are not bad rows and count neither above nor below the line. 0
+ * when nothing was read. */
+double profile_rejected_share(const struct profile *p);
+
 /* "other_period 3, range 1" (reasons with a count, in enum order), or
  * "none". Counts only: never a value. Always NUL-terminates. */
 void profile_reject_summary(const struct profile *p, char *buf, size_t len);

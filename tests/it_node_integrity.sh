@@ -5,6 +5,9 @@
 #  - org 1's extract has a header and no rows, org 2's rows are all of
 #    another period: both refuse the round with "no data for period ...",
 #    which round status shows; neither computes or stores a submission;
+#  - org 3 has 10 % bad rows (above max_rejected_share = 5 %): it holds the
+#    round for on-site approval and submits only after `equity-node approve`;
+#    org 4 has 3 % bad rows and submits at once;
 #  - the service log states rows read, accepted and rejected per reason.
 # Every process started here is stopped on exit (trap).
 set -u
@@ -14,7 +17,7 @@ SRC=${2:?usage: it_node_integrity.sh BUILD_DIR SOURCE_DIR}
 BIN=$BUILD/bin
 . "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node
 
-ORGS="1 2"
+ORGS="1 2 3 4"
 ca_init "IT Node Integrity CA"
 issue coordinator coord:state "$W/coord/id"
 for i in $ORGS; do
@@ -113,6 +116,38 @@ for i in 1 2; do
     [ -e "$W/org$i/store/$RID.submission.pb" ] && fail "org $i stored a submission without data"
 done
 status | grep -q "org:ni-[12] .*submitted" && fail "a node without data submitted: $(status)"
+
+# ---- org 3: 10 % bad rows, held; org 4: 3 % bad rows, sent ---------------------------
+echo "$HEADER" >"$W/org3/members.csv"
+rows "$W/org3/members.csv" 2025 270
+rows "$W/org3/members.csv" 2025 30 1000
+sed -i '272,$ s/,eng,MEDICAID,/,eng,NO_SUCH_PAYER,/' "$W/org3/members.csv"
+echo "$HEADER" >"$W/org4/members.csv"
+rows "$W/org4/members.csv" 2025 291
+rows "$W/org4/members.csv" 2025 9 1000
+sed -i '293,$ s/,eng,MEDICAID,/,eng,NO_SUCH_PAYER,/' "$W/org4/members.csv"
+[ "$(grep -c NO_SUCH_PAYER "$W/org3/members.csv")" -eq 30 ] || fail "test setup: org 3 has no 30 bad rows"
+[ "$(grep -c NO_SUCH_PAYER "$W/org4/members.csv")" -eq 9 ] || fail "test setup: org 4 has no 9 bad rows"
+node_ini 3
+node_ini 4
+start_node 3
+start_node 4
+wait_for 20 test -f "$W/org3/store/$RID.pending" || fail "org 3 did not hold the round: $(tail -3 "$W/node3.log")"
+grep -q "^Held because 10.0 % of the rows read were rejected (code 30), above \[input\] max_rejected_share = 5.0 %" \
+    "$W/org3/store/$RID.pending" || fail "the .pending of org 3 does not say why: $(cat "$W/org3/store/$RID.pending")"
+grep -q "round $RID: 300 rows read, 270 accepted, 30 rejected (code 30)" "$W/node3.log" ||
+    fail "org 3's log does not state rows read, accepted and rejected per reason"
+submitted() { status | grep -q "org:ni-$1 .*submitted"; }
+wait_for 20 submitted 4 || fail "org 4 (3 % bad rows) did not submit: $(status)"
+grep -q "round $RID: 300 rows read, 291 accepted, 9 rejected (code 9)" "$W/node4.log" ||
+    fail "org 4's log does not state rows read, accepted and rejected per reason"
+sleep 2
+submitted 3 && fail "org 3 submitted a round held for its rejected rows"
+[ -e "$W/org3/store/$RID.submission.pb" ] && fail "org 3 stored a submission before approval"
+"$BIN/equity-node" approve --config "$W/org3/node.ini" --round "$RID" >/dev/null || fail "approve failed"
+wait_for 20 submitted 3 || fail "org 3 did not submit after approval: $(tail -3 "$W/node3.log")"
+grep -q "round $RID: 10.0 % of the rows read were rejected .*; sending it as approved on site" "$W/node3.log" ||
+    fail "org 3 did not log that it sent the round as approved"
 
 for i in $ORGS; do
     kill -TERM "${NODE_PID[$i]}"
