@@ -741,8 +741,22 @@ static void set_fatal(struct worker *w, uint64_t rel_line, int col, const char *
     va_end(ap);
 }
 
-/* Rejects the current row for canonical column c (-1: the whole row). In
- * strict mode (main pass) every reason but another period is fatal. */
+/* Rejects the current row for canonical column c (-1: the whole row).
+ * `site` goes to the profile's examples, which stay on site and may quote
+ * the value; `safe` names the column and the problem only, never a value:
+ * in strict mode (main pass) every reason but another period is fatal, and
+ * the fatal message ends up in the service's log. */
+static int reject_msg(struct worker *w, bad_reason r, int c, const char *safe, const char *site)
+{
+    int col = c >= 0 ? w->rd->filecol[c] + 1 : 0;
+    const char *fname = c >= 0 ? w->rd->hname[c] : "";
+    profile_reject(&w->prof, r, w->line, col, fname, "%s", site);
+    if (w->rd->opts->strict && r != BAD_PERIOD && w->mode == MODE_MAIN)
+        set_fatal(w, w->line, col, "%s (%s)", safe, profile_reason_name(r));
+    return -1;
+}
+
+/* reject_msg with one message that quotes no value. */
 static int reject(struct worker *w, bad_reason r, int c, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -753,20 +767,17 @@ static int reject(struct worker *w, bad_reason r, int c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    int col = c >= 0 ? w->rd->filecol[c] + 1 : 0;
-    const char *fname = c >= 0 ? w->rd->hname[c] : "";
-    profile_reject(&w->prof, r, w->line, col, fname, "%s", msg);
-    if (w->rd->opts->strict && r != BAD_PERIOD && w->mode == MODE_MAIN)
-        set_fatal(w, w->line, col, "%s (%s)", msg, profile_reason_name(r));
-    return -1;
+    return reject_msg(w, r, c, msg, msg);
 }
 
 static int reject_value(struct worker *w, bad_reason r, int c, const uint8_t *p, size_t len,
                         const char *what)
 {
-    char q[200];
+    char q[200], site[512], safe[256];
     quote_value(q, sizeof q, p, len);
-    return reject(w, r, c, "%s '%s' %s", w->rd->hname[c], q, what);
+    snprintf(site, sizeof site, "%s '%s' %s", w->rd->hname[c], q, what);
+    snprintf(safe, sizeof safe, "%s %s", w->rd->hname[c], what);
+    return reject_msg(w, r, c, safe, site);
 }
 
 /* ---- one record: validate, then dispatch -------------------------------------------- */
@@ -1023,14 +1034,16 @@ static int validate(struct worker *w, struct member_record *r)
         r->has_experience = 1;
     }
 
-    if (r->ip_readmits_30d > r->ip_admits)
-        return reject(w, BAD_INCONSISTENT, COL_IP_READMITS_30D, "%s %u > %s %u",
-                      rd->hname[COL_IP_READMITS_30D], r->ip_readmits_30d,
-                      rd->hname[COL_IP_ADMITS], r->ip_admits);
-    if (r->no_shows > r->scheduled_appts)
-        return reject(w, BAD_INCONSISTENT, COL_NO_SHOWS, "%s %u > %s %u",
-                      rd->hname[COL_NO_SHOWS], r->no_shows,
-                      rd->hname[COL_SCHEDULED_APPTS], r->scheduled_appts);
+    if (r->ip_readmits_30d > r->ip_admits || r->no_shows > r->scheduled_appts) {
+        int c = r->ip_readmits_30d > r->ip_admits ? COL_IP_READMITS_30D : COL_NO_SHOWS;
+        int of = c == COL_NO_SHOWS ? COL_SCHEDULED_APPTS : COL_IP_ADMITS;
+        uint32_t a = c == COL_NO_SHOWS ? r->no_shows : r->ip_readmits_30d;
+        uint32_t b = c == COL_NO_SHOWS ? r->scheduled_appts : r->ip_admits;
+        char site[160], safe[160];
+        snprintf(site, sizeof site, "%s %u > %s %u", rd->hname[c], a, rd->hname[of], b);
+        snprintf(safe, sizeof safe, "%s > %s", rd->hname[c], rd->hname[of]);
+        return reject_msg(w, BAD_INCONSISTENT, c, safe, site);
+    }
     return 0;
 }
 
@@ -1222,20 +1235,19 @@ static void handle_record(struct worker *w, const struct tok *t)
         int held = bsearch_u64(vf->held, vf->nheld, w->rec_off);
         int o = owner_of(vf, w->rec_off);
         if (idtab_seen(vf, h, id, idlen)) {
-            char q[200];
-            quote_value(q, sizeof q, id, idlen);
+            /* Member ids are never quoted, not even in the on-site profile. */
             uint64_t abs = w->line_base + w->line;
             profile_reject(vf->main, BAD_DUPLICATE, abs, rd->filecol[COL_MEMBER_ID] + 1,
-                           rd->hname[COL_MEMBER_ID], "%s '%s' seen before in this period",
-                           rd->hname[COL_MEMBER_ID], q);
+                           rd->hname[COL_MEMBER_ID], "%s seen before in this period",
+                           rd->hname[COL_MEMBER_ID]);
             if (!held) {
                 w->sink(vf->sinks[o], &rec, -1);
                 vf->accepted_delta--;
             }
             if (rd->opts->strict)
                 set_fatal(w, w->line, rd->filecol[COL_MEMBER_ID] + 1,
-                          "%s '%s' seen before in this period (duplicate)",
-                          rd->hname[COL_MEMBER_ID], q);
+                          "%s seen before in this period (duplicate)",
+                          rd->hname[COL_MEMBER_ID]);
         } else if (held) {
             w->sink(vf->sinks[o], &rec, +1);
             vf->accepted_delta++;

@@ -986,17 +986,14 @@ static int encounters_row(struct reader *r)
     s = fld(r, r->col[EN_COST], &n);
     double cost = 0;
     if (n > 0) {
-        char q[64], *e;
+        /* amounts are record-level values: never quoted */
+        char *e;
         errno = 0;
         cost = strtod(s, &e);
-        if (e != s + n || errno == ERANGE || !isfinite(cost)) {
-            quote_value(q, sizeof q, s, n);
-            return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST \"%s\" is not a number", q);
-        }
-        if (cost < 0) {
-            quote_value(q, sizeof q, s, n);
-            return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST \"%s\" is negative", q);
-        }
+        if (e != s + n || errno == ERANGE || !isfinite(cost))
+            return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST is not a number");
+        if (cost < 0)
+            return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST is negative");
     }
     const char *cl = fld(r, r->col[EN_CLASS], &n);
     trim(&cl, &n);
@@ -1162,13 +1159,13 @@ static int observations_row(struct reader *r)
         }
         return 0;
     }
-    char q[64], *e;
+    /* a result is a record-level value: never quoted */
+    char *e;
     errno = 0;
     double x = vn > 0 ? strtod(v, &e) : 0;
     if (vn == 0 || e != v + vn || errno == ERANGE || !isfinite(x) || x < 0) {
-        quote_value(q, sizeof q, v, vn);
-        return row_bad(r, BAD_TYPE, r->col[OB_VALUE], "VALUE \"%s\" of %s is not a number",
-                       q, kind == OBS_A1C ? "4548-4" : kind == OBS_SBP ? "8480-6" : "8462-4");
+        return row_bad(r, BAD_TYPE, r->col[OB_VALUE], "VALUE of %s is not a number",
+                       kind == OBS_A1C ? "4548-4" : kind == OBS_SBP ? "8480-6" : "8462-4");
     }
     /* the most recent wins; on equal times the later row */
     if (kind == OBS_A1C && t >= p->a1c_t) {

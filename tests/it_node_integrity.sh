@@ -8,7 +8,10 @@
 #  - org 3 has 10 % bad rows (above max_rejected_share = 5 %): it holds the
 #    round for on-site approval and submits only after `equity-node approve`;
 #    org 4 has 3 % bad rows and submits at once;
-#  - the service log states rows read, accepted and rejected per reason.
+#  - the service log states rows read, accepted and rejected per reason;
+#  - orgs 5 and 6 read in strict mode and stop at a duplicate member id and
+#    at an age out of range: on every retry the log names file, line and
+#    column, and never the member id or the age.
 # Every process started here is stopped on exit (trap).
 set -u
 
@@ -17,7 +20,7 @@ SRC=${2:?usage: it_node_integrity.sh BUILD_DIR SOURCE_DIR}
 BIN=$BUILD/bin
 . "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node
 
-ORGS="1 2 3 4"
+ORGS="1 2 3 4 5 6"
 ca_init "IT Node Integrity CA"
 issue coordinator coord:state "$W/coord/id"
 for i in $ORGS; do
@@ -61,7 +64,7 @@ rows() {
     }' >>"$1"
 }
 
-node_ini() { # i [extra lines]
+node_ini() { # i [approval] [extra [node] lines]
     local d=$W/org$1
     cat >"$d/node.ini" <<EOF
 [node]
@@ -148,6 +151,30 @@ submitted 3 && fail "org 3 submitted a round held for its rejected rows"
 wait_for 20 submitted 3 || fail "org 3 did not submit after approval: $(tail -3 "$W/node3.log")"
 grep -q "round $RID: 10.0 % of the rows read were rejected .*; sending it as approved on site" "$W/node3.log" ||
     fail "org 3 did not log that it sent the round as approved"
+
+# ---- orgs 5 and 6: strict mode; the log never quotes a record value -------------------
+for i in 5 6; do
+    echo "$HEADER" >"$W/org$i/members.csv"
+    rows "$W/org$i/members.csv" 2025 40
+    node_ini $i auto "bad_rows = strict"
+done
+echo "SECRETID4711,2025,40,F,WHITE,NOT_HISPANIC,eng,MEDICAID,5,N,N,17031,12,1" >>"$W/org5/members.csv"
+echo "SECRETID4711,2025,41,M,WHITE,NOT_HISPANIC,eng,MEDICAID,5,N,N,17031,12,0" >>"$W/org5/members.csv"
+echo "m09999,2025,9876543,F,WHITE,NOT_HISPANIC,eng,MEDICAID,5,N,N,17031,12,1" >>"$W/org6/members.csv"
+start_node 5
+start_node 6
+retried() { [ "$(grep -c "round $RID: cannot compute" "$W/node$1.log")" -ge 2 ]; }
+wait_for 20 retried 5 || fail "org 5 (strict, duplicate id) did not fail twice: $(tail -3 "$W/node5.log")"
+wait_for 20 retried 6 || fail "org 6 (strict, bad age) did not fail twice: $(tail -3 "$W/node6.log")"
+grep -q "round $RID: cannot compute: $W/org5/members.csv:43:1: member_id seen before in this period (duplicate)" "$W/node5.log" ||
+    fail "org 5's log does not name the duplicate's file:line:column: $(grep "cannot compute" "$W/node5.log" | head -1)"
+grep -q "round $RID: cannot compute: $W/org6/members.csv:42:3: age is outside 0-120 (range)" "$W/node6.log" ||
+    fail "org 6's log does not name the bad age's file:line:column: $(grep "cannot compute" "$W/node6.log" | head -1)"
+grep -n "SECRETID4711" "$W/node5.log" && fail "org 5's log quotes a member id"
+grep -n "9876543" "$W/node6.log" && fail "org 6's log quotes an age"
+for i in 5 6; do
+    [ -e "$W/org$i/store/$RID.submission.pb" ] && fail "org $i (strict) stored a submission"
+done
 
 for i in $ORGS; do
     kill -TERM "${NODE_PID[$i]}"

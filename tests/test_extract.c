@@ -462,7 +462,9 @@ static void test_bad_rows(void **state)
     e = &prof.examples[BAD_DUPLICATE][0];
     assert_int_equal(e->line, 9);
     assert_int_equal(e->column, 1);
-    assert_non_null(strstr(e->message, "'C2'"));
+    /* member ids are never quoted, not even in the on-site profile */
+    assert_null(strstr(e->message, "C2"));
+    assert_non_null(strstr(e->message, "member_id seen before in this period"));
 }
 
 static void test_value_quoting_in_messages(void **state)
@@ -572,7 +574,18 @@ static void test_strict(void **state)
     const char *p = write_str("strict.csv", data);
     assert_int_equal(run(p, &o), -1);
     char want[400];
-    snprintf(want, sizeof want, "%s:4:3: age 'abc' is not a whole number (type)", p);
+    /* the fatal message (it reaches the service's log) names the column and
+     * the problem, never the value */
+    snprintf(want, sizeof want, "%s:4:3: age is not a whole number (type)", p);
+    assert_string_equal(err, want);
+    /* while the on-site profile example still quotes it */
+    assert_non_null(strstr(prof.examples[BAD_TYPE][0].message, "age 'abc'"));
+
+    /* an inconsistent row: neither count is quoted */
+    p = write_str("strict-inc.csv", HDR "\n"
+                  "G5,2025,40,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,1,7,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n");
+    assert_int_equal(run(p, &o), -1);
+    snprintf(want, sizeof want, "%s:2:16: ip_readmits_30d > ip_admits (inconsistent)", p);
     assert_string_equal(err, want);
 
     /* a strict file with a duplicate: the duplicate is the first bad row */
@@ -581,6 +594,7 @@ static void test_strict(void **state)
     snprintf(want, sizeof want, "%s:3:1:", p);
     assert_memory_equal(err, want, strlen(want));
     assert_non_null(strstr(err, "duplicate"));
+    assert_null(strstr(err, "G1"));
 }
 
 static void test_periods(void **state)
