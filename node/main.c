@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "service.h"
+#include "tally.h"
 #include "version.h"
 
 #define EXIT_USER 1
@@ -197,6 +198,13 @@ static void print_summary(const struct pipeline_result *r)
     if (rej)
         log_warnx("%llu rows rejected; run `equity-node profile` for the reasons and examples",
                   (unsigned long long)rej);
+    uint64_t left = 0;
+    for (int m = 0; m < M__COUNT; m++)
+        left += p->left_out[m];
+    if (left)
+        log_warnx("members with empty (unknown) measure fields are left out of those measures "
+                  "(%llu member-measures); `equity-node profile` shows which",
+                  (unsigned long long)left);
     if (p->unavailable_measures)
         log_warnx("not available from this source: %s", p->unavailable_why);
     uint64_t c[REASON__COUNT];
@@ -317,6 +325,24 @@ static void print_profile(const struct pipeline_result *r)
     print_rejections(stdout, p);
     if (r->zero_months)
         printf("Members with 0 member months (in no population): %llu\n", (unsigned long long)r->zero_months);
+    printf("\nEmpty (unknown) measure fields: the member is left out of the measures that\n"
+           "need the field, never counted as 0\n");
+    int any = 0;
+    for (int col = 0; col < COL__COUNT; col++)
+        if (p->empty_fields[col]) {
+            printf("  %-22s %llu members\n", extract_column_names[col],
+                   (unsigned long long)p->empty_fields[col]);
+            any = 1;
+        }
+    for (int m = 0; m < M__COUNT; m++)
+        if (p->left_out[m]) {
+            printf("  left out of %-14s %llu members%s\n", catalog_measure(m)->name,
+                   (unsigned long long)p->left_out[m],
+                   (TALLY_LEAVE_OUT_MEASURES & (1u << m)) ? "" : " (measure withheld: not_available)");
+            any = 1;
+        }
+    if (!any)
+        printf("  none\n");
     printf("\nREaL completeness (share of members with a known value)\n");
     static const char *const race_unk[] = {"UNKNOWN", "DECLINED", NULL};
     static const char *const lang_unk[] = {"und", NULL};

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "extract.h"
 #include "synthea.h"
 #include "tally.h"
@@ -18,6 +19,33 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Empty means unknown. A member with an unknown input is left out of a
+ * measure whose channels are its own (the tally does that); for any other
+ * measure (ed_rate: events over every member's months) leaving one member
+ * out is not possible, and counting the unknown as 0 would bias the rate
+ * down, so the measure is withheld for the whole input as not_available,
+ * with the reason in the profile. */
+static void withhold_unknown(struct profile *p)
+{
+    size_t used = strlen(p->unavailable_why);
+    for (int m = 0; m < M__COUNT; m++) {
+        if (!p->left_out[m] || (TALLY_LEAVE_OUT_MEASURES & (1u << m)) ||
+            (p->unavailable_measures & (1u << m)))
+            continue;
+        p->unavailable_measures |= 1u << m;
+        if (used + 1 >= sizeof p->unavailable_why)
+            continue;
+        int n = snprintf(p->unavailable_why + used, sizeof p->unavailable_why - used,
+                         "%s%s not available: %llu members have an empty (unknown) field it "
+                         "needs, and its denominator is shared with other measures, so they "
+                         "cannot be left out alone", used ? "; " : "", catalog_measure(m)->name,
+                         (unsigned long long)p->left_out[m]);
+        if (n > 0)
+            used = used + (size_t)n < sizeof p->unavailable_why ? used + (size_t)n
+                                                                : sizeof p->unavailable_why - 1;
+    }
 }
 
 int pipeline_run(const struct node_config *c, int suppress, int progress,
@@ -63,6 +91,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
                          err, errlen) != 0)
             goto out;
     }
+    withhold_unknown(&out->profile);
     for (int i = 1; i < nworkers; i++)
         if (tally_merge(tallies[0], tallies[i]) != 0)
             break;

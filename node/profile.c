@@ -88,8 +88,12 @@ void profile_merge(struct profile *a, const struct profile *b)
     for (size_t i = 0; i < b->n_map_rules; i++)
         if (add_rule(a, &b->map_rules[i]) < 0)
             break;
-    for (int c = 0; c < 64; c++)
+    for (int c = 0; c < 64; c++) {
         a->map_misses[c] += b->map_misses[c];
+        a->empty_fields[c] += b->empty_fields[c];
+    }
+    for (int m = 0; m < 32; m++)
+        a->left_out[m] += b->left_out[m];
     a->unavailable_measures |= b->unavailable_measures;
     if (!a->unavailable_why[0])
         memcpy(a->unavailable_why, b->unavailable_why, sizeof a->unavailable_why);

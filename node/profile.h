@@ -55,9 +55,15 @@ struct profile {
     struct profile_map_rule *map_rules;
     size_t n_map_rules;
     uint64_t map_misses[64];
+    /* Empty means unknown (extract.md): accepted members with an empty
+     * measure field, per column (COL_* of extract.h; a column absent from
+     * the file is not counted: its measures are unavailable), and the
+     * members left out of each measure for it (index = measure id). */
+    uint64_t empty_fields[64];
+    uint64_t left_out[32];
     /* Measures the source cannot feed (bit i = measure id i). */
     uint32_t unavailable_measures;
-    char unavailable_why[256];
+    char unavailable_why[1024];
     /* The period the rows were read for (the asked one, or the single period
      * the file holds); "" when no row had one. */
     char period_seen[32];

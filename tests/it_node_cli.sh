@@ -92,6 +92,24 @@ grep -q "max_contrib" "$W/cells.csv" "$W/cells.json" && bad "max_contrib leaked"
 awk -F, 'NR>1 && $11==0 && $6>0 && $6<11 {exit 1}' "$W/cells.csv" && ok "no released cell with 1..10 members" ||
     bad "a released cell has 1..10 members"
 
+# Empty means unknown: an empty ed_visits withholds ed_rate (its denominator is
+# every member's months), an empty no_shows leaves that member out of no_show.
+awk -F, 'BEGIN{OFS=","} NR==1{for(i=1;i<=NF;i++)h[$i]=i; print; next}
+    NR==2{$h["ed_visits"]=""} NR==3{$h["no_shows"]=" "; $h["scheduled_appts"]="5"} {print}' \
+    "$W/good.csv" >"$W/empty.csv"
+expect 0 "left out of those measures" "$NODE" aggregate --input "$W/empty.csv" --out "$W/e.csv"
+awk -F, '$3=="ed_rate" {n++; if ($12!="not_available") exit 1} END{exit n < 10}' "$W/e.csv" &&
+    ok "empty ed_visits: ed_rate withheld as not_available" || bad "ed_rate released with an unknown ed_visits"
+read -r want_sched <<<"$(awk -F, 'NR==1{for(i=1;i<=NF;i++)h[$i]=i; next}
+    $h["member_months"]>0 && NR!=3 {s+=$h["scheduled_appts"]} END{print s}' "$W/empty.csv")"
+got=$(awk -F, '$3=="no_show" && $4=="total" {print $8}' "$W/e.csv")
+[ "$got" = "$want_sched" ] && ok "empty no_shows: that member is out of no_show ($got appointments)" ||
+    bad "no_show denominator $got, awk without the member says $want_sched"
+"$NODE" profile --input "$W/empty.csv" >"$W/profile-empty.txt" 2>/dev/null
+grep -q "left out of ed_rate .*1 members (measure withheld: not_available)" "$W/profile-empty.txt" &&
+    grep -q "no_shows *1 members" "$W/profile-empty.txt" &&
+    ok "profile reports the empty fields" || bad "profile lacks the empty fields: $(grep -A6 Empty "$W/profile-empty.txt")"
+
 # Synthea sample
 expect 0 "" "$NODE" preview --format synthea --input "$SYNTHEA" --period 2021
 grep -q "withheld (count)" "$W/out" && ok "preview lists withheld cells with reasons" || bad "preview lacks reasons"
