@@ -337,6 +337,9 @@ void node_config_extract_options(const struct node_config *c, struct extract_opt
         o->rules[i] = c->rules[i];
         o->n_rules[i] = c->n_rules[i];
     }
+    /* [map.county]: local county names -> 5-digit FIPS, for extracts too */
+    o->rules[COL_COUNTY] = c->county_rules;
+    o->n_rules[COL_COUNTY] = c->n_county_rules;
     o->period = c->period[0] ? c->period : NULL;
     o->strict = c->bad_rows == BADROWS_STRICT;
     o->threads = c->threads;

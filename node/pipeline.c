@@ -78,6 +78,10 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
         so.year = (int)year;
         so.county_rules = c->county_rules;
         so.n_county_rules = c->n_county_rules;
+        for (int col = 0; col < COL__COUNT; col++) {
+            so.rules[col] = c->rules[col];
+            so.n_rules[col] = c->n_rules[col];
+        }
         so.strict = c->bad_rows == BADROWS_STRICT;
         if (synthea_read(c->input, &so, tally_add, tallies[0], &out->profile, err, errlen) != 0)
             goto out;

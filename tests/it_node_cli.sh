@@ -110,6 +110,20 @@ grep -q "left out of ed_rate .*1 members (measure withheld: not_available)" "$W/
     grep -q "no_shows *1 members" "$W/profile-empty.txt" &&
     ok "profile reports the empty fields" || bad "profile lacks the empty fields: $(grep -A6 Empty "$W/profile-empty.txt")"
 
+# [map.county] maps county names of an extract to FIPS codes.
+printf '[map.county]\nCook County = 17031\n' >"$W/county.ini"
+awk -F, 'BEGIN{OFS=","} NR==1{for(i=1;i<=NF;i++)h[$i]=i; print; next}
+    NR<=31{$h["county"]= NR%2 ? "Cook County" : " cook county "} {print}' "$W/good.csv" >"$W/names.csv"
+expect 0 "" "$NODE" aggregate --config "$W/county.ini" --input "$W/names.csv" --out "$W/n.csv"
+grep -q "rows rejected" "$W/err" && bad "county names rejected: $(grep rejected "$W/err")" || ok "county names accepted"
+read -r cook <<<"$(awk -F, 'NR==1{for(i=1;i<=NF;i++)h[$i]=i; next}
+    $h["member_months"]>0 && ($h["county"] ~ /[Cc]ook/ || $h["county"]=="17031") {n++} END{print n}' "$W/names.csv")"
+got=$(awk -F, '$3=="population" && $4=="county" && $5=="17031" {print $6}' "$W/n.csv")
+[ "$got" = "$cook" ] && ok "[map.county]: county 17031 has $got members" ||
+    bad "[map.county]: county 17031 has '$got' members, awk says $cook"
+"$NODE" profile --config "$W/county.ini" --input "$W/names.csv" 2>/dev/null | grep -q "county .*Cook County .*-> 17031 .* 30 hits" &&
+    ok "profile counts the county rule's hits" || bad "profile lacks the county rule's hits"
+
 # Synthea sample
 expect 0 "" "$NODE" preview --format synthea --input "$SYNTHEA" --period 2021
 grep -q "withheld (count)" "$W/out" && ok "preview lists withheld cells with reasons" || bad "preview lacks reasons"
