@@ -417,14 +417,20 @@ int main(int argc, char **argv)
             goto out;
         }
         char ierr[1200];
-        if (policy_config_check(c, ierr, sizeof ierr) != 0) {
-            fprintf(stderr, "equity-node: %s:0: %s\n", o.config, ierr);
+        if (node_config_check_files(c, ierr, sizeof ierr) != 0) {
+            fprintf(stderr, "equity-node: %s\n", ierr);
             status = EXIT_USER;
             goto out;
         }
-        int ic = service_check_identity(c, ierr, sizeof ierr);
-        if (ic < 0) {
-            fprintf(stderr, "equity-node: %s:0: %s\n", o.config, ierr);
+        int ic = 0;
+        if (policy_config_check(c, ierr, sizeof ierr) != 0 ||
+            (ic = service_check_identity(c, ierr, sizeof ierr)) < 0) {
+            /* the messages start with "[section] key": name its line */
+            int line = node_config_message_line(c, ierr);
+            if (line)
+                fprintf(stderr, "equity-node: %s:%d: %s\n", o.config, line, ierr);
+            else
+                fprintf(stderr, "equity-node: %s: %s\n", o.config, ierr);
             status = EXIT_USER;
             goto out;
         }

@@ -132,7 +132,30 @@ expect 1 "--period" "$NODE" preview --format synthea --input "$SYNTHEA"
 # check-config
 printf '[node]\nk = 11\n\n[report]\nmeasures = ed_rate, no_such_measure\n' >"$W/bad.ini"
 expect 1 "bad.ini" "$NODE" check-config --config "$W/bad.ini"
-expect 1 "transport_key" "$NODE" check-config --config "$SRC/configs/node.ini"
+L=$(grep -n '^path = ' "$SRC/configs/node.ini" | cut -d: -f1)
+expect 1 "configs/node.ini:$L: [input] path: /var/lib/equity/extract/members-2025.csv.gz: No such file" \
+    "$NODE" check-config --config "$SRC/configs/node.ini"
+# the example's other checks, with its input and store where they exist
+sed -e "s|^path = .*|path = $W/good.csv|" -e "s|^dir = .*|dir = $W/store|" "$SRC/configs/node.ini" >"$W/example.ini"
+L=$(grep -n '^certificate = ' "$W/example.ini" | cut -d: -f1)
+expect 1 "example.ini:$L: [coordinator] certificate: /etc/equity/coordinator/transport.crt: No such file" \
+    "$NODE" check-config --config "$W/example.ini"
+# a valid 232-byte measures line, and an error after it at its own line
+{ printf '[report]\nmeasures = population, ed_rate, ip_rate, readmit_30d, wellness, no_show, '
+  printf 'telehealth_share, diabetes_poor_control, bp_control, hrsn_screening, hrsn_food, '
+  printf 'hrsn_housing, hrsn_transport, hrsn_utilities, hrsn_safety, hrsn_any, cost_pmpm\n'
+  printf '[input]\npath = good.csv\n'; } >"$W/long.ini"
+[ "$(sed -n 2p "$W/long.ini" | wc -c)" -gt 220 ] || bad "test setup: the measures line is short"
+expect 0 "" "$NODE" check-config --config "$W/long.ini"
+grep -q "^measures = population, ed_rate, .*, cost_pmpm$" "$W/out" && ok "check-config keeps the long line whole" ||
+    bad "check-config lost the long line: $(grep measures "$W/out")"
+grep -q "^path = $W/good.csv$" "$W/out" && ok "a relative [input] path is relative to the file's folder" ||
+    bad "relative path not resolved: $(grep '^path' "$W/out")"
+printf '[node]\nk = 11\nk = 12\n' >>"$W/long.ini"
+expect 1 "long.ini:7: [node] k is set twice (first at line 6)" "$NODE" check-config --config "$W/long.ini"
+printf '[input]\npath = %s\n[coordinator]\nendpoint = tcp://localhost:0\n' "$W/good.csv" >"$W/port.ini"
+expect 1 "port.ini:4: [coordinator] endpoint" "$NODE" check-config --config "$W/port.ini"
+grep -q ":0:" "$W/err" && bad "an error names line 0" || ok "no error names line 0"
 
 echo "$((n - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]
