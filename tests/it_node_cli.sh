@@ -157,5 +157,28 @@ printf '[input]\npath = %s\n[coordinator]\nendpoint = tcp://localhost:0\n' "$W/g
 expect 1 "port.ini:4: [coordinator] endpoint" "$NODE" check-config --config "$W/port.ini"
 grep -q ":0:" "$W/err" && bad "an error names line 0" || ok "no error names line 0"
 
+# check-config --quiet is quiet; logs carry journald priorities when stderr
+# is the journal's stream (JOURNAL_STREAM = its device:inode), and one
+# timestamp per line otherwise.
+printf '[input]\npath = good.csv\n' >"$W/quiet.ini"
+"$NODE" check-config --config "$W/quiet.ini" --quiet >"$W/q.out" 2>"$W/q.err" && [ ! -s "$W/q.out" ] && [ ! -s "$W/q.err" ] &&
+    ok "check-config --quiet prints nothing" || bad "check-config --quiet: $(cat "$W/q.out" "$W/q.err" | head -3)"
+: >"$W/journal.log"
+JS=$(stat -c %d:%i "$W/journal.log")
+JOURNAL_STREAM=$JS "$NODE" aggregate --input "$W/badrows.csv" --out "$W/j.csv" 2>>"$W/journal.log"
+JOURNAL_STREAM=$JS "$NODE" aggregate --input "$W/missing.csv" --out "$W/j.csv" 2>>"$W/journal.log"
+grep -q "^<6>equity-node info: .*rows read" "$W/journal.log" && grep -q "^<4>equity-node warning: " "$W/journal.log" &&
+    grep -q "^<3>equity-node error: .*missing.csv" "$W/journal.log" &&
+    ok "journal priorities <6> <4> <3>" || bad "no journal priorities: $(head -3 "$W/journal.log")"
+grep -qv "^<[3467]>" "$W/journal.log" && bad "a journal line without priority: $(grep -v '^<[3467]>' "$W/journal.log" | head -2)" ||
+    ok "every journal line has a priority"
+grep -q "[0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z" "$W/journal.log" && bad "journal lines carry a second timestamp" ||
+    ok "journal lines carry no timestamp of their own"
+JOURNAL_STREAM=1:1 "$NODE" aggregate --input "$W/badrows.csv" --out "$W/j.csv" 2>"$W/plain.log"
+grep -q "^<" "$W/plain.log" && bad "priorities although stderr is not the journal" ||
+    ok "JOURNAL_STREAM of another stream: plain lines"
+[ -s "$W/plain.log" ] && ! grep -Evq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z equity-node (info|warning|error): ' "$W/plain.log" &&
+    ok "one timestamp in front of every plain line" || bad "a plain line without its timestamp: $(head -2 "$W/plain.log")"
+
 echo "$((n - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]
