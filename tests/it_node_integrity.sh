@@ -180,5 +180,6 @@ for i in $ORGS; do
     kill -TERM "${NODE_PID[$i]}"
     wait "${NODE_PID[$i]}" || fail "node $i did not stop cleanly"
 done
+grep -q "ERROR: AddressSanitizer\|runtime error:" "$W"/node*.log && fail "sanitizer report in a node log"
 echo "PASS: it_node_integrity (round $RID)"
 exit 0
