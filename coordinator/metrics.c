@@ -25,6 +25,7 @@
 
 #include "atomic_file.h"
 #include "log.h"
+#include "metrics_params.h"
 #include "metrics_stats.h"
 
 struct metrics_out {
@@ -33,6 +34,29 @@ struct metrics_out {
 };
 
 /* ---- parameters ---------------------------------------------------------- */
+
+const char *metrics_measure_unit(int measure)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    if (!m)
+        return "";
+    switch (m->kind) {
+    case KIND_PROPORTION: return "proportion (0-1)";
+    case KIND_RATE: return "per 1,000 member-years";
+    case KIND_MEAN: return "mean score";
+    case KIND_PMPM: return "USD per member per month";
+    case KIND_COUNT:
+    default: return "members";
+    }
+}
+
+const char *metrics_better_name(int measure)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    if (!m || m->better == BETTER_NONE)
+        return "none";
+    return m->better == BETTER_HIGHER ? "higher" : "lower";
+}
 
 void metrics_params_default(struct metrics_params *p)
 {
@@ -47,6 +71,9 @@ void metrics_params_default(struct metrics_params *p)
     p->mssp_threshold = 0.20;
     p->mssp_cap = 10;
     p->capitation_base = NAN;
+    p->heba_top_pbpm = 30;
+    p->heba_bottom_pbpm = 6;
+    p->std_population = STDPOP_US2000_11;
 }
 
 int metrics_params_set_reference(struct metrics_params *p, const char *s)
@@ -425,7 +452,12 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
             continue;
         }
         struct mstat s;
-        int rc = mstat_dsr(AGESTD__COUNT, x, mm, age_std_weights, p->min_count, p->conf, &s);
+        double w[AGESTD__COUNT];
+        if (std_population_weights(p->std_population, w) != 0) {
+            flag_add(r, "undefined");
+            continue;
+        }
+        int rc = mstat_dsr(AGESTD__COUNT, x, mm, w, p->min_count, p->conf, &s);
         if (rc == MSTAT_EMINCOUNT)
             flag_add(r, "min_count");
         else if (rc != MSTAT_OK)
@@ -1019,7 +1051,7 @@ static int emit_heba(const struct cellset *cs, const struct metrics_params *p, m
             continue;
         }
         double mt = top ? top->member_months : 0, mb = bottom ? bottom->member_months : 0;
-        if (mstat_heba(mt, mb, mall, &pbpm, &total) != MSTAT_OK) {
+        if (mstat_heba(mt, mb, mall, p->heba_top_pbpm, p->heba_bottom_pbpm, &pbpm, &total) != MSTAT_OK) {
             flag_add(r, "undefined");
             continue;
         }

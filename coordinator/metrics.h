@@ -48,7 +48,19 @@ struct metrics_params {
     double mssp_cap;            /* 10                                             */
     double unit_cost[M__COUNT]; /* dollars per event for excess; 0 = not set     */
     double capitation_base;     /* dollars; capitation rows only when > 0 (NaN)  */
+    double heba_top_pbpm;       /* HEBA: USD per month added per top member (30) */
+    double heba_bottom_pbpm;    /* HEBA: USD per month taken per bottom one (6)  */
+    int std_population;         /* enum std_population (metrics_params.h; 0 =
+                                 * the 11-group 2000 US standard)               */
 };
+
+/* The unit of a measure's estimate, for people and for the `unit` column:
+ * "% of eligible members" style strings per kind (proportion: "proportion
+ * (0-1)", rate: "per 1,000 member-years", mean: "mean score", pmpm: "USD per
+ * member per month", count: "members"). Borrowed, static. */
+const char *metrics_measure_unit(int measure);
+/* "higher", "lower" or "none" (the catalog's better direction). */
+const char *metrics_better_name(int measure);
 
 /* Fills the defaults of metrics.md. */
 void metrics_params_default(struct metrics_params *p);

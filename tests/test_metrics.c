@@ -362,7 +362,7 @@ static void test_heba_example(void **state)
 {
     (void)state;
     double pbpm, total;
-    assert_int_equal(mstat_heba(18000, 54000, 120000, &pbpm, &total), 0);
+    assert_int_equal(mstat_heba(18000, 54000, 120000, 30, 6, &pbpm, &total), 0);
     assert_near6(pbpm, 1.8);
     assert_near6(total, 216000);
     const char *csv = HEADER
