@@ -31,6 +31,7 @@
 struct metrics_out {
     struct metrics_row *rows;
     size_t n, cap;
+    char period[32]; /* the `period` column of every row */
 };
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -110,6 +111,11 @@ void metrics_out_destroy(metrics_out **out)
     free((*out)->rows);
     free(*out);
     *out = NULL;
+}
+
+void metrics_out_set_period(metrics_out *out, const char *period)
+{
+    snprintf(out->period, sizeof out->period, "%s", period ? period : "");
 }
 
 size_t metrics_out_count(const metrics_out *out)
@@ -229,7 +235,7 @@ static void csv_num(FILE *f, double v)
 int metrics_out_write(const metrics_out *out, FILE *f)
 {
     fputs("round,measure,stratifier,stratum,metric,value,lower,upper,reference,flags,se,"
-          "n_orgs,n_withheld\n", f);
+          "n_orgs,n_withheld,period,label,unit,better\n", f);
     for (size_t i = 0; i < out->n; i++) {
         const struct metrics_row *r = &out->rows[i];
         const char *strs[] = {r->round, r->measure, r->stratifier, r->stratum, r->metric};
@@ -254,7 +260,14 @@ int metrics_out_write(const metrics_out *out, FILE *f)
         fputc(',', f);
         if (r->n_withheld >= 0)
             fprintf(f, "%d", r->n_withheld);
-        fputc('\n', f);
+        fputc(',', f);
+        csv_str(f, out->period);
+        int m = catalog_measure_find(r->measure);
+        fputc(',', f);
+        csv_str(f, m >= 0 ? catalog_measure(m)->label : "");
+        fputc(',', f);
+        csv_str(f, m >= 0 ? metrics_measure_unit(m) : "");
+        fprintf(f, ",%s\n", m >= 0 ? metrics_better_name(m) : "");
     }
     return ferror(f) ? -1 : 0;
 }
@@ -620,6 +633,7 @@ static int emit_pairwise(const struct cellset *cs, const struct metrics_params *
             }
             if (!g[j].released) {
                 row_withheld(r, g[j].c);
+                flag_add(r, "input_suppressed");
                 if (k == 2)
                     excess_partial = 1;
                 continue;
@@ -1097,6 +1111,8 @@ static int emit_mssp(const struct cellset *cs, const struct metrics_params *p, m
 
 int metrics_compute(const struct cellset *cs, const struct metrics_params *p, metrics_out *out)
 {
+    if (!out->period[0])
+        metrics_out_set_period(out, cs->period);
     int maxstrata = 1;
     for (int t = 0; t < cs->ntables; t++)
         if (cs->tables[t].nstrata > maxstrata)

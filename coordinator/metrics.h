@@ -10,7 +10,9 @@
  * metrics_stats.h.
  *
  * Rows: round,measure,stratifier,stratum,metric,value,lower,upper,
- * reference,flags,se,n_orgs,n_withheld. A value that is not computed has
+ * reference,flags,se,n_orgs,n_withheld,period,label,unit,better (the last
+ * four: the round's period, and the measure's label, unit and better
+ * direction from the catalog). A value that is not computed has
  * empty value, lower, upper and se and its reason in flags; it is never 0.
  * Per-organization rows name the organization in `reference` as "org:NAME".
  * Metric names beyond section 8's list (documented in docs/metrics.md):
@@ -84,6 +86,9 @@ typedef struct metrics_out metrics_out;
 
 metrics_out *metrics_out_new(void);
 void metrics_out_destroy(metrics_out **out);
+/* The period written in every row's `period` column ("" by default;
+ * metrics_compute sets it from the cell set's period when it is empty). */
+void metrics_out_set_period(metrics_out *out, const char *period);
 size_t metrics_out_count(const metrics_out *out);
 /* Borrowed pointer, valid until the next row is added. */
 const struct metrics_row *metrics_out_row(const metrics_out *out, size_t i);
