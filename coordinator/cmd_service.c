@@ -142,7 +142,7 @@ static void round_usage(FILE *f)
           "open    signs and stores a round request with the [round] defaults; prints its id\n"
           "status  per organization: submitted (time, sha256, late), refused, pending\n"
           "close   closes the round and pools the submissions that were in time into\n"
-          "        results_dir/ID/pooled.csv (printed)\n"
+          "        results_dir/ID/pooled.csv (printed), and writes results_dir/ID/report.html\n"
           "The deadline is YYYY-MM-DD (end of day UTC) or YYYY-MM-DDTHH:MM:SSZ.\n", f);
 }
 
@@ -198,7 +198,7 @@ int coord_cmd_round(int argc, char **argv)
                 rc = -2;
                 snprintf(err, sizeof err, "report not written");
             } else {
-                printf("%s\n", rpath);
+                log_info("round %s: report %s", o.round, rpath);
             }
         }
     }

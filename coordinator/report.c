@@ -139,6 +139,7 @@ struct rep {
     struct cellset **sets;
     int nsets;
     const struct cellset *cs;
+    struct cellset *empty; /* the cells of a round nobody answered */
     metrics_out *mo;
     struct rindex ix;
     /* per-organization figures (terms allow them) */
@@ -1178,6 +1179,9 @@ static int write_page(FILE *f, void *arg)
              R->sr.period);
     html_begin(f, title);
     write_header(f, R);
+    if (R->cs->ncells == 0)
+        fputs("<p class=\"note\"><b>This round released no cells</b> (no organization "
+              "submitted in time).</p>\n", f);
     write_nav(f, R);
     write_summary(f, R);
     for (int m = 0; m < M__COUNT; m++)
@@ -1324,6 +1328,7 @@ static void rep_free(struct rep *R)
 {
     store_round_clear(&R->sr);
     cells_read_free(&R->sets, R->nsets);
+    cellset_destroy(&R->empty);
     metrics_out_destroy(&R->mo);
     free(R->ix.v);
     free(R->org_csv);
@@ -1411,12 +1416,15 @@ int report_round_write(const struct coord_config *cfg, store_t *st, const char *
     snprintf(R->sha, sizeof R->sha, "%s", R->sr.pooled_sha256);
     if (read_released(cfg, &R->sr, &R->sets, &R->nsets, err, errlen) != 0)
         goto out;
-    if (R->nsets != 1) {
-        snprintf(err, errlen, "round %s released no cells", round_id);
-        rc = -1;
-        goto out;
+    if (R->nsets == 0) { /* nobody submitted: a report that says so */
+        R->empty = cellset_new();
+        if (!R->empty) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        snprintf(R->empty->round, sizeof R->empty->round, "%s", round_id);
     }
-    R->cs = R->sets[0];
+    R->cs = R->nsets ? R->sets[0] : R->empty;
     char rqerr[256];
     R->have_rq =
         round_request_unpack(R->sr.request, R->sr.request_len, &R->rq, rqerr, sizeof rqerr) == 0;

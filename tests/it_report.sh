@@ -117,7 +117,8 @@ for i in 1 2 3; do
 done
 "$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$R1" >"$W/close1.out" 2>>"$W/close.log" ||
     fail "round close $R1 failed"
-grep -q "/$R1/report.html$" "$W/close1.out" || fail "round close did not print the report's path"
+[ "$(cat "$W/close1.out")" = "$W/coord/results/$R1/pooled.csv" ] || fail "round close printed $(cat "$W/close1.out")"
+[ -s "$W/coord/results/$R1/report.html" ] || fail "round close did not write the report of $R1"
 R2=$(run_round 2025)
 # The report of an open round is refused.
 "$BIN/equity-coordinator" report --config "$COORD_INI" --round "$R2" >/dev/null 2>"$W/open.log"
