@@ -711,8 +711,11 @@ static void write_summary(FILE *f, const struct rep *R)
         const char *unit = md->kind == KIND_PMPM ? "USD"
                          : md->kind == KIND_RATE ? "events"
                                                  : "members";
-        double uc = R->p->unit_cost[m];
-        double usd = md->kind == KIND_PMPM ? r->value : uc > 0 ? r->value * uc : NAN;
+        /* With a unit cost, metrics.c writes the excess in dollars (events
+         * times the unit cost, metrics.md section 6): show both. */
+        double uc = md->kind == KIND_PMPM ? 0 : R->p->unit_cost[m];
+        double usd = md->kind == KIND_PMPM ? r->value : uc > 0 ? r->value : NAN;
+        double events = uc > 0 ? r->value / uc : r->value;
         if (isfinite(usd)) {
             total_usd += usd;
             usd_any = 1;
@@ -724,7 +727,7 @@ static void write_summary(FILE *f, const struct rep *R)
         fputs("</td><td>", f);
         html_text(f, r->reference);
         fputs("</td><td class=\"n\">", f);
-        html_num(f, r->value, md->kind == KIND_PMPM ? 2 : 1, 1);
+        html_num(f, events, md->kind == KIND_PMPM ? 2 : 1, 1);
         fprintf(f, "</td><td>%s</td><td class=\"n\">", unit);
         if (uc > 0)
             html_num(f, uc, 2, 1);

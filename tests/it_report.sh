@@ -148,6 +148,22 @@ EOF
 grep -q "report-params.html$" "$W/report.out" || fail "report did not print its path"
 grep -q "ed_rate \$1150.00" "$W/report-params.html" || fail "the unit cost of --params is not in the report"
 grep -q "MSSP-style health equity points" "$W/report-params.html" || fail "no MSSP points with mssp_scaler"
+# The cost of the gap: the same excess events with and without a unit cost,
+# and dollars = events x unit cost.
+python3 - "$REPORT" "$W/report-params.html" <<'EOF' || fail "cost of the gap: events or dollars wrong"
+import re, sys
+def row(path):
+    t = open(path, encoding="utf-8").read()
+    t = t[t.index('class="data gap"'):]
+    m = re.search(r"<td>ED visits per 1,000 member-years</td><td>[^<]*</td><td class=\"n\">([0-9.]+)</td>"
+                  r"<td>events</td><td class=\"n\">([^<]*)</td><td class=\"n\">([^<]*)</td>", t)
+    assert m, "no ed_rate row in " + path
+    return m.groups()
+plain, priced = row(sys.argv[1]), row(sys.argv[2])
+assert plain[1] == "not set" and plain[2] == "\u2014", plain
+assert priced[0] == plain[0] and priced[1] == "1150.00", (plain, priced)
+assert abs(float(priced[2]) - 1150 * float(priced[0])) <= 1150 * 0.05 + 0.01, priced
+EOF
 printf '[metrics]\nbogus = 1\n' >"$W/bad.ini"
 "$BIN/equity-coordinator" report --config "$COORD_INI" --round "$R2" --params "$W/bad.ini" \
     --out "$W/x.html" >/dev/null 2>"$W/bad.log"
