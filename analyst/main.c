@@ -351,7 +351,8 @@ static void usage(FILE *f)
 {
     fputs("usage: equity-query [--help] [--version]\n"
           "       equity-query --config analyst.ini rounds [--format table|csv|json]\n"
-          "       equity-query --config analyst.ini cells|metrics --round ID\n"
+          "       equity-query --config analyst.ini cells|metrics|org-cells|org-metrics\n"
+          "                    --round ID\n"
           "                    [--measure M]... [--stratifier S]...\n"
           "                    [--reference best|largest|total|VALUE]\n"
           "                    [--format table|csv|json] [--out FILE]\n"
@@ -365,6 +366,10 @@ static void usage(FILE *f)
           "                   period)\n"
           "  metrics          their metrics (metrics.md section 8, with period, label,\n"
           "                   unit and better)\n"
+          "  org-cells        each organization's cells, where the round's terms give\n"
+          "                   per-organization figures to analysts (else forbidden)\n"
+          "  org-metrics      their funnel rows, heterogeneity and data quality per\n"
+          "                   organization (same terms)\n"
           "  check-config     validate analyst.ini, the key and the certificates\n"
           "  --round ID       the round, as `equity-coordinator round open` printed it\n"
           "  --measure M      only this measure (repeatable), e.g. ed_rate\n"
@@ -594,7 +599,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[optind];
     int is_check = !strcmp(cmd, "check-config"), is_rounds = !strcmp(cmd, "rounds");
-    if (!is_check && !is_rounds && strcmp(cmd, "cells") && strcmp(cmd, "metrics")) {
+    if (!is_check && !is_rounds && strcmp(cmd, "cells") && strcmp(cmd, "metrics") &&
+        strcmp(cmd, "org-cells") && strcmp(cmd, "org-metrics")) {
         log_error("unknown command '%s'", cmd);
         usage(stderr);
         return 2;
@@ -627,5 +633,9 @@ int main(int argc, char **argv)
         conf_print(stdout, keys, NKEYS, &cfg);
         return check_config(&cfg, stdout, 1) == 0 ? 0 : 1;
     }
-    return run_query(&cfg, cmd, &o);
+    /* The wire names of the per-organization queries (proto/equity.proto). */
+    const char *what = !strcmp(cmd, "org-cells")     ? "org_cells"
+                       : !strcmp(cmd, "org-metrics") ? "org_metrics"
+                                                     : cmd;
+    return run_query(&cfg, what, &o);
 }

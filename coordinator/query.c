@@ -139,6 +139,43 @@ out:
     return buf;
 }
 
+/* Section 5 and 7 per organization (funnel rows, heterogeneity, data
+ * quality) from the per-organization cells text. */
+static char *org_metrics_text(const char *csv, size_t len, const char *period, size_t *outlen)
+{
+    struct cellset **sets = NULL;
+    int nsets = 0;
+    char err[512], *buf = NULL;
+    size_t blen = 0;
+    metrics_out *mo = NULL;
+    struct metrics_params p;
+    metrics_params_default(&p);
+    if (cells_read_buffer("submissions", csv, len, &sets, &nsets, err, sizeof err) != 0) {
+        log_error("query: submissions do not read back: %s", err);
+        goto out;
+    }
+    mo = metrics_out_new();
+    if (!mo)
+        goto out;
+    metrics_out_set_period(mo, period);
+    if (metrics_compute_orgs(sets, nsets, &p, mo) != 0)
+        goto out;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f)
+        goto out;
+    int bad = metrics_out_write(mo, f) != 0;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        buf = NULL;
+    }
+    *outlen = blen;
+out:
+    metrics_out_destroy(&mo);
+    cells_read_free(&sets, nsets);
+    return buf;
+}
+
 /* Per-organization cells of the round's in-time submissions, one CSV. */
 struct org_ctx {
     FILE *f;
@@ -425,11 +462,12 @@ static int answer(const struct coord_config *cfg, store_t *st, const Equity__V1_
             return refuse(a, "bad_query", "bad stratifier name \"%.60s\"", q->stratifiers[i]);
     const char *what = q->what && q->what[0] ? q->what : "cells";
     int is_cells = !strcmp(what, "cells"), is_metrics = !strcmp(what, "metrics"),
-        is_org = !strcmp(what, "org_cells");
+        is_orgm = !strcmp(what, "org_metrics");
+    int is_org = !strcmp(what, "org_cells") || is_orgm;
     if (!is_cells && !is_metrics && !is_org)
         return refuse(a, "bad_query",
-                      "what = \"%.40s\": expected rounds, cells, metrics or org_cells",
-                      what);
+                      "what = \"%.40s\": expected rounds, cells, metrics, org_cells or "
+                      "org_metrics", what);
     if (is_metrics && q->reference && q->reference[0]) {
         struct metrics_params p;
         metrics_params_default(&p);
@@ -462,6 +500,16 @@ static int answer(const struct coord_config *cfg, store_t *st, const Equity__V1_
         if (!text) {
             rc = refuse(a, "internal", "cannot read the submissions%s", NULL);
             goto out;
+        }
+        if (is_orgm) {
+            char *mt = org_metrics_text(text, tlen, sr.period, &tlen);
+            free(text);
+            text = mt;
+            if (!text) {
+                rc = refuse(a, "internal", "cannot compute the per-organization metrics%s",
+                            NULL);
+                goto out;
+            }
         }
         rc = filter_csv(text, tlen, q, a);
         goto out;

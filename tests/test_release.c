@@ -904,13 +904,15 @@ static void test_queries(void **state)
     /* per-organization cells: the terms of this round do not allow them */
     assert_int_equal(ask(f, f->round, "org_cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
     assert_string_equal(a.code, "forbidden");
+    assert_int_equal(ask(f, f->round, "org_metrics", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "forbidden");
 
     /* every query is in the audit log, and the chain holds */
     char *audit = slurp(f->cfg.audit_log);
     int n = 0;
     for (char *s = audit; (s = strstr(s, "\tquery\t")) != NULL; s++)
         n++;
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 8);
     assert_non_null(strstr(audit, "\"cn\":\"analyst:alice\""));
     assert_non_null(strstr(audit, "\"result\":\"not_released\""));
     assert_non_null(strstr(audit, "\"result\":\"forbidden\""));
@@ -928,6 +930,19 @@ static void test_org_cells_when_terms_allow(void **state)
     assert_int_equal(ask(f, f->open_round, "org_cells", NULL, "total", NULL, &a), QUERY_OK);
     assert_int_equal(a.rows, 1);
     assert_non_null(strstr(a.csv, "org:a,2025-r2-0c0d,population,total,all,120,"));
+    query_answer_clear(&a);
+    /* per-organization metrics under the same terms: completeness per org */
+    assert_int_equal(ask(f, f->open_round, "org_metrics", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_true(a.rows >= 1);
+    assert_non_null(strstr(a.csv, ",n_withheld,period,label,unit,better\n"));
+    assert_non_null(strstr(a.csv, ",org:a,"));
+    query_answer_clear(&a);
+
+    /* the list of rounds: both, with their status */
+    assert_int_equal(ask(f, "", "rounds", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_non_null(strstr(a.csv, "round,period,status,opened_at,deadline,closed_at,"
+                                  "submissions,late,refusals\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r2-0c0d,2025,released,"));
     query_answer_clear(&a);
 }
 
