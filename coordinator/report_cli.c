@@ -36,8 +36,8 @@ static void usage(FILE *f)
           "  --reference REF   reference group of disparities (default best)\n"
           "  --stratifier S    only this stratifier's tables (and the total)\n"
           "  --params FILE     metric parameters (unit costs, MSSP, HEBA, standard\n"
-          "                    population; docs/metrics.md); default: the [metrics]\n"
-          "                    file of coordinator.ini's folder, results_dir/ID/params.ini\n"
+          "                    population; docs/metrics.md); default:\n"
+          "                    results_dir/ID/params.ini, else results_dir/params.ini\n"
           "  --out FILE        write there instead of results_dir/ID/report.html\n"
           "\n"
           "Exit status: 0 success, 1 user error, 2 usage error, 3 internal failure.\n",
