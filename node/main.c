@@ -8,6 +8,7 @@
  *               names) and print the settings
  *   run         the service: connect out to the coordinator, answer rounds
  *   approve     approve a round held for on-site approval
+ *   report      the organization's own HTML report of a round (report.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 #include "node_config.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "report.h"
 #include "service.h"
 #include "tally.h"
 #include "version.h"
@@ -60,6 +62,11 @@ static void usage(FILE *f)
         "        acknowledged. Stops cleanly on SIGTERM or SIGINT.\n"
         "  approve --config node.ini --round ID\n"
         "        Approve a round the service holds (approval = manual).\n"
+        "  report --config node.ini --round ID [--pooled pooled.csv] [--out FILE]\n"
+        "        This organization's own HTML report of a round, on site: exactly\n"
+        "        what left (the kept submission), what was withheld and why, and,\n"
+        "        given the federation's pooled.csv, a spine chart against it.\n"
+        "        Default FILE: <store dir>/<round>.report.html.\n"
         "\n"
         "Options:\n"
         "  -i, --input PATH     extract CSV (.csv or .csv.gz) or Synthea folder\n"
@@ -68,7 +75,8 @@ static void usage(FILE *f)
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
-        "      --round ID       round id (approve, preview)\n"
+        "      --round ID       round id (approve, preview, report)\n"
+        "      --pooled FILE    the federation's pooled.csv of the round (report)\n"
         "      --strict         abort on the first bad row (default: skip and count)\n"
         "      --threads N      reader threads for plain CSV files (default 2)\n"
         "      --progress       progress lines on standard error\n"
@@ -103,7 +111,7 @@ static void cli_err(const char *fmt, ...)
 
 struct cli {
     const char *cmd;
-    const char *input, *format, *period, *config, *out, *round;
+    const char *input, *format, *period, *config, *out, *round, *pooled;
     int k, strict, threads, progress, quiet;
 };
 
@@ -114,6 +122,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         {"period", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
         {"k", required_argument, NULL, 'k'}, {"out", required_argument, NULL, 'o'},
         {"round", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
+        {"pooled", required_argument, NULL, 'O'},
         {"threads", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -127,6 +136,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         case 'c': o->config = optarg; break;
         case 'o': o->out = optarg; break;
         case 'r': o->round = optarg; break;
+        case 'O': o->pooled = optarg; break;
         case 's': o->strict = 1; break;
         case 'P': o->progress = 1; break;
         case 'q': o->quiet = 1; break;
@@ -479,6 +489,26 @@ int main(int argc, char **argv)
             goto out;
         }
         status = (run ? service_run(c) : service_approve(c, o.round)) == 0 ? 0 : EXIT_USER;
+    } else if (!strcmp(o.cmd, "report")) {
+        if (!o.config || !o.round) {
+            fprintf(stderr, "equity-node: report needs --config FILE and --round ID\n");
+            goto out;
+        }
+        int lc = load_config(&o, c);
+        if (lc != 0) {
+            status = lc == -2 ? EXIT_USAGE : EXIT_USER;
+            goto out;
+        }
+        char rerr[1600], rpath[1400];
+        int rr = node_report_write(c, o.round, o.pooled, o.out, rpath, sizeof rpath, rerr,
+                                   sizeof rerr);
+        if (rr != 0) {
+            fprintf(stderr, "equity-node: %s\n", rerr);
+            status = rr == -1 ? EXIT_USER : EXIT_INTERNAL;
+            goto out;
+        }
+        printf("%s\n", rpath);
+        status = 0;
     } else if (aggregate || preview || profile) {
         if (aggregate && !o.out) {
             cli_err("aggregate needs --out FILE (.csv, .json or .pb)");
