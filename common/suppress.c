@@ -1207,12 +1207,17 @@ static void var_hide(struct ctx *c, struct chsys *s, int v)
     }
 }
 
+/* Bounds of hidden variable v from each of its equations alone (v = the
+ * released terms - the other hidden terms, those all >= 0). */
+static void eq_bounds(const struct ctx *c, const struct chsys *s, int v, double *lo, double *hi);
+
 /* The hidden component of v: comp[] (variables connected through
- * equations) and rows[] (every equation touching one of them, and every
- * inequality whose hidden variables all belong to it). Uses s->vmark /
- * s->rmark with a fresh stamp. Inequalities do not join components: an
- * inequality between two components is left out of both LPs (a known
- * limit, docs/design.md), which keeps the LPs the size of one channel's. */
+ * equations) and rows[] (every row touching one of them). Uses s->vmark /
+ * s->rmark with a fresh stamp. Inequalities do not join components, which
+ * keeps the LPs the size of one channel's: a hidden variable of another
+ * component in an inequality stands there for its bound from single
+ * equations (eq_bounds), and the row is left out when that is infinite (a
+ * known limit, docs/design.md). */
 static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *comp,
                      struct ivec *rows)
 {
@@ -1242,21 +1247,6 @@ static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *c
             }
         }
     }
-    /* keep the inequalities that lie inside the component */
-    int n = 0;
-    for (int i = 0; i < rows->n; i++) {
-        int r = rows->v[i], inside = 1;
-        if (s->rkind.v[r] != ROW_EQ)
-            for (int e = s->rptr.v[r]; inside && e < s->rptr.v[r + 1]; e++) {
-                int w = s->rvar.v[e];
-                inside = s->vmark[w] == s->stamp || !var_hidden(c, s, w);
-            }
-        if (inside)
-            rows->v[n++] = r;
-        else
-            s->rmark[r] = 0;
-    }
-    rows->n = n;
     return 0;
 }
 
@@ -1376,6 +1366,44 @@ static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int
 }
 
 /* ---- phase 1: bounds from single equations ------------------------------------- */
+
+static void eq_bounds(const struct ctx *c, const struct chsys *s, int v, double *lo, double *hi)
+{
+    *lo = var_lower(c, s, v);
+    *hi = var_upper(c, s, v);
+    for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
+        int row = s->vrows[q], same = 0, opp = 0;
+        double av = 0, rhs = 0;
+        if (s->rkind.v[row] != ROW_EQ)
+            continue;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
+            if (s->rvar.v[e] == v)
+                av += s->rcoef.v[e];
+        if (av == 0)
+            continue;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++) {
+            int w = s->rvar.v[e];
+            double a = s->rcoef.v[e];
+            if (w == v)
+                continue;
+            if (var_hidden(c, s, w)) {
+                if (a * av > 0)
+                    same++;
+                else
+                    opp++;
+            } else {
+                rhs -= a * s->v[w].value;
+            }
+        }
+        double b = rhs / av;
+        if (!opp && b < *hi)
+            *hi = b;
+        if (!same && b > *lo)
+            *lo = b;
+    }
+    if (*hi < *lo)
+        *hi = *lo; /* rounding of non-integer sums */
+}
 
 /* Bounds of v from each of its rows alone (necessary conditions). Rows
  * whose own bound fails r are listed in fail (when not NULL). Returns the
@@ -1523,7 +1551,7 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
         set_col_bounds(c, s, L->lp, i + 1, comp->v[i]);
     int n = 0;
     for (int i = 0; i < rows->n; i++) {
-        int r = rows->v[i];
+        int r = rows->v[i], drop = 0;
         double rhs = 0, scale = 0;
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
             int w = s->rvar.v[e];
@@ -1533,6 +1561,15 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
                 ia[n] = i + 1;
                 ja[n] = s->col[w];
                 ar[n] = a;
+            } else if (s->rkind.v[r] != ROW_EQ && var_hidden(c, s, w)) {
+                /* another component's variable: its least term */
+                double lo, hi;
+                eq_bounds(c, s, w, &lo, &hi);
+                double b = a < 0 ? hi : lo;
+                if (b == HUGE_VAL)
+                    drop = 1;
+                else
+                    rhs -= a * b;
             } else {
                 rhs -= a * s->v[w].value;
             }
@@ -1546,7 +1583,10 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
         if (fabs(rhs) <= eps)
             rhs = 0;
         L->eps[i] = eps;
-        glp_set_row_bnds(L->lp, i + 1, s->rkind.v[r] == ROW_EQ ? GLP_FX : GLP_UP, rhs, rhs);
+        if (drop)
+            glp_set_row_bnds(L->lp, i + 1, GLP_FR, 0, 0);
+        else
+            glp_set_row_bnds(L->lp, i + 1, s->rkind.v[r] == ROW_EQ ? GLP_FX : GLP_UP, rhs, rhs);
         s->lprow[r] = i + 1;
     }
     if (n)
@@ -1576,7 +1616,7 @@ static int complp_extend(const struct ctx *c, struct chsys *s, struct complp *L,
         return 0;
     }
     for (int q = s->vrptr[w]; q < s->vrptr[w + 1]; q++)
-        if (s->rmark[s->vrows[q]] != s->stamp)
+        if (s->rmark[s->vrows[q]] != s->stamp || s->rkind.v[s->vrows[q]] != ROW_EQ)
             return 1;
     int *ind = malloc(((size_t)n + 1) * sizeof *ind);
     double *val = malloc(((size_t)n + 1) * sizeof *val);
