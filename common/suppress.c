@@ -1523,6 +1523,29 @@ static void complp_clear(struct complp *L)
     memset(L, 0, sizeof *L);
 }
 
+/* Tightens column j's bounds by a * x <= rhs. */
+static void col_tighten(glp_prob *lp, int j, double a, double rhs)
+{
+    int t = glp_get_col_type(lp, j);
+    double lb = glp_get_col_lb(lp, j), ub = glp_get_col_ub(lp, j);
+    int has_ub = t == GLP_UP || t == GLP_DB || t == GLP_FX;
+    int has_lb = t == GLP_LO || t == GLP_DB || t == GLP_FX;
+    double b = rhs / a;
+    if (a > 0 && (!has_ub || b < ub)) {
+        ub = b;
+        has_ub = 1;
+    } else if (a < 0 && (!has_lb || b > lb)) {
+        lb = b;
+        has_lb = 1;
+    } else {
+        return;
+    }
+    if (has_lb && has_ub && ub < lb)
+        ub = lb; /* rounding: the true values satisfy both */
+    glp_set_col_bnds(lp, j, has_lb && has_ub ? (ub > lb ? GLP_DB : GLP_FX) : has_ub ? GLP_UP : GLP_LO,
+                     has_lb ? lb : 0, has_ub ? ub : 0);
+}
+
 /* Builds the LP of the component just found by component(): one column per
  * hidden variable (>= 0), one fixed row per equation. */
 static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec *comp,
@@ -1544,21 +1567,22 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
     for (int i = 0; i < comp->n; i++)
         s->col[comp->v[i]] = i + 1;
     L->lp = glp_create_prob();
-    if (rows->n)
-        glp_add_rows(L->lp, rows->n);
+    double *rrhs = malloc(((size_t)rows->n + 1) * sizeof *rrhs);
+    if (!rrhs)
+        goto out;
     glp_add_cols(L->lp, comp->n);
     for (int i = 0; i < comp->n; i++)
         set_col_bounds(c, s, L->lp, i + 1, comp->v[i]);
-    int n = 0;
+    int n = 0, nl = 0;
     for (int i = 0; i < rows->n; i++) {
-        int r = rows->v[i], drop = 0;
+        int r = rows->v[i], drop = 0, n0 = n;
         double rhs = 0, scale = 0;
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
             int w = s->rvar.v[e];
             double a = s->rcoef.v[e];
             if (s->vmark[w] == s->stamp) {
                 n++;
-                ia[n] = i + 1;
+                ia[n] = nl + 1;
                 ja[n] = s->col[w];
                 ar[n] = a;
             } else if (s->rkind.v[r] != ROW_EQ && var_hidden(c, s, w)) {
@@ -1582,13 +1606,28 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
         double eps = ROUND_REL * scale;
         if (fabs(rhs) <= eps)
             rhs = 0;
-        L->eps[i] = eps;
-        if (drop)
-            glp_set_row_bnds(L->lp, i + 1, GLP_FR, 0, 0);
-        else
-            glp_set_row_bnds(L->lp, i + 1, s->rkind.v[r] == ROW_EQ ? GLP_FX : GLP_UP, rhs, rhs);
-        s->lprow[r] = i + 1;
+        s->lprow[r] = 0;
+        if (s->rkind.v[r] != ROW_EQ && (drop || n == n0 + 1)) {
+            /* an inequality with one column is a bound of it; one with
+             * an unbounded term says nothing: neither is a row */
+            if (!drop)
+                col_tighten(L->lp, ja[n], ar[n], rhs + eps);
+            n = n0;
+            continue;
+        }
+        L->eps[nl] = eps;
+        rrhs[nl] = rhs;
+        s->lprow[r] = ++nl;
     }
+    if (nl)
+        glp_add_rows(L->lp, nl);
+    for (int i = 0; i < rows->n; i++) {
+        int r = rows->v[i], lr = s->lprow[r];
+        if (lr)
+            glp_set_row_bnds(L->lp, lr, s->rkind.v[r] == ROW_EQ ? GLP_FX : GLP_UP, rrhs[lr - 1],
+                             rrhs[lr - 1]);
+    }
+    free(rrhs);
     if (n)
         glp_load_matrix(L->lp, n, ia, ja, ar);
     /* No scaling: every coefficient is +-1 (scaling cost more than it saved). */
@@ -1731,12 +1770,15 @@ static void complp_range(struct ctx *c, struct chsys *s, struct complp *L, const
                          int v, double *lo, double *hi, int *status)
 {
     *status = RANGE_OK;
-    if (glp_get_num_rows(L->lp) == 0) { /* in no equation at all (a lone total) */
-        *lo = 0;
-        *hi = HUGE_VAL;
+    int col = s->col[v];
+    if (glp_get_num_rows(L->lp) == 0) { /* in no equation (a lone total): its bounds */
+        int t = glp_get_col_type(L->lp, col);
+        *lo = glp_get_col_lb(L->lp, col);
+        *hi = t == GLP_UP || t == GLP_DB || t == GLP_FX ? glp_get_col_ub(L->lp, col) : HUGE_VAL;
+        if (t == GLP_FR || t == GLP_UP)
+            *lo = -HUGE_VAL;
         return;
     }
-    int col = s->col[v];
     /* The true values are a solution, except in pooled mode, where the
      * protected value may be a partial sum: there only kept solutions. */
     double wlo = c->p->pooled ? HUGE_VAL : s->v[v].value, whi = c->p->pooled ? -HUGE_VAL : wlo;
@@ -1770,9 +1812,11 @@ static int lp_choose(struct ctx *c, struct chsys *s, struct complp *L, const str
     bind->n = 0;
     int solved = glp_get_num_rows(L->lp) > 0 && !isnan(complp_solve(c, L, s->col[v], side_max));
     if (solved) {
-        for (int i = 0; i < rows->n; i++)
-            if (fabs(glp_get_row_dual(L->lp, i + 1)) > 1e-9 && ivec_push(bind, rows->v[i]))
+        for (int i = 0; i < rows->n; i++) {
+            int lr = s->lprow[rows->v[i]];
+            if (lr && fabs(glp_get_row_dual(L->lp, lr)) > 1e-9 && ivec_push(bind, rows->v[i]))
                 return -2;
+        }
     }
     for (int i = 0; i < rows->n; i++) {
         int r = rows->v[i];
