@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccc.h"
 #include "log.h"
 #include "node_config.h"
 #include "pipeline.h"
@@ -345,6 +346,13 @@ static void print_profile(const struct pipeline_result *r)
         if (p->map_misses[col])
             printf("  %-12s %llu values neither standard nor mapped\n", extract_column_names[col],
                    (unsigned long long)p->map_misses[col]);
+    if (p->ccc_on) {
+        printf("\nChildren with medical complexity (CCC v2, members under %d)\n", CCC_AGE_LIMIT);
+        printf("  classified   %llu\n  any category %llu\n", (unsigned long long)p->ccc_classified,
+               (unsigned long long)p->ccc_any);
+        for (int i = 0; i < ccc_category_count(); i++)
+            printf("  %-16s %llu\n", ccc_category_name(i), (unsigned long long)p->ccc_category[i]);
+    }
     printf("\nMeasures not available from this source: %s\n",
            p->unavailable_measures ? p->unavailable_why : "none");
 }

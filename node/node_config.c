@@ -15,6 +15,7 @@
 static const char *const format_names[] = {"extract", "synthea", NULL};
 static const char *const badrow_names[] = {"skip", "strict", NULL};
 static const char *const approval_names[] = {"auto", "manual", NULL};
+static const char *const cmc_names[] = {"column", "ccc", NULL};
 
 #define S(sec, key, field, def, req, help) \
     {sec, key, CONF_STR, offsetof(struct node_config, field), sizeof(((struct node_config *)0)->field), 0, 0, def, req, NULL, help}
@@ -35,6 +36,9 @@ static const struct conf_key node_keys[] = {
     S("input", "path", input, "", 0, "extract CSV file or Synthea folder"),
     E("input", "format", format, format_names, "extract", "extract or synthea"),
     S("input", "period", period, "", 0, "reporting period (Synthea: calendar year)"),
+    E("input", "cmc", cmc, cmc_names, "column", "cmc from the source's cmc column, or derived from diagnoses with CCC v2 (ccc)"),
+    S("input", "ccc_codes", ccc_codes, "", 0, "CCC v2 ICD-10-CM code list (default: the shipped data/ccc_v2_icd10cm.tsv)"),
+    S("input", "ccc_crosswalk", ccc_crosswalk, "", 0, "SNOMED CT to ICD-10-CM crosswalk for CCC (default: the shipped Synthea one)"),
     S("report", "measures", measures, "all", 0, "measure ids, or all"),
     S("report", "stratifiers", stratifiers, "all", 0, "one-way stratifiers, or all"),
     S("report", "intersections", intersections,

@@ -15,6 +15,7 @@
 #define NODE_MAX_RULES 512
 
 enum { FORMAT_EXTRACT, FORMAT_SYNTHEA };
+enum { CMC_COLUMN, CMC_CCC };
 enum { BADROWS_SKIP, BADROWS_STRICT };
 enum { APPROVAL_AUTO, APPROVAL_MANUAL };
 
@@ -31,6 +32,9 @@ struct node_config {
     char input[1024];
     int format;
     char period[32];
+    int cmc;                  /* CMC_COLUMN or CMC_CCC                     */
+    char ccc_codes[1024];     /* CCC v2 ICD-10-CM list ("" = shipped one) */
+    char ccc_crosswalk[1024]; /* SNOMED CT -> ICD-10-CM ("" = shipped one) */
     /* [report] */
     char measures[1024];
     char stratifiers[1024];

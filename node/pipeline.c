@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ccc.h"
 #include "extract.h"
 #include "synthea.h"
 #include "tally.h"
@@ -20,11 +21,28 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+int pipeline_load_ccc(const struct node_config *c, struct ccc **out, char *err, size_t errlen)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s", c->ccc_codes[0] ? c->ccc_codes : EQ_DATA_DIR "/ccc_v2_icd10cm.tsv");
+    *out = ccc_load(path, err, errlen);
+    if (!*out)
+        return -1;
+    snprintf(path, sizeof path, "%s",
+             c->ccc_crosswalk[0] ? c->ccc_crosswalk : EQ_DATA_DIR "/ccc_snomed_icd10cm_synthea.tsv");
+    if (ccc_add_crosswalk(*out, path, err, errlen) != 0) {
+        ccc_destroy(out);
+        return -1;
+    }
+    return 0;
+}
+
 int pipeline_run(const struct node_config *c, int suppress, int progress,
                  struct pipeline_result *out, char *err, size_t errlen)
 {
     int rc = -1;
     struct tally *tallies[MAX_WORKERS] = {0};
+    struct ccc *ccc = NULL;
     int nworkers = c->threads < 1 ? 1 : c->threads > MAX_WORKERS ? MAX_WORKERS : c->threads;
     memset(out, 0, sizeof *out);
     if (!c->input[0]) {
@@ -38,6 +56,8 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
             goto out;
         }
     }
+    if (c->cmc == CMC_CCC && pipeline_load_ccc(c, &ccc, err, errlen) != 0)
+        goto out;
     double t0 = now_seconds();
     if (c->format == FORMAT_SYNTHEA) {
         struct synthea_options so = {0};
@@ -51,10 +71,16 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
         so.county_rules = c->county_rules;
         so.n_county_rules = c->n_county_rules;
         so.strict = c->bad_rows == BADROWS_STRICT;
+        so.ccc = ccc;
         if (synthea_read(c->input, &so, tally_add, tallies[0], &out->profile, err, errlen) != 0)
             goto out;
         nworkers = 1;
     } else {
+        if (ccc) {
+            snprintf(err, errlen, "[input] cmc = ccc needs a source with diagnoses (synthea, fhir, omop); "
+                     "an extract carries cmc in its own column");
+            goto out;
+        }
         struct extract_options eo;
         node_config_extract_options(c, &eo);
         eo.threads = nworkers;
@@ -96,6 +122,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
 out:
     for (int i = 0; i < MAX_WORKERS; i++)
         tally_destroy(&tallies[i]);
+    ccc_destroy(&ccc);
     if (rc != 0)
         pipeline_result_free(out);
     return rc;
