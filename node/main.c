@@ -36,7 +36,7 @@ static void usage(FILE *f)
         "small cells (primary and complementary suppression), and sends only those.\n"
         "\n"
         "Commands:\n"
-        "  aggregate --input PATH [--format extract|synthea] [--period YYYY]\n"
+        "  aggregate --input PATH [--format extract|synthea|fhir|omop] [--period YYYY]\n"
         "            [--config node.ini] [--k N] --out FILE\n"
         "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
         "        Submission). Written to a temporary file and renamed: never partial.\n"
@@ -60,9 +60,10 @@ static void usage(FILE *f)
         "        Approve a round the service holds (approval = manual).\n"
         "\n"
         "Options:\n"
-        "  -i, --input PATH     extract CSV (.csv or .csv.gz) or Synthea folder\n"
-        "  -f, --format NAME    extract (default) or synthea\n"
-        "  -p, --period P       reporting period (Synthea: calendar year)\n"
+        "  -i, --input PATH     extract CSV (.csv or .csv.gz), Synthea or FHIR Bulk Data\n"
+        "                       folder, or (omop) a libpq connection string\n"
+        "  -f, --format NAME    extract (default), synthea, fhir or omop\n"
+        "  -p, --period P       reporting period (Synthea, FHIR, OMOP: calendar year)\n"
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
@@ -152,8 +153,12 @@ static int load_config(const struct cli *o, struct node_config *c)
             c->format = FORMAT_EXTRACT;
         else if (!strcmp(o->format, "synthea"))
             c->format = FORMAT_SYNTHEA;
+        else if (!strcmp(o->format, "fhir"))
+            c->format = FORMAT_FHIR;
+        else if (!strcmp(o->format, "omop"))
+            c->format = FORMAT_OMOP;
         else {
-            fprintf(stderr, "equity-node: --format must be extract or synthea, not \"%s\"\n", o->format);
+            fprintf(stderr, "equity-node: --format must be extract, synthea, fhir or omop, not \"%s\"\n", o->format);
             return -2;
         }
     }

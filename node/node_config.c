@@ -12,7 +12,7 @@
 
 #include "conf.h"
 
-static const char *const format_names[] = {"extract", "synthea", NULL};
+static const char *const format_names[] = {"extract", "synthea", "fhir", "omop", NULL};
 static const char *const badrow_names[] = {"skip", "strict", NULL};
 static const char *const approval_names[] = {"auto", "manual", NULL};
 static const char *const cmc_names[] = {"column", "ccc", NULL};
@@ -33,8 +33,8 @@ static const struct conf_key node_keys[] = {
     E("node", "bad_rows", bad_rows, badrow_names, "skip", "skip bad rows (counted) or strict (abort)"),
     I("node", "threads", threads, 1, 64, "2", "reader threads for plain CSV files"),
     I("node", "language_min_members", language_min_members, 0, 1000000, "11", "languages with fewer members are reported as other"),
-    S("input", "path", input, "", 0, "extract CSV file or Synthea folder"),
-    E("input", "format", format, format_names, "extract", "extract or synthea"),
+    S("input", "path", input, "", 0, "extract CSV file, Synthea or FHIR folder, or OMOP connection string"),
+    E("input", "format", format, format_names, "extract", "extract, synthea, fhir or omop"),
     S("input", "period", period, "", 0, "reporting period (Synthea: calendar year)"),
     E("input", "cmc", cmc, cmc_names, "column", "cmc from the source's cmc column, or derived from diagnoses with CCC v2 (ccc)"),
     S("input", "ccc_codes", ccc_codes, "", 0, "CCC v2 ICD-10-CM code list (default: the shipped data/ccc_v2_icd10cm.tsv)"),

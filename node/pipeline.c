@@ -9,6 +9,7 @@
 
 #include "ccc.h"
 #include "extract.h"
+#include "fhir.h"
 #include "synthea.h"
 #include "tally.h"
 
@@ -59,14 +60,27 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     if (c->cmc == CMC_CCC && pipeline_load_ccc(c, &ccc, err, errlen) != 0)
         goto out;
     double t0 = now_seconds();
-    if (c->format == FORMAT_SYNTHEA) {
-        struct synthea_options so = {0};
+    long year = 0;
+    if (c->format != FORMAT_EXTRACT) {
         char *end;
-        long year = c->period[0] ? strtol(c->period, &end, 10) : 0;
+        year = c->period[0] ? strtol(c->period, &end, 10) : 0;
         if (!c->period[0] || *end || year < 1900 || year > 2200) {
-            snprintf(err, errlen, "Synthea input needs --period YYYY (a calendar year), got \"%s\"", c->period);
+            snprintf(err, errlen, "%s input needs --period YYYY (a calendar year), got \"%s\"",
+                     c->format == FORMAT_SYNTHEA ? "Synthea" : c->format == FORMAT_FHIR ? "FHIR" : "OMOP",
+                     c->period);
             goto out;
         }
+    }
+    if (c->format == FORMAT_FHIR) {
+        struct fhir_options fo = {.year = (int)year, .county_rules = c->county_rules,
+                                  .n_county_rules = c->n_county_rules, .race_rules = c->rules[COL_RACE],
+                                  .n_race_rules = c->n_rules[COL_RACE],
+                                  .strict = c->bad_rows == BADROWS_STRICT, .ccc = ccc};
+        if (fhir_read(c->input, &fo, tally_add, tallies[0], &out->profile, err, errlen) != 0)
+            goto out;
+        nworkers = 1;
+    } else if (c->format == FORMAT_SYNTHEA) {
+        struct synthea_options so = {0};
         so.year = (int)year;
         so.county_rules = c->county_rules;
         so.n_county_rules = c->n_county_rules;
