@@ -89,7 +89,8 @@ struct pat {
     int64_t a1c_t, sbp_t, dbp_t;
     double a1c, sbp, dbp;
     uint16_t lang;
-    uint8_t screened, food, housing, transport, utilities, safety;
+    uint8_t screened;
+    struct hrsn_flags h;
 };
 
 struct ctx {
@@ -457,39 +458,41 @@ static void patient_eth(struct pat *p, json_t *ext)
     p->eth = (uint8_t)(e < 0 ? ETH_UNKNOWN : e);
 }
 
+int fhir_county(const struct code_rule *rules, int nrules, const char *d, int *rule)
+{
+    *rule = -1;
+    if (!d || !*d)
+        return COUNTY_UNKNOWN;
+    size_t n = strlen(d);
+    int fips = 0;
+    if (n == 5 && digits(d, 5, &fips) == 0 && fips > 0)
+        return fips;
+    for (int i = 0; i < nrules; i++) {
+        const char *from = rules[i].from;
+        size_t fl = strlen(from);
+        if ((n == fl && !strncasecmp(d, from, n)) ||
+            (n == fl + 7 && !strncasecmp(d, from, fl) && !strcasecmp(d + fl, " county"))) {
+            int v = 0;
+            if (digits(rules[i].to, 5, &v) < 0)
+                continue; /* node_config checked: 5 digits */
+            *rule = i;
+            return v;
+        }
+    }
+    return synthea_ca_county_fips(d, n);
+}
+
 static void patient_county(struct ctx *c, struct pat *p, json_t *res)
 {
     json_t *addr = json_array_get(json_object_get(res, "address"), 0);
     const char *d = str(addr, "district");
     if (!d || !*d)
         return;
-    size_t n = strlen(d);
-    int fips = 0, ok = n == 5 && digits(d, 5, &fips) == 0 && fips > 0;
-    if (ok) {
-        p->county = fips;
-        return;
-    }
-    for (int i = 0; i < c->o->n_county_rules; i++) {
-        const char *from = c->o->county_rules[i].from;
-        size_t fl = strlen(from);
-        if ((n == fl && !strncasecmp(d, from, n)) ||
-            (n == fl + 7 && !strncasecmp(d, from, fl) && !strcasecmp(d + fl, " county"))) {
-            int v = 0;
-            if (digits(c->o->county_rules[i].to, 5, &v) < 0)
-                continue; /* node_config checked: 5 digits */
-            p->county = v;
-            p->county_rule = i;
-            return;
-        }
-    }
-    int v = synthea_ca_county_fips(d, n);
-    if (v != COUNTY_UNKNOWN)
-        p->county = v;
-    else
-        p->miss_county = 1;
+    p->county = fhir_county(c->o->county_rules, c->o->n_county_rules, d, &p->county_rule);
+    p->miss_county = p->county == COUNTY_UNKNOWN;
 }
 
-static uint16_t bcp47_lang(const char *tag)
+uint16_t fhir_language(const char *tag)
 {
     static const char *const two[][2] = {
         {"en", "eng"}, {"es", "spa"}, {"zh", "zho"}, {"vi", "vie"}, {"tl", "tgl"}, {"ko", "kor"},
@@ -555,7 +558,7 @@ static int on_patient(struct ctx *c, json_t *res)
                 best = x;
     if (best) {
         json_t *lc = json_object_get(best, "language");
-        p->lang = bcp47_lang(str(json_array_get(json_object_get(lc, "coding"), 0), "code"));
+        p->lang = fhir_language(str(json_array_get(json_object_get(lc, "coding"), 0), "code"));
     }
     p->member = birth < c->y1 && death > c->y0;
     p->alive_from = birth > c->y0 ? birth : c->y0;
@@ -578,26 +581,22 @@ static struct pat *subject(struct ctx *c, json_t *res, const char *key, int *sto
 
 /* ---- the other resources ------------------------------------------------------ */
 
-static int payer_of(json_t *res)
+int fhir_payer_sopt(const char *code)
 {
-    json_t *type = json_object_get(res, "type"), *x;
-    size_t i;
-    json_array_foreach(json_object_get(type, "coding"), i, x) {
-        const char *sys = str(x, "system"), *code = str(x, "code");
-        if (!code || !sys || (!strstr(sys, "sopt") && !strstr(sys, "2.16.840.1.113883.3.221.5")))
-            continue;
-        switch (code[0]) {
-        case '1': return PAYER_MEDICARE;
-        case '2': return PAYER_MEDICAID;
-        case '5': case '6': case '7': return PAYER_COMMERCIAL;
-        case '8': return PAYER_UNINSURED;
-        default: return PAYER_OTHER;
-        }
+    if (!code || !*code)
+        return -1;
+    switch (code[0]) {
+    case '1': return PAYER_MEDICARE;
+    case '2': return PAYER_MEDICAID;
+    case '5': case '6': case '7': return PAYER_COMMERCIAL;
+    case '8': return PAYER_UNINSURED;
+    default: return PAYER_OTHER;
     }
-    const char *t = str(type, "text");
-    if (!t)
-        t = str(json_array_get(json_object_get(res, "payor"), 0), "display");
-    if (!t)
+}
+
+int fhir_payer_text(const char *t)
+{
+    if (!t || !*t)
         return -1;
     if (ieq(t, "Medicaid"))
         return PAYER_MEDICAID;
@@ -608,6 +607,21 @@ static int payer_of(json_t *res)
     if (ieq(t, "NO_INSURANCE") || ieq(t, "self-pay") || ieq(t, "uninsured"))
         return PAYER_UNINSURED;
     return PAYER_COMMERCIAL;
+}
+
+static int payer_of(json_t *res)
+{
+    json_t *type = json_object_get(res, "type"), *x;
+    size_t i;
+    json_array_foreach(json_object_get(type, "coding"), i, x) {
+        const char *sys = str(x, "system"), *code = str(x, "code");
+        if (code && sys && (strstr(sys, "sopt") || strstr(sys, "2.16.840.1.113883.3.221.5")))
+            return fhir_payer_sopt(code);
+    }
+    const char *t = str(type, "text");
+    if (!t)
+        t = str(json_array_get(json_object_get(res, "payor"), 0), "display");
+    return fhir_payer_text(t);
 }
 
 static int on_coverage(struct ctx *c, json_t *res)
@@ -752,9 +766,9 @@ static const char *const hrsn_codes[] = {
  * AHC: food "Often true"/"Sometimes true", utilities "Yes"/"Already shut
  * off", housing problems anything but "None of the above", safety any
  * answer but "Never". Refusals are never positive. */
-static void hrsn_positive(struct pat *p, const char *code, const char *v)
+void fhir_hrsn_positive(struct hrsn_flags *p, const char *code, const char *v)
 {
-    if (!v)
+    if (!v || !code)
         return;
     if (!strcmp(code, "71802-3")) {
         if (!strncasecmp(v, "I do not have", 13) || strstr(v, "worried about losing"))
@@ -777,6 +791,14 @@ static void hrsn_positive(struct pat *p, const char *code, const char *v)
     } else if (!strncmp(code, "9561", 4)) {
         p->safety |= !ieq(v, "Never") && strncasecmp(v, "I choose not", 12) != 0;
     }
+}
+
+int fhir_hrsn_item(const char *code)
+{
+    for (size_t i = 0; code && i < sizeof hrsn_codes / sizeof hrsn_codes[0]; i++)
+        if (!strcmp(code, hrsn_codes[i]))
+            return 1;
+    return 0;
 }
 
 static int quantity(json_t *o, double *x)
@@ -825,13 +847,13 @@ static int on_observation(struct ctx *c, json_t *res)
     double x;
     if (hrsn) {
         p->screened = 1;
-        hrsn_positive(p, hrsn, answer(res));
+        fhir_hrsn_positive(&p->h, hrsn, answer(res));
         json_t *comp;
         size_t i;
         json_array_foreach(json_object_get(res, "component"), i, comp)
             for (size_t k = 0; k < sizeof hrsn_codes / sizeof hrsn_codes[0]; k++)
                 if (has_code(json_object_get(comp, "code"), hrsn_codes[k]))
-                    hrsn_positive(p, hrsn_codes[k], answer(comp));
+                    fhir_hrsn_positive(&p->h, hrsn_codes[k], answer(comp));
         return 0;
     }
     if (a1c || sbp || dbp) {
@@ -1062,11 +1084,11 @@ static void build(const struct ctx *c, const struct pat *p, struct member_record
     m->hba1c_poor_control = p->diabetes && (p->a1c_t == T_NONE || p->a1c > 9.0);
     m->bp_controlled = p->htn && p->sbp_t != T_NONE && p->dbp_t != T_NONE && p->sbp < 140.0 && p->dbp < 90.0;
     m->hrsn_screened = p->screened;
-    m->hrsn_food = p->food;
-    m->hrsn_housing = p->housing;
-    m->hrsn_transport = p->transport;
-    m->hrsn_utilities = p->utilities;
-    m->hrsn_safety = p->safety;
+    m->hrsn_food = p->h.food;
+    m->hrsn_housing = p->h.housing;
+    m->hrsn_transport = p->h.transport;
+    m->hrsn_utilities = p->h.utilities;
+    m->hrsn_safety = p->h.safety;
     m->total_cost = (double)p->cost_cents / 100.0;
 }
 

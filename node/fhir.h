@@ -43,4 +43,23 @@ struct fhir_options {
 int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink,
               void *sink_ctx, struct profile *prof, char *err, size_t errlen);
 
+/* Shared with the OMOP adapter (omop.c), so that both map alike. */
+struct hrsn_flags {
+    uint8_t food, housing, transport, utilities, safety;
+};
+/* 1 when code is a PRAPARE or AHC HRSN LOINC code (panel or item). */
+int fhir_hrsn_item(const char *loinc);
+/* Sets the domains an answer (text or display) to item `loinc` is
+ * positive for; refusals never are (docs/sources.md). */
+void fhir_hrsn_positive(struct hrsn_flags *f, const char *loinc, const char *answer);
+/* BCP 47 tag ("es", "en-US") or ISO 639-3 code -> record_lang_pack(). */
+uint16_t fhir_language(const char *tag);
+/* County: 5-digit FIPS, or a name through the rules (*rule = index used,
+ * else -1), then California's counties; COUNTY_UNKNOWN otherwise. */
+int fhir_county(const struct code_rule *rules, int nrules, const char *text, int *rule);
+/* Payer code (PAYER_*) of a Source of Payment Typology code (by its first
+ * digit) or of a payer name ("Dual Eligible", "Medicaid", ...); -1 empty. */
+int fhir_payer_sopt(const char *code);
+int fhir_payer_text(const char *text);
+
 #endif
