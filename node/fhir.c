@@ -793,6 +793,11 @@ void fhir_hrsn_positive(struct hrsn_flags *p, const char *code, const char *v)
     }
 }
 
+const char *fhir_hrsn_code(size_t i)
+{
+    return i < sizeof hrsn_codes / sizeof hrsn_codes[0] ? hrsn_codes[i] : NULL;
+}
+
 int fhir_hrsn_item(const char *code)
 {
     for (size_t i = 0; code && i < sizeof hrsn_codes / sizeof hrsn_codes[0]; i++)

@@ -49,6 +49,8 @@ struct hrsn_flags {
 };
 /* 1 when code is a PRAPARE or AHC HRSN LOINC code (panel or item). */
 int fhir_hrsn_item(const char *loinc);
+/* The i-th of those codes, NULL past the end. */
+const char *fhir_hrsn_code(size_t i);
 /* Sets the domains an answer (text or display) to item `loinc` is
  * positive for; refusals never are (docs/sources.md). */
 void fhir_hrsn_positive(struct hrsn_flags *f, const char *loinc, const char *answer);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "omop.h"
 
 static const char *const format_names[] = {"extract", "synthea", "fhir", "omop", NULL};
 static const char *const badrow_names[] = {"skip", "strict", NULL};
@@ -37,6 +38,8 @@ static const struct conf_key node_keys[] = {
     E("input", "format", format, format_names, "extract", "extract, synthea, fhir or omop"),
     S("input", "period", period, "", 0, "reporting period (Synthea: calendar year)"),
     E("input", "cmc", cmc, cmc_names, "column", "cmc from the source's cmc column, or derived from diagnoses with CCC v2 (ccc)"),
+    S("input", "omop_schema", omop_schema, "public", 0, "schema of the OMOP CDM tables (--format omop)"),
+    S("input", "omop_vocabulary_schema", omop_vocabulary_schema, "", 0, "schema of concept and concept_ancestor (default: omop_schema)"),
     S("input", "ccc_codes", ccc_codes, "", 0, "CCC v2 ICD-10-CM code list (default: the shipped data/ccc_v2_icd10cm.tsv)"),
     S("input", "ccc_crosswalk", ccc_crosswalk, "", 0, "SNOMED CT to ICD-10-CM crosswalk for CCC (default: the shipped Synthea one)"),
     S("report", "measures", measures, "all", 0, "measure ids, or all"),
@@ -347,7 +350,18 @@ void node_config_extract_options(const struct node_config *c, struct extract_opt
 void node_config_print(FILE *f, const struct node_config *c)
 {
     fprintf(f, "# effective settings of %s\n", c->path[0] ? c->path : "(built-in defaults)");
-    conf_print(f, node_keys, sizeof node_keys / sizeof node_keys[0], c);
+    /* An OMOP connection string may hold a password: print it without. */
+    struct node_config *shown = c->format == FORMAT_OMOP ? malloc(sizeof *shown) : NULL;
+    if (shown) {
+        *shown = *c;
+        omop_redact(c->input, shown->input, sizeof shown->input);
+        conf_print(f, node_keys, sizeof node_keys / sizeof node_keys[0], shown);
+        free(shown);
+    } else if (c->format == FORMAT_OMOP) {
+        fprintf(f, "# (out of memory: settings not printed)\n");
+    } else {
+        conf_print(f, node_keys, sizeof node_keys / sizeof node_keys[0], c);
+    }
     int any = 0;
     for (int i = 0; i < COL__COUNT; i++)
         if (c->column_name[i][0]) {

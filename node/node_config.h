@@ -35,6 +35,8 @@ struct node_config {
     int cmc;                  /* CMC_COLUMN or CMC_CCC                     */
     char ccc_codes[1024];     /* CCC v2 ICD-10-CM list ("" = shipped one) */
     char ccc_crosswalk[1024]; /* SNOMED CT -> ICD-10-CM ("" = shipped one) */
+    char omop_schema[128];    /* OMOP CDM tables                           */
+    char omop_vocabulary_schema[128]; /* concept, concept_ancestor ("" = omop_schema) */
     /* [report] */
     char measures[1024];
     char stratifiers[1024];
