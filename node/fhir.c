@@ -771,7 +771,7 @@ void fhir_hrsn_positive(struct hrsn_flags *p, const char *code, const char *v)
     if (!v || !code)
         return;
     if (!strcmp(code, "71802-3")) {
-        if (!strncasecmp(v, "I do not have", 13) || strstr(v, "worried about losing"))
+        if (!strncasecmp(v, "I do not have", 13) || strstr(v, "worried about"))
             p->housing = 1;
     } else if (!strcmp(code, "93033-9")) {
         p->housing |= ieq(v, "Yes");

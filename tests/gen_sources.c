@@ -5,6 +5,7 @@
  * equal, and a benchmark can time the FHIR reader.
  *
  *   equity-gen-sources --persons N --seed S --csv FILE --fhir DIR [--gzip] [--junk]
+ *                      [--omop DIR --omop-csv FILE]
  *
  * The CSV holds what each person's record must be for calendar year 2023,
  * computed here from the events this program chose (not from the FHIR
@@ -16,6 +17,17 @@
  * cents. People who died before 2023 or are born after it are written to
  * FHIR only. --junk adds malformed lines (counted by the reader, never
  * tallied).
+ *
+ * --omop DIR writes the same people as OMOP CDM 5.4 tables (tab-separated,
+ * for COPY: person, location, death, observation_period, payer_plan_period,
+ * visit_occurrence, procedure_occurrence, cost, condition_occurrence,
+ * measurement, observation, and a small vocabulary: concept,
+ * concept_ancestor), and --omop-csv the extract those people must give
+ * through the OMOP mapping: member months from observation periods (one per
+ * coverage span, or one spanning the life of someone without coverage),
+ * language unknown (the CDM has no preferred-language field), the rest as
+ * for FHIR. Race and ethnicity not in the OMB concepts are written as
+ * source values that the test's [map.race] / [map.ethnicity] rules map.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -120,6 +132,7 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     const char *csv = NULL, *dir = NULL;
     int gzip = 0, junk = 0;
+    const char *odir = NULL, *ocsv = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--persons") && i + 1 < argc)
             persons = strtol(argv[++i], NULL, 10);
@@ -129,6 +142,10 @@ int main(int argc, char **argv)
             csv = argv[++i];
         else if (!strcmp(argv[i], "--fhir") && i + 1 < argc)
             dir = argv[++i];
+        else if (!strcmp(argv[i], "--omop") && i + 1 < argc)
+            odir = argv[++i];
+        else if (!strcmp(argv[i], "--omop-csv") && i + 1 < argc)
+            ocsv = argv[++i];
         else if (!strcmp(argv[i], "--gzip"))
             gzip = 1;
         else if (!strcmp(argv[i], "--junk"))
@@ -138,7 +155,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!csv || !dir || persons < 1 || persons > 100000000) {
+    if (!csv || !dir || persons < 1 || persons > 100000000 || !odir != !ocsv) {
         fprintf(stderr, "equity-gen-sources: needs --csv FILE --fhir DIR and 1 <= --persons <= 1e8\n");
         return 2;
     }
@@ -161,6 +178,36 @@ int main(int argc, char **argv)
     open_out(&obs, dir, "Observation", gzip);
     open_out(&eob, dir, "ExplanationOfBenefit", gzip);
     const int64_t y0d = days_from_civil(YEAR, 1, 1), y1d = days_from_civil(YEAR + 1, 1, 1);
+    FILE *T[13] = {0}, *oc = NULL;
+    enum { O_PERSON, O_LOCATION, O_DEATH, O_OBSP, O_PPP, O_VISIT, O_PROC, O_COST, O_COND, O_MEAS, O_OBS, O_CONCEPT, O_ANC };
+    static const char *const tnames[13] = {"person", "location", "death", "observation_period", "payer_plan_period",
+                                           "visit_occurrence", "procedure_occurrence", "cost", "condition_occurrence",
+                                           "measurement", "observation", "concept", "concept_ancestor"};
+    if (odir) {
+        mkdir(odir, 0755);
+        for (int t = 0; t < 13; t++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.tsv", odir, tnames[t]);
+            if (!(T[t] = fopen(path, "w"))) {
+                fprintf(stderr, "gen: %s: %s\n", path, strerror(errno));
+                return 1;
+            }
+        }
+        if (!(oc = fopen(ocsv, "w"))) {
+            fprintf(stderr, "gen: %s: %s\n", ocsv, strerror(errno));
+            return 1;
+        }
+        fprintf(oc, "member_id,period,age,sex,race,ethnicity,language,payer,adi_decile,disability,cmc,county,"
+                    "member_months,ed_visits,ip_admits,ip_readmits_30d,primary_care_visits,telehealth_visits,"
+                    "wellness_visit,diabetes,hba1c_poor_control,hypertension,bp_controlled,hrsn_screened,"
+                    "hrsn_food,hrsn_housing,hrsn_transport,hrsn_utilities,hrsn_safety,total_cost\n");
+        /* vocabulary: Source of Payment Typology payer concepts, one
+         * detailed race concept under Asian */
+        fprintf(T[O_CONCEPT], "9001\tMEDICARE\tSOPT\t1\n9002\tMEDICAID\tSOPT\t2\n9005\tPRIVATE HEALTH INSURANCE\tSOPT\t5\n"
+                              "9081\tSelf-pay\tSOPT\t81\n9039\tOther Federal\tSOPT\t39\n38003574\tAsian Indian\tRace\t2029-7\n");
+        fprintf(T[O_ANC], "8515\t38003574\n8515\t8515\n");
+    }
+    long visit_id = 0, obs_id = 0, meas_id = 0, cond_id = 0, span_id = 0;
     const int64_t y0 = y0d * DAY, y1 = y1d * DAY;
     long nenc = 0, nobs = 0;
     for (long i = 0; i < persons; i++) {
@@ -256,9 +303,38 @@ int main(int argc, char **argv)
                 "\"birthDate\":\"%s\"%s%s%s}\n", id, ext, eext, g < 4 ? (g == 0 ? ",\"gender\":\"female\"" : g == 1 ? ",\"gender\":\"male\"" : g == 2 ? ",\"gender\":\"other\"" : ",\"gender\":\"unknown\"") : "",
           d2, dead, addr, comm);
         (void)gender;
+        if (odir) {
+            static const int gcon[] = {8532, 8507, 8521, 8551, 0};
+            const char *rsv = "\\N";
+            int rcon = 0;
+            if (rk < 70) {
+                static const int omb_con[] = {8657, 8515, 8516, 8557, 8527};
+                rcon = omb_con[r1];
+                if (r1 == 1 && (i & 1))
+                    rcon = 38003574; /* detailed: rolled up through concept_ancestor */
+            } else
+                rsv = rk < 78 ? "multiracial" : rk < 82 ? "Iranian" : rk < 86 ? "declined" : rk < 90 ? "unknown"
+                    : rk < 93 ? "other" : "\\N";
+            int econ = ek < 30 || (ek >= 94 && ek < 97) ? 38003563 : ek < 85 ? 38003564 : 0;
+            const char *esv = ek >= 85 && ek < 90 ? "declined" : ek >= 90 && ek < 94 ? "unknown" : "\\N";
+            char bm[16];
+            ymd(birth, bm);
+            char loc[24] = "\\N";
+            if (district) {
+                snprintf(loc, sizeof loc, "%ld", i + 1);
+                fprintf(T[O_LOCATION], "%ld\t%s\n", i + 1, district);
+            }
+            fprintf(T[O_PERSON], "%ld\t%d\t%.4s\t%.2s\t%.2s\t%d\t%d\t%s\t%s\t%s\n", i + 1, gcon[g], bm, bm + 5, bm + 8,
+                    rcon, econ, loc, rsv, esv);
+            if (death >= 0) {
+                ymd(death, d1);
+                fprintf(T[O_DEATH], "%ld\t%s\n", i + 1, d1);
+            }
+        }
 
         /* Coverage: up to two spans */
         double covm[6] = {0}; /* MEDICAID MEDICARE DUAL COMMERCIAL UNINSURED OTHER */
+        double ocov[6] = {0}, oobs = 0; /* the OMOP reading of the same spans */
         static const char *const pname[] = {"MEDICAID", "MEDICARE", "DUAL", "COMMERCIAL", "UNINSURED", "OTHER"};
         int nspan = pick(10) == 0 ? 0 : 1 + pick(2);
         int64_t s0 = days_from_civil(YEAR - 1, 6, 1);
@@ -284,6 +360,25 @@ int main(int argc, char **argv)
             int64_t sa = a * DAY > af ? a * DAY : af, sb = b < 0 ? at : (b * DAY < at ? b * DAY : at);
             if (sb > sa)
                 covm[pk] += (double)(sb - sa) * 12.0 / (double)(y1 - y0);
+            if (odir) {
+                char dend[16];
+                ymd(b < 0 ? days_from_civil(2099, 12, 31) : b - 1, dend); /* OMOP end dates are inclusive */
+                fprintf(T[O_OBSP], "%ld\t%ld\t%s\t%s\n", ++span_id, i + 1, d1, dend);
+                static const int pcon[] = {9002, 9001, 0, 9005, 9081, 9039};
+                fprintf(T[O_PPP], "%ld\t%ld\t%s\t%s\t%d\t%s\n", span_id, i + 1, d1, dend, pcon[pk],
+                        pk == 2 ? "Dual Eligible" : "plan");
+                if (sb > sa) {
+                    double mo = (double)((sb - sa) / DAY * DAY) * 12.0 / (double)(y1 - y0);
+                    ocov[pk] += mo;
+                    oobs += mo;
+                }
+            }
+        }
+        if (odir && nspan == 0) {
+            ymd(birth, d1);
+            fprintf(T[O_OBSP], "%ld\t%ld\t%s\t2099-12-31\n", ++span_id, i + 1, d1);
+            if (at > af)
+                oobs += (double)(at - af) * 12.0 / (double)(y1 - y0);
         }
         double alive = (double)(at - af) * 12.0 / (double)(y1 - y0), covered = 0;
         int best = -1;
@@ -296,6 +391,14 @@ int main(int argc, char **argv)
         if (mm > 12.0)
             mm = 12.0;
         const char *payer = best < 0 ? "UNINSURED" : pname[best];
+        int obest = -1;
+        for (int k = 0; k < 6; k++)
+            if (ocov[k] > 0 && (obest < 0 || ocov[k] > ocov[obest]))
+                obest = k;
+        double omm = oobs < alive ? oobs : alive;
+        if (omm > 12.0)
+            omm = 12.0;
+        const char *opayer = obest < 0 ? "UNINSURED" : pname[obest];
 
         /* Encounters: day numbers inside the alive part of the year */
         int64_t lo = af / DAY, hi = at / DAY; /* [lo, hi) */
@@ -344,6 +447,17 @@ int main(int argc, char **argv)
                     "{\"reference\":\"Patient/%s\"},\"billablePeriod\":{\"start\":\"%sT08:00:00-08:00\"},\"total\":["
                     "{\"category\":{\"coding\":[{\"code\":\"submitted\"}]},\"amount\":{\"value\":%" PRId64 ".%02d,\"currency\":\"USD\"}}]}\n",
               nenc, id, d1, cents / 100, (int)(cents % 100));
+            if (odir) {
+                static const int vcon[] = {9203, 9201, 9202, 9202, 5083, 581476, 9203};
+                ymd(day, d1);
+                ymd(endday, d2);
+                fprintf(T[O_VISIT], "%ld\t%ld\t%d\t%s\t%s 16:00:00\t%s\t%s 20:00:00\n", ++visit_id, i + 1, vcon[cls],
+                        d1, d1, d2, d2);
+                if (cls == 3)
+                    fprintf(T[O_PROC], "%ld\t%ld\t410620009\t%ld\n", visit_id, i + 1, visit_id);
+                fprintf(T[O_COST], "%ld\t%ld\tVisit\t%" PRId64 ".%02d\t\\N\n", visit_id, visit_id, cents / 100,
+                        (int)(cents % 100));
+            }
             nenc++;
             /* start times at 16:00 UTC: in the year iff the day is */
             if (!member || day < y0d || day >= y1d)
@@ -373,10 +487,21 @@ int main(int argc, char **argv)
         /* Conditions */
         int diab = chance(12), htn = chance(20), cmc = age >= 0 && age < 21 && chance(15);
         int diab_old = chance(3);
-        if (diab)
+        const char *dcode = NULL;
+        if (diab) {
+            int sn = chance(50), sc = chance(50);
+            dcode = sc ? "44054006" : "E11.9";
+            (void)sn;
             w(&con, "{\"resourceType\":\"Condition\",\"id\":\"d%ld\",\"code\":{\"coding\":[{\"system\":\"%s\",\"code\":\"%s\"}]},"
                     "\"subject\":{\"reference\":\"Patient/%s\"},\"onsetDateTime\":\"2015-03-01T00:00:00Z\"}\n",
-              i, chance(50) ? "http://snomed.info/sct" : "http://hl7.org/fhir/sid/icd-10-cm", chance(50) ? "44054006" : "E11.9", id);
+              i, sn ? "http://snomed.info/sct" : "http://hl7.org/fhir/sid/icd-10-cm", dcode, id);
+        }
+        if (odir && dcode)
+            fprintf(T[O_COND], "%ld\t%ld\t0\t2015-03-01\t\\N\t%s\t0\n", ++cond_id, i + 1, dcode);
+        if (odir && diab_old && !diab)
+            fprintf(T[O_COND], "%ld\t%ld\t0\t2015-03-01\t2020-12-31\tE11.9\t0\n", ++cond_id, i + 1);
+        if (odir && htn)
+            fprintf(T[O_COND], "%ld\t%ld\t0\t2020-03-01\t\\N\tI10\t0\n", ++cond_id, i + 1);
         if (diab_old && !diab)
             w(&con, "{\"resourceType\":\"Condition\",\"id\":\"o%ld\",\"code\":{\"coding\":[{\"code\":\"E11.9\"}]},"
                     "\"subject\":{\"reference\":\"Patient/%s\"},\"onsetDateTime\":\"2015-03-01T00:00:00Z\","
@@ -387,11 +512,17 @@ int main(int argc, char **argv)
         if (cmc) {
             static const char *const ccc[] = {"G80.9", "E84.0", "Q21.3", "128188000", "C91.00"};
             int n = 1 + pick(2);
-            for (int k = 0; k < n; k++)
+            for (int k = 0; k < n; k++) {
+                const char *cc = ccc[pick(5)];
+                if (odir)
+                    fprintf(T[O_COND], "%ld\t%ld\t0\t%04d-02-01\t\\N\t%s\t0\n", ++cond_id, i + 1, by < YEAR ? by + 1 : YEAR, cc);
                 w(&con, "{\"resourceType\":\"Condition\",\"id\":\"k%ld-%d\",\"code\":{\"coding\":[{\"code\":\"%s\"}]},"
                         "\"subject\":{\"reference\":\"Patient/%s\"},\"onsetDateTime\":\"%04d-02-01T00:00:00Z\"}\n",
-                  i, k, ccc[pick(5)], id, by < YEAR ? by + 1 : YEAR);
+                  i, k, cc, id, by < YEAR ? by + 1 : YEAR);
+            }
         } else if (chance(5)) {
+            if (odir)
+                fprintf(T[O_COND], "%ld\t%ld\t0\t2020-02-01\t\\N\tJ45.909\t0\n", ++cond_id, i + 1);
             w(&con, "{\"resourceType\":\"Condition\",\"id\":\"a%ld\",\"code\":{\"coding\":[{\"code\":\"J45.909\"}]},"
                     "\"subject\":{\"reference\":\"Patient/%s\"},\"onsetDateTime\":\"2020-02-01T00:00:00Z\"}\n", i, id);
         }
@@ -409,6 +540,10 @@ int main(int argc, char **argv)
             w(&obs, "{\"resourceType\":\"Observation\",\"id\":\"x%ld\",\"status\":\"final\",\"code\":{\"coding\":[{\"code\":\"4548-4\"}]},"
                     "\"subject\":{\"reference\":\"Patient/%s\"},\"effectiveDateTime\":\"%sT09:00:00Z\",\"valueQuantity\":{\"value\":%d.%d}}\n",
               nobs++, id, d2, v10b / 10, v10b % 10);
+            if (odir) {
+                fprintf(T[O_MEAS], "%ld\t%ld\t0\t%s\t%s 09:00:00\t%d.%d\t4548-4\n", ++meas_id, i + 1, d1, d1, v10 / 10, v10 % 10);
+                fprintf(T[O_MEAS], "%ld\t%ld\t0\t%s\t%s 09:00:00\t%d.%d\t4548-4\n", ++meas_id, i + 1, d2, d2, v10b / 10, v10b % 10);
+            }
             if (od >= y0d && od < y1d)
                 a1c_poor = diab && v10 > 90;
         }
@@ -420,13 +555,40 @@ int main(int argc, char **argv)
                     "{\"code\":{\"coding\":[{\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":%d}},"
                     "{\"code\":{\"coding\":[{\"code\":\"8462-4\"}]},\"valueQuantity\":{\"value\":%d}}]}\n", nobs++, id, d1, s, d);
             bpc = htn && s < 140 && d < 90;
+            if (odir) {
+                fprintf(T[O_MEAS], "%ld\t%ld\t0\t%s\t%s 10:00:00\t%d\t8480-6\n", ++meas_id, i + 1, d1, d1, s);
+                fprintf(T[O_MEAS], "%ld\t%ld\t0\t%s\t%s 10:00:00\t%d\t8462-4\n", ++meas_id, i + 1, d1, d1, d);
+            }
         }
         int scr = 0, food = 0, hous = 0, trans = 0, util = 0, safe = 0;
         if (chance(40)) {
             scr = 1;
             ymd(od, d1);
             int f = chance(20), h = chance(15), t = chance(10), u = chance(10), s = chance(5);
-            if (chance(50)) { /* AHC HRSN items */
+            int ahc = chance(50);
+            if (odir) {
+                const char *it[6][2];
+                int ni = 0;
+                if (ahc) {
+                    it[ni][0] = "88122-7"; it[ni++][1] = f ? "Often true" : "Never true";
+                    it[ni][0] = "93030-5"; it[ni++][1] = t ? "Yes" : "No";
+                    it[ni][0] = "96779-4"; it[ni++][1] = u ? "Already shut off" : "No";
+                    it[ni][0] = "71802-3"; it[ni++][1] = h ? "I have a steady place to live, but I am worried about losing it in the future"
+                                                            : "I have a steady place to live";
+                    it[ni][0] = "95618-5"; it[ni++][1] = s ? "Sometimes" : "Never";
+                } else {
+                    it[ni][0] = "93025-5"; it[ni++][1] = NULL;
+                    it[ni][0] = "93031-3"; it[ni++][1] = f ? "Food" : "Clothing";
+                    it[ni][0] = "93031-3"; it[ni++][1] = u ? "Utilities" : "Phone";
+                    it[ni][0] = "71802-3"; it[ni++][1] = h ? "I do not have housing" : "I have housing";
+                    it[ni][0] = "93030-5"; it[ni++][1] = t ? "Yes, it has kept me from medical appointments" : "No";
+                    it[ni][0] = "93026-3"; it[ni++][1] = s ? "No" : "Yes";
+                }
+                for (int k = 0; k < ni; k++)
+                    fprintf(T[O_OBS], "%ld\t%ld\t0\t%s\t%s 11:00:00\t%.60s\t0\t%s\n", ++obs_id, i + 1, d1, d1,
+                            it[k][1] ? it[k][1] : "\\N", it[k][0]);
+            }
+            if (ahc) { /* AHC HRSN items */
                 w(&obs, "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"code\":\"88122-7\"}]},\"subject\":{\"reference\":\"Patient/%s\"},"
                         "\"effectiveDateTime\":\"%sT11:00:00Z\",\"valueCodeableConcept\":{\"coding\":[{\"code\":\"%s\",\"display\":\"%s\"}]}}\n",
                   id, d1, f ? "LA28397-0" : "LA28398-8", f ? "Often true" : "Never true");
@@ -458,6 +620,11 @@ int main(int argc, char **argv)
         if (!member)
             continue;
         int64_t tot = cost;
+        if (oc)
+            fprintf(oc, "%s,%d,%d,%s,%s,%s,und,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",
+                    id, YEAR, age, g < 4 ? sexc[g] : "U", race, eth, opayer,
+                    age < 21 ? (cmc ? "Y" : "N") : "U", county, omm, ed, ip, readm, pc, tele, well, diab,
+                    diab ? a1c_poor : 0, htn, htn ? bpc : 0, scr, food, hous, trans, util, safe, tot / 100, (int)(tot % 100));
         fprintf(cf, "%s,%d,%d,%s,%s,%s,%s,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",
                 id, YEAR, age, g < 4 ? sexc[g] : "U", race, eth, iso[lk], payer,
                 age < 21 ? (cmc ? "Y" : "N") : "U", county, mm, ed, ip, readm, pc, tele, well, diab,
@@ -476,6 +643,15 @@ int main(int argc, char **argv)
     close_out(&con);
     close_out(&obs);
     close_out(&eob);
+    for (int t = 0; t < 13; t++)
+        if (T[t] && fclose(T[t]) != 0) {
+            fprintf(stderr, "gen: %s: write failed\n", tnames[t]);
+            return 1;
+        }
+    if (oc && fclose(oc) != 0) {
+        fprintf(stderr, "gen: %s: write failed\n", ocsv);
+        return 1;
+    }
     if (fclose(cf) != 0) {
         fprintf(stderr, "gen: %s: write failed\n", csv);
         return 1;
