@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "atomic_file.h"
+#include "envelope.h"
 #include "equity.pb-c.h"
 #include "version.h"
 
@@ -228,38 +229,85 @@ out:
     return rc;
 }
 
+static int whole(double v)
+{
+    return v == floor(v);
+}
+
+/* A released count in [1, k-1] (privacy.md, primary suppression). */
+static int small(double v, unsigned k)
+{
+    return v >= 1 && v < (double)k;
+}
+
 int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t errlen)
 {
     char label[256];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        if (c->reason != REASON_NONE)
-            continue;
         const struct measure_def *m = catalog_measure(c->measure);
-        cellset_stratum_label(cs, c, label, sizeof label);
-        if (!finite_nonneg(c->members) || !finite_nonneg(c->member_months) ||
-            !finite_nonneg(c->denominator) || !finite_nonneg(c->numerator) ||
-            !finite_nonneg(c->sum_sq)) {
-            snprintf(err, errlen, "%s %s=%s: negative or non-finite number", m->name,
-                     cs->tables[c->table].name, label);
-            return -1;
+        const char *tname = cs->tables[c->table].name;
+        const char *why = NULL;
+        if (c->reason == REASON_MIN_ORGS || c->reason == REASON_PARTIAL) {
+            why = "a pooled reason in an organization's submission";
+        } else if (c->reason != REASON_NONE) {
+            continue;
+        } else if (!finite_nonneg(c->members) || !finite_nonneg(c->member_months) ||
+                   !finite_nonneg(c->denominator) || !finite_nonneg(c->numerator) ||
+                   !finite_nonneg(c->sum_sq)) {
+            why = "negative or non-finite number";
+        } else if (!whole(c->members) || (m->numerator_is_count && !whole(c->numerator)) ||
+                   (m->denominator_is_count && !whole(c->denominator))) {
+            why = "a count that is not a whole number";
+        } else if (small(c->members, k)) {
+            why = "members below k";
+        } else if (m->numerator_is_count && small(c->numerator, k)) {
+            why = "a count below k";
+        } else if (m->denominator_is_count && small(c->denominator, k)) {
+            why = "a denominator count below k";
+        } else if (m->kind == KIND_PROPORTION && c->numerator > c->denominator) {
+            why = "numerator above denominator";
+        } else if (m->kind == KIND_PROPORTION && small(c->denominator - c->numerator, k)) {
+            why = "a complement (denominator - numerator) below k";
+        } else if (c->members == 0 && (c->member_months != 0 || c->denominator != 0 ||
+                                       c->numerator != 0 || c->sum_sq != 0)) {
+            why = "numbers for a stratum with no members";
+        } else if (c->member_months > 12.0 * c->members + 1e-6) {
+            why = "more than 12 member months per member";
         }
-        if (c->members > 0 && c->members < k) {
-            snprintf(err, errlen, "%s %s=%s: released cell with %.0f members, below k=%u",
-                     m->name, cs->tables[c->table].name, label, c->members, k);
-            return -1;
-        }
-        if (m->kind == KIND_PROPORTION && c->numerator > c->denominator) {
-            snprintf(err, errlen, "%s %s=%s: numerator above denominator", m->name,
-                     cs->tables[c->table].name, label);
-            return -1;
-        }
-        if (c->member_months > 12.0 * c->members + 1e-6) {
-            snprintf(err, errlen, "%s %s=%s: more than 12 member months per member", m->name,
-                     cs->tables[c->table].name, label);
+        if (why) {
+            cellset_stratum_label(cs, c, label, sizeof label);
+            snprintf(err, errlen, "%s %s=%s: %s (k=%u)", m->name, tname, label, why, k);
             return -1;
         }
     }
+    return 0;
+}
+
+int wire_cells_fit_request(const struct cellset *cs, const struct round_request *req,
+                           char *err, size_t errlen)
+{
+    if (strcmp(cs->period, req->period) != 0) {
+        snprintf(err, errlen, "submission is for period \"%.31s\", the round's is \"%.31s\"",
+                 cs->period, req->period);
+        return -1;
+    }
+    for (int t = 0; t < cs->ntables; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        int asked = tb->ndim == 0 || (tb->ndim == 1 && req->strat_on[tb->dim[0]]);
+        for (int i = 0; tb->ndim == 2 && !asked && i < req->n_inter; i++)
+            asked = req->inter[i][0] == tb->dim[0] && req->inter[i][1] == tb->dim[1];
+        if (!asked) {
+            snprintf(err, errlen, "table \"%s\" is not in the round's request", tb->name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cs->ncells; i++)
+        if (!req->measure_on[cs->cells[i].measure]) {
+            snprintf(err, errlen, "measure \"%s\" is not in the round's request",
+                     catalog_measure(cs->cells[i].measure)->name);
+            return -1;
+        }
     return 0;
 }
 

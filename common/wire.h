@@ -43,10 +43,22 @@ int wire_submission_pack(const struct cellset *cs, const struct submission_meta 
 int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
                            struct submission_meta *meta, char *err, size_t errlen);
 
-/* Plausibility of released numbers (security.md step 4): finite and
- * non-negative, numerator <= denominator for proportions, no released cell
- * with members in [1, k-1]. Returns 0 or -1 with the first problem. */
+/* Plausibility of released numbers (security.md step 4), for every number a
+ * cell releases: finite, non-negative, counts whole; no released count in
+ * [1, k-1] (members, events, numerator or denominator counts), no released
+ * complement (denominator - numerator) in [1, k-1], numerator <= denominator
+ * for proportions, nothing but zeros where there are no members, at most 12
+ * member months per member; no pooled reason in an organization's cells.
+ * Returns 0 or -1 with the first problem. */
 int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t errlen);
+
+/* Whether a submission's cells are what its round asked for: the round's
+ * period, and only the round's measures and tables. With the catalog's
+ * limits on strata (catalog.h) this bounds a submission by its round.
+ * Returns 0 or -1 with a message. */
+struct round_request;
+int wire_cells_fit_request(const struct cellset *cs, const struct round_request *req,
+                           char *err, size_t errlen);
 
 /* Writes the Submission payload of an offline aggregate to path (atomic). */
 int cellset_write_pb(const struct cellset *cs, const char *path);

@@ -14,6 +14,8 @@
 #include "commands.h"
 #include "coord_config.h"
 #include "log.h"
+#include "metrics_params.h"
+#include "report.h"
 #include "rounds.h"
 #include "server.h"
 #include "store.h"
@@ -140,7 +142,7 @@ static void round_usage(FILE *f)
           "open    signs and stores a round request with the [round] defaults; prints its id\n"
           "status  per organization: submitted (time, sha256, late), refused, pending\n"
           "close   closes the round and pools the submissions that were in time into\n"
-          "        results_dir/ID/pooled.csv (printed)\n"
+          "        results_dir/ID/pooled.csv (printed), and writes results_dir/ID/report.html\n"
           "The deadline is YYYY-MM-DD (end of day UTC) or YYYY-MM-DDTHH:MM:SSZ.\n", f);
 }
 
@@ -182,8 +184,23 @@ int coord_cmd_round(int argc, char **argv)
         rc = rounds_status(&cfg, st, o.round, stdout, err, sizeof err);
     } else {
         rc = rounds_close(&cfg, st, o.round, path, sizeof path, err, sizeof err);
-        if (rc == 0)
+        if (rc == 0) {
             printf("%s\n", path);
+            /* The round is released; its report follows (report.h). */
+            struct metrics_params mp;
+            metrics_params_default(&mp);
+            char rpath[1400];
+            if (metrics_params_for_round(&cfg, o.round, NULL, &mp, err, sizeof err) != 0 ||
+                report_round_write(&cfg, st, o.round, &mp, NULL, rpath, sizeof rpath, err,
+                                   sizeof err) != 0) {
+                log_error("round %s is released, but its report was not written: %s (run "
+                          "equity-coordinator report --round %s)", o.round, err, o.round);
+                rc = -2;
+                snprintf(err, sizeof err, "report not written");
+            } else {
+                log_info("round %s: report %s", o.round, rpath);
+            }
+        }
     }
     store_close(&st);
     if (rc != 0) {

@@ -25,14 +25,39 @@
 
 #include "atomic_file.h"
 #include "log.h"
+#include "metrics_params.h"
 #include "metrics_stats.h"
 
 struct metrics_out {
     struct metrics_row *rows;
     size_t n, cap;
+    char period[32]; /* the `period` column of every row */
 };
 
 /* ---- parameters ---------------------------------------------------------- */
+
+const char *metrics_measure_unit(int measure)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    if (!m)
+        return "";
+    switch (m->kind) {
+    case KIND_PROPORTION: return "proportion (0-1)";
+    case KIND_RATE: return "per 1,000 member-years";
+    case KIND_MEAN: return "mean score";
+    case KIND_PMPM: return "USD per member per month";
+    case KIND_COUNT:
+    default: return "members";
+    }
+}
+
+const char *metrics_better_name(int measure)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    if (!m || m->better == BETTER_NONE)
+        return "none";
+    return m->better == BETTER_HIGHER ? "higher" : "lower";
+}
 
 void metrics_params_default(struct metrics_params *p)
 {
@@ -47,6 +72,9 @@ void metrics_params_default(struct metrics_params *p)
     p->mssp_threshold = 0.20;
     p->mssp_cap = 10;
     p->capitation_base = NAN;
+    p->heba_top_pbpm = 30;
+    p->heba_bottom_pbpm = 6;
+    p->std_population = STDPOP_US2000_11;
 }
 
 int metrics_params_set_reference(struct metrics_params *p, const char *s)
@@ -83,6 +111,11 @@ void metrics_out_destroy(metrics_out **out)
     free((*out)->rows);
     free(*out);
     *out = NULL;
+}
+
+void metrics_out_set_period(metrics_out *out, const char *period)
+{
+    snprintf(out->period, sizeof out->period, "%s", period ? period : "");
 }
 
 size_t metrics_out_count(const metrics_out *out)
@@ -202,7 +235,7 @@ static void csv_num(FILE *f, double v)
 int metrics_out_write(const metrics_out *out, FILE *f)
 {
     fputs("round,measure,stratifier,stratum,metric,value,lower,upper,reference,flags,se,"
-          "n_orgs,n_withheld\n", f);
+          "n_orgs,n_withheld,period,label,unit,better\n", f);
     for (size_t i = 0; i < out->n; i++) {
         const struct metrics_row *r = &out->rows[i];
         const char *strs[] = {r->round, r->measure, r->stratifier, r->stratum, r->metric};
@@ -227,7 +260,14 @@ int metrics_out_write(const metrics_out *out, FILE *f)
         fputc(',', f);
         if (r->n_withheld >= 0)
             fprintf(f, "%d", r->n_withheld);
-        fputc('\n', f);
+        fputc(',', f);
+        csv_str(f, out->period);
+        int m = catalog_measure_find(r->measure);
+        fputc(',', f);
+        csv_str(f, m >= 0 ? catalog_measure(m)->label : "");
+        fputc(',', f);
+        csv_str(f, m >= 0 ? metrics_measure_unit(m) : "");
+        fprintf(f, ",%s\n", m >= 0 ? metrics_better_name(m) : "");
     }
     return ferror(f) ? -1 : 0;
 }
@@ -425,7 +465,12 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
             continue;
         }
         struct mstat s;
-        int rc = mstat_dsr(AGESTD__COUNT, x, mm, age_std_weights, p->min_count, p->conf, &s);
+        double w[AGESTD__COUNT];
+        if (std_population_weights(p->std_population, w) != 0) {
+            flag_add(r, "undefined");
+            continue;
+        }
+        int rc = mstat_dsr(AGESTD__COUNT, x, mm, w, p->min_count, p->conf, &s);
         if (rc == MSTAT_EMINCOUNT)
             flag_add(r, "min_count");
         else if (rc != MSTAT_OK)
@@ -588,6 +633,7 @@ static int emit_pairwise(const struct cellset *cs, const struct metrics_params *
             }
             if (!g[j].released) {
                 row_withheld(r, g[j].c);
+                flag_add(r, "input_suppressed");
                 if (k == 2)
                     excess_partial = 1;
                 continue;
@@ -1019,7 +1065,7 @@ static int emit_heba(const struct cellset *cs, const struct metrics_params *p, m
             continue;
         }
         double mt = top ? top->member_months : 0, mb = bottom ? bottom->member_months : 0;
-        if (mstat_heba(mt, mb, mall, &pbpm, &total) != MSTAT_OK) {
+        if (mstat_heba(mt, mb, mall, p->heba_top_pbpm, p->heba_bottom_pbpm, &pbpm, &total) != MSTAT_OK) {
             flag_add(r, "undefined");
             continue;
         }
@@ -1065,6 +1111,8 @@ static int emit_mssp(const struct cellset *cs, const struct metrics_params *p, m
 
 int metrics_compute(const struct cellset *cs, const struct metrics_params *p, metrics_out *out)
 {
+    if (!out->period[0])
+        metrics_out_set_period(out, cs->period);
     int maxstrata = 1;
     for (int t = 0; t < cs->ntables; t++)
         if (cs->tables[t].nstrata > maxstrata)

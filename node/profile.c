@@ -90,8 +90,12 @@ void profile_merge(struct profile *a, const struct profile *b)
     for (size_t i = 0; i < b->n_map_rules; i++)
         if (add_rule(a, &b->map_rules[i]) < 0)
             break;
-    for (int c = 0; c < 64; c++)
+    for (int c = 0; c < 64; c++) {
         a->map_misses[c] += b->map_misses[c];
+        a->empty_fields[c] += b->empty_fields[c];
+    }
+    for (int m = 0; m < 32; m++)
+        a->left_out[m] += b->left_out[m];
     a->unavailable_measures |= b->unavailable_measures;
     a->ccc_on |= b->ccc_on;
     a->ccc_classified += b->ccc_classified;
@@ -108,6 +112,37 @@ uint64_t profile_rejected_total(const struct profile *p)
     for (int r = 0; r < BAD__COUNT; r++)
         t += p->rejected[r];
     return t;
+}
+
+double profile_rejected_share(const struct profile *p)
+{
+    uint64_t other = p->rejected[BAD_PERIOD];
+    uint64_t bad = profile_rejected_total(p) - other;
+    uint64_t read = p->rows_read > other ? p->rows_read - other : 0;
+    if (bad == 0)
+        return 0;
+    if (read == 0 || bad >= read)
+        return 1;
+    return (double)bad / (double)read;
+}
+
+void profile_reject_summary(const struct profile *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!len)
+        return;
+    buf[0] = '\0';
+    for (int r = 0; r < BAD__COUNT && used < len; r++) {
+        if (!p->rejected[r])
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s %llu", used ? ", " : "",
+                         reason_names[r], (unsigned long long)p->rejected[r]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    if (!buf[0])
+        snprintf(buf, len, "none");
 }
 
 void profile_free(struct profile *p)

@@ -55,9 +55,15 @@ struct profile {
     struct profile_map_rule *map_rules;
     size_t n_map_rules;
     uint64_t map_misses[64];
+    /* Empty means unknown (extract.md): accepted members with an empty
+     * measure field, per column (COL_* of extract.h; a column absent from
+     * the file is not counted: its measures are unavailable), and the
+     * members left out of each measure for it (index = measure id). */
+    uint64_t empty_fields[64];
+    uint64_t left_out[32];
     /* Measures the source cannot feed (bit i = measure id i). */
     uint32_t unavailable_measures;
-    char unavailable_why[256];
+    char unavailable_why[1024];
     /* The period the rows were read for (the asked one, or the single period
      * the file holds); "" when no row had one. */
     char period_seen[32];
@@ -81,6 +87,15 @@ void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
 void profile_merge(struct profile *a, const struct profile *b);
 
 uint64_t profile_rejected_total(const struct profile *p);
+
+/* Share of the rows read that were rejected as bad (0..1): rows of another
+ * period are not bad rows and count neither above nor below the line. 0
+ * when nothing was read. */
+double profile_rejected_share(const struct profile *p);
+
+/* "other_period 3, range 1" (reasons with a count, in enum order), or
+ * "none". Counts only: never a value. Always NUL-terminates. */
+void profile_reject_summary(const struct profile *p, char *buf, size_t len);
 
 void profile_free(struct profile *p);
 
