@@ -345,8 +345,15 @@ static const size_t path_fields[] = {
     offsetof(struct node_config, ca),             offsetof(struct node_config, crl),
     offsetof(struct node_config, transport_cert), offsetof(struct node_config, transport_key),
     offsetof(struct node_config, signing_cert),   offsetof(struct node_config, signing_key),
-    offsetof(struct node_config, store_dir),
+    offsetof(struct node_config, store_dir),      offsetof(struct node_config, ccc_codes),
+    offsetof(struct node_config, ccc_crosswalk),
 };
+
+/* An OMOP input is a libpq connection string, not a path. */
+static int input_is_conninfo(const struct node_config *c)
+{
+    return c->format == FORMAT_OMOP || strchr(c->input, '=') || strstr(c->input, "://");
+}
 
 static int resolve_paths(struct node_config *c, char *err, size_t errlen)
 {
@@ -356,7 +363,8 @@ static int resolve_paths(struct node_config *c, char *err, size_t errlen)
     int dirlen = (int)(slash - c->path);
     for (size_t i = 0; i < sizeof path_fields / sizeof path_fields[0]; i++) {
         char *p = (char *)c + path_fields[i];
-        if (!p[0] || p[0] == '/')
+        if (!p[0] || p[0] == '/' || (path_fields[i] == offsetof(struct node_config, input) &&
+                                     input_is_conninfo(c)))
             continue;
         char buf[1024];
         int n = snprintf(buf, sizeof buf, "%.*s/%s", dirlen, c->path, p);
@@ -497,12 +505,14 @@ static int fail_at(const struct node_config *c, char *err, size_t errlen, const 
 int node_config_check_files(const struct node_config *c, char *err, size_t errlen)
 {
     struct stat st;
-    if (c->input[0]) {
+    if (c->input[0] && !input_is_conninfo(c)) {
         if (stat(c->input, &st) != 0)
             return fail_at(c, err, errlen, "input", "path", "%s: %s", c->input, strerror(errno));
-        if (c->format == FORMAT_SYNTHEA && !S_ISDIR(st.st_mode))
-            return fail_at(c, err, errlen, "input", "path", "%s is not a folder (format = synthea "
-                           "reads a folder of Synthea CSV files)", c->input);
+        if ((c->format == FORMAT_SYNTHEA || c->format == FORMAT_FHIR) && !S_ISDIR(st.st_mode))
+            return fail_at(c, err, errlen, "input", "path", "%s is not a folder (format = %s "
+                           "reads a folder of %s files)", c->input,
+                           c->format == FORMAT_SYNTHEA ? "synthea" : "fhir",
+                           c->format == FORMAT_SYNTHEA ? "Synthea CSV" : "FHIR Bulk Data NDJSON");
         if (c->format == FORMAT_EXTRACT && !S_ISREG(st.st_mode))
             return fail_at(c, err, errlen, "input", "path", "%s is not a file", c->input);
     }
@@ -525,6 +535,7 @@ int node_config_check_files(const struct node_config *c, char *err, size_t errle
         {"identity", "crl", c->crl}, {"identity", "transport_cert", c->transport_cert},
         {"identity", "transport_key", c->transport_key},
         {"identity", "signing_cert", c->signing_cert}, {"identity", "signing_key", c->signing_key},
+        {"input", "ccc_codes", c->ccc_codes}, {"input", "ccc_crosswalk", c->ccc_crosswalk},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (!files[i].value[0])
