@@ -13,10 +13,12 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "omop.h"
 
-static const char *const format_names[] = {"extract", "synthea", NULL};
+static const char *const format_names[] = {"extract", "synthea", "fhir", "omop", NULL};
 static const char *const badrow_names[] = {"skip", "strict", NULL};
 static const char *const approval_names[] = {"auto", "manual", NULL};
+static const char *const cmc_names[] = {"column", "ccc", NULL};
 
 #define S(sec, key, field, def, req, help) \
     {sec, key, CONF_STR, offsetof(struct node_config, field), sizeof(((struct node_config *)0)->field), 0, 0, def, req, NULL, help}
@@ -34,9 +36,14 @@ static const struct conf_key node_keys[] = {
     E("node", "bad_rows", bad_rows, badrow_names, "skip", "skip bad rows (counted) or strict (abort)"),
     I("node", "threads", threads, 1, 64, "2", "reader threads for plain CSV files"),
     I("node", "language_min_members", language_min_members, 0, 1000000, "11", "languages with fewer members are reported as other"),
-    S("input", "path", input, "", 0, "extract CSV file or Synthea folder"),
-    E("input", "format", format, format_names, "extract", "extract or synthea"),
+    S("input", "path", input, "", 0, "extract CSV file, Synthea or FHIR folder, or OMOP connection string"),
+    E("input", "format", format, format_names, "extract", "extract, synthea, fhir or omop"),
     S("input", "period", period, "", 0, "reporting period (Synthea: calendar year)"),
+    E("input", "cmc", cmc, cmc_names, "column", "cmc from the source's cmc column, or derived from diagnoses with CCC v2 (ccc)"),
+    S("input", "omop_schema", omop_schema, "public", 0, "schema of the OMOP CDM tables (--format omop)"),
+    S("input", "omop_vocabulary_schema", omop_vocabulary_schema, "", 0, "schema of concept and concept_ancestor (default: omop_schema)"),
+    S("input", "ccc_codes", ccc_codes, "", 0, "CCC v2 ICD-10-CM code list (default: the shipped data/ccc_v2_icd10cm.tsv)"),
+    S("input", "ccc_crosswalk", ccc_crosswalk, "", 0, "SNOMED CT to ICD-10-CM crosswalk for CCC (default: the shipped Synthea one)"),
     D("input", "max_rejected_share", max_rejected_share, 0.0, 1.0, "0.05",
       "share of bad rows above which the service holds a round for on-site approval"),
     S("report", "measures", measures, "all", 0, "measure ids, or all"),
@@ -338,8 +345,15 @@ static const size_t path_fields[] = {
     offsetof(struct node_config, ca),             offsetof(struct node_config, crl),
     offsetof(struct node_config, transport_cert), offsetof(struct node_config, transport_key),
     offsetof(struct node_config, signing_cert),   offsetof(struct node_config, signing_key),
-    offsetof(struct node_config, store_dir),
+    offsetof(struct node_config, store_dir),      offsetof(struct node_config, ccc_codes),
+    offsetof(struct node_config, ccc_crosswalk),
 };
+
+/* An OMOP input is a libpq connection string, not a path. */
+static int input_is_conninfo(const struct node_config *c)
+{
+    return c->format == FORMAT_OMOP || strchr(c->input, '=') || strstr(c->input, "://");
+}
 
 static int resolve_paths(struct node_config *c, char *err, size_t errlen)
 {
@@ -349,7 +363,8 @@ static int resolve_paths(struct node_config *c, char *err, size_t errlen)
     int dirlen = (int)(slash - c->path);
     for (size_t i = 0; i < sizeof path_fields / sizeof path_fields[0]; i++) {
         char *p = (char *)c + path_fields[i];
-        if (!p[0] || p[0] == '/')
+        if (!p[0] || p[0] == '/' || (path_fields[i] == offsetof(struct node_config, input) &&
+                                     input_is_conninfo(c)))
             continue;
         char buf[1024];
         int n = snprintf(buf, sizeof buf, "%.*s/%s", dirlen, c->path, p);
@@ -431,7 +446,18 @@ void node_config_extract_options(const struct node_config *c, struct extract_opt
 void node_config_print(FILE *f, const struct node_config *c)
 {
     fprintf(f, "# effective settings of %s\n", c->path[0] ? c->path : "(built-in defaults)");
-    conf_print(f, node_keys, NKEYS, c);
+    /* An OMOP connection string may hold a password: print it without. */
+    struct node_config *shown = c->format == FORMAT_OMOP ? malloc(sizeof *shown) : NULL;
+    if (shown) {
+        *shown = *c;
+        omop_redact(c->input, shown->input, sizeof shown->input);
+        conf_print(f, node_keys, NKEYS, shown);
+        free(shown);
+    } else if (c->format == FORMAT_OMOP) {
+        fprintf(f, "# (out of memory: settings not printed)\n");
+    } else {
+        conf_print(f, node_keys, NKEYS, c);
+    }
     int any = 0;
     for (int i = 0; i < COL__COUNT; i++)
         if (c->column_name[i][0]) {
@@ -479,12 +505,14 @@ static int fail_at(const struct node_config *c, char *err, size_t errlen, const 
 int node_config_check_files(const struct node_config *c, char *err, size_t errlen)
 {
     struct stat st;
-    if (c->input[0]) {
+    if (c->input[0] && !input_is_conninfo(c)) {
         if (stat(c->input, &st) != 0)
             return fail_at(c, err, errlen, "input", "path", "%s: %s", c->input, strerror(errno));
-        if (c->format == FORMAT_SYNTHEA && !S_ISDIR(st.st_mode))
-            return fail_at(c, err, errlen, "input", "path", "%s is not a folder (format = synthea "
-                           "reads a folder of Synthea CSV files)", c->input);
+        if ((c->format == FORMAT_SYNTHEA || c->format == FORMAT_FHIR) && !S_ISDIR(st.st_mode))
+            return fail_at(c, err, errlen, "input", "path", "%s is not a folder (format = %s "
+                           "reads a folder of %s files)", c->input,
+                           c->format == FORMAT_SYNTHEA ? "synthea" : "fhir",
+                           c->format == FORMAT_SYNTHEA ? "Synthea CSV" : "FHIR Bulk Data NDJSON");
         if (c->format == FORMAT_EXTRACT && !S_ISREG(st.st_mode))
             return fail_at(c, err, errlen, "input", "path", "%s is not a file", c->input);
     }
@@ -507,6 +535,7 @@ int node_config_check_files(const struct node_config *c, char *err, size_t errle
         {"identity", "crl", c->crl}, {"identity", "transport_cert", c->transport_cert},
         {"identity", "transport_key", c->transport_key},
         {"identity", "signing_cert", c->signing_cert}, {"identity", "signing_key", c->signing_key},
+        {"input", "ccc_codes", c->ccc_codes}, {"input", "ccc_crosswalk", c->ccc_crosswalk},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (!files[i].value[0])

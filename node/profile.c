@@ -5,6 +5,8 @@
  */
 #include "profile.h"
 
+#include "catalog.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,11 @@ void profile_merge(struct profile *a, const struct profile *b)
     for (int m = 0; m < 32; m++)
         a->left_out[m] += b->left_out[m];
     a->unavailable_measures |= b->unavailable_measures;
+    a->ccc_on |= b->ccc_on;
+    a->ccc_classified += b->ccc_classified;
+    a->ccc_any += b->ccc_any;
+    for (int i = 0; i < 16; i++)
+        a->ccc_category[i] += b->ccc_category[i];
     if (!a->unavailable_why[0])
         memcpy(a->unavailable_why, b->unavailable_why, sizeof a->unavailable_why);
 }
@@ -145,4 +152,15 @@ void profile_free(struct profile *p)
     free(p->map_rules);
     p->map_rules = NULL;
     p->n_map_rules = 0;
+}
+
+void profile_count_ccc(struct profile *p, int cmc, uint32_t mask)
+{
+    p->ccc_on = 1;
+    if (cmc == YNU_U) /* not classified */
+        return;
+    p->ccc_classified++;
+    p->ccc_any += mask != 0;
+    for (int i = 0; i < 16; i++)
+        p->ccc_category[i] += (mask >> i) & 1u;
 }

@@ -278,6 +278,7 @@ struct pat {
     struct stay *stays;
     uint32_t nstays, capstays;
     uint8_t diabetes, htn;
+    uint32_t ccc;                 /* CCC v2 categories of active conditions */
     int64_t a1c_t, sbp_t, dbp_t, lang_t;
     double a1c, sbp, dbp;
     uint16_t lang;
@@ -1066,7 +1067,8 @@ static int conditions_row(struct reader *r)
     trim(&code, &n);
     int diab = ieq(code, n, "44054006");
     int htn = ieq(code, n, "59621000") || ieq(code, n, "38341003");
-    if (!diab && !htn)
+    uint32_t ccc = c->o->ccc ? ccc_classify(c->o->ccc, code, n) : 0;
+    if (!diab && !htn && !ccc)
         return 0;
     int stop;
     struct pat *p = row_patient(r, r->col[CO_PATIENT], &stop);
@@ -1084,6 +1086,7 @@ static int conditions_row(struct reader *r)
             p->diabetes = 1;
         if (htn)
             p->htn = 1;
+        p->ccc |= ccc;
     }
     return 0;
 }
@@ -1233,6 +1236,8 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     m->ethnicity = p->eth;
     m->disability = YNU_U;
     m->cmc = YNU_U;
+    if (c->o->ccc && p->age >= 0 && p->age < CCC_AGE_LIMIT)
+        m->cmc = p->ccc ? YNU_Y : YNU_N;
     m->adi_decile = 0;
     m->county = p->county;
     m->language = has_obs ? p->lang : LANG_UNKNOWN;
@@ -1443,6 +1448,8 @@ int synthea_read(const char *dir, const struct synthea_options *o,
         for (size_t k = 0; k < sizeof used / sizeof used[0]; k++)
             if (used[k].rule >= 0)
                 prof->map_rules[c.col_base[used[k].col] + (size_t)used[k].rule].hits++;
+        if (o->ccc)
+            profile_count_ccc(prof, m.cmc, p->ccc);
         prof->rows_accepted++;
         sink(sink_ctx, &m, +1);
     }

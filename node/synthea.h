@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "ccc.h"
 #include "extract.h"
 #include "profile.h"
 #include "record.h"
@@ -39,6 +40,9 @@ struct synthea_options {
     const struct code_rule *rules[COL__COUNT];
     int n_rules[COL__COUNT];
     int strict;                            /* abort on the first bad row    */
+    /* With a CCC v2 code list ([input] cmc = ccc), cmc of members under 21
+     * is derived from conditions active in the year (ccc.h); else U. */
+    const struct ccc *ccc;
 };
 
 /* Reads the export in `dir` and hands each member of year o->year to
