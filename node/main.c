@@ -26,6 +26,7 @@
 #include "service.h"
 #include "tally.h"
 #include "version.h"
+#include "wire.h"
 
 #define EXIT_USER 1
 #define EXIT_USAGE 2
@@ -332,6 +333,20 @@ static void print_preview(const struct pipeline_result *r)
         if (cnt[i])
             printf(", %llu withheld for %s", (unsigned long long)cnt[i], cell_reason_name((cell_reason)i));
     printf("\n");
+    struct submission_meta meta = {.k = (unsigned)cs->k};
+    if (profile_to_submission(&r->profile, &meta) == 0) {
+        printf("Rejected rows, as the submission states them:");
+        if (!meta.n_rejected)
+            printf(" none");
+        for (int i = 0; i < meta.n_rejected; i++) {
+            if (meta.rejected[i].fewer_than_k)
+                printf("%s %s fewer than %d", i ? "," : "", meta.rejected[i].reason, cs->k);
+            else
+                printf("%s %s %llu", i ? "," : "", meta.rejected[i].reason,
+                       (unsigned long long)meta.rejected[i].rows);
+        }
+        printf("\n");
+    }
 }
 
 static double share_unknown(const struct cellset *cs, const char *table, const char *const *unknown)

@@ -6,6 +6,7 @@
 #include "profile.h"
 
 #include "catalog.h"
+#include "wire.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -27,6 +28,16 @@ const char *profile_reason_name(bad_reason r)
     if ((int)r < 0 || r >= BAD__COUNT)
         return "unknown";
     return reason_names[r];
+}
+
+int profile_to_submission(const struct profile *p, struct submission_meta *meta)
+{
+    meta->n_rejected = 0;
+    for (int r = 0; r < BAD__COUNT; r++)
+        if (r != BAD_PERIOD && /* rows of other periods are not bad data */
+            wire_meta_add_rejected(meta, reason_names[r], p->rejected[r]) != 0)
+            return -1;
+    return 0;
 }
 
 void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,

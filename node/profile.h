@@ -78,6 +78,13 @@ struct profile {
  * categories. */
 void profile_count_ccc(struct profile *p, int cmc, uint32_t mask);
 
+/* Puts the rejected rows per reason into a submission's meta (its k
+ * already set): what a submission says about this source's quality (rows
+ * of other periods are left out: they are not bad data). A
+ * count below k is sent as "fewer than k" (wire.h). 0 or -1. */
+struct submission_meta;
+int profile_to_submission(const struct profile *p, struct submission_meta *meta);
+
 /* Records one rejected row; keeps the first PROFILE_EXAMPLES examples. */
 void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
                     const char *field, const char *fmt, ...)
