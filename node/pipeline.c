@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "extract.h"
 #include "fhir.h"
+#include "log.h"
 #include "omop.h"
 #include "synthea.h"
 #include "tally.h"
@@ -88,6 +89,12 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     }
     if (c->cmc == CMC_CCC && pipeline_load_ccc(c, &ccc, err, errlen) != 0)
         goto out;
+    /* Rules this input does not read: say so rather than ignore them silently. */
+    for (int col = 0; col < COL__COUNT; col++)
+        if (c->n_rules[col] && !node_config_map_applies(col, c->format))
+            log_warnx("[map.%s]: %d rule(s) not used: %s input has no %s field", extract_column_names[col],
+                      c->n_rules[col], c->format == FORMAT_SYNTHEA ? "a Synthea" : c->format == FORMAT_FHIR
+                      ? "a FHIR" : "an OMOP", extract_column_names[col]);
     double t0 = now_seconds();
     long year = 0;
     if (c->format != FORMAT_EXTRACT) {
