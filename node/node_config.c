@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "code_map.h"
 #include "conf.h"
 #include "omop.h"
 
@@ -141,11 +142,8 @@ static int free_section(void *ctx, const char *section, const char *key, const c
             snprintf(err, errlen, "more than %d county rules", NODE_MAX_RULES);
             return -1;
         }
-        size_t n = strlen(value);
-        int ok = n == 5;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = isdigit((unsigned char)value[i]);
-        if (!ok || strlen(key) >= sizeof c->county_rules[0].from) {
+        if (code_map_target(COL_COUNTY, value, strlen(value)) < 0 ||
+            strlen(key) >= sizeof c->county_rules[0].from) {
             snprintf(err, errlen, "%.40s: county must map to a 5-digit FIPS code, not \"%.20s\"", key, value);
             return -1;
         }
@@ -167,19 +165,8 @@ static int free_section(void *ctx, const char *section, const char *key, const c
             snprintf(err, errlen, "more than %d rules", NODE_MAX_RULES);
             return -1;
         }
-        const char *const *table = NULL;
-        int n = 0;
-        switch (col) {
-        case COL_RACE: table = race_codes; n = RACE__COUNT; break;
-        case COL_ETHNICITY: table = ethnicity_codes; n = ETH__COUNT; break;
-        case COL_SEX: table = sex_codes; n = SEX__COUNT; break;
-        case COL_PAYER: table = payer_codes; n = PAYER__COUNT; break;
-        case COL_DISABILITY:
-        case COL_CMC: table = ynu_codes; n = YNU__COUNT; break;
-        default: break;
-        }
-        if (table ? catalog_code_find(table, n, value, strlen(value)) < 0
-                  : record_lang_pack(value, (int)strlen(value)) < 0) {
+        /* the same check the adapters make (code_map.c), here with file:line */
+        if (code_map_target(col, value, strlen(value)) < 0) {
             snprintf(err, errlen, "%.40s = %.20s: \"%.20s\" is not a standard code", key, value, value);
             return -1;
         }

@@ -135,6 +135,10 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[map.race]\n2106-3 = CAUCASIAN\n", ":2: [map.race] 2106-3 = CAUCASIAN");
     expect_error("[columns]\nrace_code = RACE\n", "is not a column of the extract");
     expect_error("[map.county]\nCook = 170\n", "5-digit FIPS");
+    expect_error("[map.race]\nW = WHITE\n[map.county]\n\nCook = 00000\n", ":5: [map.county] Cook: county must map to a 5-digit FIPS");
+    expect_error("[map.sex]\nW = female\n", ":2: [map.sex] W = female: \"female\" is not a standard code");
+    expect_error("[map.payer]\nMedi-Cal = MEDICAL\n", ":2: [map.payer] Medi-Cal = MEDICAL");
+    expect_error("[map.language]\nESP = spanish\n", ":2: [map.language] ESP = spanish");
     expect_error("[report]\nintersections = race*race\n", "not an intersection of two different stratifiers");
     expect_error("[report]\nmeasures = ed_rate, er_rate\n", "unknown measure \"er_rate\"");
     expect_error("[report]\nage_bands = 0, 18, 10\n", "must increase");
