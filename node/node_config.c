@@ -84,7 +84,7 @@ static const struct { int col; unsigned formats; const char *why_not; } map_inpu
     {COL_ETHNICITY, ALL_FORMATS, NULL},
     {COL_SEX, ALL_FORMATS, NULL},
     {COL_PAYER, ALL_FORMATS, NULL},
-    {COL_LANGUAGE, ALL_FORMATS & ~(1u << FORMAT_OMOP), "the OMOP CDM has no language field"},
+    {COL_LANGUAGE, ALL_FORMATS, NULL},
     {COL_DISABILITY, 1u << FORMAT_EXTRACT, "only an extract has a disability column"},
     {COL_CMC, 1u << FORMAT_EXTRACT, "only an extract has a cmc column"},
     {COL_COUNTY, ALL_FORMATS, NULL},

@@ -101,9 +101,8 @@ int node_config_check_files(const struct node_config *c, char *err, size_t errle
 void node_config_extract_options(const struct node_config *c, struct extract_options *o);
 
 /* 1 when input format (FORMAT_*) reads the [map.*] rules of column col
- * (COL_* of extract.h; county is COL_COUNTY): language is not read for OMOP
- * (the CDM has no language field), disability and cmc only for an
- * extract. */
+ * (COL_* of extract.h; county is COL_COUNTY): disability and cmc only an
+ * extract has; the other maps every input reads. */
 int node_config_map_applies(int col, int format);
 
 /* Prints the effective settings (check-config); after each [map.*] header

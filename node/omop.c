@@ -34,6 +34,7 @@
 #include "catalog.h"
 #include "code_map.h"
 #include "fhir.h"
+#include "synthea.h"
 
 #define DAY 86400LL
 #define FETCH_ROWS 5000
@@ -477,7 +478,7 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
     m->county = county && *county ? fhir_county(o->county_rules, o->n_county_rules, county, &rule) : COUNTY_UNKNOWN;
     if (county && *county && m->county == COUNTY_UNKNOWN)
         pr->map_misses[COL_COUNTY]++;
-    m->language = LANG_UNKNOWN;
+    m->language = LANG_UNKNOWN; /* unless a preferred-language answer (below) */
     m->disability = YNU_U;
     m->cmc = YNU_U;
 
@@ -578,11 +579,25 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
         char *dup = strdup(items);
         if (!dup)
             return -1;
+        const char *lang = NULL; /* the year's last PRAPARE preferred-language answer */
         for (char *save = NULL, *rec = strtok_r(dup, "\x1e", &save); rec; rec = strtok_r(NULL, "\x1e", &save)) {
             char *u = strchr(rec, '\x1f');
             if (u)
                 *u++ = '\0';
             fhir_hrsn_positive(&hf, rec, u && *u ? u : NULL);
+            if (!strcmp(rec, "54899-0"))
+                lang = u;
+        }
+        if (lang && *lang) {
+            /* [map.language], then a language name, then a BCP 47 or ISO 639-3 code */
+            int v = code_map_apply(&c->map, COL_LANGUAGE, lang);
+            if (v < 0)
+                v = synthea_language_name(lang, strlen(lang));
+            if (v < 0 && fhir_language(lang) != LANG_UNKNOWN)
+                v = fhir_language(lang);
+            if (v < 0 && strcasecmp(lang, "und") != 0)
+                pr->map_misses[COL_LANGUAGE]++;
+            m->language = (uint16_t)(v < 0 ? LANG_UNKNOWN : v);
         }
         free(dup);
         m->hrsn_screened = 1;
@@ -731,7 +746,7 @@ int omop_read(const char *conninfo, const struct omop_options *o, record_sink_fn
         unavailable(prof, mm, why, sizeof why, "no observation (hrsn_*)");
     }
     snprintf(prof->unavailable_why, sizeof prof->unavailable_why, "%s", why);
-    static const int mcols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_PAYER};
+    static const int mcols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
     const struct code_rule *rules[COL__COUNT];
     int nr[COL__COUNT];
     for (int k = 0; k < COL__COUNT; k++) {

@@ -715,6 +715,17 @@ static int payers_row(struct reader *r)
 enum { PT_ID, PT_BIRTH, PT_DEATH, PT_RACE, PT_ETH, PT_GENDER, PT_COUNTY, PT_FIPS };
 /* r->col[PT_FIPS] and ctx.state_col (STATE) are optional (-1 when absent). */
 
+int synthea_language_name(const char *text, size_t len)
+{
+    if (!text)
+        return -1;
+    trim(&text, &len);
+    for (size_t i = 0; i < sizeof languages / sizeof languages[0]; i++)
+        if (ieq(text, len, languages[i].text))
+            return record_lang_pack(languages[i].iso, 3);
+    return -1;
+}
+
 int synthea_ca_county_fips(const char *name, size_t len)
 {
     strip_county(&name, &len);
@@ -1151,11 +1162,11 @@ static int observations_row(struct reader *r)
                 p->lang = (uint16_t)code_map_code(&c->map, COL_LANGUAGE, p->lang_rule);
                 p->lang_miss = 0;
             }
-            for (size_t i = 0; p->lang_rule < 0 && i < sizeof languages / sizeof languages[0]; i++)
-                if (ieq(v, vn, languages[i].text)) {
-                    p->lang = (uint16_t)record_lang_pack(languages[i].iso, 3);
-                    p->lang_miss = 0;
-                }
+            int named = p->lang_rule < 0 ? synthea_language_name(v, vn) : -1;
+            if (named >= 0) {
+                p->lang = (uint16_t)named;
+                p->lang_miss = 0;
+            }
         }
         return 0;
     }

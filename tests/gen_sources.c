@@ -25,7 +25,7 @@
  * concept_ancestor), and --omop-csv the extract those people must give
  * through the OMOP mapping: member months from observation periods (one per
  * coverage span, or one spanning the life of someone without coverage),
- * language unknown (the CDM has no preferred-language field), the rest as
+ * language unknown (no preferred-language answer; see --local-codes), the rest as
  * for FHIR. Race and ethnicity not in the OMB concepts are written as
  * source values that the test's [map.race] / [map.ethnicity] rules map.
  *
@@ -35,8 +35,10 @@
  * 2135-2 ([map.ethnicity] HISP = HISPANIC), language code "ESP" for "es"
  * ([map.language] ESP = spa; without it "esp" would pass as ISO 639-3) and
  * Coverage type text "Medi-Cal" for SOPT 2 ([map.payer] Medi-Cal =
- * MEDICAID); OMOP gender_concept_id 0 with gender_source_value "W" and
- * payer_concept_id 0 with payer_source_value "Medi-Cal".
+ * MEDICAID); OMOP gender_concept_id 0 with gender_source_value "W",
+ * payer_concept_id 0 with payer_source_value "Medi-Cal", and for those
+ * screened in the year a PRAPARE preferred-language answer (LOINC 54899-0)
+ * "Espanol" ([map.language] Espanol = spa; the OMOP CSV then says spa).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -635,12 +637,18 @@ int main(int argc, char **argv)
             } else
                 scr = 0;
         }
+        const char *olang = "und";
+        if (odir && lc && scr) {
+            ymd(od, d1);
+            fprintf(T[O_OBS], "%ld\t%ld\t0\t%s\t%s 11:30:00\tEspanol\t0\t54899-0\n", ++obs_id, i + 1, d1, d1);
+            olang = "spa";
+        }
         if (!member)
             continue;
         int64_t tot = cost;
         if (oc)
-            fprintf(oc, "%s,%d,%d,%s,%s,%s,und,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",
-                    id, YEAR, age, g < 4 ? sexc[g] : "U", race, eth, opayer,
+            fprintf(oc, "%s,%d,%d,%s,%s,%s,%s,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",
+                    id, YEAR, age, g < 4 ? sexc[g] : "U", race, eth, olang, opayer,
                     age < 21 ? (cmc ? "Y" : "N") : "U", county, omm, ed, ip, readm, pc, tele, well, diab,
                     diab ? a1c_poor : 0, htn, htn ? bpc : 0, scr, food, hous, trans, util, safe, tot / 100, (int)(tot % 100));
         fprintf(cf, "%s,%d,%d,%s,%s,%s,%s,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",

@@ -290,14 +290,14 @@ static void test_maps_per_input(void **state)
         assert_true(node_config_map_applies(COL_SEX, f));
         assert_true(node_config_map_applies(COL_PAYER, f));
         assert_true(node_config_map_applies(COL_COUNTY, f));
-        assert_int_equal(node_config_map_applies(COL_LANGUAGE, f), f != FORMAT_OMOP);
+        assert_true(node_config_map_applies(COL_LANGUAGE, f));
         assert_int_equal(node_config_map_applies(COL_CMC, f), f == FORMAT_EXTRACT);
         assert_int_equal(node_config_map_applies(COL_DISABILITY, f), f == FORMAT_EXTRACT);
     }
     assert_false(node_config_map_applies(COL_AGE, FORMAT_EXTRACT));
     char err[600];
     assert_int_equal(node_config_load(cfg, write_ini("[input]\nformat = omop\npath = host=db dbname=cdm\n"
-                                                     "[map.language]\nESP = spa\n[map.sex]\nW = F\n"), err, sizeof err), 0);
+                                                     "[map.cmc]\nyes = Y\n[map.sex]\nW = F\n"), err, sizeof err), 0);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -305,8 +305,8 @@ static void test_maps_per_input(void **state)
     node_config_print(f, cfg);
     fclose(f);
     assert_non_null(strstr(text, "[map.sex]\n# read by: extract, synthea, fhir, omop\nW = F\n"));
-    assert_non_null(strstr(text, "[map.language]\n# read by: extract, synthea, fhir\n"
-                                 "# not used with format = omop: the OMOP CDM has no language field\nESP = spa\n"));
+    assert_non_null(strstr(text, "[map.cmc]\n# read by: extract\n"
+                                 "# not used with format = omop: only an extract has a cmc column\nyes = Y\n"));
     free(text);
     unlink(path);
 }
