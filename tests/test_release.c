@@ -255,6 +255,34 @@ static void test_partial(void **state)
         cellset_destroy(&subs[i]);
 }
 
+/* A pooled cell that every organization with members there withheld, the
+ * others releasing 0, is withheld as partial: never published as zero. */
+static void test_no_fake_zeros(void **state)
+{
+    (void)state;
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {0, 40}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {4, 19}};
+    struct cellset *subs[2] = {from_atoms("org:a", a), from_atoms("org:b", b)};
+    withhold(subs[1], "race*sex", "ASIAN*F", REASON_COUNT);
+    withhold(subs[1], "race*sex", "ASIAN*M", REASON_SECONDARY);
+    struct release_params p = {2, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, 2, "2025-r1-abcd", "2025", &p, &rep);
+    assert_non_null(pooled);
+    struct cell *c = get(pooled, "race*sex", "ASIAN*F");
+    assert_int_not_equal(c->reason, REASON_NONE);
+    assert_true(c->members == 0 && c->n_orgs == 0 && c->n_withheld == 1);
+    /* and no released pooled cell anywhere is a zero that hides a withheld part */
+    for (size_t i = 0; i < pooled->ncells; i++) {
+        const struct cell *x = &pooled->cells[i];
+        if (x->reason == REASON_NONE && x->n_withheld > 0)
+            assert_true(x->members > 0);
+    }
+    cellset_destroy(&pooled);
+    for (int i = 0; i < 2; i++)
+        cellset_destroy(&subs[i]);
+}
+
 /* ASIAN*F: A has 12, B released 0 (n_orgs counts members > 0, so 1): the
  * pooled 12 would be A's own figure -> min_orgs, and its range must reach
  * 12 - 1.8 .. 12 + 1.8 (p = 0.15) for an analyst and for B (who knows its
@@ -980,6 +1008,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_sums),
         cmocka_unit_test(test_partial),
+        cmocka_unit_test(test_no_fake_zeros),
         cmocka_unit_test(test_min_orgs_and_complements),
         cmocka_unit_test(test_no_withheld_cell_recoverable),
         cmocka_unit_test(test_many_orgs),
