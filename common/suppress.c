@@ -8,11 +8,12 @@
  * dominated cost cell.
  *
  * Complementary: the unit is the channel, because several measures release
- * the same statistic (population.members == ed_rate.members ...). For each
- * channel with a requirement we build a linear system whose variables are
- * the channel's value in every (table, stratum) where a measure carrying the
- * channel has a cell, plus hidden helper variables, and whose equations are
- * what any reader knows:
+ * the same statistic (population.members == ed_rate.members ...). The
+ * variables are each channel's value in every (table, stratum) where a
+ * measure carrying the
+ * channel has a cell, plus hidden helper variables, all channels in one
+ * model of what a reader knows (model_build; docs/design.md), whose
+ * equations are:
  *   - every one-way table sums to the total;
  *   - a two-way table's row and column sums are the one-way margins (hidden
  *     helper margins when the one-way table is not released);
@@ -22,8 +23,14 @@
  *     race*ethnicity table when present); language and non_english through
  *     the language strata ("no" = eng, "unknown" = und, "yes" = the rest,
  *     "other" split when eng or und are not listed on their own).
- *   - heba_band and adi_quintile are tied only to the total: their finer
- *     links run through ADI deciles and payer, which are never released.
+ *   - payer, heba_band and adi_quintile through ADI decile x payer atoms
+ *     (catalog_heba_band, catalog_adi_quintile).
+ * and whose inequalities come from the catalog's definitions (catalog.h:
+ * parent, num_per_den, den_per_member, sq_per_num, any_of, and member
+ * months <= 12 x members), in every stratum. Components of hidden
+ * variables follow equations only; an inequality touching a component is
+ * in its LP with another component's variables at their single-equation
+ * bounds, and is a column bound when it has one column left.
  * A variable is released (a constant) when any carrier measure releases
  * its cell, and free (>= 0) otherwise. Two-way tables are linked to their
  * one-way margins only: a cycle of two-way tables can constrain the joint

@@ -915,6 +915,66 @@ static void test_ineq_any_ge_domain(void **state)
     cellset_destroy(&cs);
 }
 
+/* payer DUAL inside heba_band top (measures.md: top = dual, or ADI decile
+ * 10; adi_quintile 5 = deciles 9-10): DUAL = 3 withheld; with heba top 30
+ * and adi_quintile 5 27 released, top <= DUAL + quintile 5 shows DUAL >= 3
+ * unless more is withheld. */
+static void test_ineq_stratum_inside_stratum(void **state)
+{
+    (void)state;
+    struct cellset *cs = cellset_new();
+    assert_non_null(cs);
+    assert_true(cellset_add_table(cs, 0, NULL, NULL, NULL) >= 0);
+    int dp[1] = {S_PAYER}, dh[1] = {S_HEBA_BAND}, dq[1] = {S_ADI_QUINTILE};
+    int cp[1] = {PAYER__COUNT}, ch[1] = {HEBA__COUNT}, cq[1] = {ADIQ__COUNT};
+    const char *const *lp[1] = {payer_codes}, *const *lh[1] = {heba_codes},
+                      *const *lq[1] = {adi_quintile_codes};
+    int tp = cellset_add_table(cs, 1, dp, cp, lp);
+    int th = cellset_add_table(cs, 1, dh, ch, lh);
+    int tq = cellset_add_table(cs, 1, dq, cq, lq);
+    /* members: (payer, decile): DUAL decile 3: 3; MEDICAID decile 10: 27;
+     * MEDICAID decile 2: 100; COMMERCIAL decile 7: 60; OTHER decile 4: 15 */
+    struct { int payer, decile; double n; } g[] = {
+        {PAYER_DUAL, 3, 3}, {PAYER_MEDICAID, 10, 27}, {PAYER_MEDICAID, 2, 100},
+        {PAYER_COMMERCIAL, 7, 60}, {PAYER_OTHER, 4, 15}};
+    double vp[PAYER__COUNT] = {0}, vh[HEBA__COUNT] = {0}, vq[ADIQ__COUNT] = {0}, tot = 0;
+    for (int i = 0; i < 5; i++) {
+        vp[g[i].payer] += g[i].n;
+        vh[catalog_heba_band(g[i].decile, g[i].payer)] += g[i].n;
+        vq[catalog_adi_quintile(g[i].decile)] += g[i].n;
+        tot += g[i].n;
+    }
+    struct { int t, n; const double *v; } tabs[4] = {
+        {0, 1, &tot}, {tp, PAYER__COUNT, vp}, {th, HEBA__COUNT, vh}, {tq, ADIQ__COUNT, vq}};
+    for (int i = 0; i < 4; i++)
+        for (int st = 0; st < tabs[i].n; st++) {
+            double m = tabs[i].v[st];
+            struct cell c = {.measure = M_POPULATION, .table = tabs[i].t, .stratum = st,
+                             .members = m, .member_months = 12 * m, .denominator = m,
+                             .numerator = m};
+            assert_non_null(cellset_append(cs, &c));
+        }
+    cellset_sort(cs);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(cellset_get(cs, M_POPULATION, tp, PAYER_DUAL)->reason, REASON_COUNT);
+    struct oq q[1] = {{{M_POPULATION}, 1, QF_MEMBERS}};
+    struct oracle o;
+    oracle_init(&o, cs, q, 1);
+    int qi[3] = {0, 0, 0}, ti[3] = {th, tp, tq}, si[3] = {HEBA_TOP, PAYER_DUAL, 4};
+    double co[3] = {1, -1, -1};
+    oracle_le(&o, 3, qi, ti, si, co); /* top <= DUAL + quintile 5 */
+    int qj[2] = {0, 0}, tj[2] = {tp, th}, sj[2] = {PAYER_DUAL, HEBA_TOP};
+    double cj[2] = {1, -1};
+    oracle_le(&o, 2, qj, tj, sj, cj); /* DUAL <= top */
+    int qk[1] = {0};
+    double ck[1] = {1}, lo, hi;
+    oracle_range(&o, 1, qk, ck, tp, PAYER_DUAL, &lo, &hi);
+    assert_true(lo < 1);
+    assert_true(hi >= 11);
+    glp_delete_prob(o.lp);
+    cellset_destroy(&cs);
+}
+
 /* ---- policy, tiny populations, nothing small ----------------------------------------- */
 
 static void test_policy_cells(void **state)
@@ -1376,6 +1436,7 @@ int main(void)
         cmocka_unit_test(test_ineq_numerator_le_denominator),
         cmocka_unit_test(test_ineq_subpopulation_le_parent),
         cmocka_unit_test(test_ineq_any_ge_domain),
+        cmocka_unit_test(test_ineq_stratum_inside_stratum),
         cmocka_unit_test(test_policy_cells),
         cmocka_unit_test(test_total_below_k),
         cmocka_unit_test(test_pooled_mode),
