@@ -1357,8 +1357,11 @@ static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int
                 if (c->cs->cells[s->carriers.v[s->v[w].carr + j]].reason == REASON_NONE)
                     k.newly++;
             if (k.value >= deficit) {
-                if (cov.var < 0 || k.value < cov.value ||
-                    (k.value == cov.value && cand_tie(&k, &cov)))
+                /* cost-weighted: the fewest cells newly withheld, then
+                 * the smallest */
+                if (cov.var < 0 || k.newly < cov.newly ||
+                    (k.newly == cov.newly && (k.value < cov.value ||
+                                              (k.value == cov.value && cand_tie(&k, &cov)))))
                     cov = k;
             } else if (low.var < 0 || k.value > low.value ||
                        (k.value == low.value && cand_tie(&k, &low))) {
