@@ -103,6 +103,8 @@ struct transport_zap {
     int ready;    /* the thread finished binding (successfully or not) */
     int bind_rc;  /* 0 bound, else errno                               */
     atomic_ulong accepted, refused;
+    atomic_int dead;  /* the thread ended without being asked to        */
+    long stop_after;  /* test hook EQ_TEST_ZAP_STOP_AFTER (0 = off)      */
 };
 
 #define ZAP_MAX_FRAMES 8
@@ -281,7 +283,13 @@ static void *zap_thread(void *arg)
             zmq_close(sock);
         return NULL;
     }
+    long served = 0;
     while (!atomic_load(&z->stop)) {
+        if (z->stop_after > 0 && served >= z->stop_after) {
+            log_error("zap: EQ_TEST_ZAP_STOP_AFTER=%ld: test hook, the handler thread ends",
+                      z->stop_after);
+            break;
+        }
         zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&it, 1, POLL_MS);
         if (n < 0) {
@@ -292,9 +300,13 @@ static void *zap_thread(void *arg)
                       zmq_strerror(errno));
             break;
         }
-        if (n > 0 && (it.revents & ZMQ_POLLIN))
+        if (n > 0 && (it.revents & ZMQ_POLLIN)) {
             zap_serve_one(z, sock);
+            served++;
+        }
     }
+    if (!atomic_load(&z->stop))
+        atomic_store(&z->dead, 1);
     zmq_close(sock);
     return NULL;
 }
@@ -313,6 +325,9 @@ transport_zap_t *transport_zap_start(void *zctx, trust_t *trust)
     atomic_init(&z->stop, 0);
     atomic_init(&z->accepted, 0);
     atomic_init(&z->refused, 0);
+    atomic_init(&z->dead, 0);
+    const char *hook = getenv("EQ_TEST_ZAP_STOP_AFTER");
+    z->stop_after = hook ? strtol(hook, NULL, 10) : 0;
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cv, NULL);
     if (pthread_create(&z->thread, NULL, zap_thread, z) != 0) {
@@ -352,6 +367,11 @@ void transport_zap_stop(transport_zap_t **pz)
     *pz = NULL;
 }
 
+int transport_zap_alive(transport_zap_t *z)
+{
+    return z && !atomic_load(&z->dead);
+}
+
 void transport_zap_stats(transport_zap_t *z, unsigned long *accepted, unsigned long *refused)
 {
     if (accepted)
@@ -371,6 +391,7 @@ struct transport_sock {
     unsigned char secret[IDENTITY_KEY_LEN];
     unsigned char server_key[IDENTITY_KEY_LEN];
     char endpoint[256];  /* resolved (ZMQ_LAST_ENDPOINT)                */
+    int broken;          /* a re-bind failed: the endpoint is not served */
     char server_cn[IDENTITY_CN_MAX];
 
     pthread_t mon_thread;
@@ -917,6 +938,7 @@ int transport_server_reset(transport_sock_t *s)
         return TRANSPORT_ERR_ARG;
     if (zmq_unbind(s->sock, s->endpoint) != 0) {
         log_error("%s: cannot unbind %s: %s", s->set.name, s->endpoint, zmq_strerror(errno));
+        s->broken = 1;
         return TRANSPORT_ERR_ZMQ;
     }
     /* The listener closes asynchronously: retry the bind for up to 2 s. */
@@ -932,7 +954,13 @@ int transport_server_reset(transport_sock_t *s)
         nanosleep(&ts, NULL);
     }
     log_error("%s: cannot re-bind %s: %s", s->set.name, s->endpoint, zmq_strerror(errno));
+    s->broken = 1;
     return TRANSPORT_ERR_ZMQ;
+}
+
+int transport_sock_broken(const transport_sock_t *s)
+{
+    return !s || s->broken;
 }
 
 int transport_recv(transport_sock_t *s, zmq_msg_t *body, unsigned char *peer_id,
