@@ -208,7 +208,8 @@ crash_and_resend() {
 start_node 3
 crash_and_resend "$RID"
 RID_SHA=$PAYLOAD_SHA
-# Four more times, each on a round of its own (closed afterwards, so that
+# Four more times, each on a round of its own (closed afterwards with
+# --force, one submission being fewer than min_orgs, so that
 # the other nodes below see only $RID).
 kill -TERM "${NODE_PID[1]}"
 wait "${NODE_PID[1]}"
@@ -218,7 +219,7 @@ for i in 2 3 4 5; do
     crash_and_resend "$LOOP_RID"
     kill -TERM "${NODE_PID[1]}"
     wait "${NODE_PID[1]}" || fail "node 1 did not stop cleanly after round $LOOP_RID"
-    "$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$LOOP_RID" >/dev/null 2>>"$W/coordinator.log" ||
+    "$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$LOOP_RID" --force >/dev/null 2>>"$W/coordinator.log" ||
         fail "cannot close round $LOOP_RID"
 done
 PAYLOAD_SHA=$RID_SHA

@@ -626,7 +626,7 @@ static void test_submissions(void **state)
 
     /* closed round: opened and closed from the CLI while the daemon runs */
     open_round(r2, NULL);
-    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>>%s/cli.log",
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s --force 2>>%s/cli.log",
                          BIN, ini, r2, dir), 0);
     char r2sha[65];
     request_sha(r2, r2sha);
@@ -636,8 +636,23 @@ static void test_submissions(void **state)
     free(other);
     assert_int_equal(submissions_stored(r2), 0);
 
-    /* late: a round whose deadline has passed stores with late = 1 */
-    open_round(r3, "--deadline 2020-01-01");
+    /* late: a round whose deadline has passed stores with late = 1 (a
+     * deadline in the past is refused at open; the daemon cannot close this
+     * one by itself at its deadline: no submission in time, min_orgs 2) */
+    assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 --deadline "
+                         "2020-01-01 2>&1", BIN, ini), 1);
+    assert_non_null(strstr(out, "already past"));
+    {
+        char dl[64], opt[96];
+        time_t soon = time(NULL) + 2;
+        struct tm tm;
+        gmtime_r(&soon, &tm);
+        strftime(dl, sizeof dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(opt, sizeof opt, "--deadline %s", dl);
+        open_round(r3, opt);
+        while (time(NULL) <= soon + 1)
+            usleep(100000);
+    }
     char r3sha[65];
     request_sha(r3, r3sha);
     make_submission("org:a", r3, r3sha, 100, a.sign_key, a.sign_cert, &other, &olen, sha);

@@ -74,7 +74,7 @@ static store_put_result put(store_t *s, const char *round, const char *org, cons
     sub.envelope_len = sizeof env;
     sub.received_at = 2000;
     store_put_result res = STORE_PUT_UNKNOWN;
-    assert_int_equal(store_submission_put(s, &sub, &res, NULL), 0);
+    assert_int_equal(store_submission_put(s, &sub, &res, NULL, NULL), 0);
     return res;
 }
 
