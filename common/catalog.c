@@ -196,3 +196,91 @@ int catalog_adi_quintile(int adi_decile)
 }
 
 const char *const non_english_codes[NONENG__COUNT] = {"yes", "no", "unknown"};
+
+/* ---- Stratum codes ------------------------------------------------------ */
+
+static int code_exact(const char *const *table, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(table[i]) == len && memcmp(table[i], s, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int all_in(const char *s, size_t len, char lo, char hi)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < lo || s[i] > hi)
+            return 0;
+    return 1;
+}
+
+/* An age in 0..120 written without leading zeros. */
+static int age_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > 3 || !all_in(s, len, '0', '9') || (len > 1 && s[0] == '0'))
+        return 0;
+    int v = 0;
+    for (size_t i = 0; i < len; i++)
+        v = v * 10 + (s[i] - '0');
+    return v <= 120;
+}
+
+static int age_band_ok(const char *s, size_t len)
+{
+    if (len == 7 && memcmp(s, "UNKNOWN", 7) == 0)
+        return 1;
+    if (len >= 2 && s[len - 1] == '+')
+        return age_ok(s, len - 1);
+    const char *dash = memchr(s, '-', len);
+    if (!dash)
+        return age_ok(s, len);
+    size_t a = (size_t)(dash - s);
+    return age_ok(s, a) && age_ok(dash + 1, len - a - 1);
+}
+
+int catalog_stratum_code_ok(int s, const char *code, size_t len)
+{
+    switch (s) {
+    case S_RACE: return code_exact(race_codes, RACE__COUNT, code, len);
+    case S_ETHNICITY: return code_exact(ethnicity_codes, ETH__COUNT, code, len);
+    case S_RACE_ETHNICITY: return code_exact(race_ethnicity_codes, RE__COUNT, code, len);
+    case S_SEX: return code_exact(sex_codes, SEX__COUNT, code, len);
+    case S_AGE_BAND: return age_band_ok(code, len);
+    case S_LANGUAGE:
+        return ((len == 2 || len == 3) && all_in(code, len, 'a', 'z')) ||
+               (len == 5 && memcmp(code, "other", 5) == 0);
+    case S_NON_ENGLISH: return code_exact(non_english_codes, NONENG__COUNT, code, len);
+    case S_PAYER: return code_exact(payer_codes, PAYER__COUNT, code, len);
+    case S_ADI_QUINTILE: return code_exact(adi_quintile_codes, ADIQ__COUNT, code, len);
+    case S_DISABILITY:
+    case S_CMC: return code_exact(ynu_codes, YNU__COUNT, code, len);
+    case S_COUNTY:
+        return (len == 5 && all_in(code, len, '0', '9')) ||
+               (len == 7 && memcmp(code, "UNKNOWN", 7) == 0);
+    case S_AGE_STD: return code_exact(age_std_codes, AGESTD__COUNT + 1, code, len);
+    case S_HEBA_BAND: return code_exact(heba_codes, HEBA__COUNT, code, len);
+    default: return 0;
+    }
+}
+
+int catalog_stratifier_max_codes(int s)
+{
+    switch (s) {
+    case S_RACE: return RACE__COUNT;
+    case S_ETHNICITY: return ETH__COUNT;
+    case S_RACE_ETHNICITY: return RE__COUNT;
+    case S_SEX: return SEX__COUNT;
+    case S_AGE_BAND: return CATALOG_MAX_AGE_BANDS + 1;
+    case S_LANGUAGE: return CATALOG_MAX_LANGUAGES;
+    case S_NON_ENGLISH: return NONENG__COUNT;
+    case S_PAYER: return PAYER__COUNT;
+    case S_ADI_QUINTILE: return ADIQ__COUNT;
+    case S_DISABILITY:
+    case S_CMC: return YNU__COUNT;
+    case S_COUNTY: return CATALOG_MAX_COUNTIES;
+    case S_AGE_STD: return AGESTD__COUNT + 1;
+    case S_HEBA_BAND: return HEBA__COUNT;
+    default: return 0;
+    }
+}

@@ -126,6 +126,21 @@ typedef enum {
 const char *catalog_stratifier_name(int s);
 int catalog_stratifier_find(const char *name, size_t len);
 
+/* Limits of the open code lists, part of the protocol: a node never writes
+ * more strata per dimension, and the coordinator refuses a table that has
+ * more (so a table's size, and a stratum's index, stay small). */
+#define CATALOG_MAX_LANGUAGES 1024   /* language codes, with "other", "und" */
+#define CATALOG_MAX_COUNTIES 4096    /* county FIPS codes, with "UNKNOWN"   */
+#define CATALOG_MAX_AGE_BANDS 24     /* age bands, without "UNKNOWN"        */
+
+/* Whether code[0..len) is a stratum code of stratifier s exactly as a node
+ * writes it: one of the fixed codes (race, sex, payer, ...), or for the open
+ * lists an ISO 639 code, "other" or "und" (language), five FIPS digits or
+ * "UNKNOWN" (county), "N", "N-M", "N+" or "UNKNOWN" (age_band). */
+int catalog_stratum_code_ok(int s, const char *code, size_t len);
+/* Most distinct strata one table dimension of stratifier s can have. */
+int catalog_stratifier_max_codes(int s);
+
 /* race_ethnicity strata (OMB SPD 15 (2024) tabulation): Hispanic of any race,
  * then race among non-Hispanic members, then unknown and declined. */
 enum { RE_HISPANIC, RE_NH_AIAN, RE_NH_ASIAN, RE_NH_BLACK, RE_NH_MENA,

@@ -20,6 +20,8 @@
 #include "commands.h"
 #include "coord_config.h"
 #include "log.h"
+#include "metrics_params.h"
+#include "report.h"
 #include "rounds.h"
 #include "server.h"
 #include "store.h"
@@ -204,10 +206,11 @@ static void round_usage(FILE *f)
           "status  per organization: submitted (time, sha256, late), refused, pending,\n"
           "        revoked\n"
           "close   closes the round and pools the submissions that were in time into\n"
-          "        results_dir/ID/pooled.csv (printed). With fewer submissions than the\n"
-          "        round's min_orgs it says so, leaves the round open and exits 1, unless\n"
-          "        --force. A close that was interrupted is finished by running it again.\n"
-          "        The service closes a round by itself at its deadline.\n"
+          "        results_dir/ID/pooled.csv (printed), and writes results_dir/ID/report.html.\n"
+          "        With fewer submissions than the round's min_orgs it says so, leaves the\n"
+          "        round open and exits 1, unless --force. A close that was interrupted is\n"
+          "        finished by running it again. The service closes a round by itself at\n"
+          "        its deadline.\n"
           "cancel  ends an open round without pooling or releasing anything\n"
           "extend  moves an open round's deadline later\n"
           "The deadline is YYYY-MM-DD (end of day UTC) or YYYY-MM-DDTHH:MM:SSZ.\n", f);
@@ -263,8 +266,23 @@ int coord_cmd_round(int argc, char **argv)
         rc = rounds_status(&cfg, st, o.round, stdout, err, sizeof err);
     } else if (close) {
         rc = rounds_close(&cfg, st, o.round, o.force, NULL, path, sizeof path, err, sizeof err);
-        if (rc == 0)
+        if (rc == 0) {
             printf("%s\n", path);
+            /* The round is released; its report follows (report.h). */
+            struct metrics_params mp;
+            metrics_params_default(&mp);
+            char rpath[1400];
+            if (metrics_params_for_round(&cfg, o.round, NULL, &mp, err, sizeof err) != 0 ||
+                report_round_write(&cfg, st, o.round, &mp, NULL, rpath, sizeof rpath, err,
+                                   sizeof err) != 0) {
+                log_error("round %s is released, but its report was not written: %s (run "
+                          "equity-coordinator report --round %s)", o.round, err, o.round);
+                rc = -2;
+                snprintf(err, sizeof err, "report not written");
+            } else {
+                log_info("round %s: report %s", o.round, rpath);
+            }
+        }
     } else if (cancel) {
         rc = rounds_cancel(&cfg, st, o.round, o.reason, err, sizeof err);
     } else {

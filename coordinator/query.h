@@ -1,8 +1,12 @@
 /*
  * query.h - the analysts' query service of the coordinator: answers a
  * Query (proto/equity.proto) from an analyst or operator identity with the
- * released pooled cells or their metrics, filtered by measure and
- * stratifier, as CSV text. Only released results leave: a round that is
+ * list of rounds (what = "rounds": round, period, status open / closed /
+ * released, opened_at, deadline, closed_at, submissions, late, refusals),
+ * or the released pooled cells (with a `period` column appended) or their
+ * metrics, filtered by measure and stratifier, as CSV text. A stratifier the
+ * round did not release, or a reference value that is no group of the asked
+ * one-way tables, is a bad_query. Only released results leave: a round that is
  * not closed and released gets not_released; per-organization cells are
  * served (what = "org_cells") only when the round's terms say
  * per_org_to_analysts. Every query, answered or not, gets its audit entry

@@ -1208,6 +1208,17 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
         rc = reject(r, org, meta.round_id, e->message_id, "period_mismatch", msg, reply, ctx);
         goto out;
     }
+    struct round_request req;
+    if (round_request_unpack(sr.request, sr.request_len, &req, err, sizeof err) != 0) {
+        log_error("round %s: the stored request does not parse: %s", sr.round_id, err);
+        send_error(r, e->message_id, "internal", "cannot read the round's request", reply, ctx);
+        rc = -1;
+        goto out;
+    }
+    if (wire_cells_fit_request(cs, &req, err, sizeof err) != 0) {
+        rc = reject(r, org, meta.round_id, e->message_id, "not_requested", err, reply, ctx);
+        goto out;
+    }
     if (wire_cells_check(cs, (unsigned)sr.k, err, sizeof err) != 0) {
         rc = reject(r, org, meta.round_id, e->message_id, "implausible", err, reply, ctx);
         goto out;

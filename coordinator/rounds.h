@@ -136,7 +136,7 @@ void rounds_audit(rounds_t *r, const char *event, json_t *details);
  * or an ACK with an empty round_id; SUBMISSION -> verified, checked and
  * stored, then ACK, or ERROR with a stable code (malformed, bad_signature,
  * unknown_round, round_closed, org_mismatch, request_mismatch,
- * implausible, conflict); REFUSAL -> stored, ACK. Every rejection is
+ * not_requested, implausible, conflict); REFUSAL -> stored, ACK. Every rejection is
  * logged and audited and leaves nothing stored. Inside a batch the reply
  * is kept until rounds_batch_end (see above). Returns 0, or -1 on an
  * internal failure (database); the caller keeps serving either way. */

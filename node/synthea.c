@@ -130,6 +130,9 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
+struct ctx;
+static int rule_find(const struct ctx *c, int col, const char *s, size_t n);
+
 /* Drops a trailing " County" (any case) from a county name. */
 static void strip_county(const char **s, size_t *n)
 {
@@ -264,6 +267,7 @@ struct pat {
     uint8_t sex, race, eth;
     uint8_t miss_race, miss_eth, miss_sex, miss_county;
     int county_rule;              /* index of the county rule used, or -1  */
+    int16_t race_rule, eth_rule, sex_rule, lang_rule; /* code-map rule, -1 */
     int32_t county;
     int age;
     int64_t alive_from, alive_to; /* part of the year the member lived     */
@@ -274,6 +278,7 @@ struct pat {
     struct stay *stays;
     uint32_t nstays, capstays;
     uint8_t diabetes, htn;
+    uint32_t ccc;                 /* CCC v2 categories of active conditions */
     int64_t a1c_t, sbp_t, dbp_t, lang_t;
     double a1c, sbp, dbp;
     uint16_t lang;
@@ -300,6 +305,8 @@ struct ctx {
     struct payer *payers;
     size_t npayers, cappayers;
     size_t rule_base;             /* first county rule in prof->map_rules  */
+    size_t col_base[COL__COUNT];  /* first rule of a column in map_rules   */
+    int *rule_code[COL__COUNT];   /* resolved standard code of each rule   */
     int state_col;                /* STATE column of patients.csv, or -1   */
 };
 
@@ -706,7 +713,11 @@ static int payers_row(struct reader *r)
     }
     trim(&name, &nn);
     int code = PAYER_COMMERCIAL;
-    if (ieq(name, nn, "Medicaid"))
+    int pr = rule_find(c, COL_PAYER, name, nn);
+    if (pr >= 0) {
+        code = c->rule_code[COL_PAYER][pr];
+        c->prof->map_rules[c->col_base[COL_PAYER] + (size_t)pr].hits++;
+    } else if (ieq(name, nn, "Medicaid"))
         code = PAYER_MEDICAID;
     else if (ieq(name, nn, "Medicare"))
         code = PAYER_MEDICARE;
@@ -855,10 +866,13 @@ static int patients_row(struct reader *r)
     if (p->age > 120)
         p->age = -1;
 
+    p->race_rule = p->eth_rule = p->sex_rule = p->lang_rule = -1;
     s = fld(r, r->col[PT_GENDER], &n);
     trim(&s, &n);
     p->sex = SEX_U;
-    if (ieq(s, n, "F"))
+    if ((p->sex_rule = (int16_t)rule_find(c, COL_SEX, s, n)) >= 0)
+        p->sex = (uint8_t)c->rule_code[COL_SEX][p->sex_rule];
+    else if (ieq(s, n, "F"))
         p->sex = SEX_F;
     else if (ieq(s, n, "M"))
         p->sex = SEX_M;
@@ -873,7 +887,11 @@ static int patients_row(struct reader *r)
     };
     p->race = RACE_UNKNOWN;
     p->miss_race = n > 0;
-    for (size_t i = 0; i < sizeof races / sizeof races[0]; i++)
+    if ((p->race_rule = (int16_t)rule_find(c, COL_RACE, s, n)) >= 0) {
+        p->race = (uint8_t)c->rule_code[COL_RACE][p->race_rule];
+        p->miss_race = 0;
+    }
+    for (size_t i = 0; p->race_rule < 0 && i < sizeof races / sizeof races[0]; i++)
         if (ieq(s, n, races[i].v)) {
             p->race = (uint8_t)races[i].code;
             p->miss_race = 0;
@@ -882,7 +900,9 @@ static int patients_row(struct reader *r)
     s = fld(r, r->col[PT_ETH], &n);
     trim(&s, &n);
     p->eth = ETH_UNKNOWN;
-    if (ieq(s, n, "hispanic"))
+    if ((p->eth_rule = (int16_t)rule_find(c, COL_ETHNICITY, s, n)) >= 0)
+        p->eth = (uint8_t)c->rule_code[COL_ETHNICITY][p->eth_rule];
+    else if (ieq(s, n, "hispanic"))
         p->eth = ETH_HISPANIC;
     else if (ieq(s, n, "nonhispanic"))
         p->eth = ETH_NOT_HISPANIC;
@@ -986,17 +1006,14 @@ static int encounters_row(struct reader *r)
     s = fld(r, r->col[EN_COST], &n);
     double cost = 0;
     if (n > 0) {
-        char q[64], *e;
+        /* amounts are record-level values: never quoted */
+        char *e;
         errno = 0;
         cost = strtod(s, &e);
-        if (e != s + n || errno == ERANGE || !isfinite(cost)) {
-            quote_value(q, sizeof q, s, n);
-            return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST \"%s\" is not a number", q);
-        }
-        if (cost < 0) {
-            quote_value(q, sizeof q, s, n);
-            return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST \"%s\" is negative", q);
-        }
+        if (e != s + n || errno == ERANGE || !isfinite(cost))
+            return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST is not a number");
+        if (cost < 0)
+            return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST is negative");
     }
     const char *cl = fld(r, r->col[EN_CLASS], &n);
     trim(&cl, &n);
@@ -1050,7 +1067,8 @@ static int conditions_row(struct reader *r)
     trim(&code, &n);
     int diab = ieq(code, n, "44054006");
     int htn = ieq(code, n, "59621000") || ieq(code, n, "38341003");
-    if (!diab && !htn)
+    uint32_t ccc = c->o->ccc ? ccc_classify(c->o->ccc, code, n) : 0;
+    if (!diab && !htn && !ccc)
         return 0;
     int stop;
     struct pat *p = row_patient(r, r->col[CO_PATIENT], &stop);
@@ -1068,6 +1086,7 @@ static int conditions_row(struct reader *r)
             p->diabetes = 1;
         if (htn)
             p->htn = 1;
+        p->ccc |= ccc;
     }
     return 0;
 }
@@ -1154,7 +1173,12 @@ static int observations_row(struct reader *r)
             p->lang_t = t;
             p->lang = LANG_UNKNOWN;
             p->lang_miss = vn > 0;
-            for (size_t i = 0; i < sizeof languages / sizeof languages[0]; i++)
+            p->lang_rule = (int16_t)rule_find(c, COL_LANGUAGE, v, vn);
+            if (p->lang_rule >= 0) {
+                p->lang = (uint16_t)c->rule_code[COL_LANGUAGE][p->lang_rule];
+                p->lang_miss = 0;
+            }
+            for (size_t i = 0; p->lang_rule < 0 && i < sizeof languages / sizeof languages[0]; i++)
                 if (ieq(v, vn, languages[i].text)) {
                     p->lang = (uint16_t)record_lang_pack(languages[i].iso, 3);
                     p->lang_miss = 0;
@@ -1162,13 +1186,13 @@ static int observations_row(struct reader *r)
         }
         return 0;
     }
-    char q[64], *e;
+    /* a result is a record-level value: never quoted */
+    char *e;
     errno = 0;
     double x = vn > 0 ? strtod(v, &e) : 0;
     if (vn == 0 || e != v + vn || errno == ERANGE || !isfinite(x) || x < 0) {
-        quote_value(q, sizeof q, v, vn);
-        return row_bad(r, BAD_TYPE, r->col[OB_VALUE], "VALUE \"%s\" of %s is not a number",
-                       q, kind == OBS_A1C ? "4548-4" : kind == OBS_SBP ? "8480-6" : "8462-4");
+        return row_bad(r, BAD_TYPE, r->col[OB_VALUE], "VALUE of %s is not a number",
+                       kind == OBS_A1C ? "4548-4" : kind == OBS_SBP ? "8480-6" : "8462-4");
     }
     /* the most recent wins; on equal times the later row */
     if (kind == OBS_A1C && t >= p->a1c_t) {
@@ -1212,6 +1236,8 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     m->ethnicity = p->eth;
     m->disability = YNU_U;
     m->cmc = YNU_U;
+    if (c->o->ccc && p->age >= 0 && p->age < CCC_AGE_LIMIT)
+        m->cmc = p->ccc ? YNU_Y : YNU_N;
     m->adi_decile = 0;
     m->county = p->county;
     m->language = has_obs ? p->lang : LANG_UNKNOWN;
@@ -1256,6 +1282,17 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     }
 }
 
+/* Coded columns a Synthea export has, besides county. */
+static const int mapped_cols[] = {COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
+
+static void map_rule_entry(struct profile_map_rule *x, int col, const struct code_rule *r)
+{
+    memset(x, 0, sizeof *x);
+    x->column = col;
+    snprintf(x->from, sizeof x->from, "%.*s", (int)sizeof r->from, r->from);
+    snprintf(x->to, sizeof x->to, "%.*s", (int)sizeof r->to, r->to);
+}
+
 static int add_rules(struct ctx *c)
 {
     const struct synthea_options *o = c->o;
@@ -1272,24 +1309,68 @@ static int add_rules(struct ctx *c)
             return fatal(c, "county rule %d: \"%s\" is not a 5-digit FIPS code", i + 1, q);
         }
     }
+    size_t total = (size_t)o->n_county_rules;
+    for (size_t k = 0; k < sizeof mapped_cols / sizeof mapped_cols[0]; k++) {
+        int col = mapped_cols[k];
+        if (o->n_rules[col] < 0 || (o->n_rules[col] > 0 && !o->rules[col]))
+            return fatal(c, "synthea: bad %s rule list", extract_column_names[col]);
+        total += (size_t)o->n_rules[col];
+    }
     c->rule_base = pr->n_map_rules;
-    if (o->n_county_rules == 0)
+    if (total == 0)
         return 0;
-    struct profile_map_rule *mr =
-        realloc(pr->map_rules, (pr->n_map_rules + (size_t)o->n_county_rules) * sizeof *mr);
+    struct profile_map_rule *mr = realloc(pr->map_rules, (pr->n_map_rules + total) * sizeof *mr);
     if (!mr)
         return fatal(c, "out of memory");
     pr->map_rules = mr;
-    for (int i = 0; i < o->n_county_rules; i++) {
-        struct profile_map_rule *x = &mr[pr->n_map_rules++];
-        memset(x, 0, sizeof *x);
-        x->column = COL_COUNTY;
-        snprintf(x->from, sizeof x->from, "%.*s", (int)sizeof o->county_rules[i].from,
-                 o->county_rules[i].from);
-        snprintf(x->to, sizeof x->to, "%.*s", (int)sizeof o->county_rules[i].to,
-                 o->county_rules[i].to);
+    for (int i = 0; i < o->n_county_rules; i++)
+        map_rule_entry(&mr[pr->n_map_rules++], COL_COUNTY, &o->county_rules[i]);
+    for (size_t k = 0; k < sizeof mapped_cols / sizeof mapped_cols[0]; k++) {
+        int col = mapped_cols[k];
+        c->col_base[col] = pr->n_map_rules;
+        if (!o->n_rules[col])
+            continue;
+        c->rule_code[col] = calloc((size_t)o->n_rules[col], sizeof *c->rule_code[col]);
+        if (!c->rule_code[col])
+            return fatal(c, "out of memory");
+        for (int i = 0; i < o->n_rules[col]; i++) {
+            const struct code_rule *cr = &o->rules[col][i];
+            size_t tl = strnlen(cr->to, sizeof cr->to);
+            int code = -1;
+            switch (col) {
+            case COL_RACE: code = catalog_code_find(race_codes, RACE__COUNT, cr->to, tl); break;
+            case COL_ETHNICITY: code = catalog_code_find(ethnicity_codes, ETH__COUNT, cr->to, tl); break;
+            case COL_SEX: code = catalog_code_find(sex_codes, SEX__COUNT, cr->to, tl); break;
+            case COL_PAYER: code = catalog_code_find(payer_codes, PAYER__COUNT, cr->to, tl); break;
+            case COL_LANGUAGE:
+                code = ieq(cr->to, tl, "und") ? LANG_UNKNOWN : record_lang_pack(cr->to, (int)tl);
+                break;
+            default: break;
+            }
+            if (code < 0) {
+                char q[64];
+                quote_value(q, sizeof q, cr->to, tl);
+                return fatal(c, "%s rule %d: \"%s\" is not a standard %s code",
+                             extract_column_names[col], i + 1, q, extract_column_names[col]);
+            }
+            c->rule_code[col][i] = code;
+            map_rule_entry(&mr[pr->n_map_rules++], col, cr);
+        }
     }
     return 0;
+}
+
+static int rule_find(const struct ctx *c, int col, const char *s, size_t n)
+{
+    const struct synthea_options *o = c->o;
+    for (int i = 0; i < o->n_rules[col]; i++) {
+        const char *from = o->rules[col][i].from;
+        size_t fl = strnlen(from, sizeof o->rules[col][i].from);
+        trim(&from, &fl);
+        if (fl == n && strncasecmp(from, s, n) == 0)
+            return i;
+    }
+    return -1;
 }
 
 int synthea_read(const char *dir, const struct synthea_options *o,
@@ -1361,6 +1442,14 @@ int synthea_read(const char *dir, const struct synthea_options *o,
             prof->map_misses[COL_LANGUAGE] += p->lang_miss;
         if (p->county_rule >= 0)
             prof->map_rules[c.rule_base + (size_t)p->county_rule].hits++;
+        const struct { int col; int rule; } used[] = {
+            {COL_RACE, p->race_rule}, {COL_ETHNICITY, p->eth_rule}, {COL_SEX, p->sex_rule},
+            {COL_LANGUAGE, has_obs ? p->lang_rule : -1}};
+        for (size_t k = 0; k < sizeof used / sizeof used[0]; k++)
+            if (used[k].rule >= 0)
+                prof->map_rules[c.col_base[used[k].col] + (size_t)used[k].rule].hits++;
+        if (o->ccc)
+            profile_count_ccc(prof, m.cmc, p->ccc);
         prof->rows_accepted++;
         sink(sink_ctx, &m, +1);
     }
@@ -1375,5 +1464,7 @@ out:
     for (size_t i = 0; i < c.npayers; i++)
         free(c.payers[i].id);
     free(c.payers);
+    for (int col = 0; col < COL__COUNT; col++)
+        free(c.rule_code[col]);
     return rc;
 }

@@ -255,6 +255,34 @@ static void test_partial(void **state)
         cellset_destroy(&subs[i]);
 }
 
+/* A pooled cell that every organization with members there withheld, the
+ * others releasing 0, is withheld as partial: never published as zero. */
+static void test_no_fake_zeros(void **state)
+{
+    (void)state;
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {0, 40}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {4, 19}};
+    struct cellset *subs[2] = {from_atoms("org:a", a), from_atoms("org:b", b)};
+    withhold(subs[1], "race*sex", "ASIAN*F", REASON_COUNT);
+    withhold(subs[1], "race*sex", "ASIAN*M", REASON_SECONDARY);
+    struct release_params p = {2, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, 2, "2025-r1-abcd", "2025", &p, &rep);
+    assert_non_null(pooled);
+    struct cell *c = get(pooled, "race*sex", "ASIAN*F");
+    assert_int_not_equal(c->reason, REASON_NONE);
+    assert_true(c->members == 0 && c->n_orgs == 0 && c->n_withheld == 1);
+    /* and no released pooled cell anywhere is a zero that hides a withheld part */
+    for (size_t i = 0; i < pooled->ncells; i++) {
+        const struct cell *x = &pooled->cells[i];
+        if (x->reason == REASON_NONE && x->n_withheld > 0)
+            assert_true(x->members > 0);
+    }
+    cellset_destroy(&pooled);
+    for (int i = 0; i < 2; i++)
+        cellset_destroy(&subs[i]);
+}
+
 /* ASIAN*F: A has 12, B released 0 (n_orgs counts members > 0, so 1): the
  * pooled 12 would be A's own figure -> min_orgs, and its range must reach
  * 12 - 1.8 .. 12 + 1.8 (p = 0.15) for an analyst and for B (who knows its
@@ -820,7 +848,8 @@ static void test_close_writes_results(void **state)
         assert_true(strlen(m1) > 100);
         assert_string_equal(m1, m2);
         assert_non_null(strstr(m1, "round,measure,stratifier,stratum,metric,value,lower,upper,"
-                                   "reference,flags,se,n_orgs,n_withheld\n"));
+                                   "reference,flags,se,n_orgs,n_withheld,period,label,unit,"
+                                   "better\n"));
         free(m1);
         free(m2);
     } else {
@@ -845,7 +874,8 @@ static void test_close_writes_results(void **state)
     snprintf(path, sizeof path, "%s/2025-r3-0e0f/metrics.csv", f->cfg.results_dir);
     char *empty = slurp(path);
     assert_string_equal(empty, "round,measure,stratifier,stratum,metric,value,lower,upper,"
-                               "reference,flags,se,n_orgs,n_withheld\n");
+                               "reference,flags,se,n_orgs,n_withheld,period,label,unit,"
+                               "better\n");
     free(empty);
 }
 
@@ -896,7 +926,8 @@ static void test_queries(void **state)
     /* cells, filtered to race: header + 3 rows */
     assert_int_equal(ask(f, f->round, "cells", "population", "race", NULL, &a), QUERY_OK);
     assert_int_equal(a.rows, 3);
-    assert_non_null(strstr(a.csv, "pooled,2025-r1-0a0b,population,race,WHITE,100,1200,100,100,0,0,,2,0\n"));
+    assert_non_null(strstr(a.csv, "pooled,2025-r1-0a0b,population,race,WHITE,100,1200,100,100,0,0,,2,0,2025\n"));
+    assert_non_null(strstr(a.csv, ",n_orgs,n_withheld,period\n"));
     assert_null(strstr(a.csv, ",total,"));
     query_answer_clear(&a);
 
@@ -905,8 +936,9 @@ static void test_queries(void **state)
     assert_int_equal(ask(f, f->round, "metrics", NULL, "race", "WHITE", &a), QUERY_OK);
     assert_true(a.rows >= 3);
     assert_non_null(strstr(a.csv, "round,measure,stratifier,stratum,metric,value,"));
-    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,WHITE,estimate,100,,,,,,2,0\n"));
-    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,ASIAN,estimate,60,,,,,,2,0\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,WHITE,estimate,100,,,,,,2,0,2025,"
+                                  "Members,members,none\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,ASIAN,estimate,60,,,,,,2,0,2025,"));
     csvtext_t *t = csvtext_parse("q", a.csv, strlen(a.csv), err, sizeof err);
     assert_non_null(t);
     int cs = csvtext_col(t, "stratifier");
@@ -923,13 +955,15 @@ static void test_queries(void **state)
     /* per-organization cells: the terms of this round do not allow them */
     assert_int_equal(ask(f, f->round, "org_cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
     assert_string_equal(a.code, "forbidden");
+    assert_int_equal(ask(f, f->round, "org_metrics", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "forbidden");
 
     /* every query is in the audit log, and the chain holds */
     char *audit = slurp(f->cfg.audit_log);
     int n = 0;
     for (char *s = audit; (s = strstr(s, "\tquery\t")) != NULL; s++)
         n++;
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 8);
     assert_non_null(strstr(audit, "\"cn\":\"analyst:alice\""));
     assert_non_null(strstr(audit, "\"result\":\"not_released\""));
     assert_non_null(strstr(audit, "\"result\":\"forbidden\""));
@@ -951,6 +985,19 @@ static void test_org_cells_when_terms_allow(void **state)
     assert_int_equal(ask(f, f->open_round, "org_cells", NULL, "total", NULL, &a), QUERY_OK);
     assert_int_equal(a.rows, 1);
     assert_non_null(strstr(a.csv, "org:a,2025-r2-0c0d,population,total,all,120,"));
+    query_answer_clear(&a);
+    /* per-organization metrics under the same terms: completeness per org */
+    assert_int_equal(ask(f, f->open_round, "org_metrics", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_true(a.rows >= 1);
+    assert_non_null(strstr(a.csv, ",n_withheld,period,label,unit,better\n"));
+    assert_non_null(strstr(a.csv, ",org:a,"));
+    query_answer_clear(&a);
+
+    /* the list of rounds: both, with their status */
+    assert_int_equal(ask(f, "", "rounds", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_non_null(strstr(a.csv, "round,period,status,opened_at,deadline,closed_at,"
+                                  "submissions,late,refusals\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r2-0c0d,2025,released,"));
     query_answer_clear(&a);
 }
 
@@ -988,6 +1035,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_sums),
         cmocka_unit_test(test_partial),
+        cmocka_unit_test(test_no_fake_zeros),
         cmocka_unit_test(test_min_orgs_and_complements),
         cmocka_unit_test(test_no_withheld_cell_recoverable),
         cmocka_unit_test(test_many_orgs),
