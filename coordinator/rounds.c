@@ -740,6 +740,7 @@ struct status_ctx {
     store_t *st;
     const struct coord_config *cfg;
     trust_t *trust; /* to tell revoked organizations apart (NULL: not loaded) */
+    struct orgset revoked; /* enrolled transport certificate on the CRL */
 };
 
 static int remember(struct status_ctx *s, const char *org)
@@ -761,8 +762,9 @@ static int status_sub(void *vctx, const struct store_submission *sub)
     struct status_ctx *s = vctx;
     char when[32];
     fmt_time(sub->received_at, when);
-    fprintf(s->out, "  %-40s submitted  %s  sha256 %s%s\n", sub->org, when, sub->sha256,
-            sub->late ? "  LATE (stored, not pooled)" : "");
+    fprintf(s->out, "  %-40s submitted  %s  sha256 %s%s%s\n", sub->org, when, sub->sha256,
+            sub->late ? "  LATE (stored, not pooled)" : "",
+            orgset_has(&s->revoked, sub->org) ? "  REVOKED (stored, not pooled)" : "");
     return remember(s, sub->org);
 }
 
@@ -829,6 +831,8 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
     s.st = st;
     s.cfg = cfg;
     s.trust = trust_new(cfg->ca, cfg->crl, cfg->enrolled_dir);
+    if (s.trust)
+        each_enrolled_node(cfg, s.trust, note_revoked, &s.revoked);
     int rc;
     if (round_id) {
         struct store_round r;
@@ -845,6 +849,7 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
         rc = store_rounds_each(st, status_round, &s);
     }
     free(s.answered);
+    free(s.revoked.cn);
     trust_destroy(&s.trust);
     if (rc != 0) {
         snprintf(err, errlen, "cannot read the database");

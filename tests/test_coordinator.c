@@ -22,7 +22,15 @@
  *    different one (conflict) from one organization, plus another
  *    organization's submission; the audit log verifies;
  *  - a signing certificate revoked after it was accepted (and its
- *    verification remembered) is refused at the next submission.
+ *    verification remembered) is refused at the next submission;
+ *  - fail closed: an audit log that cannot be written gets "internal,
+ *    resend" and nothing stored; audit verify reports a cut-off tail (the
+ *    store's anchor); a torn tail is cut off and recorded; the ZAP thread's
+ *    end makes the daemon exit 3; SIGHUP enrols a new certificate;
+ *  - rounds: the deadline closes and releases a round; a revoked
+ *    organization is not pooled and is shown revoked; an interrupted close
+ *    is finished by a second one; fewer than min_orgs needs --force; round
+ *    open options, extend, cancel.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -934,6 +942,335 @@ static void test_revoked_signer_refused(void **state)
     stop_daemon(d);
 }
 
+
+/* ---- fail closed ------------------------------------------------------------ */
+
+/* After a failed test: its daemon must not hold the port for the next. */
+static int kill_daemon(void **state)
+{
+    (void)state;
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+        daemon_pid = 0;
+    }
+    return 0;
+}
+
+/* 1 if the daemon's log after offset has text (waits up to ms). */
+static int log_has_since(long offset, const char *text, int ms)
+{
+    char logf[400];
+    path_of(logf, sizeof logf, "daemon.log");
+    for (int waited = 0;; waited += 100) {
+        FILE *f = fopen(logf, "r");
+        assert_non_null(f);
+        fseek(f, offset, SEEK_SET);
+        char line[2048];
+        int found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            found = strstr(line, text) != NULL;
+        fclose(f);
+        if (found || waited >= ms)
+            return found;
+        usleep(100000);
+    }
+}
+
+/* The audit log cannot be written (a directory where the file should be):
+ * no ACK, "internal" (resend), nothing stored; once it can, the resend is
+ * stored and acknowledged. Then the CLI's audit verify reports a log whose
+ * newest entries were cut off (the store's anchor), and a torn tail left by
+ * a crash is cut off and recorded by the next append. */
+static void test_audit_fails_closed(void **state)
+{
+    (void)state;
+    char r1[64], req[65], sha[65], audit[400], moved[420], out[2048];
+    open_round(r1, NULL);
+    request_sha(r1, req);
+    path_of(audit, sizeof audit, "coord/audit.log");
+    snprintf(moved, sizeof moved, "%s.moved", audit);
+    pid_t d = start_daemon(0);
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    struct envelope e;
+    hello(&a, &e); /* connected (and its connection audited) */
+    envelope_free(&e);
+    while (recv_more(&a, &e, 500) == 0) /* one ROUND_REQUEST per open round */
+        envelope_free(&e);
+    assert_int_equal(rename(audit, moved), 0);
+    assert_int_equal(mkdir(audit, 0700), 0);
+    long from = daemon_log_size();
+    uint8_t *env = NULL;
+    size_t elen;
+    make_submission("org:a", r1, req, 100, a.sign_key, a.sign_cert, &env, &elen, sha);
+    assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+    expect_error_text(&e, "internal", "resend");
+    assert_int_equal(submissions_stored(r1), 0);
+    assert_true(log_has_since(from, "error", 0));
+    assert_false(log_has_since(from, "stored submission", 0));
+    assert_int_equal(rmdir(audit), 0);
+    assert_int_equal(rename(moved, audit), 0);
+    assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+    expect_ack(&e, r1, sha, 0, 0);
+    assert_int_equal(submissions_stored(r1), 1);
+    free(env);
+    node_close(&a);
+    stop_daemon(d);
+
+    /* cut off the newest entry: the chain alone still holds, the anchor not */
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+    assert_int_equal(run(NULL, 0, "cp '%s' '%s' && head -n -1 '%s' > '%s.cut' && mv '%s.cut' '%s'",
+                         audit, moved, moved, audit, audit, audit), 0);
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 1);
+    assert_non_null(strstr(out, "cut off"));
+    assert_int_equal(rename(moved, audit), 0);
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+
+    /* a torn tail (a write cut short) does not block the next append */
+    FILE *f = fopen(audit, "a");
+    assert_non_null(f);
+    fputs("999\t2025-01-01T00:00:00Z\tsubmission\t{\"org\":", f);
+    fclose(f);
+    char r2[64];
+    open_round(r2, NULL); /* appends "round_open" */
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+    assert_non_null(strstr(out, "\"repair\" entries"));
+    assert_int_equal(run(NULL, 0, "grep -q -e '\trepair\t.*torn tail' '%s'", audit), 0);
+    assert_int_equal(run(NULL, 0, "grep -q -e '^999\t' '%s'", audit), 1);
+    assert_int_equal(run(NULL, 0, "grep -q -e '\tround_open\t.*%s' '%s'", r2, audit), 0);
+}
+
+/* Without its ZAP handler libzmq would accept any CURVE key: the daemon
+ * exits 3 instead (test hook: the thread ends after one request). */
+static void test_zap_death_is_fatal(void **state)
+{
+    (void)state;
+    setenv("EQ_TEST_ZAP_STOP_AFTER", "1", 1);
+    pid_t d = start_daemon(0);
+    unsetenv("EQ_TEST_ZAP_STOP_AFTER");
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    uint8_t *p = NULL, *env = NULL;
+    size_t plen, elen;
+    assert_int_equal(hello_pack("org:a", "test-node", &p, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_HELLO, p, plen, NULL, NULL, &env, &elen, NULL), 0);
+    assert_int_equal(node_send(&a, env, elen), 0); /* one handshake: the thread ends */
+    free(p);
+    free(env);
+    int st = wait_daemon(d);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    node_close(&a);
+}
+
+/* A certificate enrolled while the daemon runs is served after SIGHUP. */
+static void test_sighup_enrols(void **state)
+{
+    (void)state;
+    pid_t d = start_daemon(0);
+    struct node c;
+    node_open(&c, "org:c", "org-c");
+    uint8_t *p = NULL, *env = NULL;
+    size_t plen, elen;
+    struct envelope e;
+    assert_int_equal(hello_pack("org:c", "test-node", &p, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_HELLO, p, plen, NULL, NULL, &env, &elen, NULL), 0);
+    assert_int_equal(exchange(&c, env, elen, &e, 1500), -1); /* not enrolled: refused */
+    node_close(&c);
+    copy_cert("org-c/transport.crt", "coord/enrolled/org-c.crt");
+    long from = daemon_log_size();
+    kill(d, SIGHUP);
+    assert_true(log_has_since(from, "SIGHUP: re-read 6 enrolled certificates", 5000));
+    node_open(&c, "org:c", "org-c");
+    assert_int_equal(exchange(&c, env, elen, &e, 10000), 0);
+    assert_true(e.type == MSG_ROUND_REQUEST || e.type == MSG_ACK);
+    envelope_free(&e);
+    free(p);
+    free(env);
+    node_close(&c);
+    stop_daemon(d);
+}
+
+static void submit_ok(const char *org, const char *sub, const char *round_id)
+{
+    char req[65], sha[65];
+    request_sha(round_id, req);
+    struct node n;
+    node_open(&n, org, sub);
+    uint8_t *env = NULL;
+    size_t elen;
+    struct envelope e;
+    make_submission(org, round_id, req, 100, n.sign_key, n.sign_cert, &env, &elen, sha);
+    assert_int_equal(exchange(&n, env, elen, &e, 10000), 0);
+    expect_ack(&e, round_id, sha, 0, 0);
+    free(env);
+    node_close(&n);
+}
+
+/* The daemon closes a round at its deadline by itself: pooled, released. */
+static void test_deadline_closes(void **state)
+{
+    (void)state;
+    char r[64], opt[96], dl[64], path[700];
+    time_t soon = time(NULL) + 3;
+    struct tm tm;
+    gmtime_r(&soon, &tm);
+    strftime(dl, sizeof dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(opt, sizeof opt, "--deadline %s", dl);
+    open_round(r, opt);
+    pid_t d = start_daemon(0);
+    submit_ok("org:a", "org-a", r);
+    submit_ok("org:b", "org-b", r);
+    snprintf(path, sizeof path, "%s/coord/results/%s/pooled.csv", dir, r);
+    struct stat st;
+    for (int i = 0; i < 100 && stat(path, &st) != 0; i++)
+        usleep(100000);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(time(NULL) >= soon);
+    char out[4096];
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "  closed  "));
+    assert_non_null(strstr(out, "pooled result sha256"));
+    stop_daemon(d);
+}
+
+/* Revoked organization: not pooled at close, listed as revoked (not
+ * pending). A close that failed after marking the round closed is finished
+ * by a second close. Fewer than min_orgs: refused unless --force. */
+static void test_close_rules(void **state)
+{
+    (void)state;
+    char r[64], out[8192], path[700], err[256];
+    open_round(r, NULL);
+    pid_t d = start_daemon(0);
+    submit_ok("org:a", "org-a", r);
+    submit_ok("org:b", "org-b", r);
+    submit_ok("org:d", "org-d", r);
+    stop_daemon(d);
+    /* the CA revokes org:d's transport certificate */
+    char p[400];
+    path_of(p, sizeof p, "org-d/transport.crt");
+    X509 *c = NULL;
+    assert_int_equal(identity_load_cert(p, &c), 0);
+    path_of(p, sizeof p, "ca");
+    ca_t *ca = ca_open(p);
+    assert_non_null(ca);
+    assert_int_equal(ca_revoke(ca, c), 0);
+    ca_destroy(&ca);
+    X509_free(c);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_null(strstr(out, "org:d                                    pending"));
+    assert_non_null(strstr(out, "org:d                                    submitted"));
+    assert_non_null(strstr(out, "REVOKED (stored, not pooled)"));
+    /* the round's results folder cannot be made: the close fails after
+     * marking the round closed */
+    snprintf(path, sizeof path, "%s/coord/results", dir);
+    mkdir(path, 0750);
+    snprintf(path, sizeof path, "%s/coord/results/%s", dir, r);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_not_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
+                             ini, r), 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "release unfinished"));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
+                         ini, r), 0);
+    assert_non_null(strstr(out, "2 submissions pooled"));
+    assert_non_null(strstr(out, "1 of revoked organizations"));
+    /* pooled cells count two organizations, not three */
+    snprintf(path, sizeof path, "%s/coord/results/%s/pooled.csv", dir, r);
+    assert_int_equal(run(out, sizeof out, "grep -c ',ed_rate,total,all,' '%s'", path), 0);
+    assert_int_equal(run(out, sizeof out, "grep ',ed_rate,total,all,' '%s'", path), 0);
+    assert_non_null(strstr(out, ",200,")); /* members: 100 + 100 */
+    assert_null(strstr(out, ",300,"));
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_round sr;
+    assert_int_equal(store_round_get(st, r, &sr), 0);
+    assert_true(sr.closed);
+    assert_true(sr.pooled_sha256[0] != 0);
+    store_round_clear(&sr);
+    store_close(&st);
+    (void)err;
+
+    /* one submission, min_orgs 2: says so, exits 1, the round stays open */
+    char r2[64];
+    open_round(r2, NULL);
+    d = start_daemon(0);
+    submit_ok("org:a", "org-a", r2);
+    stop_daemon(d);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN, ini,
+                         r2), 1);
+    assert_non_null(strstr(out, "--force"));
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r2), 0);
+    assert_non_null(strstr(out, "  open  "));
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s --force 2>&1",
+                         BIN, ini, r2), 0);
+}
+
+/* round open with options, extend, cancel; a deadline in the past. */
+static void test_round_commands(void **state)
+{
+    (void)state;
+    char r[64], out[4096];
+    open_round(r, "--k 20 --min-orgs 3 --measures population --stratifiers race "
+                  "--intersections none --deadline 2099-01-01");
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_round sr;
+    assert_int_equal(store_round_get(st, r, &sr), 0);
+    assert_int_equal(sr.k, 20);
+    struct round_request rq;
+    char err[256];
+    assert_int_equal(round_request_unpack(sr.request, sr.request_len, &rq, err, sizeof err), 0);
+    assert_int_equal(rq.min_orgs, 3);
+    assert_int_equal(rq.k, 20);
+    store_round_clear(&sr);
+    store_close(&st);
+    /* extend: earlier is an error, later moves it */
+    assert_int_equal(run(out, sizeof out, "%s round extend --config %s --round %s --deadline "
+                         "2098-01-01 2>&1", BIN, ini, r), 1);
+    assert_int_equal(run(out, sizeof out, "%s round extend --config %s --round %s --deadline "
+                         "2100-01-01 2>&1", BIN, ini, r), 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "deadline 2100-01-01"));
+    /* a bad option value */
+    assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 --k 0 2>&1",
+                         BIN, ini), 2);
+    /* cancel: closed, never released; a node's submission is refused */
+    open_round(r, NULL);
+    assert_int_equal(run(out, sizeof out, "%s round cancel --config %s --round %s --reason "
+                         "test 2>&1", BIN, ini, r), 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "cancelled"));
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
+                         ini, r), 1);
+    char req[65];
+    request_sha(r, req);
+    pid_t d = start_daemon(0);
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    uint8_t *env = NULL;
+    size_t elen;
+    struct envelope e;
+    make_submission("org:a", r, req, 100, a.sign_key, a.sign_cert, &env, &elen, NULL);
+    assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+    expect_error(&e, "round_closed");
+    free(env);
+    node_close(&a);
+    stop_daemon(d);
+    assert_int_equal(submissions_stored(r), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -942,6 +1279,12 @@ int main(void)
         cmocka_unit_test(test_crash_between_commit_and_ack),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_revoked_signer_refused),
+        cmocka_unit_test_teardown(test_audit_fails_closed, kill_daemon),
+        cmocka_unit_test_teardown(test_zap_death_is_fatal, kill_daemon),
+        cmocka_unit_test_teardown(test_sighup_enrols, kill_daemon),
+        cmocka_unit_test_teardown(test_deadline_closes, kill_daemon),
+        cmocka_unit_test_teardown(test_close_rules, kill_daemon),
+        cmocka_unit_test_teardown(test_round_commands, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
