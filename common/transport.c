@@ -105,7 +105,37 @@ struct transport_zap {
     atomic_ulong accepted, refused;
     atomic_int dead;  /* the thread ended without being asked to        */
     long stop_after;  /* test hook EQ_TEST_ZAP_STOP_AFTER (0 = off)      */
+    /* Refusal log lines (ZAP thread only): at most ZAP_LOG_BURST per
+     * ZAP_LOG_WINDOW seconds, the rest counted and reported once. */
+    time_t log_window;
+    unsigned log_lines;
+    unsigned long log_skipped;
 };
+
+#define ZAP_LOG_BURST 5
+#define ZAP_LOG_WINDOW 10
+
+/* 1 if this refusal may be logged (a flood of bad handshakes must not
+ * flood the journal); reports how many were not logged when a new window
+ * opens. */
+static int zap_may_log(struct transport_zap *z)
+{
+    time_t now = time(NULL);
+    if (now - z->log_window >= ZAP_LOG_WINDOW) {
+        if (z->log_skipped)
+            log_warnx("zap: %lu more refused handshakes were not logged (at most %d lines per "
+                      "%d s)", z->log_skipped, ZAP_LOG_BURST, ZAP_LOG_WINDOW);
+        z->log_window = now;
+        z->log_lines = 0;
+        z->log_skipped = 0;
+    }
+    if (z->log_lines < ZAP_LOG_BURST) {
+        z->log_lines++;
+        return 1;
+    }
+    z->log_skipped++;
+    return 0;
+}
 
 #define ZAP_MAX_FRAMES 8
 
@@ -216,26 +246,27 @@ static void zap_serve_one(struct transport_zap *z, void *sock)
                   nframes);
     } else if (strcmp(rq.mechanism, "CURVE") != 0 || !rq.have_key) {
         snprintf(text, sizeof text, "mechanism %s not allowed", rq.mechanism);
-        log_warnx("zap: refused %s client from %s on domain \"%s\": only CURVE is allowed",
-                  rq.mechanism, rq.address, rq.domain);
+        if (zap_may_log(z))
+            log_warnx("zap: refused %s client from %s on domain \"%s\": only CURVE is "
+                      "allowed", rq.mechanism, rq.address, rq.domain);
     } else {
         struct identity_info info;
         int rc = trust_lookup_key(z->trust, rq.key, &info);
         if (rc != ID_OK) {
             snprintf(text, sizeof text, "%s", identity_strerror(rc));
-            if (rc == ID_ERR_UNKNOWN)
+            if (zap_may_log(z) && rc == ID_ERR_UNKNOWN)
                 log_warnx("zap: refused client %s on domain \"%s\": CURVE key %s is not "
-                          "enrolled",
-                          rq.address, rq.domain, keytxt);
-            else
+                          "enrolled", rq.address, rq.domain, keytxt);
+            else if (rc != ID_ERR_UNKNOWN && zap_may_log(z))
                 log_warnx("zap: refused client %s on domain \"%s\": certificate of %s "
                           "(serial %s): %s",
                           rq.address, rq.domain, info.cn, info.serial, identity_strerror(rc));
         } else if (!transport_domain_allows(rq.domain, info.role)) {
             snprintf(text, sizeof text, "role %s not allowed", identity_role_name(info.role));
-            log_warnx("zap: refused client %s (%s) on domain \"%s\": role %s is not allowed "
-                      "there",
-                      rq.address, info.cn, rq.domain, identity_role_name(info.role));
+            if (zap_may_log(z))
+                log_warnx("zap: refused client %s (%s) on domain \"%s\": role %s is not "
+                          "allowed there",
+                          rq.address, info.cn, rq.domain, identity_role_name(info.role));
         } else {
             status = "200";
             snprintf(text, sizeof text, "OK");

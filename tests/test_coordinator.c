@@ -1271,6 +1271,62 @@ static void test_round_commands(void **state)
     assert_int_equal(submissions_stored(r), 0);
 }
 
+/* A flood of handshakes with unenrolled keys: all refused, but the log
+ * gets a bounded number of lines (transport.c: 5 per 10 s). */
+static void test_refusal_log_bounded(void **state)
+{
+    (void)state;
+    pid_t d = start_daemon(0);
+    char coord[400];
+    snprintf(coord, sizeof coord, "%s/coord/certs/transport.crt", dir);
+    X509 *c = NULL;
+    assert_int_equal(identity_load_cert(coord, &c), 0);
+    unsigned char spub[IDENTITY_KEY_LEN];
+    assert_int_equal(identity_curve_public(c, spub), 0);
+    X509_free(c);
+    /* the daemon is listening once an enrolled node gets an answer */
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    struct envelope e;
+    hello(&a, &e);
+    envelope_free(&e);
+    node_close(&a);
+    long from = daemon_log_size();
+    char audit[400];
+    path_of(audit, sizeof audit, "coord/audit.log");
+    struct stat ast;
+    assert_int_equal(stat(audit, &ast), 0);
+    long audit_from = (long)ast.st_size;
+    enum { FLOOD = 30 };
+    void *s[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        char pub[41], sec[41];
+        assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+        s[i] = zmq_socket(zctx, ZMQ_DEALER);
+        int zero = 0;
+        zmq_setsockopt(s[i], ZMQ_LINGER, &zero, sizeof zero);
+        assert_int_equal(zmq_setsockopt(s[i], ZMQ_CURVE_SERVERKEY, spub, 32), 0);
+        assert_int_equal(zmq_setsockopt(s[i], ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+        assert_int_equal(zmq_setsockopt(s[i], ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+        assert_int_equal(zmq_connect(s[i], endpoint), 0);
+    }
+    usleep(2000000);
+    for (int i = 0; i < FLOOD; i++)
+        zmq_close(s[i]);
+    char out[64];
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s/daemon.log' | grep -c 'zap: refused "
+                         "client'", from + 1, dir), 0);
+    long lines = strtol(out, NULL, 10);
+    assert_true(lines >= 1);
+    assert_true(lines <= 5);
+    stop_daemon(d);
+    /* ... while every refusal is counted in the audit log */
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s' | grep -P '\\tconnection\\t.*\"result\""
+                         ":\"refused\"' | grep -o '\"count\":[0-9]*' | cut -d: -f2 | "
+                         "awk '{s+=$1} END {print s+0}'", audit_from + 1, audit), 0);
+    assert_true(strtol(out, NULL, 10) >= FLOOD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1285,6 +1341,7 @@ int main(void)
         cmocka_unit_test_teardown(test_deadline_closes, kill_daemon),
         cmocka_unit_test_teardown(test_close_rules, kill_daemon),
         cmocka_unit_test_teardown(test_round_commands, kill_daemon),
+        cmocka_unit_test_teardown(test_refusal_log_bounded, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
