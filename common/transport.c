@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 
@@ -40,19 +43,25 @@ const char *transport_strerror(int err)
  * few thousand cells (well under 16 MiB); analysts send small queries and
  * may receive large result sets. Heartbeats detect dead peers within 30 s;
  * clients back off reconnects from 1 s to 60 s. */
+/* A node or an analyst needs one connection (two while reconnecting); a
+ * NAT in front of several of them a few more. Idle connections from one
+ * address beyond this are shut at accept, so that a flood of them (no key
+ * needed to open one) cannot exhaust the descriptors. */
+#define TRANSPORT_MAX_PER_SOURCE 32
+
 static const struct transport_settings settings_table[TRANSPORT__ROLES] = {
     [TRANSPORT_COORD_NODES] = {
         .name = "coordinator/nodes", .socket_type = ZMQ_ROUTER, .is_server = 1,
         .zap_domain = "nodes", .maxmsgsize = 16 << 20, .heartbeat_ivl = 10000,
         .heartbeat_timeout = 30000, .heartbeat_ttl = 30000, .handshake_ivl = 10000,
         .linger = 1000, .sndtimeo = 1000, .rcvtimeo = 1000, .router_mandatory = 1,
-        .reconnect_ivl = 0, .reconnect_ivl_max = 0},
+        .reconnect_ivl = 0, .reconnect_ivl_max = 0, .max_per_source = TRANSPORT_MAX_PER_SOURCE},
     [TRANSPORT_COORD_ANALYSTS] = {
         .name = "coordinator/analysts", .socket_type = ZMQ_ROUTER, .is_server = 1,
         .zap_domain = "analysts", .maxmsgsize = 1 << 20, .heartbeat_ivl = 10000,
         .heartbeat_timeout = 30000, .heartbeat_ttl = 30000, .handshake_ivl = 10000,
         .linger = 1000, .sndtimeo = 1000, .rcvtimeo = 1000, .router_mandatory = 1,
-        .reconnect_ivl = 0, .reconnect_ivl_max = 0},
+        .reconnect_ivl = 0, .reconnect_ivl_max = 0, .max_per_source = TRANSPORT_MAX_PER_SOURCE},
     [TRANSPORT_NODE] = {
         .name = "node", .socket_type = ZMQ_DEALER, .is_server = 0, .zap_domain = NULL,
         .maxmsgsize = 4 << 20, .heartbeat_ivl = 10000, .heartbeat_timeout = 30000,
@@ -435,7 +444,79 @@ struct transport_sock {
     struct transport_events ev;
     time_t last_fail_log;
     unsigned long fails_unlogged;
+    /* Open accepted connections by descriptor (monitor thread only), for
+     * the per-source cap. */
+    struct conn { int fd; char addr[INET6_ADDRSTRLEN]; } *conns;
+    size_t nconns, capconns;
+    time_t last_cap_log;
+    unsigned long cap_unlogged;
 };
+
+/* The peer address of an accepted descriptor, without the port ("" if it
+ * is not an IP socket). */
+static void peer_addr(int fd, char out[INET6_ADDRSTRLEN])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    out[0] = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, INET6_ADDRSTRLEN);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, INET6_ADDRSTRLEN);
+}
+
+static void conn_forget(struct transport_sock *s, int fd)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i].fd == fd) {
+            s->conns[i] = s->conns[--s->nconns];
+            return;
+        }
+}
+
+/* An accepted connection: counted against its source, or shut (the
+ * engine then sees end of file and closes it) when the source has
+ * max_per_source open already. */
+static void conn_accepted(struct transport_sock *s, int fd)
+{
+    if (s->set.max_per_source <= 0 || fd < 0)
+        return;
+    conn_forget(s, fd); /* a descriptor number reused after a missed event */
+    char addr[INET6_ADDRSTRLEN];
+    peer_addr(fd, addr);
+    if (!addr[0])
+        return;
+    int same = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        same += strcmp(s->conns[i].addr, addr) == 0;
+    if (same >= s->set.max_per_source) {
+        shutdown(fd, SHUT_RDWR);
+        time_t now = time(NULL);
+        if (now - s->last_cap_log >= 10) {
+            log_warnx("%s: connection from %s shut: %d connections from that address are open "
+                      "(the cap per source)%s", s->set.name, addr, same,
+                      s->cap_unlogged ? "; more were shut since the last line" : "");
+            s->last_cap_log = now;
+            s->cap_unlogged = 0;
+        } else {
+            s->cap_unlogged++;
+        }
+        return;
+    }
+    if (s->nconns == s->capconns) {
+        size_t cap = s->capconns ? 2 * s->capconns : 64;
+        struct conn *p = realloc(s->conns, cap * sizeof *p);
+        if (!p)
+            return;
+        s->conns = p;
+        s->capconns = cap;
+    }
+    s->conns[s->nconns].fd = fd;
+    snprintf(s->conns[s->nconns].addr, sizeof s->conns[s->nconns].addr, "%s", addr);
+    s->nconns++;
+}
 
 static void note_failure(struct transport_sock *s, unsigned long *counter, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -499,6 +580,7 @@ static void handle_event(struct transport_sock *s, uint16_t event, uint32_t valu
         s->ev.accepted++;
         pthread_mutex_unlock(&s->mu);
         log_debug("%s: accepted a connection on %s", s->set.name, addr);
+        conn_accepted(s, (int)value);
         break;
     case ZMQ_EVENT_CONNECT_RETRIED:
         pthread_mutex_lock(&s->mu);
@@ -509,6 +591,7 @@ static void handle_event(struct transport_sock *s, uint16_t event, uint32_t valu
         pthread_mutex_lock(&s->mu);
         s->ev.disconnected++;
         pthread_mutex_unlock(&s->mu);
+        conn_forget(s, (int)value);
         log_debug("%s: disconnected from %s", s->set.name, addr);
         break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
@@ -867,6 +950,7 @@ void transport_sock_destroy(transport_sock_t **ps)
     OPENSSL_cleanse(s->secret, sizeof s->secret);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    free(s->conns);
     free(s);
     *ps = NULL;
 }

@@ -74,6 +74,8 @@ struct transport_settings {
     int router_mandatory;   /* ZMQ_ROUTER_MANDATORY (ROUTER only)            */
     int reconnect_ivl;      /* ZMQ_RECONNECT_IVL, ms (clients)               */
     int reconnect_ivl_max;  /* ZMQ_RECONNECT_IVL_MAX, ms (clients)           */
+    int max_per_source;     /* servers: open TCP connections allowed from one
+                               address (more are shut at once); 0 = no cap  */
 };
 
 /* The table entry for a role (static; never NULL for a valid role). */

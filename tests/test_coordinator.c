@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -945,6 +946,14 @@ static void test_revoked_signer_refused(void **state)
 
 /* ---- fail closed ------------------------------------------------------------ */
 
+/* The port of "tcp://127.0.0.1:PORT". */
+static int port_of(const char *ep)
+{
+    const char *c = strrchr(ep, ':');
+    assert_non_null(c);
+    return (int)strtol(c + 1, NULL, 10);
+}
+
 /* After a failed test: its daemon must not hold the port for the next. */
 static int kill_daemon(void **state)
 {
@@ -1327,6 +1336,60 @@ static void test_refusal_log_bounded(void **state)
     assert_true(strtol(out, NULL, 10) >= FLOOD);
 }
 
+/* Idle TCP connections (no key needed to open one) from one address are
+ * capped: beyond 32 the server shuts them at once, and an enrolled node
+ * from elsewhere (here: the same loopback, after the flood) is served. */
+static void test_connection_cap(void **state)
+{
+    (void)state;
+    pid_t d = start_daemon(0);
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    struct envelope e;
+    hello(&a, &e); /* listening */
+    envelope_free(&e);
+    node_close(&a);
+    long from = daemon_log_size();
+    int port = port_of(endpoint);
+    enum { IDLE = 60 };
+    int fds[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+    }
+    usleep(1500000); /* well within the 10 s handshake interval */
+    int shut = 0;
+    for (int i = 0; i < IDLE; i++) {
+        struct pollfd pf = {fds[i], POLLIN, 0};
+        char buf[256];
+        /* a ZMTP server greets first: read past its greeting to EOF */
+        while (poll(&pf, 1, 0) > 0) {
+            ssize_t n = recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
+            if (n <= 0) {
+                shut += n == 0 || errno == ECONNRESET;
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+    assert_true(shut >= IDLE - 32);
+    assert_true(shut <= IDLE - 32 + 2); /* (the node's own connection may linger) */
+    assert_true(log_has_since(from, "the cap per source", 0));
+    usleep(300000);
+    node_open(&a, "org:a", "org-a");
+    hello(&a, &e);
+    envelope_free(&e);
+    node_close(&a);
+    stop_daemon(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1342,6 +1405,7 @@ int main(void)
         cmocka_unit_test_teardown(test_close_rules, kill_daemon),
         cmocka_unit_test_teardown(test_round_commands, kill_daemon),
         cmocka_unit_test_teardown(test_refusal_log_bounded, kill_daemon),
+        cmocka_unit_test_teardown(test_connection_cap, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
