@@ -29,8 +29,10 @@
 #include "equity.pb-c.h"
 #include "log.h"
 #include "pool.h"
+#include "metrics_params.h"
 #include "query.h"
 #include "release.h"
+#include "report.h"
 #include "wire.h"
 
 /* A reply of the open batch, sent by rounds_batch_end. */
@@ -1488,6 +1490,17 @@ void rounds_close_due(rounds_t *r)
                               sizeof err);
         if (rc == 0) {
             log_info("round %s released at its deadline: %s", d.id[i], path);
+            /* and its report, as `round close` writes it */
+            struct metrics_params mp;
+            metrics_params_default(&mp);
+            char rpath[1400];
+            if (metrics_params_for_round(r->cfg, d.id[i], NULL, &mp, err, sizeof err) != 0 ||
+                report_round_write(r->cfg, r->store, d.id[i], &mp, NULL, rpath, sizeof rpath,
+                                   err, sizeof err) != 0)
+                log_error("round %s is released, but its report was not written: %s (run "
+                          "equity-coordinator report --round %s)", d.id[i], err, d.id[i]);
+            else
+                log_info("round %s: report %s", d.id[i], rpath);
             continue;
         }
         log_error("round %s: not closed at its deadline: %s", d.id[i], err);

@@ -1137,6 +1137,10 @@ static void test_deadline_closes(void **state)
         usleep(100000);
     assert_int_equal(stat(path, &st), 0);
     assert_true(time(NULL) >= soon);
+    snprintf(path, sizeof path, "%s/coord/results/%s/report.html", dir, r);
+    for (int i = 0; i < 50 && stat(path, &st) != 0; i++)
+        usleep(100000);
+    assert_int_equal(stat(path, &st), 0);
     char out[4096];
     assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
                          BIN, ini, r), 0);
