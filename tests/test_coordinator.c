@@ -30,7 +30,10 @@
  *  - rounds: the deadline closes and releases a round; a revoked
  *    organization is not pooled and is shown revoked; an interrupted close
  *    is finished by a second one; fewer than min_orgs needs --force; round
- *    open options, extend, cancel.
+ *    open options, extend, cancel;
+ *  - descriptors: refused handshakes are logged in bounded lines, idle TCP
+ *    connections from one address are capped, the soft RLIMIT_NOFILE is
+ *    raised to the hard one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1394,6 +1398,38 @@ static void test_connection_cap(void **state)
     stop_daemon(d);
 }
 
+/* The daemon raises its soft descriptor limit to the hard one (a flood of
+ * connections must leave descriptors for the audit log and the store). */
+static void test_nofile_raised(void **state)
+{
+    (void)state;
+    struct rlimit was, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    if (was.rlim_max != RLIM_INFINITY && was.rlim_max <= 256)
+        skip();
+    low = was;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    long from = daemon_log_size();
+    pid_t d = start_daemon(0); /* inherits the low soft limit */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    char want[96];
+    snprintf(want, sizeof want, "descriptor limit %llu (was 256)",
+             (unsigned long long)was.rlim_max);
+    assert_true(log_has_since(from, want, 5000));
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)d);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    unsigned long long soft = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Max open files", 14) == 0)
+            soft = strtoull(line + 26, NULL, 10);
+    fclose(f);
+    assert_int_equal(soft, (unsigned long long)was.rlim_max);
+    stop_daemon(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1410,6 +1446,7 @@ int main(void)
         cmocka_unit_test_teardown(test_round_commands, kill_daemon),
         cmocka_unit_test_teardown(test_refusal_log_bounded, kill_daemon),
         cmocka_unit_test_teardown(test_connection_cap, kill_daemon),
+        cmocka_unit_test_teardown(test_nofile_raised, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
