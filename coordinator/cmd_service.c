@@ -33,7 +33,7 @@
 struct opts {
     const char *config, *period, *deadline, *round, *reason;
     const char *measures, *stratifiers, *intersections, *k, *min_orgs;
-    int help, force;
+    int help, force, quiet;
 };
 
 /* Parses the options shared by these subcommands from argv[first..]. */
@@ -46,6 +46,7 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
         {"stratifiers", required_argument, NULL, 's'},
         {"intersections", required_argument, NULL, 'i'}, {"k", required_argument, NULL, 'k'},
         {"min-orgs", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     optind = 0; /* glibc: full re-initialisation */
@@ -63,6 +64,7 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
         case 'k': o->k = optarg; break;
         case 'o': o->min_orgs = optarg; break;
         case 'f': o->force = 1; break;
+        case 'Q': o->quiet = 1; break;
         case 'h': o->help = 1; break;
         default: return -1;
         }
@@ -103,27 +105,38 @@ int coord_cmd_check_config(int argc, char **argv)
 {
     struct opts o;
     if (parse_opts(argc, argv, 1, &o) != 0 || (!o.help && !o.config)) {
-        fputs("usage: equity-coordinator check-config --config coordinator.ini\n", stderr);
+        fputs("usage: equity-coordinator check-config --config coordinator.ini [--quiet]\n",
+              stderr);
         return EXIT_USAGE;
     }
     if (o.help) {
-        fputs("usage: equity-coordinator check-config --config coordinator.ini\n\n"
+        fputs("usage: equity-coordinator check-config --config coordinator.ini [--quiet]\n\n"
               "Validates the settings, the secret keys (mode 0600, matching their\n"
               "certificates), the certificates (against the CA and the CRL) and the\n"
               "folders, then prints the effective settings. Exit 1 with\n"
-              "\"file:line: message\" on the first error.\n", stdout);
+              "\"file:line: message\" on the first error. --quiet prints errors only.\n",
+              stdout);
         return 0;
     }
+    if (o.quiet)
+        log_set_level(LOG_LVL_WARN);
     struct coord_config cfg;
     if (load_config(o.config, &cfg) != 0)
         return EXIT_USER;
     char err[2048];
-    if (coord_config_check(&cfg, stdout, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
-        return EXIT_USER;
+    FILE *out = stdout;
+    if (o.quiet && !(out = fopen("/dev/null", "w"))) {
+        log_error("/dev/null: %s", strerror(errno));
+        return EXIT_INTERNAL;
     }
-    coord_config_print(stdout, &cfg);
-    return 0;
+    int rc = coord_config_check(&cfg, out, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err);
+    else
+        coord_config_print(out, &cfg);
+    if (out != stdout)
+        fclose(out);
+    return rc != 0 ? EXIT_USER : 0;
 }
 
 /* ---- run ---------------------------------------------------------------- */
@@ -239,7 +252,7 @@ int coord_cmd_round(int argc, char **argv)
     int open_opts = o.measures || o.stratifiers || o.intersections || o.k || o.min_orgs;
     if ((!open && !status && !needs_round) || !o.config || (open && !o.period) ||
         (needs_round && !o.round) || (extend && !o.deadline) || (open_opts && !open) ||
-        (o.force && !close) || (o.reason && !cancel)) {
+        (o.force && !close) || (o.reason && !cancel) || o.quiet) {
         round_usage(stderr);
         return EXIT_USAGE;
     }

@@ -491,6 +491,10 @@ static void test_check_config(void **state)
     assert_non_null(strstr(out, "coordinator id: coord:test"));
     assert_non_null(strstr(out, "enrolled transport certificates: 5"));
     assert_non_null(strstr(out, "node_endpoint = tcp://127.0.0.1:"));
+    /* --quiet: nothing at all when the configuration is good */
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s --quiet 2>&1", BIN, ini),
+                     0);
+    assert_string_equal(out, "");
     /* a world-readable copy of the transport key is refused with file:line */
     char bad_ini[400], key[400], copy[400];
     path_of(bad_ini, sizeof bad_ini, "coord/bad.ini");
@@ -499,6 +503,9 @@ static void test_check_config(void **state)
     assert_int_equal(run(NULL, 0, "cp '%s' '%s' && chmod 644 '%s'", key, copy, copy), 0);
     write_ini(bad_ini, 262144, copy);
     assert_int_equal(run(out, sizeof out, "%s check-config --config %s 2>&1", BIN, bad_ini), 1);
+    assert_non_null(strstr(out, "bad.ini:9: [identity] transport_key"));
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s --quiet 2>&1", BIN,
+                         bad_ini), 1);
     assert_non_null(strstr(out, "bad.ini:9: [identity] transport_key"));
     /* an unknown key is a syntax error with its line */
     FILE *f = fopen(bad_ini, "a");
