@@ -55,6 +55,7 @@
 #include <zlib.h>
 
 #include "catalog.h"
+#include "code_map.h"
 #include "synthea.h"
 
 #define MAX_LINE (16u << 20)
@@ -74,7 +75,7 @@ struct stay {
 struct pat {
     char *id;
     uint8_t member, sex, race, eth;
-    uint8_t miss_race, miss_eth, miss_county;
+    uint8_t miss_race, miss_eth, miss_county, miss_sex, miss_lang;
     int county_rule;
     int32_t county;
     int age;
@@ -103,7 +104,7 @@ struct ctx {
     size_t npats, cappats;
     uint32_t *hash;
     size_t hashcap;
-    size_t rule_base;
+    struct code_map map;          /* [map.*] rules, hits into prof */
     int seen[R__COUNT];
     /* the line being read */
     const char *fname;
@@ -359,8 +360,19 @@ static int pat_add(struct ctx *c, const char *id, struct pat **out)
     return 0;
 }
 
-/* OMB race code of a CDC Race & Ethnicity code, or -1. */
-static int race_code(const struct ctx *c, const char *code)
+/* Standard code of a [map.*] rule for s, or -1; a member's hit is counted. */
+static int rule_code(struct ctx *c, const struct pat *p, int col, const char *s)
+{
+    int i = code_map_find(&c->map, col, s, s ? strlen(s) : 0);
+    if (i < 0)
+        return -1;
+    if (p->member)
+        code_map_hit(&c->map, col, i);
+    return code_map_code(&c->map, col, i);
+}
+
+/* OMB race code of a CDC Race & Ethnicity code ([map.race] first), or -1. */
+static int race_code(struct ctx *c, const struct pat *p, const char *code)
 {
     static const struct { const char *code; int race; } omb[] = {
         {"1002-5", RACE_AIAN}, {"2028-9", RACE_ASIAN}, {"2054-5", RACE_BLACK},
@@ -373,10 +385,9 @@ static int race_code(const struct ctx *c, const char *code)
     };
     if (!code)
         return -1;
-    for (int i = 0; i < c->o->n_race_rules; i++)
-        if (ieq(c->o->race_rules[i].from, code))
-            return catalog_code_find(race_codes, RACE__COUNT, c->o->race_rules[i].to,
-                                     strlen(c->o->race_rules[i].to));
+    int r = rule_code(c, p, COL_RACE, code);
+    if (r >= 0)
+        return r;
     for (size_t i = 0; i < sizeof omb / sizeof omb[0]; i++)
         if (!strcmp(omb[i].code, code))
             return omb[i].race;
@@ -398,7 +409,7 @@ static void patient_race(struct ctx *c, struct pat *p, json_t *ext)
         if (!ieq(u, "ombCategory") && !ieq(u, "detailed"))
             continue;
         any = 1;
-        int r = race_code(c, str(json_object_get(x, "valueCoding"), "code"));
+        int r = race_code(c, p, str(json_object_get(x, "valueCoding"), "code"));
         if (r < 0) {
             p->miss_race = 1;
             continue;
@@ -419,7 +430,7 @@ static void patient_race(struct ctx *c, struct pat *p, json_t *ext)
         return;
     }
     if (!any && text) {
-        int r = race_code(c, text);
+        int r = race_code(c, p, text);
         if (r >= 0) {
             p->race = (uint8_t)r;
             return;
@@ -429,31 +440,51 @@ static void patient_race(struct ctx *c, struct pat *p, json_t *ext)
     p->race = RACE_UNKNOWN;
 }
 
-static void patient_eth(struct pat *p, json_t *ext)
+/* Ethnicity code of a US Core ethnicity code ([map.ethnicity] first), or -1. */
+static int eth_code(struct ctx *c, const struct pat *p, const char *code)
+{
+    if (!code)
+        return -1;
+    int v = rule_code(c, p, COL_ETHNICITY, code);
+    if (v >= 0)
+        return v;
+    v = ieq(code, "2135-2") ? ETH_HISPANIC : ieq(code, "2186-5") ? ETH_NOT_HISPANIC
+      : ieq(code, "ASKU") ? ETH_DECLINED : ieq(code, "UNK") ? ETH_UNKNOWN : -1;
+    /* detailed Hispanic origins (2137-8 .. 2184-0) are Hispanic */
+    int n;
+    if (v < 0 && strlen(code) == 6 && code[4] == '-' && digits(code, 4, &n) == 0 && n >= 2137 &&
+        n <= 2184)
+        v = ETH_HISPANIC;
+    return v;
+}
+
+static void patient_eth(struct ctx *c, struct pat *p, json_t *ext)
 {
     json_t *x;
     size_t i;
-    int e = -1;
+    int e = -1, any = 0;
+    const char *text = NULL;
     json_array_foreach(json_object_get(ext, "extension"), i, x) {
         const char *u = str(x, "url");
+        if (ieq(u, "text")) {
+            text = str(x, "valueString");
+            continue;
+        }
         if (!ieq(u, "ombCategory") && !ieq(u, "detailed"))
             continue;
-        const char *code = str(json_object_get(x, "valueCoding"), "code");
-        int v = ieq(code, "2135-2") ? ETH_HISPANIC : ieq(code, "2186-5") ? ETH_NOT_HISPANIC
-              : ieq(code, "ASKU") ? ETH_DECLINED : ieq(code, "UNK") ? ETH_UNKNOWN : -1;
+        any = 1;
+        int v = eth_code(c, p, str(json_object_get(x, "valueCoding"), "code"));
         if (v < 0) {
-            /* detailed Hispanic origins (2137-8 .. 2184-0) are Hispanic */
-            int n;
-            if (code && strlen(code) == 6 && code[4] == '-' && digits(code, 4, &n) == 0 &&
-                n >= 2137 && n <= 2184)
-                v = ETH_HISPANIC;
-            else {
-                p->miss_eth = 1;
-                continue;
-            }
+            p->miss_eth = 1;
+            continue;
         }
         if (e < 0 || e == ETH_UNKNOWN || e == ETH_DECLINED)
             e = v;
+    }
+    if (!any && text && *text) {
+        /* no coding: the text through [map.ethnicity] */
+        e = rule_code(c, p, COL_ETHNICITY, text);
+        p->miss_eth = e < 0;
     }
     p->eth = (uint8_t)(e < 0 ? ETH_UNKNOWN : e);
 }
@@ -490,6 +521,8 @@ static void patient_county(struct ctx *c, struct pat *p, json_t *res)
         return;
     p->county = fhir_county(c->o->county_rules, c->o->n_county_rules, d, &p->county_rule);
     p->miss_county = p->county == COUNTY_UNKNOWN;
+    if (p->member)
+        code_map_hit(&c->map, COL_COUNTY, p->county_rule);
 }
 
 uint16_t fhir_language(const char *tag)
@@ -512,6 +545,32 @@ uint16_t fhir_language(const char *tag)
         if (!strncasecmp(tag, two[i][0], 2))
             return (uint16_t)record_lang_pack(two[i][1], 3);
     return LANG_UNKNOWN;
+}
+
+/* communication.language: each coding's code, then the text, through
+ * [map.language]; else the first coding's code as BCP 47 or ISO 639-3. */
+static void patient_language(struct ctx *c, struct pat *p, json_t *lc)
+{
+    json_t *x, *codings = json_object_get(lc, "coding");
+    size_t i;
+    json_array_foreach(codings, i, x) {
+        int v = rule_code(c, p, COL_LANGUAGE, str(x, "code"));
+        if (v >= 0) {
+            p->lang = (uint16_t)v;
+            return;
+        }
+    }
+    const char *text = str(lc, "text");
+    int v = rule_code(c, p, COL_LANGUAGE, text);
+    if (v >= 0) {
+        p->lang = (uint16_t)v;
+        return;
+    }
+    const char *code = str(json_array_get(codings, 0), "code");
+    p->lang = fhir_language(code);
+    /* a value given that is neither a known tag nor "und" */
+    p->miss_lang = p->lang == LANG_UNKNOWN && ((code && *code && !ieq(code, "und")) ||
+                                               (!code && text && *text));
 }
 
 static int on_patient(struct ctx *c, json_t *res)
@@ -537,8 +596,15 @@ static int on_patient(struct ctx *c, json_t *res)
     struct pat *p;
     if (pat_add(c, id, &p) < 0)
         return fatal(c, "out of memory");
+    p->member = birth < c->y1 && death > c->y0;
     const char *g = str(res, "gender");
-    p->sex = ieq(g, "female") ? SEX_F : ieq(g, "male") ? SEX_M : ieq(g, "other") ? SEX_X : SEX_U;
+    int sex = rule_code(c, p, COL_SEX, g);
+    if (sex < 0 && g && *g) {
+        sex = ieq(g, "female") ? SEX_F : ieq(g, "male") ? SEX_M : ieq(g, "other") ? SEX_X
+            : ieq(g, "unknown") ? SEX_U : -1;
+        p->miss_sex = sex < 0;
+    }
+    p->sex = (uint8_t)(sex < 0 ? SEX_U : sex);
     p->race = RACE_UNKNOWN;
     p->eth = ETH_UNKNOWN;
     json_t *x;
@@ -548,7 +614,7 @@ static int on_patient(struct ctx *c, json_t *res)
         if (u && strstr(u, "us-core-race"))
             patient_race(c, p, x);
         else if (u && strstr(u, "us-core-ethnicity"))
-            patient_eth(p, x);
+            patient_eth(c, p, x);
     }
     patient_county(c, p, res);
     json_t *best = NULL;
@@ -556,11 +622,8 @@ static int on_patient(struct ctx *c, json_t *res)
         if (!best || json_is_true(json_object_get(x, "preferred")))
             if (!best || !json_is_true(json_object_get(best, "preferred")))
                 best = x;
-    if (best) {
-        json_t *lc = json_object_get(best, "language");
-        p->lang = fhir_language(str(json_array_get(json_object_get(lc, "coding"), 0), "code"));
-    }
-    p->member = birth < c->y1 && death > c->y0;
+    if (best)
+        patient_language(c, p, json_object_get(best, "language"));
     p->alive_from = birth > c->y0 ? birth : c->y0;
     p->alive_to = death < c->y1 ? death : c->y1;
     p->age = c->o->year - by;
@@ -609,19 +672,32 @@ int fhir_payer_text(const char *t)
     return PAYER_COMMERCIAL;
 }
 
-static int payer_of(json_t *res)
+/* Coverage: [map.payer] on type's coding codes, type.text and the payor's
+ * display; else SOPT by first digit, else the text. */
+static int payer_of(struct ctx *c, json_t *res)
 {
     json_t *type = json_object_get(res, "type"), *x;
     size_t i;
+    const char *t = str(type, "text");
+    const char *payor = str(json_array_get(json_object_get(res, "payor"), 0), "display");
+    int k = -1;
+    json_array_foreach(json_object_get(type, "coding"), i, x)
+        if (k < 0)
+            k = code_map_find(&c->map, COL_PAYER, str(x, "code"), str(x, "code") ? strlen(str(x, "code")) : 0);
+    if (k < 0 && t)
+        k = code_map_find(&c->map, COL_PAYER, t, strlen(t));
+    if (k < 0 && payor)
+        k = code_map_find(&c->map, COL_PAYER, payor, strlen(payor));
+    if (k >= 0) {
+        code_map_hit(&c->map, COL_PAYER, k);
+        return code_map_code(&c->map, COL_PAYER, k);
+    }
     json_array_foreach(json_object_get(type, "coding"), i, x) {
         const char *sys = str(x, "system"), *code = str(x, "code");
         if (code && sys && (strstr(sys, "sopt") || strstr(sys, "2.16.840.1.113883.3.221.5")))
             return fhir_payer_sopt(code);
     }
-    const char *t = str(type, "text");
-    if (!t)
-        t = str(json_array_get(json_object_get(res, "payor"), 0), "display");
-    return fhir_payer_text(t);
+    return fhir_payer_text(t ? t : payor);
 }
 
 static int on_coverage(struct ctx *c, json_t *res)
@@ -636,7 +712,7 @@ static int on_coverage(struct ctx *c, json_t *res)
         return bad(c, BAD_TYPE, "period", "not a dateTime");
     if (b < a)
         return bad(c, BAD_INCONSISTENT, "period", "end before start");
-    int code = payer_of(res);
+    int code = payer_of(c, res);
     if (code < 0)
         return bad(c, BAD_CODE, "type", "no payer type");
     if (a < p->alive_from)
@@ -1118,19 +1194,19 @@ int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink
     c.y1 = days_from_civil(o->year + 1, 1, 1) * DAY;
     snprintf(prof->source, sizeof prof->source, "%s", dir);
     snprintf(prof->period_seen, sizeof prof->period_seen, "%d", o->year);
-    c.rule_base = prof->n_map_rules;
-    if (o->n_county_rules > 0) {
-        struct profile_map_rule *mr = realloc(prof->map_rules, (prof->n_map_rules + (size_t)o->n_county_rules) * sizeof *mr);
-        if (!mr)
-            return fatal(&c, "out of memory");
-        prof->map_rules = mr;
-        for (int i = 0; i < o->n_county_rules; i++) {
-            struct profile_map_rule *x = &mr[prof->n_map_rules++];
-            memset(x, 0, sizeof *x);
-            x->column = COL_COUNTY;
-            snprintf(x->from, sizeof x->from, "%.47s", o->county_rules[i].from);
-            snprintf(x->to, sizeof x->to, "%.23s", o->county_rules[i].to);
-        }
+    static const int cols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
+    const struct code_rule *rules[COL__COUNT];
+    int nr[COL__COUNT];
+    for (int k = 0; k < COL__COUNT; k++) {
+        rules[k] = o->rules[k];
+        nr[k] = o->n_rules[k];
+    }
+    rules[COL_COUNTY] = o->county_rules;
+    nr[COL_COUNTY] = o->n_county_rules;
+    char e[200];
+    if (code_map_init(&c.map, rules, nr, cols, sizeof cols / sizeof cols[0], prof, e, sizeof e) != 0) {
+        fatal(&c, "fhir: %s", e);
+        goto out;
     }
     DIR *d = opendir(dir);
     if (!d)
@@ -1204,8 +1280,8 @@ int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink
         prof->map_misses[COL_RACE] += p->miss_race;
         prof->map_misses[COL_ETHNICITY] += p->miss_eth;
         prof->map_misses[COL_COUNTY] += p->miss_county;
-        if (p->county_rule >= 0)
-            prof->map_rules[c.rule_base + (size_t)p->county_rule].hits++;
+        prof->map_misses[COL_SEX] += p->miss_sex;
+        prof->map_misses[COL_LANGUAGE] += p->miss_lang;
         if (o->ccc)
             profile_count_ccc(prof, m.cmc, p->ccc);
         prof->rows_accepted++;
@@ -1221,5 +1297,6 @@ out:
     }
     free(c.pats);
     free(c.hash);
+    code_map_free(&c.map);
     return rc;
 }

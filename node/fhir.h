@@ -23,10 +23,18 @@
 
 struct fhir_options {
     int year;                              /* calendar year, 1900..2200     */
-    const struct code_rule *county_rules;  /* county name -> FIPS (config)  */
+    const struct code_rule *county_rules;  /* [map.county]: name -> FIPS    */
     int n_county_rules;
-    const struct code_rule *race_rules;    /* local race codes -> RACE_*    */
-    int n_race_rules;
+    /* The other code maps of the configuration, indexed by COL_* of
+     * extract.h, each tried (case-insensitively, trimmed) before the
+     * built-in mapping: COL_RACE and COL_ETHNICITY (a US Core ombCategory or
+     * detailed code, or the text when there is no coding), COL_SEX
+     * (Patient.gender as written), COL_LANGUAGE (a communication.language
+     * coding code, or its text) and COL_PAYER (a Coverage type coding code,
+     * type.text or payor display). A target that is not a standard code is
+     * fatal. Other columns' rules are ignored: FHIR has no such field. */
+    const struct code_rule *rules[COL__COUNT];
+    int n_rules[COL__COUNT];
     int strict;                            /* abort on the first bad line   */
     const struct ccc *ccc;                 /* cmc from Conditions, or NULL  */
 };
@@ -37,7 +45,11 @@ struct fhir_options {
  * dir, rows_read = Patient lines, rows_accepted = members, every rejected
  * line of any file as "FILE: message" with its line number (a line that is
  * not JSON, not an object, of another resourceType, or with a bad value),
- * map misses per column, and the measures the export cannot feed.
+ * one map_rules entry per rule (county, race, ethnicity, sex, language,
+ * payer) with its hits (members; payer rules: Coverage resources of
+ * members), map misses per column (members with a race, ethnicity, sex,
+ * language or county value that is neither standard nor mapped), and the
+ * measures the export cannot feed.
  * Returns 0, or -1 with a message: no Patient file, an unreadable file, a
  * line over 16 MiB, or the first bad line in strict mode. */
 int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink,

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "code_map.h"
 #include "conf.h"
 #include "omop.h"
 
@@ -75,6 +76,46 @@ static const struct { const char *section; int col; } map_sections[] = {
     {"map.payer", COL_PAYER}, {"map.language", COL_LANGUAGE},
     {"map.disability", COL_DISABILITY}, {"map.cmc", COL_CMC}};
 
+/* Which inputs read each map (docs/sources.md says how each adapter
+ * applies it): bit FORMAT_* set when that format reads the column. */
+#define ALL_FORMATS (1u << FORMAT_EXTRACT | 1u << FORMAT_SYNTHEA | 1u << FORMAT_FHIR | 1u << FORMAT_OMOP)
+static const struct { int col; unsigned formats; const char *why_not; } map_inputs[] = {
+    {COL_RACE, ALL_FORMATS, NULL},
+    {COL_ETHNICITY, ALL_FORMATS, NULL},
+    {COL_SEX, ALL_FORMATS, NULL},
+    {COL_PAYER, ALL_FORMATS, NULL},
+    {COL_LANGUAGE, ALL_FORMATS, NULL},
+    {COL_DISABILITY, 1u << FORMAT_EXTRACT, "only an extract has a disability column"},
+    {COL_CMC, 1u << FORMAT_EXTRACT, "only an extract has a cmc column"},
+    {COL_COUNTY, ALL_FORMATS, NULL},
+};
+
+int node_config_map_applies(int col, int format)
+{
+    for (size_t i = 0; i < sizeof map_inputs / sizeof map_inputs[0]; i++)
+        if (map_inputs[i].col == col)
+            return format >= 0 && format <= FORMAT_OMOP && (map_inputs[i].formats >> format & 1u);
+    return 0;
+}
+
+/* "# read by: extract, synthea, fhir, omop" and, when the configured format
+ * does not read it, why. */
+static void print_map_inputs(FILE *f, const struct node_config *c, int col)
+{
+    for (size_t i = 0; i < sizeof map_inputs / sizeof map_inputs[0]; i++) {
+        if (map_inputs[i].col != col)
+            continue;
+        fprintf(f, "# read by:");
+        int k = 0;
+        for (int fmt = FORMAT_EXTRACT; fmt <= FORMAT_OMOP; fmt++)
+            if (map_inputs[i].formats >> fmt & 1u)
+                fprintf(f, "%s %s", k++ ? "," : "", format_names[fmt]);
+        fprintf(f, "\n");
+        if (!node_config_map_applies(col, c->format))
+            fprintf(f, "# not used with format = %s: %s\n", format_names[c->format], map_inputs[i].why_not);
+    }
+}
+
 static int free_section(void *ctx, const char *section, const char *key, const char *value,
                         char *err, size_t errlen)
 {
@@ -101,11 +142,8 @@ static int free_section(void *ctx, const char *section, const char *key, const c
             snprintf(err, errlen, "more than %d county rules", NODE_MAX_RULES);
             return -1;
         }
-        size_t n = strlen(value);
-        int ok = n == 5;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = isdigit((unsigned char)value[i]);
-        if (!ok || strlen(key) >= sizeof c->county_rules[0].from) {
+        if (code_map_target(COL_COUNTY, value, strlen(value)) < 0 ||
+            strlen(key) >= sizeof c->county_rules[0].from) {
             snprintf(err, errlen, "%.40s: county must map to a 5-digit FIPS code, not \"%.20s\"", key, value);
             return -1;
         }
@@ -127,19 +165,8 @@ static int free_section(void *ctx, const char *section, const char *key, const c
             snprintf(err, errlen, "more than %d rules", NODE_MAX_RULES);
             return -1;
         }
-        const char *const *table = NULL;
-        int n = 0;
-        switch (col) {
-        case COL_RACE: table = race_codes; n = RACE__COUNT; break;
-        case COL_ETHNICITY: table = ethnicity_codes; n = ETH__COUNT; break;
-        case COL_SEX: table = sex_codes; n = SEX__COUNT; break;
-        case COL_PAYER: table = payer_codes; n = PAYER__COUNT; break;
-        case COL_DISABILITY:
-        case COL_CMC: table = ynu_codes; n = YNU__COUNT; break;
-        default: break;
-        }
-        if (table ? catalog_code_find(table, n, value, strlen(value)) < 0
-                  : record_lang_pack(value, (int)strlen(value)) < 0) {
+        /* the same check the adapters make (code_map.c), here with file:line */
+        if (code_map_target(col, value, strlen(value)) < 0) {
             snprintf(err, errlen, "%.40s = %.20s: \"%.20s\" is not a standard code", key, value, value);
             return -1;
         }
@@ -470,11 +497,13 @@ void node_config_print(FILE *f, const struct node_config *c)
         if (!c->n_rules[col])
             continue;
         fprintf(f, "\n[%s]\n", map_sections[s].section);
+        print_map_inputs(f, c, col);
         for (int i = 0; i < c->n_rules[col]; i++)
             fprintf(f, "%s = %s\n", c->rules[col][i].from, c->rules[col][i].to);
     }
     if (c->n_county_rules) {
         fprintf(f, "\n[map.county]\n");
+        print_map_inputs(f, c, COL_COUNTY);
         for (int i = 0; i < c->n_county_rules; i++)
             fprintf(f, "%s = %s\n", c->county_rules[i].from, c->county_rules[i].to);
     }

@@ -100,7 +100,14 @@ int node_config_check_files(const struct node_config *c, char *err, size_t errle
 /* Fills reader options that point into c (c must outlive them). */
 void node_config_extract_options(const struct node_config *c, struct extract_options *o);
 
-/* Prints the effective settings (check-config). */
+/* 1 when input format (FORMAT_*) reads the [map.*] rules of column col
+ * (COL_* of extract.h; county is COL_COUNTY): disability and cmc only an
+ * extract has; the other maps every input reads. */
+int node_config_map_applies(int col, int format);
+
+/* Prints the effective settings (check-config); after each [map.*] header
+ * a comment says which inputs read it, and why the configured one does
+ * not when it does not. */
 void node_config_print(FILE *f, const struct node_config *c);
 
 /* Parses "race*disability, payer*language" into pairs; "race" lists into

@@ -32,7 +32,9 @@
 #include <strings.h>
 
 #include "catalog.h"
+#include "code_map.h"
 #include "fhir.h"
+#include "synthea.h"
 
 #define DAY 86400LL
 #define FETCH_ROWS 5000
@@ -168,11 +170,11 @@ static void free_cols(struct cols *c)
 enum {
     Q_YOB, Q_GENDER, Q_RACE, Q_RACE_SRC, Q_ETH, Q_ETH_SRC, Q_COUNTY, Q_AF, Q_AT, Q_OBS, Q_PAYERS,
     Q_ED, Q_IP, Q_PC, Q_TELE, Q_WELL, Q_STAYS, Q_CENTS, Q_DIAB, Q_HTN, Q_CODES, Q_A1C, Q_SBP,
-    Q_DBP, Q_HRSN, Q__COUNT
+    Q_DBP, Q_HRSN, Q_GENDER_SRC, Q__COUNT
 };
 
 struct avail {
-    int death, location, vocab, ancestor, ppp, visit, visit_dt, proc, cost, cost_allowed,
+    int death, gender_src, location, vocab, ancestor, ppp, visit, visit_dt, proc, cost, cost_allowed,
         cost_charge, cost_total, cond, cond_src_concept, meas, meas_dt, obs, obs_dt;
 };
 
@@ -189,8 +191,9 @@ static void build_query(struct buf *q, const struct avail *a, const char *S, con
            "(make_date(p.year_of_birth, 1, 1) + make_interval(months => least(greatest(COALESCE(p.month_of_birth, 1), 1), 12) - 1, "
            "days => least(greatest(COALESCE(p.day_of_birth, 1), 1), 31) - 1))::date AS birth, "
            "p.gender_concept_id AS g, p.race_concept_id AS rc, p.race_source_value AS rsv, "
-           "p.ethnicity_concept_id AS ec, p.ethnicity_source_value AS esv, %s AS county, %s AS death "
+           "p.ethnicity_concept_id AS ec, p.ethnicity_source_value AS esv, %s AS gsv, %s AS county, %s AS death "
            "FROM %s.person p ",
+        a->gender_src ? "p.gender_source_value" : "NULL::text",
         a->location ? "l.county" : "NULL::text", a->death ? "d.death_date" : "NULL::date", S);
     if (a->location)
         add(q, "LEFT JOIN %s.location l ON l.location_id = p.location_id ", S);
@@ -210,7 +213,8 @@ static void build_query(struct buf *q, const struct avail *a, const char *S, con
     if (a->ppp) {
         add(q, "pay AS (SELECT pp.person_id, string_agg((greatest(pp.payer_plan_period_start_date, m.af) - DATE '1970-01-01') "
                "|| chr(31) || (least(pp.payer_plan_period_end_date + 1, m.at) - DATE '1970-01-01') || chr(31) || "
-               "COALESCE(%s, '') || chr(31) || COALESCE(replace(replace(pp.payer_source_value, chr(30), ' '), chr(31), ' '), ''), "
+               "COALESCE(%s, '') || chr(31) || COALESCE(replace(replace(pp.payer_source_value, chr(30), ' '), chr(31), ' '), '') || "
+               "chr(31) || COALESCE(pp.payer_concept_id::text, ''), "
                "chr(30) ORDER BY pp.payer_plan_period_start_date, pp.payer_plan_period_end_date) AS spans "
                "FROM %s.payer_plan_period pp JOIN m ON m.person_id = pp.person_id ",
             a->vocab ? "pc.concept_code" : "NULL", S);
@@ -309,7 +313,7 @@ static void build_query(struct buf *q, const struct avail *a, const char *S, con
                "GROUP BY descendant_concept_id), ", V);
     add(q, "z AS (SELECT 1) SELECT m.yob, m.g, %s, m.rsv, m.ec, m.esv, m.county, "
            "m.af - DATE '1970-01-01', m.at - DATE '1970-01-01', obs.spans, %s, "
-           "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s "
+           "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, m.gsv "
            "FROM m LEFT JOIN obs ON obs.person_id = m.person_id ",
         a->ancestor ? "COALESCE(rr.omb, m.rc)" : "m.rc", a->ppp ? "pay.spans" : "NULL",
         a->visit ? "vis.ed" : "NULL", a->visit ? "vis.ip" : "NULL", a->visit ? "vis.pc" : "NULL",
@@ -354,7 +358,7 @@ struct ctx {
     struct avail a;
     int64_t y0, y1;               /* seconds */
     uint64_t row;
-    size_t rule_base;             /* first county rule in prof->map_rules */
+    struct code_map map;          /* [map.*] rules, hits into prof        */
 };
 
 static const char *val(PGresult *r, int i, int col)
@@ -368,52 +372,70 @@ static int64_t num(PGresult *r, int i, int col)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-static int rule_find(const struct code_rule *rules, int n, const char *v)
+static int is_zero(const char *concept)
 {
-    for (int i = 0; v && *v && i < n; i++)
-        if (!strcasecmp(rules[i].from, v))
-            return i;
-    return -1;
+    return !concept || !*concept || !strcmp(concept, "0");
 }
 
-static int race_of(const struct ctx *c, const char *concept, const char *source, int *miss)
+/* A [map.*] rule for the concept id or, for concept 0, the source value:
+ * its standard code (the hit counted), or -1. */
+static int rule_of(struct ctx *c, int col, const char *concept, const char *source)
+{
+    int v = is_zero(concept) ? -1 : code_map_apply(&c->map, col, concept);
+    if (v < 0 && is_zero(concept))
+        v = code_map_apply(&c->map, col, source);
+    return v;
+}
+
+/* Set when the person has a value (a concept other than 0, or a source
+ * value) that gave no code. */
+static int has_value(const char *concept, const char *source)
+{
+    return !is_zero(concept) || (source && *source);
+}
+
+static int race_of(struct ctx *c, const char *concept, const char *source, int *miss)
 {
     static const struct { const char *id; int race; } omb[] = {
         {"8657", RACE_AIAN}, {"8515", RACE_ASIAN}, {"8516", RACE_BLACK}, {"8557", RACE_NHPI}, {"8527", RACE_WHITE},
     };
-    int k = rule_find(c->o->race_rules, c->o->n_race_rules, concept);
-    if (k < 0 && (!concept || !strcmp(concept, "0")))
-        k = rule_find(c->o->race_rules, c->o->n_race_rules, source);
-    if (k >= 0) {
-        const char *to = c->o->race_rules[k].to;
-        int v = catalog_code_find(race_codes, RACE__COUNT, to, strlen(to));
-        if (v >= 0)
-            return v;
-    }
+    int v = rule_of(c, COL_RACE, concept, source);
+    if (v >= 0)
+        return v;
     for (size_t i = 0; concept && i < sizeof omb / sizeof omb[0]; i++)
         if (!strcmp(concept, omb[i].id))
             return omb[i].race;
-    *miss = (concept && strcmp(concept, "0")) || (source && *source);
+    *miss = has_value(concept, source);
     return RACE_UNKNOWN;
 }
 
-static int eth_of(const struct ctx *c, const char *concept, const char *source, int *miss)
+static int eth_of(struct ctx *c, const char *concept, const char *source, int *miss)
 {
-    int k = rule_find(c->o->eth_rules, c->o->n_eth_rules, concept);
-    if (k < 0 && (!concept || !strcmp(concept, "0")))
-        k = rule_find(c->o->eth_rules, c->o->n_eth_rules, source);
-    if (k >= 0) {
-        const char *to = c->o->eth_rules[k].to;
-        int v = catalog_code_find(ethnicity_codes, ETH__COUNT, to, strlen(to));
-        if (v >= 0)
-            return v;
-    }
+    int v = rule_of(c, COL_ETHNICITY, concept, source);
+    if (v >= 0)
+        return v;
     if (concept && !strcmp(concept, "38003563"))
         return ETH_HISPANIC;
     if (concept && !strcmp(concept, "38003564"))
         return ETH_NOT_HISPANIC;
-    *miss = (concept && strcmp(concept, "0")) || (source && *source);
+    *miss = has_value(concept, source);
     return ETH_UNKNOWN;
+}
+
+/* Gender concepts 8532 F, 8507 M, 8521 other (X), 8551 unknown. */
+static int sex_of(struct ctx *c, const char *concept, const char *source, int *miss)
+{
+    int v = rule_of(c, COL_SEX, concept, source);
+    if (v >= 0)
+        return v;
+    if (concept && !strcmp(concept, "8532"))
+        return SEX_F;
+    if (concept && !strcmp(concept, "8507"))
+        return SEX_M;
+    if (concept && !strcmp(concept, "8521"))
+        return SEX_X;
+    *miss = (concept && strcmp(concept, "8551") && !is_zero(concept)) || (is_zero(concept) && source && *source);
+    return SEX_U;
 }
 
 /* "a,b a,b ..." of epoch days (obs) or seconds (stays). */
@@ -442,9 +464,10 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
     *ccc_mask = 0;
     int age = o->year - (int)num(r, i, Q_YOB);
     m->age = (int16_t)(age >= 0 && age <= 120 ? age : -1);
-    const char *g = val(r, i, Q_GENDER);
-    m->sex = !g ? SEX_U : !strcmp(g, "8532") ? SEX_F : !strcmp(g, "8507") ? SEX_M : !strcmp(g, "8521") ? SEX_X : SEX_U;
     int miss = 0;
+    m->sex = (uint8_t)sex_of(c, val(r, i, Q_GENDER), val(r, i, Q_GENDER_SRC), &miss);
+    pr->map_misses[COL_SEX] += (uint64_t)miss;
+    miss = 0;
     m->race = (uint8_t)race_of(c, val(r, i, Q_RACE), val(r, i, Q_RACE_SRC), &miss);
     pr->map_misses[COL_RACE] += (uint64_t)miss;
     miss = 0;
@@ -455,7 +478,7 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
     m->county = county && *county ? fhir_county(o->county_rules, o->n_county_rules, county, &rule) : COUNTY_UNKNOWN;
     if (county && *county && m->county == COUNTY_UNKNOWN)
         pr->map_misses[COL_COUNTY]++;
-    m->language = LANG_UNKNOWN;
+    m->language = LANG_UNKNOWN; /* unless a preferred-language answer (below) */
     m->disability = YNU_U;
     m->cmc = YNU_U;
 
@@ -480,18 +503,22 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
         if (!dup)
             return -1;
         for (char *save = NULL, *rec = strtok_r(dup, "\x1e", &save); rec; rec = strtok_r(NULL, "\x1e", &save)) {
-            char *f[4] = {rec, NULL, NULL, NULL};
-            for (int k = 1; k < 4; k++) {
+            char *f[5] = {rec, NULL, NULL, NULL, NULL};
+            for (int k = 1; k < 5; k++) {
                 char *u = f[k - 1] ? strchr(f[k - 1], '\x1f') : NULL;
                 if (u) {
                     *u = '\0';
                     f[k] = u + 1;
                 }
             }
-            if (!f[3])
+            if (!f[4])
                 continue;
             int64_t a = strtoll(f[0], NULL, 10) * DAY, b = strtoll(f[1], NULL, 10) * DAY;
-            int code = *f[2] ? fhir_payer_sopt(f[2]) : fhir_payer_text(f[3]);
+            /* [map.payer] on the concept id (or, for 0, the source value),
+             * then the SOPT code, then the source value's text */
+            int code = rule_of(c, COL_PAYER, f[4], f[3]);
+            if (code < 0)
+                code = *f[2] ? fhir_payer_sopt(f[2]) : fhir_payer_text(f[3]);
             if (code < 0)
                 code = PAYER_OTHER;
             if (b > a)
@@ -552,11 +579,25 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
         char *dup = strdup(items);
         if (!dup)
             return -1;
+        const char *lang = NULL; /* the year's last PRAPARE preferred-language answer */
         for (char *save = NULL, *rec = strtok_r(dup, "\x1e", &save); rec; rec = strtok_r(NULL, "\x1e", &save)) {
             char *u = strchr(rec, '\x1f');
             if (u)
                 *u++ = '\0';
             fhir_hrsn_positive(&hf, rec, u && *u ? u : NULL);
+            if (!strcmp(rec, "54899-0"))
+                lang = u;
+        }
+        if (lang && *lang) {
+            /* [map.language], then a language name, then a BCP 47 or ISO 639-3 code */
+            int v = code_map_apply(&c->map, COL_LANGUAGE, lang);
+            if (v < 0)
+                v = synthea_language_name(lang, strlen(lang));
+            if (v < 0 && fhir_language(lang) != LANG_UNKNOWN)
+                v = fhir_language(lang);
+            if (v < 0 && strcasecmp(lang, "und") != 0)
+                pr->map_misses[COL_LANGUAGE]++;
+            m->language = (uint16_t)(v < 0 ? LANG_UNKNOWN : v);
         }
         free(dup);
         m->hrsn_screened = 1;
@@ -566,8 +607,7 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
         m->hrsn_utilities = hf.utilities;
         m->hrsn_safety = hf.safety;
     }
-    if (rule >= 0)
-        pr->map_rules[c->rule_base + (size_t)rule].hits++;
+    code_map_hit(&c->map, COL_COUNTY, rule);
     return 0;
 }
 
@@ -654,6 +694,7 @@ int omop_read(const char *conninfo, const struct omop_options *o, record_sink_fn
     }
     struct avail *a = &c.a;
     a->death = has(&cols, 0, "death", "death_date");
+    a->gender_src = has(&cols, 0, "person", "gender_source_value");
     a->location = has(&cols, 0, "location", "county") && has(&cols, 0, "location", "location_id");
     a->vocab = has(&cols, 1, "concept", "concept_code") && has(&cols, 1, "concept", "vocabulary_id") &&
                has(&cols, 1, "concept", "concept_name");
@@ -705,21 +746,19 @@ int omop_read(const char *conninfo, const struct omop_options *o, record_sink_fn
         unavailable(prof, mm, why, sizeof why, "no observation (hrsn_*)");
     }
     snprintf(prof->unavailable_why, sizeof prof->unavailable_why, "%s", why);
-    c.rule_base = prof->n_map_rules;
-    if (o->n_county_rules > 0) {
-        struct profile_map_rule *mr = realloc(prof->map_rules, (prof->n_map_rules + (size_t)o->n_county_rules) * sizeof *mr);
-        if (!mr) {
-            snprintf(err, errlen, "out of memory");
-            goto out;
-        }
-        prof->map_rules = mr;
-        for (int k = 0; k < o->n_county_rules; k++) {
-            struct profile_map_rule *x = &mr[prof->n_map_rules++];
-            memset(x, 0, sizeof *x);
-            x->column = COL_COUNTY;
-            snprintf(x->from, sizeof x->from, "%.47s", o->county_rules[k].from);
-            snprintf(x->to, sizeof x->to, "%.23s", o->county_rules[k].to);
-        }
+    static const int mcols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
+    const struct code_rule *rules[COL__COUNT];
+    int nr[COL__COUNT];
+    for (int k = 0; k < COL__COUNT; k++) {
+        rules[k] = o->rules[k];
+        nr[k] = o->n_rules[k];
+    }
+    rules[COL_COUNTY] = o->county_rules;
+    nr[COL_COUNTY] = o->n_county_rules;
+    char e[200];
+    if (code_map_init(&c.map, rules, nr, mcols, sizeof mcols / sizeof mcols[0], prof, e, sizeof e) != 0) {
+        snprintf(err, errlen, "omop: %s", e);
+        goto out;
     }
     build_query(&q, a, S, V, o->year);
     add(&q, "%s", "");
@@ -780,5 +819,6 @@ out:
     PQfreemem(V);
     free_cols(&cols);
     PQfinish(db);
+    code_map_free(&c.map);
     return rc;
 }

@@ -25,19 +25,30 @@ struct omop_options {
     int year;                              /* calendar year, 1900..2200     */
     const char *schema;                    /* CDM tables ("public")         */
     const char *vocabulary_schema;         /* concept, concept_ancestor     */
-    const struct code_rule *race_rules;    /* [map.race]: concept id or     */
-    int n_race_rules;                      /* race_source_value -> RACE_*   */
-    const struct code_rule *eth_rules;     /* [map.ethnicity], likewise     */
-    int n_eth_rules;
     const struct code_rule *county_rules;  /* location.county names         */
     int n_county_rules;
+    /* The other code maps, indexed by COL_* of extract.h, tried before the
+     * built-in concepts: COL_RACE, COL_ETHNICITY and COL_SEX match the
+     * person's *_concept_id or, when it is 0 or NULL, its *_source_value;
+     * COL_PAYER matches payer_plan_period.payer_concept_id or, when it is 0
+     * or NULL, payer_source_value; COL_LANGUAGE matches the answer of the
+     * year's last PRAPARE "Preferred language" observation (LOINC 54899-0:
+     * value_as_string, else value_as_concept_id's name; the CDM's person
+     * has no language field). A target that is not a standard code is
+     * fatal. Other columns' rules are ignored. */
+    const struct code_rule *rules[COL__COUNT];
+    int n_rules[COL__COUNT];
     int strict;                            /* abort on the first bad row    */
     const struct ccc *ccc;                 /* cmc from conditions, or NULL  */
 };
 
 /* Connects with `conninfo` (libpq keyword/value string or postgresql://
  * URI), runs the roll-up and hands each member to sink(sink_ctx, r, +1).
- * The profile's source is the connection string without its password.
+ * The profile's source is the connection string without its password;
+ * it gets one map_rules entry per rule (county, race, ethnicity, sex,
+ * language, payer) with its hits (members; payer rules: plan periods in the year)
+ * and map misses per column (members whose value is neither a known
+ * concept nor mapped).
  * Returns 0, or -1 with a message in err that never holds the password: a
  * connection string that does not parse, a failed connection, a missing
  * required table, or a failed query. */

@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "extract.h"
 #include "fhir.h"
+#include "log.h"
 #include "omop.h"
 #include "synthea.h"
 #include "tally.h"
@@ -88,6 +89,12 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     }
     if (c->cmc == CMC_CCC && pipeline_load_ccc(c, &ccc, err, errlen) != 0)
         goto out;
+    /* Rules this input does not read: say so rather than ignore them silently. */
+    for (int col = 0; col < COL__COUNT; col++)
+        if (c->n_rules[col] && !node_config_map_applies(col, c->format))
+            log_warnx("[map.%s]: %d rule(s) not used: %s input has no %s field", extract_column_names[col],
+                      c->n_rules[col], c->format == FORMAT_SYNTHEA ? "a Synthea" : c->format == FORMAT_FHIR
+                      ? "a FHIR" : "an OMOP", extract_column_names[col]);
     double t0 = now_seconds();
     long year = 0;
     if (c->format != FORMAT_EXTRACT) {
@@ -103,18 +110,23 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     if (c->format == FORMAT_OMOP) {
         struct omop_options oo = {.year = (int)year, .schema = c->omop_schema,
                                   .vocabulary_schema = c->omop_vocabulary_schema,
-                                  .race_rules = c->rules[COL_RACE], .n_race_rules = c->n_rules[COL_RACE],
-                                  .eth_rules = c->rules[COL_ETHNICITY], .n_eth_rules = c->n_rules[COL_ETHNICITY],
                                   .county_rules = c->county_rules, .n_county_rules = c->n_county_rules,
                                   .strict = c->bad_rows == BADROWS_STRICT, .ccc = ccc};
+        for (int col = 0; col < COL__COUNT; col++) {
+            oo.rules[col] = c->rules[col];
+            oo.n_rules[col] = c->n_rules[col];
+        }
         if (omop_read(c->input, &oo, tally_add, tallies[0], &out->profile, err, errlen) != 0)
             goto out;
         nworkers = 1;
     } else if (c->format == FORMAT_FHIR) {
         struct fhir_options fo = {.year = (int)year, .county_rules = c->county_rules,
-                                  .n_county_rules = c->n_county_rules, .race_rules = c->rules[COL_RACE],
-                                  .n_race_rules = c->n_rules[COL_RACE],
+                                  .n_county_rules = c->n_county_rules,
                                   .strict = c->bad_rows == BADROWS_STRICT, .ccc = ccc};
+        for (int col = 0; col < COL__COUNT; col++) {
+            fo.rules[col] = c->rules[col];
+            fo.n_rules[col] = c->n_rules[col];
+        }
         if (fhir_read(c->input, &fo, tally_add, tallies[0], &out->profile, err, errlen) != 0)
             goto out;
         nworkers = 1;

@@ -66,6 +66,11 @@ int synthea_read(const char *dir, const struct synthea_options *o,
                  record_sink_fn sink, void *sink_ctx, struct profile *prof,
                  char *err, size_t errlen);
 
+/* record_lang_pack() code of a PRAPARE language answer naming a language
+ * ("Spanish", "English", any case, trimmed), or -1 (also for "Language
+ * other than English", which names none). Shared with the OMOP adapter. */
+int synthea_language_name(const char *text, size_t len);
+
 /* FIPS code (e.g. 6037) of a California county name ("Los Angeles County"
  * or "Los Angeles", any case), or COUNTY_UNKNOWN. */
 int synthea_ca_county_fips(const char *name, size_t len);

@@ -25,9 +25,20 @@
  * concept_ancestor), and --omop-csv the extract those people must give
  * through the OMOP mapping: member months from observation periods (one per
  * coverage span, or one spanning the life of someone without coverage),
- * language unknown (the CDM has no preferred-language field), the rest as
+ * language unknown (no preferred-language answer; see --local-codes), the rest as
  * for FHIR. Race and ethnicity not in the OMB concepts are written as
  * source values that the test's [map.race] / [map.ethnicity] rules map.
+ *
+ * --local-codes writes, for every other person (odd index), local codes
+ * that only the configuration's maps make standard, the CSVs unchanged:
+ * FHIR gender "W" for female ([map.sex] W = F), ethnicity code "HISP" for
+ * 2135-2 ([map.ethnicity] HISP = HISPANIC), language code "ESP" for "es"
+ * ([map.language] ESP = spa; without it "esp" would pass as ISO 639-3) and
+ * Coverage type text "Medi-Cal" for SOPT 2 ([map.payer] Medi-Cal =
+ * MEDICAID); OMOP gender_concept_id 0 with gender_source_value "W",
+ * payer_concept_id 0 with payer_source_value "Medi-Cal", and for those
+ * screened in the year a PRAPARE preferred-language answer (LOINC 54899-0)
+ * "Espanol" ([map.language] Espanol = spa; the OMOP CSV then says spa).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -131,7 +142,7 @@ int main(int argc, char **argv)
     long persons = 1000;
     uint64_t seed = 1;
     const char *csv = NULL, *dir = NULL;
-    int gzip = 0, junk = 0;
+    int gzip = 0, junk = 0, local = 0;
     const char *odir = NULL, *ocsv = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--persons") && i + 1 < argc)
@@ -150,8 +161,11 @@ int main(int argc, char **argv)
             gzip = 1;
         else if (!strcmp(argv[i], "--junk"))
             junk = 1;
+        else if (!strcmp(argv[i], "--local-codes"))
+            local = 1;
         else {
-            fprintf(stderr, "usage: equity-gen-sources --persons N --seed S --csv FILE --fhir DIR [--gzip] [--junk]\n");
+            fprintf(stderr, "usage: equity-gen-sources --persons N --seed S --csv FILE --fhir DIR [--gzip] [--junk] "
+                            "[--local-codes] [--omop DIR --omop-csv FILE]\n");
             return 2;
         }
     }
@@ -213,6 +227,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < persons; i++) {
         char id[32], d1[16], d2[16];
         snprintf(id, sizeof id, "pt-%ld", i);
+        const int lc = local && (i & 1); /* this person's source uses local codes */
         /* birth: mostly 1925..2022, a few in 2023, a few after */
         int by = 1925 + pick(99);
         if (chance(2))
@@ -280,13 +295,15 @@ int main(int argc, char **argv)
         if (ecode)
             snprintf(eext, sizeof eext, "%s{\"url\":\"http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity\",\"extension\":["
                      "{\"url\":\"%s\",\"valueCoding\":{\"code\":\"%s\"}},{\"url\":\"text\",\"valueString\":\"x\"}]}",
-                     ext[0] ? "," : "", ek >= 94 ? "detailed" : "ombCategory", ecode);
+                     ext[0] ? "," : "", ek >= 94 ? "detailed" : "ombCategory",
+                     lc && ek < 30 ? "HISP" : ecode);
         static const char *const bcp[] = {"en", "en-US", "es", "zh", "vi", "kor", NULL};
         static const char *const iso[] = {"eng", "eng", "spa", "zho", "vie", "kor", "und"};
         int lk = pick(7);
         char comm[256] = "";
         if (bcp[lk])
-            snprintf(comm, sizeof comm, ",\"communication\":[{\"language\":{\"coding\":[{\"system\":\"urn:ietf:bcp:47\",\"code\":\"%s\"}]},\"preferred\":true}]", bcp[lk]);
+            snprintf(comm, sizeof comm, ",\"communication\":[{\"language\":{\"coding\":[{\"system\":\"urn:ietf:bcp:47\",\"code\":\"%s\"}]},\"preferred\":true}]",
+                     lc && lk == 2 ? "ESP" : bcp[lk]);
         int ck = pick(4);
         const char *district = ck == 0 ? "Los Angeles County" : ck == 1 ? "06001" : ck == 2 ? "Yuba" : NULL;
         const char *county = ck == 0 ? "06037" : ck == 1 ? "06001" : ck == 2 ? "06115" : "";
@@ -300,7 +317,7 @@ int main(int argc, char **argv)
         }
         ymd(birth, d2);
         w(&pat, "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"extension\":[%s%s],\"name\":[{\"family\":\"Doe\"}]%s,"
-                "\"birthDate\":\"%s\"%s%s%s}\n", id, ext, eext, g < 4 ? (g == 0 ? ",\"gender\":\"female\"" : g == 1 ? ",\"gender\":\"male\"" : g == 2 ? ",\"gender\":\"other\"" : ",\"gender\":\"unknown\"") : "",
+                "\"birthDate\":\"%s\"%s%s%s}\n", id, ext, eext, g < 4 ? (g == 0 ? (lc ? ",\"gender\":\"W\"" : ",\"gender\":\"female\"") : g == 1 ? ",\"gender\":\"male\"" : g == 2 ? ",\"gender\":\"other\"" : ",\"gender\":\"unknown\"") : "",
           d2, dead, addr, comm);
         (void)gender;
         if (odir) {
@@ -324,8 +341,9 @@ int main(int argc, char **argv)
                 snprintf(loc, sizeof loc, "%ld", i + 1);
                 fprintf(T[O_LOCATION], "%ld\t%s\n", i + 1, district);
             }
-            fprintf(T[O_PERSON], "%ld\t%d\t%.4s\t%.2s\t%.2s\t%d\t%d\t%s\t%s\t%s\n", i + 1, gcon[g], bm, bm + 5, bm + 8,
-                    rcon, econ, loc, rsv, esv);
+            fprintf(T[O_PERSON], "%ld\t%d\t%.4s\t%.2s\t%.2s\t%d\t%d\t%s\t%s\t%s\t%s\n", i + 1,
+                    lc && g == 0 ? 0 : gcon[g], bm, bm + 5, bm + 8, rcon, econ, loc, rsv, esv,
+                    lc && g == 0 ? "W" : g < 4 ? sexc[g] : "\\N");
             if (death >= 0) {
                 ymd(death, d1);
                 fprintf(T[O_DEATH], "%ld\t%s\n", i + 1, d1);
@@ -345,6 +363,8 @@ int main(int argc, char **argv)
             char type[160];
             if (pk == 2)
                 snprintf(type, sizeof type, "{\"text\":\"Dual Eligible\"}");
+            else if (pk == 0 && lc)
+                snprintf(type, sizeof type, "{\"text\":\"Medi-Cal\"}");
             else
                 snprintf(type, sizeof type, "{\"coding\":[{\"system\":\"https://nahdo.org/sopt\",\"code\":\"%s\"}]}",
                          pk == 0 ? "2" : pk == 1 ? "1" : pk == 3 ? "5" : pk == 4 ? "81" : "39");
@@ -365,8 +385,8 @@ int main(int argc, char **argv)
                 ymd(b < 0 ? days_from_civil(2099, 12, 31) : b - 1, dend); /* OMOP end dates are inclusive */
                 fprintf(T[O_OBSP], "%ld\t%ld\t%s\t%s\n", ++span_id, i + 1, d1, dend);
                 static const int pcon[] = {9002, 9001, 0, 9005, 9081, 9039};
-                fprintf(T[O_PPP], "%ld\t%ld\t%s\t%s\t%d\t%s\n", span_id, i + 1, d1, dend, pcon[pk],
-                        pk == 2 ? "Dual Eligible" : "plan");
+                fprintf(T[O_PPP], "%ld\t%ld\t%s\t%s\t%d\t%s\n", span_id, i + 1, d1, dend,
+                        lc && pk == 0 ? 0 : pcon[pk], pk == 2 ? "Dual Eligible" : lc && pk == 0 ? "Medi-Cal" : "plan");
                 if (sb > sa) {
                     double mo = (double)((sb - sa) / DAY * DAY) * 12.0 / (double)(y1 - y0);
                     ocov[pk] += mo;
@@ -617,12 +637,18 @@ int main(int argc, char **argv)
             } else
                 scr = 0;
         }
+        const char *olang = "und";
+        if (odir && lc && scr) {
+            ymd(od, d1);
+            fprintf(T[O_OBS], "%ld\t%ld\t0\t%s\t%s 11:30:00\tEspanol\t0\t54899-0\n", ++obs_id, i + 1, d1, d1);
+            olang = "spa";
+        }
         if (!member)
             continue;
         int64_t tot = cost;
         if (oc)
-            fprintf(oc, "%s,%d,%d,%s,%s,%s,und,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",
-                    id, YEAR, age, g < 4 ? sexc[g] : "U", race, eth, opayer,
+            fprintf(oc, "%s,%d,%d,%s,%s,%s,%s,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",
+                    id, YEAR, age, g < 4 ? sexc[g] : "U", race, eth, olang, opayer,
                     age < 21 ? (cmc ? "Y" : "N") : "U", county, omm, ed, ip, readm, pc, tele, well, diab,
                     diab ? a1c_poor : 0, htn, htn ? bpc : 0, scr, food, hous, trans, util, safe, tot / 100, (int)(tot % 100));
         fprintf(cf, "%s,%d,%d,%s,%s,%s,%s,%s,,U,%s,%s,%.17g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%" PRId64 ".%02d\n",

@@ -6,7 +6,9 @@
 # persons as CDM tables and the extract those persons must give; the
 # node's cells from the CDM must equal the extract's. Also: a read-only
 # role is enough, the password appears in no output, missing tables make
-# measures not available (never zero), a bad connection fails cleanly.
+# measures not available (never zero), a bad connection fails cleanly;
+# local sex, payer and language values are mapped by [map.sex] / [map.payer] /
+# [map.language].
 set -u
 BUILD=${1:?usage: it_omop.sh BUILD_DIR SOURCE_DIR}
 SRC=${2:?usage: it_omop.sh BUILD_DIR SOURCE_DIR}
@@ -26,7 +28,7 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 bad() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
 
 if pg_start; then ok "PostgreSQL started as $(stat -c %U "$W/pg") on port $PORT"; else bad "start PostgreSQL"; exit 1; fi
-if pg_load_cdm 3000 23; then ok "CDM loaded ($(wc -l <"$W/cdm/person.tsv") persons)"; else bad "load the CDM"; fi
+if pg_load_cdm 3000 23 --local-codes; then ok "CDM loaded ($(wc -l <"$W/cdm/person.tsv") persons)"; else bad "load the CDM"; fi
 
 CONN="host=127.0.0.1 port=$PORT dbname=cdm user=reader password=$READER_PW connect_timeout=10"
 cat >"$W/omop.ini" <<INI
@@ -46,6 +48,16 @@ other = OTHER
 declined = DECLINED
 unknown = UNKNOWN
 INI
+cp "$W/omop.ini" "$W/nolocal.ini"
+# every other person's source uses local sex and payer codes (--local-codes)
+cat >>"$W/omop.ini" <<INI
+[map.sex]
+W = F
+[map.payer]
+Medi-Cal = MEDICAID
+[map.language]
+Espanol = spa
+INI
 grep -v "^cmc\|^format\|^path\|^omop" "$W/omop.ini" >"$W/extract.ini"
 
 "$NODE" aggregate -q --input "$W/truth.csv" --threads 1 -c "$W/extract.ini" --out "$W/truth_cells.csv" \
@@ -64,6 +76,27 @@ grep -q "omop_schema = cdm54" "$W/cc" && ok "check-config shows omop_schema" || 
 "$NODE" profile --period 2023 -c "$W/omop.ini" >"$W/prof" 2>&1
 grep -q "any category [1-9]" "$W/prof" && ok "CCC categories from condition_occurrence" \
     || bad "CCC: $(grep -A3 'medical complexity' "$W/prof")"
+# [map.sex] (gender_source_value of concept 0), [map.payer] (payer_source_value
+# of concept 0) and [map.language] (the PRAPARE preferred-language answer):
+# hits counted; without them those values are misses and the cells differ.
+for rule in "sex  *W  *-> F  *[1-9][0-9]* hits" "payer  *Medi-Cal  *-> MEDICAID  *[1-9][0-9]* hits" \
+            "language  *Espanol  *-> spa  *[1-9][0-9]* hits" "race  *multiracial  *-> MULTI  *[1-9][0-9]* hits"; do
+    grep -q "$rule" "$W/prof" && ok "profile: ${rule%% *} rule hits counted" \
+        || bad "profile lacks \"$rule\": $(grep -A10 'Code maps' "$W/prof")"
+done
+grep -q "values neither standard nor mapped" "$W/prof" \
+    && bad "misses with every local code mapped: $(grep 'neither' "$W/prof")" || ok "no misses with the maps"
+"$NODE" aggregate -q --period 2023 -c "$W/nolocal.ini" --out "$W/nolocal_cells.csv" 2>"$W/err" \
+    || bad "aggregate without the sex and payer maps: $(cat "$W/err")"
+cmp -s "$W/truth_cells.csv" "$W/nolocal_cells.csv" && bad "unmapped local sex, payer and language values still give the truth's cells" \
+    || ok "without [map.sex], [map.payer] and [map.language] the cells differ"
+"$NODE" profile --period 2023 -c "$W/nolocal.ini" >"$W/nprof" 2>&1
+grep -q "sex  *[1-9][0-9]* values neither standard nor mapped" "$W/nprof" \
+    && ok "unmapped gender_source_value counted as a miss" || bad "sex misses: $(grep -A10 'Code maps' "$W/nprof")"
+grep -q "language  *[1-9][0-9]* values neither standard nor mapped" "$W/nprof" \
+    && ok "unmapped preferred-language answer counted as a miss" || bad "language misses: $(grep -A10 'Code maps' "$W/nprof")"
+grep -q ',language,spa,' "$W/truth_cells.csv" && ok "the truth has Spanish speakers (from the 54899-0 answers)" \
+    || bad "no language cells for spa in the truth"
 
 # The reader cannot write: the node's role is read-only and the node asks no more.
 PGPASSWORD=$READER_PW psql -X -q "host=127.0.0.1 port=$PORT user=reader dbname=cdm" \

@@ -112,8 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct code_rule rule = {.from = "Harris County", .to = "48201"};
     struct code_rule race = {.from = "white-ish", .to = "WHITE"};
     struct fhir_options o = {.year = 2023, .county_rules = &rule, .n_county_rules = 1,
-                             .race_rules = &race, .n_race_rules = 1,
                              .strict = (data[0] >> 3) & 1, .ccc = (data[0] >> 4) & 1 ? ccc : NULL};
+    o.rules[COL_RACE] = &race;
+    o.n_rules[COL_RACE] = 1;
     struct profile p;
     memset(&p, 0, sizeof p);
     char err[256];

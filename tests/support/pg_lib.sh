@@ -4,7 +4,8 @@
 #   pg_start                    initdb + pg_ctl start on a free port, as
 #                               `nobody` when run by root (PostgreSQL
 #                               refuses root); sets PORT, SUPER_PW, READER_PW
-#   pg_load_cdm PERSONS SEED    generates the people (W/cdm, W/truth.csv,
+#   pg_load_cdm PERSONS SEED [GEN-OPTION...]
+#                               generates the people (W/cdm, W/truth.csv,
 #                               W/fhir.csv, W/fhir) and loads them into
 #                               database cdm (schemas cdm54, vocab) with a
 #                               read-only role `reader`
@@ -47,8 +48,9 @@ pg_start() {
 
 pg_load_cdm() {
     local persons=$1 seed=$2
+    shift 2
     "$GEN" --persons "$persons" --seed "$seed" --csv "$W/fhir.csv" --fhir "$W/fhir" --omop "$W/cdm" \
-        --omop-csv "$W/truth.csv" || return 1
+        --omop-csv "$W/truth.csv" "$@" || return 1
     export PGPASSWORD=$SUPER_PW
     local PSQL=(psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$PORT user=postgres dbname=postgres")
 {
@@ -60,7 +62,8 @@ CREATE SCHEMA vocab;
 CREATE TABLE cdm54.person (person_id bigint PRIMARY KEY, gender_concept_id integer NOT NULL,
   year_of_birth integer NOT NULL, month_of_birth integer, day_of_birth integer,
   race_concept_id integer NOT NULL, ethnicity_concept_id integer NOT NULL, location_id bigint,
-  race_source_value varchar(50), ethnicity_source_value varchar(50), birth_datetime timestamp,
+  race_source_value varchar(50), ethnicity_source_value varchar(50), gender_source_value varchar(50),
+  birth_datetime timestamp,
   provider_id bigint, care_site_id bigint, person_source_value varchar(50));
 CREATE TABLE cdm54.location (location_id bigint PRIMARY KEY, county varchar(20), address_1 varchar(50),
   city varchar(50), state varchar(2), zip varchar(9));
@@ -96,7 +99,7 @@ SQL
 for t in person location death observation_period payer_plan_period visit_occurrence procedure_occurrence cost \
          condition_occurrence measurement observation; do
     case $t in
-    person) cols="person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, race_concept_id, ethnicity_concept_id, location_id, race_source_value, ethnicity_source_value";;
+    person) cols="person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, race_concept_id, ethnicity_concept_id, location_id, race_source_value, ethnicity_source_value, gender_source_value";;
     location) cols="location_id, county";;
     death) cols="person_id, death_date";;
     observation_period) cols="observation_period_id, person_id, observation_period_start_date, observation_period_end_date";;
