@@ -369,7 +369,10 @@ static int round_row(void *vctx, const struct store_round *r)
     csvtext_write_field(c->f, r->round_id);
     fputc(',', c->f);
     csvtext_write_field(c->f, r->period);
-    fprintf(c->f, ",%s,", !r->closed ? "open" : r->pooled_sha256[0] ? "released" : "closed");
+    fprintf(c->f, ",%s,", !r->closed         ? "open"
+                          : r->cancelled       ? "cancelled"
+                          : r->pooled_sha256[0] ? "released"
+                                               : "closed");
     iso(c->f, r->opened_at);
     fputc(',', c->f);
     iso(c->f, r->deadline);

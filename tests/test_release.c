@@ -999,6 +999,11 @@ static void test_org_cells_when_terms_allow(void **state)
                                   "submissions,late,refusals\n"));
     assert_non_null(strstr(a.csv, "\n2025-r2-0c0d,2025,released,"));
     query_answer_clear(&a);
+    /* a cancelled round is listed as cancelled, not as closed */
+    assert_int_equal(rounds_cancel(&f->cfg, f->st, "2025-r3-0e0f", "test", err, sizeof err), 0);
+    assert_int_equal(ask(f, "", "rounds", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_non_null(strstr(a.csv, "\n2025-r3-0e0f,2025,cancelled,"));
+    query_answer_clear(&a);
 }
 
 static void test_csvtext(void **state)
