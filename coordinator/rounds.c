@@ -743,7 +743,69 @@ struct status_ctx {
     const struct coord_config *cfg;
     trust_t *trust; /* to tell revoked organizations apart (NULL: not loaded) */
     struct orgset revoked; /* enrolled transport certificate on the CRL */
+    struct seen { char cn[IDENTITY_CN_MAX]; char when[32]; } *seen; /* node connections */
+    int nseen, capseen;
 };
+
+/* The last accepted node connection of each organization, from the audit
+ * log's "connection" entries (the log is the record of who connected;
+ * unreadable lines are skipped: this only tells "never connected" apart). */
+static void read_connections(struct status_ctx *s, const char *audit_log)
+{
+    FILE *f = fopen(audit_log, "r");
+    if (!f)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *fld[4];
+        char *p = line;
+        int n = 0;
+        for (; n < 4 && p; n++) {
+            fld[n] = p;
+            p = strchr(p, '\t');
+            if (p)
+                *p++ = 0;
+        }
+        if (n < 4 || !p || strcmp(fld[2], "connection") != 0)
+            continue;
+        json_t *o = json_loads(fld[3], 0, NULL);
+        const char *cn = json_string_value(json_object_get(o, "cn"));
+        const char *res = json_string_value(json_object_get(o, "result"));
+        const char *sock = json_string_value(json_object_get(o, "socket"));
+        if (cn && res && sock && !strcmp(res, "ok") && !strcmp(sock, "nodes")) {
+            int i = 0;
+            while (i < s->nseen && strcmp(s->seen[i].cn, cn) != 0)
+                i++;
+            if (i == s->nseen && s->nseen == s->capseen) {
+                int c = s->capseen ? 2 * s->capseen : 16;
+                struct seen *q = realloc(s->seen, (size_t)c * sizeof *q);
+                if (!q) {
+                    json_decref(o);
+                    break;
+                }
+                s->seen = q;
+                s->capseen = c;
+            }
+            if (i == s->nseen) {
+                snprintf(s->seen[i].cn, sizeof s->seen[i].cn, "%s", cn);
+                s->nseen++;
+            }
+            snprintf(s->seen[i].when, sizeof s->seen[i].when, "%s", fld[1]);
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+}
+
+static const char *last_seen(const struct status_ctx *s, const char *cn)
+{
+    for (int i = 0; i < s->nseen; i++)
+        if (strcmp(s->seen[i].cn, cn) == 0)
+            return s->seen[i].when;
+    return NULL;
+}
 
 static int remember(struct status_ctx *s, const char *org)
 {
@@ -789,10 +851,13 @@ static void status_enrolled(void *ctx, const struct identity_info *info, int ver
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->answered[i], info->cn) == 0)
             return;
+    const char *seen = last_seen(s, info->cn);
     if (verdict == ID_ERR_REVOKED)
         fprintf(s->out, "  %-40s revoked    (certificate on the CRL: not expected)\n", info->cn);
+    else if (seen)
+        fprintf(s->out, "  %-40s pending    (last connected %s)\n", info->cn, seen);
     else
-        fprintf(s->out, "  %-40s pending\n", info->cn);
+        fprintf(s->out, "  %-40s never connected\n", info->cn);
     remember(s, info->cn);
 }
 
@@ -835,6 +900,7 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
     s.trust = trust_new(cfg->ca, cfg->crl, cfg->enrolled_dir);
     if (s.trust)
         each_enrolled_node(cfg, s.trust, note_revoked, &s.revoked);
+    read_connections(&s, cfg->audit_log);
     int rc;
     if (round_id) {
         struct store_round r;
@@ -852,6 +918,7 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
     }
     free(s.answered);
     free(s.revoked.cn);
+    free(s.seen);
     trust_destroy(&s.trust);
     if (rc != 0) {
         snprintf(err, errlen, "cannot read the database");

@@ -89,7 +89,8 @@ void rounds_close_due(rounds_t *r);
 /* Prints a round (or, with round_id NULL, every round: open, closed,
  * cancelled, closed with an unfinished release) and per organization:
  * submitted (time, sha256, late), refused (reason), pending (enrolled node
- * that has not answered) or revoked (enrolled, certificate on the CRL: not
+ * that has connected, per the audit log, but not answered), never connected
+ * or revoked (enrolled, certificate on the CRL: not
  * expected). Returns 0, -1 unknown
  * round, -2 internal failure. */
 int rounds_status(const struct coord_config *cfg, store_t *st, const char *round_id, FILE *out,
