@@ -233,11 +233,14 @@ int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop,
         goto out;
     struct transport_settings set = *transport_settings_for(TRANSPORT_COORD_NODES);
     set.maxmsgsize = cfg->max_message_bytes;
+    set.max_per_source = cfg->max_connections_per_source;
     sv->sock[0] = transport_server_new(zctx, TRANSPORT_COORD_NODES, sec, cfg->node_endpoint, zap,
                                        &set);
+    struct transport_settings aset = *transport_settings_for(TRANSPORT_COORD_ANALYSTS);
+    aset.max_per_source = cfg->max_connections_per_source;
     if (sv->sock[0] && cfg->analyst_endpoint[0])
         sv->sock[1] = transport_server_new(zctx, TRANSPORT_COORD_ANALYSTS, sec,
-                                           cfg->analyst_endpoint, zap, NULL);
+                                           cfg->analyst_endpoint, zap, &aset);
     OPENSSL_cleanse(sec, sizeof sec);
     if (!sv->sock[0] || (cfg->analyst_endpoint[0] && !sv->sock[1])) {
         rc = 1;
