@@ -407,7 +407,7 @@ static int add_cell(struct cellset_builder *cb, const char *measure, const char 
         v.denominator = members;
     } else {
         v.denominator = members * 12;
-        v.numerator = members / 2;
+        v.numerator = (double)((long long)members / 2); /* whole events */
     }
     if (cellset_builder_add(cb, measure, strat, stratum, &v, err, sizeof err) != 0) {
         fprintf(stderr, "equity-bench-federation: %s\n", err);
