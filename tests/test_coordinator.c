@@ -309,15 +309,15 @@ static void make_submission(const char *org, const char *round_id, const char *r
     char err[256];
     memset(&v, 0, sizeof v);
     v.members = members;
-    v.member_months = members * 12;
-    v.denominator = members * 12;
-    double events = (double)(long)(members / 8); /* per race stratum: events are whole */
+    v.member_months = (int64_t)(members * 12) * CELL_MONTHS_SCALE;
+    v.denominator = v.member_months;
+    int64_t events = (int64_t)(members / 8); /* per race stratum: events are whole */
     v.numerator = 2 * events;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "total", "all", &v, err, sizeof err), 0);
     /* two race strata, each half of the total, both released */
     v.members = members / 2;
-    v.member_months = members * 6;
-    v.denominator = members * 6;
+    v.member_months = (int64_t)(members * 6) * CELL_MONTHS_SCALE;
+    v.denominator = v.member_months;
     v.numerator = events;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "BLACK", &v, err, sizeof err), 0);
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "WHITE", &v, err, sizeof err), 0);
