@@ -30,7 +30,7 @@ static const struct conf_key coord_keys[] = {
       "where nodes connect (ROUTER, CURVE server, ZAP domain nodes)"),
     S("coordinator", "analyst_endpoint", analyst_endpoint, "", 0,
       "where analysts connect (ZAP domain analysts); empty = no analyst socket"),
-    I("coordinator", "max_message_bytes", max_message_bytes, 1024, 1073741824, "67108864",
+    I("coordinator", "max_message_bytes", max_message_bytes, 1024, 1073741824, "16777216",
       "largest message accepted (ZMQ_MAXMSGSIZE); a larger one drops the connection"),
     I("coordinator", "poll_ms", poll_ms, 10, 10000, "500",
       "longest wait of the service loop (signals, CRL changes are seen this often)"),

@@ -478,6 +478,11 @@ static void test_check_config(void **state)
     assert_non_null(strstr(out, "coordinator id: coord:test"));
     assert_non_null(strstr(out, "enrolled transport certificates: 5"));
     assert_non_null(strstr(out, "node_endpoint = tcp://127.0.0.1:"));
+    /* the node socket's message limit defaults to 16 MiB (security.md) */
+    assert_int_equal(run(out, sizeof out,
+                         "sed '/^max_message_bytes/d' %s >%s.nomax && %s check-config --config "
+                         "%s.nomax 2>&1", ini, ini, BIN, ini), 0);
+    assert_non_null(strstr(out, "max_message_bytes = 16777216"));
     /* a world-readable copy of the transport key is refused with file:line */
     char bad_ini[400], key[400], copy[400];
     path_of(bad_ini, sizeof bad_ini, "coord/bad.ini");
