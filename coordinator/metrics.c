@@ -940,7 +940,7 @@ static int emit_shares(const struct cellset *cs, const struct metrics_params *p,
                 /* The relativity row is the one just before (row_add may
                  * have moved the array, so take it from r). */
                 const struct metrics_row *rel = r - 1;
-                snprintf(r->flags, sizeof r->flags, "%s", rel->flags);
+                memcpy(r->flags, rel->flags, sizeof r->flags); /* distinct rows, same size */
                 r->n_orgs = rel->n_orgs;
                 r->n_withheld = rel->n_withheld;
                 if (isfinite(rel->value))

@@ -136,7 +136,7 @@ static void open_round(char id[64], const char *extra)
     assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 %s 2>>%s/cli.log",
                          BIN, ini, extra ? extra : "", dir), 0);
     assert_true(strlen(out) > 8 && strlen(out) < 64);
-    snprintf(id, 64, "%s", out);
+    snprintf(id, 64, "%.63s", out);
 }
 
 static pid_t start_daemon(int crash)
