@@ -687,6 +687,8 @@ static int out_dim_build(const struct tally *t, int s, struct out_dim *o)
 
 struct cellset *tally_cells(const struct tally *t)
 {
+    if (t->overflow_cost)
+        return NULL; /* a wrapped sum is never released */
     struct cellset *cs = cellset_new();
     struct out_dim dims[S__COUNT];
     int64_t *sum = NULL, *mx = NULL;

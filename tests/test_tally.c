@@ -460,6 +460,69 @@ static void test_left_out_of_measures(void **state)
     tally_destroy(&t);
 }
 
+/* Costs in cents are summed exactly: squares beyond 2^64 are kept whole
+ * (128 bits), and a cost sum that leaves int64 is refused, never wrapped.
+ * Tallies grow by merging (Fibonacci: a += b, b += a) so that the sums pass
+ * 2^63 cents with few records. */
+static void test_exact_cost_sums_and_overflow(void **state)
+{
+    (void)state;
+    struct tally_spec spec;
+    tally_spec_default(&spec);
+    spec.n_inter = 0;
+    struct member_record r;
+    memset(&r, 0, sizeof r);
+    r.age = 40;
+    r.member_months = 120000;
+    r.total_cost = RECORD_MAX_COST_CENTS; /* 1e12 cents: the square is 1e24 > 2^64 */
+    struct tally *a = tally_new(&spec), *b = tally_new(&spec);
+    assert_non_null(a);
+    assert_non_null(b);
+    tally_add(a, &r, +1);
+    tally_add(a, &r, +1);
+    tally_add(a, &r, +1);
+    r.total_cost = 123456789; /* one record taken back exactly */
+    tally_add(a, &r, +1);
+    tally_add(a, &r, -1);
+    struct cellset *cs = tally_cells(a);
+    assert_non_null(cs);
+    int tt = cellset_find_table(cs, "total");
+    const struct cell *c = cellset_get(cs, M_COST_PMPM, tt, 0);
+    assert_non_null(c);
+    const cell_i128 e24 = (cell_i128)1000000000000LL * 1000000000000LL;
+    assert_true(c->members == 3 && c->numerator == 3 * RECORD_MAX_COST_CENTS);
+    assert_true(c->sum_sq == 3 * e24);
+    char buf[64];
+    cells_format_scaled(buf, sizeof buf, c->sum_sq, 4, 1);
+    assert_string_equal(buf, "300000000000000000000"); /* 3e24 cents^2 = 3e20 USD^2 */
+    cellset_destroy(&cs);
+    /* a = 3 records, b = 0: grow until the cost sum passes INT64_MAX */
+    char msg[128];
+    int64_t na = 3, nb = 0;
+    int steps = 0;
+    while (!tally_overflowed(a, msg, sizeof msg) && steps < 80) {
+        assert_int_equal(tally_merge(b, a), 0);
+        nb += na;
+        assert_int_equal(tally_merge(a, b), 0);
+        na += nb;
+        steps++;
+        if (na < INT64_MAX / RECORD_MAX_COST_CENTS) {
+            /* still exact: the square sum is na * 1e24 */
+            cs = tally_cells(a);
+            assert_non_null(cs);
+            c = cellset_get(cs, M_COST_PMPM, tt, 0);
+            assert_true(c->numerator == na * RECORD_MAX_COST_CENTS && c->sum_sq == na * e24);
+            cellset_destroy(&cs);
+        }
+    }
+    assert_true(na > INT64_MAX / RECORD_MAX_COST_CENTS);
+    assert_true(tally_overflowed(a, msg, sizeof msg));
+    assert_non_null(strstr(msg, "cents"));
+    assert_null(tally_cells(a));
+    tally_destroy(&a);
+    tally_destroy(&b);
+}
+
 static void test_bad_specs_refused(void **state)
 {
     (void)state;
@@ -482,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_custom_bands_and_unavailable),
         cmocka_unit_test(test_left_out_of_measures),
         cmocka_unit_test(test_bad_specs_refused),
+        cmocka_unit_test(test_exact_cost_sums_and_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

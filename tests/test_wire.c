@@ -462,6 +462,75 @@ static void test_cells_check_every_channel(void **state)
 }
 
 /* A submission carries only what its round asked for. */
+/* A sum of squares above 2^64 (cents^2) crosses the wire exactly in its two
+ * halves; a high half of 2^63 or more is refused, and so is a sum of
+ * squares that no member values can give. */
+static void test_exact_sum_sq(void **state)
+{
+    (void)state;
+    char err[256];
+    struct cellset_builder *b = cellset_builder_new();
+    const cell_i128 e24 = (cell_i128)1000000000000LL * 1000000000000LL;
+    /* 20 members: one with 1e12 cents, 19 with 1 cent */
+    struct cell v = {.members = 20, .member_months = 20 * 120000, .denominator = 20 * 120000,
+                     .numerator = 1000000000000LL + 19, .sum_sq = e24 + 19};
+    assert_int_equal(cellset_builder_add(b, "cost_pmpm", "total", "all", &v, err, sizeof err), 0);
+    struct cellset *cs = cellset_builder_finish(&b);
+    assert_non_null(cs);
+    snprintf(cs->org, sizeof cs->org, "org:x");
+    assert_int_equal(wire_cells_check(cs, 11, err, sizeof err), 0);
+    struct submission_meta meta;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wire_meta_init(&meta, cs), 0);
+    assert_int_equal(wire_submission_pack(cs, &meta, &buf, &len), 0);
+    struct cellset *out = NULL;
+    struct submission_meta m;
+    assert_int_equal(wire_submission_unpack(buf, len, &out, &m, err, sizeof err), 0);
+    free(buf);
+    assert_true(out->cells[0].sum_sq == e24 + 19);
+    assert_true(out->cells[0].numerator == 1000000000019LL);
+    char txt[64];
+    cells_format_scaled(txt, sizeof txt, out->cells[0].sum_sq, 4, 1);
+    assert_string_equal(txt, "100000000000000000000.0019");
+    cellset_destroy(&out);
+    /* impossible: above numerator^2, or below numerator^2 / members */
+    cs->cells[0].sum_sq = (cell_i128)cs->cells[0].numerator * cs->cells[0].numerator + 1;
+    assert_int_equal(wire_cells_check(cs, 11, err, sizeof err), -1);
+    assert_non_null(strstr(err, "sum of squares"));
+    cs->cells[0].sum_sq = (cell_i128)cs->cells[0].numerator * cs->cells[0].numerator / 20 - 1;
+    assert_int_equal(wire_cells_check(cs, 11, err, sizeof err), -1);
+    cellset_destroy(&cs);
+
+    /* a high half of 2^63 or more does not fit and is refused */
+    uint8_t nonce[16] = {1};
+    Equity__V1__Submission sub = EQUITY__V1__SUBMISSION__INIT;
+    Equity__V1__Cell c = EQUITY__V1__CELL__INIT;
+    Equity__V1__Cell *cp = &c;
+    sub.format_version = WIRE_FORMAT_VERSION;
+    sub.org = "org:x";
+    sub.period = "2025";
+    sub.k = 11;
+    sub.dominance = 0.6;
+    sub.nonce.data = nonce;
+    sub.nonce.len = 16;
+    sub.n_cells = 1;
+    sub.cells = &cp;
+    c.measure = "cost_pmpm";
+    c.stratifier = "total";
+    c.stratum = "all";
+    c.members = 20;
+    c.sum_sq_hi = (uint64_t)1 << 63;
+    uint8_t pb[512];
+    len = equity__v1__submission__pack(&sub, pb);
+    assert_int_equal(wire_submission_unpack(pb, len, &out, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "out of range"));
+    c.sum_sq_hi = 0;
+    c.numerator = (uint64_t)INT64_MAX + 1;
+    len = equity__v1__submission__pack(&sub, pb);
+    assert_int_equal(wire_submission_unpack(pb, len, &out, &m, err, sizeof err), -1);
+}
+
 static void test_cells_fit_request(void **state)
 {
     (void)state;
@@ -505,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_large_submission_decodes_fast),
         cmocka_unit_test(test_cells_check_every_channel),
         cmocka_unit_test(test_cells_fit_request),
+        cmocka_unit_test(test_exact_sum_sq),
         cmocka_unit_test(test_round_request_and_small_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
