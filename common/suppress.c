@@ -73,7 +73,20 @@
 #include "log.h"
 
 #define TOL 1e-6
-#define ROUND_REL 1e-9  /* relative rounding allowed in an equation (LP) */
+/* Cell numbers are integers (cells.h), so an equation of the LP holds
+ * exactly while the magnitudes of its terms add up to less than 2^53 (every
+ * double is then an exact integer). Only beyond that (sums of squared
+ * cents) are doubles rounded: such a row may be off by a few units in its
+ * last place, and only such a row is relaxed by DOUBLE_REL of its terms'
+ * magnitude, n * 2^-52 for n up to 4000 terms. */
+#define EXACT_BELOW 0x1p53
+#define DOUBLE_REL 1e-12
+
+/* Rounding a row may need: 0 when its terms' magnitudes sum below 2^53. */
+static double row_slack(double magnitude)
+{
+    return magnitude < EXACT_BELOW ? 0 : DOUBLE_REL * magnitude;
+}
 
 /* ---- small growable arrays --------------------------------------------- */
 
@@ -1237,7 +1250,7 @@ struct complp {
                           points, whose extremes are inner bounds of every
                           variable's range and spare many solves          */
     int nwit, next;
-    double *eps;       /* per row: rounding allowed once relaxed        */
+    double *eps;       /* per row: magnitude of its terms (row_slack)   */
     int relaxed;       /* rows are ranges rhs +- eps (after infeasible)  */
 };
 
@@ -1293,14 +1306,11 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
             }
             scale += fabs(s->v[w].value);
         }
-        /* Sums of non-integers (costs) are rounded differently in each
-         * cell: an equation holds to ROUND_REL of its terms' magnitude, or
-         * a value pinned by two equations makes the LP infeasible. Rows
-         * are exact first and relaxed to that only when infeasible. */
-        double eps = ROUND_REL * scale;
-        if (fabs(rhs) <= eps)
+        /* Integers: exact unless beyond 2^53 (row_slack). Rows are exact
+         * first and relaxed only when infeasible. */
+        if (fabs(rhs) <= row_slack(scale))
             rhs = 0;
-        L->eps[i] = eps;
+        L->eps[i] = scale;
         glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
         s->lprow[r] = i + 1;
     }
@@ -1358,7 +1368,7 @@ static int complp_extend(const struct ctx *c, struct chsys *s, struct complp *L,
         /* the released term a * value moves into the column */
         double lb = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
         double ub = glp_get_row_ub(L->lp, lr) + a * s->v[w].value;
-        L->eps[lr - 1] += fabs(a * s->v[w].value) * ROUND_REL;
+        L->eps[lr - 1] += fabs(a * s->v[w].value);
         if (ub > lb)
             glp_set_row_bnds(L->lp, lr, GLP_DB, lb, ub);
         else
@@ -1407,10 +1417,10 @@ static double complp_solve(struct ctx *c, struct complp *L, int col, int dir)
     }
     int st = ret == 0 ? glp_get_status(L->lp) : GLP_UNDEF;
     if (st != GLP_OPT && st != GLP_UNBND && !L->relaxed) {
-        /* rounding of non-integer sums: allow each row its eps, once */
+        /* rows beyond 2^53 (doubles rounded): allow their slack, once */
         int nr = glp_get_num_rows(L->lp);
         for (int i = 1; i <= nr; i++) {
-            double lb = glp_get_row_lb(L->lp, i), e = L->eps[i - 1];
+            double lb = glp_get_row_lb(L->lp, i), e = row_slack(L->eps[i - 1]);
             if (e > 0)
                 glp_set_row_bnds(L->lp, i, GLP_DB, lb - e, lb + e);
         }
