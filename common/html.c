@@ -285,7 +285,7 @@ void html_chart_dots(FILE *f, const char *id, const char *caption,
         fprintf(f, "\n<g class=\"row %s\"><text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" "
                    "text-anchor=\"end\" fill=\"#222\">", state_name(p->state), LAB_W, y + 4);
         char lab[40];
-        snprintf(lab, sizeof lab, "%.*s", (int)sizeof lab - 1, p->label);
+        snprintf(lab, sizeof lab, "%.*s", (int)sizeof lab - 1, p->label); /* cut on purpose */
         if (strlen(p->label) >= sizeof lab)
             memcpy(lab + sizeof lab - 4, "...", 4);
         html_text(f, lab);

@@ -35,6 +35,30 @@ int wire_meta_init(struct submission_meta *meta, const struct cellset *cs)
     return 0;
 }
 
+static int reason_word_ok(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n >= sizeof ((struct wire_rejected *)0)->reason)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'a' && r[i] <= 'z') || r[i] == '_'))
+            return 0;
+    return 1;
+}
+
+int wire_meta_add_rejected(struct submission_meta *meta, const char *reason, uint64_t rows)
+{
+    if (rows == 0)
+        return 0;
+    if (meta->n_rejected >= WIRE_MAX_REJECTED || !reason_word_ok(reason))
+        return -1;
+    struct wire_rejected *r = &meta->rejected[meta->n_rejected++];
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->fewer_than_k = rows < meta->k;
+    r->rows = r->fewer_than_k ? 0 : rows;
+    return 0;
+}
+
 int wire_submission_pack(const struct cellset *cs, const struct submission_meta *meta,
                          uint8_t **out, size_t *len)
 {
@@ -60,6 +84,18 @@ int wire_submission_pack(const struct cellset *cs, const struct submission_meta 
     sub.created_at = (char *)meta->created_at;
     sub.software = (char *)meta->software;
     sub.request_sha256 = (char *)meta->request_sha256;
+    Equity__V1__RejectedRows rj[WIRE_MAX_REJECTED], *rjp[WIRE_MAX_REJECTED];
+    int nrj = meta->n_rejected < 0 ? 0 : meta->n_rejected > WIRE_MAX_REJECTED ? WIRE_MAX_REJECTED
+                                                                              : meta->n_rejected;
+    for (int i = 0; i < nrj; i++) {
+        equity__v1__rejected_rows__init(&rj[i]);
+        rj[i].reason = (char *)meta->rejected[i].reason;
+        rj[i].rows = meta->rejected[i].fewer_than_k ? 0 : meta->rejected[i].rows;
+        rj[i].fewer_than_k = meta->rejected[i].fewer_than_k != 0;
+        rjp[i] = &rj[i];
+    }
+    sub.n_rejected = (size_t)nrj;
+    sub.rejected = rjp;
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
         Equity__V1__Cell *pc = &cells[i];
@@ -167,6 +203,33 @@ int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
         goto out;
     }
     meta->dominance = sub->dominance;
+    if (sub->n_rejected > WIRE_MAX_REJECTED) {
+        snprintf(err, errlen, "too many rejected-row reasons (%zu > %d)", sub->n_rejected,
+                 WIRE_MAX_REJECTED);
+        goto out;
+    }
+    for (size_t i = 0; i < sub->n_rejected; i++) {
+        const Equity__V1__RejectedRows *r = sub->rejected[i];
+        if (!reason_word_ok(r->reason)) {
+            snprintf(err, errlen, "rejected rows %zu: the reason is not a short lowercase word", i);
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(sub->rejected[j]->reason, r->reason) == 0) {
+                snprintf(err, errlen, "rejected rows: reason \"%s\" twice", r->reason);
+                goto out;
+            }
+        if (r->fewer_than_k ? r->rows != 0 : r->rows < sub->k) {
+            snprintf(err, errlen, "rejected rows \"%s\": %s", r->reason,
+                     r->fewer_than_k ? "fewer_than_k with a number"
+                                     : "a count below k (must be sent as fewer_than_k)");
+            goto out;
+        }
+        struct wire_rejected *w = &meta->rejected[meta->n_rejected++];
+        snprintf(w->reason, sizeof w->reason, "%s", r->reason);
+        w->rows = r->rows;
+        w->fewer_than_k = r->fewer_than_k;
+    }
     if (sub->n_cells > WIRE_MAX_CELLS) {
         snprintf(err, errlen, "too many cells (%zu > %d)", sub->n_cells, WIRE_MAX_CELLS);
         goto out;

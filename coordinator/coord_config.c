@@ -32,6 +32,8 @@ static const struct conf_key coord_keys[] = {
       "where analysts connect (ZAP domain analysts); empty = no analyst socket"),
     I("coordinator", "max_message_bytes", max_message_bytes, 1024, 1073741824, "16777216",
       "largest message accepted (ZMQ_MAXMSGSIZE); a larger one drops the connection"),
+    I("coordinator", "max_connections_per_source", max_connections_per_source, 0, 1000000, "32",
+      "open connections allowed from one address; more are shut at accept (0 = no cap)"),
     I("coordinator", "poll_ms", poll_ms, 10, 10000, "500",
       "longest wait of the service loop (signals, CRL changes are seen this often)"),
     S("identity", "ca", ca, "", 1, "federation CA certificate"),

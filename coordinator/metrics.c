@@ -411,6 +411,109 @@ static int emit_estimates(const struct cellset *cs, const struct measure_def *m,
 
 /* ---- age standardisation (section 2) -------------------------------------- */
 
+/* The cell that row `o` of table t adds up to: the same measure's cell of
+ * the outer stratifier's one-way table (or of the total when t is age_std
+ * alone). NULL when that table or stratum is not in the cell set. */
+static const struct cell *dsr_row_margin(const struct cellset *cs, int measure,
+                                         const struct cell_table *t, int od, int o)
+{
+    if (od < 0) {
+        int tt = cellset_find_table(cs, "total");
+        return tt < 0 ? NULL : cellset_get(cs, measure, tt, 0);
+    }
+    int tt = cellset_find_table(cs, catalog_stratifier_name(t->dim[od]));
+    if (tt < 0 || cs->tables[tt].ndim != 1)
+        return NULL;
+    for (int l = 0; l < cs->tables[tt].card[0]; l++)
+        if (strcmp(cs->tables[tt].labels[0][l], t->labels[od][o]) == 0)
+            return cellset_get(cs, measure, tt, l);
+    return NULL;
+}
+
+static int cell_whole(const struct cell *c)
+{
+    return c && c->reason == REASON_NONE && c->n_withheld == 0;
+}
+
+/*
+ * Withheld age cells collapsed with their neighbours (docs/metrics.md,
+ * "Age standardisation"): the standard age groups from the youngest to the
+ * oldest withheld one (at least two groups) become one group with the
+ * summed weight, whose events and member months are the row's margin minus
+ * the row's released cells outside it. That is arithmetic every reader can
+ * do on the released cells, so nothing withheld is recovered: the collapsed
+ * group is at least two standard groups wide and never one cell alone.
+ * Possible only when the margin and every released cell of the row are
+ * whole (not partial), and every age group's cell is in the set. Fills
+ * x, mm, w (n entries) and returns n, or 0 when not possible.
+ */
+static int dsr_collapse(const struct cellset *cs, int measure, const struct cell_table *t, int od,
+                        int o, const struct cell *const cells[AGESTD__COUNT + 1],
+                        const double wstd[AGESTD__COUNT], double *x, double *mm, double *w,
+                        int *lo_out, int *hi_out)
+{
+    const struct cell *margin = dsr_row_margin(cs, measure, t, od, o);
+    if (!cell_whole(margin))
+        return 0;
+    int lo = -1, hi = -1;
+    double wx = cell_value(margin, CELL_F_NUM), wm = cell_value(margin, CELL_F_MONTHS);
+    for (int i = 0; i <= AGESTD__COUNT; i++) {
+        const struct cell *c = cells[i];
+        if (!c) {
+            if (i < AGESTD__COUNT)
+                return 0; /* an age group the table does not hold */
+            continue;     /* no UNKNOWN cell: no member of unknown age */
+        }
+        if (c->n_withheld > 0)
+            return 0;
+        if (c->reason != REASON_NONE) {
+            if (i == AGESTD__COUNT)
+                return 0; /* unknown age withheld: it would mix into the sum */
+            if (lo < 0)
+                lo = i;
+            hi = i;
+            continue;
+        }
+        wx -= cell_value(c, CELL_F_NUM);
+        wm -= cell_value(c, CELL_F_MONTHS);
+    }
+    if (lo < 0)
+        return 0;
+    if (lo == hi) {
+        if (hi + 1 < AGESTD__COUNT)
+            hi++;
+        else
+            lo--;
+    }
+    /* Released cells inside the span join it. */
+    double sx = wx, sm = wm, sw = 0;
+    for (int i = lo; i <= hi; i++) {
+        if (cells[i]->reason == REASON_NONE) {
+            sx += cell_value(cells[i], CELL_F_NUM);
+            sm += cell_value(cells[i], CELL_F_MONTHS);
+        }
+        sw += wstd[i];
+    }
+    if (!(sm > 0) || sx < 0)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < AGESTD__COUNT; i++) {
+        if (i == lo) {
+            x[n] = sx, mm[n] = sm, w[n] = sw, n++;
+            continue;
+        }
+        if (i > lo && i <= hi)
+            continue;
+        if (!(cell_value(cells[i], CELL_F_MONTHS) > 0))
+            return 0;
+        x[n] = cell_value(cells[i], CELL_F_NUM), mm[n] = cell_value(cells[i], CELL_F_MONTHS);
+        w[n] = wstd[i], n++;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return n;
+}
+
 static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
                     const struct measure_def *m, int measure, int table, metrics_out *out)
 {
@@ -421,10 +524,12 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
             ad = d;
     if (ad < 0 || m->kind != KIND_RATE)
         return 0;
+    double wstd[AGESTD__COUNT];
+    int have_weights = std_population_weights(p->std_population, wstd) == 0;
     int od = t->ndim == 2 ? 1 - ad : -1;
     int nouter = od >= 0 ? t->card[od] : 1;
-    int age_idx[AGESTD__COUNT];
-    for (int i = 0; i < AGESTD__COUNT; i++) {
+    int age_idx[AGESTD__COUNT + 1]; /* + UNKNOWN */
+    for (int i = 0; i <= AGESTD__COUNT; i++) {
         age_idx[i] = -1;
         for (int l = 0; l < t->card[ad]; l++)
             if (strcmp(t->labels[ad][l], age_std_codes[i]) == 0)
@@ -432,45 +537,62 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
     }
     for (int o = 0; o < nouter; o++) {
         const char *label = od >= 0 ? t->labels[od][o] : "all";
-        double x[AGESTD__COUNT], mm[AGESTD__COUNT];
-        int any = 0, missing = 0;
+        const struct cell *cells[AGESTD__COUNT + 1];
+        double x[AGESTD__COUNT], mm[AGESTD__COUNT], w[AGESTD__COUNT];
+        int any = 0, withheld = 0, no_months = 0, n = AGESTD__COUNT;
         struct metrics_row *r = row_add(out, cs->round, m->name, t->name, label, "dsr");
         if (!r)
             return -1;
-        for (int i = 0; i < AGESTD__COUNT; i++) {
+        for (int i = 0; i <= AGESTD__COUNT; i++) {
             const struct cell *c = NULL;
             if (age_idx[i] >= 0) {
                 int s = od < 0 ? age_idx[i]
                         : ad == 0 ? age_idx[i] * t->card[1] + o : o * t->card[1] + age_idx[i];
                 c = cellset_get(cs, measure, table, s);
             }
+            cells[i] = c;
+            if (i == AGESTD__COUNT)
+                continue; /* unknown age: not standardised */
             if (c)
                 any = 1;
             row_cell(r, c);
-            if (!c || c->reason != REASON_NONE || !(cell_value(c, CELL_F_MONTHS) > 0)) {
-                if (c && c->reason != REASON_NONE)
-                    flag_add(r, cell_reason_name(c->reason));
-                missing = 1;
+            if (!c || c->reason != REASON_NONE) {
+                withheld = 1;
                 continue;
             }
+            if (!(cell_value(c, CELL_F_MONTHS) > 0))
+                no_months = 1;
             x[i] = cell_value(c, CELL_F_NUM);
             mm[i] = cell_value(c, CELL_F_MONTHS);
+            w[i] = wstd[i];
         }
         if (!any) {
             out->n--; /* no age cells at all for this level: no row */
             continue;
         }
-        if (missing) {
+        if (!have_weights) {
+            flag_add(r, "undefined");
+            continue;
+        }
+        if (withheld) {
+            int lo, hi;
+            n = no_months ? 0 : dsr_collapse(cs, measure, t, od, o, cells, wstd, x, mm, w, &lo, &hi);
+            if (n == 0) {
+                for (int i = 0; i < AGESTD__COUNT; i++)
+                    if (cells[i] && cells[i]->reason != REASON_NONE)
+                        flag_add(r, cell_reason_name(cells[i]->reason));
+                flag_add(r, "input_suppressed");
+                continue;
+            }
+            char f[64];
+            snprintf(f, sizeof f, "ages_collapsed:%s..%s", age_std_codes[lo], age_std_codes[hi]);
+            flag_add(r, f);
+        } else if (no_months) {
             flag_add(r, "input_suppressed");
             continue;
         }
         struct mstat s;
-        double w[AGESTD__COUNT];
-        if (std_population_weights(p->std_population, w) != 0) {
-            flag_add(r, "undefined");
-            continue;
-        }
-        int rc = mstat_dsr(AGESTD__COUNT, x, mm, w, p->min_count, p->conf, &s);
+        int rc = mstat_dsr(n, x, mm, w, p->min_count, p->conf, &s);
         if (rc == MSTAT_EMINCOUNT)
             flag_add(r, "min_count");
         else if (rc != MSTAT_OK)

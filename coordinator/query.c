@@ -37,6 +37,8 @@ void query_answer_clear(struct query_answer *a)
         return;
     free(a->csv);
     a->csv = NULL;
+    free(a->audit);
+    a->audit = NULL;
 }
 
 static int refuse(struct query_answer *a, const char *code, const char *fmt, const char *arg)
@@ -367,7 +369,10 @@ static int round_row(void *vctx, const struct store_round *r)
     csvtext_write_field(c->f, r->round_id);
     fputc(',', c->f);
     csvtext_write_field(c->f, r->period);
-    fprintf(c->f, ",%s,", !r->closed ? "open" : r->pooled_sha256[0] ? "released" : "closed");
+    fprintf(c->f, ",%s,", !r->closed         ? "open"
+                          : r->cancelled       ? "cancelled"
+                          : r->pooled_sha256[0] ? "released"
+                                               : "closed");
     iso(c->f, r->opened_at);
     fputc(',', c->f);
     iso(c->f, r->deadline);
@@ -407,8 +412,8 @@ static json_t *str_array(char **v, size_t n)
     return a;
 }
 
-static void audit_query(const struct coord_config *cfg, const char *cn,
-                        const Equity__V1__Query *q, const struct query_answer *a, int rc)
+static void audit_query(const char *cn, const Equity__V1__Query *q, struct query_answer *a,
+                        int rc)
 {
     json_t *o = json_object();
     json_object_set_new(o, "cn", json_string(cn));
@@ -421,11 +426,10 @@ static void audit_query(const struct coord_config *cfg, const char *cn,
                         json_string(q && q->reference && q->reference[0] ? q->reference : ""));
     json_object_set_new(o, "result", json_string(rc == QUERY_OK ? "ok" : a->code));
     json_object_set_new(o, "rows", json_integer(rc == QUERY_OK ? a->rows : 0));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    a->audit = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!s || audit_append(cfg->audit_log, "query", s) != 0)
-        log_error("audit: cannot record a query of %s in %s", cn, cfg->audit_log);
-    free(s);
+    if (!a->audit)
+        log_error("audit: cannot describe a query of %s (out of memory)", cn);
 }
 
 static int valid_name(const char *s)
@@ -559,7 +563,7 @@ int query_answer(const struct coord_config *cfg, store_t *st, const char *cn,
         rc = refuse(a, "malformed", "not a valid Query message%s", NULL);
     else
         rc = answer(cfg, st, q, a);
-    audit_query(cfg, cn, q, a, rc);
+    audit_query(cn, q, a, rc);
     if (rc == QUERY_OK)
         log_info("query by %s: round %s, %u rows", cn, a->round_id, a->rows);
     else

@@ -9,8 +9,9 @@
  * one-way tables, is a bad_query. Only released results leave: a round that is
  * not closed and released gets not_released; per-organization cells are
  * served (what = "org_cells") only when the round's terms say
- * per_org_to_analysts. Every query, answered or not, is audited as
- * "query" (analyst CN, round, filters, rows).
+ * per_org_to_analysts. Every query, answered or not, gets its audit entry
+ * "query" (analyst CN, round, filters, rows) in a->audit: the caller
+ * (rounds.c) records it durably before any answer leaves.
  *
  * The released file is checked against the SHA-256 recorded at release
  * before it is served.
@@ -30,6 +31,8 @@ struct query_answer {
     uint32_t rows;        /* rows after the header                          */
     char code[48];        /* on error: stable code for the ERROR message    */
     char message[256];    /* on error: for people                           */
+    char *audit;          /* the "query" audit entry's details (malloc'ed;
+                             NULL if out of memory: then do not answer)     */
 };
 
 enum {

@@ -129,6 +129,12 @@ struct refusal_row {
     char org[128], reason[256];
 };
 
+struct org_rejected {
+    char org[128];
+    struct wire_rejected r[WIRE_MAX_REJECTED];
+    int n;
+};
+
 struct rep {
     const struct coord_config *cfg;
     const struct metrics_params *p;
@@ -153,6 +159,8 @@ struct rep {
     struct rindex oix;
     /* submissions and refusals */
     int nsub, nlate;
+    struct org_rejected *rej; /* rows each on-time submission says it rejected */
+    int nrej;
     struct refusal_row *refusals;
     int nref;
     /* earlier rounds */
@@ -1032,6 +1040,81 @@ static void completeness_row(FILE *f, const char *who, const struct rindex *ix,
     fputs("</tr>\n", f);
 }
 
+/* Rows rejected per reason, as each submission states them (counts below k
+ * arrive as "fewer than k"). Per organization where the terms allow
+ * per-organization figures; the federation's total (a range when some
+ * counts are "fewer than k") when at least min_orgs organizations
+ * submitted, as for a pooled cell. */
+static void write_rejected(FILE *f, const struct rep *R)
+{
+    unsigned k = R->have_rq ? R->rq.k : R->sr.k > 0 ? (unsigned)R->sr.k : 11;
+    unsigned min_orgs = R->have_rq && R->rq.min_orgs ? R->rq.min_orgs : 2;
+    int per_org = R->have_rq && R->rq.per_org_to_analysts;
+    fputs("<h3>Rejected rows</h3>\n", f);
+    if (R->nrej == 0) {
+        fputs("<p>No submission to report on.</p>\n", f);
+        return;
+    }
+    char names[WIRE_MAX_REJECTED * 4][24];
+    int nn = 0;
+    for (int o = 0; o < R->nrej; o++)
+        for (int i = 0; i < R->rej[o].n; i++) {
+            int j = 0;
+            while (j < nn && strcmp(names[j], R->rej[o].r[i].reason))
+                j++;
+            if (j == nn && nn < (int)(sizeof names / sizeof names[0]))
+                snprintf(names[nn++], sizeof names[0], "%s", R->rej[o].r[i].reason);
+        }
+    int pooled = (unsigned)R->nrej >= min_orgs;
+    if (nn == 0) {
+        fprintf(f, "<p>None of the %d submissions rejected a row of its source.</p>\n", R->nrej);
+        return;
+    }
+    if (!pooled && !per_org) {
+        fprintf(f, "<p>Fewer than %u organizations submitted, and the round's terms do not give "
+                "per-organization figures: rejected rows are not shown. Each organization's own "
+                "report lists them.</p>\n", min_orgs);
+        return;
+    }
+    fprintf(f, "<p class=\"note\">Rows each organization's node rejected while reading its "
+            "source, by reason (<code>docs/operators.md</code>). A count of 1 to %u is sent as "
+            "&ldquo;fewer than %u&rdquo;, so totals with such counts are ranges.</p>\n"
+            "<div class=\"tablewrap\"><table class=\"data rejected\"><thead><tr>"
+            "<th>organization</th>", k - 1, k);
+    for (int j = 0; j < nn; j++) {
+        fputs("<th>", f);
+        html_text(f, names[j]);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead><tbody>\n", f);
+    /* Row -1: all organizations; then one per organization. */
+    for (int o = pooled ? -1 : 0; o < (per_org ? R->nrej : 0); o++) {
+        fputs("<tr><td>", f);
+        html_text(f, o < 0 ? "all organizations" : R->rej[o].org);
+        fputs("</td>", f);
+        for (int j = 0; j < nn; j++) {
+            uint64_t lo = 0, hi = 0;
+            for (int q = o < 0 ? 0 : o; q < (o < 0 ? R->nrej : o + 1); q++)
+                for (int i = 0; i < R->rej[q].n; i++) {
+                    const struct wire_rejected *w = &R->rej[q].r[i];
+                    if (strcmp(w->reason, names[j]))
+                        continue;
+                    lo += w->fewer_than_k ? 1 : w->rows;
+                    hi += w->fewer_than_k ? k - 1 : w->rows;
+                }
+            if (o >= 0 && lo != hi)
+                fprintf(f, "<td class=\"num\">fewer than %u</td>", k);
+            else if (lo != hi)
+                fprintf(f, "<td class=\"num\">%llu to %llu</td>", (unsigned long long)lo,
+                        (unsigned long long)hi);
+            else
+                fprintf(f, "<td class=\"num\">%llu</td>", (unsigned long long)lo);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></div>\n", f);
+}
+
 static void write_quality(FILE *f, const struct rep *R)
 {
     fputs("<section id=\"quality\"><h2>Data quality</h2>\n<h3>REaL completeness</h3>"
@@ -1049,10 +1132,7 @@ static void write_quality(FILE *f, const struct rep *R)
     if (R->norgs == 0)
         fputs("<p class=\"note\">Per-organization completeness is not shown: the round's terms "
               "do not give per-organization figures to analysts.</p>\n", f);
-    fputs("<h3>Rejected rows</h3><p>Submissions carry cells only, never row counts: the rows "
-          "each organization rejected (per reason, with examples) stay on site and are listed "
-          "in that organization's own report (<code>equity-node report</code>) and "
-          "<code>equity-node profile</code>.</p>\n", f);
+    write_rejected(f, R);
     if (R->nref > 0) {
         fputs("<h3>Refusals</h3><div class=\"tablewrap\"><table class=\"data refusals\">"
               "<thead><tr><th>organization</th><th>reason</th></tr></thead><tbody>\n", f);
@@ -1261,8 +1341,6 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
         return 0;
     }
     R->nsub++;
-    if (!R->org_f)
-        return 0;
     struct envelope e;
     struct submission_meta meta;
     struct cellset *cs = NULL;
@@ -1274,11 +1352,24 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
     if (wire_submission_unpack(e.payload, e.payload_len, &cs, &meta, err, sizeof err) != 0) {
         R->org_bad++;
     } else {
-        if (R->org_n++ == 0)
-            fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
-                  "numerator,sum_sq,suppressed,reason\n", R->org_f);
-        for (size_t i = 0; i < cs->ncells; i++)
-            org_row(R->org_f, cs, &cs->cells[i]);
+        struct org_rejected *n = realloc(R->rej, (size_t)(R->nrej + 1) * sizeof *n);
+        if (!n) {
+            cellset_destroy(&cs);
+            envelope_free(&e);
+            return -1;
+        }
+        R->rej = n;
+        snprintf(n[R->nrej].org, sizeof n[R->nrej].org, "%s", meta.org);
+        memcpy(n[R->nrej].r, meta.rejected, sizeof meta.rejected);
+        n[R->nrej].n = meta.n_rejected;
+        R->nrej++;
+        if (R->org_f) {
+            if (R->org_n++ == 0)
+                fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
+                      "numerator,sum_sq,suppressed,reason\n", R->org_f);
+            for (size_t i = 0; i < cs->ncells; i++)
+                org_row(R->org_f, cs, &cs->cells[i]);
+        }
     }
     cellset_destroy(&cs);
     envelope_free(&e);
@@ -1339,6 +1430,7 @@ static void rep_free(struct rep *R)
     metrics_out_destroy(&R->moo);
     free(R->oix.v);
     free(R->refusals);
+    free(R->rej);
     for (int i = 0; i < R->ntr; i++) {
         cells_read_free(&R->tr[i].sets, R->tr[i].nsets);
         metrics_out_destroy(&R->tr[i].mo);

@@ -51,6 +51,7 @@
 
 #include "cells.h"
 #include "catalog.h"
+#include "code_map.h"
 #include "log.h"
 #include "memberset.h"
 
@@ -1576,16 +1577,8 @@ static int compile_rules(struct reader *rd, char *err, size_t errlen)
     for (int c = 0; c < COL__COUNT; c++) {
         if (o->n_rules[c] <= 0 || !o->rules[c])
             continue;
-        const char *const *tab = NULL;
-        int n = 0;
-        switch (c) {
-        case COL_SEX: tab = sex_codes; n = SEX__COUNT; break;
-        case COL_RACE: tab = race_codes; n = RACE__COUNT; break;
-        case COL_ETHNICITY: tab = ethnicity_codes; n = ETH__COUNT; break;
-        case COL_PAYER: tab = payer_codes; n = PAYER__COUNT; break;
-        case COL_DISABILITY: case COL_CMC: tab = ynu_codes; n = YNU__COUNT; break;
-        case COL_LANGUAGE: case COL_COUNTY: break;
-        default:
+        if (c != COL_SEX && c != COL_RACE && c != COL_ETHNICITY && c != COL_PAYER &&
+            c != COL_DISABILITY && c != COL_CMC && c != COL_LANGUAGE && c != COL_COUNTY) {
             snprintf(err, errlen, "code map for %s: only coded columns can be mapped",
                      extract_column_names[c]);
             return -1;
@@ -1600,16 +1593,7 @@ static int compile_rules(struct reader *rd, char *err, size_t errlen)
             const struct code_rule *r = &o->rules[c][i];
             struct crule *cr = &rd->rules[c][i];
             size_t tl = strnlen(r->to, sizeof r->to);
-            int code = -1;
-            if (tab) {
-                code = catalog_code_find(tab, n, r->to, tl);
-            } else if (c == COL_LANGUAGE) {
-                code = tl == 0 ? LANG_UNKNOWN : record_lang_pack(r->to, (int)tl);
-            } else { /* county: a 5-digit FIPS code */
-                code = tl == 5 ? 0 : -1;
-                for (size_t j = 0; code >= 0 && j < tl; j++)
-                    code = (r->to[j] >= '0' && r->to[j] <= '9') ? code * 10 + (r->to[j] - '0') : -1;
-            }
+            int code = code_map_target(c, r->to, tl); /* as node_config and the adapters */
             if (code < 0) {
                 snprintf(err, errlen, "code map for %s: '%.48s' maps to '%.24s', which is not a "
                          "standard %s code", extract_column_names[c], r->from, r->to,

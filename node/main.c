@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccc.h"
 #include "log.h"
 #include "node_config.h"
 #include "pipeline.h"
@@ -25,6 +26,7 @@
 #include "service.h"
 #include "tally.h"
 #include "version.h"
+#include "wire.h"
 
 #define EXIT_USER 1
 #define EXIT_USAGE 2
@@ -39,7 +41,7 @@ static void usage(FILE *f)
         "small cells (primary and complementary suppression), and sends only those.\n"
         "\n"
         "Commands:\n"
-        "  aggregate --input PATH [--format extract|synthea] [--period YYYY]\n"
+        "  aggregate --input PATH [--format extract|synthea|fhir|omop] [--period YYYY]\n"
         "            [--config node.ini] [--k N] --out FILE\n"
         "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
         "        Submission). Written to a temporary file and renamed: never partial.\n"
@@ -69,9 +71,10 @@ static void usage(FILE *f)
         "        Default FILE: <store dir>/<round>.report.html.\n"
         "\n"
         "Options:\n"
-        "  -i, --input PATH     extract CSV (.csv or .csv.gz) or Synthea folder\n"
-        "  -f, --format NAME    extract (default) or synthea\n"
-        "  -p, --period P       reporting period (Synthea: calendar year)\n"
+        "  -i, --input PATH     extract CSV (.csv or .csv.gz), Synthea or FHIR Bulk Data\n"
+        "                       folder, or (omop) a libpq connection string\n"
+        "  -f, --format NAME    extract (default), synthea, fhir or omop\n"
+        "  -p, --period P       reporting period (Synthea, FHIR, OMOP: calendar year)\n"
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
@@ -185,8 +188,12 @@ static int load_config(const struct cli *o, struct node_config *c)
             c->format = FORMAT_EXTRACT;
         else if (!strcmp(o->format, "synthea"))
             c->format = FORMAT_SYNTHEA;
+        else if (!strcmp(o->format, "fhir"))
+            c->format = FORMAT_FHIR;
+        else if (!strcmp(o->format, "omop"))
+            c->format = FORMAT_OMOP;
         else {
-            cli_err("--format must be extract or synthea, not \"%s\"", o->format);
+            cli_err("--format must be extract, synthea, fhir or omop, not \"%s\"", o->format);
             return -2;
         }
     }
@@ -329,6 +336,20 @@ static void print_preview(const struct pipeline_result *r)
         if (cnt[i])
             printf(", %llu withheld for %s", (unsigned long long)cnt[i], cell_reason_name((cell_reason)i));
     printf("\n");
+    struct submission_meta meta = {.k = (unsigned)cs->k};
+    if (profile_to_submission(&r->profile, &meta) == 0) {
+        printf("Rejected rows, as the submission states them:");
+        if (!meta.n_rejected)
+            printf(" none");
+        for (int i = 0; i < meta.n_rejected; i++) {
+            if (meta.rejected[i].fewer_than_k)
+                printf("%s %s fewer than %d", i ? "," : "", meta.rejected[i].reason, cs->k);
+            else
+                printf("%s %s %llu", i ? "," : "", meta.rejected[i].reason,
+                       (unsigned long long)meta.rejected[i].rows);
+        }
+        printf("\n");
+    }
 }
 
 static double share_unknown(const struct cellset *cs, const char *table, const char *const *unknown)
@@ -407,6 +428,13 @@ static void print_profile(const struct pipeline_result *r)
         if (p->map_misses[col])
             printf("  %-12s %llu values neither standard nor mapped\n", extract_column_names[col],
                    (unsigned long long)p->map_misses[col]);
+    if (p->ccc_on) {
+        printf("\nChildren with medical complexity (CCC v2, members under %d)\n", CCC_AGE_LIMIT);
+        printf("  classified   %llu\n  any category %llu\n", (unsigned long long)p->ccc_classified,
+               (unsigned long long)p->ccc_any);
+        for (int i = 0; i < ccc_category_count(); i++)
+            printf("  %-16s %llu\n", ccc_category_name(i), (unsigned long long)p->ccc_category[i]);
+    }
     printf("\nMeasures not available from this source: %s\n",
            p->unavailable_measures ? p->unavailable_why : "none");
 }

@@ -14,7 +14,8 @@
 
 #define NODE_MAX_RULES 512
 
-enum { FORMAT_EXTRACT, FORMAT_SYNTHEA };
+enum { FORMAT_EXTRACT, FORMAT_SYNTHEA, FORMAT_FHIR, FORMAT_OMOP };
+enum { CMC_COLUMN, CMC_CCC };
 enum { BADROWS_SKIP, BADROWS_STRICT };
 enum { APPROVAL_AUTO, APPROVAL_MANUAL };
 
@@ -31,6 +32,11 @@ struct node_config {
     char input[1024];
     int format;
     char period[32];
+    int cmc;                  /* CMC_COLUMN or CMC_CCC                     */
+    char ccc_codes[1024];     /* CCC v2 ICD-10-CM list ("" = shipped one) */
+    char ccc_crosswalk[1024]; /* SNOMED CT -> ICD-10-CM ("" = shipped one) */
+    char omop_schema[128];    /* OMOP CDM tables                           */
+    char omop_vocabulary_schema[128]; /* concept, concept_ancestor ("" = omop_schema) */
     double max_rejected_share; /* above it the service holds a round      */
     /* [report] */
     char measures[1024];
@@ -94,7 +100,14 @@ int node_config_check_files(const struct node_config *c, char *err, size_t errle
 /* Fills reader options that point into c (c must outlive them). */
 void node_config_extract_options(const struct node_config *c, struct extract_options *o);
 
-/* Prints the effective settings (check-config). */
+/* 1 when input format (FORMAT_*) reads the [map.*] rules of column col
+ * (COL_* of extract.h; county is COL_COUNTY): disability and cmc only an
+ * extract has; the other maps every input reads. */
+int node_config_map_applies(int col, int format);
+
+/* Prints the effective settings (check-config); after each [map.*] header
+ * a comment says which inputs read it, and why the configured one does
+ * not when it does not. */
 void node_config_print(FILE *f, const struct node_config *c);
 
 /* Parses "race*disability, payer*language" into pairs; "race" lists into

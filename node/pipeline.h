@@ -39,4 +39,9 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
 
 void pipeline_result_free(struct pipeline_result *r);
 
+/* Loads the CCC v2 code list and crosswalk the configuration names (or the
+ * shipped ones). Returns 0 with *out (the caller's), or -1 with a message. */
+struct ccc;
+int pipeline_load_ccc(const struct node_config *c, struct ccc **out, char *err, size_t errlen);
+
 #endif

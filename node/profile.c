@@ -5,6 +5,9 @@
  */
 #include "profile.h"
 
+#include "catalog.h"
+#include "wire.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,16 @@ const char *profile_reason_name(bad_reason r)
     if ((int)r < 0 || r >= BAD__COUNT)
         return "unknown";
     return reason_names[r];
+}
+
+int profile_to_submission(const struct profile *p, struct submission_meta *meta)
+{
+    meta->n_rejected = 0;
+    for (int r = 0; r < BAD__COUNT; r++)
+        if (r != BAD_PERIOD && /* rows of other periods are not bad data */
+            wire_meta_add_rejected(meta, reason_names[r], p->rejected[r]) != 0)
+            return -1;
+    return 0;
 }
 
 void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
@@ -95,6 +108,11 @@ void profile_merge(struct profile *a, const struct profile *b)
     for (int m = 0; m < 32; m++)
         a->left_out[m] += b->left_out[m];
     a->unavailable_measures |= b->unavailable_measures;
+    a->ccc_on |= b->ccc_on;
+    a->ccc_classified += b->ccc_classified;
+    a->ccc_any += b->ccc_any;
+    for (int i = 0; i < 16; i++)
+        a->ccc_category[i] += b->ccc_category[i];
     if (!a->unavailable_why[0])
         memcpy(a->unavailable_why, b->unavailable_why, sizeof a->unavailable_why);
 }
@@ -145,4 +163,15 @@ void profile_free(struct profile *p)
     free(p->map_rules);
     p->map_rules = NULL;
     p->n_map_rules = 0;
+}
+
+void profile_count_ccc(struct profile *p, int cmc, uint32_t mask)
+{
+    p->ccc_on = 1;
+    if (cmc == YNU_U) /* not classified */
+        return;
+    p->ccc_classified++;
+    p->ccc_any += mask != 0;
+    for (int i = 0; i < 16; i++)
+        p->ccc_category[i] += (mask >> i) & 1u;
 }

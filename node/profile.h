@@ -67,7 +67,23 @@ struct profile {
     /* The period the rows were read for (the asked one, or the single period
      * the file holds); "" when no row had one. */
     char period_seen[32];
+    /* cmc derived with CCC v2 ([input] cmc = ccc): members classified
+     * (under 21), those with any category, and per category (ccc.h order). */
+    int ccc_on;
+    uint64_t ccc_classified, ccc_any, ccc_category[16];
 };
+
+/* Counts one member classified with CCC v2: cmc is the record's YNU_*
+ * value (U = not classified: 21 or older, or age unknown) and mask its
+ * categories. */
+void profile_count_ccc(struct profile *p, int cmc, uint32_t mask);
+
+/* Puts the rejected rows per reason into a submission's meta (its k
+ * already set): what a submission says about this source's quality (rows
+ * of other periods are left out: they are not bad data). A
+ * count below k is sent as "fewer than k" (wire.h). 0 or -1. */
+struct submission_meta;
+int profile_to_submission(const struct profile *p, struct submission_meta *meta);
 
 /* Records one rejected row; keeps the first PROFILE_EXAMPLES examples. */
 void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,

@@ -554,6 +554,10 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
         goto out;
     }
     identity_sha256_hex(req_payload, req_len, meta.request_sha256);
+    if (profile_to_submission(&res.profile, &meta) != 0) {
+        log_error("round %s: cannot list the rejected rows in the submission", r->round_id);
+        goto out;
+    }
     if (wire_submission_pack(res.cells, &meta, &payload, &plen) != 0 ||
         envelope_pack(MSG_SUBMISSION, payload, plen, sv->sign_key, sv->sign_cert, &env, &elen,
                       NULL) != 0) {

@@ -53,6 +53,7 @@
 
 #include "cells.h"
 #include "catalog.h"
+#include "code_map.h"
 
 #define MAX_FIELDS 512
 #define MAX_ROW_BYTES (1u << 20)
@@ -131,9 +132,6 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-struct ctx;
-static int rule_find(const struct ctx *c, int col, const char *s, size_t n);
-
 /* Drops a trailing " County" (any case) from a county name. */
 static void strip_county(const char **s, size_t *n)
 {
@@ -141,28 +139,6 @@ static void strip_county(const char **s, size_t *n)
     if (*n > 7 && strncasecmp(*s + *n - 7, " county", 7) == 0)
         *n -= 7;
     trim(s, n);
-}
-
-/* Copies a value for a message: at most 32 bytes, non-printables escaped. */
-static void quote_value(char *dst, size_t dstlen, const char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (i == 32) {
-            dst[o++] = '.'; dst[o++] = '.'; dst[o++] = '.';
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            dst[o++] = (char)c;
-        } else {
-            int k = snprintf(dst + o, dstlen - o, "\\x%02x", c);
-            if (k < 0 || (size_t)k >= dstlen - o)
-                break;
-            o += (size_t)k;
-        }
-    }
-    dst[o < dstlen ? o : dstlen - 1] = '\0';
 }
 
 static int64_t days_from_civil(int64_t y, int m, int d)
@@ -279,6 +255,7 @@ struct pat {
     struct stay *stays;
     uint32_t nstays, capstays;
     uint8_t diabetes, htn;
+    uint32_t ccc;                 /* CCC v2 categories of active conditions */
     int64_t a1c_t, sbp_t, dbp_t, lang_t;
     double a1c, sbp, dbp;
     uint16_t lang;
@@ -304,9 +281,7 @@ struct ctx {
     size_t hashcap;
     struct payer *payers;
     size_t npayers, cappayers;
-    size_t rule_base;             /* first county rule in prof->map_rules  */
-    size_t col_base[COL__COUNT];  /* first rule of a column in map_rules   */
-    int *rule_code[COL__COUNT];   /* resolved standard code of each rule   */
+    struct code_map map;          /* [map.*] rules, hits into prof         */
     int state_col;                /* STATE column of patients.csv, or -1   */
 };
 
@@ -713,10 +688,10 @@ static int payers_row(struct reader *r)
     }
     trim(&name, &nn);
     int code = PAYER_COMMERCIAL;
-    int pr = rule_find(c, COL_PAYER, name, nn);
+    int pr = code_map_find(&c->map, COL_PAYER, name, nn);
     if (pr >= 0) {
-        code = c->rule_code[COL_PAYER][pr];
-        c->prof->map_rules[c->col_base[COL_PAYER] + (size_t)pr].hits++;
+        code = code_map_code(&c->map, COL_PAYER, pr);
+        code_map_hit(&c->map, COL_PAYER, pr);
     } else if (ieq(name, nn, "Medicaid"))
         code = PAYER_MEDICAID;
     else if (ieq(name, nn, "Medicare"))
@@ -740,6 +715,17 @@ static int payers_row(struct reader *r)
 
 enum { PT_ID, PT_BIRTH, PT_DEATH, PT_RACE, PT_ETH, PT_GENDER, PT_COUNTY, PT_FIPS };
 /* r->col[PT_FIPS] and ctx.state_col (STATE) are optional (-1 when absent). */
+
+int synthea_language_name(const char *text, size_t len)
+{
+    if (!text)
+        return -1;
+    trim(&text, &len);
+    for (size_t i = 0; i < sizeof languages / sizeof languages[0]; i++)
+        if (ieq(text, len, languages[i].text))
+            return record_lang_pack(languages[i].iso, 3);
+    return -1;
+}
 
 int synthea_ca_county_fips(const char *name, size_t len)
 {
@@ -786,8 +772,7 @@ static void patient_county(struct reader *r, struct pat *p)
         size_t fl = strnlen(from, sizeof o->county_rules[i].from);
         strip_county(&from, &fl);
         if (fl == n && strncasecmp(from, name, n) == 0) {
-            digits(o->county_rules[i].to, 5, &v);
-            p->county = v;
+            p->county = code_map_code(&r->c->map, COL_COUNTY, i);
             p->county_rule = i;
             return;
         }
@@ -870,8 +855,8 @@ static int patients_row(struct reader *r)
     s = fld(r, r->col[PT_GENDER], &n);
     trim(&s, &n);
     p->sex = SEX_U;
-    if ((p->sex_rule = (int16_t)rule_find(c, COL_SEX, s, n)) >= 0)
-        p->sex = (uint8_t)c->rule_code[COL_SEX][p->sex_rule];
+    if ((p->sex_rule = (int16_t)code_map_find(&c->map, COL_SEX, s, n)) >= 0)
+        p->sex = (uint8_t)code_map_code(&c->map, COL_SEX, p->sex_rule);
     else if (ieq(s, n, "F"))
         p->sex = SEX_F;
     else if (ieq(s, n, "M"))
@@ -887,8 +872,8 @@ static int patients_row(struct reader *r)
     };
     p->race = RACE_UNKNOWN;
     p->miss_race = n > 0;
-    if ((p->race_rule = (int16_t)rule_find(c, COL_RACE, s, n)) >= 0) {
-        p->race = (uint8_t)c->rule_code[COL_RACE][p->race_rule];
+    if ((p->race_rule = (int16_t)code_map_find(&c->map, COL_RACE, s, n)) >= 0) {
+        p->race = (uint8_t)code_map_code(&c->map, COL_RACE, p->race_rule);
         p->miss_race = 0;
     }
     for (size_t i = 0; p->race_rule < 0 && i < sizeof races / sizeof races[0]; i++)
@@ -900,8 +885,8 @@ static int patients_row(struct reader *r)
     s = fld(r, r->col[PT_ETH], &n);
     trim(&s, &n);
     p->eth = ETH_UNKNOWN;
-    if ((p->eth_rule = (int16_t)rule_find(c, COL_ETHNICITY, s, n)) >= 0)
-        p->eth = (uint8_t)c->rule_code[COL_ETHNICITY][p->eth_rule];
+    if ((p->eth_rule = (int16_t)code_map_find(&c->map, COL_ETHNICITY, s, n)) >= 0)
+        p->eth = (uint8_t)code_map_code(&c->map, COL_ETHNICITY, p->eth_rule);
     else if (ieq(s, n, "hispanic"))
         p->eth = ETH_HISPANIC;
     else if (ieq(s, n, "nonhispanic"))
@@ -1073,7 +1058,8 @@ static int conditions_row(struct reader *r)
     trim(&code, &n);
     int diab = ieq(code, n, "44054006");
     int htn = ieq(code, n, "59621000") || ieq(code, n, "38341003");
-    if (!diab && !htn)
+    uint32_t ccc = c->o->ccc ? ccc_classify(c->o->ccc, code, n) : 0;
+    if (!diab && !htn && !ccc)
         return 0;
     int stop;
     struct pat *p = row_patient(r, r->col[CO_PATIENT], &stop);
@@ -1091,6 +1077,7 @@ static int conditions_row(struct reader *r)
             p->diabetes = 1;
         if (htn)
             p->htn = 1;
+        p->ccc |= ccc;
     }
     return 0;
 }
@@ -1177,16 +1164,16 @@ static int observations_row(struct reader *r)
             p->lang_t = t;
             p->lang = LANG_UNKNOWN;
             p->lang_miss = vn > 0;
-            p->lang_rule = (int16_t)rule_find(c, COL_LANGUAGE, v, vn);
+            p->lang_rule = (int16_t)code_map_find(&c->map, COL_LANGUAGE, v, vn);
             if (p->lang_rule >= 0) {
-                p->lang = (uint16_t)c->rule_code[COL_LANGUAGE][p->lang_rule];
+                p->lang = (uint16_t)code_map_code(&c->map, COL_LANGUAGE, p->lang_rule);
                 p->lang_miss = 0;
             }
-            for (size_t i = 0; p->lang_rule < 0 && i < sizeof languages / sizeof languages[0]; i++)
-                if (ieq(v, vn, languages[i].text)) {
-                    p->lang = (uint16_t)record_lang_pack(languages[i].iso, 3);
-                    p->lang_miss = 0;
-                }
+            int named = p->lang_rule < 0 ? synthea_language_name(v, vn) : -1;
+            if (named >= 0) {
+                p->lang = (uint16_t)named;
+                p->lang_miss = 0;
+            }
         }
         return 0;
     }
@@ -1240,6 +1227,8 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     m->ethnicity = p->eth;
     m->disability = YNU_U;
     m->cmc = YNU_U;
+    if (c->o->ccc && p->age >= 0 && p->age < CCC_AGE_LIMIT)
+        m->cmc = p->ccc ? YNU_Y : YNU_N;
     m->adi_decile = 0;
     m->county = p->county;
     m->language = has_obs ? p->lang : LANG_UNKNOWN;
@@ -1291,95 +1280,25 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     }
 }
 
-/* Coded columns a Synthea export has, besides county. */
-static const int mapped_cols[] = {COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
-
-static void map_rule_entry(struct profile_map_rule *x, int col, const struct code_rule *r)
-{
-    memset(x, 0, sizeof *x);
-    x->column = col;
-    snprintf(x->from, sizeof x->from, "%.*s", (int)sizeof r->from, r->from);
-    snprintf(x->to, sizeof x->to, "%.*s", (int)sizeof r->to, r->to);
-}
+/* Coded columns a Synthea export has: county first, as the profile lists them. */
+static const int mapped_cols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
 
 static int add_rules(struct ctx *c)
 {
     const struct synthea_options *o = c->o;
-    struct profile *pr = c->prof;
-    if (o->n_county_rules < 0 || (o->n_county_rules > 0 && !o->county_rules))
-        return fatal(c, "synthea: bad county rule list");
-    for (int i = 0; i < o->n_county_rules; i++) {
-        const char *to = o->county_rules[i].to;
-        size_t tl = strnlen(to, sizeof o->county_rules[i].to);
-        int v;
-        if (tl != 5 || digits(to, 5, &v) < 0 || v == 0) {
-            char q[64];
-            quote_value(q, sizeof q, to, tl);
-            return fatal(c, "county rule %d: \"%s\" is not a 5-digit FIPS code", i + 1, q);
-        }
+    const struct code_rule *rules[COL__COUNT];
+    int n[COL__COUNT];
+    for (int col = 0; col < COL__COUNT; col++) {
+        rules[col] = o->rules[col];
+        n[col] = o->n_rules[col];
     }
-    size_t total = (size_t)o->n_county_rules;
-    for (size_t k = 0; k < sizeof mapped_cols / sizeof mapped_cols[0]; k++) {
-        int col = mapped_cols[k];
-        if (o->n_rules[col] < 0 || (o->n_rules[col] > 0 && !o->rules[col]))
-            return fatal(c, "synthea: bad %s rule list", extract_column_names[col]);
-        total += (size_t)o->n_rules[col];
-    }
-    c->rule_base = pr->n_map_rules;
-    if (total == 0)
-        return 0;
-    struct profile_map_rule *mr = realloc(pr->map_rules, (pr->n_map_rules + total) * sizeof *mr);
-    if (!mr)
-        return fatal(c, "out of memory");
-    pr->map_rules = mr;
-    for (int i = 0; i < o->n_county_rules; i++)
-        map_rule_entry(&mr[pr->n_map_rules++], COL_COUNTY, &o->county_rules[i]);
-    for (size_t k = 0; k < sizeof mapped_cols / sizeof mapped_cols[0]; k++) {
-        int col = mapped_cols[k];
-        c->col_base[col] = pr->n_map_rules;
-        if (!o->n_rules[col])
-            continue;
-        c->rule_code[col] = calloc((size_t)o->n_rules[col], sizeof *c->rule_code[col]);
-        if (!c->rule_code[col])
-            return fatal(c, "out of memory");
-        for (int i = 0; i < o->n_rules[col]; i++) {
-            const struct code_rule *cr = &o->rules[col][i];
-            size_t tl = strnlen(cr->to, sizeof cr->to);
-            int code = -1;
-            switch (col) {
-            case COL_RACE: code = catalog_code_find(race_codes, RACE__COUNT, cr->to, tl); break;
-            case COL_ETHNICITY: code = catalog_code_find(ethnicity_codes, ETH__COUNT, cr->to, tl); break;
-            case COL_SEX: code = catalog_code_find(sex_codes, SEX__COUNT, cr->to, tl); break;
-            case COL_PAYER: code = catalog_code_find(payer_codes, PAYER__COUNT, cr->to, tl); break;
-            case COL_LANGUAGE:
-                code = ieq(cr->to, tl, "und") ? LANG_UNKNOWN : record_lang_pack(cr->to, (int)tl);
-                break;
-            default: break;
-            }
-            if (code < 0) {
-                char q[64];
-                quote_value(q, sizeof q, cr->to, tl);
-                return fatal(c, "%s rule %d: \"%s\" is not a standard %s code",
-                             extract_column_names[col], i + 1, q, extract_column_names[col]);
-            }
-            c->rule_code[col][i] = code;
-            map_rule_entry(&mr[pr->n_map_rules++], col, cr);
-        }
-    }
+    rules[COL_COUNTY] = o->county_rules;
+    n[COL_COUNTY] = o->n_county_rules;
+    char e[200];
+    if (code_map_init(&c->map, rules, n, mapped_cols, sizeof mapped_cols / sizeof mapped_cols[0],
+                      c->prof, e, sizeof e) != 0)
+        return fatal(c, "synthea: %s", e);
     return 0;
-}
-
-static int rule_find(const struct ctx *c, int col, const char *s, size_t n)
-{
-    const struct synthea_options *o = c->o;
-    for (int i = 0; i < o->n_rules[col]; i++) {
-        const char *from = o->rules[col][i].from;
-        size_t fl = strnlen(from, sizeof o->rules[col][i].from);
-        trim(&from, &fl);
-        if (fl == n && strncasecmp(from, s, n) == 0)
-            return i;
-    }
-    return -1;
 }
 
 int synthea_read(const char *dir, const struct synthea_options *o,
@@ -1449,14 +1368,14 @@ int synthea_read(const char *dir, const struct synthea_options *o,
         prof->map_misses[COL_COUNTY] += p->miss_county;
         if (has_obs)
             prof->map_misses[COL_LANGUAGE] += p->lang_miss;
-        if (p->county_rule >= 0)
-            prof->map_rules[c.rule_base + (size_t)p->county_rule].hits++;
+        code_map_hit(&c.map, COL_COUNTY, p->county_rule);
         const struct { int col; int rule; } used[] = {
             {COL_RACE, p->race_rule}, {COL_ETHNICITY, p->eth_rule}, {COL_SEX, p->sex_rule},
             {COL_LANGUAGE, has_obs ? p->lang_rule : -1}};
         for (size_t k = 0; k < sizeof used / sizeof used[0]; k++)
-            if (used[k].rule >= 0)
-                prof->map_rules[c.col_base[used[k].col] + (size_t)used[k].rule].hits++;
+            code_map_hit(&c.map, used[k].col, used[k].rule);
+        if (o->ccc)
+            profile_count_ccc(prof, m.cmc, p->ccc);
         prof->rows_accepted++;
         sink(sink_ctx, &m, +1);
     }
@@ -1471,7 +1390,6 @@ out:
     for (size_t i = 0; i < c.npayers; i++)
         free(c.payers[i].id);
     free(c.payers);
-    for (int col = 0; col < COL__COUNT; col++)
-        free(c.rule_code[col]);
+    code_map_free(&c.map);
     return rc;
 }

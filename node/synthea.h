@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "ccc.h"
 #include "extract.h"
 #include "profile.h"
 #include "record.h"
@@ -39,6 +40,9 @@ struct synthea_options {
     const struct code_rule *rules[COL__COUNT];
     int n_rules[COL__COUNT];
     int strict;                            /* abort on the first bad row    */
+    /* With a CCC v2 code list ([input] cmc = ccc), cmc of members under 21
+     * is derived from conditions active in the year (ccc.h); else U. */
+    const struct ccc *ccc;
 };
 
 /* Reads the export in `dir` and hands each member of year o->year to
@@ -61,6 +65,11 @@ struct synthea_options {
 int synthea_read(const char *dir, const struct synthea_options *o,
                  record_sink_fn sink, void *sink_ctx, struct profile *prof,
                  char *err, size_t errlen);
+
+/* record_lang_pack() code of a PRAPARE language answer naming a language
+ * ("Spanish", "English", any case, trimmed), or -1 (also for "Language
+ * other than English", which names none). Shared with the OMOP adapter. */
+int synthea_language_name(const char *text, size_t len);
 
 /* FIPS code (e.g. 6037) of a California county name ("Los Angeles County"
  * or "Los Angeles", any case), or COUNTY_UNKNOWN. */

@@ -10,6 +10,7 @@ PACKAGES=(
   libssl-dev openssl libcmocka-dev libinih-dev libjansson-dev
   libsqlite3-dev sqlite3 zlib1g-dev libgsl-dev libglpk-dev libcsv-dev
   python3 procps
+  libpq-dev postgresql postgresql-client time
   chromium
 )
 

@@ -288,6 +288,20 @@ NQ=$((NQ + 1))
 [ $rc -eq 1 ] || fail "unknown round: exit $rc, expected 1"
 grep -q "unknown_round" "$W/query.log" || fail "no unknown_round error"
 
+# ---- a query whose audit entry cannot be written is not answered ------------------------
+mv "$W/coord/audit.log" "$W/coord/audit.log.moved"
+mkdir "$W/coord/audit.log"
+query cells --round "$RID" --format csv >"$W/unaudited.csv"
+rc=$?
+[ $rc -ne 0 ] || fail "a query was answered although its audit entry could not be written"
+[ -s "$W/unaudited.csv" ] && fail "released cells left without an audit entry"
+grep -q "internal" "$W/query.log" || fail "no internal error for the unaudited query: $(tail -n 2 "$W/query.log")"
+rmdir "$W/coord/audit.log"
+mv "$W/coord/audit.log.moved" "$W/coord/audit.log"
+query cells --round "$RID" --format csv >"$W/audited.csv" || fail "no answer once the audit log is back"
+NQ=$((NQ + 1))
+[ -s "$W/audited.csv" ] || fail "empty answer once the audit log is back"
+
 # ---- audit -----------------------------------------------------------------------------
 n=$(grep -c "	query	" "$W/coord/audit.log")
 [ "$n" -eq "$NQ" ] || fail "$n query entries in the audit log, expected $NQ"

@@ -75,6 +75,13 @@ make_extract() { # file seed rows
 for i in 1 2 3; do
     d=$W/org$i
     make_extract "$d/members.csv" "$i" $((300 + 150 * i))
+    # Rejected rows the round report must show: org 1 has 15 rows of 2025
+    # with an impossible age (reason range), org 2 has 4 with an unknown race
+    # code (reason code: fewer than k, so its number never leaves).
+    case $i in
+    1) for j in $(seq 1 15); do echo "bad1-$j,2025,200,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,N,17031,12,0,0,0,10.00,1"; done >>"$d/members.csv" ;;
+    2) for j in $(seq 1 4); do echo "bad2-$j,2025,40,F,ZZZ,NOT_HISPANIC,eng,MEDICAID,3,N,N,17031,12,0,0,0,10.00,1"; done >>"$d/members.csv" ;;
+    esac
     cat >"$d/node.ini" <<EOF
 [node]
 org = org:r-$i
@@ -133,6 +140,19 @@ done
 RES=$W/coord/results/$R2
 REPORT=$RES/report.html
 [ -s "$REPORT" ] || fail "round close did not write report.html"
+# Rejected rows per reason, as the submissions state them: per organization
+# (the terms allow it) and for all, a range where a count is "fewer than k".
+tr -d '\n' <"$REPORT" | grep -o '<table class="data rejected">.*</table>' | sed 's#</table>.*#</table>#' >"$W/rejected.html"
+[ -s "$W/rejected.html" ] || fail "the round report has no table of rejected rows"
+grep -q '<th>organization</th><th>range</th><th>code</th>' "$W/rejected.html" ||
+    fail "rejected rows: not one column per reason: $(cat "$W/rejected.html")"
+grep -q '<td>all organizations</td><td class="num">15</td><td class="num">1 to 10</td>' "$W/rejected.html" ||
+    fail "rejected rows: the federation's total is not 15 and 1 to 10: $(cat "$W/rejected.html")"
+grep -q '<td>org:r-2</td><td class="num">0</td><td class="num">fewer than 11</td>' "$W/rejected.html" ||
+    fail "rejected rows: org 2's 4 rows are not shown as fewer than 11: $(cat "$W/rejected.html")"
+if grep -q '<td class="num">4</td>' "$W/rejected.html"; then fail "org 2's count of 4 reached the report"; fi
+grep -q '<td>org:r-1</td><td class="num">15</td><td class="num">0</td>' "$W/rejected.html" ||
+    fail "rejected rows: org 1 is not 15 and 0: $(cat "$W/rejected.html")"
 grep -q "^pooled,$R2,population,race,AIAN,,,,,,1,min_orgs,1,0$" "$RES/pooled.csv" ||
     fail "the fixture has no min_orgs AIAN cell: $(grep ',race,AIAN,' "$RES/pooled.csv" | head -n 2)"
 

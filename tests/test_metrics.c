@@ -185,24 +185,96 @@ static void test_dsr_example(void **state)
     metrics_out_destroy(&out);
 }
 
+/* DSR_CSV with the age_std lines of the given labels withheld (reason
+ * `count`) and, when total_repl is given, the total line replaced. */
+static char *dsr_withheld(const char *const *ages, int nages, const char *total_repl)
+{
+    char *csv = strdup(DSR_CSV);
+    assert_non_null(csv);
+    for (int i = 0; i <= nages; i++) {
+        char key[64], repl[128];
+        if (i < nages) {
+            snprintf(key, sizeof key, "p,r1,ed_rate,age_std,%s,", ages[i]);
+            snprintf(repl, sizeof repl, "p,r1,ed_rate,age_std,%s,,,,,,1,count\n", ages[i]);
+        } else if (total_repl) {
+            snprintf(key, sizeof key, "p,r1,ed_rate,total,all,");
+            snprintf(repl, sizeof repl, "%s\n", total_repl);
+        } else {
+            break;
+        }
+        char *line = strstr(csv, key);
+        assert_non_null(line);
+        size_t len = strlen(csv) + strlen(repl) + 1;
+        char *next = malloc(len);
+        assert_non_null(next);
+        snprintf(next, len, "%.*s%s%s", (int)(line - csv), csv, repl, strchr(line, '\n') + 1);
+        free(csv);
+        csv = next;
+    }
+    return csv;
+}
+
 static void test_dsr_not_computed(void **state)
 {
     (void)state;
-    /* A withheld age cell: input_suppressed and the cell's reason. */
-    char *csv = strdup(DSR_CSV);
-    assert_non_null(csv);
-    char *line = strstr(csv, "p,r1,ed_rate,age_std,0,200");
-    const char *repl = "p,r1,ed_rate,age_std,0,,,,,,1,count\n";
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(line - csv), csv, repl, strchr(line, '\n') + 1);
-    metrics_out *out = run(buf, NULL);
-    const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
-    assert_empty(r->value);
-    assert_empty(r->lower);
-    assert_flag(r, "input_suppressed");
-    assert_flag(r, "count");
-    metrics_out_destroy(&out);
-    free(csv);
+    /* Withheld age cells are collapsed with their neighbours into one
+     * standard group, from the released total minus the released age
+     * cells. Expected values computed by hand from the full table (the
+     * collapsed group's events, months and weights summed):
+     * 0 alone -> 0..1-4 (x 11, M 7700, w 69135): 32.837035;
+     * 5-14 and 35-44 -> 5-14..35-44: 32.949385; 85+ alone -> 75-84..85+: 32.827203. */
+    static const struct {
+        const char *ages[2];
+        int n;
+        const char *flag;
+        double dsr;
+    } cases[] = {
+        {{"0"}, 1, "ages_collapsed:0..1-4", 32.837035},
+        {{"5-14", "35-44"}, 2, "ages_collapsed:5-14..35-44", 32.949385},
+        {{"85+"}, 1, "ages_collapsed:75-84..85+", 32.827203},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *csv = dsr_withheld(cases[i].ages, cases[i].n, NULL);
+        metrics_out *out = run(csv, NULL);
+        const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
+        assert_near6(r->value, cases[i].dsr);
+        assert_flag(r, cases[i].flag);
+        metrics_out_destroy(&out);
+        free(csv);
+    }
+    /* Without a whole margin nothing is collapsed: input_suppressed and the
+     * cell's reason, with the total withheld, or partial. */
+    static const char *const zero[] = {"0"};
+    for (int i = 0; i < 2; i++) {
+        char *csv = dsr_withheld(zero, 1, i == 0 ? "p,r1,ed_rate,total,all,,,,,,1,secondary" : NULL);
+        if (i == 1) {
+            /* Pooled: the total is partial (one organization withheld it). */
+            size_t len = strlen(csv) * 2 + 64, o = 0;
+            char *pooled = malloc(len);
+            assert_non_null(pooled);
+            for (const char *c = csv; *c; c++) {
+                if (*c == '\n') {
+                    int first = o < strlen(HEADER);
+                    int total = !first && strncmp(strrchr(pooled, '\n') ? strrchr(pooled, '\n') + 1
+                                                                       : pooled, "p,r1,ed_rate,total,", 19) == 0;
+                    o += (size_t)snprintf(pooled + o, len - o, "%s", first ? ",n_orgs,n_withheld"
+                                                                  : total ? ",2,1" : ",3,0");
+                }
+                pooled[o++] = *c;
+                pooled[o] = '\0';
+            }
+            free(csv);
+            csv = pooled;
+        }
+        metrics_out *out = run(csv, NULL);
+        const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
+        assert_empty(r->value);
+        assert_empty(r->lower);
+        assert_flag(r, "input_suppressed");
+        assert_flag(r, "count");
+        metrics_out_destroy(&out);
+        free(csv);
+    }
     /* Fewer than 10 events: min_count. */
     const double x[3] = {2, 3, 4}, m[3] = {1000, 1000, 1000}, w[3] = {1, 1, 1};
     struct mstat s;

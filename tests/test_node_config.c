@@ -108,7 +108,7 @@ static void test_full_file(void **state)
     node_config_print(mem, cfg);
     fclose(mem);
     assert_non_null(strstr(text, "k = 20\n"));
-    assert_non_null(strstr(text, "[map.race]\n2106-3 = WHITE\n"));
+    assert_non_null(strstr(text, "[map.race]\n# read by: extract, synthea, fhir, omop\n2106-3 = WHITE\n"));
     free(text);
 }
 
@@ -135,6 +135,10 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[map.race]\n2106-3 = CAUCASIAN\n", ":2: [map.race] 2106-3 = CAUCASIAN");
     expect_error("[columns]\nrace_code = RACE\n", "is not a column of the extract");
     expect_error("[map.county]\nCook = 170\n", "5-digit FIPS");
+    expect_error("[map.race]\nW = WHITE\n[map.county]\n\nCook = 00000\n", ":5: [map.county] Cook: county must map to a 5-digit FIPS");
+    expect_error("[map.sex]\nW = female\n", ":2: [map.sex] W = female: \"female\" is not a standard code");
+    expect_error("[map.payer]\nMedi-Cal = MEDICAL\n", ":2: [map.payer] Medi-Cal = MEDICAL");
+    expect_error("[map.language]\nESP = spanish\n", ":2: [map.language] ESP = spanish");
     expect_error("[report]\nintersections = race*race\n", "not an intersection of two different stratifiers");
     expect_error("[report]\nmeasures = ed_rate, er_rate\n", "unknown measure \"er_rate\"");
     expect_error("[report]\nage_bands = 0, 18, 10\n", "must increase");
@@ -275,6 +279,38 @@ static void test_relative_paths(void **state)
 }
 
 /* common/conf.c as the coordinator uses it: a required key. */
+/* check-config says which inputs read each map, and when the configured
+ * format does not read one. */
+static void test_maps_per_input(void **state)
+{
+    (void)state;
+    for (int f = FORMAT_EXTRACT; f <= FORMAT_OMOP; f++) {
+        assert_true(node_config_map_applies(COL_RACE, f));
+        assert_true(node_config_map_applies(COL_ETHNICITY, f));
+        assert_true(node_config_map_applies(COL_SEX, f));
+        assert_true(node_config_map_applies(COL_PAYER, f));
+        assert_true(node_config_map_applies(COL_COUNTY, f));
+        assert_true(node_config_map_applies(COL_LANGUAGE, f));
+        assert_int_equal(node_config_map_applies(COL_CMC, f), f == FORMAT_EXTRACT);
+        assert_int_equal(node_config_map_applies(COL_DISABILITY, f), f == FORMAT_EXTRACT);
+    }
+    assert_false(node_config_map_applies(COL_AGE, FORMAT_EXTRACT));
+    char err[600];
+    assert_int_equal(node_config_load(cfg, write_ini("[input]\nformat = omop\npath = host=db dbname=cdm\n"
+                                                     "[map.cmc]\nyes = Y\n[map.sex]\nW = F\n"), err, sizeof err), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    node_config_print(f, cfg);
+    fclose(f);
+    assert_non_null(strstr(text, "[map.sex]\n# read by: extract, synthea, fhir, omop\nW = F\n"));
+    assert_non_null(strstr(text, "[map.cmc]\n# read by: extract\n"
+                                 "# not used with format = omop: only an extract has a cmc column\nyes = Y\n"));
+    free(text);
+    unlink(path);
+}
+
 static void test_conf_required_key(void **state)
 {
     (void)state;
@@ -313,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_every_error_names_its_line),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_conf_required_key),
+        cmocka_unit_test(test_maps_per_input),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(path);

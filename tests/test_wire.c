@@ -164,6 +164,78 @@ static void test_submission_roundtrip(void **state)
     cellset_destroy(&cs);
 }
 
+/* Rejected rows travel per reason; counts of 1..k-1 only as "fewer than k",
+ * and a hostile submission that breaks that is refused. */
+static void test_submission_rejected_rows(void **state)
+{
+    (void)state;
+    struct cellset *cs = small_set();
+    struct submission_meta meta;
+    assert_int_equal(wire_meta_init(&meta, cs), 0);
+    assert_int_equal(meta.k, 11);
+    assert_int_equal(wire_meta_add_rejected(&meta, "range", 240), 0);
+    assert_int_equal(wire_meta_add_rejected(&meta, "code", 3), 0);
+    assert_int_equal(wire_meta_add_rejected(&meta, "period", 0), 0); /* nothing added */
+    assert_int_equal(wire_meta_add_rejected(&meta, "Bad name", 50), -1);
+    assert_int_equal(meta.n_rejected, 2);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(wire_submission_pack(cs, &meta, &buf, &len), 0);
+    /* The number 3 is not in the bytes that leave. */
+    Equity__V1__Submission *sub = equity__v1__submission__unpack(NULL, len, buf);
+    assert_non_null(sub);
+    assert_int_equal(sub->n_rejected, 2);
+    assert_string_equal(sub->rejected[1]->reason, "code");
+    assert_int_equal(sub->rejected[1]->rows, 0);
+    assert_true(sub->rejected[1]->fewer_than_k);
+    struct cellset *back = NULL;
+    struct submission_meta m2;
+    char err[256];
+    assert_int_equal(wire_submission_unpack(buf, len, &back, &m2, err, sizeof err), 0);
+    cellset_destroy(&back);
+    assert_int_equal(m2.n_rejected, 2);
+    assert_string_equal(m2.rejected[0].reason, "range");
+    assert_int_equal(m2.rejected[0].rows, 240);
+    assert_false(m2.rejected[0].fewer_than_k);
+    assert_true(m2.rejected[1].fewer_than_k);
+    free(buf);
+    /* Hostile variants, each refused with its reason. */
+    static const struct {
+        const char *reason;
+        uint64_t rows;
+        int fewer;
+        const char *msg;
+    } bad[] = {
+        {"code", 3, 0, "below k"},
+        {"code", 3, 1, "fewer_than_k with a number"},
+        {"range", 500, 0, "twice"},
+        {"Range!", 50, 0, "lowercase"},
+    };
+    char *own = sub->rejected[1]->reason; /* freed with sub */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sub->rejected[1]->reason = (char *)bad[i].reason;
+        sub->rejected[1]->rows = bad[i].rows;
+        sub->rejected[1]->fewer_than_k = bad[i].fewer;
+        size_t n = equity__v1__submission__get_packed_size(sub);
+        uint8_t *p = malloc(n);
+        assert_non_null(p);
+        equity__v1__submission__pack(sub, p);
+        back = NULL;
+        assert_int_equal(wire_submission_unpack(p, n, &back, &m2, err, sizeof err), -1);
+        assert_null(back);
+        assert_non_null(strstr(err, bad[i].msg));
+        free(p);
+    }
+    sub->rejected[1]->reason = own;
+    equity__v1__submission__free_unpacked(sub, NULL);
+    /* More reasons than a node has: refused. */
+    for (int i = 0; i < WIRE_MAX_REJECTED; i++) {
+        char name[8] = {'r', (char)('a' + i), 0};
+        assert_int_equal(wire_meta_add_rejected(&meta, name, 20), i < WIRE_MAX_REJECTED - 2 ? 0 : -1);
+    }
+    cellset_destroy(&cs);
+}
+
 static void test_submission_rejects_bad_content(void **state)
 {
     (void)state;
@@ -568,6 +640,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells_and_writers),
         cmocka_unit_test(test_submission_roundtrip),
+        cmocka_unit_test(test_submission_rejected_rows),
         cmocka_unit_test(test_submission_rejects_bad_content),
         cmocka_unit_test(test_builder),
         cmocka_unit_test(test_builder_refuses_invented_codes),
