@@ -996,7 +996,12 @@ static int on_eob(struct ctx *c, json_t *res)
     double amt = json_is_number(v) ? json_number_value(v) : -1;
     if (!isfinite(amt) || amt < 0 || amt > 1e12)
         return bad(c, BAD_RANGE, "total.amount.value", "not an amount 0..1e12");
-    p->cost_cents += llround(amt * 100.0);
+    /* whole cents: JSON gives a double, so a third decimal shows as a
+     * remainder far above the double's own rounding (1.005 -> 100.5) */
+    double cents = amt * 100.0;
+    if (fabs(cents - (double)llround(cents)) > 1e-3)
+        return bad(c, BAD_TYPE, "total.amount.value", "has more than 2 decimals (whole cents)");
+    p->cost_cents += llround(cents);
     return 0;
 }
 
