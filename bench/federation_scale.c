@@ -401,13 +401,13 @@ static int add_cell(struct cellset_builder *cb, const char *measure, const char 
     char err[256];
     memset(&v, 0, sizeof v);
     v.members = members;
-    v.member_months = members * 12;
+    v.member_months = (int64_t)(members * 12) * CELL_MONTHS_SCALE;
     if (strcmp(measure, "population") == 0) {
         v.numerator = members;
         v.denominator = members;
     } else {
-        v.denominator = members * 12;
-        v.numerator = (double)((long long)members / 2); /* whole events */
+        v.denominator = v.member_months;
+        v.numerator = members / 2;
     }
     if (cellset_builder_add(cb, measure, strat, stratum, &v, err, sizeof err) != 0) {
         fprintf(stderr, "equity-bench-federation: %s\n", err);

@@ -85,7 +85,7 @@ static const struct measure_def measures[M__COUNT] = {
     [M_EXPERIENCE] = {"experience", KIND_MEAN, BETTER_HIGHER, NOC, CNT,
         "survey respondents", "Mean rating of care (0-10)",
         CH_MEMBERS_EXP, CH_MONTHS_EXP, CH_MEMBERS_EXP, CH_EXP_SUM, CH_EXP_SQ,
-        M_POPULATION, 10, 0, 10, NULL},
+        M_POPULATION, 1000, 0, 1000, NULL}, /* score hundredths (cells.h): 10 points */
 };
 
 const struct measure_def *catalog_measure(int id)

@@ -74,7 +74,8 @@ struct measure_def {
      *     denominator (readmissions: >= 1 admission), so members <=
      *     denominator / den_per_member (0: no bound);
      *   sq_per_num: sum of squares <= sq_per_num x numerator (a score in
-     *     0..10: s^2 <= 10 s; 0: no bound);
+     *     0..10: s^2 <= 10 s, in the cells' units of hundredths 1000;
+     *     0: no bound);
      *   any_of: the numerator counts the members positive in any of these
      *     measures' numerators (list ends with -1; NULL: none), so it is >=
      *     each of them and <= their sum.

@@ -224,6 +224,118 @@ void cells_format_number(char *buf, size_t len, double v)
         snprintf(buf, len, "%.17g", v);
 }
 
+int cell_field_decimals(int measure, int field)
+{
+    const struct measure_def *d = catalog_measure(measure);
+    if (!d)
+        return 0;
+    switch (field) {
+    case CELL_F_MONTHS:
+        return CELL_MONTHS_DECIMALS;
+    case CELL_F_DEN:
+        return d->kind == KIND_RATE || d->kind == KIND_PMPM ? CELL_MONTHS_DECIMALS : 0;
+    case CELL_F_NUM:
+        return d->kind == KIND_PMPM || d->kind == KIND_MEAN ? 2 : 0;
+    case CELL_F_SQ:
+        return d->kind == KIND_PMPM || d->kind == KIND_MEAN ? 4 : 0;
+    default:
+        return 0;
+    }
+}
+
+static const double pow10_tab[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                   100000000};
+
+double cell_value(const struct cell *c, int field)
+{
+    double v;
+    switch (field) {
+    case CELL_F_MEMBERS: v = (double)c->members; break;
+    case CELL_F_MONTHS: v = (double)c->member_months; break;
+    case CELL_F_DEN: v = (double)c->denominator; break;
+    case CELL_F_NUM: v = (double)c->numerator; break;
+    default: v = (double)c->sum_sq; break;
+    }
+    return v / pow10_tab[cell_field_decimals(c->measure, field)];
+}
+
+void cells_format_scaled(char *buf, size_t len, cell_i128 v, int decimals, int trim)
+{
+    char digits[48];
+    int n = 0, neg = v < 0;
+    unsigned __int128 u = neg ? -(unsigned __int128)v : (unsigned __int128)v;
+    do {
+        digits[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u && n < (int)sizeof digits);
+    while (n <= decimals)
+        digits[n++] = '0';
+    /* digits[] is little-endian: the fraction is digits[0..decimals) */
+    int skip = 0;
+    if (trim)
+        while (skip < decimals && digits[skip] == '0')
+            skip++;
+    char out[56];
+    size_t o = 0;
+    if (neg)
+        out[o++] = '-';
+    for (int i = n - 1; i >= decimals; i--)
+        out[o++] = digits[i];
+    if (skip < decimals) {
+        out[o++] = '.';
+        for (int i = decimals - 1; i >= skip; i--)
+            out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    snprintf(buf, len, "%s", out);
+}
+
+int cells_parse_scaled(const char *s, size_t len, int decimals, int round_excess,
+                       cell_i128 *out)
+{
+    static const cell_i128 limit = (cell_i128)1000000000000000000LL * 1000000000000000000LL;
+    size_t i = 0;
+    int neg = 0;
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    cell_i128 v = 0;
+    int ndig = 0, nfrac = 0, nexcess = 0, excess = 0, round_up = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, ndig++) {
+        v = v * 10 + (s[i] - '0');
+        if (v >= limit)
+            return -3;
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, ndig++) {
+            if (nfrac < decimals) {
+                v = v * 10 + (s[i] - '0');
+                nfrac++;
+                if (v >= limit)
+                    return -3;
+                continue;
+            }
+            /* beyond the unit: the first such digit decides rounding */
+            if (nexcess++ == 0 && s[i] >= '5')
+                round_up = 1;
+            if (s[i] != '0')
+                excess = 1;
+        }
+    }
+    if (i != len || ndig == 0)
+        return -1;
+    if (excess && !round_excess)
+        return -2;
+    for (; nfrac < decimals; nfrac++) {
+        v *= 10;
+        if (v >= limit)
+            return -3;
+    }
+    if (excess && round_up)
+        v++;
+    *out = neg ? -v : v;
+    return 0;
+}
+
 struct csv_args {
     const struct cellset *cs;
     int pooled;
@@ -236,7 +348,7 @@ static int write_csv_body(FILE *f, void *arg)
     fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
           "numerator,sum_sq,suppressed,reason", f);
     fputs(a->pooled ? ",n_orgs,n_withheld\n" : "\n", f);
-    char label[256], mm[32], den[32], num[32], sq[32];
+    char label[256], mm[48], den[48], num[48], sq[48];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
         csvtext_write_field(f, cs->org);
@@ -248,13 +360,16 @@ static int write_csv_body(FILE *f, void *arg)
         cellset_stratum_label(cs, c, label, sizeof label);
         csvtext_write_field(f, label);
         if (c->reason == REASON_NONE) {
-            cells_format_number(mm, sizeof mm, c->member_months);
-            cells_format_number(den, sizeof den, c->denominator);
-            cells_format_number(num, sizeof num, c->numerator);
-            cells_format_number(sq, sizeof sq, c->sum_sq);
-            /* A released pooled cell that some organization withheld is
-             * flagged "partial" (privacy.md, pooled release). */
-            fprintf(f, ",%.0f,%s,%s,%s,%s,0,%s", c->members, mm, den, num, sq,
+            int m = c->measure;
+            cells_format_scaled(mm, sizeof mm, c->member_months, CELL_MONTHS_DECIMALS, 1);
+            cells_format_scaled(den, sizeof den, c->denominator,
+                                cell_field_decimals(m, CELL_F_DEN), 1);
+            /* cost sums in whole cents: always two decimals */
+            cells_format_scaled(num, sizeof num, c->numerator,
+                                cell_field_decimals(m, CELL_F_NUM),
+                                catalog_measure(m)->kind != KIND_PMPM);
+            cells_format_scaled(sq, sizeof sq, c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
+            fprintf(f, ",%lld,%s,%s,%s,%s,0,%s", (long long)c->members, mm, den, num, sq,
                     a->pooled && c->n_withheld > 0 ? "partial" : "");
         } else {
             fprintf(f, ",,,,,,1,%s", cell_reason_name(c->reason));
@@ -303,10 +418,10 @@ static int write_json_body(FILE *f, void *arg)
         json_object_set_new(o, "stratum", json_string(label));
         if (c->reason == REASON_NONE) {
             json_object_set_new(o, "members", json_integer((json_int_t)c->members));
-            json_object_set_new(o, "member_months", json_real(c->member_months));
-            json_object_set_new(o, "denominator", json_real(c->denominator));
-            json_object_set_new(o, "numerator", json_real(c->numerator));
-            json_object_set_new(o, "sum_sq", json_real(c->sum_sq));
+            json_object_set_new(o, "member_months", json_real(cell_value(c, CELL_F_MONTHS)));
+            json_object_set_new(o, "denominator", json_real(cell_value(c, CELL_F_DEN)));
+            json_object_set_new(o, "numerator", json_real(cell_value(c, CELL_F_NUM)));
+            json_object_set_new(o, "sum_sq", json_real(cell_value(c, CELL_F_SQ)));
             json_object_set_new(o, "suppressed", json_false());
             json_object_set_new(o, "reason", json_null());
         } else {

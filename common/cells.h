@@ -34,20 +34,50 @@ const char *cell_reason_name(cell_reason r);
 /* Reason for a name, or -1. */
 int cell_reason_find(const char *name);
 
+/*
+ * Numbers are exact integers in fixed units (interfaces.md, "Units"), so
+ * that sums are associative (any thread count gives the same cells) and
+ * print exactly:
+ *   members                      count
+ *   member_months                1/CELL_MONTHS_SCALE month
+ *   denominator, numerator       the unit of their channel (cell_field_scale):
+ *                                counts as is, member months as above, cost
+ *                                in cents, experience scores in hundredths
+ *   sum_sq                       the square of the numerator's unit (cents^2)
+ * Statistics convert to double with cell_value() at the point of use.
+ */
+#define CELL_MONTHS_SCALE 10000   /* member months: 4 decimals             */
+#define CELL_MONTHS_DECIMALS 4
+#define CELL_CENTS 100            /* cost: whole cents                     */
+#define CELL_SCORE_SCALE 100      /* experience scores: 2 decimals         */
+
+typedef __int128 cell_i128;
+
 struct cell {
     int measure;          /* measure_id                                       */
     int table;            /* index in cellset.tables                          */
     int stratum;          /* row-major index: a * card[1] + b for two-way     */
-    double members;
-    double member_months;
-    double denominator;
-    double numerator;
-    double sum_sq;
-    double max_contrib;   /* never leaves the node                            */
+    int64_t members;
+    int64_t member_months;
+    int64_t denominator;
+    int64_t numerator;
+    cell_i128 sum_sq;
+    int64_t max_contrib;  /* never leaves the node (numerator's unit)         */
     cell_reason reason;   /* REASON_NONE when released                        */
     int n_orgs;           /* pooled: organizations that contributed          */
     int n_withheld;       /* pooled: organizations that withheld this cell    */
 };
+
+/* Fields of a cell, for the unit helpers below. */
+enum { CELL_F_MEMBERS, CELL_F_MONTHS, CELL_F_DEN, CELL_F_NUM, CELL_F_SQ };
+
+/* Decimal places of a field of `measure` in its integer unit: 0 for counts,
+ * CELL_MONTHS_DECIMALS for member months, 2 for cents and score
+ * hundredths, 4 for their squares. The scale is 10^decimals. */
+int cell_field_decimals(int measure, int field);
+/* The field in natural units (months, USD, score points, USD^2) as a
+ * double, for statistics. */
+double cell_value(const struct cell *c, int field);
 
 #define CELLS_MAX_DIM 2
 
@@ -129,6 +159,18 @@ int cellset_write_json(const struct cellset *cs, const char *path);
 int cellset_write_pooled_csv(const struct cellset *cs, const char *path);
 /* Formats a number so that it reads back exactly (%.15g, else %.17g). */
 void cells_format_number(char *buf, size_t len, double v);
+/* Formats the integer v scaled by 10^decimals as an exact decimal:
+ * 537888029830 with 2 decimals is "5378880298.30". With trim, trailing
+ * zeros of the fraction (and a bare point) are left out: "12", "11.5".
+ * buf must hold 48 bytes. */
+void cells_format_scaled(char *buf, size_t len, cell_i128 v, int decimals, int trim);
+/* Parses an exact decimal ("12", "11.5", "-0.25") into an integer scaled by
+ * 10^decimals. More fraction digits than `decimals` are refused (-2), or,
+ * with round_excess, rounded half away from zero. Returns 0, -1 (not a
+ * number), -2 (too many decimals) or -3 (magnitude of 10^36 or more; the
+ * caller checks its own range). No exponent, no locale. */
+int cells_parse_scaled(const char *s, size_t len, int decimals, int round_excess,
+                       cell_i128 *out);
 /* Chooses the format from the extension (.csv, .json, .pb); -2 on an
  * unknown extension. */
 int cellset_write_file(const struct cellset *cs, const char *path);

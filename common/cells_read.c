@@ -109,14 +109,20 @@ static void on_field(void *s, size_t len, void *data)
     x->nfields++;
 }
 
-/* Parses a number field: non-negative and finite. */
-static int parse_num(struct ctx *x, int col, double *out)
+/* Parses a number field: a non-negative exact decimal with at most
+ * `decimals` decimals (cells.h units), as an integer in those units; an
+ * int64 unless wide (sum_sq: 127 bits). */
+static int parse_num(struct ctx *x, int col, int decimals, int wide, cell_i128 *out)
 {
     const char *s = x->f[col];
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || v < 0) {
+    cell_i128 v = 0;
+    int rc = cells_parse_scaled(s, strlen(s), decimals, 0, &v);
+    if (rc == -2) {
+        fail(x, CELLS_READ_EINPUT, x->row_line, col + 1,
+             "%s: more than %d decimals in '%s'", col_names[col], decimals, s);
+        return -1;
+    }
+    if (rc < 0 || v < 0 || (!wide && v > INT64_MAX)) {
         fail(x, CELLS_READ_EINPUT, x->row_line, col + 1,
              "%s: expected a non-negative number, found '%s'", col_names[col], s);
         return -1;
@@ -274,17 +280,22 @@ static void parse_row(struct ctx *x)
                  "reason '%s' on a released row (suppressed = 0)", reason);
             return;
         }
-        double *dst[] = {&r.c.members, &r.c.member_months, &r.c.denominator, &r.c.numerator};
+        int64_t *dst[] = {&r.c.members, &r.c.member_months, &r.c.denominator, &r.c.numerator};
+        static const int field_of[] = {CELL_F_MEMBERS, CELL_F_MONTHS, CELL_F_DEN, CELL_F_NUM};
         for (int col = COL_MEMBERS; col <= COL_NUMERATOR; col++) {
             if (!x->f[col][0]) {
                 fail(x, CELLS_READ_EINPUT, x->row_line, col + 1,
                      "%s is empty on a released row", col_names[col]);
                 return;
             }
-            if (parse_num(x, col, dst[col - COL_MEMBERS]))
+            cell_i128 v;
+            if (parse_num(x, col, cell_field_decimals(r.measure, field_of[col - COL_MEMBERS]),
+                          0, &v))
                 return;
+            *dst[col - COL_MEMBERS] = (int64_t)v;
         }
-        if (x->f[COL_SUM_SQ][0] && parse_num(x, COL_SUM_SQ, &r.c.sum_sq))
+        if (x->f[COL_SUM_SQ][0] &&
+            parse_num(x, COL_SUM_SQ, cell_field_decimals(r.measure, CELL_F_SQ), 1, &r.c.sum_sq))
             return;
         const struct measure_def *m = catalog_measure(r.measure);
         if (m->kind == KIND_PROPORTION && r.c.numerator > r.c.denominator) {

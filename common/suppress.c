@@ -80,7 +80,13 @@
 #include "log.h"
 
 #define TOL 1e-6
-#define ROUND_REL 1e-9  /* relative rounding allowed in an equation (LP) */
+/* Cell numbers are integers (cells.h), so an equation of the LP holds
+ * exactly while the magnitudes of its terms add up to less than 2^53 (every
+ * double is then an exact integer): no slack. Only beyond that (sums of
+ * squared cents) are doubles rounded, and such a row may be relaxed by
+ * DOUBLE_REL of its terms' magnitude (n * 2^-52 for n up to 4000 terms). */
+#define EXACT_BELOW 0x1p53
+#define DOUBLE_REL 1e-12
 
 /* ---- small growable arrays --------------------------------------------- */
 
@@ -983,7 +989,7 @@ static int catalog_relations(struct rel *r)
     int n = 0;
     for (int m = 0; m < M__COUNT; m++) {
         const struct measure_def *d = catalog_measure(m);
-        rel_add(r, &n, d->ch_months, d->ch_members, CATALOG_MAX_MONTHS);
+        rel_add(r, &n, d->ch_months, d->ch_members, CATALOG_MAX_MONTHS * CELL_MONTHS_SCALE);
         const struct measure_def *pd = catalog_measure(d->parent);
         if (pd) {
             rel_add(r, &n, d->ch_members, pd->ch_members, 1);
@@ -1609,11 +1615,10 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
             }
             scale += fabs(s->v[w].value);
         }
-        /* Sums of non-integers (costs) are rounded differently in each
-         * cell: an equation holds to ROUND_REL of its terms' magnitude, or
-         * a value pinned by two equations makes the LP infeasible. Rows
-         * are exact first and relaxed to that only when infeasible. */
-        double eps = ROUND_REL * scale;
+        /* Integers: exact below 2^53 (no slack); beyond, a row may be
+         * off by the rounding of its doubles. Rows are exact first and
+         * relaxed only when infeasible. */
+        double eps = scale < EXACT_BELOW ? 0 : DOUBLE_REL * scale;
         if (fabs(rhs) <= eps)
             rhs = 0;
         s->lprow[r] = 0;
@@ -1692,7 +1697,8 @@ static int complp_extend(const struct ctx *c, struct chsys *s, struct complp *L,
         /* the released term a * value moves into the column */
         double lb = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
         double ub = glp_get_row_ub(L->lp, lr) + a * s->v[w].value;
-        L->eps[lr - 1] += fabs(a * s->v[w].value) * ROUND_REL;
+        if (L->eps[lr - 1] > 0) /* the term is in the row's magnitude already */
+            L->eps[lr - 1] += fabs(a * s->v[w].value) * DOUBLE_REL;
         if (glp_get_row_type(L->lp, lr) == GLP_UP)
             glp_set_row_bnds(L->lp, lr, GLP_UP, ub, ub);
         else if (ub > lb)

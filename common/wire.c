@@ -107,10 +107,11 @@ int wire_submission_pack(const struct cellset *cs, const struct submission_meta 
         pc->reason = (Equity__V1__SuppressionReason)c->reason;
         if (c->reason == REASON_NONE) {
             pc->members = (uint64_t)c->members;
-            pc->member_months = c->member_months;
-            pc->denominator = c->denominator;
-            pc->numerator = c->numerator;
-            pc->sum_sq = c->sum_sq;
+            pc->member_months_e4 = (uint64_t)c->member_months;
+            pc->denominator = (uint64_t)c->denominator;
+            pc->numerator = (uint64_t)c->numerator;
+            pc->sum_sq_lo = (uint64_t)(unsigned __int128)c->sum_sq;
+            pc->sum_sq_hi = (uint64_t)((unsigned __int128)c->sum_sq >> 64);
         }
         pc->n_orgs = (uint32_t)c->n_orgs;
         pc->n_withheld = (uint32_t)c->n_withheld;
@@ -161,11 +162,6 @@ static int copy_str(char *dst, size_t dstlen, const char *src, const char *what,
     }
     memcpy(dst, src ? src : "", n + 1);
     return 0;
-}
-
-static int finite_nonneg(double v)
-{
-    return isfinite(v) && v >= 0;
 }
 
 int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
@@ -252,16 +248,23 @@ int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
             goto out;
         }
         c.reason = (cell_reason)pc->reason;
-        c.members = (double)pc->members;
-        c.member_months = pc->member_months;
-        c.denominator = pc->denominator;
-        c.numerator = pc->numerator;
-        c.sum_sq = pc->sum_sq;
+        /* every number is a non-negative int64 (sum_sq: 127 bits) */
+        if (pc->members > INT64_MAX || pc->member_months_e4 > INT64_MAX ||
+            pc->denominator > INT64_MAX || pc->numerator > INT64_MAX ||
+            pc->sum_sq_hi > INT64_MAX) {
+            snprintf(err, errlen, "cell %zu: a number out of range", i);
+            goto out;
+        }
+        c.members = (int64_t)pc->members;
+        c.member_months = (int64_t)pc->member_months_e4;
+        c.denominator = (int64_t)pc->denominator;
+        c.numerator = (int64_t)pc->numerator;
+        c.sum_sq = (cell_i128)(((unsigned __int128)pc->sum_sq_hi << 64) | pc->sum_sq_lo);
         c.n_orgs = (int)pc->n_orgs;
         c.n_withheld = (int)pc->n_withheld;
-        if (c.reason != REASON_NONE && (pc->members || pc->member_months != 0 ||
-                                        pc->denominator != 0 || pc->numerator != 0 ||
-                                        pc->sum_sq != 0)) {
+        if (c.reason != REASON_NONE && (pc->members || pc->member_months_e4 ||
+                                        pc->denominator || pc->numerator ||
+                                        pc->sum_sq_lo || pc->sum_sq_hi)) {
             snprintf(err, errlen, "cell %zu: a withheld cell carries numbers", i);
             goto out;
         }
@@ -292,15 +295,23 @@ out:
     return rc;
 }
 
-static int whole(double v)
+/* A released count in [1, k-1] (privacy.md, primary suppression). */
+static int small(int64_t v, unsigned k)
 {
-    return v == floor(v);
+    return v >= 1 && v < (int64_t)k;
 }
 
-/* A released count in [1, k-1] (privacy.md, primary suppression). */
-static int small(double v, unsigned k)
+/* Whether a sum of squares can come from `n` non-negative values summing to
+ * x: x^2 / n <= sum_sq <= x^2 (Cauchy-Schwarz, and no cross term is
+ * negative). Exact in 128 bits: x < 2^63. */
+static int sum_sq_possible(int64_t n, int64_t x, cell_i128 sq)
 {
-    return v >= 1 && v < (double)k;
+    if (n <= 0 || x < 0 || sq < 0)
+        return x == 0 && sq == 0;
+    unsigned __int128 x2 = (unsigned __int128)x * (unsigned __int128)x;
+    unsigned __int128 q = x2 / (unsigned __int128)n, r = x2 % (unsigned __int128)n;
+    unsigned __int128 s = (unsigned __int128)sq;
+    return s <= x2 && (s > q || (s == q && r == 0));
 }
 
 int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t errlen)
@@ -315,13 +326,9 @@ int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t err
             why = "a pooled reason in an organization's submission";
         } else if (c->reason != REASON_NONE) {
             continue;
-        } else if (!finite_nonneg(c->members) || !finite_nonneg(c->member_months) ||
-                   !finite_nonneg(c->denominator) || !finite_nonneg(c->numerator) ||
-                   !finite_nonneg(c->sum_sq)) {
-            why = "negative or non-finite number";
-        } else if (!whole(c->members) || (m->numerator_is_count && !whole(c->numerator)) ||
-                   (m->denominator_is_count && !whole(c->denominator))) {
-            why = "a count that is not a whole number";
+        } else if (c->members < 0 || c->member_months < 0 || c->denominator < 0 ||
+                   c->numerator < 0 || c->sum_sq < 0) {
+            why = "negative number";
         } else if (small(c->members, k)) {
             why = "members below k";
         } else if (m->numerator_is_count && small(c->numerator, k)) {
@@ -335,8 +342,13 @@ int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t err
         } else if (c->members == 0 && (c->member_months != 0 || c->denominator != 0 ||
                                        c->numerator != 0 || c->sum_sq != 0)) {
             why = "numbers for a stratum with no members";
-        } else if (c->member_months > 12.0 * c->members + 1e-6) {
+        } else if (c->members > INT64_MAX / (12 * CELL_MONTHS_SCALE) ||
+                   c->member_months > 12 * CELL_MONTHS_SCALE * c->members) {
             why = "more than 12 member months per member";
+        } else if ((m->kind == KIND_PMPM || m->kind == KIND_MEAN) &&
+                   !sum_sq_possible(m->kind == KIND_MEAN ? c->denominator : c->members,
+                                    c->numerator, c->sum_sq)) {
+            why = "a sum of squares that no member values can give";
         }
         if (why) {
             cellset_stratum_label(cs, c, label, sizeof label);

@@ -13,7 +13,7 @@
 
 #include "cells.h"
 
-#define WIRE_FORMAT_VERSION 1
+#define WIRE_FORMAT_VERSION 2
 #define WIRE_MAX_CELLS 500000
 #define WIRE_NONCE_LEN 16
 

@@ -313,29 +313,29 @@ static void estimate(const struct measure_def *m, const struct metrics_params *p
     int rc;
     switch (m->kind) {
     case KIND_PROPORTION:
-        rc = mstat_proportion(c->numerator, c->denominator, p->conf, &g->s);
-        g->size = c->denominator;
-        g->small = c->denominator < p->min_denominator;
+        rc = mstat_proportion(cell_value(c, CELL_F_NUM), cell_value(c, CELL_F_DEN), p->conf, &g->s);
+        g->size = cell_value(c, CELL_F_DEN);
+        g->small = cell_value(c, CELL_F_DEN) < p->min_denominator;
         break;
     case KIND_RATE:
-        rc = mstat_rate(c->numerator, c->member_months, p->conf, &g->s);
-        g->size = c->member_months;
-        g->small = c->members < 30;
+        rc = mstat_rate(cell_value(c, CELL_F_NUM), cell_value(c, CELL_F_MONTHS), p->conf, &g->s);
+        g->size = cell_value(c, CELL_F_MONTHS);
+        g->small = cell_value(c, CELL_F_MEMBERS) < 30;
         break;
     case KIND_MEAN:
-        rc = mstat_mean(c->numerator, c->denominator, c->sum_sq, p->conf, &g->s);
-        g->size = c->denominator;
-        g->small = c->denominator < p->min_denominator;
+        rc = mstat_mean(cell_value(c, CELL_F_NUM), cell_value(c, CELL_F_DEN), cell_value(c, CELL_F_SQ), p->conf, &g->s);
+        g->size = cell_value(c, CELL_F_DEN);
+        g->small = cell_value(c, CELL_F_DEN) < p->min_denominator;
         break;
     case KIND_PMPM:
-        rc = mstat_pmpm(c->numerator, c->members, c->member_months, c->sum_sq, p->conf, &g->s);
-        g->size = c->member_months;
-        g->small = c->members < 30;
+        rc = mstat_pmpm(cell_value(c, CELL_F_NUM), cell_value(c, CELL_F_MEMBERS), cell_value(c, CELL_F_MONTHS), cell_value(c, CELL_F_SQ), p->conf, &g->s);
+        g->size = cell_value(c, CELL_F_MONTHS);
+        g->small = cell_value(c, CELL_F_MEMBERS) < 30;
         break;
     case KIND_COUNT:
     default:
-        g->s.value = c->numerator;
-        g->size = c->numerator;
+        g->s.value = cell_value(c, CELL_F_NUM);
+        g->size = cell_value(c, CELL_F_NUM);
         g->ok = 1;
         return;
     }
@@ -343,7 +343,7 @@ static void estimate(const struct measure_def *m, const struct metrics_params *p
         return;
     g->ok = 1;
     if (m->kind == KIND_RATE)
-        g->unreliable = c->numerator <= 11 || g->s.value == 0;
+        g->unreliable = cell_value(c, CELL_F_NUM) <= 11 || g->s.value == 0;
     else
         g->unreliable = g->s.value == 0 || g->s.se / fabs(g->s.value) >= 0.30;
 }
@@ -456,7 +456,7 @@ static int dsr_collapse(const struct cellset *cs, int measure, const struct cell
     if (!cell_whole(margin))
         return 0;
     int lo = -1, hi = -1;
-    double wx = margin->numerator, wm = margin->member_months;
+    double wx = cell_value(margin, CELL_F_NUM), wm = cell_value(margin, CELL_F_MONTHS);
     for (int i = 0; i <= AGESTD__COUNT; i++) {
         const struct cell *c = cells[i];
         if (!c) {
@@ -474,8 +474,8 @@ static int dsr_collapse(const struct cellset *cs, int measure, const struct cell
             hi = i;
             continue;
         }
-        wx -= c->numerator;
-        wm -= c->member_months;
+        wx -= cell_value(c, CELL_F_NUM);
+        wm -= cell_value(c, CELL_F_MONTHS);
     }
     if (lo < 0)
         return 0;
@@ -489,8 +489,8 @@ static int dsr_collapse(const struct cellset *cs, int measure, const struct cell
     double sx = wx, sm = wm, sw = 0;
     for (int i = lo; i <= hi; i++) {
         if (cells[i]->reason == REASON_NONE) {
-            sx += cells[i]->numerator;
-            sm += cells[i]->member_months;
+            sx += cell_value(cells[i], CELL_F_NUM);
+            sm += cell_value(cells[i], CELL_F_MONTHS);
         }
         sw += wstd[i];
     }
@@ -504,9 +504,10 @@ static int dsr_collapse(const struct cellset *cs, int measure, const struct cell
         }
         if (i > lo && i <= hi)
             continue;
-        if (!(cells[i]->member_months > 0))
+        if (!(cell_value(cells[i], CELL_F_MONTHS) > 0))
             return 0;
-        x[n] = cells[i]->numerator, mm[n] = cells[i]->member_months, w[n] = wstd[i], n++;
+        x[n] = cell_value(cells[i], CELL_F_NUM), mm[n] = cell_value(cells[i], CELL_F_MONTHS);
+        w[n] = wstd[i], n++;
     }
     *lo_out = lo;
     *hi_out = hi;
@@ -559,10 +560,10 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
                 withheld = 1;
                 continue;
             }
-            if (!(c->member_months > 0))
+            if (!(cell_value(c, CELL_F_MONTHS) > 0))
                 no_months = 1;
-            x[i] = c->numerator;
-            mm[i] = c->member_months;
+            x[i] = cell_value(c, CELL_F_NUM);
+            mm[i] = cell_value(c, CELL_F_MONTHS);
             w[i] = wstd[i];
         }
         if (!any) {
@@ -784,11 +785,11 @@ static int emit_pairwise(const struct cellset *cs, const struct metrics_params *
                 const struct cell *c = g[j].c;
                 double gap = sign * (yg - ref->y), scale;
                 if (m->kind == KIND_PMPM)
-                    scale = c->member_months;
+                    scale = cell_value(c, CELL_F_MONTHS);
                 else if (m->kind == KIND_RATE)
-                    scale = c->member_months / 12000.0;
+                    scale = cell_value(c, CELL_F_MONTHS) / 12000.0;
                 else
-                    scale = c->denominator;
+                    scale = cell_value(c, CELL_F_DEN);
                 if (m->kind != KIND_PMPM && p->unit_cost[measure] > 0)
                     scale *= p->unit_cost[measure];
                 r->value = gap * scale;
@@ -1028,8 +1029,8 @@ static int emit_shares(const struct cellset *cs, const struct metrics_params *p,
             all = 0;
             continue;
         }
-        sx += g[j].c->numerator;
-        sm += g[j].c->member_months;
+        sx += cell_value(g[j].c, CELL_F_NUM);
+        sm += cell_value(g[j].c, CELL_F_MONTHS);
     }
     const struct cell *tc = NULL;
     int tt = cellset_find_table(cs, "total");
@@ -1037,14 +1038,14 @@ static int emit_shares(const struct cellset *cs, const struct metrics_params *p,
         tc = cellset_get(cs, measure, tt, 0);
     if (!all) {
         if (tc && tc->reason == REASON_NONE) {
-            sx = tc->numerator;
-            sm = tc->member_months;
+            sx = cell_value(tc, CELL_F_NUM);
+            sm = cell_value(tc, CELL_F_MONTHS);
             all = 1;
         }
     }
     double pmpm_all = NAN;
-    if (tc && tc->reason == REASON_NONE && tc->member_months > 0)
-        pmpm_all = tc->numerator / tc->member_months;
+    if (tc && tc->reason == REASON_NONE && cell_value(tc, CELL_F_MONTHS) > 0)
+        pmpm_all = cell_value(tc, CELL_F_NUM) / cell_value(tc, CELL_F_MONTHS);
     else if (all && sm > 0)
         pmpm_all = sx / sm;
     for (int j = 0; j < n; j++) {
@@ -1061,7 +1062,7 @@ static int emit_shares(const struct cellset *cs, const struct metrics_params *p,
                 /* The relativity row is the one just before (row_add may
                  * have moved the array, so take it from r). */
                 const struct metrics_row *rel = r - 1;
-                snprintf(r->flags, sizeof r->flags, "%s", rel->flags);
+                memcpy(r->flags, rel->flags, sizeof r->flags); /* distinct rows, same size */
                 r->n_orgs = rel->n_orgs;
                 r->n_withheld = rel->n_withheld;
                 if (isfinite(rel->value))
@@ -1073,14 +1074,14 @@ static int emit_shares(const struct cellset *cs, const struct metrics_params *p,
                 row_withheld(r, g[j].c);
                 continue;
             }
-            double num = k == 0 ? g[j].c->numerator : g[j].c->member_months;
+            double num = k == 0 ? cell_value(g[j].c, CELL_F_NUM) : cell_value(g[j].c, CELL_F_MONTHS);
             double den = k == 0 ? sx : sm;
             if (k == 2) {
-                if (!(g[j].c->member_months > 0) || !isfinite(pmpm_all) || pmpm_all == 0) {
+                if (!(cell_value(g[j].c, CELL_F_MONTHS) > 0) || !isfinite(pmpm_all) || pmpm_all == 0) {
                     flag_add(r, isfinite(pmpm_all) ? "undefined" : "input_suppressed");
                     continue;
                 }
-                r->value = (g[j].c->numerator / g[j].c->member_months) / pmpm_all;
+                r->value = (cell_value(g[j].c, CELL_F_NUM) / cell_value(g[j].c, CELL_F_MONTHS)) / pmpm_all;
                 if (tc)
                     row_cell(r, tc);
                 continue;
@@ -1136,7 +1137,7 @@ static double pop_table_sum(const struct cellset *cs, const char *table, int mon
             continue;
         if (c->reason != REASON_NONE)
             return NAN;
-        s += months ? c->member_months : c->members;
+        s += months ? cell_value(c, CELL_F_MONTHS) : cell_value(c, CELL_F_MEMBERS);
         any = 1;
     }
     return any ? s : NAN;
@@ -1148,7 +1149,7 @@ static double pop_all(const struct cellset *cs, const char *table, int months)
 {
     const struct cell *c = pop_cell(cs, "total", "all", NULL);
     if (c && c->reason == REASON_NONE)
-        return months ? c->member_months : c->members;
+        return months ? cell_value(c, CELL_F_MONTHS) : cell_value(c, CELL_F_MEMBERS);
     return pop_table_sum(cs, table, months);
 }
 
@@ -1185,7 +1186,7 @@ static int emit_heba(const struct cellset *cs, const struct metrics_params *p, m
             flag_add(r, "input_suppressed");
             continue;
         }
-        double mt = top ? top->member_months : 0, mb = bottom ? bottom->member_months : 0;
+        double mt = top ? cell_value(top, CELL_F_MONTHS) : 0, mb = bottom ? cell_value(bottom, CELL_F_MONTHS) : 0;
         if (mstat_heba(mt, mb, mall, p->heba_top_pbpm, p->heba_bottom_pbpm, &pbpm, &total) != MSTAT_OK) {
             flag_add(r, "undefined");
             continue;
@@ -1221,7 +1222,7 @@ static int emit_mssp(const struct cellset *cs, const struct metrics_params *p, m
         flag_add(r, "input_suppressed");
         return 0;
     }
-    double sq = q5 ? q5->members / nall : 0, sd = dual ? dual->members / nall : 0;
+    double sq = q5 ? cell_value(q5, CELL_F_MEMBERS) / nall : 0, sd = dual ? cell_value(dual, CELL_F_MEMBERS) / nall : 0;
     r->value = mstat_mssp_points(sq, sd, p->mssp_scaler, p->mssp_threshold, p->mssp_cap);
     snprintf(r->reference, sizeof r->reference, "%s",
              sq >= sd ? "adi_quintile=5" : "payer=DUAL");
@@ -1316,8 +1317,8 @@ static int emit_completeness_counts(const struct cellset *cs, const struct metri
             continue;
         row_cell(r, c);
         if (c->reason == REASON_NONE) {
-            lo += c->members;
-            hi += c->members;
+            lo += cell_value(c, CELL_F_MEMBERS);
+            hi += cell_value(c, CELL_F_MEMBERS);
         } else if (c->reason == REASON_COUNT) {
             lo += 1;
             hi += p->k - 1;
@@ -1371,7 +1372,7 @@ int metrics_compute_quality(const struct cellset *cs, const struct metrics_param
                 flag_add(r, cell_reason_name(pu->reason));
             flag_add(r, "input_suppressed");
         } else {
-            r->value = 1 - (pu ? pu->member_months : 0) / mall;
+            r->value = 1 - (pu ? cell_value(pu, CELL_F_MONTHS) : 0) / mall;
             if (r->value < p->dq_min_completeness)
                 flag_add(r, "dq_low_completeness");
         }
@@ -1388,7 +1389,7 @@ int metrics_compute_quality(const struct cellset *cs, const struct metrics_param
         struct mstat s;
         if (hs->reason != REASON_NONE) {
             row_withheld(r, hs);
-        } else if (mstat_proportion(hs->numerator, hs->denominator, p->conf, &s) != MSTAT_OK) {
+        } else if (mstat_proportion(cell_value(hs, CELL_F_NUM), cell_value(hs, CELL_F_DEN), p->conf, &s) != MSTAT_OK) {
             flag_add(r, "undefined");
         } else {
             row_stat(r, &s);
@@ -1445,11 +1446,11 @@ static int emit_funnel(struct cellset *const *orgs, int n, const struct metrics_
             withheld++;
             continue;
         }
-        sx += c->numerator;
-        sd += c->denominator;
-        sm += c->member_months;
-        sn += c->members;
-        sq += c->sum_sq;
+        sx += cell_value(c, CELL_F_NUM);
+        sd += cell_value(c, CELL_F_DEN);
+        sm += cell_value(c, CELL_F_MONTHS);
+        sn += cell_value(c, CELL_F_MEMBERS);
+        sq += cell_value(c, CELL_F_SQ);
         k++;
     }
     if (!any)
@@ -1499,31 +1500,31 @@ static int emit_funnel(struct cellset *const *orgs, int n, const struct metrics_
         double y = g.s.value, l95, h95, l998, h998;
         const char *pos = "within";
         if (m->kind == KIND_PROPORTION) {
-            mstat_funnel_proportion(y0, c->denominator, 0.95, &l95, &h95);
-            mstat_funnel_proportion(y0, c->denominator, 0.998, &l998, &h998);
+            mstat_funnel_proportion(y0, cell_value(c, CELL_F_DEN), 0.95, &l95, &h95);
+            mstat_funnel_proportion(y0, cell_value(c, CELL_F_DEN), 0.998, &l998, &h998);
             pos = position(y, l95, h95, l998, h998);
             double v = y0 * (1 - y0);
             if (v > 0)
-                Q += c->denominator * (y - y0) * (y - y0) / v;
+                Q += cell_value(c, CELL_F_DEN) * (y - y0) * (y - y0) / v;
             else
                 qok = 0;
         } else if (m->kind == KIND_RATE) {
             struct mstat a, b;
-            mstat_rate(c->numerator, c->member_months, 0.95, &a);
-            mstat_rate(c->numerator, c->member_months, 0.998, &b);
+            mstat_rate(cell_value(c, CELL_F_NUM), cell_value(c, CELL_F_MONTHS), 0.95, &a);
+            mstat_rate(cell_value(c, CELL_F_NUM), cell_value(c, CELL_F_MONTHS), 0.998, &b);
             pos = a.lower > y0 ? (b.lower > y0 ? "above_99.8" : "above_95")
                 : a.upper < y0 ? (b.upper < y0 ? "below_99.8" : "below_95") : "within";
-            double h = z95 * sqrt(12000 * y0 / c->member_months);
+            double h = z95 * sqrt(12000 * y0 / cell_value(c, CELL_F_MONTHS));
             l95 = y0 - h < 0 ? 0 : y0 - h;
             h95 = y0 + h;
-            double e = y0 * c->member_months / 12000;
+            double e = y0 * cell_value(c, CELL_F_MONTHS) / 12000;
             if (e > 0)
-                Q += (c->numerator - e) * (c->numerator - e) / e;
+                Q += (cell_value(c, CELL_F_NUM) - e) * (cell_value(c, CELL_F_NUM) - e) / e;
             else
                 qok = 0;
         } else {
-            double sz = m->kind == KIND_MEAN ? s0 / sqrt(c->denominator)
-                                             : s0 * sqrt(c->members) / c->member_months;
+            double sz = m->kind == KIND_MEAN ? s0 / sqrt(cell_value(c, CELL_F_DEN))
+                                             : s0 * sqrt(cell_value(c, CELL_F_MEMBERS)) / cell_value(c, CELL_F_MONTHS);
             l95 = y0 - z95 * sz;
             h95 = y0 + z95 * sz;
             l998 = y0 - z998 * sz;

@@ -20,7 +20,8 @@ struct entry {
     char table[64];
     char stratum[160];
     size_t seq;                  /* first-seen order                        */
-    double members, months, denominator, numerator, sum_sq;
+    int64_t members, months, denominator, numerator; /* cells.h units      */
+    cell_i128 sum_sq;
     int n_orgs, n_withheld;
 };
 
@@ -91,11 +92,13 @@ struct cellset *pool_submissions(struct cellset **subs, int n, const char *round
         if (u > 0 && e[u - 1].measure == e[i].measure && !strcmp(e[u - 1].table, e[i].table) &&
             !strcmp(e[u - 1].stratum, e[i].stratum)) {
             struct entry *y = &e[u - 1];
-            y->members += e[i].members;
-            y->months += e[i].months;
-            y->denominator += e[i].denominator;
-            y->numerator += e[i].numerator;
-            y->sum_sq += e[i].sum_sq;
+            /* exact integer sums; one that does not fit refuses the pool */
+            if (__builtin_add_overflow(y->members, e[i].members, &y->members) ||
+                __builtin_add_overflow(y->months, e[i].months, &y->months) ||
+                __builtin_add_overflow(y->denominator, e[i].denominator, &y->denominator) ||
+                __builtin_add_overflow(y->numerator, e[i].numerator, &y->numerator) ||
+                __builtin_add_overflow(y->sum_sq, e[i].sum_sq, &y->sum_sq))
+                goto out;
             y->n_orgs += e[i].n_orgs;
             y->n_withheld += e[i].n_withheld;
             continue;

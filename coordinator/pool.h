@@ -20,7 +20,8 @@
  * n_orgs = 0 and no numbers. Cells with reason not_available (the source
  * has no such data) count neither way. The result has org "pooled", the
  * given round and period, and k = the largest k of the submissions.
- * Returns a new cell set (caller owns) or NULL (no memory, or n < 0). */
+ * Sums are exact (int64, sum_sq 128 bits). Returns a new cell set (caller
+ * owns) or NULL (no memory, n < 0, or a sum that does not fit). */
 struct cellset *pool_submissions(struct cellset **subs, int n, const char *round_id,
                                  const char *period);
 

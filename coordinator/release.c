@@ -118,13 +118,6 @@ static void withhold_chosen(const struct cellset *view, struct cellset *cs)
     }
 }
 
-/* a + b, where a residue of rounding (sums of costs less a part) is 0 */
-static double plus(double a, double b)
-{
-    double d = a + b;
-    return fabs(d) <= 1e-9 * (fabs(a) + fabs(b)) ? 0 : d;
-}
-
 static void set_numbers(struct cell *v, const struct cell *from)
 {
     v->members = from->members;
@@ -134,14 +127,15 @@ static void set_numbers(struct cell *v, const struct cell *from)
     v->sum_sq = from->sum_sq;
 }
 
-/* v += sign * part, number by number */
-static void add_numbers(struct cell *v, const struct cell *part, double sign)
+/* v += sign * part, number by number. Exact: every number is a
+ * non-negative part of a pooled sum that fits (pool_submissions). */
+static void add_numbers(struct cell *v, const struct cell *part, int sign)
 {
-    v->members = plus(v->members, sign * part->members);
-    v->member_months = plus(v->member_months, sign * part->member_months);
-    v->denominator = plus(v->denominator, sign * part->denominator);
-    v->numerator = plus(v->numerator, sign * part->numerator);
-    v->sum_sq = plus(v->sum_sq, sign * part->sum_sq);
+    v->members += sign * part->members;
+    v->member_months += sign * part->member_months;
+    v->denominator += sign * part->denominator;
+    v->numerator += sign * part->numerator;
+    v->sum_sq += sign * part->sum_sq;
 }
 
 static int released_nonzero(const struct cell *c)

@@ -912,11 +912,11 @@ static int write_variation(FILE *f, const struct rep *R)
             const struct cell *c = cellset_get(R->orgs[o], m, t, 0);
             if (!c || c->reason != REASON_NONE)
                 continue;
-            sx += c->numerator;
-            sd += c->denominator;
-            sm += c->member_months;
-            sn += c->members;
-            sq += c->sum_sq;
+            sx += cell_value(c, CELL_F_NUM);
+            sd += cell_value(c, CELL_F_DEN);
+            sm += cell_value(c, CELL_F_MONTHS);
+            sn += cell_value(c, CELL_F_MEMBERS);
+            sq += cell_value(c, CELL_F_SQ);
             const struct metrics_row *r = NULL;
             size_t i = rindex_lower(&R->oix, md->name, "total", "all", "funnel");
             char ref[160];
@@ -930,8 +930,8 @@ static int write_variation(FILE *f, const struct rep *R)
                 continue;
             struct html_funnel_point *p = &pts[n++];
             snprintf(p->label, sizeof p->label, "%s", R->orgs[o]->org);
-            p->size = md->kind == KIND_RATE || md->kind == KIND_PMPM ? c->member_months
-                                                                     : c->denominator;
+            p->size = md->kind == KIND_RATE || md->kind == KIND_PMPM ? cell_value(c, CELL_F_MONTHS)
+                                                                     : cell_value(c, CELL_F_DEN);
             p->value = r->value;
             static const char *const pos[] = {"above_99.8", "below_99.8", "above_95",
                                               "below_95", "within"};
@@ -1316,8 +1316,8 @@ static void org_row(FILE *f, const struct cellset *cs, const struct cell *c)
 {
     char stratum[256], num[5][40];
     cellset_stratum_label(cs, c, stratum, sizeof stratum);
-    const double v[5] = {c->members, c->member_months, c->denominator, c->numerator,
-                         c->sum_sq};
+    const double v[5] = {cell_value(c, CELL_F_MEMBERS), cell_value(c, CELL_F_MONTHS), cell_value(c, CELL_F_DEN), cell_value(c, CELL_F_NUM),
+                         cell_value(c, CELL_F_SQ)};
     for (int k = 0; k < 5; k++)
         cells_format_number(num[k], sizeof num[k], v[k]);
     csvtext_write_field(f, cs->org);

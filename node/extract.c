@@ -49,6 +49,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "cells.h"
 #include "catalog.h"
 #include "code_map.h"
 #include "log.h"
@@ -61,7 +62,6 @@
 #define MAX_COLS 1024
 #define MIN_SPLIT (64u << 10)       /* smallest byte range worth a worker   */
 #define MAX_COUNT 1000000u          /* upper bound of a count column        */
-#define MAX_COST 1e10               /* upper bound of total_cost (USD)      */
 #define MAX_WORKERS 64
 
 const char *const extract_column_names[COL__COUNT] = {
@@ -677,18 +677,16 @@ static inline int parse_uint(const uint8_t *p, size_t n, uint32_t max, uint32_t 
     return 0;
 }
 
-static const double pow10_tab[23] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* A decimal number: digits with an optional sign and point; exponents and
- * long mantissas go through strtod. 0 ok, -1 not a number. With at most 15
- * significant digits and 22 decimals, mantissa / 10^k is one correctly
- * rounded division, so the result equals strtod's. */
-static int parse_dec(const uint8_t *p, size_t n, double *out)
+/* A decimal number as an integer in units of 10^-decimals: digits with an
+ * optional sign and point, no exponent (cells.h units: exact, so sums are
+ * too). Returns 0, -1 (not a number), -2 (more than `decimals` decimals
+ * that are not zeros; with round_excess they are rounded half up instead)
+ * or -3 (above max, or negative and not zero). */
+static int parse_fixed(const uint8_t *p, size_t n, int decimals, int round_excess, int64_t max,
+                       int64_t *out)
 {
     size_t i = 0;
-    int neg = 0, dot = 0, any = 0, sig = 0, frac = 0;
+    int neg = 0, any = 0, frac = -1, excess = 0, nexcess = 0, up = 0;
     uint64_t m = 0;
     if (n == 0)
         return -1;
@@ -700,46 +698,37 @@ static int parse_dec(const uint8_t *p, size_t n, double *out)
         uint8_t c = p[i];
         if (c >= '0' && c <= '9') {
             any = 1;
-            if (dot)
-                frac++;
-            if (m == 0 && c == '0')
+            if (frac >= decimals) {
+                if (nexcess++ == 0 && c >= '5')
+                    up = 1;
+                excess |= c != '0';
                 continue;
-            if (++sig > 15)
-                goto slow;
+            }
+            if (frac >= 0)
+                frac++;
             m = m * 10 + (uint64_t)(c - '0');
-        } else if (c == '.' && !dot) {
-            dot = 1;
-        } else if (c == 'e' || c == 'E') {
-            goto slow;
+            if (m > (uint64_t)INT64_MAX / 100)
+                return -3;
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
         } else {
             return -1;
         }
     }
     if (!any)
         return -1;
-    if (frac > 22)
-        goto slow;
-    *out = (double)m / pow10_tab[frac];
-    if (neg)
-        *out = -*out;
-    return 0;
-slow:;
-    char tmp[64];
-    if (n >= sizeof tmp)
-        return -1;
-    for (size_t k = 0; k < n; k++) {
-        uint8_t c = p[k];
-        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
-            return -1;
-        tmp[k] = (char)c;
+    if (excess && !round_excess)
+        return -2;
+    for (int f = frac < 0 ? 0 : frac; f < decimals; f++) {
+        m *= 10;
+        if (m > (uint64_t)INT64_MAX / 100)
+            return -3;
     }
-    tmp[n] = '\0';
-    char *endp = NULL;
-    errno = 0;
-    double v = strtod(tmp, &endp);
-    if (endp != tmp + n || !isfinite(v))
-        return -1;
-    *out = v;
+    if (excess && up)
+        m++;
+    if ((neg && m != 0) || m > (uint64_t)max)
+        return -3;
+    *out = (int64_t)m;
     return 0;
 }
 
@@ -1074,10 +1063,14 @@ static int validate(struct worker *w, struct member_record *r)
     if (len == 0)
         return reject(w, BAD_TYPE, COL_MEMBER_MONTHS, "%s is empty",
                       rd->hname[COL_MEMBER_MONTHS]);
-    if (parse_dec(p, len, &r->member_months) < 0)
-        return reject_value(w, BAD_TYPE, COL_MEMBER_MONTHS, p, len, "is not a number");
-    if (!(r->member_months >= 0 && r->member_months <= 12))
+    /* exact to 1/10000 month; more decimals are rounded (half up) */
+    int64_t fx = 0;
+    int prc = parse_fixed(p, len, CELL_MONTHS_DECIMALS, 1, RECORD_MAX_MONTHS, &fx);
+    if (prc == -3)
         return reject_value(w, BAD_RANGE, COL_MEMBER_MONTHS, p, len, "is outside 0-12");
+    if (prc < 0)
+        return reject_value(w, BAD_TYPE, COL_MEMBER_MONTHS, p, len, "is not a number");
+    r->member_months = (int32_t)fx;
 
     if (count_field(w, COL_ED_VISITS, &r->ed_visits) < 0 ||
         count_field(w, COL_IP_ADMITS, &r->ip_admits) < 0 ||
@@ -1105,17 +1098,28 @@ static int validate(struct worker *w, struct member_record *r)
     if (!len)
         note_empty(w, COL_TOTAL_COST);
     if (len) {
-        if (parse_dec(p, len, &r->total_cost) < 0)
-            return reject_value(w, BAD_TYPE, COL_TOTAL_COST, p, len, "is not a number");
-        if (!(r->total_cost >= 0 && r->total_cost <= MAX_COST))
+        /* whole cents: USD with at most two decimals */
+        prc = parse_fixed(p, len, 2, 0, RECORD_MAX_COST_CENTS, &fx);
+        if (prc == -2)
+            return reject_value(w, BAD_TYPE, COL_TOTAL_COST, p, len,
+                                "has more than 2 decimals (whole cents)");
+        if (prc == -3)
             return reject_value(w, BAD_RANGE, COL_TOTAL_COST, p, len, "is outside 0-1e10");
+        if (prc < 0)
+            return reject_value(w, BAD_TYPE, COL_TOTAL_COST, p, len, "is not a number");
+        r->total_cost = fx;
     }
     p = field(w, COL_EXPERIENCE_SCORE, &len);
     if (len) {
-        if (parse_dec(p, len, &r->experience_score) < 0)
-            return reject_value(w, BAD_TYPE, COL_EXPERIENCE_SCORE, p, len, "is not a number");
-        if (!(r->experience_score >= 0 && r->experience_score <= 10))
+        prc = parse_fixed(p, len, 2, 0, 10 * CELL_SCORE_SCALE, &fx);
+        if (prc == -2)
+            return reject_value(w, BAD_TYPE, COL_EXPERIENCE_SCORE, p, len,
+                                "has more than 2 decimals");
+        if (prc == -3)
             return reject_value(w, BAD_RANGE, COL_EXPERIENCE_SCORE, p, len, "is outside 0-10");
+        if (prc < 0)
+            return reject_value(w, BAD_TYPE, COL_EXPERIENCE_SCORE, p, len, "is not a number");
+        r->experience_score = (int32_t)fx;
         r->has_experience = 1;
     }
 

@@ -80,7 +80,7 @@ struct pat {
     int32_t county;
     int age;
     int64_t alive_from, alive_to;
-    double cov[PAYER__COUNT];
+    int64_t cov[PAYER__COUNT];    /* covered seconds per payer code */
     uint32_t ed, pc, tele;
     uint8_t wellness, diabetes, htn;
     uint32_t ccc;
@@ -720,7 +720,7 @@ static int on_coverage(struct ctx *c, json_t *res)
     if (b > p->alive_to)
         b = p->alive_to;
     if (b > a)
-        p->cov[code] += (double)(b - a) * 12.0 / (double)(c->y1 - c->y0);
+        p->cov[code] += b - a;
     return 0;
 }
 
@@ -996,7 +996,12 @@ static int on_eob(struct ctx *c, json_t *res)
     double amt = json_is_number(v) ? json_number_value(v) : -1;
     if (!isfinite(amt) || amt < 0 || amt > 1e12)
         return bad(c, BAD_RANGE, "total.amount.value", "not an amount 0..1e12");
-    p->cost_cents += llround(amt * 100.0);
+    /* whole cents: JSON gives a double, so a third decimal shows as a
+     * remainder far above the double's own rounding (1.005 -> 100.5) */
+    double cents = amt * 100.0;
+    if (fabs(cents - (double)llround(cents)) > 1e-3)
+        return bad(c, BAD_TYPE, "total.amount.value", "has more than 2 decimals (whole cents)");
+    p->cost_cents += llround(cents);
     return 0;
 }
 
@@ -1137,23 +1142,29 @@ static void build(const struct ctx *c, const struct pat *p, struct member_record
         m->cmc = p->ccc ? YNU_Y : YNU_N;
     m->county = p->county;
     m->language = p->lang;
-    double alive = (double)(p->alive_to - p->alive_from) * 12.0 / (double)(c->y1 - c->y0);
-    double covered = 0;
+    /* seconds to 1/10000 months, rounded half up once per member (cells.h) */
+    int64_t year = c->y1 - c->y0;
+    int64_t alive = p->alive_to - p->alive_from;
+    int64_t covered = 0;
     int best = -1;
     for (int k = 0; k < PAYER__COUNT; k++) {
         covered += p->cov[k];
         if (p->cov[k] > 0 && (best < 0 || p->cov[k] > p->cov[best]))
             best = k;
     }
+    int64_t secs;
     if (best < 0) {
         m->payer = PAYER_UNINSURED;
-        m->member_months = alive;
+        secs = alive;
     } else {
         m->payer = (uint8_t)best;
-        m->member_months = covered < alive ? covered : alive;
+        secs = covered < alive ? covered : alive;
     }
-    if (m->member_months > 12.0)
-        m->member_months = 12.0;
+    if (secs > year)
+        secs = year;
+    if (secs < 0)
+        secs = 0;
+    m->member_months = (int32_t)((secs * RECORD_MAX_MONTHS + year / 2) / year);
     m->ed_visits = p->ed;
     m->ip_admits = p->nstays;
     m->ip_readmits_30d = readmissions(p);
@@ -1170,7 +1181,7 @@ static void build(const struct ctx *c, const struct pat *p, struct member_record
     m->hrsn_transport = p->h.transport;
     m->hrsn_utilities = p->h.utilities;
     m->hrsn_safety = p->h.safety;
-    m->total_cost = (double)p->cost_cents / 100.0;
+    m->total_cost = p->cost_cents;
 }
 
 int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink,

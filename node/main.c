@@ -262,21 +262,23 @@ static void print_summary(const struct pipeline_result *r)
 static double cell_estimate(const struct cell *c, int *ok)
 {
     const struct measure_def *m = catalog_measure(c->measure);
+    double mm = cell_value(c, CELL_F_MONTHS), den = cell_value(c, CELL_F_DEN);
+    double num = cell_value(c, CELL_F_NUM);
     *ok = 1;
     switch (m->kind) {
-    case KIND_COUNT: return c->members;
+    case KIND_COUNT: return (double)c->members;
     case KIND_PROPORTION:
     case KIND_MEAN:
-        if (c->denominator > 0)
-            return c->numerator / c->denominator * (m->kind == KIND_PROPORTION ? 100.0 : 1.0);
+        if (den > 0)
+            return num / den * (m->kind == KIND_PROPORTION ? 100.0 : 1.0);
         break;
     case KIND_RATE:
-        if (c->member_months > 0)
-            return 12000.0 * c->numerator / c->member_months;
+        if (mm > 0)
+            return 12000.0 * num / mm;
         break;
     case KIND_PMPM:
-        if (c->member_months > 0)
-            return c->numerator / c->member_months;
+        if (mm > 0)
+            return num / mm;
         break;
     }
     *ok = 0;
@@ -319,8 +321,9 @@ static void print_preview(const struct pipeline_result *r)
             char estbuf[32] = "-";
             if (ok)
                 snprintf(estbuf, sizeof estbuf, "%.1f", est);
-            printf("%-22s %-20s %-22s %9.0f %12.1f %12.1f %12s  released\n", m->name,
-                   cs->tables[c->table].name, label, c->members, c->denominator, c->numerator, estbuf);
+            printf("%-22s %-20s %-22s %9lld %12.1f %12.1f %12s  released\n", m->name,
+                   cs->tables[c->table].name, label, (long long)c->members,
+                   cell_value(c, CELL_F_DEN), cell_value(c, CELL_F_NUM), estbuf);
         } else {
             printf("%-22s %-20s %-22s %9s %12s %12s %12s  withheld (%s)\n", m->name,
                    cs->tables[c->table].name, label, "-", "-", "-", "-", cell_reason_name(c->reason));

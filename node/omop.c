@@ -483,17 +483,21 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
     m->cmc = YNU_U;
 
     int64_t af = num(r, i, Q_AF) * DAY, at = num(r, i, Q_AT) * DAY;
-    double ys = (double)(c->y1 - c->y0);
-    double alive = (double)(at - af) * 12.0 / ys;
+    /* seconds to 1/10000 months, rounded half up once per member (cells.h) */
+    int64_t ys = c->y1 - c->y0;
+    int64_t alive = at - af;
     static int64_t sp[MAX_SPANS][2];
-    double obs = 0;
+    int64_t obs = 0;
     int n = pairs(val(r, i, Q_OBS), sp, MAX_SPANS);
     for (int k = 0; k < n; k++)
         if (sp[k][1] > sp[k][0])
-            obs += (double)((sp[k][1] - sp[k][0]) * DAY) * 12.0 / ys;
-    m->member_months = obs < alive ? obs : alive;
-    if (m->member_months > 12.0)
-        m->member_months = 12.0;
+            obs += (sp[k][1] - sp[k][0]) * DAY;
+    int64_t secs = obs < alive ? obs : alive;
+    if (secs > ys)
+        secs = ys;
+    if (secs < 0)
+        secs = 0;
+    m->member_months = (int32_t)((secs * RECORD_MAX_MONTHS + ys / 2) / ys);
     /* payer: most months among the plans; none = uninsured time */
     m->payer = c->a.ppp ? PAYER_UNINSURED : PAYER_UNKNOWN;
     const char *ps = val(r, i, Q_PAYERS);
@@ -549,7 +553,7 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
         }
     if (m->ip_readmits_30d > m->ip_admits)
         m->ip_readmits_30d = m->ip_admits;
-    m->total_cost = (double)num(r, i, Q_CENTS) / 100.0;
+    m->total_cost = num(r, i, Q_CENTS);
     const char *d = val(r, i, Q_DIAB), *h = val(r, i, Q_HTN);
     m->diabetes = d && d[0] == 't';
     m->hypertension = h && h[0] == 't';

@@ -183,7 +183,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     tally_set_unavailable(tallies[0], out->profile.unavailable_measures);
     out->cells = tally_cells(tallies[0]);
     if (!out->cells) {
-        snprintf(err, errlen, "out of memory building cells");
+        snprintf(err, errlen, "out of memory building cells, or a cost sum beyond int64 cents");
         goto out;
     }
     out->seconds_read = now_seconds() - t0;

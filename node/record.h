@@ -19,6 +19,12 @@ void record_lang_unpack(int code, char out[4]);
 
 #define COUNTY_UNKNOWN (-1)
 
+/* Units of the numbers below (cells.h): member months in 1/10000 month,
+ * costs in cents, experience scores in hundredths. */
+#define RECORD_MONTHS_SCALE 10000
+#define RECORD_MAX_MONTHS (12 * RECORD_MONTHS_SCALE)
+#define RECORD_MAX_COST_CENTS 1000000000000LL /* 1e10 USD */
+
 struct member_record {
     /* Stratifiers (catalog.h codes). */
     int16_t age;          /* 0..120, -1 unknown                          */
@@ -33,7 +39,7 @@ struct member_record {
     int32_t county;       /* 5-digit FIPS as a number, COUNTY_UNKNOWN     */
 
     /* Measure inputs. */
-    double member_months; /* 0..12                                        */
+    int32_t member_months; /* 1/CELL_MONTHS_SCALE months, 0..12 months    */
     uint32_t ed_visits;
     uint32_t ip_admits;
     uint32_t ip_readmits_30d;     /* <= ip_admits                         */
@@ -51,8 +57,8 @@ struct member_record {
     uint8_t has_experience;       /* experience_score present             */
     /* Which measure sources exist at all (an adapter without the source sets
      * 0, so the measure is reported as not available, never as zero). */
-    double total_cost;            /* USD, >= 0                            */
-    double experience_score;      /* 0..10 when has_experience            */
+    int64_t total_cost;           /* cents, 0..RECORD_MAX_COST_CENTS      */
+    int32_t experience_score;     /* hundredths, 0..1000 when has_experience */
     /* Measures this member is left out of because a field they need was
      * empty (unknown, extract.md), bit = measure id. The member still counts
      * in every other measure. */

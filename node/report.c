@@ -42,12 +42,14 @@ static double point(int measure, const struct cell *c)
 {
     if (!c || c->reason != REASON_NONE)
         return NAN;
+    double mm = cell_value(c, CELL_F_MONTHS), den = cell_value(c, CELL_F_DEN);
+    double num = cell_value(c, CELL_F_NUM);
     switch (catalog_measure(measure)->kind) {
-    case KIND_PROPORTION: return c->denominator > 0 ? 100 * c->numerator / c->denominator : NAN;
-    case KIND_RATE: return c->member_months > 0 ? 12000 * c->numerator / c->member_months : NAN;
-    case KIND_MEAN: return c->denominator > 0 ? c->numerator / c->denominator : NAN;
-    case KIND_PMPM: return c->member_months > 0 ? c->numerator / c->member_months : NAN;
-    default: return c->numerator;
+    case KIND_PROPORTION: return den > 0 ? 100 * num / den : NAN;
+    case KIND_RATE: return mm > 0 ? 12000 * num / mm : NAN;
+    case KIND_MEAN: return den > 0 ? num / den : NAN;
+    case KIND_PMPM: return mm > 0 ? num / mm : NAN;
+    default: return num;
     }
 }
 
@@ -145,7 +147,8 @@ static void write_left(FILE *f, const struct nrep *R)
                     cell_reason_name(c->reason));
             continue;
         }
-        const double v[4] = {c->members, c->member_months, c->denominator, c->numerator};
+        const double v[4] = {cell_value(c, CELL_F_MEMBERS), cell_value(c, CELL_F_MONTHS),
+                             cell_value(c, CELL_F_DEN), cell_value(c, CELL_F_NUM)};
         for (int k = 0; k < 4; k++) {
             fputs("<td class=\"n\">", f);
             html_num(f, v[k], v[k] == floor(v[k]) ? 0 : 2, 1);

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cells.h"
 #include "catalog.h"
 #include "code_map.h"
 
@@ -247,10 +248,10 @@ struct pat {
     int32_t county;
     int age;
     int64_t alive_from, alive_to; /* part of the year the member lived     */
-    double cov[PAYER__COUNT];     /* covered months per payer code          */
+    int64_t cov[PAYER__COUNT];    /* covered seconds per payer code         */
     uint32_t ed, pc, tele;
     uint8_t wellness;
-    double cost;
+    int64_t cost;                 /* cents                                   */
     struct stay *stays;
     uint32_t nstays, capstays;
     uint8_t diabetes, htn;
@@ -958,7 +959,7 @@ static int transitions_row(struct reader *r)
     int64_t a = start > p->alive_from ? start : p->alive_from;
     int64_t b = end < p->alive_to ? end : p->alive_to;
     if (b > a)
-        p->cov[py->code] += (double)(b - a) * 12.0 / (double)(c->y1 - c->y0);
+        p->cov[py->code] += b - a;
     return 0;
 }
 
@@ -988,16 +989,22 @@ static int encounters_row(struct reader *r)
     if (start < c->y0 || start >= c->y1)
         return 0;
     s = fld(r, r->col[EN_COST], &n);
-    double cost = 0;
+    int64_t cost = 0;
     if (n > 0) {
-        /* amounts are record-level values: never quoted */
-        char *e;
-        errno = 0;
-        cost = strtod(s, &e);
-        if (e != s + n || errno == ERANGE || !isfinite(cost))
+        /* amounts are record-level values: never quoted. Whole cents. */
+        cell_i128 v = 0;
+        int prc = cells_parse_scaled(s, n, 2, 0, &v);
+        if (prc == -2)
+            return row_bad(r, BAD_TYPE, r->col[EN_COST],
+                           "TOTAL_CLAIM_COST has more than 2 decimals (whole cents)");
+        if (prc == -1)
             return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST is not a number");
-        if (cost < 0)
+        if (v < 0)
             return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST is negative");
+        if (prc == -3 || v > RECORD_MAX_COST_CENTS - p->cost)
+            return row_bad(r, BAD_RANGE, r->col[EN_COST],
+                           "TOTAL_CLAIM_COST takes the member's cost above 1e10");
+        cost = (int64_t)v;
     }
     const char *cl = fld(r, r->col[EN_CLASS], &n);
     trim(&cl, &n);
@@ -1226,23 +1233,30 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     m->county = p->county;
     m->language = has_obs ? p->lang : LANG_UNKNOWN;
 
-    double alive = (double)(p->alive_to - p->alive_from) * 12.0 / (double)(c->y1 - c->y0);
-    double covered = 0;
+    /* seconds to 1/10000 months of the year, rounded half up, once per
+     * member: the sums over members are then exact */
+    int64_t year = c->y1 - c->y0;
+    int64_t alive = p->alive_to - p->alive_from;
+    int64_t covered = 0;
     int best = -1;
     for (int k = 0; k < PAYER__COUNT; k++) {
         covered += p->cov[k];
         if (p->cov[k] > 0 && (best < 0 || p->cov[k] > p->cov[best]))
             best = k;
     }
+    int64_t secs;
     if (best < 0) {
         m->payer = PAYER_UNINSURED;
-        m->member_months = alive;
+        secs = alive;
     } else {
         m->payer = (uint8_t)best;
-        m->member_months = covered < alive ? covered : alive;
+        secs = covered < alive ? covered : alive;
     }
-    if (m->member_months > 12.0)
-        m->member_months = 12.0;
+    if (secs > year)
+        secs = year;
+    if (secs < 0)
+        secs = 0;
+    m->member_months = (int32_t)((secs * RECORD_MAX_MONTHS + year / 2) / year);
 
     m->ed_visits = p->ed;
     m->ip_admits = p->nstays;

@@ -6,11 +6,17 @@
  * and counties are interned to small slot numbers as they appear; the
  * groupings that use them grow when a new slot does not fit.
  *
- * Speed: an accumulator is 5 cache lines of 8 doubles, laid out so that the
+ * Numbers are integers (cells.h units): member months in 1/10000 month,
+ * cents, score hundredths; the sum of squared costs is a 128-bit integer
+ * kept in two slots (low, high) with the carry propagated after each add.
+ * Integer sums are associative, so the cells do not depend on the number of
+ * threads or the order of the records.
+ *
+ * Speed: an accumulator is 5 cache lines of 8 int64s, laid out so that the
  * channels that are zero together share a line (the IP channels are zero
  * for a member without admissions, ...). A record adds only the lines it
  * has non-zero channels in (about 2.7 of 5 on a Medicaid extract); adding
- * +0 or -0 to a sum never changes it, so skipping them is exact. The largest
+ * 0 to a sum never changes it, so skipping them is exact. The largest
  * single cost of a cell lives in the always-used first line.
  */
 #include "tally.h"
@@ -26,7 +32,8 @@ _Static_assert(CH__COUNT + 1 <= NACC, "accumulator too small for the channels");
 /* Slot of each channel in an accumulator; line = slot / 8. */
 enum {
     /* line 0: every record */
-    SL_MEMBERS_ALL = 0, SL_MONTHS_ALL, SL_ED, SL_IP, SL_WELLNESS, SL_COST, SL_COST_SQ,
+    SL_MEMBERS_ALL = 0, SL_MONTHS_ALL, SL_ED, SL_WELLNESS, SL_COST,
+    SL_COST_SQ, SL_COST_SQ_HI, /* the 128-bit sum of squares: low, high */
     SL_MAXC, /* largest single member cost (not a channel) */
     /* line 1: members with visits or scheduled appointments */
     SL_MEMBERS_VISIT = 8, SL_MONTHS_VISIT, SL_VISITS, SL_TELE,
@@ -35,12 +42,15 @@ enum {
     SL_SCREENED = 16, SL_MONTHS_SCREENED, SL_FOOD, SL_HOUSING, SL_TRANSPORT, SL_UTILITIES,
     SL_SAFETY, SL_HRSN_ANY,
     /* line 3: members with admissions or diabetes */
-    SL_MEMBERS_IP = 24, SL_MONTHS_IP, SL_READMITS, SL_MEMBERS_DIAB, SL_MONTHS_DIAB, SL_POOR,
+    SL_MEMBERS_IP = 24, SL_MONTHS_IP, SL_READMITS, SL_IP, SL_MEMBERS_DIAB, SL_MONTHS_DIAB,
+    SL_POOR,
     /* line 4: members with hypertension or an experience score */
     SL_MEMBERS_HTN = 32, SL_MONTHS_HTN, SL_BPC, SL_MEMBERS_EXP, SL_MONTHS_EXP, SL_EXP_SUM,
     SL_EXP_SQ
 };
 _Static_assert(SL_EXP_SQ < NACC, "slot layout");
+_Static_assert(SL_MAXC < 8 && SL_COST_SQ_HI < 8, "cost slots in line 0");
+_Static_assert(RECORD_MONTHS_SCALE == CELL_MONTHS_SCALE, "record and cell month units");
 
 static const int8_t slot_of[CH__COUNT] = {
     [CH_MEMBERS_ALL] = SL_MEMBERS_ALL, [CH_MONTHS_ALL] = SL_MONTHS_ALL, [CH_ED] = SL_ED,
@@ -66,7 +76,7 @@ struct grouping {
     int ndim;
     int s[2];        /* stratifiers (S_TOTAL for unused dims)           */
     int cap[2];      /* slots per dimension                             */
-    double *acc;     /* cap[0] * cap[1] * NACC (SL_MAXC: largest cost)  */
+    int64_t *acc;    /* cap[0] * cap[1] * NACC (SL_MAXC: largest cost)  */
 };
 
 struct tally {
@@ -83,12 +93,12 @@ struct tally {
     /* Interning: slot 0 is the unknown value. */
     int16_t lang_slot[LANG_PACKED_MAX];
     uint16_t lang_code[TALLY_MAX_LANGUAGES];
-    double lang_members[TALLY_MAX_LANGUAGES];
+    int64_t lang_members[TALLY_MAX_LANGUAGES];
     int nlang;
     int16_t *county_slot; /* COUNTY_CODES entries */
     int32_t county_code[TALLY_MAX_COUNTIES];
     int ncounty;
-    int overflow_lang, overflow_county;
+    int overflow_lang, overflow_county, overflow_cost;
     uint64_t zero_months;
 };
 
@@ -126,10 +136,10 @@ void tally_age_band_label(const struct tally_spec *spec, int i, char *buf, size_
 static int grouping_alloc(struct grouping *g)
 {
     size_t n = (size_t)g->cap[0] * (size_t)g->cap[1];
-    g->acc = aligned_alloc(64, n * NACC * sizeof(double));
+    g->acc = aligned_alloc(64, n * NACC * sizeof(int64_t));
     if (!g->acc)
         return -1;
-    memset(g->acc, 0, n * NACC * sizeof(double));
+    memset(g->acc, 0, n * NACC * sizeof(int64_t));
     return 0;
 }
 
@@ -259,7 +269,7 @@ static int grow_dim(struct tally *t, int s, int need)
                 for (int j = 0; j < g->cap[1]; j++) {
                     size_t from = (size_t)i * g->cap[1] + j;
                     size_t to = (size_t)i * ng.cap[1] + j;
-                    memcpy(ng.acc + to * NACC, g->acc + from * NACC, NACC * sizeof(double));
+                    memcpy(ng.acc + to * NACC, g->acc + from * NACC, NACC * sizeof(int64_t));
                 }
             free(g->acc);
             *g = ng;
@@ -308,18 +318,20 @@ static int county_slot_of(struct tally *t, int32_t fips)
 /* Contributions of one record, by slot; returns the mask of the lines
  * that can hold a non-zero contribution (line 0 always). */
 static inline __attribute__((always_inline)) unsigned record_delta(const struct member_record *r,
-                                                                 double d[NACC])
+                                                                 int64_t d[NACC])
 {
-    memset(d, 0, NACC * sizeof(double));
+    memset(d, 0, NACC * sizeof(int64_t));
     unsigned lines = 1;
-    double mm = r->member_months;
+    int64_t mm = r->member_months;
     d[SL_MEMBERS_ALL] = 1;
     d[SL_MONTHS_ALL] = mm;
     d[SL_ED] = r->ed_visits;
     d[SL_IP] = r->ip_admits;
     d[SL_WELLNESS] = r->wellness_visit ? 1 : 0;
     d[SL_COST] = r->total_cost;
-    d[SL_COST_SQ] = r->total_cost * r->total_cost;
+    unsigned __int128 sq = (unsigned __int128)(uint64_t)r->total_cost * (uint64_t)r->total_cost;
+    d[SL_COST_SQ] = (int64_t)(uint64_t)sq;
+    d[SL_COST_SQ_HI] = (int64_t)(uint64_t)(sq >> 64);
     if (r->ip_admits > 0) {
         d[SL_MEMBERS_IP] = 1;
         d[SL_MONTHS_IP] = mm;
@@ -370,21 +382,31 @@ static inline __attribute__((always_inline)) unsigned record_delta(const struct 
         d[SL_MEMBERS_EXP] = 1;
         d[SL_MONTHS_EXP] = mm;
         d[SL_EXP_SUM] = r->experience_score;
-        d[SL_EXP_SQ] = r->experience_score * r->experience_score;
+        d[SL_EXP_SQ] = (int64_t)r->experience_score * r->experience_score;
         lines |= 1u << 4;
     }
     return lines;
 }
 
-/* a[0..7] += d[0..7]: one cache line, auto-vectorised. */
-static inline void add_line(double *restrict a, const double *restrict d)
+/* a[0..7] += d[0..7]: one cache line, auto-vectorised; wraps (the cost
+ * slots are checked by the caller). */
+static inline void add_line(int64_t *restrict a, const int64_t *restrict d)
 {
     for (int j = 0; j < 8; j++)
-        a[j] += d[j];
+        a[j] = (int64_t)((uint64_t)a[j] + (uint64_t)d[j]);
+}
+
+/* After a line add: the carry of the low half of the 128-bit sum of
+ * squares into its high half (two's complement, so a negated delta works
+ * too). `dlo` is the low half that was added. */
+static inline void carry_sq(int64_t *a, int64_t dlo)
+{
+    if ((uint64_t)a[SL_COST_SQ] < (uint64_t)dlo)
+        a[SL_COST_SQ_HI] = (int64_t)((uint64_t)a[SL_COST_SQ_HI] + 1);
 }
 
 /* With GCC on x86-64, tally_add is also compiled for AVX-512 and AVX2 (a
- * cache line of 8 doubles in one or two instructions); the loader picks the
+ * cache line of 8 int64s in one or two instructions); the loader picks the
  * version the CPU runs. The arithmetic is the same in every version. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -396,11 +418,16 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
         t->zero_months += sign > 0 ? 1 : (uint64_t)-1;
         return;
     }
-    double d[NACC] __attribute__((aligned(64)));
+    int64_t d[NACC] __attribute__((aligned(64)));
     unsigned lines = record_delta(r, d);
-    if (sign < 0)
+    if (sign < 0) {
+        /* the 128-bit square negated as a whole: -(hi:lo) */
+        uint64_t lo = (uint64_t)d[SL_COST_SQ], hi = (uint64_t)d[SL_COST_SQ_HI];
         for (int j = 0; j < NACC; j++)
             d[j] = -d[j];
+        d[SL_COST_SQ] = (int64_t)(0 - lo);
+        d[SL_COST_SQ_HI] = (int64_t)(~hi + (lo == 0));
+    }
 
     int code[S__COUNT];
     int age = r->age;
@@ -428,12 +455,18 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
                             : catalog_heba_band(r->adi_decile, r->payer);
     t->lang_members[code[S_LANGUAGE]] += sign;
 
-    double cost = r->total_cost;
+    int64_t cost = r->total_cost, dcost = d[SL_COST], dsq = d[SL_COST_SQ];
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
         size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
-        double *a = g->acc + idx * NACC;
+        int64_t *a = g->acc + idx * NACC;
+        int64_t before = a[SL_COST];
         add_line(a, d);
+        carry_sq(a, dsq);
+        /* signed overflow of the cost sum: both operands of one sign and
+         * the result of the other */
+        if (((before ^ a[SL_COST]) & (dcost ^ a[SL_COST])) < 0)
+            t->overflow_cost = 1;
         /* A record taken back leaves the maximum as it was: the dominance
          * rule then errs on the side of withholding. */
         if (cost > a[SL_MAXC])
@@ -464,6 +497,7 @@ int tally_merge(struct tally *into, const struct tally *from)
     into->zero_months += from->zero_months;
     into->overflow_lang |= from->overflow_lang;
     into->overflow_county |= from->overflow_county;
+    into->overflow_cost |= from->overflow_cost;
     for (int gi = 0; gi < from->ng; gi++) {
         const struct grouping *gf = &from->g[gi];
         struct grouping *gt = &into->g[gi];
@@ -474,11 +508,15 @@ int tally_merge(struct tally *into, const struct tally *from)
             for (int j = 0; j < n1; j++) {
                 int tj = gf->s[1] == S_LANGUAGE ? lmap[j] : gf->s[1] == S_COUNTY ? cmap[j] : j;
                 size_t fi = (size_t)i * gf->cap[1] + j, tix = (size_t)ti * gt->cap[1] + tj;
-                const double *a = gf->acc + fi * NACC;
-                double *b = gt->acc + tix * NACC;
-                double mx = a[SL_MAXC] > b[SL_MAXC] ? a[SL_MAXC] : b[SL_MAXC];
+                const int64_t *a = gf->acc + fi * NACC;
+                int64_t *b = gt->acc + tix * NACC;
+                int64_t mx = a[SL_MAXC] > b[SL_MAXC] ? a[SL_MAXC] : b[SL_MAXC];
+                int64_t before = b[SL_COST];
                 for (int k = 0; k < NACC; k++)
-                    b[k] += a[k];
+                    b[k] = (int64_t)((uint64_t)b[k] + (uint64_t)a[k]);
+                carry_sq(b, a[SL_COST_SQ]);
+                if (((before ^ b[SL_COST]) & (a[SL_COST] ^ b[SL_COST])) < 0)
+                    into->overflow_cost = 1;
                 b[SL_MAXC] = mx;
             }
         }
@@ -494,6 +532,10 @@ int tally_overflowed(const struct tally *t, char *msg, size_t len)
     }
     if (t->overflow_county) {
         snprintf(msg, len, "more than %d distinct county codes", TALLY_MAX_COUNTIES - 1);
+        return 1;
+    }
+    if (t->overflow_cost) {
+        snprintf(msg, len, "a sum of costs exceeds %lld cents (int64)", (long long)INT64_MAX);
         return 1;
     }
     return 0;
@@ -645,9 +687,11 @@ static int out_dim_build(const struct tally *t, int s, struct out_dim *o)
 
 struct cellset *tally_cells(const struct tally *t)
 {
+    if (t->overflow_cost)
+        return NULL; /* a wrapped sum is never released */
     struct cellset *cs = cellset_new();
     struct out_dim dims[S__COUNT];
-    double *sum = NULL, *mx = NULL;
+    int64_t *sum = NULL, *mx = NULL;
     memset(dims, 0, sizeof dims);
     if (!cs)
         return NULL;
@@ -671,8 +715,8 @@ struct cellset *tally_cells(const struct tally *t)
             goto fail;
         /* Sum internal slots into output strata. */
         size_t nout = (size_t)cards[0] * (size_t)cards[1];
-        sum = calloc(nout * NACC, sizeof(double));
-        mx = calloc(nout, sizeof(double));
+        sum = calloc(nout * NACC, sizeof(int64_t));
+        mx = calloc(nout, sizeof(int64_t));
         if (!sum || !mx)
             goto fail;
         int n0 = g->ndim >= 1 ? dims[g->s[0]].nslots : 1;
@@ -682,9 +726,15 @@ struct cellset *tally_cells(const struct tally *t)
             for (int j = 0; j < n1; j++) {
                 int oj = g->ndim >= 2 ? dims[g->s[1]].of_slot[j] : 0;
                 size_t from = (size_t)i * g->cap[1] + j, to = (size_t)oi * cards[1] + oj;
+                int64_t *o = sum + to * NACC;
+                const int64_t *in = g->acc + from * NACC;
+                int64_t before = o[SL_COST];
                 for (int k = 0; k < NACC; k++)
                     if (k != SL_MAXC)
-                        sum[to * NACC + k] += g->acc[from * NACC + k];
+                        o[k] = (int64_t)((uint64_t)o[k] + (uint64_t)in[k]);
+                carry_sq(o, in[SL_COST_SQ]);
+                if (((before ^ o[SL_COST]) & (in[SL_COST] ^ o[SL_COST])) < 0)
+                    goto fail;
                 if (g->acc[from * NACC + SL_MAXC] > mx[to])
                     mx[to] = g->acc[from * NACC + SL_MAXC];
             }
@@ -694,7 +744,7 @@ struct cellset *tally_cells(const struct tally *t)
                 continue;
             const struct measure_def *md = catalog_measure(m);
             for (size_t st = 0; st < nout; st++) {
-                const double *a = sum + st * NACC;
+                const int64_t *a = sum + st * NACC;
                 struct cell c;
                 memset(&c, 0, sizeof c);
                 c.measure = m;
@@ -707,7 +757,11 @@ struct cellset *tally_cells(const struct tally *t)
                     c.member_months = a[slot_of[md->ch_months]];
                     c.denominator = a[slot_of[md->ch_denominator]];
                     c.numerator = a[slot_of[md->ch_numerator]];
-                    c.sum_sq = md->ch_sum_sq >= 0 ? a[slot_of[md->ch_sum_sq]] : 0;
+                    if (md->ch_sum_sq == CH_COST_SQ)
+                        c.sum_sq = (cell_i128)(((unsigned __int128)(uint64_t)a[SL_COST_SQ_HI] << 64) |
+                                               (uint64_t)a[SL_COST_SQ]);
+                    else
+                        c.sum_sq = md->ch_sum_sq >= 0 ? a[slot_of[md->ch_sum_sq]] : 0;
                     c.max_contrib = md->kind == KIND_PMPM ? mx[st] : 0;
                     if (c.members == 0)
                         c.max_contrib = 0;

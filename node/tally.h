@@ -88,7 +88,8 @@ void tally_set_unavailable(struct tally *t, uint32_t mask);
 
 /* Builds the cell set: one cell per (measure on, table, stratum), numbers
  * filled, reason REASON_NONE, or REASON_NOT_AVAILABLE for measures the
- * source cannot feed. Returns NULL on no memory. */
+ * source cannot feed. Returns NULL on no memory, or when a sum of costs
+ * does not fit int64 cents (tally_overflowed() says so first). */
 struct cellset *tally_cells(const struct tally *t);
 
 #endif

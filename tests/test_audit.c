@@ -92,7 +92,7 @@ static void check_chain(char lines[][1024], int n)
         char want[65];
         hex_sha256(lines[i], (size_t)(tab + 1 - lines[i]), want);
         assert_memory_equal(tab + 1, want, 64);
-        char seq[8];
+        char seq[16];
         snprintf(seq, sizeof seq, "%d\t", i + 1);
         assert_memory_equal(lines[i], seq, strlen(seq));
         assert_memory_equal(tab - 64, prev, 64);

@@ -80,7 +80,7 @@ static void test_good_file(void **state)
         "orgA,2024-r1,ed_rate,total,all,120,1400,1400,35,,0,\n"
         "orgA,2024-r1,ed_rate,race,BLACK,40,470,470,20,,0,\n"
         "orgA,2024-r1,ed_rate,race,WHITE,,,,,,1,count\n"
-        "orgA,2024-r1,cost_pmpm,race*disability,BLACK*Y,15,170,170,42000.5,3.1e8,0,\n"
+        "orgA,2024-r1,cost_pmpm,race*disability,BLACK*Y,15,170,170,42000.5,310000000,0,\n"
         "\"orgB\",2024-r1,ed_rate,race,ASIAN,30,350,350,12,,0,\n"
         "orgB,2024-r1,ed_rate,race,BLACK,,,,,,1,secondary\n";
     struct cellset **sets = NULL;
@@ -102,13 +102,14 @@ static void test_good_file(void **state)
 
     const struct cell *c = find(sets[0], "ed_rate", "total", "all");
     assert_non_null(c);
-    assert_true(c->members == 120 && c->member_months == 1400 && c->numerator == 35);
+    assert_true(c->members == 120 && c->member_months == 14000000 && c->numerator == 35);
     c = find(sets[0], "ed_rate", "race", "WHITE");
     assert_non_null(c);
     assert_int_equal(c->reason, REASON_COUNT);
     c = find(sets[0], "cost_pmpm", "race*disability", "BLACK*Y");
     assert_non_null(c);
-    assert_true(c->numerator == 42000.5 && c->sum_sq == 3.1e8);
+    /* exact units: cents and cents^2 */
+    assert_true(c->numerator == 4200050 && c->sum_sq == (cell_i128)3100000000000);
     c = find(sets[1], "ed_rate", "race", "ASIAN");
     assert_non_null(c);
     assert_true(c->numerator == 12);

@@ -149,7 +149,7 @@ static void open_round(char id[64], const char *extra)
     assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 %s 2>>%s/cli.log",
                          BIN, ini, extra ? extra : "", dir), 0);
     assert_true(strlen(out) > 8 && strlen(out) < 64);
-    snprintf(id, 64, "%s", out);
+    snprintf(id, 64, "%.63s", out);
 }
 
 static pid_t start_daemon(int crash)
@@ -322,15 +322,15 @@ static void make_submission(const char *org, const char *round_id, const char *r
     char err[256];
     memset(&v, 0, sizeof v);
     v.members = members;
-    v.member_months = members * 12;
-    v.denominator = members * 12;
-    double events = (double)(long)(members / 8); /* per race stratum: events are whole */
+    v.member_months = (int64_t)(members * 12) * CELL_MONTHS_SCALE;
+    v.denominator = v.member_months;
+    int64_t events = (int64_t)(members / 8); /* per race stratum: events are whole */
     v.numerator = 2 * events;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "total", "all", &v, err, sizeof err), 0);
     /* two race strata, each half of the total, both released */
     v.members = members / 2;
-    v.member_months = members * 6;
-    v.denominator = members * 6;
+    v.member_months = (int64_t)(members * 6) * CELL_MONTHS_SCALE;
+    v.denominator = v.member_months;
     v.numerator = events;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "BLACK", &v, err, sizeof err), 0);
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "WHITE", &v, err, sizeof err), 0);
@@ -491,6 +491,11 @@ static void test_check_config(void **state)
     assert_non_null(strstr(out, "coordinator id: coord:test"));
     assert_non_null(strstr(out, "enrolled transport certificates: 5"));
     assert_non_null(strstr(out, "node_endpoint = tcp://127.0.0.1:"));
+    /* the node socket's message limit defaults to 16 MiB (security.md) */
+    assert_int_equal(run(out, sizeof out,
+                         "sed '/^max_message_bytes/d' %s >%s.nomax && %s check-config --config "
+                         "%s.nomax 2>&1", ini, ini, BIN, ini), 0);
+    assert_non_null(strstr(out, "max_message_bytes = 16777216"));
     /* --quiet: nothing at all when the configuration is good */
     assert_int_equal(run(out, sizeof out, "%s check-config --config %s --quiet 2>&1", BIN, ini),
                      0);

@@ -168,7 +168,7 @@ static void check_three(const struct got *g)
     assert_int_equal(a->disability, YNU_N);
     assert_int_equal(a->cmc, YNU_U);
     assert_int_equal(a->county, 6037);
-    assert_true(a->member_months == 12.0);
+    assert_true(a->member_months == 120000);
     assert_int_equal(a->ed_visits, 2);
     assert_int_equal(a->ip_admits, 1);
     assert_int_equal(a->ip_readmits_30d, 1);
@@ -184,9 +184,9 @@ static void check_three(const struct got *g)
     assert_int_equal(a->hrsn_screened, 1);
     assert_int_equal(a->hrsn_food, 1);
     assert_int_equal(a->hrsn_housing + a->hrsn_transport + a->hrsn_utilities + a->hrsn_safety, 0);
-    assert_true(a->total_cost == 1234.5);
+    assert_true(a->total_cost == 123450);
     assert_int_equal(a->has_experience, 1);
-    assert_true(a->experience_score == 8.0);
+    assert_true(a->experience_score == 800);
 
     assert_int_equal(b->age, -1);
     assert_int_equal(b->sex, SEX_M);
@@ -198,10 +198,10 @@ static void check_three(const struct got *g)
     assert_int_equal(b->disability, YNU_Y);
     assert_int_equal(b->cmc, YNU_U);
     assert_int_equal(b->county, COUNTY_UNKNOWN);
-    assert_true(b->member_months == 6.5);
+    assert_true(b->member_months == 65000);
     assert_int_equal(b->hypertension, 1);
     assert_int_equal(b->bp_controlled, 1);
-    assert_true(b->total_cost == 0.0);
+    assert_true(b->total_cost == 0);
     assert_int_equal(b->has_experience, 0);
 
     assert_int_equal(c->age, 120);
@@ -214,10 +214,10 @@ static void check_three(const struct got *g)
     assert_int_equal(c->disability, YNU_U);
     assert_int_equal(c->cmc, YNU_N);
     assert_int_equal(c->county, 6001);
-    assert_true(c->member_months == 0.0);
+    assert_true(c->member_months == 0);
     assert_int_equal(c->ed_visits + c->ip_admits + c->no_shows, 0);
     assert_int_equal(c->has_experience, 1);
-    assert_true(c->experience_score == 10.0);
+    assert_true(c->experience_score == 1000);
 }
 
 static void test_good_file(void **state)
@@ -406,14 +406,14 @@ static void test_bad_rows(void **state)
         "C14,2025,30,F,WHITE,,eng,,,,,,12,,,,,,2,3,,,,,,,,,,,,,\n"                /* 14 inconsistent */
         "C15,2025,30,F,WHITE,,eng,,,,,,12,,,,,,,,,,,,,,,,,,,-5,\n"                /* 15 range */
         "C16,2025,30,F,WHITE,,eng,,,,,,12,,,,,,,,,,,,,,,,,,,,11\n"                /* 16 range */
-        "C17,2025,30,F,WHITE,,eng,,,,,,12,,,,,,,,,,,,,,,,,,,1e3,\n"               /* 17 ok */
+        "C17,2025,30,F,WHITE,,eng,,,,,,12,,,,,,,,,,,,,,,,,,,1000.0,\n"            /* 17 ok */
         "\n";                                                                    /* blank */
     const char *p = write_str("bad.csv", data);
     assert_int_equal(run(p, &o), 0);
     assert_int_equal(prof.rows_read, 16);
     assert_int_equal(prof.rows_accepted, 2);
     assert_int_equal(got[0].n, 2);
-    assert_true(got[0].r[1].total_cost == 1000.0);
+    assert_true(got[0].r[1].total_cost == 100000);
     assert_int_equal(prof.rejected[BAD_FIELD_COUNT], 1);
     assert_int_equal(prof.rejected[BAD_QUOTING], 1);
     assert_int_equal(prof.rejected[BAD_TYPE], 1);
@@ -510,7 +510,7 @@ static void test_missing_columns(void **state)
     assert_int_equal(prof.unavailable_measures, want);
     assert_non_null(strstr(prof.unavailable_why, "ed_visits"));
     assert_non_null(strstr(prof.unavailable_why, "ed_rate"));
-    assert_true(got[0].r[0].total_cost == 100.0);
+    assert_true(got[0].r[0].total_cost == 10000);
     assert_int_equal(got[0].r[0].ip_admits, 1);
 }
 
@@ -636,7 +636,7 @@ static void test_empty_means_unknown(void **state)
     assert_int_equal(r[1].sex, SEX_F);
     assert_int_equal(r[1].race, RACE_WHITE);
     assert_int_equal(r[1].county, 6037);
-    assert_true(r[1].total_cost == 10.5);
+    assert_true(r[1].total_cost == 1050);
     assert_int_equal(r[2].unknown_measures, 1u << M_NO_SHOW);
     assert_int_equal(r[3].unknown_measures, 1u << M_HRSN_FOOD | 1u << M_HRSN_ANY | 1u << M_COST_PMPM);
     assert_int_equal(r[4].unknown_measures, 0);
@@ -711,8 +711,8 @@ static size_t gen_row(char *b, size_t cap, long i, long id, int quote_note, stru
                      race[i % 10], i % 10 + 1, i % 100, months, ed, cost);
     if (s) {
         s->n++;
-        s->months += (double)months;
-        s->cost += (double)cost + 0.75;
+        s->months += (double)months * 10000; /* record units: 1/10000 month, cents */
+        s->cost += (double)cost * 100 + 75;
         s->ed += ed;
         s->age += age;
     }

@@ -722,8 +722,8 @@ static void test_payment(void **state)
         "p,r1,population,adi_quintile,5,250,3000,250,250,,0,\n"
         "p,r1,population,payer,DUAL,150,1800,150,150,,0,\n"
         "p,r1,cost_pmpm,total,all,1000,12000,12000,6000000,,0,\n"
-        "p,r1,cost_pmpm,sex,F,600,7200,7200,4320000,5e10,0,\n"
-        "p,r1,cost_pmpm,sex,M,400,4800,4800,1680000,1.2e10,0,\n";
+        "p,r1,cost_pmpm,sex,F,600,7200,7200,4320000,50000000000,0,\n"
+        "p,r1,cost_pmpm,sex,M,400,4800,4800,1680000,12000000000,0,\n";
     struct metrics_params p;
     metrics_params_default(&p);
     p.mssp_scaler = 20;

@@ -64,7 +64,7 @@ static struct cellset *from_atoms(const char *org, const double x[NR][NS])
     do {                                                                                      \
         memset(&v, 0, sizeof v);                                                              \
         v.members = v.denominator = v.numerator = (n);                                        \
-        v.member_months = 12 * (n);                                                           \
+        v.member_months = 12 * (n) * CELL_MONTHS_SCALE;                                       \
         assert_int_equal(cellset_builder_add(b, "population", strat, label, &v, err, sizeof err), 0); \
     } while (0)
     ADD("total", "all", tot);
@@ -164,7 +164,7 @@ static void test_pool_sums(void **state)
     assert_string_equal(pooled->org, "pooled");
     struct cell *c = get(pooled, "total", "all");
     assert_int_equal(c->reason, REASON_NONE);
-    assert_true(c->members == 240 && c->member_months == 2880 && c->n_orgs == 2 &&
+    assert_true(c->members == 240 && c->member_months == 2880 * CELL_MONTHS_SCALE && c->n_orgs == 2 &&
                 c->n_withheld == 0);
     assert_true(get(pooled, "race", "WHITE")->members == 100);      /* 50 + 50 */
     assert_true(get(pooled, "race", "ASIAN")->members == 60);       /* 30 + 30 */

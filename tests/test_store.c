@@ -243,13 +243,13 @@ static struct cellset *org_cells(const char *org, double total_members, double b
     struct cell v;
     memset(&v, 0, sizeof v);
     v.members = total_members;
-    v.member_months = total_members * 12;
-    v.denominator = total_members * 12;
+    v.member_months = (int64_t)total_members * 12 * CELL_MONTHS_SCALE;
+    v.denominator = v.member_months;
     v.numerator = total_members / 2;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "total", "all", &v, err, sizeof err), 0);
     v.members = black;
-    v.member_months = black * 12;
-    v.denominator = black * 12;
+    v.member_months = (int64_t)black * 12 * CELL_MONTHS_SCALE;
+    v.denominator = v.member_months;
     v.numerator = black / 2;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "BLACK", &v, err, sizeof err), 0);
     memset(&v, 0, sizeof v);
@@ -257,8 +257,8 @@ static struct cellset *org_cells(const char *org, double total_members, double b
         v.reason = REASON_COUNT;
     } else {
         v.members = white;
-        v.member_months = white * 12;
-        v.denominator = white * 12;
+        v.member_months = (int64_t)white * 12 * CELL_MONTHS_SCALE;
+        v.denominator = v.member_months;
         v.numerator = white / 2;
     }
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "WHITE", &v, err, sizeof err), 0);
@@ -357,7 +357,7 @@ static void test_pool(void **state)
     struct cell *c = cellset_get(p, m, tt, 0);
     assert_non_null(c);
     assert_true(c->members == 180);          /* 100 + 50 + 30 */
-    assert_true(c->member_months == 2160);   /* 180 * 12 */
+    assert_true(c->member_months == 2160 * CELL_MONTHS_SCALE);   /* 180 * 12 */
     assert_true(c->numerator == 90);         /* 50 + 25 + 15 */
     assert_int_equal(c->n_orgs, 3);
     assert_int_equal(c->n_withheld, 0);

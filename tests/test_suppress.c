@@ -304,9 +304,9 @@ static void test_primary_rules(void **state)
     assert_int_equal(primary(M_EXPERIENCE, 10, 10, 80, 0), REASON_DENOMINATOR);
     assert_int_equal(primary(M_EXPERIENCE, 11, 11, 3, 0), REASON_NONE);
     /* cost: members, then the dominance share (0.6 * 1000 = 600) */
-    assert_int_equal(primary(M_COST_PMPM, 10, 120, 1000, 100), REASON_DENOMINATOR);
-    assert_int_equal(primary(M_COST_PMPM, 20, 240, 1000, 600), REASON_NONE);
-    assert_int_equal(primary(M_COST_PMPM, 20, 240, 1000, 600.5), REASON_DOMINANCE);
+    assert_int_equal(primary(M_COST_PMPM, 10, 120, 100000, 10000), REASON_DENOMINATOR);
+    assert_int_equal(primary(M_COST_PMPM, 20, 240, 100000, 60000), REASON_NONE);
+    assert_int_equal(primary(M_COST_PMPM, 20, 240, 100000, 60001), REASON_DOMINANCE);
     assert_int_equal(primary(M_COST_PMPM, 20, 240, 0, 0), REASON_NONE);
     /* k raised by policy */
     p.k = 20;

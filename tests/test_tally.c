@@ -51,9 +51,9 @@ static void random_record(struct member_record *r)
                      : l < 94 ? "hmn" : l < 95 ? "som" : "und";
     r->language = (uint16_t)record_lang_pack(lang, 3);
     r->county = rnd(10) == 0 ? COUNTY_UNKNOWN : (int32_t)(6001 + 2 * rnd(30));
-    r->member_months = rnd(15) == 0 ? 0 : 1 + rnd(12) + (rnd(4) == 0 ? 0.5 : 0);
-    if (r->member_months > 12)
-        r->member_months = 12;
+    r->member_months = rnd(15) == 0 ? 0 : 10000 * (1 + rnd(12)) + (rnd(4) == 0 ? 5000 : 0);
+    if (r->member_months > 120000)
+        r->member_months = 120000;
     r->ed_visits = rnd(3) == 0 ? rnd(5) : 0;
     r->ip_admits = rnd(8) == 0 ? 1 + rnd(3) : 0;
     r->ip_readmits_30d = r->ip_admits ? rnd(r->ip_admits + 1) : 0;
@@ -72,9 +72,9 @@ static void random_record(struct member_record *r)
     r->hrsn_transport = rnd(6) == 0;
     r->hrsn_utilities = rnd(7) == 0;
     r->hrsn_safety = rnd(20) == 0;
-    r->total_cost = rnd(50) == 0 ? 50000 + rnd(100000) : rnd(3000) + rnd(100) / 100.0;
+    r->total_cost = rnd(50) == 0 ? 5000000 + rnd(10000000) : rnd(300000);
     r->has_experience = rnd(5) == 0;
-    r->experience_score = rnd(11);
+    r->experience_score = 100 * rnd(11);
 }
 
 /* ---- the independent route: label -> predicate --------------------------- */
@@ -398,7 +398,7 @@ static void test_left_out_of_measures(void **state)
     struct member_record a, b;
     memset(&a, 0, sizeof a);
     a.age = 40;
-    a.member_months = 12;
+    a.member_months = 120000;
     a.scheduled_appts = 4;
     a.no_shows = 1;
     a.primary_care_visits = 3;
@@ -408,7 +408,7 @@ static void test_left_out_of_measures(void **state)
     a.hypertension = 1;
     a.bp_controlled = 1;
     a.has_experience = 1;
-    a.experience_score = 7;
+    a.experience_score = 700;
     a.ed_visits = 2;
     b = a;
     b.unknown_measures = TALLY_LEAVE_OUT_MEASURES;
@@ -441,8 +441,9 @@ static void test_left_out_of_measures(void **state)
         if (c->members != w->members || c->member_months != w->member_months ||
             c->denominator != w->denominator || c->numerator != w->numerator)
             fail_msg("%s: members %g months %g den %g num %g, expected %g %g %g %g",
-                     catalog_measure(m)->name, c->members, c->member_months, c->denominator,
-                     c->numerator, w->members, w->member_months, w->denominator, w->numerator);
+                     catalog_measure(m)->name, (double)c->members, (double)c->member_months,
+                     (double)c->denominator, (double)c->numerator, (double)w->members,
+                     (double)w->member_months, (double)w->denominator, (double)w->numerator);
         checked++;
     }
     assert_int_equal(checked, M__COUNT);
@@ -454,9 +455,72 @@ static void test_left_out_of_measures(void **state)
     assert_non_null(ns);
     assert_true(ns->denominator == 4 && ns->numerator == 1);
     const struct cell *ed = cellset_get(cs, M_ED_RATE, tt, 0);
-    assert_true(ed->numerator == 4 && ed->member_months == 24);
+    assert_true(ed->numerator == 4 && ed->member_months == 240000);
     cellset_destroy(&cs);
     tally_destroy(&t);
+}
+
+/* Costs in cents are summed exactly: squares beyond 2^64 are kept whole
+ * (128 bits), and a cost sum that leaves int64 is refused, never wrapped.
+ * Tallies grow by merging (Fibonacci: a += b, b += a) so that the sums pass
+ * 2^63 cents with few records. */
+static void test_exact_cost_sums_and_overflow(void **state)
+{
+    (void)state;
+    struct tally_spec spec;
+    tally_spec_default(&spec);
+    spec.n_inter = 0;
+    struct member_record r;
+    memset(&r, 0, sizeof r);
+    r.age = 40;
+    r.member_months = 120000;
+    r.total_cost = RECORD_MAX_COST_CENTS; /* 1e12 cents: the square is 1e24 > 2^64 */
+    struct tally *a = tally_new(&spec), *b = tally_new(&spec);
+    assert_non_null(a);
+    assert_non_null(b);
+    tally_add(a, &r, +1);
+    tally_add(a, &r, +1);
+    tally_add(a, &r, +1);
+    r.total_cost = 123456789; /* one record taken back exactly */
+    tally_add(a, &r, +1);
+    tally_add(a, &r, -1);
+    struct cellset *cs = tally_cells(a);
+    assert_non_null(cs);
+    int tt = cellset_find_table(cs, "total");
+    const struct cell *c = cellset_get(cs, M_COST_PMPM, tt, 0);
+    assert_non_null(c);
+    const cell_i128 e24 = (cell_i128)1000000000000LL * 1000000000000LL;
+    assert_true(c->members == 3 && c->numerator == 3 * RECORD_MAX_COST_CENTS);
+    assert_true(c->sum_sq == 3 * e24);
+    char buf[64];
+    cells_format_scaled(buf, sizeof buf, c->sum_sq, 4, 1);
+    assert_string_equal(buf, "300000000000000000000"); /* 3e24 cents^2 = 3e20 USD^2 */
+    cellset_destroy(&cs);
+    /* a = 3 records, b = 0: grow until the cost sum passes INT64_MAX */
+    char msg[128];
+    int64_t na = 3, nb = 0;
+    int steps = 0;
+    while (!tally_overflowed(a, msg, sizeof msg) && steps < 80) {
+        assert_int_equal(tally_merge(b, a), 0);
+        nb += na;
+        assert_int_equal(tally_merge(a, b), 0);
+        na += nb;
+        steps++;
+        if (na < INT64_MAX / RECORD_MAX_COST_CENTS) {
+            /* still exact: the square sum is na * 1e24 */
+            cs = tally_cells(a);
+            assert_non_null(cs);
+            c = cellset_get(cs, M_COST_PMPM, tt, 0);
+            assert_true(c->numerator == na * RECORD_MAX_COST_CENTS && c->sum_sq == na * e24);
+            cellset_destroy(&cs);
+        }
+    }
+    assert_true(na > INT64_MAX / RECORD_MAX_COST_CENTS);
+    assert_true(tally_overflowed(a, msg, sizeof msg));
+    assert_non_null(strstr(msg, "cents"));
+    assert_null(tally_cells(a));
+    tally_destroy(&a);
+    tally_destroy(&b);
 }
 
 static void test_bad_specs_refused(void **state)
@@ -481,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_custom_bands_and_unavailable),
         cmocka_unit_test(test_left_out_of_measures),
         cmocka_unit_test(test_bad_specs_refused),
+        cmocka_unit_test(test_exact_cost_sums_and_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,16 +37,16 @@ static struct cellset *small_set(void)
     assert_int_equal(cellset_add_table(cs, 2, d2, c2, l2), 2);
     assert_string_equal(cs->tables[2].name, "race*disability");
     struct cell c = {.measure = M_ED_RATE, .table = 0, .stratum = 0, .members = 300,
-                     .member_months = 3000, .denominator = 3000, .numerator = 120};
+                     .member_months = 3000 * CELL_MONTHS_SCALE, .denominator = 3000 * CELL_MONTHS_SCALE, .numerator = 120};
     assert_non_null(cellset_append(cs, &c));
     for (int s = 0; s < 3; s++) {
         struct cell r = {.measure = M_ED_RATE, .table = 1, .stratum = s, .members = 100,
-                         .member_months = 1000, .denominator = 1000, .numerator = 40};
+                         .member_months = 1000 * CELL_MONTHS_SCALE, .denominator = 1000 * CELL_MONTHS_SCALE, .numerator = 40};
         assert_non_null(cellset_append(cs, &r));
     }
     for (int s = 0; s < 6; s++) {
         struct cell r = {.measure = M_ED_RATE, .table = 2, .stratum = s, .members = 50,
-                         .member_months = 500, .denominator = 500, .numerator = 20,
+                         .member_months = 500 * CELL_MONTHS_SCALE, .denominator = 500 * CELL_MONTHS_SCALE, .numerator = 20,
                          .max_contrib = 77777};
         if (s == 1)
             r.reason = REASON_COUNT;
@@ -246,7 +246,7 @@ static void test_submission_rejects_bad_content(void **state)
     Equity__V1__Submission sub = EQUITY__V1__SUBMISSION__INIT;
     Equity__V1__Cell c = EQUITY__V1__CELL__INIT;
     Equity__V1__Cell *cp = &c;
-    sub.format_version = 1;
+    sub.format_version = WIRE_FORMAT_VERSION;
     sub.org = "org:x";
     sub.period = "2025";
     sub.k = 11;
@@ -281,10 +281,13 @@ static void test_submission_rejects_bad_content(void **state)
     assert_non_null(strstr(err, "carries numbers"));
     c.reason = 0;
 
-    sub.format_version = 2;
+    sub.format_version = 1; /* doubles: refused */
     len = equity__v1__submission__pack(&sub, buf);
     assert_int_equal(wire_submission_unpack(buf, len, &out, &m, err, sizeof err), -1);
-    sub.format_version = 1;
+    sub.format_version = 3;
+    len = equity__v1__submission__pack(&sub, buf);
+    assert_int_equal(wire_submission_unpack(buf, len, &out, &m, err, sizeof err), -1);
+    sub.format_version = WIRE_FORMAT_VERSION;
 
     sub.nonce.len = 3;
     len = equity__v1__submission__pack(&sub, buf);
@@ -445,7 +448,7 @@ static void test_large_submission_decodes_fast(void **state)
     }
     uint8_t nonce[16] = {1};
     Equity__V1__Submission sub = EQUITY__V1__SUBMISSION__INIT;
-    sub.format_version = 1;
+    sub.format_version = WIRE_FORMAT_VERSION;
     sub.org = "org:x";
     sub.period = "2025";
     sub.k = 11;
@@ -485,7 +488,7 @@ static void test_cells_check_every_channel(void **state)
     (void)state;
     struct {
         const char *measure;
-        double members, months, den, num;
+        int64_t members, months, den, num; /* months in whole months, cost in cents */
         const char *want; /* NULL: plausible */
     } cases[] = {
         {"ed_rate", 100, 1200, 1200, 25, NULL},
@@ -496,9 +499,8 @@ static void test_cells_check_every_channel(void **state)
         {"wellness", 100, 1200, 100, 100, NULL},
         {"wellness", 100, 1200, 100, 101, "numerator above denominator"},
         {"readmit_30d", 20, 240, 5, 0, "denominator count below k"},
-        {"wellness", 100, 1200, 100, 30.5, "not a whole number"},
-        {"cost_pmpm", 4, 48, 48, 1000, "members below k"},
-        {"cost_pmpm", 40, 480, 480, 1000.25, NULL},
+        {"cost_pmpm", 4, 48, 48, 100000, "members below k"},
+        {"cost_pmpm", 40, 480, 480, 100025, NULL},
         {"population", 0, 0, 0, 0, NULL},
         {"ed_rate", 0, 12, 12, 0, "no members"},
         {"ed_rate", 20, 250, 250, 0, "12 member months"},
@@ -506,8 +508,14 @@ static void test_cells_check_every_channel(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct cellset_builder *b = cellset_builder_new();
         char err[256];
-        struct cell v = {.members = cases[i].members, .member_months = cases[i].months,
-                         .denominator = cases[i].den, .numerator = cases[i].num};
+        int md = catalog_measure(catalog_measure_find(cases[i].measure))->kind;
+        struct cell v = {.members = cases[i].members,
+                         .member_months = cases[i].months * CELL_MONTHS_SCALE,
+                         .denominator = md == KIND_RATE || md == KIND_PMPM
+                                            ? cases[i].den * CELL_MONTHS_SCALE : cases[i].den,
+                         .numerator = cases[i].num};
+        if (md == KIND_PMPM) /* one member with all the cost: the largest possible */
+            v.sum_sq = (cell_i128)v.numerator * v.numerator;
         if (!strcmp(cases[i].measure, "population"))
             v.denominator = v.numerator = v.members;
         assert_int_equal(cellset_builder_add(b, cases[i].measure, "sex", "F", &v, err, sizeof err), 0);
@@ -526,6 +534,75 @@ static void test_cells_check_every_channel(void **state)
 }
 
 /* A submission carries only what its round asked for. */
+/* A sum of squares above 2^64 (cents^2) crosses the wire exactly in its two
+ * halves; a high half of 2^63 or more is refused, and so is a sum of
+ * squares that no member values can give. */
+static void test_exact_sum_sq(void **state)
+{
+    (void)state;
+    char err[256];
+    struct cellset_builder *b = cellset_builder_new();
+    const cell_i128 e24 = (cell_i128)1000000000000LL * 1000000000000LL;
+    /* 20 members: one with 1e12 cents, 19 with 1 cent */
+    struct cell v = {.members = 20, .member_months = 20 * 120000, .denominator = 20 * 120000,
+                     .numerator = 1000000000000LL + 19, .sum_sq = e24 + 19};
+    assert_int_equal(cellset_builder_add(b, "cost_pmpm", "total", "all", &v, err, sizeof err), 0);
+    struct cellset *cs = cellset_builder_finish(&b);
+    assert_non_null(cs);
+    snprintf(cs->org, sizeof cs->org, "org:x");
+    assert_int_equal(wire_cells_check(cs, 11, err, sizeof err), 0);
+    struct submission_meta meta;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wire_meta_init(&meta, cs), 0);
+    assert_int_equal(wire_submission_pack(cs, &meta, &buf, &len), 0);
+    struct cellset *out = NULL;
+    struct submission_meta m;
+    assert_int_equal(wire_submission_unpack(buf, len, &out, &m, err, sizeof err), 0);
+    free(buf);
+    assert_true(out->cells[0].sum_sq == e24 + 19);
+    assert_true(out->cells[0].numerator == 1000000000019LL);
+    char txt[64];
+    cells_format_scaled(txt, sizeof txt, out->cells[0].sum_sq, 4, 1);
+    assert_string_equal(txt, "100000000000000000000.0019");
+    cellset_destroy(&out);
+    /* impossible: above numerator^2, or below numerator^2 / members */
+    cs->cells[0].sum_sq = (cell_i128)cs->cells[0].numerator * cs->cells[0].numerator + 1;
+    assert_int_equal(wire_cells_check(cs, 11, err, sizeof err), -1);
+    assert_non_null(strstr(err, "sum of squares"));
+    cs->cells[0].sum_sq = (cell_i128)cs->cells[0].numerator * cs->cells[0].numerator / 20 - 1;
+    assert_int_equal(wire_cells_check(cs, 11, err, sizeof err), -1);
+    cellset_destroy(&cs);
+
+    /* a high half of 2^63 or more does not fit and is refused */
+    uint8_t nonce[16] = {1};
+    Equity__V1__Submission sub = EQUITY__V1__SUBMISSION__INIT;
+    Equity__V1__Cell c = EQUITY__V1__CELL__INIT;
+    Equity__V1__Cell *cp = &c;
+    sub.format_version = WIRE_FORMAT_VERSION;
+    sub.org = "org:x";
+    sub.period = "2025";
+    sub.k = 11;
+    sub.dominance = 0.6;
+    sub.nonce.data = nonce;
+    sub.nonce.len = 16;
+    sub.n_cells = 1;
+    sub.cells = &cp;
+    c.measure = "cost_pmpm";
+    c.stratifier = "total";
+    c.stratum = "all";
+    c.members = 20;
+    c.sum_sq_hi = (uint64_t)1 << 63;
+    uint8_t pb[512];
+    len = equity__v1__submission__pack(&sub, pb);
+    assert_int_equal(wire_submission_unpack(pb, len, &out, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "out of range"));
+    c.sum_sq_hi = 0;
+    c.numerator = (uint64_t)INT64_MAX + 1;
+    len = equity__v1__submission__pack(&sub, pb);
+    assert_int_equal(wire_submission_unpack(pb, len, &out, &m, err, sizeof err), -1);
+}
+
 static void test_cells_fit_request(void **state)
 {
     (void)state;
@@ -570,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_large_submission_decodes_fast),
         cmocka_unit_test(test_cells_check_every_channel),
         cmocka_unit_test(test_cells_fit_request),
+        cmocka_unit_test(test_exact_sum_sq),
         cmocka_unit_test(test_round_request_and_small_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
