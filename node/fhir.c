@@ -1142,29 +1142,7 @@ static void build(const struct ctx *c, const struct pat *p, struct member_record
         m->cmc = p->ccc ? YNU_Y : YNU_N;
     m->county = p->county;
     m->language = p->lang;
-    /* seconds to 1/10000 months, rounded half up once per member (cells.h) */
-    int64_t year = c->y1 - c->y0;
-    int64_t alive = p->alive_to - p->alive_from;
-    int64_t covered = 0;
-    int best = -1;
-    for (int k = 0; k < PAYER__COUNT; k++) {
-        covered += p->cov[k];
-        if (p->cov[k] > 0 && (best < 0 || p->cov[k] > p->cov[best]))
-            best = k;
-    }
-    int64_t secs;
-    if (best < 0) {
-        m->payer = PAYER_UNINSURED;
-        secs = alive;
-    } else {
-        m->payer = (uint8_t)best;
-        secs = covered < alive ? covered : alive;
-    }
-    if (secs > year)
-        secs = year;
-    if (secs < 0)
-        secs = 0;
-    m->member_months = (int32_t)((secs * RECORD_MAX_MONTHS + year / 2) / year);
+    record_set_coverage(m, p->cov, PAYER__COUNT, p->alive_to - p->alive_from, c->y1 - c->y0);
     m->ed_visits = p->ed;
     m->ip_admits = p->nstays;
     m->ip_readmits_30d = readmissions(p);

@@ -3,6 +3,8 @@
  */
 #include "record.h"
 
+#include "catalog.h"
+
 int record_lang_pack(const char *s, int len)
 {
     if (len != 3)
@@ -31,4 +33,28 @@ void record_lang_unpack(int code, char out[4])
     out[1] = (char)('a' + (code / 26) % 26);
     out[0] = (char)('a' + code / 676);
     out[3] = '\0';
+}
+
+void record_set_coverage(struct member_record *r, const int64_t *cov, int npayers, int64_t alive,
+                         int64_t year)
+{
+    int64_t covered = 0, secs;
+    int best = -1;
+    for (int k = 0; k < npayers; k++) {
+        covered += cov[k];
+        if (cov[k] > 0 && (best < 0 || cov[k] > cov[best]))
+            best = k;
+    }
+    if (best < 0) {
+        r->payer = PAYER_UNINSURED;
+        secs = alive;
+    } else {
+        r->payer = (uint8_t)best;
+        secs = covered < alive ? covered : alive;
+    }
+    if (secs > year)
+        secs = year;
+    if (secs < 0)
+        secs = 0;
+    r->member_months = year > 0 ? (int32_t)((secs * RECORD_MAX_MONTHS + year / 2) / year) : 0;
 }

@@ -65,4 +65,13 @@ struct member_record {
     uint32_t unknown_measures;
 };
 
+/* For the adapters that read coverage periods (Synthea, FHIR): sets
+ * r->payer to the payer code with most covered seconds in cov[0..npayers)
+ * (UNINSURED when none) and r->member_months to the covered time, at most
+ * the time alive and the year, in 1/RECORD_MONTHS_SCALE months of the year
+ * (year = its length in seconds), rounded half up once per member so that
+ * sums over members are exact. */
+void record_set_coverage(struct member_record *r, const int64_t *cov, int npayers, int64_t alive,
+                         int64_t year);
+
 #endif
