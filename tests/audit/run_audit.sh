@@ -7,7 +7,7 @@
 # `equity-node aggregate` over them with the default catalog, and audits the
 # released cells with equity-audit (GLPK; its own model from privacy.md and
 # measures.md). Cases: k = 5, 11, 20; two releases of the same period (late
-# records added); a broken control release that the audit must catch.
+# records added, full mode only); a broken control release that the audit must catch.
 #
 # quick (the ctest, < 90 s): a subset of measures per case (a relaxation:
 # fewer findings, never false ones). full: every default measure and table.
@@ -109,13 +109,16 @@ for k in 5 11 20; do
     audit_case "k$k" "$k" --world "$W0" --release "$WORK/r$k.csv=0"
 done
 
-# two releases of the same period: the second after 3 late records arrived
+# two releases of the same period: the second after 3 late records arrived.
+# Full mode only: with two worlds GLPK is slow here and often gives no verdict.
+if [ "$MODE" = full ]; then
 W1=$WORK/w1.csv
 "$BIN/audit-gen" --seed 2 --members 3 --first-id 100001 --out "$W1" || exit 1
 { cat "$W0"; tail -n +2 "$W1"; } >"$WORK/w01.csv"
 node_release "$WORK/w01.csv" 11 "$WORK/r11b.csv" || exit 1
 CASE_MEAS=$DIFF_MEAS audit_case "diff_k11" 11 --world "$W0" --world "$W1" \
     --release "$WORK/r11.csv=0" --release "$WORK/r11b.csv=0+1"
+fi
 
 # broken control: one small withheld population cell whose complements are
 # given away; the audit must report exactly that cell
