@@ -1871,8 +1871,15 @@ int main(int argc, char **argv)
         if (release_read(relspec[i], &c.rel[c.nrel]) != 0)
             return 1;
         release_info(&c.rel[c.nrel]);
-        if (getenv("AUDIT_MEASURES"))
+        if (getenv("AUDIT_MEASURES")) {
             release_keep(&c.rel[c.nrel], getenv("AUDIT_MEASURES"));
+            if (c.rel[c.nrel].n == 0) {
+                /* an empty audit must never pass as a clean one */
+                fprintf(stderr, "audit: AUDIT_MEASURES=\"%s\" keeps no row of %s\n",
+                        getenv("AUDIT_MEASURES"), relspec[i]);
+                return 2;
+            }
+        }
         c.rel[c.nrel].combo = combo_of(&c, v);
         c.nrel++;
     }

@@ -63,7 +63,8 @@ audit_case() {
     local name=$1 k=$2
     shift 2
     local out=$WORK/$name.out rc=0
-    AUDIT_MEASURES=${CASE_MEAS-$MEAS} "$BIN/equity-audit" --k "$k" --details 20 "$@" \
+    local m=${CASE_MEAS-$MEAS}
+    env ${m:+AUDIT_MEASURES=$m} "$BIN/equity-audit" --k "$k" --details 20 "$@" \
         >"$out" 2>"$WORK/$name.err" || rc=$?
     grep -E '^(KEPT|FAIL|SUMMARY)' "$out" | sed "s/^/[$name] /"
     if [ "$rc" -ne 0 ]; then
