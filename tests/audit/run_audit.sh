@@ -22,7 +22,7 @@ SRC=${2:?source dir}
 MODE=${3:-quick}
 BIN=$BUILD/bin
 BASE=$SRC/tests/audit/known_findings.txt
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/eq-audit.XXXXXX")
+WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 fail=0
 
