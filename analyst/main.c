@@ -235,9 +235,45 @@ static void fmt_num(char *buf, size_t len, const char *text, int decimals, doubl
     snprintf(buf, len, "%.*f%s", decimals, v == 0 ? 0.0 : v, scale == 100 ? "%" : "");
 }
 
+/* A table of every column, left-aligned, numbers right-aligned. */
+static void write_plain(FILE *f, const csvtext_t *t)
+{
+    size_t nrows = csvtext_rows(t), ncols = csvtext_cols(t);
+    size_t *width = calloc(ncols ? ncols : 1, sizeof *width);
+    if (!width)
+        return;
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < ncols; c++) {
+            size_t w = strlen(csvtext_field(t, r, c));
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r < nrows; r++) {
+        for (size_t c = 0; c < ncols; c++) {
+            const char *v = csvtext_field(t, r, c);
+            char *end;
+            strtod(v, &end);
+            int num = r > 0 && *v && !*end;
+            fprintf(f, num ? "%*s" : "%-*s", (int)width[c], v);
+            fputs(c + 1 < ncols ? "  " : "\n", f);
+        }
+        if (r == 0)
+            for (size_t c = 0; c < ncols; c++) {
+                for (size_t i = 0; i < width[c]; i++)
+                    fputc('-', f);
+                fputs(c + 1 < ncols ? "  " : "\n", f);
+            }
+    }
+    free(width);
+}
+
 static void write_table(FILE *f, const csvtext_t *t)
 {
     int is_metrics = csvtext_col(t, "metric") >= 0;
+    if (!is_metrics && csvtext_col(t, "members") < 0) { /* rounds: every column as is */
+        write_plain(f, t);
+        return;
+    }
     static const char *const cell_cols[] = {"measure", "stratifier", "stratum", "members",
                                             "member_months", "denominator", "numerator",
                                             "reason", "n_orgs", "n_withheld"};
@@ -314,7 +350,9 @@ struct query_opts {
 static void usage(FILE *f)
 {
     fputs("usage: equity-query [--help] [--version]\n"
-          "       equity-query --config analyst.ini cells|metrics --round ID\n"
+          "       equity-query --config analyst.ini rounds [--format table|csv|json]\n"
+          "       equity-query --config analyst.ini cells|metrics|org-cells|org-metrics\n"
+          "                    --round ID\n"
           "                    [--measure M]... [--stratifier S]...\n"
           "                    [--reference best|largest|total|VALUE]\n"
           "                    [--format table|csv|json] [--out FILE]\n"
@@ -322,13 +360,24 @@ static void usage(FILE *f)
           "\n"
           "Asks the coordinator for the released pooled results of a round.\n"
           "\n"
-          "  cells            the released pooled cells (cells CSV with n_orgs,n_withheld)\n"
-          "  metrics          their metrics (metrics.md section 8)\n"
+          "  rounds           every round: period, status (open, closed, released),\n"
+          "                   opened, deadline, closed, submissions, late, refusals\n"
+          "  cells            the released pooled cells (cells CSV with n_orgs,n_withheld,\n"
+          "                   period)\n"
+          "  metrics          their metrics (metrics.md section 8, with period, label,\n"
+          "                   unit and better)\n"
+          "  org-cells        each organization's cells, where the round's terms give\n"
+          "                   per-organization figures to analysts (else forbidden)\n"
+          "  org-metrics      their funnel rows, heterogeneity and data quality per\n"
+          "                   organization (same terms)\n"
           "  check-config     validate analyst.ini, the key and the certificates\n"
           "  --round ID       the round, as `equity-coordinator round open` printed it\n"
           "  --measure M      only this measure (repeatable), e.g. ed_rate\n"
-          "  --stratifier S   only this table (repeatable), e.g. race or race*payer\n"
-          "  --reference R    reference group of disparity metrics (default best)\n"
+          "  --stratifier S   only this table (repeatable), e.g. race or race*payer;\n"
+          "                   one the round did not release is a usage error (2)\n"
+          "  --reference R    reference group of disparity metrics (default best);\n"
+          "                   a value that is no group of the tables asked is a usage\n"
+          "                   error (2)\n"
           "  --format F       table (default; csv with --out), csv or json\n"
           "  --out FILE       write there (replaced only when complete) instead of stdout\n"
           "\n"
@@ -367,7 +416,7 @@ static int run_query(const struct analyst_config *cfg, const char *what,
         goto out;
     }
     Equity__V1__Query q = EQUITY__V1__QUERY__INIT;
-    q.round_id = (char *)o->round;
+    q.round_id = (char *)(o->round ? o->round : "");
     q.what = (char *)what;
     q.reference = (char *)(o->reference ? o->reference : "");
     q.measures = (char **)o->measures;
@@ -423,8 +472,10 @@ static int run_query(const struct analyst_config *cfg, const char *what,
             log_error("malformed error from the coordinator: %s", err);
             goto out;
         }
-        log_error("round %s: %s: %s", o->round, em.code, em.message);
-        rc = strcmp(em.code, "internal") == 0 ? 3 : 1;
+        log_error("round %s: %s: %s", o->round ? o->round : "*", em.code, em.message);
+        /* An unknown stratifier or reference is a usage error (the
+         * coordinator knows what the round released). */
+        rc = strcmp(em.code, "internal") == 0 ? 3 : strcmp(em.code, "bad_query") == 0 ? 2 : 1;
         goto out;
     }
     if (e.type != MSG_QUERY_RESULT ||
@@ -540,15 +591,16 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        log_error(optind >= argc ? "no command (cells, metrics or check-config)"
+        log_error(optind >= argc ? "no command (rounds, cells, metrics or check-config)"
                                  : "one command expected, found '%s'",
                   optind < argc ? argv[optind + 1 < argc ? optind + 1 : optind] : "");
         usage(stderr);
         return 2;
     }
     const char *cmd = argv[optind];
-    int is_check = !strcmp(cmd, "check-config");
-    if (!is_check && strcmp(cmd, "cells") && strcmp(cmd, "metrics")) {
+    int is_check = !strcmp(cmd, "check-config"), is_rounds = !strcmp(cmd, "rounds");
+    if (!is_check && !is_rounds && strcmp(cmd, "cells") && strcmp(cmd, "metrics") &&
+        strcmp(cmd, "org-cells") && strcmp(cmd, "org-metrics")) {
         log_error("unknown command '%s'", cmd);
         usage(stderr);
         return 2;
@@ -566,7 +618,11 @@ int main(int argc, char **argv)
         log_error("--reference applies to metrics only");
         return 2;
     }
-    if (!is_check && !o.round) {
+    if (is_rounds && (o.round || o.nm || o.ns)) {
+        log_error("rounds takes no --round, --measure or --stratifier");
+        return 2;
+    }
+    if (!is_check && !is_rounds && !o.round) {
         log_error("%s needs --round ID", cmd);
         return 2;
     }
@@ -577,5 +633,9 @@ int main(int argc, char **argv)
         conf_print(stdout, keys, NKEYS, &cfg);
         return check_config(&cfg, stdout, 1) == 0 ? 0 : 1;
     }
-    return run_query(&cfg, cmd, &o);
+    /* The wire names of the per-organization queries (proto/equity.proto). */
+    const char *what = !strcmp(cmd, "org-cells")     ? "org_cells"
+                       : !strcmp(cmd, "org-metrics") ? "org_metrics"
+                                                     : cmd;
+    return run_query(&cfg, what, &o);
 }

@@ -250,6 +250,7 @@ static int write_ini(struct bench *b)
     fprintf(f,
             "; written by equity-bench-federation\n"
             "[coordinator]\nnode_endpoint = %s\nmax_message_bytes = 1048576\npoll_ms = 100\n"
+            "max_connections_per_source = 0\n" /* every simulated node is on loopback */
             "[identity]\nca = %s/ca/ca.crt\ncrl = %s/ca/ca.crl\n"
             "transport_cert = certs/transport.crt\ntransport_key = certs/transport.key\n"
             "signing_cert = certs/signing.crt\nsigning_key = certs/signing.key\n"
@@ -406,7 +407,7 @@ static int add_cell(struct cellset_builder *cb, const char *measure, const char 
         v.denominator = members;
     } else {
         v.denominator = members * 12;
-        v.numerator = members / 2;
+        v.numerator = (double)((long long)members / 2); /* whole events */
     }
     if (cellset_builder_add(cb, measure, strat, stratum, &v, err, sizeof err) != 0) {
         fprintf(stderr, "equity-bench-federation: %s\n", err);

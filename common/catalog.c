@@ -9,61 +9,83 @@
 #define CNT 1
 #define NOC 0
 
+/* hrsn_any counts the members positive in any domain. */
+static const int hrsn_domains[] = {M_HRSN_FOOD, M_HRSN_HOUSING, M_HRSN_TRANSPORT,
+                                   M_HRSN_UTILITIES, M_HRSN_SAFETY, -1};
+
 static const struct measure_def measures[M__COUNT] = {
     [M_POPULATION] = {"population", KIND_COUNT, BETTER_NONE, CNT, CNT,
         "members with member_months > 0", "Members",
-        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_MEMBERS_ALL, CH_NONE},
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_MEMBERS_ALL, CH_NONE,
+        -1, 0, 0, 0, NULL},
     [M_ED_RATE] = {"ed_rate", KIND_RATE, BETTER_LOWER, CNT, NOC,
         "all members", "ED visits per 1,000 member-years",
-        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_ED, CH_NONE},
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_ED, CH_NONE,
+        M_POPULATION, 0, 0, 0, NULL},
     [M_IP_RATE] = {"ip_rate", KIND_RATE, BETTER_LOWER, CNT, NOC,
         "all members", "Inpatient admissions per 1,000 member-years",
-        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_IP, CH_NONE},
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_IP, CH_NONE,
+        M_POPULATION, 0, 0, 0, NULL},
     [M_READMIT_30D] = {"readmit_30d", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members with ip_admits > 0", "30-day readmissions per admission",
-        CH_MEMBERS_IP, CH_MONTHS_IP, CH_IP, CH_READMITS, CH_NONE},
+        CH_MEMBERS_IP, CH_MONTHS_IP, CH_IP, CH_READMITS, CH_NONE,
+        M_POPULATION, 1, 1, 0, NULL},
     [M_WELLNESS] = {"wellness", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
         "all members", "Members with a wellness visit",
-        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_WELLNESS, CH_NONE},
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_WELLNESS, CH_NONE,
+        M_POPULATION, 1, 0, 0, NULL},
     [M_NO_SHOW] = {"no_show", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members with scheduled_appts > 0", "Missed appointments per scheduled",
-        CH_MEMBERS_SCHED, CH_MONTHS_SCHED, CH_SCHED, CH_NOSHOW, CH_NONE},
+        CH_MEMBERS_SCHED, CH_MONTHS_SCHED, CH_SCHED, CH_NOSHOW, CH_NONE,
+        M_POPULATION, 1, 1, 0, NULL},
     [M_TELEHEALTH_SHARE] = {"telehealth_share", KIND_PROPORTION, BETTER_NONE, CNT, CNT,
         "members with any primary care or telehealth visit", "Telehealth share of visits",
-        CH_MEMBERS_VISIT, CH_MONTHS_VISIT, CH_VISITS, CH_TELE, CH_NONE},
+        CH_MEMBERS_VISIT, CH_MONTHS_VISIT, CH_VISITS, CH_TELE, CH_NONE,
+        M_POPULATION, 1, 1, 0, NULL},
     [M_DIABETES_POOR_CONTROL] = {"diabetes_poor_control", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members with diabetes", "Diabetes with HbA1c > 9.0 %",
-        CH_MEMBERS_DIAB, CH_MONTHS_DIAB, CH_MEMBERS_DIAB, CH_POOR, CH_NONE},
+        CH_MEMBERS_DIAB, CH_MONTHS_DIAB, CH_MEMBERS_DIAB, CH_POOR, CH_NONE,
+        M_POPULATION, 1, 0, 0, NULL},
     [M_BP_CONTROL] = {"bp_control", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
         "members with hypertension", "Hypertension with BP < 140/90",
-        CH_MEMBERS_HTN, CH_MONTHS_HTN, CH_MEMBERS_HTN, CH_BPC, CH_NONE},
+        CH_MEMBERS_HTN, CH_MONTHS_HTN, CH_MEMBERS_HTN, CH_BPC, CH_NONE,
+        M_POPULATION, 1, 0, 0, NULL},
     [M_HRSN_SCREENING] = {"hrsn_screening", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
         "all members", "Screened for social needs",
-        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_SCREENED, CH_NONE},
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_SCREENED, CH_NONE,
+        M_POPULATION, 1, 0, 0, NULL},
     [M_HRSN_FOOD] = {"hrsn_food", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Food insecurity among screened",
-        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_FOOD, CH_NONE},
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_FOOD, CH_NONE,
+        M_HRSN_SCREENING, 1, 0, 0, NULL},
     [M_HRSN_HOUSING] = {"hrsn_housing", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Housing instability among screened",
-        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HOUSING, CH_NONE},
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HOUSING, CH_NONE,
+        M_HRSN_SCREENING, 1, 0, 0, NULL},
     [M_HRSN_TRANSPORT] = {"hrsn_transport", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Transportation need among screened",
-        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_TRANSPORT, CH_NONE},
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_TRANSPORT, CH_NONE,
+        M_HRSN_SCREENING, 1, 0, 0, NULL},
     [M_HRSN_UTILITIES] = {"hrsn_utilities", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Utility need among screened",
-        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_UTILITIES, CH_NONE},
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_UTILITIES, CH_NONE,
+        M_HRSN_SCREENING, 1, 0, 0, NULL},
     [M_HRSN_SAFETY] = {"hrsn_safety", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Interpersonal safety need among screened",
-        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_SAFETY, CH_NONE},
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_SAFETY, CH_NONE,
+        M_HRSN_SCREENING, 1, 0, 0, NULL},
     [M_HRSN_ANY] = {"hrsn_any", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Any social need among screened",
-        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HRSN_ANY, CH_NONE},
+        CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HRSN_ANY, CH_NONE,
+        M_HRSN_SCREENING, 1, 0, 0, hrsn_domains},
     [M_COST_PMPM] = {"cost_pmpm", KIND_PMPM, BETTER_LOWER, NOC, NOC,
         "all members", "Cost per member per month (USD)",
-        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_COST, CH_COST_SQ},
+        CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_COST, CH_COST_SQ,
+        M_POPULATION, 0, 0, 0, NULL},
     [M_EXPERIENCE] = {"experience", KIND_MEAN, BETTER_HIGHER, NOC, CNT,
         "survey respondents", "Mean rating of care (0-10)",
-        CH_MEMBERS_EXP, CH_MONTHS_EXP, CH_MEMBERS_EXP, CH_EXP_SUM, CH_EXP_SQ},
+        CH_MEMBERS_EXP, CH_MONTHS_EXP, CH_MEMBERS_EXP, CH_EXP_SUM, CH_EXP_SQ,
+        M_POPULATION, 10, 0, 10, NULL},
 };
 
 const struct measure_def *catalog_measure(int id)
@@ -196,3 +218,91 @@ int catalog_adi_quintile(int adi_decile)
 }
 
 const char *const non_english_codes[NONENG__COUNT] = {"yes", "no", "unknown"};
+
+/* ---- Stratum codes ------------------------------------------------------ */
+
+static int code_exact(const char *const *table, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(table[i]) == len && memcmp(table[i], s, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int all_in(const char *s, size_t len, char lo, char hi)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < lo || s[i] > hi)
+            return 0;
+    return 1;
+}
+
+/* An age in 0..120 written without leading zeros. */
+static int age_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > 3 || !all_in(s, len, '0', '9') || (len > 1 && s[0] == '0'))
+        return 0;
+    int v = 0;
+    for (size_t i = 0; i < len; i++)
+        v = v * 10 + (s[i] - '0');
+    return v <= 120;
+}
+
+static int age_band_ok(const char *s, size_t len)
+{
+    if (len == 7 && memcmp(s, "UNKNOWN", 7) == 0)
+        return 1;
+    if (len >= 2 && s[len - 1] == '+')
+        return age_ok(s, len - 1);
+    const char *dash = memchr(s, '-', len);
+    if (!dash)
+        return age_ok(s, len);
+    size_t a = (size_t)(dash - s);
+    return age_ok(s, a) && age_ok(dash + 1, len - a - 1);
+}
+
+int catalog_stratum_code_ok(int s, const char *code, size_t len)
+{
+    switch (s) {
+    case S_RACE: return code_exact(race_codes, RACE__COUNT, code, len);
+    case S_ETHNICITY: return code_exact(ethnicity_codes, ETH__COUNT, code, len);
+    case S_RACE_ETHNICITY: return code_exact(race_ethnicity_codes, RE__COUNT, code, len);
+    case S_SEX: return code_exact(sex_codes, SEX__COUNT, code, len);
+    case S_AGE_BAND: return age_band_ok(code, len);
+    case S_LANGUAGE:
+        return ((len == 2 || len == 3) && all_in(code, len, 'a', 'z')) ||
+               (len == 5 && memcmp(code, "other", 5) == 0);
+    case S_NON_ENGLISH: return code_exact(non_english_codes, NONENG__COUNT, code, len);
+    case S_PAYER: return code_exact(payer_codes, PAYER__COUNT, code, len);
+    case S_ADI_QUINTILE: return code_exact(adi_quintile_codes, ADIQ__COUNT, code, len);
+    case S_DISABILITY:
+    case S_CMC: return code_exact(ynu_codes, YNU__COUNT, code, len);
+    case S_COUNTY:
+        return (len == 5 && all_in(code, len, '0', '9')) ||
+               (len == 7 && memcmp(code, "UNKNOWN", 7) == 0);
+    case S_AGE_STD: return code_exact(age_std_codes, AGESTD__COUNT + 1, code, len);
+    case S_HEBA_BAND: return code_exact(heba_codes, HEBA__COUNT, code, len);
+    default: return 0;
+    }
+}
+
+int catalog_stratifier_max_codes(int s)
+{
+    switch (s) {
+    case S_RACE: return RACE__COUNT;
+    case S_ETHNICITY: return ETH__COUNT;
+    case S_RACE_ETHNICITY: return RE__COUNT;
+    case S_SEX: return SEX__COUNT;
+    case S_AGE_BAND: return CATALOG_MAX_AGE_BANDS + 1;
+    case S_LANGUAGE: return CATALOG_MAX_LANGUAGES;
+    case S_NON_ENGLISH: return NONENG__COUNT;
+    case S_PAYER: return PAYER__COUNT;
+    case S_ADI_QUINTILE: return ADIQ__COUNT;
+    case S_DISABILITY:
+    case S_CMC: return YNU__COUNT;
+    case S_COUNTY: return CATALOG_MAX_COUNTIES;
+    case S_AGE_STD: return AGESTD__COUNT + 1;
+    case S_HEBA_BAND: return HEBA__COUNT;
+    default: return 0;
+    }
+}

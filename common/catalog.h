@@ -60,7 +60,35 @@ struct measure_def {
      * the same stratum (e.g. population.members == ed_rate.members), which
      * complementary suppression must take into account (privacy.md). */
     int ch_members, ch_months, ch_denominator, ch_numerator, ch_sum_sq;
+    /* What else a reader knows about these numbers, in every stratum
+     * (suppression's model of a reader's knowledge, docs/design.md): each is
+     * a fact of the definitions, not of the data, so a measure added here
+     * gets its inequalities without a change to suppress.c.
+     *   parent: the measure whose eligible population contains this one's
+     *     (-1: none): members <= the parent's members, member months <= the
+     *     parent's member months;
+     *   num_per_den: numerator <= num_per_den x denominator (1 for a
+     *     proportion of members or events among members or events, 10 for
+     *     a 0-10 score per respondent; 0: no bound);
+     *   den_per_member: each eligible member adds at least this much to the
+     *     denominator (readmissions: >= 1 admission), so members <=
+     *     denominator / den_per_member (0: no bound);
+     *   sq_per_num: sum of squares <= sq_per_num x numerator (a score in
+     *     0..10: s^2 <= 10 s; 0: no bound);
+     *   any_of: the numerator counts the members positive in any of these
+     *     measures' numerators (list ends with -1; NULL: none), so it is >=
+     *     each of them and <= their sum.
+     * Member months are at most CATALOG_MAX_MONTHS per member (extract.md),
+     * for every measure. */
+    int parent;
+    double num_per_den;
+    double den_per_member;
+    double sq_per_num;
+    const int *any_of;
 };
+
+/* Most member months one member has in a period (extract.md: 0-12). */
+#define CATALOG_MAX_MONTHS 12
 
 /* Channel ids: each is one additive statistic of the member-level data. */
 enum {
@@ -125,6 +153,21 @@ typedef enum {
 
 const char *catalog_stratifier_name(int s);
 int catalog_stratifier_find(const char *name, size_t len);
+
+/* Limits of the open code lists, part of the protocol: a node never writes
+ * more strata per dimension, and the coordinator refuses a table that has
+ * more (so a table's size, and a stratum's index, stay small). */
+#define CATALOG_MAX_LANGUAGES 1024   /* language codes, with "other", "und" */
+#define CATALOG_MAX_COUNTIES 4096    /* county FIPS codes, with "UNKNOWN"   */
+#define CATALOG_MAX_AGE_BANDS 24     /* age bands, without "UNKNOWN"        */
+
+/* Whether code[0..len) is a stratum code of stratifier s exactly as a node
+ * writes it: one of the fixed codes (race, sex, payer, ...), or for the open
+ * lists an ISO 639 code, "other" or "und" (language), five FIPS digits or
+ * "UNKNOWN" (county), "N", "N-M", "N+" or "UNKNOWN" (age_band). */
+int catalog_stratum_code_ok(int s, const char *code, size_t len);
+/* Most distinct strata one table dimension of stratifier s can have. */
+int catalog_stratifier_max_codes(int s);
 
 /* race_ethnicity strata (OMB SPD 15 (2024) tabulation): Hispanic of any race,
  * then race among non-Hispanic members, then unknown and declined. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,12 @@ int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
         snprintf(t.name, sizeof t.name, "total");
     for (int d = 0; d < ndim; d++) {
         const char *sname = catalog_stratifier_name(dims[d]);
-        if (!sname || dims[d] == S_TOTAL || cards[d] <= 0)
+        if (!sname || dims[d] == S_TOTAL || cards[d] <= 0 ||
+            cards[d] > catalog_stratifier_max_codes(dims[d]))
             goto fail;
         t.dim[d] = dims[d];
         t.card[d] = cards[d];
-        t.nstrata *= cards[d];
+        t.nstrata *= cards[d]; /* at most 4096 * 4096: catalog.h's limits */
         int n = snprintf(t.name + used, sizeof t.name - used, "%s%s", d ? "*" : "", sname);
         if (n < 0 || (size_t)n >= sizeof t.name - used)
             goto fail;
@@ -332,10 +334,72 @@ int cellset_write_json(const struct cellset *cs, const char *path)
 
 /* ---- Builder ------------------------------------------------------------ */
 
+/* Decoding must stay O(n) in the number of cells whatever a sender puts in a
+ * submission: labels and cells are found through open-addressing hash
+ * tables (indices into their arrays, -1 when empty), grown at half load. */
+struct index_hash {
+    int *slot;
+    size_t cap;                 /* a power of two, or 0                       */
+};
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t hash_u64(uint64_t x)
+{
+    x ^= x >> 33; /* the murmur3 finaliser */
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static int index_hash_reserve(struct index_hash *h, size_t n, uint64_t (*hash_of)(const void *, int),
+                              const void *ctx)
+{
+    if (2 * (n + 1) <= h->cap)
+        return 0;
+    size_t ncap = h->cap ? h->cap * 2 : 64;
+    while (2 * (n + 1) > ncap)
+        ncap *= 2;
+    int *ns = malloc(ncap * sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < ncap; i++)
+        ns[i] = -1;
+    for (size_t i = 0; i < h->cap; i++) {
+        if (h->slot[i] < 0)
+            continue;
+        size_t j = hash_of(ctx, h->slot[i]) & (ncap - 1);
+        while (ns[j] >= 0)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = h->slot[i];
+    }
+    free(h->slot);
+    h->slot = ns;
+    h->cap = ncap;
+    return 0;
+}
+
 struct label_list {
     char **v;
     int n, cap;
+    struct index_hash h;
 };
+
+static uint64_t label_hash_of(const void *ctx, int i)
+{
+    const struct label_list *l = ctx;
+    return hash_bytes(l->v[i], strlen(l->v[i]));
+}
 
 struct btable {
     char name[64];
@@ -349,16 +413,35 @@ struct brow {
     int idx[CELLS_MAX_DIM];
 };
 
+/* (measure, table, label index per dimension) of a row, packed: at most 64
+ * measures and 2^14 tables, labels below 2^16 (catalog.h's limits). */
+static uint64_t brow_key(const struct brow *r)
+{
+    return (uint64_t)r->c.measure << 58 | (uint64_t)r->c.table << 44 |
+           (uint64_t)r->idx[0] << 22 | (uint64_t)r->idx[1];
+}
+
 struct cellset_builder {
     struct btable *tables;
     int ntables;
+    int last_table;     /* rows mostly come table by table                  */
     struct brow *rows;
     size_t nrows, cap;
+    struct index_hash rowh;
 };
+
+static uint64_t row_hash_of(const void *ctx, int i)
+{
+    const struct cellset_builder *b = ctx;
+    return hash_u64(brow_key(&b->rows[i]));
+}
 
 struct cellset_builder *cellset_builder_new(void)
 {
-    return calloc(1, sizeof(struct cellset_builder));
+    struct cellset_builder *b = calloc(1, sizeof(struct cellset_builder));
+    if (b)
+        b->last_table = -1;
+    return b;
 }
 
 void cellset_builder_destroy(struct cellset_builder **pb)
@@ -371,18 +454,28 @@ void cellset_builder_destroy(struct cellset_builder **pb)
             for (int i = 0; i < b->tables[t].labels[d].n; i++)
                 free(b->tables[t].labels[d].v[i]);
             free(b->tables[t].labels[d].v);
+            free(b->tables[t].labels[d].h.slot);
         }
     free(b->tables);
     free(b->rows);
+    free(b->rowh.slot);
     free(b);
     *pb = NULL;
 }
 
+/* Index of label s in l, added when new; -1 on no memory. */
 static int label_index(struct label_list *l, const char *s, size_t len)
 {
-    for (int i = 0; i < l->n; i++)
-        if (strlen(l->v[i]) == len && memcmp(l->v[i], s, len) == 0)
-            return i;
+    uint64_t hv = hash_bytes(s, len);
+    if (l->h.cap) {
+        for (size_t j = hv & (l->h.cap - 1); l->h.slot[j] >= 0; j = (j + 1) & (l->h.cap - 1)) {
+            const char *o = l->v[l->h.slot[j]];
+            if (strlen(o) == len && memcmp(o, s, len) == 0)
+                return l->h.slot[j];
+        }
+    }
+    if (index_hash_reserve(&l->h, (size_t)l->n + 1, label_hash_of, l) != 0)
+        return -1;
     if (l->n == l->cap) {
         int ncap = l->cap ? l->cap * 2 : 16;
         char **nv = realloc(l->v, (size_t)ncap * sizeof *nv);
@@ -394,14 +487,28 @@ static int label_index(struct label_list *l, const char *s, size_t len)
     l->v[l->n] = strndup(s, len);
     if (!l->v[l->n])
         return -1;
+    size_t j = hv & (l->h.cap - 1);
+    while (l->h.slot[j] >= 0)
+        j = (j + 1) & (l->h.cap - 1);
+    l->h.slot[j] = l->n;
     return l->n++;
 }
 
+/* Most tables one cell set may hold: the total, every stratifier, and every
+ * ordered pair of two different stratifiers. */
+#define BUILDER_MAX_TABLES (S__COUNT * S__COUNT)
+
 static int builder_table(struct cellset_builder *b, const char *stratifier, char *err, size_t errlen)
 {
+    if (b->last_table >= 0 && strcmp(b->tables[b->last_table].name, stratifier) == 0)
+        return b->last_table;
     for (int t = 0; t < b->ntables; t++)
         if (strcmp(b->tables[t].name, stratifier) == 0)
-            return t;
+            return b->last_table = t;
+    if (b->ntables >= BUILDER_MAX_TABLES) {
+        snprintf(err, errlen, "more than %d tables", BUILDER_MAX_TABLES);
+        return -1;
+    }
     struct btable nt;
     memset(&nt, 0, sizeof nt);
     size_t slen = strlen(stratifier);
@@ -437,7 +544,7 @@ static int builder_table(struct cellset_builder *b, const char *stratifier, char
     }
     b->tables = n;
     b->tables[b->ntables] = nt;
-    return b->ntables++;
+    return b->last_table = b->ntables++;
 }
 
 int cellset_builder_add(struct cellset_builder *b, const char *measure,
@@ -477,20 +584,36 @@ int cellset_builder_add(struct cellset_builder *b, const char *measure,
                 snprintf(err, errlen, "empty stratum part in \"%.60s\"", stratum);
                 return -1;
             }
+            int s = bt->dim[d];
+            if (!catalog_stratum_code_ok(s, p, len)) {
+                snprintf(err, errlen, "\"%.*s\" is not a %s code", (int)(len > 40 ? 40 : len), p,
+                         catalog_stratifier_name(s));
+                return -1;
+            }
             r.idx[d] = label_index(&bt->labels[d], p, len);
             if (r.idx[d] < 0) {
                 snprintf(err, errlen, "out of memory");
                 return -1;
             }
+            if (r.idx[d] >= catalog_stratifier_max_codes(s)) {
+                snprintf(err, errlen, "more than %d %s strata", catalog_stratifier_max_codes(s),
+                         catalog_stratifier_name(s));
+                return -1;
+            }
             p = star ? star + 1 : p + len;
         }
     }
-    for (size_t i = 0; i < b->nrows; i++) {
-        const struct brow *o = &b->rows[i];
-        if (o->c.measure == m && o->c.table == t && o->idx[0] == r.idx[0] && o->idx[1] == r.idx[1]) {
-            snprintf(err, errlen, "repeated cell %s/%s/%.60s", measure, stratifier, stratum);
-            return -1;
-        }
+    uint64_t key = brow_key(&r), hv = hash_u64(key);
+    if (b->rowh.cap) {
+        for (size_t j = hv & (b->rowh.cap - 1); b->rowh.slot[j] >= 0; j = (j + 1) & (b->rowh.cap - 1))
+            if (brow_key(&b->rows[b->rowh.slot[j]]) == key) {
+                snprintf(err, errlen, "repeated cell %s/%s/%.60s", measure, stratifier, stratum);
+                return -1;
+            }
+    }
+    if (b->nrows >= INT_MAX - 1 || index_hash_reserve(&b->rowh, b->nrows + 1, row_hash_of, b) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     if (b->nrows == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 256;
@@ -502,6 +625,10 @@ int cellset_builder_add(struct cellset_builder *b, const char *measure,
         b->rows = nr;
         b->cap = ncap;
     }
+    size_t j = hv & (b->rowh.cap - 1);
+    while (b->rowh.slot[j] >= 0)
+        j = (j + 1) & (b->rowh.cap - 1);
+    b->rowh.slot[j] = (int)b->nrows;
     b->rows[b->nrows++] = r;
     return 0;
 }

@@ -19,18 +19,20 @@
 
 enum { COL_ORG, COL_ROUND, COL_MEASURE, COL_STRATIFIER, COL_STRATUM, COL_MEMBERS,
        COL_MONTHS, COL_DENOMINATOR, COL_NUMERATOR, COL_SUM_SQ, COL_SUPPRESSED,
-       COL_REASON, COL_N_ORGS, COL_N_WITHHELD, NCOLS_MAX };
+       COL_REASON, COL_N_ORGS, COL_N_WITHHELD, COL_PERIOD, NCOLS_MAX };
 #define NCOLS_BASE 12
+#define NCOLS_POOLED 14
 
 static const char *const col_names[NCOLS_MAX] = {
     "org", "round", "measure", "stratifier", "stratum", "members", "member_months",
-    "denominator", "numerator", "sum_sq", "suppressed", "reason", "n_orgs", "n_withheld"};
+    "denominator", "numerator", "sum_sq", "suppressed", "reason", "n_orgs", "n_withheld",
+    "period"};
 
 #define MAX_FIELD 1024
 
 struct row {
     long line;
-    char *org, *round, *table, *stratum;
+    char *org, *round, *table, *stratum, *period;
     int measure;
     struct cell c;
 };
@@ -140,10 +142,11 @@ static int parse_int(struct ctx *x, int col, int *out)
 
 static void check_header(struct ctx *x)
 {
-    if (x->nfields != NCOLS_BASE && x->nfields != NCOLS_MAX) {
+    if (x->nfields != NCOLS_BASE && x->nfields != NCOLS_POOLED && x->nfields != NCOLS_MAX) {
         fail(x, CELLS_READ_EINPUT, x->row_line, 0,
-             "header has %d columns, expected %d (%s,...,%s) or %d with n_orgs,n_withheld",
-             x->nfields, NCOLS_BASE, col_names[0], col_names[NCOLS_BASE - 1], NCOLS_MAX);
+             "header has %d columns, expected %d (%s,...,%s), %d with n_orgs,n_withheld or %d "
+             "with n_orgs,n_withheld,period", x->nfields, NCOLS_BASE, col_names[0],
+             col_names[NCOLS_BASE - 1], NCOLS_POOLED, NCOLS_MAX);
         return;
     }
     for (int i = 0; i < x->nfields; i++) {
@@ -243,7 +246,10 @@ static void parse_row(struct ctx *x)
         fail(x, CELLS_READ_EINPUT, x->row_line, COL_REASON + 1, "unknown reason '%s'", reason);
         return;
     }
-    if (x->ncols == NCOLS_MAX) {
+    if (x->ncols == NCOLS_MAX &&
+        check_label(x, COL_PERIOD, sizeof(((struct cellset *)0)->period)))
+        return;
+    if (x->ncols >= NCOLS_POOLED) {
         if ((x->f[COL_N_ORGS][0] && parse_int(x, COL_N_ORGS, &r.c.n_orgs)) ||
             (x->f[COL_N_WITHHELD][0] && parse_int(x, COL_N_WITHHELD, &r.c.n_withheld)))
             return;
@@ -307,7 +313,9 @@ static void parse_row(struct ctx *x)
     r.round = x->f[COL_ROUND];
     r.table = x->f[COL_STRATIFIER];
     r.stratum = x->f[COL_STRATUM];
+    r.period = x->f[COL_PERIOD]; /* NULL without the column */
     x->f[COL_ORG] = x->f[COL_ROUND] = x->f[COL_STRATIFIER] = x->f[COL_STRATUM] = NULL;
+    x->f[COL_PERIOD] = NULL;
     x->rows[x->nrows++] = r;
 }
 
@@ -506,6 +514,17 @@ static int build_sets(struct ctx *x, struct cellset ***out, int *nout)
             rc = CELLS_READ_EINPUT;
             goto out;
         }
+        if (r->period && r->period[0]) {
+            if (cs->period[0] == '\0') {
+                snprintf(cs->period, sizeof cs->period, "%s", r->period);
+            } else if (strcmp(cs->period, r->period) != 0) {
+                fail(x, CELLS_READ_EINPUT, r->line, COL_PERIOD + 1,
+                     "period '%s' differs from period '%s' of org '%s' earlier in the file",
+                     r->period, cs->period, r->org);
+                rc = CELLS_READ_EINPUT;
+                goto out;
+            }
+        }
         struct cell c = r->c;
         c.measure = key->measure;
         c.table = key->table;
@@ -581,6 +600,7 @@ int cells_read_buffer(const char *name, const char *buf, size_t len,
         free(x.rows[i].round);
         free(x.rows[i].table);
         free(x.rows[i].stratum);
+        free(x.rows[i].period);
     }
     free(x.rows);
     return rc;

@@ -10,7 +10,9 @@
  * Header, in this order:
  *   org,round,measure,stratifier,stratum,members,member_months,denominator,
  *   numerator,sum_sq,suppressed,reason
- * optionally followed by the two pooled-result columns n_orgs,n_withheld.
+ * optionally followed by the two pooled-result columns n_orgs,n_withheld,
+ * and then optionally by `period` (as equity-query writes pooled cells; one
+ * period per organization, stored in cellset.period).
  *
  * A file may hold several organizations (one cellset each, in order of first
  * appearance); every returned cellset has the same tables, in the same order

@@ -2,16 +2,25 @@
  * conf.c - table-driven INI parsing with line numbers.
  *
  * inih calls our reader once per line, so counting lines in the reader
- * gives the line of the key the handler is looking at.
+ * gives the line of the key the handler is looking at. The reader reads
+ * whole lines of any length (getline): inih's line buffer is INI_MAX_LINE
+ * bytes (200 in Debian's build), so a longer "key = value" line is handed
+ * to inih as "key = <mark>" and the handler takes the value kept by the
+ * reader; a longer comment is handed over as ";". Every physical line is
+ * one reader call, so inih's own line numbers stay right too.
  */
 #include "conf.h"
 
 #include <errno.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define LONG_MARK "\x1e"
+#define MAX_SECTIONS 64
 
 struct conf_state {
     const struct conf_key *keys;
@@ -21,18 +30,135 @@ struct conf_state {
     void *ctx;
     FILE *f;
     int line;
-    unsigned char *seen;
+    int *lines;              /* line of each key of the table, 0 = unset */
     char msg[512];
     int msg_line;
+    char *lbuf;              /* the current physical line, any length   */
+    size_t lcap;
+    char *longval;           /* value of a line too long for inih       */
+    int long_line;           /* the line longval belongs to             */
+    int cont_line;           /* an indented line (inih: continuation)   */
+    int key_seen;            /* a key = value line was read             */
+    char sec_name[MAX_SECTIONS][64];
+    int sec_line[MAX_SECTIONS];
+    int nsec;
 };
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static void set_msg(struct conf_state *st, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_msg(struct conf_state *st, int line, const char *fmt, ...)
+{
+    if (st->msg[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    va_end(ap);
+    st->msg_line = line;
+}
+
+/* Notes "[name]" lines (for "required key missing in [name] at line N"). */
+static void note_section(struct conf_state *st, const char *s)
+{
+    const char *e = strchr(s, ']');
+    if (*s != '[' || !e || st->nsec >= MAX_SECTIONS)
+        return;
+    int n = (int)(e - s - 1);
+    for (int i = 0; i < st->nsec; i++)
+        if ((int)strlen(st->sec_name[i]) == n && !strncmp(st->sec_name[i], s + 1, (size_t)n))
+            return;
+    snprintf(st->sec_name[st->nsec], sizeof st->sec_name[0], "%.*s", n, s + 1);
+    st->sec_line[st->nsec++] = st->line;
+}
 
 static char *conf_reader(char *buf, int size, void *stream)
 {
     struct conf_state *st = stream;
-    char *r = fgets(buf, size, st->f);
-    if (r)
-        st->line++;
-    return r;
+    ssize_t n = getline(&st->lbuf, &st->lcap, st->f);
+    if (n < 0)
+        return NULL;
+    st->line++;
+    char *s = st->lbuf;
+    if (st->line == 1 && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+        s += 3, n -= 3; /* UTF-8 byte order mark */
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    char *t = s;
+    while (is_space(*t))
+        t++;
+    if (*t && *t != ';' && *t != '#') {
+        if (t > s && st->key_seen && *t != '[')
+            st->cont_line = st->line;
+        if (*t == '[') {
+            note_section(st, t);
+            st->key_seen = 0; /* inih forgets the previous key at a section */
+        } else {
+            st->key_seen = 1;
+        }
+    }
+    if (n + 2 <= size) {
+        memcpy(buf, s, (size_t)n);
+        buf[n] = '\n';
+        buf[n + 1] = '\0';
+        return buf;
+    }
+    /* A line longer than inih's buffer. */
+    if (!*t || *t == ';' || *t == '#') {
+        snprintf(buf, (size_t)size, ";\n");
+        return buf;
+    }
+    /* as inih: the name ends at '=' or ':' (or an inline comment) */
+    char *eq = t;
+    int was_space = 0;
+    while (*eq && *eq != '=' && *eq != ':' && !(was_space && *eq == ';')) {
+        was_space = is_space(*eq);
+        eq++;
+    }
+    if (*t == '[' || (*eq != '=' && *eq != ':')) {
+        /* not a key: let inih say what is wrong with (the start of) it */
+        memcpy(buf, s, (size_t)size - 2);
+        buf[size - 2] = '\n';
+        buf[size - 1] = '\0';
+        return buf;
+    }
+    char *ne = eq;
+    while (ne > t && is_space(ne[-1]))
+        ne--;
+    char *v = eq + 1;
+    while (is_space(*v))
+        v++;
+    /* inline comment: ';' after whitespace, as inih strips it */
+    char *c = v;
+    was_space = 0;
+    while (*c && !(was_space && *c == ';')) {
+        was_space = is_space(*c);
+        c++;
+    }
+    *c = '\0';
+    while (c > v && is_space(c[-1]))
+        *--c = '\0';
+    size_t nl = (size_t)(ne - t);
+    if (nl + sizeof " = " LONG_MARK "\n" > (size_t)size) {
+        set_msg(st, st->line, "%d: key name longer than %d characters", st->line, size - 8);
+        snprintf(buf, (size_t)size, ";\n");
+        return buf;
+    }
+    free(st->longval);
+    st->longval = strdup(v);
+    if (!st->longval) {
+        set_msg(st, st->line, "%d: out of memory", st->line);
+        snprintf(buf, (size_t)size, ";\n");
+        return buf;
+    }
+    st->long_line = st->line;
+    snprintf(buf, (size_t)size, "%.*s = " LONG_MARK "\n", (int)nl, t);
+    return buf;
 }
 
 static int set_value(const struct conf_key *k, void *out, const char *value, char *err, size_t errlen)
@@ -111,6 +237,14 @@ static int conf_handler(void *user, const char *section, const char *name, const
     if (st->msg[0])
         return 0;
     st->msg_line = st->line;
+    if (st->long_line == st->line && !strcmp(value, LONG_MARK))
+        value = st->longval;
+    if (st->cont_line == st->line) {
+        snprintf(st->msg, sizeof st->msg, "%d: indented line continues the value of \"%.60s\": "
+                 "write each key = value on one line (lines may be of any length)", st->line,
+                 name);
+        return 0;
+    }
     if (!section[0]) {
         snprintf(st->msg, sizeof st->msg, "%d: key \"%.60s\" outside any [section]", st->line, name);
         return 0;
@@ -123,11 +257,16 @@ static int conf_handler(void *user, const char *section, const char *name, const
         section_known = 1;
         if (strcmp(k->name, name) != 0)
             continue;
+        if (st->lines[i]) {
+            snprintf(st->msg, sizeof st->msg, "%d: [%s] %s is set twice (first at line %d)",
+                     st->line, section, name, st->lines[i]);
+            return 0;
+        }
         if (set_value(k, st->out, value, err, sizeof err) != 0) {
             snprintf(st->msg, sizeof st->msg, "%d: [%s] %s", st->line, section, err);
             return 0;
         }
-        st->seen[i] = 1;
+        st->lines[i] = st->line;
         return 1;
     }
     if (!section_known && st->free_fn) {
@@ -147,6 +286,23 @@ static int conf_handler(void *user, const char *section, const char *name, const
 int conf_load(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
               conf_free_fn free_fn, void *ctx, char *err, size_t errlen)
 {
+    return conf_load_lines(path, keys, nkeys, out, free_fn, ctx, NULL, err, errlen);
+}
+
+static void state_free(struct conf_state *st)
+{
+    free(st->lines);
+    free(st->lbuf);
+    free(st->longval);
+    if (st->f)
+        fclose(st->f);
+}
+
+int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
+                    conf_free_fn free_fn, void *ctx, int *lines, char *err, size_t errlen)
+{
+    if (lines)
+        memset(lines, 0, nkeys * sizeof *lines);
     char e2[400];
     for (size_t i = 0; i < nkeys; i++)
         if (keys[i].def && set_value(&keys[i], out, keys[i].def, e2, sizeof e2) != 0) {
@@ -162,44 +318,49 @@ int conf_load(const char *path, const struct conf_key *keys, size_t nkeys, void 
     st.out = out;
     st.free_fn = free_fn;
     st.ctx = ctx;
-    st.seen = calloc(nkeys ? nkeys : 1, 1);
-    if (!st.seen) {
+    st.lines = calloc(nkeys ? nkeys : 1, sizeof *st.lines);
+    if (!st.lines) {
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
     st.f = fopen(path, "r");
     if (!st.f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        free(st.seen);
+        state_free(&st);
         return -1;
     }
     int rc = ini_parse_stream(conf_reader, &st, conf_handler, &st);
-    fclose(st.f);
+    int ret = -1;
     if (rc > 0 && (!st.msg[0] || rc < st.msg_line)) {
         snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
-        free(st.seen);
-        return -1;
+        goto out;
     }
     if (st.msg[0]) {
         snprintf(err, errlen, "%s:%s", path, st.msg);
-        free(st.seen);
-        return -1;
+        goto out;
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
                  rc > 0 ? rc : st.line);
-        free(st.seen);
-        return -1;
+        goto out;
     }
     for (size_t i = 0; i < nkeys; i++)
-        if (keys[i].required && !st.seen[i]) {
-            snprintf(err, errlen, "%s:0: required key \"%s\" missing in section [%s]", path,
-                     keys[i].name, keys[i].section);
-            free(st.seen);
-            return -1;
+        if (keys[i].required && !st.lines[i]) {
+            /* the line of the section when there is one, else the end */
+            int at = st.line > 0 ? st.line : 1;
+            for (int k = 0; k < st.nsec; k++)
+                if (!strcmp(st.sec_name[k], keys[i].section))
+                    at = st.sec_line[k];
+            snprintf(err, errlen, "%s:%d: required key \"%s\" missing in section [%s]", path,
+                     at, keys[i].name, keys[i].section);
+            goto out;
         }
-    free(st.seen);
-    return 0;
+    if (lines)
+        memcpy(lines, st.lines, nkeys * sizeof *lines);
+    ret = 0;
+out:
+    state_free(&st);
+    return ret;
 }
 
 void conf_print(FILE *f, const struct conf_key *keys, size_t nkeys, const void *in)

@@ -36,9 +36,17 @@ typedef int (*conf_free_fn)(void *ctx, const char *section, const char *key,
                             const char *value, char *err, size_t errlen);
 
 /* Applies defaults, then reads path (NULL: defaults only). Returns 0, or -1
- * with "path:line: message" (line 0 for a missing required key). */
+ * with "path:line: message". */
 int conf_load(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
               conf_free_fn free_fn, void *ctx, char *err, size_t errlen);
+
+/* conf_load, and lines[i] (nkeys entries; NULL: not wanted) receives the
+ * line of keys[i] in path, 0 when the file does not set it. Lines may be
+ * of any length; a key set twice is an error naming both lines; the
+ * missing-required-key error names the line of its [section] (or the
+ * file's last line). */
+int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
+                    conf_free_fn free_fn, void *ctx, int *lines, char *err, size_t errlen);
 
 /* Prints "[section] key = value" for every setting. */
 void conf_print(FILE *f, const struct conf_key *keys, size_t nkeys, const void *in);

@@ -826,6 +826,37 @@ void trust_destroy(trust_t **pt)
     *pt = NULL;
 }
 
+int trust_reload_enrolled(trust_t *t, const char *certs_dir, size_t *count)
+{
+    if (!t || !certs_dir)
+        return ID_ERR_ARG;
+    pthread_mutex_lock(&t->mu);
+    struct trust_entry *old = t->v;
+    size_t oldn = t->n, oldcap = t->cap;
+    t->v = NULL;
+    t->n = t->cap = 0;
+    int rc = load_dir(t, certs_dir);
+    if (rc != ID_OK) {
+        /* Keep serving with the set that was loaded. */
+        for (size_t i = 0; i < t->n; i++)
+            X509_free(t->v[i].cert);
+        free(t->v);
+        t->v = old;
+        t->n = oldn;
+        t->cap = oldcap;
+    } else {
+        for (size_t i = 0; i < oldn; i++)
+            X509_free(old[i].cert);
+        free(old);
+    }
+    verdicts_invalidate(t);
+    crl_refresh_locked(t);
+    if (count)
+        *count = t->n;
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
 size_t trust_count(trust_t *t)
 {
     if (!t)

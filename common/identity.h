@@ -180,6 +180,11 @@ void trust_destroy(trust_t **t);
 
 /* Enroll one more transport certificate file. */
 int trust_add_cert_file(trust_t *t, const char *path);
+/* Re-reads the enrolled directory (certificates added, replaced or
+ * removed since) and the CRL if it changed; every remembered verdict is
+ * forgotten. On failure (logged) the set loaded before is kept. *count
+ * (may be NULL) receives the number enrolled now. 0 or an identity_err. */
+int trust_reload_enrolled(trust_t *t, const char *certs_dir, size_t *count);
 /* Number of enrolled transport certificates. */
 size_t trust_count(trust_t *t);
 /* Re-read the CRL if its file changed. On failure the trust refuses every

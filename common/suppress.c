@@ -8,11 +8,12 @@
  * dominated cost cell.
  *
  * Complementary: the unit is the channel, because several measures release
- * the same statistic (population.members == ed_rate.members ...). For each
- * channel with a requirement we build a linear system whose variables are
- * the channel's value in every (table, stratum) where a measure carrying the
- * channel has a cell, plus hidden helper variables, and whose equations are
- * what any reader knows:
+ * the same statistic (population.members == ed_rate.members ...). The
+ * variables are each channel's value in every (table, stratum) where a
+ * measure carrying the
+ * channel has a cell, plus hidden helper variables, all channels in one
+ * model of what a reader knows (model_build; docs/design.md), whose
+ * equations are:
  *   - every one-way table sums to the total;
  *   - a two-way table's row and column sums are the one-way margins (hidden
  *     helper margins when the one-way table is not released);
@@ -22,8 +23,14 @@
  *     race*ethnicity table when present); language and non_english through
  *     the language strata ("no" = eng, "unknown" = und, "yes" = the rest,
  *     "other" split when eng or und are not listed on their own).
- *   - heba_band and adi_quintile are tied only to the total: their finer
- *     links run through ADI deciles and payer, which are never released.
+ *   - payer, heba_band and adi_quintile through ADI decile x payer atoms
+ *     (catalog_heba_band, catalog_adi_quintile).
+ * and whose inequalities come from the catalog's definitions (catalog.h:
+ * parent, num_per_den, den_per_member, sq_per_num, any_of, and member
+ * months <= 12 x members), in every stratum. Components of hidden
+ * variables follow equations only; an inequality touching a component is
+ * in its LP with another component's variables at their single-equation
+ * bounds, and is a column bound when it has one column left.
  * A variable is released (a constant) when any carrier measure releases
  * its cell, and free (>= 0) otherwise. Two-way tables are linked to their
  * one-way margins only: a cycle of two-way tables can constrain the joint
@@ -396,21 +403,27 @@ static int cindex_build(struct cindex *ix, const struct cellset *cs)
 /* ---- a channel's linear system ------------------------------------------- */
 
 struct var {
+    int channel;
     int table, stratum;   /* -1 for hidden helpers (atoms, margins)      */
     double value;
     int carr, ncarr;      /* offset and count in chsys.carriers          */
 };
 
 struct chsys {
-    int channel;
+    int channel;                    /* while building: the channel    */
     struct var *v;
     int nv, capv;
     struct ivec carriers;           /* cell indices                   */
     struct ivec rptr;               /* row start offsets, n rows + 1   */
+    struct ivec rkind;              /* per row: ROW_EQ or ROW_LE       */
     struct ivec rvar;               /* entries: variable               */
     struct dvec rcoef;              /* entries: coefficient            */
     int *vrptr, *vrows;             /* variable -> rows (CSR)          */
-    int *base;                      /* table -> first variable, or -1  */
+    int *base;                      /* channel * ntables + table ->
+                                       first variable, or -1           */
+    int *cb;                        /* while building: the channel's
+                                       slice of base                   */
+    int vstart[CH__COUNT + 1];      /* channel -> its first variable   */
     /* scratch, sized nv / rows */
     int *vmark, *rmark, *hits, *col;
     int *clab;                      /* component label per variable    */
@@ -427,7 +440,7 @@ struct ctx {
     struct cellset *cs;
     const struct suppress_params *p;
     struct cindex ix;
-    struct chsys *sys[CH__COUNT];
+    struct chsys *m;                /* the model of what a reader knows */
     struct suppress_report *rep;
     int label;                      /* last component label given      */
 };
@@ -440,6 +453,7 @@ static void chsys_free(struct chsys **ps)
     free(s->v);
     free(s->carriers.v);
     free(s->rptr.v);
+    free(s->rkind.v);
     free(s->rvar.v);
     free(s->rcoef.v);
     free(s->vrptr);
@@ -470,7 +484,7 @@ static int add_var(struct chsys *s, int table, int stratum)
         s->v = nv;
         s->capv = ncap;
     }
-    s->v[s->nv] = (struct var){table, stratum, 0, s->carriers.n, 0};
+    s->v[s->nv] = (struct var){s->channel, table, stratum, 0, s->carriers.n, 0};
     return s->nv++;
 }
 
@@ -490,9 +504,19 @@ static int term(struct chsys *s, int var, double coef)
     return 0;
 }
 
+/* Rows: sum of terms = 0 (ROW_EQ) or <= 0 (ROW_LE). */
+enum { ROW_EQ, ROW_LE };
+
+static int row_end_kind(struct chsys *s, int kind)
+{
+    if (ivec_push(&s->rkind, kind))
+        return -1;
+    return ivec_push(&s->rptr, s->rvar.n);
+}
+
 static int row_end(struct chsys *s)
 {
-    return ivec_push(&s->rptr, s->rvar.n);
+    return row_end_kind(s, ROW_EQ);
 }
 
 /* Row: sum of vars[first .. first+n-1] - total = 0. */
@@ -671,7 +695,7 @@ static int link_race_eth(struct chsys *s, const struct cellset *cs, const struct
     /* A released race*ethnicity table gives the atoms themselves. */
     for (int t = 0; t < cs->ntables; t++) {
         const struct cell_table *tb = &cs->tables[t];
-        if (tb->ndim != 2 || s->base[t] < 0)
+        if (tb->ndim != 2 || s->cb[t] < 0)
             continue;
         int ri = tb->dim[0] == S_RACE ? 0 : tb->dim[1] == S_RACE ? 1 : -1;
         if (ri < 0 || tb->dim[1 - ri] != S_ETHNICITY)
@@ -685,7 +709,7 @@ static int link_race_eth(struct chsys *s, const struct cellset *cs, const struct
         for (int a = 0; a < tb->card[0]; a++)
             for (int b = 0; b < tb->card[1]; b++) {
                 int r = ri == 0 ? cr[a] : cr[b], e = ri == 0 ? ce[b] : ce[a];
-                if (term(s, s->base[t] + a * tb->card[1] + b, 1) ||
+                if (term(s, s->cb[t] + a * tb->card[1] + b, 1) ||
                     term(s, atom0 + r * ETH__COUNT + e, -1) || row_end(s))
                     return -1;
             }
@@ -735,6 +759,53 @@ static int link_language(struct chsys *s, const struct margin *lang, const struc
     return 0;
 }
 
+/* payer, heba_band and adi_quintile through ADI decile x payer atoms: the
+ * catalog's own maps (catalog_heba_band, catalog_adi_quintile) say which
+ * atoms make up each stratum, so that e.g. payer DUAL lies inside heba_band
+ * top. Margins whose labels are not codes are left unlinked. */
+static int link_area(struct chsys *s, const struct margin *payer, const struct margin *heba,
+                     const struct margin *adiq)
+{
+    enum { ND = 11 }; /* decile 0 (unknown), 1..10 */
+    int cp[64], ch[64], cq[64];
+    const struct margin *pm = payer->labels ? payer : NULL, *qm = adiq->labels ? adiq : NULL;
+    if (heba->card > 64 || map_codes(heba, heba_codes, HEBA__COUNT, ch) < 0)
+        return 0;
+    if (pm && (pm->card > 64 || map_codes(pm, payer_codes, PAYER__COUNT, cp) < 0))
+        pm = NULL;
+    if (qm && (qm->card > 64 || map_codes(qm, adi_quintile_codes, ADIQ__COUNT, cq) < 0))
+        qm = NULL;
+    if (!pm && !qm)
+        return 0;
+    int atom0 = add_aux(s, ND * PAYER__COUNT);
+    if (atom0 < 0)
+        return -1;
+    for (int i = 0; i < heba->card; i++) {
+        for (int d = 0; d < ND; d++)
+            for (int y = 0; y < PAYER__COUNT; y++)
+                if (catalog_heba_band(d, y) == ch[i] && term(s, atom0 + d * PAYER__COUNT + y, 1))
+                    return -1;
+        if (term(s, heba->base + i, -1) || row_end(s))
+            return -1;
+    }
+    for (int i = 0; pm && i < pm->card; i++) {
+        for (int d = 0; d < ND; d++)
+            if (term(s, atom0 + d * PAYER__COUNT + cp[i], 1))
+                return -1;
+        if (term(s, pm->base + i, -1) || row_end(s))
+            return -1;
+    }
+    for (int i = 0; qm && i < qm->card; i++) {
+        for (int d = 0; d < ND; d++)
+            for (int y = 0; y < PAYER__COUNT; y++)
+                if (catalog_adi_quintile(d) == cq[i] && term(s, atom0 + d * PAYER__COUNT + y, 1))
+                    return -1;
+        if (term(s, qm->base + i, -1) || row_end(s))
+            return -1;
+    }
+    return 0;
+}
+
 /* The margin of stratifier sid with these labels: the one-way table's
  * variables, or hidden helpers tied to the total. */
 static int margin_for(struct chsys *s, struct margin *marg, int sid, int card, char **labels,
@@ -754,16 +825,19 @@ static int margin_for(struct chsys *s, struct margin *marg, int sid, int card, c
     return 0;
 }
 
-static int chsys_build(struct ctx *c, int ch, struct chsys **out)
+/* Adds channel ch to the model s: its value in every (table, stratum) where
+ * a measure carrying it has a cell, hidden helpers, and the equations that
+ * tie them (tables add up to their margins, derived stratifiers through
+ * atoms). */
+static int model_add_channel(struct ctx *c, struct chsys *s, int ch)
 {
     const struct cellset *cs = c->cs;
     int carrier_m[M__COUNT], carrier_f[M__COUNT], nm = 0;
     struct margin marg[S__COUNT];
     memset(marg, 0, sizeof marg);
-    struct chsys *s = calloc(1, sizeof *s);
-    if (!s)
-        return SUPPRESS_ENOMEM;
     s->channel = ch;
+    s->cb = s->base + (size_t)ch * (size_t)cs->ntables;
+    s->vstart[ch] = s->nv;
     for (int m = 0; m < M__COUNT; m++) {
         const struct measure_def *d = catalog_measure(m);
         for (int f = 0; f < F__COUNT; f++)
@@ -773,18 +847,21 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
                 break;
             }
     }
-    s->base = malloc((size_t)(cs->ntables ? cs->ntables : 1) * sizeof *s->base);
-    if (!s->base || ivec_push(&s->rptr, 0))
-        goto nomem;
+    int any = 0;
+    for (int t = 0; t < cs->ntables; t++)
+        for (int i = 0; i < nm; i++)
+            any |= c->ix.at[carrier_m[i] * cs->ntables + t] != NULL;
+    if (!any)
+        return 0;
     for (int t = 0; t < cs->ntables; t++) {
-        s->base[t] = -1;
+        s->cb[t] = -1;
         int present = 0;
         for (int i = 0; i < nm; i++)
             if (c->ix.at[carrier_m[i] * cs->ntables + t])
                 present = 1;
         if (!present)
             continue;
-        s->base[t] = s->nv;
+        s->cb[t] = s->nv;
         for (int st = 0; st < cs->tables[t].nstrata; st++) {
             int v = add_var(s, t, st);
             if (v < 0)
@@ -813,11 +890,11 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
     /* The grand total: the first total table, else a hidden helper. */
     int total = -1;
     for (int t = 0; t < cs->ntables; t++) {
-        if (s->base[t] < 0 || cs->tables[t].ndim != 0)
+        if (s->cb[t] < 0 || cs->tables[t].ndim != 0)
             continue;
         if (total < 0) {
-            total = s->base[t];
-        } else if (term(s, s->base[t], 1) || term(s, total, -1) || row_end(s)) {
+            total = s->cb[t];
+        } else if (term(s, s->cb[t], 1) || term(s, total, -1) || row_end(s)) {
             goto nomem;
         }
     }
@@ -825,16 +902,16 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
         goto nomem;
     for (int t = 0; t < cs->ntables; t++) {
         const struct cell_table *tb = &cs->tables[t];
-        if (s->base[t] < 0 || tb->ndim != 1)
+        if (s->cb[t] < 0 || tb->ndim != 1)
             continue;
-        if (row_sum(s, s->base[t], tb->card[0], total))
+        if (row_sum(s, s->cb[t], tb->card[0], total))
             goto nomem;
         if (!marg[tb->dim[0]].labels)
-            marg[tb->dim[0]] = (struct margin){s->base[t], tb->card[0], tb->labels[0]};
+            marg[tb->dim[0]] = (struct margin){s->cb[t], tb->card[0], tb->labels[0]};
     }
     for (int t = 0; t < cs->ntables; t++) {
         const struct cell_table *tb = &cs->tables[t];
-        if (s->base[t] < 0 || tb->ndim != 2)
+        if (s->cb[t] < 0 || tb->ndim != 2)
             continue;
         int m0, m1, c0 = tb->card[0], c1 = tb->card[1];
         if (margin_for(s, marg, tb->dim[0], c0, tb->labels[0], total, &m0) ||
@@ -842,14 +919,14 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
             goto nomem;
         for (int a = 0; a < c0; a++) {
             for (int b = 0; b < c1; b++)
-                if (term(s, s->base[t] + a * c1 + b, 1))
+                if (term(s, s->cb[t] + a * c1 + b, 1))
                     goto nomem;
             if (term(s, m0 + a, -1) || row_end(s))
                 goto nomem;
         }
         for (int b = 0; b < c1; b++) {
             for (int a = 0; a < c0; a++)
-                if (term(s, s->base[t] + a * c1 + b, 1))
+                if (term(s, s->cb[t] + a * c1 + b, 1))
                     goto nomem;
             if (term(s, m1 + b, -1) || row_end(s))
                 goto nomem;
@@ -864,8 +941,160 @@ static int chsys_build(struct ctx *c, int ch, struct chsys **out)
     if (marg[S_LANGUAGE].labels && marg[S_NON_ENGLISH].labels &&
         link_language(s, &marg[S_LANGUAGE], &marg[S_NON_ENGLISH]))
         goto nomem;
-    /* heba_band and adi_quintile: tied to the total only (see top). */
+    if (marg[S_HEBA_BAND].labels && (marg[S_PAYER].labels || marg[S_ADI_QUINTILE].labels) &&
+        link_area(s, &marg[S_PAYER], &marg[S_HEBA_BAND], &marg[S_ADI_QUINTILE]))
+        goto nomem;
+    return 0;
+nomem:
+    return SUPPRESS_ENOMEM;
+}
 
+
+/* ---- inequalities: what the definitions say beyond the sums ------------- */
+
+/* a <= coef * b in every stratum (channels). */
+struct rel {
+    int a, b;
+    double coef;
+};
+
+static void rel_add(struct rel *r, int *n, int a, int b, double coef)
+{
+    if (a < 0 || b < 0 || a == b || !(coef > 0))
+        return;
+    for (int i = 0; i < *n; i++)
+        if (r[i].a == a && r[i].b == b) {
+            if (coef < r[i].coef)
+                r[i].coef = coef;
+            return;
+        }
+    r[(*n)++] = (struct rel){a, b, coef};
+}
+
+/* The inequalities between channels that the catalog's definitions imply
+ * (catalog.h): member months <= CATALOG_MAX_MONTHS x members; a population
+ * inside its parent's (members and member months); numerator <= num_per_den
+ * x denominator; members <= denominator / den_per_member; sum of squares
+ * <= sq_per_num x numerator; an any-of numerator >= each of its parts.
+ * Returns how many were written to r (room for REL_MAX). */
+#define REL_MAX (M__COUNT * 12)
+static int catalog_relations(struct rel *r)
+{
+    int n = 0;
+    for (int m = 0; m < M__COUNT; m++) {
+        const struct measure_def *d = catalog_measure(m);
+        rel_add(r, &n, d->ch_months, d->ch_members, CATALOG_MAX_MONTHS);
+        const struct measure_def *pd = catalog_measure(d->parent);
+        if (pd) {
+            rel_add(r, &n, d->ch_members, pd->ch_members, 1);
+            rel_add(r, &n, d->ch_months, pd->ch_months, 1);
+        }
+        if (d->num_per_den > 0)
+            rel_add(r, &n, d->ch_numerator, d->ch_denominator, d->num_per_den);
+        if (d->den_per_member > 0)
+            rel_add(r, &n, d->ch_members, d->ch_denominator, 1 / d->den_per_member);
+        if (d->sq_per_num > 0)
+            rel_add(r, &n, d->ch_sum_sq, d->ch_numerator, d->sq_per_num);
+        for (int i = 0; d->any_of && d->any_of[i] >= 0; i++) {
+            const struct measure_def *part = catalog_measure(d->any_of[i]);
+            if (part)
+                rel_add(r, &n, part->ch_numerator, d->ch_numerator, 1);
+        }
+    }
+    return n;
+}
+
+/* Pairs of variables of channels a and b that stand for the same set of
+ * members: when both channels were built over the same tables their
+ * layouts agree variable by variable (helpers included); else only the
+ * table cells, by (table, stratum). Calls fn for each pair. */
+static int same_layout(const struct chsys *s, int a, int b)
+{
+    int na = s->vstart[a + 1] - s->vstart[a], nb = s->vstart[b + 1] - s->vstart[b];
+    if (na != nb || na == 0)
+        return 0;
+    for (int i = 0; i < na; i++) {
+        const struct var *x = &s->v[s->vstart[a] + i], *y = &s->v[s->vstart[b] + i];
+        if (x->table != y->table || x->stratum != y->stratum)
+            return 0;
+    }
+    return 1;
+}
+
+/* The variable of channel ch standing for the same members as variable v
+ * of another channel (same_layout or table cell), or -1. */
+static int partner(const struct chsys *s, const struct cellset *cs, int v, int ch, int layout)
+{
+    const struct var *x = &s->v[v];
+    if (layout)
+        return s->vstart[ch] + (v - s->vstart[x->channel]);
+    if (x->table < 0)
+        return -1;
+    int b = s->base[(size_t)ch * (size_t)cs->ntables + (size_t)x->table];
+    return b < 0 ? -1 : b + x->stratum;
+}
+
+static int model_add_inequalities(struct ctx *c, struct chsys *s)
+{
+    struct rel r[REL_MAX];
+    int n = catalog_relations(r);
+    for (int i = 0; i < n; i++) {
+        int layout = same_layout(s, r[i].a, r[i].b);
+        for (int v = s->vstart[r[i].a]; v < s->vstart[r[i].a + 1]; v++) {
+            int w = partner(s, c->cs, v, r[i].b, layout);
+            if (w < 0)
+                continue;
+            if (term(s, v, 1) || term(s, w, -r[i].coef) || row_end_kind(s, ROW_LE))
+                return SUPPRESS_ENOMEM;
+        }
+    }
+    /* an any-of numerator <= the sum of its parts */
+    for (int m = 0; m < M__COUNT; m++) {
+        const struct measure_def *d = catalog_measure(m);
+        if (!d->any_of || d->ch_numerator < 0)
+            continue;
+        int a = d->ch_numerator, layout = 1;
+        for (int i = 0; d->any_of[i] >= 0; i++)
+            layout &= same_layout(s, a, catalog_measure(d->any_of[i])->ch_numerator);
+        for (int v = s->vstart[a]; v < s->vstart[a + 1]; v++) {
+            int ok = 1, nt = 0;
+            for (int i = 0; ok && d->any_of[i] >= 0; i++)
+                ok = partner(s, c->cs, v, catalog_measure(d->any_of[i])->ch_numerator, layout) >= 0;
+            if (!ok)
+                continue;
+            if (term(s, v, 1))
+                return SUPPRESS_ENOMEM;
+            for (int i = 0; d->any_of[i] >= 0; i++, nt++)
+                if (term(s, partner(s, c->cs, v, catalog_measure(d->any_of[i])->ch_numerator, layout), -1))
+                    return SUPPRESS_ENOMEM;
+            if (row_end_kind(s, ROW_LE))
+                return SUPPRESS_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Builds the model of what a reader knows (docs/design.md): every channel's
+ * variables and equations, then the inequalities between channels. */
+static int model_build(struct ctx *c, struct chsys **out)
+{
+    const struct cellset *cs = c->cs;
+    struct chsys *s = calloc(1, sizeof *s);
+    if (!s)
+        return SUPPRESS_ENOMEM;
+    size_t nb = (size_t)CH__COUNT * (size_t)(cs->ntables ? cs->ntables : 1);
+    s->base = malloc(nb * sizeof *s->base);
+    if (!s->base || ivec_push(&s->rptr, 0))
+        goto nomem;
+    for (size_t i = 0; i < nb; i++)
+        s->base[i] = -1;
+    for (int ch = 0; ch < CH__COUNT; ch++)
+        if (model_add_channel(c, s, ch))
+            goto nomem;
+    s->vstart[CH__COUNT] = s->nv;
+    s->cb = NULL;
+    if (model_add_inequalities(c, s))
+        goto nomem;
     /* variable -> rows */
     int nr = nrows(s);
     s->vrptr = calloc((size_t)s->nv + 1, sizeof *s->vrptr);
@@ -934,7 +1163,7 @@ static double var_lower(const struct ctx *c, const struct chsys *s, int v)
     for (int i = 0; i < x->ncarr; i++) {
         const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
         if (carrier_state(c->p, cl) == CARR_LOWER) {
-            double y = carrier_value(s->channel, cl);
+            double y = carrier_value(x->channel, cl);
             if (y > lb)
                 lb = y;
         }
@@ -951,7 +1180,7 @@ static double var_upper(const struct ctx *c, const struct chsys *s, int v)
     for (int i = 0; i < x->ncarr; i++) {
         const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
         if (carrier_state(c->p, cl) == CARR_UPPER) {
-            double y = carrier_value(s->channel, cl);
+            double y = carrier_value(x->channel, cl);
             if (y < ub)
                 ub = y;
         }
@@ -985,8 +1214,17 @@ static void var_hide(struct ctx *c, struct chsys *s, int v)
     }
 }
 
-/* The hidden component of v: comp[] (variables) and rows[] (every row
- * touching one of them). Uses s->vmark / s->rmark with a fresh stamp. */
+/* Bounds of hidden variable v from each of its equations alone (v = the
+ * released terms - the other hidden terms, those all >= 0). */
+static void eq_bounds(const struct ctx *c, const struct chsys *s, int v, double *lo, double *hi);
+
+/* The hidden component of v: comp[] (variables connected through
+ * equations) and rows[] (every row touching one of them). Uses s->vmark /
+ * s->rmark with a fresh stamp. Inequalities do not join components, which
+ * keeps the LPs the size of one channel's: a hidden variable of another
+ * component in an inequality stands there for its bound from single
+ * equations (eq_bounds), and the row is left out when that is infinite (a
+ * known limit, docs/design.md). */
 static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *comp,
                      struct ivec *rows)
 {
@@ -1004,6 +1242,8 @@ static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *c
             s->rmark[r] = s->stamp;
             if (ivec_push(rows, r))
                 return -1;
+            if (s->rkind.v[r] != ROW_EQ)
+                continue;
             for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
                 int w = s->rvar.v[e];
                 if (s->vmark[w] == s->stamp || !var_hidden(c, s, w))
@@ -1060,7 +1300,7 @@ static double req_pinned_deficit(const struct req *r, int k)
 
 static int req_var(const struct ctx *c, const struct req *r)
 {
-    return c->sys[r->channel]->base[r->table] + r->stratum;
+    return c->m->base[r->channel * c->cs->ntables + r->table] + r->stratum;
 }
 
 /* ---- choosing a complement --------------------------------------------------- */
@@ -1117,8 +1357,11 @@ static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int
                 if (c->cs->cells[s->carriers.v[s->v[w].carr + j]].reason == REASON_NONE)
                     k.newly++;
             if (k.value >= deficit) {
-                if (cov.var < 0 || k.value < cov.value ||
-                    (k.value == cov.value && cand_tie(&k, &cov)))
+                /* cost-weighted: the fewest cells newly withheld, then
+                 * the smallest */
+                if (cov.var < 0 || k.newly < cov.newly ||
+                    (k.newly == cov.newly && (k.value < cov.value ||
+                                              (k.value == cov.value && cand_tie(&k, &cov)))))
                     cov = k;
             } else if (low.var < 0 || k.value > low.value ||
                        (k.value == low.value && cand_tie(&k, &low))) {
@@ -1134,6 +1377,44 @@ static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int
 
 /* ---- phase 1: bounds from single equations ------------------------------------- */
 
+static void eq_bounds(const struct ctx *c, const struct chsys *s, int v, double *lo, double *hi)
+{
+    *lo = var_lower(c, s, v);
+    *hi = var_upper(c, s, v);
+    for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
+        int row = s->vrows[q], same = 0, opp = 0;
+        double av = 0, rhs = 0;
+        if (s->rkind.v[row] != ROW_EQ)
+            continue;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
+            if (s->rvar.v[e] == v)
+                av += s->rcoef.v[e];
+        if (av == 0)
+            continue;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++) {
+            int w = s->rvar.v[e];
+            double a = s->rcoef.v[e];
+            if (w == v)
+                continue;
+            if (var_hidden(c, s, w)) {
+                if (a * av > 0)
+                    same++;
+                else
+                    opp++;
+            } else {
+                rhs -= a * s->v[w].value;
+            }
+        }
+        double b = rhs / av;
+        if (!opp && b < *hi)
+            *hi = b;
+        if (!same && b > *lo)
+            *lo = b;
+    }
+    if (*hi < *lo)
+        *hi = *lo; /* rounding of non-integer sums */
+}
+
 /* Bounds of v from each of its rows alone (necessary conditions). Rows
  * whose own bound fails r are listed in fail (when not NULL). Returns the
  * deficit (0 when the bounds do not show a failure). */
@@ -1147,6 +1428,8 @@ static double cheap_check(const struct ctx *c, struct chsys *s, const struct req
     for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
         int row = s->vrows[q], same = 0, opp = 0;
         double av = 0, rhs = 0, scale = 0;
+        if (s->rkind.v[row] != ROW_EQ)
+            continue; /* inequalities: left to the LP */
         for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
             if (s->rvar.v[e] == v)
                 av += s->rcoef.v[e];
@@ -1195,7 +1478,7 @@ static double cheap_check(const struct ctx *c, struct chsys *s, const struct req
 static int cheap_fix(struct ctx *c, const struct req *r, struct ivec *fail, int *stuck,
                      struct ivec *added)
 {
-    struct chsys *s = c->sys[r->channel];
+    struct chsys *s = c->m;
     int v = req_var(c, r), nomem = 0;
     *stuck = 0;
     for (;;) {
@@ -1250,6 +1533,29 @@ static void complp_clear(struct complp *L)
     memset(L, 0, sizeof *L);
 }
 
+/* Tightens column j's bounds by a * x <= rhs. */
+static void col_tighten(glp_prob *lp, int j, double a, double rhs)
+{
+    int t = glp_get_col_type(lp, j);
+    double lb = glp_get_col_lb(lp, j), ub = glp_get_col_ub(lp, j);
+    int has_ub = t == GLP_UP || t == GLP_DB || t == GLP_FX;
+    int has_lb = t == GLP_LO || t == GLP_DB || t == GLP_FX;
+    double b = rhs / a;
+    if (a > 0 && (!has_ub || b < ub)) {
+        ub = b;
+        has_ub = 1;
+    } else if (a < 0 && (!has_lb || b > lb)) {
+        lb = b;
+        has_lb = 1;
+    } else {
+        return;
+    }
+    if (has_lb && has_ub && ub < lb)
+        ub = lb; /* rounding: the true values satisfy both */
+    glp_set_col_bnds(lp, j, has_lb && has_ub ? (ub > lb ? GLP_DB : GLP_FX) : has_ub ? GLP_UP : GLP_LO,
+                     has_lb ? lb : 0, has_ub ? ub : 0);
+}
+
 /* Builds the LP of the component just found by component(): one column per
  * hidden variable (>= 0), one fixed row per equation. */
 static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec *comp,
@@ -1271,23 +1577,33 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
     for (int i = 0; i < comp->n; i++)
         s->col[comp->v[i]] = i + 1;
     L->lp = glp_create_prob();
-    if (rows->n)
-        glp_add_rows(L->lp, rows->n);
+    double *rrhs = malloc(((size_t)rows->n + 1) * sizeof *rrhs);
+    if (!rrhs)
+        goto out;
     glp_add_cols(L->lp, comp->n);
     for (int i = 0; i < comp->n; i++)
         set_col_bounds(c, s, L->lp, i + 1, comp->v[i]);
-    int n = 0;
+    int n = 0, nl = 0;
     for (int i = 0; i < rows->n; i++) {
-        int r = rows->v[i];
+        int r = rows->v[i], drop = 0, n0 = n;
         double rhs = 0, scale = 0;
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
             int w = s->rvar.v[e];
             double a = s->rcoef.v[e];
             if (s->vmark[w] == s->stamp) {
                 n++;
-                ia[n] = i + 1;
+                ia[n] = nl + 1;
                 ja[n] = s->col[w];
                 ar[n] = a;
+            } else if (s->rkind.v[r] != ROW_EQ && var_hidden(c, s, w)) {
+                /* another component's variable: its least term */
+                double lo, hi;
+                eq_bounds(c, s, w, &lo, &hi);
+                double b = a < 0 ? hi : lo;
+                if (b == HUGE_VAL)
+                    drop = 1;
+                else
+                    rhs -= a * b;
             } else {
                 rhs -= a * s->v[w].value;
             }
@@ -1300,10 +1616,28 @@ static int complp_build(const struct ctx *c, struct chsys *s, const struct ivec 
         double eps = ROUND_REL * scale;
         if (fabs(rhs) <= eps)
             rhs = 0;
-        L->eps[i] = eps;
-        glp_set_row_bnds(L->lp, i + 1, GLP_FX, rhs, rhs);
-        s->lprow[r] = i + 1;
+        s->lprow[r] = 0;
+        if (s->rkind.v[r] != ROW_EQ && (drop || n == n0 + 1)) {
+            /* an inequality with one column is a bound of it; one with
+             * an unbounded term says nothing: neither is a row */
+            if (!drop)
+                col_tighten(L->lp, ja[n], ar[n], rhs + eps);
+            n = n0;
+            continue;
+        }
+        L->eps[nl] = eps;
+        rrhs[nl] = rhs;
+        s->lprow[r] = ++nl;
     }
+    if (nl)
+        glp_add_rows(L->lp, nl);
+    for (int i = 0; i < rows->n; i++) {
+        int r = rows->v[i], lr = s->lprow[r];
+        if (lr)
+            glp_set_row_bnds(L->lp, lr, s->rkind.v[r] == ROW_EQ ? GLP_FX : GLP_UP, rrhs[lr - 1],
+                             rrhs[lr - 1]);
+    }
+    free(rrhs);
     if (n)
         glp_load_matrix(L->lp, n, ia, ja, ar);
     /* No scaling: every coefficient is +-1 (scaling cost more than it saved). */
@@ -1331,7 +1665,7 @@ static int complp_extend(const struct ctx *c, struct chsys *s, struct complp *L,
         return 0;
     }
     for (int q = s->vrptr[w]; q < s->vrptr[w + 1]; q++)
-        if (s->rmark[s->vrows[q]] != s->stamp)
+        if (s->rmark[s->vrows[q]] != s->stamp || s->rkind.v[s->vrows[q]] != ROW_EQ)
             return 1;
     int *ind = malloc(((size_t)n + 1) * sizeof *ind);
     double *val = malloc(((size_t)n + 1) * sizeof *val);
@@ -1359,7 +1693,9 @@ static int complp_extend(const struct ctx *c, struct chsys *s, struct complp *L,
         double lb = glp_get_row_lb(L->lp, lr) + a * s->v[w].value;
         double ub = glp_get_row_ub(L->lp, lr) + a * s->v[w].value;
         L->eps[lr - 1] += fabs(a * s->v[w].value) * ROUND_REL;
-        if (ub > lb)
+        if (glp_get_row_type(L->lp, lr) == GLP_UP)
+            glp_set_row_bnds(L->lp, lr, GLP_UP, ub, ub);
+        else if (ub > lb)
             glp_set_row_bnds(L->lp, lr, GLP_DB, lb, ub);
         else
             glp_set_row_bnds(L->lp, lr, GLP_FX, lb, lb);
@@ -1411,7 +1747,9 @@ static double complp_solve(struct ctx *c, struct complp *L, int col, int dir)
         int nr = glp_get_num_rows(L->lp);
         for (int i = 1; i <= nr; i++) {
             double lb = glp_get_row_lb(L->lp, i), e = L->eps[i - 1];
-            if (e > 0)
+            if (e > 0 && glp_get_row_type(L->lp, i) == GLP_UP)
+                glp_set_row_bnds(L->lp, i, GLP_UP, 0, glp_get_row_ub(L->lp, i) + e);
+            else if (e > 0)
                 glp_set_row_bnds(L->lp, i, GLP_DB, lb - e, lb + e);
         }
         L->relaxed = 1;
@@ -1442,12 +1780,15 @@ static void complp_range(struct ctx *c, struct chsys *s, struct complp *L, const
                          int v, double *lo, double *hi, int *status)
 {
     *status = RANGE_OK;
-    if (glp_get_num_rows(L->lp) == 0) { /* in no equation at all (a lone total) */
-        *lo = 0;
-        *hi = HUGE_VAL;
+    int col = s->col[v];
+    if (glp_get_num_rows(L->lp) == 0) { /* in no equation (a lone total): its bounds */
+        int t = glp_get_col_type(L->lp, col);
+        *lo = glp_get_col_lb(L->lp, col);
+        *hi = t == GLP_UP || t == GLP_DB || t == GLP_FX ? glp_get_col_ub(L->lp, col) : HUGE_VAL;
+        if (t == GLP_FR || t == GLP_UP)
+            *lo = -HUGE_VAL;
         return;
     }
-    int col = s->col[v];
     /* The true values are a solution, except in pooled mode, where the
      * protected value may be a partial sum: there only kept solutions. */
     double wlo = c->p->pooled ? HUGE_VAL : s->v[v].value, whi = c->p->pooled ? -HUGE_VAL : wlo;
@@ -1481,9 +1822,11 @@ static int lp_choose(struct ctx *c, struct chsys *s, struct complp *L, const str
     bind->n = 0;
     int solved = glp_get_num_rows(L->lp) > 0 && !isnan(complp_solve(c, L, s->col[v], side_max));
     if (solved) {
-        for (int i = 0; i < rows->n; i++)
-            if (fabs(glp_get_row_dual(L->lp, i + 1)) > 1e-9 && ivec_push(bind, rows->v[i]))
+        for (int i = 0; i < rows->n; i++) {
+            int lr = s->lprow[rows->v[i]];
+            if (lr && fabs(glp_get_row_dual(L->lp, lr)) > 1e-9 && ivec_push(bind, rows->v[i]))
                 return -2;
+        }
     }
     for (int i = 0; i < rows->n; i++) {
         int r = rows->v[i];
@@ -1497,7 +1840,7 @@ static int lp_choose(struct ctx *c, struct chsys *s, struct complp *L, const str
         for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++)
             if (s->vmark[s->rvar.v[e]] == s->stamp)
                 nh++;
-        if (nh != 1)
+        if (nh != 1 || s->rkind.v[r] != ROW_EQ)
             continue;
         if (bind->n && ivec_push(bind, r))
             return -2;
@@ -1560,7 +1903,7 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
         goto out;
     for (int i = 0; i < n; i++) {
         const struct req *r = &rq->v[pend[i]];
-        struct chsys *s = c->sys[r->channel];
+        struct chsys *s = c->m;
         int v = req_var(c, r);
         /* labels given in this call are > first_label */
         if (s->clab[v] <= first_label) {
@@ -1582,7 +1925,7 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
          * of the group stays in the component of a rebuilt LP. */
         for (int i = g; i < h; i++) {
             const struct req *r = &rq->v[lab[2 * i + 1]];
-            struct chsys *s = c->sys[r->channel];
+            struct chsys *s = c->m;
             int v = req_var(c, r);
             for (;;) {
                 int st, nomem = 0, stuck;
@@ -1709,14 +2052,11 @@ int suppress_apply(struct cellset *cs, const struct suppress_params *pin,
     }
 
     glp_term_out(GLP_OFF);
-    for (size_t i = 0; i < rq.n; i++) {
-        int ch = rq.v[i].channel;
-        if (!c.sys[ch] && (rc = chsys_build(&c, ch, &c.sys[ch])))
-            goto out;
-    }
+    if ((rc = model_build(&c, &c.m)))
+        goto out;
     /* A protected value must be withheld by every measure that carries it. */
     for (size_t i = 0; i < rq.n; i++)
-        var_hide(&c, c.sys[rq.v[i].channel], req_var(&c, &rq.v[i]));
+        var_hide(&c, c.m, req_var(&c, &rq.v[i]));
     pend = malloc(rq.n * sizeof *pend);
     if (!pend) {
         rc = SUPPRESS_ENOMEM;
@@ -1749,8 +2089,7 @@ count:
         rep->cells[REASON_NONE] = cs->ncells - withheld;
     }
 out:
-    for (int ch = 0; ch < CH__COUNT; ch++)
-        chsys_free(&c.sys[ch]);
+    chsys_free(&c.m);
     cindex_free(&c.ix);
     free(rq.v);
     free(fail.v);

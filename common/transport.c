@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 
@@ -40,19 +43,25 @@ const char *transport_strerror(int err)
  * few thousand cells (well under 16 MiB); analysts send small queries and
  * may receive large result sets. Heartbeats detect dead peers within 30 s;
  * clients back off reconnects from 1 s to 60 s. */
+/* A node or an analyst needs one connection (two while reconnecting); a
+ * NAT in front of several of them a few more. Idle connections from one
+ * address beyond this are shut at accept, so that a flood of them (no key
+ * needed to open one) cannot exhaust the descriptors. */
+#define TRANSPORT_MAX_PER_SOURCE 32
+
 static const struct transport_settings settings_table[TRANSPORT__ROLES] = {
     [TRANSPORT_COORD_NODES] = {
         .name = "coordinator/nodes", .socket_type = ZMQ_ROUTER, .is_server = 1,
         .zap_domain = "nodes", .maxmsgsize = 16 << 20, .heartbeat_ivl = 10000,
         .heartbeat_timeout = 30000, .heartbeat_ttl = 30000, .handshake_ivl = 10000,
         .linger = 1000, .sndtimeo = 1000, .rcvtimeo = 1000, .router_mandatory = 1,
-        .reconnect_ivl = 0, .reconnect_ivl_max = 0},
+        .reconnect_ivl = 0, .reconnect_ivl_max = 0, .max_per_source = TRANSPORT_MAX_PER_SOURCE},
     [TRANSPORT_COORD_ANALYSTS] = {
         .name = "coordinator/analysts", .socket_type = ZMQ_ROUTER, .is_server = 1,
         .zap_domain = "analysts", .maxmsgsize = 1 << 20, .heartbeat_ivl = 10000,
         .heartbeat_timeout = 30000, .heartbeat_ttl = 30000, .handshake_ivl = 10000,
         .linger = 1000, .sndtimeo = 1000, .rcvtimeo = 1000, .router_mandatory = 1,
-        .reconnect_ivl = 0, .reconnect_ivl_max = 0},
+        .reconnect_ivl = 0, .reconnect_ivl_max = 0, .max_per_source = TRANSPORT_MAX_PER_SOURCE},
     [TRANSPORT_NODE] = {
         .name = "node", .socket_type = ZMQ_DEALER, .is_server = 0, .zap_domain = NULL,
         .maxmsgsize = 4 << 20, .heartbeat_ivl = 10000, .heartbeat_timeout = 30000,
@@ -103,7 +112,39 @@ struct transport_zap {
     int ready;    /* the thread finished binding (successfully or not) */
     int bind_rc;  /* 0 bound, else errno                               */
     atomic_ulong accepted, refused;
+    atomic_int dead;  /* the thread ended without being asked to        */
+    long stop_after;  /* test hook EQ_TEST_ZAP_STOP_AFTER (0 = off)      */
+    /* Refusal log lines (ZAP thread only): at most ZAP_LOG_BURST per
+     * ZAP_LOG_WINDOW seconds, the rest counted and reported once. */
+    time_t log_window;
+    unsigned log_lines;
+    unsigned long log_skipped;
 };
+
+#define ZAP_LOG_BURST 5
+#define ZAP_LOG_WINDOW 10
+
+/* 1 if this refusal may be logged (a flood of bad handshakes must not
+ * flood the journal); reports how many were not logged when a new window
+ * opens. */
+static int zap_may_log(struct transport_zap *z)
+{
+    time_t now = time(NULL);
+    if (now - z->log_window >= ZAP_LOG_WINDOW) {
+        if (z->log_skipped)
+            log_warnx("zap: %lu more refused handshakes were not logged (at most %d lines per "
+                      "%d s)", z->log_skipped, ZAP_LOG_BURST, ZAP_LOG_WINDOW);
+        z->log_window = now;
+        z->log_lines = 0;
+        z->log_skipped = 0;
+    }
+    if (z->log_lines < ZAP_LOG_BURST) {
+        z->log_lines++;
+        return 1;
+    }
+    z->log_skipped++;
+    return 0;
+}
 
 #define ZAP_MAX_FRAMES 8
 
@@ -214,26 +255,27 @@ static void zap_serve_one(struct transport_zap *z, void *sock)
                   nframes);
     } else if (strcmp(rq.mechanism, "CURVE") != 0 || !rq.have_key) {
         snprintf(text, sizeof text, "mechanism %s not allowed", rq.mechanism);
-        log_warnx("zap: refused %s client from %s on domain \"%s\": only CURVE is allowed",
-                  rq.mechanism, rq.address, rq.domain);
+        if (zap_may_log(z))
+            log_warnx("zap: refused %s client from %s on domain \"%s\": only CURVE is "
+                      "allowed", rq.mechanism, rq.address, rq.domain);
     } else {
         struct identity_info info;
         int rc = trust_lookup_key(z->trust, rq.key, &info);
         if (rc != ID_OK) {
             snprintf(text, sizeof text, "%s", identity_strerror(rc));
-            if (rc == ID_ERR_UNKNOWN)
+            if (zap_may_log(z) && rc == ID_ERR_UNKNOWN)
                 log_warnx("zap: refused client %s on domain \"%s\": CURVE key %s is not "
-                          "enrolled",
-                          rq.address, rq.domain, keytxt);
-            else
+                          "enrolled", rq.address, rq.domain, keytxt);
+            else if (rc != ID_ERR_UNKNOWN && zap_may_log(z))
                 log_warnx("zap: refused client %s on domain \"%s\": certificate of %s "
                           "(serial %s): %s",
                           rq.address, rq.domain, info.cn, info.serial, identity_strerror(rc));
         } else if (!transport_domain_allows(rq.domain, info.role)) {
             snprintf(text, sizeof text, "role %s not allowed", identity_role_name(info.role));
-            log_warnx("zap: refused client %s (%s) on domain \"%s\": role %s is not allowed "
-                      "there",
-                      rq.address, info.cn, rq.domain, identity_role_name(info.role));
+            if (zap_may_log(z))
+                log_warnx("zap: refused client %s (%s) on domain \"%s\": role %s is not "
+                          "allowed there",
+                          rq.address, info.cn, rq.domain, identity_role_name(info.role));
         } else {
             status = "200";
             snprintf(text, sizeof text, "OK");
@@ -281,7 +323,13 @@ static void *zap_thread(void *arg)
             zmq_close(sock);
         return NULL;
     }
+    long served = 0;
     while (!atomic_load(&z->stop)) {
+        if (z->stop_after > 0 && served >= z->stop_after) {
+            log_error("zap: EQ_TEST_ZAP_STOP_AFTER=%ld: test hook, the handler thread ends",
+                      z->stop_after);
+            break;
+        }
         zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&it, 1, POLL_MS);
         if (n < 0) {
@@ -292,9 +340,13 @@ static void *zap_thread(void *arg)
                       zmq_strerror(errno));
             break;
         }
-        if (n > 0 && (it.revents & ZMQ_POLLIN))
+        if (n > 0 && (it.revents & ZMQ_POLLIN)) {
             zap_serve_one(z, sock);
+            served++;
+        }
     }
+    if (!atomic_load(&z->stop))
+        atomic_store(&z->dead, 1);
     zmq_close(sock);
     return NULL;
 }
@@ -313,6 +365,9 @@ transport_zap_t *transport_zap_start(void *zctx, trust_t *trust)
     atomic_init(&z->stop, 0);
     atomic_init(&z->accepted, 0);
     atomic_init(&z->refused, 0);
+    atomic_init(&z->dead, 0);
+    const char *hook = getenv("EQ_TEST_ZAP_STOP_AFTER");
+    z->stop_after = hook ? strtol(hook, NULL, 10) : 0;
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cv, NULL);
     if (pthread_create(&z->thread, NULL, zap_thread, z) != 0) {
@@ -352,6 +407,11 @@ void transport_zap_stop(transport_zap_t **pz)
     *pz = NULL;
 }
 
+int transport_zap_alive(transport_zap_t *z)
+{
+    return z && !atomic_load(&z->dead);
+}
+
 void transport_zap_stats(transport_zap_t *z, unsigned long *accepted, unsigned long *refused)
 {
     if (accepted)
@@ -371,6 +431,7 @@ struct transport_sock {
     unsigned char secret[IDENTITY_KEY_LEN];
     unsigned char server_key[IDENTITY_KEY_LEN];
     char endpoint[256];  /* resolved (ZMQ_LAST_ENDPOINT)                */
+    int broken;          /* a re-bind failed: the endpoint is not served */
     char server_cn[IDENTITY_CN_MAX];
 
     pthread_t mon_thread;
@@ -383,7 +444,79 @@ struct transport_sock {
     struct transport_events ev;
     time_t last_fail_log;
     unsigned long fails_unlogged;
+    /* Open accepted connections by descriptor (monitor thread only), for
+     * the per-source cap. */
+    struct conn { int fd; char addr[INET6_ADDRSTRLEN]; } *conns;
+    size_t nconns, capconns;
+    time_t last_cap_log;
+    unsigned long cap_unlogged;
 };
+
+/* The peer address of an accepted descriptor, without the port ("" if it
+ * is not an IP socket). */
+static void peer_addr(int fd, char out[INET6_ADDRSTRLEN])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    out[0] = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, INET6_ADDRSTRLEN);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, INET6_ADDRSTRLEN);
+}
+
+static void conn_forget(struct transport_sock *s, int fd)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i].fd == fd) {
+            s->conns[i] = s->conns[--s->nconns];
+            return;
+        }
+}
+
+/* An accepted connection: counted against its source, or shut (the
+ * engine then sees end of file and closes it) when the source has
+ * max_per_source open already. */
+static void conn_accepted(struct transport_sock *s, int fd)
+{
+    if (s->set.max_per_source <= 0 || fd < 0)
+        return;
+    conn_forget(s, fd); /* a descriptor number reused after a missed event */
+    char addr[INET6_ADDRSTRLEN];
+    peer_addr(fd, addr);
+    if (!addr[0])
+        return;
+    int same = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        same += strcmp(s->conns[i].addr, addr) == 0;
+    if (same >= s->set.max_per_source) {
+        shutdown(fd, SHUT_RDWR);
+        time_t now = time(NULL);
+        if (now - s->last_cap_log >= 10) {
+            log_warnx("%s: connection from %s shut: %d connections from that address are open "
+                      "(the cap per source)%s", s->set.name, addr, same,
+                      s->cap_unlogged ? "; more were shut since the last line" : "");
+            s->last_cap_log = now;
+            s->cap_unlogged = 0;
+        } else {
+            s->cap_unlogged++;
+        }
+        return;
+    }
+    if (s->nconns == s->capconns) {
+        size_t cap = s->capconns ? 2 * s->capconns : 64;
+        struct conn *p = realloc(s->conns, cap * sizeof *p);
+        if (!p)
+            return;
+        s->conns = p;
+        s->capconns = cap;
+    }
+    s->conns[s->nconns].fd = fd;
+    snprintf(s->conns[s->nconns].addr, sizeof s->conns[s->nconns].addr, "%s", addr);
+    s->nconns++;
+}
 
 static void note_failure(struct transport_sock *s, unsigned long *counter, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -447,6 +580,7 @@ static void handle_event(struct transport_sock *s, uint16_t event, uint32_t valu
         s->ev.accepted++;
         pthread_mutex_unlock(&s->mu);
         log_debug("%s: accepted a connection on %s", s->set.name, addr);
+        conn_accepted(s, (int)value);
         break;
     case ZMQ_EVENT_CONNECT_RETRIED:
         pthread_mutex_lock(&s->mu);
@@ -457,6 +591,7 @@ static void handle_event(struct transport_sock *s, uint16_t event, uint32_t valu
         pthread_mutex_lock(&s->mu);
         s->ev.disconnected++;
         pthread_mutex_unlock(&s->mu);
+        conn_forget(s, (int)value);
         log_debug("%s: disconnected from %s", s->set.name, addr);
         break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
@@ -815,6 +950,7 @@ void transport_sock_destroy(transport_sock_t **ps)
     OPENSSL_cleanse(s->secret, sizeof s->secret);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    free(s->conns);
     free(s);
     *ps = NULL;
 }
@@ -917,6 +1053,7 @@ int transport_server_reset(transport_sock_t *s)
         return TRANSPORT_ERR_ARG;
     if (zmq_unbind(s->sock, s->endpoint) != 0) {
         log_error("%s: cannot unbind %s: %s", s->set.name, s->endpoint, zmq_strerror(errno));
+        s->broken = 1;
         return TRANSPORT_ERR_ZMQ;
     }
     /* The listener closes asynchronously: retry the bind for up to 2 s. */
@@ -932,7 +1069,13 @@ int transport_server_reset(transport_sock_t *s)
         nanosleep(&ts, NULL);
     }
     log_error("%s: cannot re-bind %s: %s", s->set.name, s->endpoint, zmq_strerror(errno));
+    s->broken = 1;
     return TRANSPORT_ERR_ZMQ;
+}
+
+int transport_sock_broken(const transport_sock_t *s)
+{
+    return !s || s->broken;
 }
 
 int transport_recv(transport_sock_t *s, zmq_msg_t *body, unsigned char *peer_id,

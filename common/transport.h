@@ -74,6 +74,8 @@ struct transport_settings {
     int router_mandatory;   /* ZMQ_ROUTER_MANDATORY (ROUTER only)            */
     int reconnect_ivl;      /* ZMQ_RECONNECT_IVL, ms (clients)               */
     int reconnect_ivl_max;  /* ZMQ_RECONNECT_IVL_MAX, ms (clients)           */
+    int max_per_source;     /* servers: open TCP connections allowed from one
+                               address (more are shut at once); 0 = no cap  */
 };
 
 /* The table entry for a role (static; never NULL for a valid role). */
@@ -95,6 +97,11 @@ transport_zap_t *transport_zap_start(void *zctx, trust_t *trust);
 void transport_zap_stop(transport_zap_t **zap);
 /* Requests answered 200 / 400 (or 500) so far. */
 void transport_zap_stats(transport_zap_t *zap, unsigned long *accepted, unsigned long *refused);
+/* 0 once the handler thread has ended without transport_zap_stop (a poll
+ * failure): libzmq then lets every CURVE key through, so the server must
+ * stop at once. Test hook: EQ_TEST_ZAP_STOP_AFTER=N in the environment at
+ * transport_zap_start ends the thread after N requests. */
+int transport_zap_alive(transport_zap_t *zap);
 
 /* --- sockets ----------------------------------------------------------- */
 
@@ -186,5 +193,8 @@ int transport_send(transport_sock_t *s, const unsigned char *peer_id, size_t pee
  * that each peer must pass ZAP again. Called by transport_recv after a
  * revoked or expired peer; exposed for an operator's "reload". */
 int transport_server_reset(transport_sock_t *s);
+/* 1 after a failed unbind or re-bind (the endpoint is no longer served,
+ * or served by whoever took the port): the server must stop. */
+int transport_sock_broken(const transport_sock_t *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "atomic_file.h"
+#include "envelope.h"
 #include "equity.pb-c.h"
 #include "version.h"
 
@@ -31,6 +32,30 @@ int wire_meta_init(struct submission_meta *meta, const struct cellset *cs)
     if (!gmtime_r(&now, &tm))
         return -1;
     strftime(meta->created_at, sizeof meta->created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return 0;
+}
+
+static int reason_word_ok(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n >= sizeof ((struct wire_rejected *)0)->reason)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'a' && r[i] <= 'z') || r[i] == '_'))
+            return 0;
+    return 1;
+}
+
+int wire_meta_add_rejected(struct submission_meta *meta, const char *reason, uint64_t rows)
+{
+    if (rows == 0)
+        return 0;
+    if (meta->n_rejected >= WIRE_MAX_REJECTED || !reason_word_ok(reason))
+        return -1;
+    struct wire_rejected *r = &meta->rejected[meta->n_rejected++];
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->fewer_than_k = rows < meta->k;
+    r->rows = r->fewer_than_k ? 0 : rows;
     return 0;
 }
 
@@ -59,6 +84,18 @@ int wire_submission_pack(const struct cellset *cs, const struct submission_meta 
     sub.created_at = (char *)meta->created_at;
     sub.software = (char *)meta->software;
     sub.request_sha256 = (char *)meta->request_sha256;
+    Equity__V1__RejectedRows rj[WIRE_MAX_REJECTED], *rjp[WIRE_MAX_REJECTED];
+    int nrj = meta->n_rejected < 0 ? 0 : meta->n_rejected > WIRE_MAX_REJECTED ? WIRE_MAX_REJECTED
+                                                                              : meta->n_rejected;
+    for (int i = 0; i < nrj; i++) {
+        equity__v1__rejected_rows__init(&rj[i]);
+        rj[i].reason = (char *)meta->rejected[i].reason;
+        rj[i].rows = meta->rejected[i].fewer_than_k ? 0 : meta->rejected[i].rows;
+        rj[i].fewer_than_k = meta->rejected[i].fewer_than_k != 0;
+        rjp[i] = &rj[i];
+    }
+    sub.n_rejected = (size_t)nrj;
+    sub.rejected = rjp;
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
         Equity__V1__Cell *pc = &cells[i];
@@ -170,6 +207,33 @@ int wire_submission_unpack(const uint8_t *buf, size_t len, struct cellset **out,
         goto out;
     }
     meta->dominance = sub->dominance;
+    if (sub->n_rejected > WIRE_MAX_REJECTED) {
+        snprintf(err, errlen, "too many rejected-row reasons (%zu > %d)", sub->n_rejected,
+                 WIRE_MAX_REJECTED);
+        goto out;
+    }
+    for (size_t i = 0; i < sub->n_rejected; i++) {
+        const Equity__V1__RejectedRows *r = sub->rejected[i];
+        if (!reason_word_ok(r->reason)) {
+            snprintf(err, errlen, "rejected rows %zu: the reason is not a short lowercase word", i);
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(sub->rejected[j]->reason, r->reason) == 0) {
+                snprintf(err, errlen, "rejected rows: reason \"%s\" twice", r->reason);
+                goto out;
+            }
+        if (r->fewer_than_k ? r->rows != 0 : r->rows < sub->k) {
+            snprintf(err, errlen, "rejected rows \"%s\": %s", r->reason,
+                     r->fewer_than_k ? "fewer_than_k with a number"
+                                     : "a count below k (must be sent as fewer_than_k)");
+            goto out;
+        }
+        struct wire_rejected *w = &meta->rejected[meta->n_rejected++];
+        snprintf(w->reason, sizeof w->reason, "%s", r->reason);
+        w->rows = r->rows;
+        w->fewer_than_k = r->fewer_than_k;
+    }
     if (sub->n_cells > WIRE_MAX_CELLS) {
         snprintf(err, errlen, "too many cells (%zu > %d)", sub->n_cells, WIRE_MAX_CELLS);
         goto out;
@@ -228,38 +292,85 @@ out:
     return rc;
 }
 
+static int whole(double v)
+{
+    return v == floor(v);
+}
+
+/* A released count in [1, k-1] (privacy.md, primary suppression). */
+static int small(double v, unsigned k)
+{
+    return v >= 1 && v < (double)k;
+}
+
 int wire_cells_check(const struct cellset *cs, unsigned k, char *err, size_t errlen)
 {
     char label[256];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        if (c->reason != REASON_NONE)
-            continue;
         const struct measure_def *m = catalog_measure(c->measure);
-        cellset_stratum_label(cs, c, label, sizeof label);
-        if (!finite_nonneg(c->members) || !finite_nonneg(c->member_months) ||
-            !finite_nonneg(c->denominator) || !finite_nonneg(c->numerator) ||
-            !finite_nonneg(c->sum_sq)) {
-            snprintf(err, errlen, "%s %s=%s: negative or non-finite number", m->name,
-                     cs->tables[c->table].name, label);
-            return -1;
+        const char *tname = cs->tables[c->table].name;
+        const char *why = NULL;
+        if (c->reason == REASON_MIN_ORGS || c->reason == REASON_PARTIAL) {
+            why = "a pooled reason in an organization's submission";
+        } else if (c->reason != REASON_NONE) {
+            continue;
+        } else if (!finite_nonneg(c->members) || !finite_nonneg(c->member_months) ||
+                   !finite_nonneg(c->denominator) || !finite_nonneg(c->numerator) ||
+                   !finite_nonneg(c->sum_sq)) {
+            why = "negative or non-finite number";
+        } else if (!whole(c->members) || (m->numerator_is_count && !whole(c->numerator)) ||
+                   (m->denominator_is_count && !whole(c->denominator))) {
+            why = "a count that is not a whole number";
+        } else if (small(c->members, k)) {
+            why = "members below k";
+        } else if (m->numerator_is_count && small(c->numerator, k)) {
+            why = "a count below k";
+        } else if (m->denominator_is_count && small(c->denominator, k)) {
+            why = "a denominator count below k";
+        } else if (m->kind == KIND_PROPORTION && c->numerator > c->denominator) {
+            why = "numerator above denominator";
+        } else if (m->kind == KIND_PROPORTION && small(c->denominator - c->numerator, k)) {
+            why = "a complement (denominator - numerator) below k";
+        } else if (c->members == 0 && (c->member_months != 0 || c->denominator != 0 ||
+                                       c->numerator != 0 || c->sum_sq != 0)) {
+            why = "numbers for a stratum with no members";
+        } else if (c->member_months > 12.0 * c->members + 1e-6) {
+            why = "more than 12 member months per member";
         }
-        if (c->members > 0 && c->members < k) {
-            snprintf(err, errlen, "%s %s=%s: released cell with %.0f members, below k=%u",
-                     m->name, cs->tables[c->table].name, label, c->members, k);
-            return -1;
-        }
-        if (m->kind == KIND_PROPORTION && c->numerator > c->denominator) {
-            snprintf(err, errlen, "%s %s=%s: numerator above denominator", m->name,
-                     cs->tables[c->table].name, label);
-            return -1;
-        }
-        if (c->member_months > 12.0 * c->members + 1e-6) {
-            snprintf(err, errlen, "%s %s=%s: more than 12 member months per member", m->name,
-                     cs->tables[c->table].name, label);
+        if (why) {
+            cellset_stratum_label(cs, c, label, sizeof label);
+            snprintf(err, errlen, "%s %s=%s: %s (k=%u)", m->name, tname, label, why, k);
             return -1;
         }
     }
+    return 0;
+}
+
+int wire_cells_fit_request(const struct cellset *cs, const struct round_request *req,
+                           char *err, size_t errlen)
+{
+    if (strcmp(cs->period, req->period) != 0) {
+        snprintf(err, errlen, "submission is for period \"%.31s\", the round's is \"%.31s\"",
+                 cs->period, req->period);
+        return -1;
+    }
+    for (int t = 0; t < cs->ntables; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        int asked = tb->ndim == 0 || (tb->ndim == 1 && req->strat_on[tb->dim[0]]);
+        for (int i = 0; tb->ndim == 2 && !asked && i < req->n_inter; i++)
+            asked = req->inter[i][0] == tb->dim[0] && req->inter[i][1] == tb->dim[1];
+        if (!asked) {
+            snprintf(err, errlen, "table \"%s\" is not in the round's request", tb->name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cs->ncells; i++)
+        if (!req->measure_on[cs->cells[i].measure]) {
+            snprintf(err, errlen, "measure \"%s\" is not in the round's request",
+                     catalog_measure(cs->cells[i].measure)->name);
+            return -1;
+        }
     return 0;
 }
 

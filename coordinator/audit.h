@@ -17,11 +17,21 @@
  *              i.e. "seq\ttime\tevent\tdetails\tprev_hash\t"
  *
  * Appends take an exclusive flock on the file (the daemon and the CLI
- * both append) and fsync before returning. audit_append_many writes
- * several entries under one lock with one fsync (the daemon's group
- * commit); the lines are the same as if each had been appended alone. Removing an entry breaks the
- * seq sequence or the prev_hash link; altering one breaks its hash. (Cutting
- * off the newest entries is not detectable from the file alone.)
+ * both append) and fsync before returning. A writer (audit_writer_open ..
+ * _commit) chains several entries under one lock and writes them with one
+ * write and one fsync (the daemon's group commit); the lines are the same
+ * as if each had been appended alone. Removing an entry breaks the seq
+ * sequence or the prev_hash link; altering one breaks its hash. Cutting off
+ * the newest entries is not detectable from the file alone: the
+ * coordinator keeps the head of the chain (seq and hash, the "anchor") in
+ * its SQLite store, moved in the same transaction as what the entries
+ * record (rounds.c), and audit_verify_anchored checks the file against it.
+ *
+ * A torn tail (a write cut short by a crash: the file does not end with a
+ * newline) is cut off when the log is next opened for appending, back to
+ * the last whole entry, and an entry "repair" records how many bytes were
+ * removed and their SHA-256. A malformed whole last line is not repaired:
+ * appends fail until an operator looks (audit verify).
  */
 #ifndef EQ_COORD_AUDIT_H
 #define EQ_COORD_AUDIT_H
@@ -30,10 +40,37 @@
 
 #define AUDIT_MAX_DETAILS 16384
 
+/* An open, locked log to append to (see above). */
+typedef struct audit_writer audit_writer_t;
+
+/* Opens path (created 0640 if missing), takes the exclusive lock and reads
+ * the last entry; a torn tail is repaired (cut off, "repair" entry written
+ * and flushed at once). NULL on failure (logged: cannot open, lock or read,
+ * the last whole entry is malformed). */
+audit_writer_t *audit_writer_open(const char *path);
+/* Chains one entry after the last one (kept in memory until commit).
+ * details as for audit_append. 0, or -1 (logged) and the writer is failed:
+ * commit then writes nothing. */
+int audit_writer_add(audit_writer_t *w, const char *event, const char *details);
+/* Compares the log's head with the store's anchor (seq, hash; seq 0 = no
+ * anchor yet): if the log ends before the anchor, or its entry at the
+ * anchor's seq has another hash, logs an error and adds a "repair" entry
+ * that records it (returns 1); 0 if the log reaches the anchor; -1 if the
+ * entry could not be added. */
+int audit_writer_anchor(audit_writer_t *w, long anchor_seq, const char *anchor_hash);
+/* seq and hash of the last entry chained (pending ones included). */
+void audit_writer_head(const audit_writer_t *w, long *seq, char hash[65]);
+/* Writes the pending entries with one write and one fsync, unlocks, frees
+ * w. 0, or -1 (logged): then none or only some of them may be on disk (a
+ * torn tail, repaired at the next open). */
+int audit_writer_commit(audit_writer_t *w);
+/* Unlocks and frees w without writing the pending entries. NULL is fine. */
+void audit_writer_abort(audit_writer_t *w);
+
 /* Appends one entry. details_json must be a JSON object in compact form
  * without newlines or tabs (NULL = "{}"). Returns 0, or -1 (logged: cannot
- * open/lock/write the file, the last entry is torn or unparsable, details
- * too long or not a single line). */
+ * open/lock/write the file, the last whole entry is unparsable, details too
+ * long or not a single line). A torn tail is repaired first (see above). */
 int audit_append(const char *path, const char *event, const char *details_json);
 
 /* One entry for audit_append_many. */
@@ -65,5 +102,13 @@ int audit_appendf(const char *path, const char *event, ...);
  * -1 if the file cannot be read (message in err). A missing file is an
  * empty, intact log. */
 int audit_verify(const char *path, long *entries, char *err, size_t errlen);
+
+/* audit_verify, and also against the store's anchor (anchor_seq 0: none):
+ * the log must reach entry anchor_seq and that entry's hash must be
+ * anchor_hash, else 1 ("the newest N entries were cut off", "the log was
+ * replaced"). *repairs (may be NULL) receives the number of "repair"
+ * entries (torn tails cut off, entries lost in a crash). */
+int audit_verify_anchored(const char *path, long anchor_seq, const char *anchor_hash,
+                          long *entries, long *repairs, char *err, size_t errlen);
 
 #endif

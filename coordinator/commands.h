@@ -7,6 +7,8 @@
 #define EQ_COORD_COMMANDS_H
 
 int coord_cmd_metrics(int argc, char **argv);
+/* report_cli.c */
+int coord_cmd_report(int argc, char **argv);
 /* cmd_service.c */
 int coord_cmd_check_config(int argc, char **argv);
 int coord_cmd_run(int argc, char **argv);

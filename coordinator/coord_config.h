@@ -22,6 +22,7 @@ struct coord_config {
     char node_endpoint[256];
     char analyst_endpoint[256];
     int max_message_bytes;
+    int max_connections_per_source;
     int poll_ms;
     /* [identity] */
     char ca[1024];

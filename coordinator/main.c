@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"check-config", coord_cmd_check_config, "validate the configuration, keys and certificates"},
     {"audit", coord_cmd_audit, "verify the hash-chained audit log"},
     {"metrics", coord_cmd_metrics, "compute the metrics of a cells CSV (metrics.md)"},
+    {"report", coord_cmd_report, "write a released round's HTML report (report.html)"},
 };
 
 static void usage(FILE *f)

@@ -25,14 +25,39 @@
 
 #include "atomic_file.h"
 #include "log.h"
+#include "metrics_params.h"
 #include "metrics_stats.h"
 
 struct metrics_out {
     struct metrics_row *rows;
     size_t n, cap;
+    char period[32]; /* the `period` column of every row */
 };
 
 /* ---- parameters ---------------------------------------------------------- */
+
+const char *metrics_measure_unit(int measure)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    if (!m)
+        return "";
+    switch (m->kind) {
+    case KIND_PROPORTION: return "proportion (0-1)";
+    case KIND_RATE: return "per 1,000 member-years";
+    case KIND_MEAN: return "mean score";
+    case KIND_PMPM: return "USD per member per month";
+    case KIND_COUNT:
+    default: return "members";
+    }
+}
+
+const char *metrics_better_name(int measure)
+{
+    const struct measure_def *m = catalog_measure(measure);
+    if (!m || m->better == BETTER_NONE)
+        return "none";
+    return m->better == BETTER_HIGHER ? "higher" : "lower";
+}
 
 void metrics_params_default(struct metrics_params *p)
 {
@@ -47,6 +72,9 @@ void metrics_params_default(struct metrics_params *p)
     p->mssp_threshold = 0.20;
     p->mssp_cap = 10;
     p->capitation_base = NAN;
+    p->heba_top_pbpm = 30;
+    p->heba_bottom_pbpm = 6;
+    p->std_population = STDPOP_US2000_11;
 }
 
 int metrics_params_set_reference(struct metrics_params *p, const char *s)
@@ -83,6 +111,11 @@ void metrics_out_destroy(metrics_out **out)
     free((*out)->rows);
     free(*out);
     *out = NULL;
+}
+
+void metrics_out_set_period(metrics_out *out, const char *period)
+{
+    snprintf(out->period, sizeof out->period, "%s", period ? period : "");
 }
 
 size_t metrics_out_count(const metrics_out *out)
@@ -202,7 +235,7 @@ static void csv_num(FILE *f, double v)
 int metrics_out_write(const metrics_out *out, FILE *f)
 {
     fputs("round,measure,stratifier,stratum,metric,value,lower,upper,reference,flags,se,"
-          "n_orgs,n_withheld\n", f);
+          "n_orgs,n_withheld,period,label,unit,better\n", f);
     for (size_t i = 0; i < out->n; i++) {
         const struct metrics_row *r = &out->rows[i];
         const char *strs[] = {r->round, r->measure, r->stratifier, r->stratum, r->metric};
@@ -227,7 +260,14 @@ int metrics_out_write(const metrics_out *out, FILE *f)
         fputc(',', f);
         if (r->n_withheld >= 0)
             fprintf(f, "%d", r->n_withheld);
-        fputc('\n', f);
+        fputc(',', f);
+        csv_str(f, out->period);
+        int m = catalog_measure_find(r->measure);
+        fputc(',', f);
+        csv_str(f, m >= 0 ? catalog_measure(m)->label : "");
+        fputc(',', f);
+        csv_str(f, m >= 0 ? metrics_measure_unit(m) : "");
+        fprintf(f, ",%s\n", m >= 0 ? metrics_better_name(m) : "");
     }
     return ferror(f) ? -1 : 0;
 }
@@ -371,6 +411,108 @@ static int emit_estimates(const struct cellset *cs, const struct measure_def *m,
 
 /* ---- age standardisation (section 2) -------------------------------------- */
 
+/* The cell that row `o` of table t adds up to: the same measure's cell of
+ * the outer stratifier's one-way table (or of the total when t is age_std
+ * alone). NULL when that table or stratum is not in the cell set. */
+static const struct cell *dsr_row_margin(const struct cellset *cs, int measure,
+                                         const struct cell_table *t, int od, int o)
+{
+    if (od < 0) {
+        int tt = cellset_find_table(cs, "total");
+        return tt < 0 ? NULL : cellset_get(cs, measure, tt, 0);
+    }
+    int tt = cellset_find_table(cs, catalog_stratifier_name(t->dim[od]));
+    if (tt < 0 || cs->tables[tt].ndim != 1)
+        return NULL;
+    for (int l = 0; l < cs->tables[tt].card[0]; l++)
+        if (strcmp(cs->tables[tt].labels[0][l], t->labels[od][o]) == 0)
+            return cellset_get(cs, measure, tt, l);
+    return NULL;
+}
+
+static int cell_whole(const struct cell *c)
+{
+    return c && c->reason == REASON_NONE && c->n_withheld == 0;
+}
+
+/*
+ * Withheld age cells collapsed with their neighbours (docs/metrics.md,
+ * "Age standardisation"): the standard age groups from the youngest to the
+ * oldest withheld one (at least two groups) become one group with the
+ * summed weight, whose events and member months are the row's margin minus
+ * the row's released cells outside it. That is arithmetic every reader can
+ * do on the released cells, so nothing withheld is recovered: the collapsed
+ * group is at least two standard groups wide and never one cell alone.
+ * Possible only when the margin and every released cell of the row are
+ * whole (not partial), and every age group's cell is in the set. Fills
+ * x, mm, w (n entries) and returns n, or 0 when not possible.
+ */
+static int dsr_collapse(const struct cellset *cs, int measure, const struct cell_table *t, int od,
+                        int o, const struct cell *const cells[AGESTD__COUNT + 1],
+                        const double wstd[AGESTD__COUNT], double *x, double *mm, double *w,
+                        int *lo_out, int *hi_out)
+{
+    const struct cell *margin = dsr_row_margin(cs, measure, t, od, o);
+    if (!cell_whole(margin))
+        return 0;
+    int lo = -1, hi = -1;
+    double wx = margin->numerator, wm = margin->member_months;
+    for (int i = 0; i <= AGESTD__COUNT; i++) {
+        const struct cell *c = cells[i];
+        if (!c) {
+            if (i < AGESTD__COUNT)
+                return 0; /* an age group the table does not hold */
+            continue;     /* no UNKNOWN cell: no member of unknown age */
+        }
+        if (c->n_withheld > 0)
+            return 0;
+        if (c->reason != REASON_NONE) {
+            if (i == AGESTD__COUNT)
+                return 0; /* unknown age withheld: it would mix into the sum */
+            if (lo < 0)
+                lo = i;
+            hi = i;
+            continue;
+        }
+        wx -= c->numerator;
+        wm -= c->member_months;
+    }
+    if (lo < 0)
+        return 0;
+    if (lo == hi) {
+        if (hi + 1 < AGESTD__COUNT)
+            hi++;
+        else
+            lo--;
+    }
+    /* Released cells inside the span join it. */
+    double sx = wx, sm = wm, sw = 0;
+    for (int i = lo; i <= hi; i++) {
+        if (cells[i]->reason == REASON_NONE) {
+            sx += cells[i]->numerator;
+            sm += cells[i]->member_months;
+        }
+        sw += wstd[i];
+    }
+    if (!(sm > 0) || sx < 0)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < AGESTD__COUNT; i++) {
+        if (i == lo) {
+            x[n] = sx, mm[n] = sm, w[n] = sw, n++;
+            continue;
+        }
+        if (i > lo && i <= hi)
+            continue;
+        if (!(cells[i]->member_months > 0))
+            return 0;
+        x[n] = cells[i]->numerator, mm[n] = cells[i]->member_months, w[n] = wstd[i], n++;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return n;
+}
+
 static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
                     const struct measure_def *m, int measure, int table, metrics_out *out)
 {
@@ -381,10 +523,12 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
             ad = d;
     if (ad < 0 || m->kind != KIND_RATE)
         return 0;
+    double wstd[AGESTD__COUNT];
+    int have_weights = std_population_weights(p->std_population, wstd) == 0;
     int od = t->ndim == 2 ? 1 - ad : -1;
     int nouter = od >= 0 ? t->card[od] : 1;
-    int age_idx[AGESTD__COUNT];
-    for (int i = 0; i < AGESTD__COUNT; i++) {
+    int age_idx[AGESTD__COUNT + 1]; /* + UNKNOWN */
+    for (int i = 0; i <= AGESTD__COUNT; i++) {
         age_idx[i] = -1;
         for (int l = 0; l < t->card[ad]; l++)
             if (strcmp(t->labels[ad][l], age_std_codes[i]) == 0)
@@ -392,40 +536,62 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
     }
     for (int o = 0; o < nouter; o++) {
         const char *label = od >= 0 ? t->labels[od][o] : "all";
-        double x[AGESTD__COUNT], mm[AGESTD__COUNT];
-        int any = 0, missing = 0;
+        const struct cell *cells[AGESTD__COUNT + 1];
+        double x[AGESTD__COUNT], mm[AGESTD__COUNT], w[AGESTD__COUNT];
+        int any = 0, withheld = 0, no_months = 0, n = AGESTD__COUNT;
         struct metrics_row *r = row_add(out, cs->round, m->name, t->name, label, "dsr");
         if (!r)
             return -1;
-        for (int i = 0; i < AGESTD__COUNT; i++) {
+        for (int i = 0; i <= AGESTD__COUNT; i++) {
             const struct cell *c = NULL;
             if (age_idx[i] >= 0) {
                 int s = od < 0 ? age_idx[i]
                         : ad == 0 ? age_idx[i] * t->card[1] + o : o * t->card[1] + age_idx[i];
                 c = cellset_get(cs, measure, table, s);
             }
+            cells[i] = c;
+            if (i == AGESTD__COUNT)
+                continue; /* unknown age: not standardised */
             if (c)
                 any = 1;
             row_cell(r, c);
-            if (!c || c->reason != REASON_NONE || !(c->member_months > 0)) {
-                if (c && c->reason != REASON_NONE)
-                    flag_add(r, cell_reason_name(c->reason));
-                missing = 1;
+            if (!c || c->reason != REASON_NONE) {
+                withheld = 1;
                 continue;
             }
+            if (!(c->member_months > 0))
+                no_months = 1;
             x[i] = c->numerator;
             mm[i] = c->member_months;
+            w[i] = wstd[i];
         }
         if (!any) {
             out->n--; /* no age cells at all for this level: no row */
             continue;
         }
-        if (missing) {
+        if (!have_weights) {
+            flag_add(r, "undefined");
+            continue;
+        }
+        if (withheld) {
+            int lo, hi;
+            n = no_months ? 0 : dsr_collapse(cs, measure, t, od, o, cells, wstd, x, mm, w, &lo, &hi);
+            if (n == 0) {
+                for (int i = 0; i < AGESTD__COUNT; i++)
+                    if (cells[i] && cells[i]->reason != REASON_NONE)
+                        flag_add(r, cell_reason_name(cells[i]->reason));
+                flag_add(r, "input_suppressed");
+                continue;
+            }
+            char f[64];
+            snprintf(f, sizeof f, "ages_collapsed:%s..%s", age_std_codes[lo], age_std_codes[hi]);
+            flag_add(r, f);
+        } else if (no_months) {
             flag_add(r, "input_suppressed");
             continue;
         }
         struct mstat s;
-        int rc = mstat_dsr(AGESTD__COUNT, x, mm, age_std_weights, p->min_count, p->conf, &s);
+        int rc = mstat_dsr(n, x, mm, w, p->min_count, p->conf, &s);
         if (rc == MSTAT_EMINCOUNT)
             flag_add(r, "min_count");
         else if (rc != MSTAT_OK)
@@ -588,6 +754,7 @@ static int emit_pairwise(const struct cellset *cs, const struct metrics_params *
             }
             if (!g[j].released) {
                 row_withheld(r, g[j].c);
+                flag_add(r, "input_suppressed");
                 if (k == 2)
                     excess_partial = 1;
                 continue;
@@ -1019,7 +1186,7 @@ static int emit_heba(const struct cellset *cs, const struct metrics_params *p, m
             continue;
         }
         double mt = top ? top->member_months : 0, mb = bottom ? bottom->member_months : 0;
-        if (mstat_heba(mt, mb, mall, &pbpm, &total) != MSTAT_OK) {
+        if (mstat_heba(mt, mb, mall, p->heba_top_pbpm, p->heba_bottom_pbpm, &pbpm, &total) != MSTAT_OK) {
             flag_add(r, "undefined");
             continue;
         }
@@ -1065,6 +1232,8 @@ static int emit_mssp(const struct cellset *cs, const struct metrics_params *p, m
 
 int metrics_compute(const struct cellset *cs, const struct metrics_params *p, metrics_out *out)
 {
+    if (!out->period[0])
+        metrics_out_set_period(out, cs->period);
     int maxstrata = 1;
     for (int t = 0; t < cs->ntables; t++)
         if (cs->tables[t].nstrata > maxstrata)

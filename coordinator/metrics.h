@@ -10,7 +10,9 @@
  * metrics_stats.h.
  *
  * Rows: round,measure,stratifier,stratum,metric,value,lower,upper,
- * reference,flags,se,n_orgs,n_withheld. A value that is not computed has
+ * reference,flags,se,n_orgs,n_withheld,period,label,unit,better (the last
+ * four: the round's period, and the measure's label, unit and better
+ * direction from the catalog). A value that is not computed has
  * empty value, lower, upper and se and its reason in flags; it is never 0.
  * Per-organization rows name the organization in `reference` as "org:NAME".
  * Metric names beyond section 8's list (documented in docs/metrics.md):
@@ -48,7 +50,19 @@ struct metrics_params {
     double mssp_cap;            /* 10                                             */
     double unit_cost[M__COUNT]; /* dollars per event for excess; 0 = not set     */
     double capitation_base;     /* dollars; capitation rows only when > 0 (NaN)  */
+    double heba_top_pbpm;       /* HEBA: USD per month added per top member (30) */
+    double heba_bottom_pbpm;    /* HEBA: USD per month taken per bottom one (6)  */
+    int std_population;         /* enum std_population (metrics_params.h; 0 =
+                                 * the 11-group 2000 US standard)               */
 };
+
+/* The unit of a measure's estimate, for people and for the `unit` column:
+ * "% of eligible members" style strings per kind (proportion: "proportion
+ * (0-1)", rate: "per 1,000 member-years", mean: "mean score", pmpm: "USD per
+ * member per month", count: "members"). Borrowed, static. */
+const char *metrics_measure_unit(int measure);
+/* "higher", "lower" or "none" (the catalog's better direction). */
+const char *metrics_better_name(int measure);
 
 /* Fills the defaults of metrics.md. */
 void metrics_params_default(struct metrics_params *p);
@@ -72,6 +86,9 @@ typedef struct metrics_out metrics_out;
 
 metrics_out *metrics_out_new(void);
 void metrics_out_destroy(metrics_out **out);
+/* The period written in every row's `period` column ("" by default;
+ * metrics_compute sets it from the cell set's period when it is empty). */
+void metrics_out_set_period(metrics_out *out, const char *period);
 size_t metrics_out_count(const metrics_out *out);
 /* Borrowed pointer, valid until the next row is added. */
 const struct metrics_row *metrics_out_row(const metrics_out *out, size_t i);

@@ -22,6 +22,7 @@
 #include "commands.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_params.h"
 
 static void usage(FILE *f)
 {
@@ -29,7 +30,7 @@ static void usage(FILE *f)
           "                                  [--reference best|largest|total|VALUE]\n"
           "                                  [--stratifier NAME] [--conf 0.95]\n"
           "                                  [--min-denominator N] [--mssp-scaler X]\n"
-          "                                  [--capitation-base USD]\n"
+          "                                  [--capitation-base USD] [--params FILE]\n"
           "                                  [--baseline BASE.csv --incentive-pool USD\n"
           "                                   --incentive-measure NAME\n"
           "                                   --incentive-stratifier NAME --focal VALUE\n"
@@ -50,6 +51,9 @@ static void usage(FILE *f)
           "  --mssp-scaler X       quality scaler for MSSP-style equity points\n"
           "  --capitation-base USD adds `capitation` rows (base * relativity) for each\n"
           "                        group of a PMPM measure\n"
+          "  --params FILE         metric parameters (docs/metrics.md): unit costs per\n"
+          "                        measure, HEBA amounts, MSSP threshold and cap,\n"
+          "                        standard population; options after it override it\n"
           "  -h, --help            this help\n"
           "\n"
           "Gap-closure incentive (all five options together; adds one `incentive` row\n"
@@ -143,6 +147,7 @@ int coord_cmd_metrics(int argc, char **argv)
         {"incentive-stratifier", required_argument, NULL, 'S'},
         {"focal", required_argument, NULL, 'f'},
         {"incentive-mode", required_argument, NULL, 'E'},
+        {"params", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct metrics_params p;
@@ -191,6 +196,12 @@ int coord_cmd_metrics(int argc, char **argv)
         case 'K':
             if (parse_dollars("--capitation-base", optarg, &p.capitation_base))
                 return 2;
+            break;
+        case 'p':
+            if (metrics_params_load(&p, optarg, err, sizeof err) != 0) {
+                log_error("%s", err);
+                return 1;
+            }
             break;
         case 'b': baseline = optarg; break;
         case 'P':

@@ -370,12 +370,13 @@ int mstat_heterogeneity(double q, int k, double *i2, double *pvalue)
     return MSTAT_OK;
 }
 
-int mstat_heba(double m_top, double m_bottom, double m_all, double *pbpm, double *total)
+int mstat_heba(double m_top, double m_bottom, double m_all, double top_pbpm,
+               double bottom_pbpm, double *pbpm, double *total)
 {
     *pbpm = *total = NAN;
     if (!(m_all > 0))
         return MSTAT_EDOMAIN;
-    *pbpm = (30.0 * m_top - 6.0 * m_bottom) / m_all;
+    *pbpm = (top_pbpm * m_top - bottom_pbpm * m_bottom) / m_all;
     *total = *pbpm * m_all;
     return MSTAT_OK;
 }

@@ -87,9 +87,11 @@ void mstat_funnel_proportion(double p0, double d, double conf, double *lo, doubl
  * organizations (k - 1 degrees of freedom); EDOMAIN when k < 2. */
 int mstat_heterogeneity(double q, int k, double *i2, double *pvalue);
 
-/* Section 6. Health equity benchmark adjustment: (30 M_top - 6 M_bottom) /
- * M_all per beneficiary per month, and the total dollars it * M_all. */
-int mstat_heba(double m_top, double m_bottom, double m_all, double *pbpm, double *total);
+/* Section 6. Health equity benchmark adjustment: (top_pbpm M_top -
+ * bottom_pbpm M_bottom) / M_all per beneficiary per month (ACO REACH: 30
+ * and 6), and the total dollars it * M_all. */
+int mstat_heba(double m_top, double m_bottom, double m_all, double top_pbpm,
+               double bottom_pbpm, double *pbpm, double *total);
 /* MSSP-style equity points: m = max(share_q5, share_dual); min(cap, scaler m)
  * when m >= threshold, else 0. */
 double mstat_mssp_points(double share_q5, double share_dual, double scaler,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -36,6 +37,8 @@ void query_answer_clear(struct query_answer *a)
         return;
     free(a->csv);
     a->csv = NULL;
+    free(a->audit);
+    a->audit = NULL;
 }
 
 static int refuse(struct query_answer *a, const char *code, const char *fmt, const char *arg)
@@ -98,7 +101,8 @@ static int filter_csv(const char *csv, size_t len, const Equity__V1__Query *q,
     return QUERY_OK;
 }
 
-static char *metrics_text(const char *csv, size_t len, const char *reference, size_t *outlen)
+static char *metrics_text(const char *csv, size_t len, const char *reference,
+                          const char *period, size_t *outlen)
 {
     struct cellset **sets = NULL;
     int nsets = 0;
@@ -116,7 +120,47 @@ static char *metrics_text(const char *csv, size_t len, const char *reference, si
         goto out;
     }
     mo = metrics_out_new();
-    if (!mo || metrics_compute(sets[0], &p, mo) || metrics_compute_quality(sets[0], &p, mo))
+    if (!mo)
+        goto out;
+    metrics_out_set_period(mo, period);
+    if (metrics_compute(sets[0], &p, mo) || metrics_compute_quality(sets[0], &p, mo))
+        goto out;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f)
+        goto out;
+    int bad = metrics_out_write(mo, f) != 0;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        buf = NULL;
+    }
+    *outlen = blen;
+out:
+    metrics_out_destroy(&mo);
+    cells_read_free(&sets, nsets);
+    return buf;
+}
+
+/* Section 5 and 7 per organization (funnel rows, heterogeneity, data
+ * quality) from the per-organization cells text. */
+static char *org_metrics_text(const char *csv, size_t len, const char *period, size_t *outlen)
+{
+    struct cellset **sets = NULL;
+    int nsets = 0;
+    char err[512], *buf = NULL;
+    size_t blen = 0;
+    metrics_out *mo = NULL;
+    struct metrics_params p;
+    metrics_params_default(&p);
+    if (cells_read_buffer("submissions", csv, len, &sets, &nsets, err, sizeof err) != 0) {
+        log_error("query: submissions do not read back: %s", err);
+        goto out;
+    }
+    mo = metrics_out_new();
+    if (!mo)
+        goto out;
+    metrics_out_set_period(mo, period);
+    if (metrics_compute_orgs(sets, nsets, &p, mo) != 0)
         goto out;
     FILE *f = open_memstream(&buf, &blen);
     if (!f)
@@ -195,6 +239,171 @@ static char *org_cells_text(const struct coord_config *cfg, store_t *st, const c
     return buf;
 }
 
+/* The released cells with a `period` column appended (same rows). */
+static char *with_period(const char *csv, size_t len, const char *period, size_t *outlen)
+{
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f)
+        return NULL;
+    size_t start = 0;
+    int header = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (csv[i] != '\n')
+            continue;
+        size_t end = i > start && csv[i - 1] == '\r' ? i - 1 : i;
+        fwrite(csv + start, 1, end - start, f);
+        fputc(',', f);
+        if (header)
+            fputs("period", f);
+        else
+            csvtext_write_field(f, period);
+        fputc('\n', f);
+        header = 0;
+        start = i + 1;
+    }
+    int bad = ferror(f) || start != len; /* the release ends every line */
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    *outlen = blen;
+    return buf;
+}
+
+/* Checks the asked stratifiers and reference against the released cells:
+ * an unknown one is a bad_query, not an empty answer. */
+static int check_names(const char *csv, size_t len, const Equity__V1__Query *q, int metrics,
+                       struct query_answer *a)
+{
+    struct cellset **sets = NULL;
+    int nsets = 0, rc = QUERY_OK;
+    char err[512];
+    if (cells_read_buffer("pooled.csv", csv, len, &sets, &nsets, err, sizeof err) != 0 ||
+        nsets > 1) {
+        log_error("query: released pooled cells do not read back: %s", err);
+        return refuse(a, "internal", "the released result cannot be read%s", NULL);
+    }
+    const struct cellset *cs = nsets ? sets[0] : NULL;
+    for (size_t i = 0; i < q->n_stratifiers && rc == QUERY_OK; i++)
+        if (!cs || cellset_find_table(cs, q->stratifiers[i]) < 0)
+            rc = refuse(a, "bad_query", "unknown stratifier \"%.60s\": the round released no "
+                        "such table", q->stratifiers[i]);
+    const char *ref = q->reference;
+    if (rc == QUERY_OK && metrics && ref && ref[0] && strcmp(ref, "best") &&
+        strcmp(ref, "largest") && strcmp(ref, "total")) {
+        int found = 0;
+        for (int t = 0; cs && t < cs->ntables && !found; t++) {
+            const struct cell_table *tb = &cs->tables[t];
+            if (tb->ndim != 1 || !in_list(tb->name, q->stratifiers, q->n_stratifiers))
+                continue;
+            for (int k = 0; k < tb->nstrata && !found; k++)
+                found = strcmp(tb->labels[0][k], ref) == 0;
+        }
+        if (!found)
+            rc = refuse(a, "bad_query", "unknown reference \"%.60s\": no group of the asked "
+                        "one-way tables has this value", ref);
+    }
+    cells_read_free(&sets, nsets);
+    return rc;
+}
+
+/* what = "rounds": every round with its period, status, deadline and
+ * submissions. */
+struct rounds_ctx {
+    FILE *f;
+    store_t *st;
+    uint32_t rows;
+    int bad;
+};
+
+static void iso(FILE *f, int64_t t)
+{
+    if (t <= 0)
+        return;
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&tt, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fputs(buf, f);
+}
+
+struct sub_count {
+    int n, late;
+};
+
+static int count_sub(void *ctx, const struct store_submission *sub)
+{
+    struct sub_count *c = ctx;
+    if (sub->late)
+        c->late++;
+    else
+        c->n++;
+    return 0;
+}
+
+static int count_refusal(void *ctx, const char *round_id, const char *org, const char *reason,
+                         int64_t received_at)
+{
+    (void)round_id;
+    (void)org;
+    (void)reason;
+    (void)received_at;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int round_row(void *vctx, const struct store_round *r)
+{
+    struct rounds_ctx *c = vctx;
+    struct sub_count sc = {0, 0};
+    int refusals = 0;
+    if (store_submissions_each(c->st, r->round_id, count_sub, &sc) != 0 ||
+        store_refusals_each(c->st, r->round_id, count_refusal, &refusals) != 0) {
+        c->bad = 1;
+        return 1;
+    }
+    csvtext_write_field(c->f, r->round_id);
+    fputc(',', c->f);
+    csvtext_write_field(c->f, r->period);
+    fprintf(c->f, ",%s,", !r->closed         ? "open"
+                          : r->cancelled       ? "cancelled"
+                          : r->pooled_sha256[0] ? "released"
+                                               : "closed");
+    iso(c->f, r->opened_at);
+    fputc(',', c->f);
+    iso(c->f, r->deadline);
+    fputc(',', c->f);
+    iso(c->f, r->closed_at);
+    fprintf(c->f, ",%d,%d,%d\n", sc.n, sc.late, refusals);
+    c->rows++;
+    return 0;
+}
+
+static int rounds_text(store_t *st, struct query_answer *a)
+{
+    char *buf = NULL;
+    size_t blen = 0;
+    struct rounds_ctx c = {open_memstream(&buf, &blen), st, 0, 0};
+    if (!c.f)
+        return refuse(a, "internal", "out of memory%s", NULL);
+    fputs("round,period,status,opened_at,deadline,closed_at,submissions,late,refusals\n", c.f);
+    int rc = store_rounds_each(st, round_row, &c);
+    int bad = ferror(c.f) || rc != 0 || c.bad;
+    fclose(c.f);
+    if (bad) {
+        free(buf);
+        return refuse(a, "internal", "cannot list the rounds%s", NULL);
+    }
+    snprintf(a->round_id, sizeof a->round_id, "*");
+    a->csv = buf;
+    a->rows = c.rows;
+    return QUERY_OK;
+}
+
 static json_t *str_array(char **v, size_t n)
 {
     json_t *a = json_array();
@@ -203,8 +412,8 @@ static json_t *str_array(char **v, size_t n)
     return a;
 }
 
-static void audit_query(const struct coord_config *cfg, const char *cn,
-                        const Equity__V1__Query *q, const struct query_answer *a, int rc)
+static void audit_query(const char *cn, const Equity__V1__Query *q, struct query_answer *a,
+                        int rc)
 {
     json_t *o = json_object();
     json_object_set_new(o, "cn", json_string(cn));
@@ -217,11 +426,10 @@ static void audit_query(const struct coord_config *cfg, const char *cn,
                         json_string(q && q->reference && q->reference[0] ? q->reference : ""));
     json_object_set_new(o, "result", json_string(rc == QUERY_OK ? "ok" : a->code));
     json_object_set_new(o, "rows", json_integer(rc == QUERY_OK ? a->rows : 0));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    a->audit = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!s || audit_append(cfg->audit_log, "query", s) != 0)
-        log_error("audit: cannot record a query of %s in %s", cn, cfg->audit_log);
-    free(s);
+    if (!a->audit)
+        log_error("audit: cannot describe a query of %s (out of memory)", cn);
 }
 
 static int valid_name(const char *s)
@@ -243,6 +451,8 @@ static int answer(const struct coord_config *cfg, store_t *st, const Equity__V1_
     char *csv = NULL, *text = NULL;
     size_t clen = 0, tlen = 0;
     int rc;
+    if (q->what && strcmp(q->what, "rounds") == 0)
+        return rounds_text(st, a);
     if (!q->round_id || !q->round_id[0] || strlen(q->round_id) >= sizeof a->round_id)
         return refuse(a, "malformed", "the query names no round%s", NULL);
     snprintf(a->round_id, sizeof a->round_id, "%s", q->round_id);
@@ -256,10 +466,12 @@ static int answer(const struct coord_config *cfg, store_t *st, const Equity__V1_
             return refuse(a, "bad_query", "bad stratifier name \"%.60s\"", q->stratifiers[i]);
     const char *what = q->what && q->what[0] ? q->what : "cells";
     int is_cells = !strcmp(what, "cells"), is_metrics = !strcmp(what, "metrics"),
-        is_org = !strcmp(what, "org_cells");
+        is_orgm = !strcmp(what, "org_metrics");
+    int is_org = !strcmp(what, "org_cells") || is_orgm;
     if (!is_cells && !is_metrics && !is_org)
-        return refuse(a, "bad_query", "what = \"%.40s\": expected cells, metrics or org_cells",
-                      what);
+        return refuse(a, "bad_query",
+                      "what = \"%.40s\": expected rounds, cells, metrics, org_cells or "
+                      "org_metrics", what);
     if (is_metrics && q->reference && q->reference[0]) {
         struct metrics_params p;
         metrics_params_default(&p);
@@ -293,6 +505,16 @@ static int answer(const struct coord_config *cfg, store_t *st, const Equity__V1_
             rc = refuse(a, "internal", "cannot read the submissions%s", NULL);
             goto out;
         }
+        if (is_orgm) {
+            char *mt = org_metrics_text(text, tlen, sr.period, &tlen);
+            free(text);
+            text = mt;
+            if (!text) {
+                rc = refuse(a, "internal", "cannot compute the per-organization metrics%s",
+                            NULL);
+                goto out;
+            }
+        }
         rc = filter_csv(text, tlen, q, a);
         goto out;
     }
@@ -307,11 +529,18 @@ static int answer(const struct coord_config *cfg, store_t *st, const Equity__V1_
         rc = refuse(a, "internal", "the released result is unavailable%s", NULL);
         goto out;
     }
+    if ((rc = check_names(csv, clen, q, is_metrics, a)) != QUERY_OK)
+        goto out;
     if (is_cells) {
-        rc = filter_csv(csv, clen, q, a);
+        text = with_period(csv, clen, sr.period, &tlen);
+        if (!text) {
+            rc = refuse(a, "internal", "cannot read the released result%s", NULL);
+            goto out;
+        }
+        rc = filter_csv(text, tlen, q, a);
         goto out;
     }
-    text = metrics_text(csv, clen, q->reference, &tlen);
+    text = metrics_text(csv, clen, q->reference, sr.period, &tlen);
     if (!text) {
         rc = refuse(a, "internal", "cannot compute the metrics%s", NULL);
         goto out;
@@ -334,7 +563,7 @@ int query_answer(const struct coord_config *cfg, store_t *st, const char *cn,
         rc = refuse(a, "malformed", "not a valid Query message%s", NULL);
     else
         rc = answer(cfg, st, q, a);
-    audit_query(cfg, cn, q, a, rc);
+    audit_query(cn, q, a, rc);
     if (rc == QUERY_OK)
         log_info("query by %s: round %s, %u rows", cn, a->round_id, a->rows);
     else

@@ -1,12 +1,17 @@
 /*
  * query.h - the analysts' query service of the coordinator: answers a
  * Query (proto/equity.proto) from an analyst or operator identity with the
- * released pooled cells or their metrics, filtered by measure and
- * stratifier, as CSV text. Only released results leave: a round that is
+ * list of rounds (what = "rounds": round, period, status open / closed /
+ * released, opened_at, deadline, closed_at, submissions, late, refusals),
+ * or the released pooled cells (with a `period` column appended) or their
+ * metrics, filtered by measure and stratifier, as CSV text. A stratifier the
+ * round did not release, or a reference value that is no group of the asked
+ * one-way tables, is a bad_query. Only released results leave: a round that is
  * not closed and released gets not_released; per-organization cells are
  * served (what = "org_cells") only when the round's terms say
- * per_org_to_analysts. Every query, answered or not, is audited as
- * "query" (analyst CN, round, filters, rows).
+ * per_org_to_analysts. Every query, answered or not, gets its audit entry
+ * "query" (analyst CN, round, filters, rows) in a->audit: the caller
+ * (rounds.c) records it durably before any answer leaves.
  *
  * The released file is checked against the SHA-256 recorded at release
  * before it is served.
@@ -26,6 +31,8 @@ struct query_answer {
     uint32_t rows;        /* rows after the header                          */
     char code[48];        /* on error: stable code for the ERROR message    */
     char message[256];    /* on error: for people                           */
+    char *audit;          /* the "query" audit entry's details (malloc'ed;
+                             NULL if out of memory: then do not answer)     */
 };
 
 enum {

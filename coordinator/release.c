@@ -411,6 +411,13 @@ int release_apply(struct cellset *cs, struct cellset **subs, int n,
         if (c->reason != REASON_NONE)
             continue;
         c->max_contrib = 0; /* never known here: see docs/design.md */
+        if (c->n_withheld > 0 && c->n_orgs == 0) {
+            /* Every organization with members here withheld its part; the
+             * others released zeros. A released 0 would read as "nobody",
+             * which is false: withhold it, as partial. */
+            c->reason = REASON_PARTIAL;
+            continue;
+        }
         cell_reason pr = suppress_primary_reason(c, &sp);
         if (pr != REASON_NONE && pr != REASON_DOMINANCE) {
             c->reason = pr;

@@ -29,8 +29,10 @@
 #include "equity.pb-c.h"
 #include "log.h"
 #include "pool.h"
+#include "metrics_params.h"
 #include "query.h"
 #include "release.h"
+#include "report.h"
 #include "wire.h"
 
 /* A reply of the open batch, sent by rounds_batch_end. */
@@ -48,7 +50,8 @@ struct pending_reply {
 struct pending_audit {
     char *event;
     char *details;
-    int dep; /* records an outcome of the batch's transaction */
+    char *note; /* logged once durable (NULL: none)        */
+    int dep;    /* records an outcome of the batch's transaction */
 };
 
 struct rounds {
@@ -61,11 +64,18 @@ struct rounds {
     int nmsg;       /* node messages handled in it                            */
     int dep;        /* the current message has used the batch's transaction   */
     int stored_new; /* new submissions written in the transaction             */
+    int audit_failed; /* an audit entry of the batch could not be kept        */
     uint8_t cur_id[ENVELOPE_ID_LEN]; /* id of the current message (zeros if unparsable) */
     struct pending_reply *rep;
     size_t nrep, caprep;
     struct pending_audit *aud;
     size_t naud, capaud;
+    /* rounds whose close at the deadline failed, with that deadline */
+    struct {
+        char id[64];
+        int64_t deadline;
+    } tried[64];
+    int ntried;
 };
 
 static void fmt_time(int64_t t, char out[32])
@@ -116,18 +126,90 @@ static char *json_text(json_t *o)
     return s;
 }
 
-static void audit_json(const struct coord_config *cfg, const char *event, json_t *o)
+/* What commit_audited achieved. */
+enum {
+    AUD_OK = 0,          /* committed and the entries written and flushed          */
+    AUD_NOTHING = -1,    /* nothing committed, nothing written (rolled back)       */
+    AUD_UNRECORDED = -2, /* committed, but the entries may not be on disk          */
+};
+
+/* Writes ents[0..n-1] to the audit log and moves the store's anchor (the
+ * chain's head) to the last of them inside the store's open transaction
+ * (begun here when none is open), then COMMITs, then writes and fsyncs the
+ * entries. Lock order, everywhere: the store's write lock (BEGIN
+ * IMMEDIATE), then the log's flock. If the log cannot be opened, read or
+ * the entries chained, the transaction is rolled back (AUD_NOTHING, logged).
+ * If the write or fsync fails after the COMMIT the anchor is ahead of the
+ * log: the next writer records that in a "repair" entry (AUD_UNRECORDED).
+ * crash: the test hook EQ_TEST_CRASH_AFTER_COMMIT (rounds.h). */
+static int commit_audited(const struct coord_config *cfg, store_t *st,
+                          const struct audit_entry *ents, size_t n, int crash)
+{
+    int own = !store_in_batch(st);
+    if (own && n == 0)
+        return AUD_OK;
+    if (own && store_batch_begin(st) != 0) {
+        log_error("audit: cannot begin the transaction that records %zu entries", n);
+        return AUD_NOTHING;
+    }
+    audit_writer_t *w = NULL;
+    if (n) {
+        long aseq, seq;
+        char ahash[65], hash[65];
+        w = audit_writer_open(cfg->audit_log);
+        if (!w || store_anchor_get(st, &aseq, ahash) != 0 ||
+            audit_writer_anchor(w, aseq, ahash) < 0)
+            goto early;
+        for (size_t i = 0; i < n; i++)
+            if (audit_writer_add(w, ents[i].event, ents[i].details) != 0)
+                goto early;
+        audit_writer_head(w, &seq, hash);
+        if (store_anchor_set(st, seq, hash) != 0)
+            goto early;
+    }
+    if (store_batch_commit(st) != 0) {
+        audit_writer_abort(w);
+        log_error("audit: the transaction of %zu audit entries did not commit: nothing of it is "
+                  "stored or recorded", n);
+        return AUD_NOTHING;
+    }
+    if (crash)
+        _exit(137);
+    if (w && audit_writer_commit(w) != 0) {
+        log_error("audit %s: %zu entries committed to the store but not written to the log; "
+                  "the next append records the gap", cfg->audit_log, n);
+        return AUD_UNRECORDED;
+    }
+    return AUD_OK;
+early:
+    log_error("audit %s: cannot record %zu entries: nothing of their transaction is stored",
+              cfg->audit_log, n);
+    audit_writer_abort(w);
+    store_batch_rollback(st);
+    return AUD_NOTHING;
+}
+
+/* One entry from a JSON object (taken), committed with the store's open
+ * transaction or its own; 0 or -1 (logged). */
+static int audit_json(const struct coord_config *cfg, store_t *st, const char *event, json_t *o)
 {
     char *s = json_text(o);
-    if (!s || audit_append(cfg->audit_log, event, s) != 0)
-        log_error("audit: cannot record %s event in %s", event, cfg->audit_log);
+    if (!s) {
+        log_error("audit: cannot record %s event (out of memory)", event);
+        store_batch_rollback(st);
+        return -1;
+    }
+    struct audit_entry e = {event, s};
+    int rc = commit_audited(cfg, st, &e, 1, 0);
     free(s);
+    return rc == AUD_OK ? 0 : -1;
 }
 
 /* ---- round open ----------------------------------------------------------- */
 
 int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
-                const char *deadline, char round_id[64], char *err, size_t errlen)
+                const char *deadline, const struct round_options *opt, char round_id[64],
+                char *err, size_t errlen)
 {
     int rc = -2;
     EVP_PKEY *key = NULL;
@@ -149,12 +231,41 @@ int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
                      "YYYY-MM-DDTHH:MM:SSZ", deadline);
             return -1;
         }
-        if (dl <= now)
-            log_warnx("deadline %s is already past: every submission will be late", deadline);
+        if (dl <= now) {
+            snprintf(err, errlen, "--deadline %.40s is already past: a round must end in the "
+                     "future", deadline);
+            return -1;
+        }
     } else {
         dl = now + (int64_t)cfg->deadline_days * 86400;
     }
-    if (coord_config_round_defaults(cfg, &r, err, errlen) != 0)
+    /* The [round] defaults, with what the command line says instead. */
+    struct coord_config *terms = malloc(sizeof *terms);
+    if (!terms)
+        return -2;
+    *terms = *cfg;
+    if (opt && opt->measures)
+        snprintf(terms->measures, sizeof terms->measures, "%s", opt->measures);
+    if (opt && opt->stratifiers)
+        snprintf(terms->stratifiers, sizeof terms->stratifiers, "%s", opt->stratifiers);
+    if (opt && opt->intersections)
+        snprintf(terms->intersections, sizeof terms->intersections, "%s", opt->intersections);
+    if (opt && opt->k)
+        terms->k = opt->k;
+    if (opt && opt->min_orgs)
+        terms->min_orgs = opt->min_orgs;
+    int bad = 0;
+    if (terms->k < 2 || terms->k > 1000) {
+        snprintf(err, errlen, "--k %d: use 2 to 1000", terms->k);
+        bad = 1;
+    } else if (terms->min_orgs < 1 || terms->min_orgs > 1000) {
+        snprintf(err, errlen, "--min-orgs %d: use 1 to 1000", terms->min_orgs);
+        bad = 1;
+    } else if (coord_config_round_defaults(terms, &r, err, errlen) != 0) {
+        bad = 1;
+    }
+    free(terms);
+    if (bad)
         return -1;
     if (identity_load_secret_key(cfg->signing_key, &key) != 0 ||
         identity_load_cert(cfg->signing_cert, &cert) != 0 || identity_cert_info(cert, &info) != 0) {
@@ -191,8 +302,14 @@ int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
     sr.request_len = plen;
     sr.envelope = env;
     sr.envelope_len = elen;
+    /* The round and its audit entry in one transaction. */
+    if (store_batch_begin(st) != 0) {
+        snprintf(err, errlen, "cannot write the database");
+        goto out;
+    }
     int e = store_round_insert(st, &sr);
     if (e != 0) {
+        store_batch_rollback(st);
         snprintf(err, errlen, "cannot store round %s: %s", r.round_id, store_strerror(e));
         goto out;
     }
@@ -203,7 +320,11 @@ int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
     json_object_set_new(o, "k", json_integer(r.k));
     json_object_set_new(o, "min_orgs", json_integer(r.min_orgs));
     json_object_set_new(o, "request_sha256", json_string(sr.request_sha256));
-    audit_json(cfg, "round_open", o);
+    if (audit_json(cfg, st, "round_open", o) != 0) {
+        snprintf(err, errlen, "cannot record round %s in the audit log %s (see the error above)",
+                 r.round_id, cfg->audit_log);
+        goto out;
+    }
     snprintf(round_id, 64, "%s", r.round_id);
     rc = 0;
 out:
@@ -216,10 +337,89 @@ out:
 
 /* ---- round close ---------------------------------------------------------- */
 
+/* Organizations whose enrolled transport certificate is revoked (by CN). */
+struct orgset {
+    char (*cn)[IDENTITY_CN_MAX];
+    int n, cap;
+};
+
+static int orgset_has(const struct orgset *s, const char *cn)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->cn[i], cn) == 0)
+            return 1;
+    return 0;
+}
+
+static void orgset_add(struct orgset *s, const char *cn)
+{
+    if (orgset_has(s, cn))
+        return;
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 8;
+        char (*p)[IDENTITY_CN_MAX] = realloc(s->cn, (size_t)cap * sizeof *p);
+        if (!p)
+            return;
+        s->cn = p;
+        s->cap = cap;
+    }
+    snprintf(s->cn[s->n++], IDENTITY_CN_MAX, "%s", cn);
+}
+
+/* Calls fn for every enrolled node transport certificate, with the verdict
+ * of trust (CA + CRL now). */
+static void each_enrolled_node(const struct coord_config *cfg, trust_t *trust,
+                               void (*fn)(void *ctx, const struct identity_info *info, int verdict),
+                               void *ctx)
+{
+    DIR *d = opendir(cfg->enrolled_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".crt") != 0)
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", cfg->enrolled_dir, de->d_name);
+        X509 *cert = NULL;
+        struct identity_info info;
+        if (identity_load_cert(path, &cert) != 0)
+            continue;
+        if (identity_cert_info(cert, &info) == 0 && info.role == ROLE_NODE &&
+            info.kind == CERT_KIND_TRANSPORT) {
+            struct identity_info v;
+            int verdict = trust ? trust_verify_cert(trust, cert, &v) : ID_OK;
+            fn(ctx, &info, verdict);
+        }
+        X509_free(cert);
+    }
+    closedir(d);
+}
+
+static void note_revoked(void *ctx, const struct identity_info *info, int verdict)
+{
+    if (verdict == ID_ERR_REVOKED)
+        orgset_add(ctx, info->cn);
+}
+
 struct close_ctx {
     struct cellset **subs;
-    int n, cap, late, bad;
+    int n, cap, late, bad, revoked;
+    int count_only; /* only count what would be pooled */
+    trust_t *trust;
+    const struct orgset *revoked_orgs;
 };
+
+/* An organization is revoked when its enrolled transport certificate is,
+ * or when the signing certificate of its submission is on the CRL now. */
+static int submission_revoked(struct close_ctx *c, const struct store_submission *sub,
+                              const struct envelope *e)
+{
+    if (orgset_has(c->revoked_orgs, sub->org))
+        return 1;
+    return c->trust && envelope_verify(c->trust, e, sub->org, NULL) == ID_ERR_REVOKED;
+}
 
 static int collect_submission(void *vctx, const struct store_submission *sub)
 {
@@ -232,8 +432,26 @@ static int collect_submission(void *vctx, const struct store_submission *sub)
     struct submission_meta meta;
     struct cellset *cs = NULL;
     char err[256];
-    if (envelope_unpack(sub->envelope, sub->envelope_len, &e, err, sizeof err) != 0 ||
-        wire_submission_unpack(e.payload, e.payload_len, &cs, &meta, err, sizeof err) != 0) {
+    if (envelope_unpack(sub->envelope, sub->envelope_len, &e, err, sizeof err) != 0) {
+        log_error("round %s: stored submission of %s cannot be decoded: %s", sub->round_id,
+                  sub->org, err);
+        c->bad++;
+        return 0;
+    }
+    if (submission_revoked(c, sub, &e)) {
+        if (!c->count_only)
+            log_warnx("round %s: the submission of %s is not pooled: the organization's "
+                      "certificate is revoked", sub->round_id, sub->org);
+        c->revoked++;
+        envelope_free(&e);
+        return 0;
+    }
+    if (c->count_only) {
+        envelope_free(&e);
+        c->n++;
+        return 0;
+    }
+    if (wire_submission_unpack(e.payload, e.payload_len, &cs, &meta, err, sizeof err) != 0) {
         /* Stored submissions were decoded once already: this is damage. */
         log_error("round %s: stored submission of %s cannot be decoded: %s", sub->round_id,
                   sub->org, err);
@@ -265,14 +483,17 @@ static int make_dir(const char *path)
     return 0;
 }
 
-int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id,
-                 char *pooled_path, size_t pathlen, char *err, size_t errlen)
+int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id, int force,
+                 trust_t *trust_in, char *pooled_path, size_t pathlen, char *err, size_t errlen)
 {
     struct store_round r;
     memset(&r, 0, sizeof r);
     struct close_ctx c;
     memset(&c, 0, sizeof c);
+    struct orgset revoked;
+    memset(&revoked, 0, sizeof revoked);
     struct cellset *pooled = NULL;
+    trust_t *trust = trust_in;
     int rc = -2;
     int e = store_round_get(st, round_id, &r);
     if (e == STORE_ERR_NOT_FOUND) {
@@ -283,23 +504,85 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
         snprintf(err, errlen, "cannot read round %.60s: %s", round_id, store_strerror(e));
         return -2;
     }
-    e = store_round_close(st, round_id, (int64_t)time(NULL));
-    if (e == STORE_ERR_CLOSED) {
-        snprintf(err, errlen, "round %s is already closed", round_id);
+    if (r.cancelled) {
+        snprintf(err, errlen, "round %s was cancelled", round_id);
         rc = -1;
         goto out;
     }
-    if (e != 0) {
-        snprintf(err, errlen, "cannot close round %s: %s", round_id, store_strerror(e));
-        goto out;
-    }
-    if (store_submissions_each(st, round_id, collect_submission, &c) != 0) {
-        snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
+    if (r.closed && r.pooled_sha256[0]) {
+        snprintf(err, errlen, "round %s is already closed and released", round_id);
+        rc = -1;
         goto out;
     }
     struct round_request rq;
     if (round_request_unpack(r.request, r.request_len, &rq, err, errlen) != 0)
         goto out;
+    if (!trust)
+        trust = trust_new(cfg->ca, cfg->crl, cfg->enrolled_dir);
+    if (!trust) {
+        snprintf(err, errlen, "cannot load the CA, CRL or enrolled certificates (check-config "
+                 "says why)");
+        goto out;
+    }
+    each_enrolled_node(cfg, trust, note_revoked, &revoked);
+    c.trust = trust;
+    c.revoked_orgs = &revoked;
+    int resumed = r.closed;
+    if (resumed) {
+        /* Closed earlier, but the release never finished (a crash or a
+         * failure after the round was marked closed): finish it now. */
+        log_warnx("round %s was closed at an earlier attempt without a release: resuming",
+                  round_id);
+    } else {
+        int min_orgs = rq.min_orgs < 1 ? 1 : (int)rq.min_orgs;
+        c.count_only = 1;
+        if (store_submissions_each(st, round_id, collect_submission, &c) != 0) {
+            snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
+            goto out;
+        }
+        if (c.n < min_orgs && !force) {
+            snprintf(err, errlen, "round %s has %d submission%s to pool (%d late, %d revoked) but "
+                     "its terms need %d organizations: not closed (every pooled cell would be "
+                     "withheld); wait, extend it (round extend), or close it anyway with --force",
+                     round_id, c.n, c.n == 1 ? "" : "s", c.late, c.revoked, min_orgs);
+            rc = -3;
+            goto out;
+        }
+        if (c.n < min_orgs)
+            log_warnx("round %s: closing with %d submission%s, fewer than the %d organizations "
+                      "its terms need (--force)", round_id, c.n, c.n == 1 ? "" : "s", min_orgs);
+        memset(&c, 0, sizeof c);
+        c.trust = trust;
+        c.revoked_orgs = &revoked;
+        if (store_batch_begin(st) != 0) {
+            snprintf(err, errlen, "cannot write the database");
+            goto out;
+        }
+        e = store_round_close(st, round_id, (int64_t)time(NULL));
+        if (e == STORE_ERR_CLOSED) {
+            store_batch_rollback(st);
+            snprintf(err, errlen, "round %s was closed meanwhile; run close again to finish it",
+                     round_id);
+            rc = -1;
+            goto out;
+        }
+        if (e != 0) {
+            store_batch_rollback(st);
+            snprintf(err, errlen, "cannot close round %s: %s", round_id, store_strerror(e));
+            goto out;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "round", json_string(round_id));
+        json_object_set_new(o, "forced", json_boolean(force && c.n < min_orgs));
+        if (audit_json(cfg, st, "round_close", o) != 0) {
+            snprintf(err, errlen, "cannot record the close of %s in the audit log", round_id);
+            goto out;
+        }
+    }
+    if (store_submissions_each(st, round_id, collect_submission, &c) != 0) {
+        snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
+        goto out;
+    }
     struct release_params rp = {(int)rq.min_orgs, rq.allow_single_org};
     if (rp.min_orgs < 1)
         rp.min_orgs = 1;
@@ -314,23 +597,25 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     struct release_files fl;
     snprintf(dir, sizeof dir, "%s/%s", cfg->results_dir, round_id);
     if (make_dir(cfg->results_dir) != 0 || make_dir(dir) != 0) {
-        snprintf(err, errlen, "cannot create %s", dir);
+        snprintf(err, errlen, "cannot create %s (the round stays closed without a release: "
+                 "run round close again)", dir);
         goto out;
     }
     if (release_write_results(pooled, dir, &fl, err, errlen) != 0)
         goto out;
-    if (store_round_set_pooled(st, round_id, fl.sha_pooled_csv) != 0) {
+    /* The release record and its audit entry in one transaction. */
+    if (store_batch_begin(st) != 0 || store_round_set_pooled(st, round_id, fl.sha_pooled_csv) != 0) {
+        store_batch_rollback(st);
         snprintf(err, errlen, "cannot record the pooled result of %s", round_id);
         goto out;
     }
     json_t *o = json_object();
     json_object_set_new(o, "round", json_string(round_id));
+    json_object_set_new(o, "resumed", json_boolean(resumed));
     json_object_set_new(o, "pooled_submissions", json_integer(c.n));
     json_object_set_new(o, "late_submissions", json_integer(c.late));
+    json_object_set_new(o, "revoked_submissions", json_integer(c.revoked));
     json_object_set_new(o, "undecodable", json_integer(c.bad));
-    audit_json(cfg, "round_close", o);
-    o = json_object();
-    json_object_set_new(o, "round", json_string(round_id));
     json_object_set_new(o, "pooled_csv", json_string(fl.pooled_csv));
     json_object_set_new(o, "pooled_csv_sha256", json_string(fl.sha_pooled_csv));
     json_object_set_new(o, "pooled_json", json_string(fl.pooled_json));
@@ -343,20 +628,109 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     json_object_set_new(o, "min_orgs", json_integer((json_int_t)rep.min_orgs));
     json_object_set_new(o, "secondary", json_integer((json_int_t)rep.secondary));
     json_object_set_new(o, "all_withheld", json_integer((json_int_t)rep.all_withheld));
-    audit_json(cfg, "release", o);
+    if (audit_json(cfg, st, "release", o) != 0) {
+        snprintf(err, errlen, "cannot record the release of %s in the audit log", round_id);
+        goto out;
+    }
     if (pooled_path)
         snprintf(pooled_path, pathlen, "%s", fl.pooled_csv);
-    const char *path = fl.pooled_csv;
-    log_info("round %s closed: %d submissions pooled, %d late (stored, not pooled) -> %s",
-             round_id, c.n, c.late, path);
+    log_info("round %s closed%s: %d submissions pooled, %d late (stored, not pooled), %d of "
+             "revoked organizations (not pooled) -> %s", round_id, resumed ? " (resumed)" : "",
+             c.n, c.late, c.revoked, fl.pooled_csv);
     rc = 0;
 out:
-    for (int i = 0; i < c.n; i++)
+    for (int i = 0; !c.count_only && i < c.n; i++)
         cellset_destroy(&c.subs[i]);
     free(c.subs);
+    free(revoked.cn);
     cellset_destroy(&pooled);
     store_round_clear(&r);
+    if (trust != trust_in)
+        trust_destroy(&trust);
     return rc;
+}
+
+int rounds_cancel(const struct coord_config *cfg, store_t *st, const char *round_id,
+                  const char *reason, char *err, size_t errlen)
+{
+    if (store_batch_begin(st) != 0) {
+        snprintf(err, errlen, "cannot write the database");
+        return -2;
+    }
+    int e = store_round_cancel(st, round_id, (int64_t)time(NULL));
+    if (e != 0) {
+        store_batch_rollback(st);
+        if (e == STORE_ERR_CLOSED)
+            snprintf(err, errlen, "round %s is closed already: only an open round can be "
+                     "cancelled", round_id);
+        else if (e == STORE_ERR_NOT_FOUND)
+            snprintf(err, errlen, "no round \"%.60s\"", round_id);
+        else
+            snprintf(err, errlen, "cannot cancel round %s: %s", round_id, store_strerror(e));
+        return e == STORE_ERR_DB ? -2 : -1;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "round", json_string(round_id));
+    json_object_set_new(o, "reason", json_string(reason ? reason : ""));
+    if (audit_json(cfg, st, "round_cancel", o) != 0) {
+        snprintf(err, errlen, "cannot record the cancellation of %s in the audit log", round_id);
+        return -2;
+    }
+    log_info("round %s cancelled: nothing of it will be pooled or released", round_id);
+    return 0;
+}
+
+int rounds_extend(const struct coord_config *cfg, store_t *st, const char *round_id,
+                  const char *deadline, char *err, size_t errlen)
+{
+    int64_t dl;
+    if (!deadline || rounds_parse_time(deadline, &dl) != 0) {
+        snprintf(err, errlen, "--deadline \"%.40s\" is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+                 deadline ? deadline : "");
+        return -1;
+    }
+    struct store_round r;
+    int e = store_round_get(st, round_id, &r);
+    if (e != 0) {
+        snprintf(err, errlen, e == STORE_ERR_NOT_FOUND ? "no round \"%.60s\"" :
+                 "cannot read round %.60s", round_id);
+        return e == STORE_ERR_NOT_FOUND ? -1 : -2;
+    }
+    int64_t old = r.deadline;
+    int closed = r.closed;
+    store_round_clear(&r);
+    if (closed) {
+        snprintf(err, errlen, "round %s is closed: only an open round can be extended", round_id);
+        return -1;
+    }
+    if (dl <= old || dl <= (int64_t)time(NULL)) {
+        snprintf(err, errlen, "--deadline %.40s is not later than the round's deadline and now",
+                 deadline);
+        return -1;
+    }
+    if (store_batch_begin(st) != 0) {
+        snprintf(err, errlen, "cannot write the database");
+        return -2;
+    }
+    e = store_round_set_deadline(st, round_id, dl);
+    if (e != 0) {
+        store_batch_rollback(st);
+        snprintf(err, errlen, "cannot extend round %s: %s", round_id, store_strerror(e));
+        return e == STORE_ERR_DB ? -2 : -1;
+    }
+    char was[32], now_dl[32];
+    fmt_time(old, was);
+    fmt_time(dl, now_dl);
+    json_t *o = json_object();
+    json_object_set_new(o, "round", json_string(round_id));
+    json_object_set_new(o, "deadline_was", json_string(was));
+    json_object_set_new(o, "deadline", json_string(now_dl));
+    if (audit_json(cfg, st, "round_extend", o) != 0) {
+        snprintf(err, errlen, "cannot record the extension of %s in the audit log", round_id);
+        return -2;
+    }
+    log_info("round %s: deadline moved from %s to %s", round_id, was, now_dl);
+    return 0;
 }
 
 /* ---- round status ----------------------------------------------------- */
@@ -367,7 +741,71 @@ struct status_ctx {
     int n, cap;
     store_t *st;
     const struct coord_config *cfg;
+    trust_t *trust; /* to tell revoked organizations apart (NULL: not loaded) */
+    struct orgset revoked; /* enrolled transport certificate on the CRL */
+    struct seen { char cn[IDENTITY_CN_MAX]; char when[32]; } *seen; /* node connections */
+    int nseen, capseen;
 };
+
+/* The last accepted node connection of each organization, from the audit
+ * log's "connection" entries (the log is the record of who connected;
+ * unreadable lines are skipped: this only tells "never connected" apart). */
+static void read_connections(struct status_ctx *s, const char *audit_log)
+{
+    FILE *f = fopen(audit_log, "r");
+    if (!f)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *fld[4];
+        char *p = line;
+        int n = 0;
+        for (; n < 4 && p; n++) {
+            fld[n] = p;
+            p = strchr(p, '\t');
+            if (p)
+                *p++ = 0;
+        }
+        if (n < 4 || !p || strcmp(fld[2], "connection") != 0)
+            continue;
+        json_t *o = json_loads(fld[3], 0, NULL);
+        const char *cn = json_string_value(json_object_get(o, "cn"));
+        const char *res = json_string_value(json_object_get(o, "result"));
+        const char *sock = json_string_value(json_object_get(o, "socket"));
+        if (cn && res && sock && !strcmp(res, "ok") && !strcmp(sock, "nodes")) {
+            int i = 0;
+            while (i < s->nseen && strcmp(s->seen[i].cn, cn) != 0)
+                i++;
+            if (i == s->nseen && s->nseen == s->capseen) {
+                int c = s->capseen ? 2 * s->capseen : 16;
+                struct seen *q = realloc(s->seen, (size_t)c * sizeof *q);
+                if (!q) {
+                    json_decref(o);
+                    break;
+                }
+                s->seen = q;
+                s->capseen = c;
+            }
+            if (i == s->nseen) {
+                snprintf(s->seen[i].cn, sizeof s->seen[i].cn, "%s", cn);
+                s->nseen++;
+            }
+            snprintf(s->seen[i].when, sizeof s->seen[i].when, "%s", fld[1]);
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+}
+
+static const char *last_seen(const struct status_ctx *s, const char *cn)
+{
+    for (int i = 0; i < s->nseen; i++)
+        if (strcmp(s->seen[i].cn, cn) == 0)
+            return s->seen[i].when;
+    return NULL;
+}
 
 static int remember(struct status_ctx *s, const char *org)
 {
@@ -388,8 +826,9 @@ static int status_sub(void *vctx, const struct store_submission *sub)
     struct status_ctx *s = vctx;
     char when[32];
     fmt_time(sub->received_at, when);
-    fprintf(s->out, "  %-40s submitted  %s  sha256 %s%s\n", sub->org, when, sub->sha256,
-            sub->late ? "  LATE (stored, not pooled)" : "");
+    fprintf(s->out, "  %-40s submitted  %s  sha256 %s%s%s\n", sub->org, when, sub->sha256,
+            sub->late ? "  LATE (stored, not pooled)" : "",
+            orgset_has(&s->revoked, sub->org) ? "  REVOKED (stored, not pooled)" : "");
     return remember(s, sub->org);
 }
 
@@ -404,36 +843,27 @@ static int status_ref(void *vctx, const char *round_id, const char *org, const c
     return remember(s, org);
 }
 
-/* Enrolled node organizations that have not answered: pending. */
+/* Enrolled node organizations that have not answered: pending, or
+ * revoked (their certificate is on the CRL: not expected any more). */
+static void status_enrolled(void *ctx, const struct identity_info *info, int verdict)
+{
+    struct status_ctx *s = ctx;
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->answered[i], info->cn) == 0)
+            return;
+    const char *seen = last_seen(s, info->cn);
+    if (verdict == ID_ERR_REVOKED)
+        fprintf(s->out, "  %-40s revoked    (certificate on the CRL: not expected)\n", info->cn);
+    else if (seen)
+        fprintf(s->out, "  %-40s pending    (last connected %s)\n", info->cn, seen);
+    else
+        fprintf(s->out, "  %-40s never connected\n", info->cn);
+    remember(s, info->cn);
+}
+
 static void status_pending(struct status_ctx *s)
 {
-    DIR *d = opendir(s->cfg->enrolled_dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t n = strlen(de->d_name);
-        if (n < 5 || strcmp(de->d_name + n - 4, ".crt") != 0)
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", s->cfg->enrolled_dir, de->d_name);
-        X509 *cert = NULL;
-        struct identity_info info;
-        if (identity_load_cert(path, &cert) != 0)
-            continue;
-        if (identity_cert_info(cert, &info) == 0 && info.role == ROLE_NODE &&
-            info.kind == CERT_KIND_TRANSPORT) {
-            int seen = 0;
-            for (int i = 0; i < s->n && !seen; i++)
-                seen = strcmp(s->answered[i], info.cn) == 0;
-            if (!seen) {
-                fprintf(s->out, "  %-40s pending\n", info.cn);
-                remember(s, info.cn);
-            }
-        }
-        X509_free(cert);
-    }
-    closedir(d);
+    each_enrolled_node(s->cfg, s->trust, status_enrolled, s);
 }
 
 static int status_round(void *vctx, const struct store_round *r)
@@ -443,9 +873,12 @@ static int status_round(void *vctx, const struct store_round *r)
     fmt_time(r->opened_at, opened);
     fmt_time(r->deadline, dl);
     fmt_time(r->closed_at, closed);
+    const char *state = r->cancelled ? "cancelled"
+                      : r->closed && !r->pooled_sha256[0] ? "closed (release unfinished: run round close again)"
+                      : r->closed ? "closed" : "open";
     fprintf(s->out, "round %s  period %s  k %d  %s  opened %s  deadline %s%s%s\n", r->round_id,
-            r->period, r->k, r->closed ? "closed" : "open", opened, dl,
-            r->closed ? "  closed " : "", r->closed ? closed : "");
+            r->period, r->k, state, opened, dl, r->closed ? "  closed " : "",
+            r->closed ? closed : "");
     if (r->pooled_sha256[0])
         fprintf(s->out, "  pooled result sha256 %s\n", r->pooled_sha256);
     s->n = 0;
@@ -464,17 +897,19 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
     s.out = out;
     s.st = st;
     s.cfg = cfg;
+    s.trust = trust_new(cfg->ca, cfg->crl, cfg->enrolled_dir);
+    if (s.trust)
+        each_enrolled_node(cfg, s.trust, note_revoked, &s.revoked);
+    read_connections(&s, cfg->audit_log);
     int rc;
     if (round_id) {
         struct store_round r;
         int e = store_round_get(st, round_id, &r);
-        if (e == STORE_ERR_NOT_FOUND) {
-            snprintf(err, errlen, "no round \"%.60s\"", round_id);
-            return -1;
-        }
         if (e != 0) {
-            snprintf(err, errlen, "cannot read round %.60s", round_id);
-            return -2;
+            trust_destroy(&s.trust);
+            snprintf(err, errlen, e == STORE_ERR_NOT_FOUND ? "no round \"%.60s\"" :
+                     "cannot read round %.60s", round_id);
+            return e == STORE_ERR_NOT_FOUND ? -1 : -2;
         }
         rc = status_round(&s, &r);
         store_round_clear(&r);
@@ -482,6 +917,9 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
         rc = store_rounds_each(st, status_round, &s);
     }
     free(s.answered);
+    free(s.revoked.cn);
+    free(s.seen);
+    trust_destroy(&s.trust);
     if (rc != 0) {
         snprintf(err, errlen, "cannot read the database");
         return -2;
@@ -514,9 +952,10 @@ static void batch_clear(rounds_t *r)
     for (size_t i = 0; i < r->naud; i++) {
         free(r->aud[i].event);
         free(r->aud[i].details);
+        free(r->aud[i].note);
     }
     r->nrep = r->naud = 0;
-    r->nmsg = r->dep = r->stored_new = 0;
+    r->nmsg = r->dep = r->stored_new = r->audit_failed = 0;
     r->batching = 0;
 }
 
@@ -562,16 +1001,24 @@ static int emit(rounds_t *r, const uint8_t *buf, size_t len, rounds_reply_fn rep
     return 0;
 }
 
-/* An audit entry of the daemon: written now, or, inside a batch, kept for
- * rounds_batch_end (one fsync for all). Takes o. */
-static void audit_daemon(rounds_t *r, const char *event, json_t *o)
+/* An audit entry of the daemon: written now (with its own transaction for
+ * the anchor), or, inside a batch, kept for rounds_batch_end (one
+ * transaction and one fsync for all). note (may be NULL) is logged at info
+ * level once the entry is durable (a stored submission is announced only
+ * after its COMMIT). Takes o. Returns 0, or -1 when the entry is not
+ * recorded (then, in a batch, the whole batch fails closed). */
+static int audit_daemon(rounds_t *r, const char *event, json_t *o, const char *note)
 {
     if (!r->batching) {
-        audit_json(r->cfg, event, o);
-        return;
+        if (audit_json(r->cfg, r->store, event, o) != 0)
+            return -1;
+        if (note)
+            log_info("%s", note);
+        return 0;
     }
     char *s = json_text(o);
     char *ev = strdup(event);
+    char *nt = note ? strdup(note) : NULL;
     if (s && ev && r->naud == r->capaud) {
         size_t cap = r->capaud ? 2 * r->capaud : 64;
         struct pending_audit *p = realloc(r->aud, cap * sizeof *p);
@@ -580,16 +1027,20 @@ static void audit_daemon(rounds_t *r, const char *event, json_t *o)
             r->capaud = cap;
         }
     }
-    if (!s || !ev || r->naud == r->capaud) {
+    if (!s || !ev || (note && !nt) || r->naud == r->capaud) {
         log_error("audit: cannot record %s event in %s (out of memory)", event, r->cfg->audit_log);
         free(s);
         free(ev);
-        return;
+        free(nt);
+        r->audit_failed = 1;
+        return -1;
     }
     struct pending_audit *pa = &r->aud[r->naud++];
     pa->event = ev;
     pa->details = s;
+    pa->note = nt;
     pa->dep = r->dep;
+    return 0;
 }
 
 void rounds_audit(rounds_t *r, const char *event, json_t *details)
@@ -598,7 +1049,7 @@ void rounds_audit(rounds_t *r, const char *event, json_t *details)
         json_decref(details);
         return;
     }
-    audit_daemon(r, event, details);
+    audit_daemon(r, event, details, NULL);
 }
 
 /* Before a put: inside a batch, join the batch's transaction (begun by its
@@ -633,59 +1084,62 @@ int rounds_batch_end(rounds_t *r)
 {
     if (!r || !r->batching)
         return 0;
-    int rc = 0, failed = 0;
-    if (store_in_batch(r->store)) {
-        if (store_batch_commit(r->store) != 0) {
-            failed = 1;
-            rc = -1;
-            log_error("the transaction of %d messages failed: nothing of it is stored; their "
-                      "senders are told to resend", r->nmsg);
-        } else if (r->stored_new && r->crash_after_commit) {
-            _exit(137);
-        }
-    }
-    /* The audit entries that stand, in order, with one fsync; then (only
-     * then) the replies. */
+    /* COMMIT with the batch's audit entries and the anchor in the same
+     * transaction, then the entries' write and fsync; only then the
+     * replies. If any of it fails, no reply of the batch leaves: every
+     * message is answered "internal, resend" (a submission committed but
+     * not recorded is then a duplicate, recorded at its resend). */
+    int rc = 0, a = AUD_OK;
     struct audit_entry *ents = r->naud ? malloc(r->naud * sizeof *ents) : NULL;
-    size_t n = 0;
-    if (r->naud && !ents) {
-        log_error("audit: cannot record %zu entries in %s (out of memory)", r->naud,
-                  r->cfg->audit_log);
-        rc = -1;
-    }
-    for (size_t i = 0; ents && i < r->naud; i++)
-        if (!(failed && r->aud[i].dep))
-            ents[n++] = (struct audit_entry){r->aud[i].event, r->aud[i].details};
-    if (n && audit_append_many(r->cfg->audit_log, ents, n) != 0) {
-        log_error("audit: not all of %zu entries could be recorded in %s", n, r->cfg->audit_log);
-        rc = -1;
+    if (r->audit_failed || (r->naud && !ents)) {
+        log_error("audit: not every entry of the batch could be kept (out of memory)");
+        store_batch_rollback(r->store);
+        a = AUD_NOTHING;
+    } else if (r->naud || store_in_batch(r->store)) {
+        for (size_t i = 0; i < r->naud; i++)
+            ents[i] = (struct audit_entry){r->aud[i].event, r->aud[i].details};
+        a = commit_audited(r->cfg, r->store, ents, r->naud,
+                           r->stored_new && r->crash_after_commit);
     }
     free(ents);
+    if (a != AUD_OK) {
+        rc = -1;
+        log_error("%d message%s not answered: %s; %s told to resend", r->nmsg,
+                  r->nmsg == 1 ? "" : "s",
+                  a == AUD_NOTHING ? "their outcomes could not be stored and audited (nothing of "
+                                     "them is stored)"
+                                   : "their outcomes are stored but their audit entries could "
+                                     "not be written",
+                  r->nmsg == 1 ? "the sender is" : "their senders are");
+    } else {
+        for (size_t i = 0; i < r->naud; i++)
+            if (r->aud[i].note)
+                log_info("%s", r->aud[i].note);
+    }
     int substituted = -1;
     for (size_t i = 0; i < r->nrep; i++) {
         struct pending_reply *p = &r->rep[i];
-        if (!(failed && p->dep)) {
+        if (a == AUD_OK) {
             if (p->reply(p->ctx, p->buf, p->len) != 0)
                 rc = -1;
             continue;
         }
-        /* One "resend" error per message whose answer rested on the
-         * transaction that did not commit. */
+        /* One "resend" error per message instead of its answer. */
         if (p->msg == substituted)
             continue;
         substituted = p->msg;
         uint8_t *e = NULL, *env = NULL;
         size_t elen = 0, envlen = 0;
-        if (error_pack(p->id, "internal", "cannot store this now; resend", &e, &elen) != 0 ||
+        if (error_pack(p->id, "internal", "cannot store and audit this now; resend", &e, &elen) != 0 ||
             envelope_pack(MSG_ERROR, e, elen, NULL, NULL, &env, &envlen, NULL) != 0 ||
             p->reply(p->ctx, env, envlen) != 0)
             rc = -1;
         free(e);
         free(env);
     }
-    if (r->nmsg > 1)
+    if (r->nmsg > 1 && a == AUD_OK)
         log_info("group commit: %d messages, %d new submissions in one transaction, %zu audit "
-                 "entries with one fsync", r->nmsg, r->stored_new, n);
+                 "entries with one fsync", r->nmsg, r->stored_new, r->naud);
     batch_clear(r);
     return rc;
 }
@@ -738,8 +1192,12 @@ static int reject(rounds_t *r, const char *org, const char *round_id, const uint
         json_object_set_new(o, "round", json_string(round_id));
     json_object_set_new(o, "code", json_string(code));
     json_object_set_new(o, "reason", json_string(message));
-    audit_daemon(r, "rejection", o);
     static const uint8_t zero[ENVELOPE_ID_LEN];
+    if (audit_daemon(r, "rejection", o, NULL) != 0 && !r->batching) {
+        /* Alone (an analyst's message): no answer without its entry. */
+        send_error(r, id ? id : zero, "internal", "cannot audit this now; resend", reply, ctx);
+        return -1;
+    }
     return send_error(r, id ? id : zero, code, message, reply, ctx);
 }
 
@@ -818,6 +1276,23 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
         rc = reject(r, org, meta.round_id, e->message_id, "request_mismatch", msg, reply, ctx);
         goto out;
     }
+    if (strcmp(meta.period, sr.period) != 0) {
+        snprintf(msg, sizeof msg, "submission is for period \"%.31s\" but round %s is for "
+                 "period \"%s\"", meta.period, sr.round_id, sr.period);
+        rc = reject(r, org, meta.round_id, e->message_id, "period_mismatch", msg, reply, ctx);
+        goto out;
+    }
+    struct round_request req;
+    if (round_request_unpack(sr.request, sr.request_len, &req, err, sizeof err) != 0) {
+        log_error("round %s: the stored request does not parse: %s", sr.round_id, err);
+        send_error(r, e->message_id, "internal", "cannot read the round's request", reply, ctx);
+        rc = -1;
+        goto out;
+    }
+    if (wire_cells_fit_request(cs, &req, err, sizeof err) != 0) {
+        rc = reject(r, org, meta.round_id, e->message_id, "not_requested", err, reply, ctx);
+        goto out;
+    }
     if (wire_cells_check(cs, (unsigned)sr.k, err, sizeof err) != 0) {
         rc = reject(r, org, meta.round_id, e->message_id, "implausible", err, reply, ctx);
         goto out;
@@ -832,8 +1307,8 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
     sub.received_at = (int64_t)time(NULL);
     sub.late = sub.received_at > sr.deadline;
     store_put_result res;
-    int late = 0;
-    if (use_txn(r) != 0 || store_submission_put(r->store, &sub, &res, &late) != 0) {
+    int late = 0, replaced = 0;
+    if (use_txn(r) != 0 || store_submission_put(r->store, &sub, &res, &late, &replaced) != 0) {
         send_error(r, e->message_id, "internal", "cannot store the submission now; resend",
                    reply, ctx);
         rc = -1;
@@ -859,12 +1334,17 @@ static int handle_submission(rounds_t *r, const char *org, const uint8_t *buf, s
         json_object_set_new(o, "duplicate", json_boolean(dup));
         json_object_set_new(o, "cells", json_integer((json_int_t)cs->ncells));
         json_object_set_new(o, "signer_serial", json_string(signer.serial));
-        audit_daemon(r, "submission", o);
+        if (replaced)
+            json_object_set_new(o, "replaces_refusal", json_true());
+        char note[400];
         if (dup)
-            log_info("duplicate submission of %s for round %s acknowledged again", org, sub.round_id);
+            snprintf(note, sizeof note, "duplicate submission of %s for round %s acknowledged "
+                     "again", org, sub.round_id);
         else
-            log_info("stored submission of %s for round %s (sha256 %s%s)", org, sub.round_id,
-                     sub.sha256, sub.late ? ", late" : "");
+            snprintf(note, sizeof note, "stored submission of %s for round %s (sha256 %s%s%s)",
+                     org, sub.round_id, sub.sha256, sub.late ? ", late" : "",
+                     replaced ? ", replaces its refusal" : "");
+        audit_daemon(r, "submission", o, note);
         rc = send_ack(r, e->message_id, sub.round_id, sub.sha256, dup, sub.late, reply, ctx);
         break;
     }
@@ -920,8 +1400,9 @@ static int handle_refusal(rounds_t *r, const char *org, const struct envelope *e
         json_object_set_new(o, "org", json_string(org));
         json_object_set_new(o, "round", json_string(ref.round_id));
         json_object_set_new(o, "reason", json_string(ref.reason));
-        audit_daemon(r, "refusal", o);
-        log_info("%s refused round %s: %s", org, ref.round_id, ref.reason);
+        char note[600];
+        snprintf(note, sizeof note, "%s refused round %s: %.400s", org, ref.round_id, ref.reason);
+        audit_daemon(r, "refusal", o, note);
         return send_ack(r, e->message_id, ref.round_id, "", 0, 0, reply, ctx);
     }
     case STORE_PUT_DUPLICATE:
@@ -994,6 +1475,15 @@ int rounds_handle_analyst(rounds_t *r, const char *cn, const uint8_t *buf, size_
     }
     struct query_answer a;
     int q = query_answer(r->cfg, r->store, cn, e.payload, e.payload_len, &a);
+    /* No answer, not even a refusal, before the query's entry is durable. */
+    struct audit_entry qa = {"query", a.audit};
+    if (!a.audit || commit_audited(r->cfg, r->store, &qa, 1, 0) != AUD_OK) {
+        log_error("query by %s not answered: its audit entry could not be recorded", cn);
+        rc = send_error(r, e.message_id, "internal", "cannot audit this query now; resend",
+                        reply, ctx);
+        rc = -1;
+        goto out;
+    }
     if (q != QUERY_OK) {
         rc = send_error(r, e.message_id, a.code, a.message, reply, ctx);
         if (q == QUERY_EINTERNAL)
@@ -1018,4 +1508,73 @@ out:
     query_answer_clear(&a);
     envelope_free(&e);
     return rc;
+}
+
+/* ---- the deadline ------------------------------------------------------------ */
+
+struct due_ctx {
+    char (*id)[64];
+    int64_t *deadline;
+    int n, cap;
+};
+
+static int note_due(void *vctx, const struct store_round *sr)
+{
+    struct due_ctx *d = vctx;
+    if (d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 8;
+        char (*p)[64] = realloc(d->id, (size_t)cap * sizeof *p);
+        if (p)
+            d->id = p;
+        int64_t *q = realloc(d->deadline, (size_t)cap * sizeof *q);
+        if (q)
+            d->deadline = q;
+        if (!p || !q)
+            return -1;
+        d->cap = cap;
+    }
+    snprintf(d->id[d->n], 64, "%s", sr->round_id);
+    d->deadline[d->n++] = sr->deadline;
+    return 0;
+}
+
+void rounds_close_due(rounds_t *r)
+{
+    if (!r || r->batching)
+        return;
+    struct due_ctx d;
+    memset(&d, 0, sizeof d);
+    store_rounds_due(r->store, (int64_t)time(NULL), note_due, &d);
+    for (int i = 0; i < d.n; i++) {
+        int seen = 0;
+        for (int j = 0; j < r->ntried && !seen; j++)
+            seen = !strcmp(r->tried[j].id, d.id[i]) && r->tried[j].deadline == d.deadline[i];
+        if (seen)
+            continue;
+        char err[1024], path[1300];
+        log_info("round %s: the deadline has passed; closing it", d.id[i]);
+        int rc = rounds_close(r->cfg, r->store, d.id[i], 0, r->trust, path, sizeof path, err,
+                              sizeof err);
+        if (rc == 0) {
+            log_info("round %s released at its deadline: %s", d.id[i], path);
+            /* and its report, as `round close` writes it */
+            struct metrics_params mp;
+            metrics_params_default(&mp);
+            char rpath[1400];
+            if (metrics_params_for_round(r->cfg, d.id[i], NULL, &mp, err, sizeof err) != 0 ||
+                report_round_write(r->cfg, r->store, d.id[i], &mp, NULL, rpath, sizeof rpath,
+                                   err, sizeof err) != 0)
+                log_error("round %s is released, but its report was not written: %s (run "
+                          "equity-coordinator report --round %s)", d.id[i], err, d.id[i]);
+            else
+                log_info("round %s: report %s", d.id[i], rpath);
+            continue;
+        }
+        log_error("round %s: not closed at its deadline: %s", d.id[i], err);
+        int slot = r->ntried < 64 ? r->ntried++ : 63;
+        snprintf(r->tried[slot].id, sizeof r->tried[slot].id, "%s", d.id[i]);
+        r->tried[slot].deadline = d.deadline[i];
+    }
+    free(d.id);
+    free(d.deadline);
 }

@@ -28,30 +28,70 @@
 #include "identity.h"
 #include "store.h"
 
+typedef struct rounds rounds_t;
+
 /* --- command-line side ----------------------------------------------- */
 
-/* Opens a round for period (1-31 characters of [A-Za-z0-9_-]) with the
- * [round] defaults of cfg and a deadline (RFC 3339 "2025-03-31T23:59:59Z"
- * or a date "2025-03-31" = end of that day UTC; NULL = deadline_days from
- * now), signs the request with the coordinator's signing key, stores it and
- * audits "round_open". round_id receives "<period>-r<n>-<4 hex>". Returns
- * 0, -1 for a user error (message in err), -2 for an internal failure. */
-int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
-                const char *deadline, char round_id[64], char *err, size_t errlen);
+/* Round options of `round open` that override the [round] defaults:
+ * NULL / 0 = the default. Lists use the syntax of coordinator.ini. */
+struct round_options {
+    const char *measures, *stratifiers, *intersections;
+    int k, min_orgs;
+};
 
-/* Closes an open round, pools the submissions that were not late and
- * applies the release rules of the round's terms (release.h), writes
+/* Opens a round for period (1-31 characters of [A-Za-z0-9_-]) with the
+ * [round] defaults of cfg overridden by opt (may be NULL) and a deadline
+ * (RFC 3339 "2025-03-31T23:59:59Z" or a date "2025-03-31" = end of that
+ * day UTC; NULL = deadline_days from now; a deadline that is not in the
+ * future is an error), signs the request with the coordinator's signing
+ * key, stores it and audits "round_open" in one transaction. round_id
+ * receives "<period>-r<n>-<4 hex>". Returns 0, -1 for a user error
+ * (message in err), -2 for an internal failure. */
+int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
+                const char *deadline, const struct round_options *opt, char round_id[64],
+                char *err, size_t errlen);
+
+/* Closes an open round and releases it: pools the submissions that were
+ * neither late nor of an organization whose certificate (enrolled
+ * transport or the submission's signing one) is revoked now, applies the
+ * release rules of the round's terms (release.h), writes
  * results_dir/<round>/pooled.csv, pooled.json and metrics.csv (atomic),
  * records the SHA-256 of pooled.csv (the release record) and audits
- * "round_close" and "release" (with the SHA-256 of the three files).
- * pooled_path (may be NULL) receives pooled.csv's path. Returns 0, -1 user error (unknown or closed round), -2
- * internal failure. */
-int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id,
-                 char *pooled_path, size_t pathlen, char *err, size_t errlen);
+ * "round_close" (with marking it closed) and "release" (with the release
+ * record, the SHA-256 of the three files). Resumable: a round closed
+ * earlier whose release did not finish (crash, full disk) is finished.
+ * With fewer poolable submissions than the terms' min_orgs the round is
+ * left open and -3 returned, unless force. trust (may be NULL: loaded from
+ * cfg) decides revocation. pooled_path (may be NULL) receives pooled.csv's
+ * path. Returns 0, -1 user error (unknown, cancelled or released round),
+ * -2 internal failure, -3 too few submissions. */
+int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_id, int force,
+                 trust_t *trust, char *pooled_path, size_t pathlen, char *err, size_t errlen);
 
-/* Prints a round (or, with round_id NULL, every round) and per
- * organization: submitted (time, sha256, late), refused (reason) or
- * pending (enrolled node that has not answered). Returns 0, -1 unknown
+/* Cancels an open round (closed, never pooled or released; nodes are told
+ * round_closed), audited "round_cancel" with reason. 0, -1, -2. */
+int rounds_cancel(const struct coord_config *cfg, store_t *st, const char *round_id,
+                  const char *reason, char *err, size_t errlen);
+
+/* Moves an open round's deadline later (after the current one and now),
+ * audited "round_extend". The signed request keeps its original deadline:
+ * the coordinator's deadline decides what is late and when the daemon
+ * closes the round. 0, -1, -2. */
+int rounds_extend(const struct coord_config *cfg, store_t *st, const char *round_id,
+                  const char *deadline, char *err, size_t errlen);
+
+/* The daemon's deadline: closes (rounds_close, not forced) every open
+ * round whose deadline has passed; a round that cannot be closed (too few
+ * submissions, an error) is logged once and tried again only after its
+ * deadline changes. */
+void rounds_close_due(rounds_t *r);
+
+/* Prints a round (or, with round_id NULL, every round: open, closed,
+ * cancelled, closed with an unfinished release) and per organization:
+ * submitted (time, sha256, late), refused (reason), pending (enrolled node
+ * that has connected, per the audit log, but not answered), never connected
+ * or revoked (enrolled, certificate on the CRL: not
+ * expected). Returns 0, -1 unknown
  * round, -2 internal failure. */
 int rounds_status(const struct coord_config *cfg, store_t *st, const char *round_id, FILE *out,
                   char *err, size_t errlen);
@@ -60,8 +100,6 @@ int rounds_status(const struct coord_config *cfg, store_t *st, const char *round
 int rounds_parse_time(const char *s, int64_t *out);
 
 /* --- daemon side --------------------------------------------------------- */
-
-typedef struct rounds rounds_t;
 
 /* The daemon's round service over a store and a trust (both borrowed). */
 rounds_t *rounds_new(const struct coord_config *cfg, store_t *st, trust_t *trust);
@@ -99,7 +137,7 @@ void rounds_audit(rounds_t *r, const char *event, json_t *details);
  * or an ACK with an empty round_id; SUBMISSION -> verified, checked and
  * stored, then ACK, or ERROR with a stable code (malformed, bad_signature,
  * unknown_round, round_closed, org_mismatch, request_mismatch,
- * implausible, conflict); REFUSAL -> stored, ACK. Every rejection is
+ * not_requested, implausible, conflict); REFUSAL -> stored, ACK. Every rejection is
  * logged and audited and leaves nothing stored. Inside a batch the reply
  * is kept until rounds_batch_end (see above). Returns 0, or -1 on an
  * internal failure (database); the caller keeps serving either way. */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -61,6 +62,7 @@ struct server {
     int npeers, next_peer;
     unsigned long zap_refused, failed[2];
     struct reply_ctx slot[BATCH_MAX]; /* the messages of the current batch */
+    time_t last_due;                  /* when due rounds were last looked for */
 };
 
 static int reply_to_peer(void *vctx, const uint8_t *buf, size_t len)
@@ -181,7 +183,21 @@ static void serve_analyst(struct server *sv)
     zmq_msg_close(&body);
 }
 
-int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop)
+/* SIGHUP: the enrolled certificates and the CRL again. */
+static void reload_identities(const struct coord_config *cfg, trust_t *trust)
+{
+    size_t n = 0;
+    int rc = trust_reload_enrolled(trust, cfg->enrolled_dir, &n);
+    if (rc != 0)
+        log_error("SIGHUP: cannot re-read the enrolled certificates in %s (%s): still serving "
+                  "the %zu loaded before", cfg->enrolled_dir, identity_strerror(rc), n);
+    else
+        log_info("SIGHUP: re-read %zu enrolled certificates from %s (%zu valid now) and the CRL "
+                 "%s", n, cfg->enrolled_dir, trust_check_enrolled(trust), cfg->crl);
+}
+
+int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop,
+               volatile sig_atomic_t *reload)
 {
     int rc = 3;
     store_t *st = NULL;
@@ -217,11 +233,14 @@ int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop)
         goto out;
     struct transport_settings set = *transport_settings_for(TRANSPORT_COORD_NODES);
     set.maxmsgsize = cfg->max_message_bytes;
+    set.max_per_source = cfg->max_connections_per_source;
     sv->sock[0] = transport_server_new(zctx, TRANSPORT_COORD_NODES, sec, cfg->node_endpoint, zap,
                                        &set);
+    struct transport_settings aset = *transport_settings_for(TRANSPORT_COORD_ANALYSTS);
+    aset.max_per_source = cfg->max_connections_per_source;
     if (sv->sock[0] && cfg->analyst_endpoint[0])
         sv->sock[1] = transport_server_new(zctx, TRANSPORT_COORD_ANALYSTS, sec,
-                                           cfg->analyst_endpoint, zap, NULL);
+                                           cfg->analyst_endpoint, zap, &aset);
     OPENSSL_cleanse(sec, sizeof sec);
     if (!sv->sock[0] || (cfg->analyst_endpoint[0] && !sv->sock[1])) {
         rc = 1;
@@ -245,6 +264,23 @@ int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop)
             log_error("zmq_poll: %s", zmq_strerror(errno));
             goto out;
         }
+        /* Fail closed: without its ZAP handler libzmq would let any CURVE
+         * key in, and a failed re-bind leaves the endpoint to others. */
+        if (!transport_zap_alive(zap)) {
+            log_error("the ZAP handler thread has stopped: every CURVE key would be accepted; "
+                      "exiting (systemd restarts the service)");
+            goto out;
+        }
+        for (int i = 0; i < 2; i++)
+            if (sv->sock[i] && transport_sock_broken(sv->sock[i])) {
+                log_error("the %s socket lost its endpoint (re-bind failed); exiting",
+                          i ? "analyst" : "node");
+                goto out;
+            }
+        if (reload && *reload) {
+            *reload = 0;
+            reload_identities(cfg, trust);
+        }
         /* A changed CRL is picked up here, before the messages are checked. */
         trust_reload_crl(trust);
         if (items[0].revents & ZMQ_POLLIN)
@@ -252,6 +288,12 @@ int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop)
         if (sv->sock[1] && (items[1].revents & ZMQ_POLLIN))
             serve_analyst(sv);
         note_refusals(sv, zap);
+        /* The deadline acts: due rounds are closed and released here. */
+        time_t now = time(NULL);
+        if (now != sv->last_due) {
+            sv->last_due = now;
+            rounds_close_due(sv->rounds);
+        }
     }
     log_info("shutting down");
     rc = 0;

@@ -14,10 +14,16 @@
 #include "coord_config.h"
 
 /* Runs until *stop becomes nonzero (set by a signal handler; the loop
- * polls with cfg->poll_ms as its timeout), then closes everything.
+ * polls with cfg->poll_ms as its timeout), then closes everything. When
+ * *reload (may be NULL) becomes nonzero (SIGHUP) the enrolled certificates
+ * and the CRL are re-read and *reload reset. Once a second, the open rounds
+ * whose deadline has passed are closed and released (rounds_close_due).
  * Returns 0 after a clean shutdown, 1 if the service cannot start because
  * of the configuration (keys, certificates, endpoints; logged), 3 on an
- * internal failure. */
-int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop);
+ * internal failure, including the ZAP handler thread ending or a socket
+ * that could not be re-bound (fail closed: libzmq would otherwise accept
+ * any CURVE key). */
+int server_run(const struct coord_config *cfg, volatile sig_atomic_t *stop,
+               volatile sig_atomic_t *reload);
 
 #endif

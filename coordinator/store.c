@@ -38,15 +38,21 @@ enum {
     Q_REF_GET,
     Q_REF_INSERT,
     Q_REFS_EACH,
+    Q_REF_DELETE,
+    Q_ANCHOR_GET,
+    Q_ANCHOR_SET,
+    Q_ROUND_CANCEL,
+    Q_ROUND_DEADLINE,
+    Q_ROUNDS_DUE,
     Q__COUNT
 };
 
 #define ROUND_COLS                                                                             \
     "round_id, period, k, opened_at, deadline, status, closed_at, request_sha256, "            \
-    "pooled_sha256, request, envelope"
+    "pooled_sha256, request, envelope, cancelled"
 
 static const char *const sql_text[Q__COUNT] = {
-    [Q_ROUND_INSERT] = "INSERT INTO rounds (" ROUND_COLS ") VALUES (?,?,?,?,?,'open',NULL,?,NULL,?,?)",
+    [Q_ROUND_INSERT] = "INSERT INTO rounds (" ROUND_COLS ") VALUES (?,?,?,?,?,'open',NULL,?,NULL,?,?,0)",
     [Q_ROUND_GET] = "SELECT " ROUND_COLS " FROM rounds WHERE round_id = ?",
     [Q_ROUND_COUNT] = "SELECT count(*) FROM rounds WHERE period = ?",
     [Q_ROUND_STATUS] = "SELECT status FROM rounds WHERE round_id = ?",
@@ -69,6 +75,15 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_REF_INSERT] = "INSERT INTO refusals (round_id, org, reason, received_at) VALUES (?,?,?,?)",
     [Q_REFS_EACH] = "SELECT round_id, org, reason, received_at FROM refusals WHERE round_id = ?"
                     " ORDER BY org",
+    [Q_REF_DELETE] = "DELETE FROM refusals WHERE round_id = ? AND org = ?",
+    [Q_ANCHOR_GET] = "SELECT seq, hash FROM audit_anchor WHERE id = 1",
+    [Q_ANCHOR_SET] = "INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?)"
+                     " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    [Q_ROUND_CANCEL] = "UPDATE rounds SET status = 'closed', closed_at = ?, cancelled = 1"
+                       " WHERE round_id = ? AND status = 'open'",
+    [Q_ROUND_DEADLINE] = "UPDATE rounds SET deadline = ? WHERE round_id = ? AND status = 'open'",
+    [Q_ROUNDS_DUE] = "SELECT " ROUND_COLS " FROM rounds WHERE status = 'open' AND deadline < ?"
+                     " ORDER BY deadline, rowid",
 };
 
 static const char schema_v1[] =
@@ -99,6 +114,18 @@ static const char schema_v1[] =
     " received_at INTEGER NOT NULL,"
     " UNIQUE (round_id, org));"
     "PRAGMA user_version = 1;";
+
+/* Version 2: the audit log's anchor (the head of its hash chain, moved in
+ * the same transaction as what the entries record) and cancelled rounds
+ * (status 'closed', cancelled = 1, never pooled). */
+static const char schema_v2[] =
+    "CREATE TABLE audit_anchor ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL CHECK (seq >= 0),"
+    " hash TEXT NOT NULL);"
+    "ALTER TABLE rounds ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0"
+    " CHECK (cancelled IN (0, 1));"
+    "PRAGMA user_version = 2;";
 
 struct store {
     sqlite3 *db;
@@ -245,6 +272,8 @@ static int migrate(store_t *s)
     }
     if (v == 0 && exec(s, schema_v1) != 0)
         goto fail;
+    if (v < 2 && exec(s, schema_v2) != 0)
+        goto fail;
     return commit(s);
 fail:
     rollback(s);
@@ -330,20 +359,21 @@ static void round_from_row(sqlite3_stmt *st, struct store_round *r)
     r->request_len = (size_t)sqlite3_column_bytes(st, 9);
     r->envelope = (uint8_t *)sqlite3_column_blob(st, 10);
     r->envelope_len = (size_t)sqlite3_column_bytes(st, 10);
+    r->cancelled = sqlite3_column_int(st, 11);
 }
 
 int store_round_insert(store_t *s, const struct store_round *r)
 {
     if (!s || !r || !r->request || !r->envelope)
         return STORE_ERR_ARG;
-    if (begin(s) != 0)
+    if (put_begin(s) != 0)
         return STORE_ERR_DB;
     sqlite3_stmt *st = stmt(s, Q_ROUND_STATUS);
     sqlite3_bind_text(st, 1, r->round_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) {
-        rollback(s);
+        put_abandon(s);
         return STORE_ERR_EXISTS;
     }
     if (rc != SQLITE_DONE)
@@ -361,10 +391,12 @@ int store_round_insert(store_t *s, const struct store_round *r)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         goto fail;
-    return commit(s);
+    if (put_end(s) != 0)
+        goto fail;
+    return 0;
 fail:
     db_fail(s, "insert round");
-    rollback(s);
+    put_fail(s);
     return STORE_ERR_DB;
 }
 
@@ -439,35 +471,53 @@ static int round_is_open(store_t *s, const char *round_id)
     return open;
 }
 
-int store_round_close(store_t *s, const char *round_id, int64_t closed_at)
+/* An UPDATE of one open round (close, cancel, deadline): binds v and
+ * round_id; STORE_ERR_NOT_FOUND, STORE_ERR_CLOSED. Joins an open batch. */
+static int update_open_round(store_t *s, int q, const char *round_id, int64_t v,
+                             const char *what)
 {
     if (!s || !round_id)
         return STORE_ERR_ARG;
-    if (begin(s) != 0)
+    if (put_begin(s) != 0)
         return STORE_ERR_DB;
     int open = round_is_open(s, round_id);
     if (open <= 0) {
-        rollback(s);
+        put_abandon(s);
         return open == 0 ? STORE_ERR_CLOSED : open;
     }
-    sqlite3_stmt *st = stmt(s, Q_ROUND_CLOSE);
-    sqlite3_bind_int64(st, 1, closed_at);
+    sqlite3_stmt *st = stmt(s, q);
+    sqlite3_bind_int64(st, 1, v);
     sqlite3_bind_text(st, 2, round_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        db_fail(s, "close round");
-        rollback(s);
+    if (rc != SQLITE_DONE || put_end(s) != 0) {
+        db_fail(s, what);
+        put_fail(s);
         return STORE_ERR_DB;
     }
-    return commit(s);
+    return 0;
+}
+
+int store_round_close(store_t *s, const char *round_id, int64_t closed_at)
+{
+    return update_open_round(s, Q_ROUND_CLOSE, round_id, closed_at, "close round");
+}
+
+int store_round_cancel(store_t *s, const char *round_id, int64_t when)
+{
+    return update_open_round(s, Q_ROUND_CANCEL, round_id, when, "cancel round");
+}
+
+int store_round_set_deadline(store_t *s, const char *round_id, int64_t deadline)
+{
+    return update_open_round(s, Q_ROUND_DEADLINE, round_id, deadline, "set deadline");
 }
 
 int store_round_set_pooled(store_t *s, const char *round_id, const char *pooled_sha256)
 {
     if (!s || !round_id || !pooled_sha256)
         return STORE_ERR_ARG;
-    if (begin(s) != 0)
+    if (put_begin(s) != 0)
         return STORE_ERR_DB;
     sqlite3_stmt *st = stmt(s, Q_ROUND_POOLED);
     sqlite3_bind_text(st, 1, pooled_sha256, -1, SQLITE_STATIC);
@@ -476,14 +526,53 @@ int store_round_set_pooled(store_t *s, const char *round_id, const char *pooled_
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         db_fail(s, "set pooled");
-        rollback(s);
+        put_fail(s);
         return STORE_ERR_DB;
     }
     if (sqlite3_changes(s->db) == 0) {
-        rollback(s);
+        put_abandon(s);
         return STORE_ERR_NOT_FOUND;
     }
-    return commit(s);
+    if (put_end(s) != 0) {
+        put_fail(s);
+        return STORE_ERR_DB;
+    }
+    return 0;
+}
+
+int store_anchor_get(store_t *s, long *seq, char hash[65])
+{
+    if (!s || !seq || !hash)
+        return STORE_ERR_ARG;
+    sqlite3_stmt *st = stmt(s, Q_ANCHOR_GET);
+    int rc = sqlite3_step(st);
+    *seq = 0;
+    hash[0] = 0;
+    if (rc == SQLITE_ROW) {
+        *seq = (long)sqlite3_column_int64(st, 0);
+        copy_text(hash, 65, st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, "read audit anchor");
+}
+
+int store_anchor_set(store_t *s, long seq, const char *hash)
+{
+    if (!s || !s->batch || seq < 0 || !hash)
+        return STORE_ERR_ARG;
+    if (s->batch_failed)
+        return STORE_ERR_DB;
+    sqlite3_stmt *st = stmt(s, Q_ANCHOR_SET);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_fail(s, "set audit anchor");
+        s->batch_failed = 1;
+        return STORE_ERR_DB;
+    }
+    return 0;
 }
 
 static int rounds_iter(store_t *s, int q, const char *arg, store_round_fn fn, void *ctx)
@@ -518,6 +607,25 @@ int store_rounds_pending_for(store_t *s, const char *org, store_round_fn fn, voi
     return rounds_iter(s, Q_ROUNDS_PENDING, org, fn, ctx);
 }
 
+int store_rounds_due(store_t *s, int64_t now, store_round_fn fn, void *ctx)
+{
+    if (!s || !fn)
+        return STORE_ERR_ARG;
+    sqlite3_stmt *st = stmt(s, Q_ROUNDS_DUE);
+    sqlite3_bind_int64(st, 1, now);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_round r;
+        round_from_row(st, &r);
+        if ((ret = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(s, "list due rounds");
+    sqlite3_reset(st);
+    return ret;
+}
+
 /* Inside a transaction: 1 and sha/late filled if (round, org) submitted. */
 static int existing_submission(store_t *s, const char *round_id, const char *org, char sha[65],
                                int *late)
@@ -537,8 +645,10 @@ static int existing_submission(store_t *s, const char *round_id, const char *org
 }
 
 int store_submission_put(store_t *s, const struct store_submission *sub, store_put_result *result,
-                         int *stored_late)
+                         int *stored_late, int *replaced_refusal)
 {
+    if (replaced_refusal)
+        *replaced_refusal = 0;
     if (!s || !sub || !result || !sub->envelope)
         return STORE_ERR_ARG;
     if (put_begin(s) != 0)
@@ -565,7 +675,20 @@ int store_submission_put(store_t *s, const struct store_submission *sub, store_p
     }
     if (open < 0)
         goto fail;
-    sqlite3_stmt *st = stmt(s, Q_SUB_INSERT);
+    /* A signed submission after a refusal of the same organization is its
+     * later decision: it replaces the refusal (one state per organization). */
+    sqlite3_stmt *st = stmt(s, Q_REF_DELETE);
+    sqlite3_bind_text(st, 1, sub->round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sub->org, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_reset(st);
+        db_fail(s, "replace refusal");
+        goto fail;
+    }
+    sqlite3_reset(st);
+    if (replaced_refusal)
+        *replaced_refusal = sqlite3_changes(s->db) > 0;
+    st = stmt(s, Q_SUB_INSERT);
     sqlite3_bind_text(st, 1, sub->round_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sub->org, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, sub->sha256, -1, SQLITE_STATIC);

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef enum {
     STORE_OK = 0,
@@ -55,6 +55,7 @@ struct store_round {
     size_t request_len;
     uint8_t *envelope;           /* the signed envelope sent to nodes        */
     size_t envelope_len;
+    int cancelled;               /* closed by `round cancel`: never pooled   */
 };
 
 /* Frees the blobs of a round filled by store_round_get (not the struct). */
@@ -69,8 +70,20 @@ int store_round_get(store_t *s, const char *round_id, struct store_round *r);
 int store_round_count(store_t *s, const char *period, int *n);
 /* Marks an open round closed. STORE_ERR_NOT_FOUND, STORE_ERR_CLOSED. */
 int store_round_close(store_t *s, const char *round_id, int64_t closed_at);
+/* Marks an open round closed and cancelled (never pooled). Same errors. */
+int store_round_cancel(store_t *s, const char *round_id, int64_t when);
+/* Moves the deadline of an open round. Same errors. */
+int store_round_set_deadline(store_t *s, const char *round_id, int64_t deadline);
 /* Records the hash of the pooled result of a closed round. */
 int store_round_set_pooled(store_t *s, const char *round_id, const char *pooled_sha256);
+/* (The round writes above join an open batch, like the puts below.) */
+
+/* The audit log's anchor: seq and hash of the last entry written with the
+ * store's last transaction (seq 0 and "" before the first). */
+int store_anchor_get(store_t *s, long *seq, char hash[65]);
+/* Sets it inside the open batch (STORE_ERR_ARG outside one): committed
+ * with what the entries record. */
+int store_anchor_set(store_t *s, long seq, const char *hash);
 
 /* Callback over rounds; the blobs are valid only during the call. Return
  * nonzero to stop (that value is returned by the iterator). */
@@ -79,6 +92,8 @@ typedef int (*store_round_fn)(void *ctx, const struct store_round *r);
 int store_rounds_each(store_t *s, store_round_fn fn, void *ctx);
 /* Open rounds that org has neither submitted to nor refused, oldest first. */
 int store_rounds_pending_for(store_t *s, const char *org, store_round_fn fn, void *ctx);
+/* Open rounds whose deadline is before now, earliest deadline first. */
+int store_rounds_due(store_t *s, int64_t now, store_round_fn fn, void *ctx);
 
 struct store_submission {
     char round_id[64];
@@ -100,12 +115,14 @@ typedef enum {
 
 /* In one transaction: if (round, org) has a submission already, reports
  * DUPLICATE (same sha256, even on a closed round) or CONFLICT; otherwise
- * checks that the round exists and is open and inserts it. *result says
- * which; *stored_late (may be NULL) receives the late flag of the row that
- * is stored (for a duplicate: the earlier one). Returns 0 or STORE_ERR_DB
+ * checks that the round exists and is open and inserts it, replacing a
+ * refusal of the same organization for that round (its later decision:
+ * *replaced_refusal, may be NULL, is set to 1). *result says which;
+ * *stored_late (may be NULL) receives the late flag of the row that is
+ * stored (for a duplicate: the earlier one). Returns 0 or STORE_ERR_DB
  * (then nothing was stored). */
 int store_submission_put(store_t *s, const struct store_submission *sub, store_put_result *result,
-                         int *stored_late);
+                         int *stored_late, int *replaced_refusal);
 
 /* Group commit. Between store_batch_begin (BEGIN IMMEDIATE) and
  * store_batch_commit, store_submission_put and store_refusal_put decide and

@@ -50,6 +50,7 @@
 #endif
 
 #include "catalog.h"
+#include "code_map.h"
 #include "log.h"
 #include "memberset.h"
 
@@ -252,6 +253,7 @@ struct verify;
 
 struct pending {
     uint64_t h, off, line;
+    uint64_t unk_cols;          /* empty columns of the row                    */
     int ins;                    /* memberset_insert's answer                   */
     struct member_record rec;
 };
@@ -289,6 +291,7 @@ struct worker {
     int nf;
     uint64_t line;              /* relative line of the current record         */
     uint64_t rec_off;           /* absolute offset of the current record       */
+    uint64_t unk_cols;          /* empty columns of the current record         */
     struct pending *batch;      /* rows waiting for their set insert (BATCH)   */
     uint32_t *order;            /* batch indices in hash order (BATCH)         */
     size_t nbatch;
@@ -624,8 +627,25 @@ static inline const uint8_t *field(struct worker *w, int c, size_t *len)
         sp->len = (uint32_t)o;
         sp->esc = 0;
     }
+    /* Surrounding spaces are not part of a value (" 3" is 3, " " is empty). */
+    while (sp->len && (p[0] == ' ' || p[0] == '\t')) {
+        p++;
+        sp->off++;
+        sp->len--;
+    }
+    while (sp->len && (p[sp->len - 1] == ' ' || p[sp->len - 1] == '\t'))
+        sp->len--;
     *len = sp->len;
     return p;
+}
+
+/* Notes that canonical column c of the current record is empty: unknown
+ * (extract.md), unless the column is absent from the file altogether (then
+ * its measures are unavailable, see read_header). */
+static inline void note_empty(struct worker *w, int c)
+{
+    if (w->rd->filecol[c] >= 0)
+        w->unk_cols |= 1ULL << c;
 }
 
 /* 0 ok, -1 not an integer, -2 out of [0, max]. */
@@ -741,8 +761,22 @@ static void set_fatal(struct worker *w, uint64_t rel_line, int col, const char *
     va_end(ap);
 }
 
-/* Rejects the current row for canonical column c (-1: the whole row). In
- * strict mode (main pass) every reason but another period is fatal. */
+/* Rejects the current row for canonical column c (-1: the whole row).
+ * `site` goes to the profile's examples, which stay on site and may quote
+ * the value; `safe` names the column and the problem only, never a value:
+ * in strict mode (main pass) every reason but another period is fatal, and
+ * the fatal message ends up in the service's log. */
+static int reject_msg(struct worker *w, bad_reason r, int c, const char *safe, const char *site)
+{
+    int col = c >= 0 ? w->rd->filecol[c] + 1 : 0;
+    const char *fname = c >= 0 ? w->rd->hname[c] : "";
+    profile_reject(&w->prof, r, w->line, col, fname, "%s", site);
+    if (w->rd->opts->strict && r != BAD_PERIOD && w->mode == MODE_MAIN)
+        set_fatal(w, w->line, col, "%s (%s)", safe, profile_reason_name(r));
+    return -1;
+}
+
+/* reject_msg with one message that quotes no value. */
 static int reject(struct worker *w, bad_reason r, int c, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -753,20 +787,17 @@ static int reject(struct worker *w, bad_reason r, int c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    int col = c >= 0 ? w->rd->filecol[c] + 1 : 0;
-    const char *fname = c >= 0 ? w->rd->hname[c] : "";
-    profile_reject(&w->prof, r, w->line, col, fname, "%s", msg);
-    if (w->rd->opts->strict && r != BAD_PERIOD && w->mode == MODE_MAIN)
-        set_fatal(w, w->line, col, "%s (%s)", msg, profile_reason_name(r));
-    return -1;
+    return reject_msg(w, r, c, msg, msg);
 }
 
 static int reject_value(struct worker *w, bad_reason r, int c, const uint8_t *p, size_t len,
                         const char *what)
 {
-    char q[200];
+    char q[200], site[512], safe[256];
     quote_value(q, sizeof q, p, len);
-    return reject(w, r, c, "%s '%s' %s", w->rd->hname[c], q, what);
+    snprintf(site, sizeof site, "%s '%s' %s", w->rd->hname[c], q, what);
+    snprintf(safe, sizeof safe, "%s %s", w->rd->hname[c], what);
+    return reject_msg(w, r, c, safe, site);
 }
 
 /* ---- one record: validate, then dispatch -------------------------------------------- */
@@ -808,10 +839,11 @@ static int count_field_slow(struct worker *w, int c, uint32_t *out)
 {
     size_t len;
     const uint8_t *p = field(w, c, &len);
-    /* An empty (or absent) count is 0 events: extracts leave zero counts
-     * blank; a missing column marks its measures unavailable instead. */
+    /* An empty count is unknown, not 0 events: the member is left out of
+     * the measures that need it (unknown_of). */
     if (len == 0) {
         *out = 0;
+        note_empty(w, c);
         return 0;
     }
     int r = parse_uint(p, len, MAX_COUNT, out);
@@ -852,9 +884,10 @@ static int flag_field_slow(struct worker *w, int c, uint8_t *out)
 {
     size_t len;
     const uint8_t *p = field(w, c, &len);
-    /* empty flag = 0 (not recorded), as for counts */
+    /* an empty flag is unknown, as for counts */
     if (len == 0) {
         *out = 0;
+        note_empty(w, c);
         return 0;
     }
     if (len == 1 && (p[0] == '0' || p[0] == '1')) {
@@ -886,6 +919,66 @@ static inline int flag_field(struct worker *w, int c, uint8_t *out)
     return flag_field_slow(w, c, out);
 }
 
+#define UNK(c) (u & (1ULL << (c)))
+
+/* The measures a member is left out of, from the mask of its empty
+ * columns: a measure needs its inputs, and a conditional input (HbA1c
+ * control) only where its condition holds (diabetes = 1). */
+static uint32_t unknown_of(uint64_t u, const struct member_record *r)
+{
+    uint32_t m = 0;
+    if (!u)
+        return 0;
+    if (UNK(COL_ED_VISITS))
+        m |= MB(M_ED_RATE);
+    if (UNK(COL_IP_ADMITS))
+        m |= MB(M_IP_RATE) | MB(M_READMIT_30D);
+    else if (r->ip_admits > 0 && UNK(COL_IP_READMITS_30D))
+        m |= MB(M_READMIT_30D);
+    if (UNK(COL_PRIMARY_CARE_VISITS) || UNK(COL_TELEHEALTH_VISITS))
+        m |= MB(M_TELEHEALTH_SHARE);
+    if (UNK(COL_SCHEDULED_APPTS))
+        m |= MB(M_NO_SHOW);
+    else if (r->scheduled_appts > 0 && UNK(COL_NO_SHOWS))
+        m |= MB(M_NO_SHOW);
+    if (UNK(COL_WELLNESS_VISIT))
+        m |= MB(M_WELLNESS);
+    if (UNK(COL_DIABETES))
+        m |= MB(M_DIABETES_POOR_CONTROL);
+    else if (r->diabetes && UNK(COL_HBA1C_POOR_CONTROL))
+        m |= MB(M_DIABETES_POOR_CONTROL);
+    if (UNK(COL_HYPERTENSION))
+        m |= MB(M_BP_CONTROL);
+    else if (r->hypertension && UNK(COL_BP_CONTROLLED))
+        m |= MB(M_BP_CONTROL);
+    if (UNK(COL_HRSN_SCREENED)) {
+        m |= HRSN_ALL;
+    } else if (r->hrsn_screened) {
+        static const int dom[][2] = {
+            {COL_HRSN_FOOD, M_HRSN_FOOD}, {COL_HRSN_HOUSING, M_HRSN_HOUSING},
+            {COL_HRSN_TRANSPORT, M_HRSN_TRANSPORT}, {COL_HRSN_UTILITIES, M_HRSN_UTILITIES},
+            {COL_HRSN_SAFETY, M_HRSN_SAFETY}};
+        for (size_t i = 0; i < sizeof dom / sizeof dom[0]; i++)
+            if (UNK(dom[i][0]))
+                m |= MB(dom[i][1]) | MB(M_HRSN_ANY);
+    }
+    if (UNK(COL_TOTAL_COST))
+        m |= MB(M_COST_PMPM);
+    return m;
+}
+
+/* Counts an accepted (sign +1) or taken back (-1) member's empty fields
+ * and the measures it is left out of. */
+static void count_unknown(struct profile *p, uint64_t cols, uint32_t measures, int sign)
+{
+    for (int c = 0; cols && c < COL__COUNT; c++)
+        if (cols & (1ULL << c))
+            p->empty_fields[c] += (uint64_t)(int64_t)sign;
+    for (int m = 0; measures && m < M__COUNT; m++)
+        if (measures & MB(m))
+            p->left_out[m] += (uint64_t)(int64_t)sign;
+}
+
 static int validate(struct worker *w, struct member_record *r)
 {
     const struct reader *rd = w->rd;
@@ -894,6 +987,7 @@ static int validate(struct worker *w, struct member_record *r)
     int v;
 
     memset(r, 0, sizeof *r);
+    w->unk_cols = 0;
 
     p = field(w, COL_AGE, &len);
     if (len == 0) {
@@ -1006,8 +1100,10 @@ static int validate(struct worker *w, struct member_record *r)
         flag_field(w, COL_HRSN_SAFETY, &r->hrsn_safety) < 0)
         return -1;
 
-    /* empty total_cost = 0 USD, like an empty count */
+    /* an empty total_cost is unknown, like an empty count */
     p = field(w, COL_TOTAL_COST, &len);
+    if (!len)
+        note_empty(w, COL_TOTAL_COST);
     if (len) {
         if (parse_dec(p, len, &r->total_cost) < 0)
             return reject_value(w, BAD_TYPE, COL_TOTAL_COST, p, len, "is not a number");
@@ -1023,14 +1119,23 @@ static int validate(struct worker *w, struct member_record *r)
         r->has_experience = 1;
     }
 
-    if (r->ip_readmits_30d > r->ip_admits)
-        return reject(w, BAD_INCONSISTENT, COL_IP_READMITS_30D, "%s %u > %s %u",
-                      rd->hname[COL_IP_READMITS_30D], r->ip_readmits_30d,
-                      rd->hname[COL_IP_ADMITS], r->ip_admits);
-    if (r->no_shows > r->scheduled_appts)
-        return reject(w, BAD_INCONSISTENT, COL_NO_SHOWS, "%s %u > %s %u",
-                      rd->hname[COL_NO_SHOWS], r->no_shows,
-                      rd->hname[COL_SCHEDULED_APPTS], r->scheduled_appts);
+    r->unknown_measures = unknown_of(w->unk_cols, r);
+    uint64_t u = w->unk_cols;
+    /* only known numbers can contradict each other */
+    int readm_bad = !(u & (1ULL << COL_IP_READMITS_30D | 1ULL << COL_IP_ADMITS)) &&
+                    r->ip_readmits_30d > r->ip_admits;
+    int noshow_bad = !(u & (1ULL << COL_NO_SHOWS | 1ULL << COL_SCHEDULED_APPTS)) &&
+                     r->no_shows > r->scheduled_appts;
+    if (readm_bad || noshow_bad) {
+        int c = readm_bad ? COL_IP_READMITS_30D : COL_NO_SHOWS;
+        int of = c == COL_NO_SHOWS ? COL_SCHEDULED_APPTS : COL_IP_ADMITS;
+        uint32_t a = c == COL_NO_SHOWS ? r->no_shows : r->ip_readmits_30d;
+        uint32_t b = c == COL_NO_SHOWS ? r->scheduled_appts : r->ip_admits;
+        char site[160], safe[160];
+        snprintf(site, sizeof site, "%s %u > %s %u", rd->hname[c], a, rd->hname[of], b);
+        snprintf(safe, sizeof safe, "%s > %s", rd->hname[c], rd->hname[of]);
+        return reject_msg(w, BAD_INCONSISTENT, c, safe, site);
+    }
     return 0;
 }
 
@@ -1097,6 +1202,7 @@ static void commit(struct worker *w, const struct pending *e)
         if (w->mode == MODE_MAIN) {
             w->sink(w->sink_ctx, &e->rec, +1);
             w->accepted++;
+            count_unknown(&w->prof, e->unk_cols, e->rec.unknown_measures, +1);
         } else {
             w->sink(w->sink_ctx, &e->rec, -1);
         }
@@ -1145,6 +1251,7 @@ static void batch_push(struct worker *w, uint64_t h, const struct member_record 
     e->h = h;
     e->off = w->rec_off;
     e->line = w->line;
+    e->unk_cols = w->unk_cols;
     e->rec = *rec;
     if (w->nbatch == BATCH)
         batch_flush(w);
@@ -1222,23 +1329,24 @@ static void handle_record(struct worker *w, const struct tok *t)
         int held = bsearch_u64(vf->held, vf->nheld, w->rec_off);
         int o = owner_of(vf, w->rec_off);
         if (idtab_seen(vf, h, id, idlen)) {
-            char q[200];
-            quote_value(q, sizeof q, id, idlen);
+            /* Member ids are never quoted, not even in the on-site profile. */
             uint64_t abs = w->line_base + w->line;
             profile_reject(vf->main, BAD_DUPLICATE, abs, rd->filecol[COL_MEMBER_ID] + 1,
-                           rd->hname[COL_MEMBER_ID], "%s '%s' seen before in this period",
-                           rd->hname[COL_MEMBER_ID], q);
+                           rd->hname[COL_MEMBER_ID], "%s seen before in this period",
+                           rd->hname[COL_MEMBER_ID]);
             if (!held) {
                 w->sink(vf->sinks[o], &rec, -1);
                 vf->accepted_delta--;
+                count_unknown(vf->main, w->unk_cols, rec.unknown_measures, -1);
             }
             if (rd->opts->strict)
                 set_fatal(w, w->line, rd->filecol[COL_MEMBER_ID] + 1,
-                          "%s '%s' seen before in this period (duplicate)",
-                          rd->hname[COL_MEMBER_ID], q);
+                          "%s seen before in this period (duplicate)",
+                          rd->hname[COL_MEMBER_ID]);
         } else if (held) {
             w->sink(vf->sinks[o], &rec, +1);
             vf->accepted_delta++;
+            count_unknown(vf->main, w->unk_cols, rec.unknown_measures, +1);
         }
         return;
     }
@@ -1465,16 +1573,8 @@ static int compile_rules(struct reader *rd, char *err, size_t errlen)
     for (int c = 0; c < COL__COUNT; c++) {
         if (o->n_rules[c] <= 0 || !o->rules[c])
             continue;
-        const char *const *tab = NULL;
-        int n = 0;
-        switch (c) {
-        case COL_SEX: tab = sex_codes; n = SEX__COUNT; break;
-        case COL_RACE: tab = race_codes; n = RACE__COUNT; break;
-        case COL_ETHNICITY: tab = ethnicity_codes; n = ETH__COUNT; break;
-        case COL_PAYER: tab = payer_codes; n = PAYER__COUNT; break;
-        case COL_DISABILITY: case COL_CMC: tab = ynu_codes; n = YNU__COUNT; break;
-        case COL_LANGUAGE: case COL_COUNTY: break;
-        default:
+        if (c != COL_SEX && c != COL_RACE && c != COL_ETHNICITY && c != COL_PAYER &&
+            c != COL_DISABILITY && c != COL_CMC && c != COL_LANGUAGE && c != COL_COUNTY) {
             snprintf(err, errlen, "code map for %s: only coded columns can be mapped",
                      extract_column_names[c]);
             return -1;
@@ -1489,16 +1589,7 @@ static int compile_rules(struct reader *rd, char *err, size_t errlen)
             const struct code_rule *r = &o->rules[c][i];
             struct crule *cr = &rd->rules[c][i];
             size_t tl = strnlen(r->to, sizeof r->to);
-            int code = -1;
-            if (tab) {
-                code = catalog_code_find(tab, n, r->to, tl);
-            } else if (c == COL_LANGUAGE) {
-                code = tl == 0 ? LANG_UNKNOWN : record_lang_pack(r->to, (int)tl);
-            } else { /* county: a 5-digit FIPS code */
-                code = tl == 5 ? 0 : -1;
-                for (size_t j = 0; code >= 0 && j < tl; j++)
-                    code = (r->to[j] >= '0' && r->to[j] <= '9') ? code * 10 + (r->to[j] - '0') : -1;
-            }
+            int code = code_map_target(c, r->to, tl); /* as node_config and the adapters */
             if (code < 0) {
                 snprintf(err, errlen, "code map for %s: '%.48s' maps to '%.24s', which is not a "
                          "standard %s code", extract_column_names[c], r->from, r->to,

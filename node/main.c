@@ -8,19 +8,25 @@
  *               names) and print the settings
  *   run         the service: connect out to the coordinator, answer rounds
  *   approve     approve a round held for on-site approval
+ *   report      the organization's own HTML report of a round (report.c)
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccc.h"
 #include "log.h"
 #include "node_config.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "report.h"
 #include "service.h"
+#include "tally.h"
 #include "version.h"
+#include "wire.h"
 
 #define EXIT_USER 1
 #define EXIT_USAGE 2
@@ -35,7 +41,7 @@ static void usage(FILE *f)
         "small cells (primary and complementary suppression), and sends only those.\n"
         "\n"
         "Commands:\n"
-        "  aggregate --input PATH [--format extract|synthea] [--period YYYY]\n"
+        "  aggregate --input PATH [--format extract|synthea|fhir|omop] [--period YYYY]\n"
         "            [--config node.ini] [--k N] --out FILE\n"
         "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
         "        Submission). Written to a temporary file and renamed: never partial.\n"
@@ -47,29 +53,42 @@ static void usage(FILE *f)
         "  profile --input PATH [--format ...] [--period YYYY] [--config node.ini]\n"
         "        Data-quality profile: rows read and rejected per reason with\n"
         "        file:line:column examples, REaL completeness, code-map hits and misses.\n"
-        "  check-config --config node.ini\n"
-        "        Validate the configuration and print the effective settings; when\n"
-        "        [identity] is set, also check the keys (mode 0600) and that the\n"
-        "        certificates verify against the CA and CRL.\n"
+        "  check-config --config node.ini [--quiet]\n"
+        "        Validate the configuration (files exist, ports in range) and print\n"
+        "        the effective settings (nothing with --quiet); when [identity] is\n"
+        "        set, also check the keys (mode 0600) and that the certificates\n"
+        "        verify against the CA and CRL.\n"
         "  run --config node.ini\n"
         "        The service: connect out to the coordinator, answer rounds (policy,\n"
         "        approval), keep a copy of every submission, resend until\n"
         "        acknowledged. Stops cleanly on SIGTERM or SIGINT.\n"
         "  approve --config node.ini --round ID\n"
         "        Approve a round the service holds (approval = manual).\n"
+        "  report --config node.ini --round ID [--pooled pooled.csv] [--out FILE]\n"
+        "        This organization's own HTML report of a round, on site: exactly\n"
+        "        what left (the kept submission), what was withheld and why, and,\n"
+        "        given the federation's pooled.csv, a spine chart against it.\n"
+        "        Default FILE: <store dir>/<round>.report.html.\n"
         "\n"
         "Options:\n"
-        "  -i, --input PATH     extract CSV (.csv or .csv.gz) or Synthea folder\n"
-        "  -f, --format NAME    extract (default) or synthea\n"
-        "  -p, --period P       reporting period (Synthea: calendar year)\n"
+        "  -i, --input PATH     extract CSV (.csv or .csv.gz), Synthea or FHIR Bulk Data\n"
+        "                       folder, or (omop) a libpq connection string\n"
+        "  -f, --format NAME    extract (default), synthea, fhir or omop\n"
+        "  -p, --period P       reporting period (Synthea, FHIR, OMOP: calendar year)\n"
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
-        "      --round ID       round id (approve, preview)\n"
+        "      --round ID       round id (approve, preview, report)\n"
+        "      --pooled FILE    the federation's pooled.csv of the round (report)\n"
         "      --strict         abort on the first bad row (default: skip and count)\n"
         "      --threads N      reader threads for plain CSV files (default 2)\n"
         "      --progress       progress lines on standard error\n"
-        "  -q, --quiet          only errors on standard error\n"
+        "  -q, --quiet          only errors on standard error (check-config: nothing\n"
+        "                       on standard output either)\n"
+        "\n"
+        "Logs go to standard error: a UTC timestamp per line, or under systemd (when\n"
+        "JOURNAL_STREAM names standard error) a <N> priority prefix per line instead,\n"
+        "so that journalctl -p err shows the errors.\n"
         "  -h, --help           this help\n"
         "  -V, --version        version\n"
         "\n"
@@ -77,9 +96,25 @@ static void usage(FILE *f)
         "3 internal failure.\n");
 }
 
+/* An error for the person at the terminal, or (under systemd) a journal
+ * line with error priority: log_error, whose line starts with <3>. */
+static void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void cli_err(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (log_is_journal())
+        log_error("%s", msg);
+    else
+        fprintf(stderr, "equity-node: %s\n", msg);
+}
+
 struct cli {
     const char *cmd;
-    const char *input, *format, *period, *config, *out, *round;
+    const char *input, *format, *period, *config, *out, *round, *pooled;
     int k, strict, threads, progress, quiet;
 };
 
@@ -90,6 +125,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         {"period", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
         {"k", required_argument, NULL, 'k'}, {"out", required_argument, NULL, 'o'},
         {"round", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
+        {"pooled", required_argument, NULL, 'O'},
         {"threads", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -103,6 +139,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         case 'c': o->config = optarg; break;
         case 'o': o->out = optarg; break;
         case 'r': o->round = optarg; break;
+        case 'O': o->pooled = optarg; break;
         case 's': o->strict = 1; break;
         case 'P': o->progress = 1; break;
         case 'q': o->quiet = 1; break;
@@ -110,7 +147,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
             errno = 0;
             o->k = (int)strtol(optarg, &end, 10);
             if (errno || *end || o->k < 2 || o->k > 1000) {
-                fprintf(stderr, "equity-node: --k must be a whole number 2..1000, not \"%s\"\n", optarg);
+                cli_err("--k must be a whole number 2..1000, not \"%s\"", optarg);
                 return -1;
             }
             break;
@@ -118,7 +155,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
             errno = 0;
             o->threads = (int)strtol(optarg, &end, 10);
             if (errno || *end || o->threads < 1 || o->threads > 64) {
-                fprintf(stderr, "equity-node: --threads must be 1..64, not \"%s\"\n", optarg);
+                cli_err("--threads must be 1..64, not \"%s\"", optarg);
                 return -1;
             }
             break;
@@ -128,7 +165,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "equity-node: unexpected argument \"%s\"\n", argv[optind]);
+        cli_err("unexpected argument \"%s\"", argv[optind]);
         return -1;
     }
     return 0;
@@ -139,7 +176,7 @@ static int load_config(const struct cli *o, struct node_config *c)
 {
     char err[600];
     if (node_config_load(c, o->config, err, sizeof err) != 0) {
-        fprintf(stderr, "equity-node: %s\n", err);
+        cli_err("%s", err);
         return -1;
     }
     if (o->input)
@@ -151,14 +188,18 @@ static int load_config(const struct cli *o, struct node_config *c)
             c->format = FORMAT_EXTRACT;
         else if (!strcmp(o->format, "synthea"))
             c->format = FORMAT_SYNTHEA;
+        else if (!strcmp(o->format, "fhir"))
+            c->format = FORMAT_FHIR;
+        else if (!strcmp(o->format, "omop"))
+            c->format = FORMAT_OMOP;
         else {
-            fprintf(stderr, "equity-node: --format must be extract or synthea, not \"%s\"\n", o->format);
+            cli_err("--format must be extract, synthea, fhir or omop, not \"%s\"", o->format);
             return -2;
         }
     }
     if (o->k) {
         if (o->k < c->min_k) {
-            fprintf(stderr, "equity-node: --k %d is below the policy's min_k %d\n", o->k, c->min_k);
+            cli_err("--k %d is below the policy's min_k %d", o->k, c->min_k);
             return -1;
         }
         c->k = o->k;
@@ -197,6 +238,13 @@ static void print_summary(const struct pipeline_result *r)
     if (rej)
         log_warnx("%llu rows rejected; run `equity-node profile` for the reasons and examples",
                   (unsigned long long)rej);
+    uint64_t left = 0;
+    for (int m = 0; m < M__COUNT; m++)
+        left += p->left_out[m];
+    if (left)
+        log_warnx("members with empty (unknown) measure fields are left out of those measures "
+                  "(%llu member-measures); `equity-node profile` shows which",
+                  (unsigned long long)left);
     if (p->unavailable_measures)
         log_warnx("not available from this source: %s", p->unavailable_why);
     uint64_t c[REASON__COUNT];
@@ -285,6 +333,20 @@ static void print_preview(const struct pipeline_result *r)
         if (cnt[i])
             printf(", %llu withheld for %s", (unsigned long long)cnt[i], cell_reason_name((cell_reason)i));
     printf("\n");
+    struct submission_meta meta = {.k = (unsigned)cs->k};
+    if (profile_to_submission(&r->profile, &meta) == 0) {
+        printf("Rejected rows, as the submission states them:");
+        if (!meta.n_rejected)
+            printf(" none");
+        for (int i = 0; i < meta.n_rejected; i++) {
+            if (meta.rejected[i].fewer_than_k)
+                printf("%s %s fewer than %d", i ? "," : "", meta.rejected[i].reason, cs->k);
+            else
+                printf("%s %s %llu", i ? "," : "", meta.rejected[i].reason,
+                       (unsigned long long)meta.rejected[i].rows);
+        }
+        printf("\n");
+    }
 }
 
 static double share_unknown(const struct cellset *cs, const char *table, const char *const *unknown)
@@ -317,6 +379,24 @@ static void print_profile(const struct pipeline_result *r)
     print_rejections(stdout, p);
     if (r->zero_months)
         printf("Members with 0 member months (in no population): %llu\n", (unsigned long long)r->zero_months);
+    printf("\nEmpty (unknown) measure fields: the member is left out of the measures that\n"
+           "need the field, never counted as 0\n");
+    int any = 0;
+    for (int col = 0; col < COL__COUNT; col++)
+        if (p->empty_fields[col]) {
+            printf("  %-22s %llu members\n", extract_column_names[col],
+                   (unsigned long long)p->empty_fields[col]);
+            any = 1;
+        }
+    for (int m = 0; m < M__COUNT; m++)
+        if (p->left_out[m]) {
+            printf("  left out of %-14s %llu members%s\n", catalog_measure(m)->name,
+                   (unsigned long long)p->left_out[m],
+                   (TALLY_LEAVE_OUT_MEASURES & (1u << m)) ? "" : " (measure withheld: not_available)");
+            any = 1;
+        }
+    if (!any)
+        printf("  none\n");
     printf("\nREaL completeness (share of members with a known value)\n");
     static const char *const race_unk[] = {"UNKNOWN", "DECLINED", NULL};
     static const char *const lang_unk[] = {"und", NULL};
@@ -345,6 +425,13 @@ static void print_profile(const struct pipeline_result *r)
         if (p->map_misses[col])
             printf("  %-12s %llu values neither standard nor mapped\n", extract_column_names[col],
                    (unsigned long long)p->map_misses[col]);
+    if (p->ccc_on) {
+        printf("\nChildren with medical complexity (CCC v2, members under %d)\n", CCC_AGE_LIMIT);
+        printf("  classified   %llu\n  any category %llu\n", (unsigned long long)p->ccc_classified,
+               (unsigned long long)p->ccc_any);
+        for (int i = 0; i < ccc_category_count(); i++)
+            printf("  %-16s %llu\n", ccc_category_name(i), (unsigned long long)p->ccc_category[i]);
+    }
     printf("\nMeasures not available from this source: %s\n",
            p->unavailable_measures ? p->unavailable_why : "none");
 }
@@ -382,7 +469,7 @@ int main(int argc, char **argv)
     int profile = !strcmp(o.cmd, "profile");
     if (!strcmp(o.cmd, "check-config")) {
         if (!o.config) {
-            fprintf(stderr, "equity-node: check-config needs --config FILE\n");
+            cli_err("check-config needs --config FILE");
             goto out;
         }
         int lc = load_config(&o, c);
@@ -391,29 +478,37 @@ int main(int argc, char **argv)
             goto out;
         }
         char ierr[1200];
-        if (policy_config_check(c, ierr, sizeof ierr) != 0) {
-            fprintf(stderr, "equity-node: %s:0: %s\n", o.config, ierr);
+        if (node_config_check_files(c, ierr, sizeof ierr) != 0) {
+            cli_err("%s", ierr);
             status = EXIT_USER;
             goto out;
         }
-        int ic = service_check_identity(c, ierr, sizeof ierr);
-        if (ic < 0) {
-            fprintf(stderr, "equity-node: %s:0: %s\n", o.config, ierr);
+        int ic = 0;
+        if (policy_config_check(c, ierr, sizeof ierr) != 0 ||
+            (ic = service_check_identity(c, ierr, sizeof ierr)) < 0) {
+            /* the messages start with "[section] key": name its line */
+            int line = node_config_message_line(c, ierr);
+            if (line)
+                cli_err("%s:%d: %s", o.config, line, ierr);
+            else
+                cli_err("%s: %s", o.config, ierr);
             status = EXIT_USER;
             goto out;
         }
-        node_config_print(stdout, c);
-        printf("\n# identity: %s\n", ic == 1 ? "not configured (the service needs it)"
-                                              : "keys and certificates verified");
+        if (!o.quiet) {
+            node_config_print(stdout, c);
+            printf("\n# identity: %s\n", ic == 1 ? "not configured (the service needs it)"
+                                                  : "keys and certificates verified");
+        }
         status = 0;
     } else if (!strcmp(o.cmd, "run") || !strcmp(o.cmd, "approve")) {
         int run = !strcmp(o.cmd, "run");
         if (!o.config) {
-            fprintf(stderr, "equity-node: %s needs --config FILE\n", o.cmd);
+            cli_err("%s needs --config FILE", o.cmd);
             goto out;
         }
         if (!run && !o.round) {
-            fprintf(stderr, "equity-node: approve needs --round ID\n");
+            cli_err("approve needs --round ID");
             goto out;
         }
         int lc = load_config(&o, c);
@@ -422,16 +517,36 @@ int main(int argc, char **argv)
             goto out;
         }
         status = (run ? service_run(c) : service_approve(c, o.round)) == 0 ? 0 : EXIT_USER;
+    } else if (!strcmp(o.cmd, "report")) {
+        if (!o.config || !o.round) {
+            fprintf(stderr, "equity-node: report needs --config FILE and --round ID\n");
+            goto out;
+        }
+        int lc = load_config(&o, c);
+        if (lc != 0) {
+            status = lc == -2 ? EXIT_USAGE : EXIT_USER;
+            goto out;
+        }
+        char rerr[1600], rpath[1400];
+        int rr = node_report_write(c, o.round, o.pooled, o.out, rpath, sizeof rpath, rerr,
+                                   sizeof rerr);
+        if (rr != 0) {
+            fprintf(stderr, "equity-node: %s\n", rerr);
+            status = rr == -1 ? EXIT_USER : EXIT_INTERNAL;
+            goto out;
+        }
+        printf("%s\n", rpath);
+        status = 0;
     } else if (aggregate || preview || profile) {
         if (aggregate && !o.out) {
-            fprintf(stderr, "equity-node: aggregate needs --out FILE (.csv, .json or .pb)\n");
+            cli_err("aggregate needs --out FILE (.csv, .json or .pb)");
             goto out;
         }
         if (o.out) {
             size_t n = strlen(o.out);
             if (!((n > 4 && !strcmp(o.out + n - 4, ".csv")) || (n > 5 && !strcmp(o.out + n - 5, ".json")) ||
                   (n > 3 && !strcmp(o.out + n - 3, ".pb")))) {
-                fprintf(stderr, "equity-node: --out must end in .csv, .json or .pb: \"%s\"\n", o.out);
+                cli_err("--out must end in .csv, .json or .pb: \"%s\"", o.out);
                 goto out;
             }
         }
@@ -441,7 +556,7 @@ int main(int argc, char **argv)
             goto out;
         }
         if (!c->input[0]) {
-            fprintf(stderr, "equity-node: %s needs --input PATH (or [input] path in the configuration)\n", o.cmd);
+            cli_err("%s needs --input PATH (or [input] path in the configuration)", o.cmd);
             goto out;
         }
         if (o.round) {
@@ -449,7 +564,7 @@ int main(int argc, char **argv)
             char rerr[600];
             struct node_config *rc = malloc(sizeof *rc);
             if (!rc || !o.config || service_round_config(c, o.round, rc, rerr, sizeof rerr) != 0) {
-                fprintf(stderr, "equity-node: --round %s: %s\n", o.round,
+                cli_err("--round %s: %s", o.round,
                         !rc ? "out of memory" : !o.config ? "needs --config FILE" : rerr);
                 free(rc);
                 status = EXIT_USER;
@@ -460,8 +575,14 @@ int main(int argc, char **argv)
         }
         struct pipeline_result r;
         char err[700];
-        if (pipeline_run(c, !profile, o.progress, &r, err, sizeof err) != 0) {
-            fprintf(stderr, "equity-node: %s\n", err);
+        int prc = pipeline_run(c, !profile, o.progress, &r, err, sizeof err);
+        if (prc == PIPELINE_NO_DATA) {
+            cli_err("%s: %s", c->input, err);
+            status = EXIT_USER;
+            goto out;
+        }
+        if (prc != PIPELINE_OK) {
+            cli_err("%s", err);
             status = EXIT_USER;
             goto out;
         }
@@ -474,7 +595,7 @@ int main(int argc, char **argv)
             print_preview(&r);
         if (o.out && !profile) {
             if (cellset_write_file(r.cells, o.out) != 0) {
-                fprintf(stderr, "equity-node: cannot write %s: %s\n", o.out, strerror(errno));
+                cli_err("cannot write %s: %s", o.out, strerror(errno));
                 status = EXIT_USER;
             } else {
                 log_info("wrote %s", o.out);
@@ -482,7 +603,7 @@ int main(int argc, char **argv)
         }
         pipeline_result_free(&r);
     } else {
-        fprintf(stderr, "equity-node: unknown command \"%s\"\nTry 'equity-node --help'.\n", o.cmd);
+        cli_err("unknown command \"%s\"\nTry 'equity-node --help'.", o.cmd);
     }
 out:
     free(c);

@@ -14,7 +14,8 @@
 
 #define NODE_MAX_RULES 512
 
-enum { FORMAT_EXTRACT, FORMAT_SYNTHEA };
+enum { FORMAT_EXTRACT, FORMAT_SYNTHEA, FORMAT_FHIR, FORMAT_OMOP };
+enum { CMC_COLUMN, CMC_CCC };
 enum { BADROWS_SKIP, BADROWS_STRICT };
 enum { APPROVAL_AUTO, APPROVAL_MANUAL };
 
@@ -31,6 +32,12 @@ struct node_config {
     char input[1024];
     int format;
     char period[32];
+    int cmc;                  /* CMC_COLUMN or CMC_CCC                     */
+    char ccc_codes[1024];     /* CCC v2 ICD-10-CM list ("" = shipped one) */
+    char ccc_crosswalk[1024]; /* SNOMED CT -> ICD-10-CM ("" = shipped one) */
+    char omop_schema[128];    /* OMOP CDM tables                           */
+    char omop_vocabulary_schema[128]; /* concept, concept_ancestor ("" = omop_schema) */
+    double max_rejected_share; /* above it the service holds a round      */
     /* [report] */
     char measures[1024];
     char stratifiers[1024];
@@ -66,16 +73,41 @@ struct node_config {
 
     /* Derived from the lists above. */
     struct tally_spec spec;
+    /* Line of each table setting in path (0: not set there), for messages. */
+    int key_line[64];
 };
 
 /* Loads defaults, then path (NULL = defaults only), and derives the tally
- * spec. Returns 0 or -1 with "file:line: message". */
+ * spec. Relative paths in the file ([input] path, [coordinator]
+ * certificate, [identity] files, [store] dir) are taken relative to the
+ * file's folder. Returns 0 or -1 with "file:line: message" (the line of
+ * the setting at fault). */
 int node_config_load(struct node_config *c, const char *path, char *err, size_t errlen);
+
+/* Line of "[section] key" in c->path, or 0 when the file does not set it. */
+int node_config_key_line(const struct node_config *c, const char *section, const char *key);
+
+/* The line of the setting a message starts with ("[identity] ca ..."), or 0. */
+int node_config_message_line(const struct node_config *c, const char *msg);
+
+/* check-config's file checks: the input exists (a file, or a folder for
+ * Synthea), the store folder (or the folder that would hold it) exists,
+ * each identity file set exists, and the coordinator endpoint is
+ * tcp://HOST:PORT with PORT 1..65535. Returns 0, or -1 with
+ * "file:line: [section] key: message". */
+int node_config_check_files(const struct node_config *c, char *err, size_t errlen);
 
 /* Fills reader options that point into c (c must outlive them). */
 void node_config_extract_options(const struct node_config *c, struct extract_options *o);
 
-/* Prints the effective settings (check-config). */
+/* 1 when input format (FORMAT_*) reads the [map.*] rules of column col
+ * (COL_* of extract.h; county is COL_COUNTY): disability and cmc only an
+ * extract has; the other maps every input reads. */
+int node_config_map_applies(int col, int format);
+
+/* Prints the effective settings (check-config); after each [map.*] header
+ * a comment says which inputs read it, and why the configured one does
+ * not when it does not. */
 void node_config_print(FILE *f, const struct node_config *c);
 
 /* Parses "race*disability, payer*language" into pairs; "race" lists into

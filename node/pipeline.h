@@ -19,13 +19,29 @@ struct pipeline_result {
     double seconds_read, seconds_suppress;
 };
 
+enum {
+    PIPELINE_OK = 0,
+    PIPELINE_ERR = -1,     /* unreadable input, bad option, out of memory   */
+    PIPELINE_NO_DATA = -2, /* no member of the period: nothing to release   */
+};
+
 /* Runs the pipeline with the configuration's input, period, k and
  * dominance. With suppress = 0 the cells are returned before suppression
- * (for the profile, which never leaves the site). Returns 0, or -1 with a
- * one-line message (file:line:column where it applies). */
+ * (for the profile, which never leaves the site). Returns PIPELINE_OK, or
+ * PIPELINE_ERR with a one-line message (file:line:column where it
+ * applies), or PIPELINE_NO_DATA when no row of the period was accepted
+ * (or none has member months): a header-only extract, or one of another
+ * period, must never release all-zero cells. That message names no file
+ * and quotes no value ("no data for period 2022: 3 rows read, 0 accepted,
+ * 3 rejected (other_period 3)"), so it can be sent as a refusal reason. */
 int pipeline_run(const struct node_config *c, int suppress, int progress,
                  struct pipeline_result *out, char *err, size_t errlen);
 
 void pipeline_result_free(struct pipeline_result *r);
+
+/* Loads the CCC v2 code list and crosswalk the configuration names (or the
+ * shipped ones). Returns 0 with *out (the caller's), or -1 with a message. */
+struct ccc;
+int pipeline_load_ccc(const struct node_config *c, struct ccc **out, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,9 @@
  */
 #include "profile.h"
 
+#include "catalog.h"
+#include "wire.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,16 @@ const char *profile_reason_name(bad_reason r)
     if ((int)r < 0 || r >= BAD__COUNT)
         return "unknown";
     return reason_names[r];
+}
+
+int profile_to_submission(const struct profile *p, struct submission_meta *meta)
+{
+    meta->n_rejected = 0;
+    for (int r = 0; r < BAD__COUNT; r++)
+        if (r != BAD_PERIOD && /* rows of other periods are not bad data */
+            wire_meta_add_rejected(meta, reason_names[r], p->rejected[r]) != 0)
+            return -1;
+    return 0;
 }
 
 void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
@@ -88,9 +101,18 @@ void profile_merge(struct profile *a, const struct profile *b)
     for (size_t i = 0; i < b->n_map_rules; i++)
         if (add_rule(a, &b->map_rules[i]) < 0)
             break;
-    for (int c = 0; c < 64; c++)
+    for (int c = 0; c < 64; c++) {
         a->map_misses[c] += b->map_misses[c];
+        a->empty_fields[c] += b->empty_fields[c];
+    }
+    for (int m = 0; m < 32; m++)
+        a->left_out[m] += b->left_out[m];
     a->unavailable_measures |= b->unavailable_measures;
+    a->ccc_on |= b->ccc_on;
+    a->ccc_classified += b->ccc_classified;
+    a->ccc_any += b->ccc_any;
+    for (int i = 0; i < 16; i++)
+        a->ccc_category[i] += b->ccc_category[i];
     if (!a->unavailable_why[0])
         memcpy(a->unavailable_why, b->unavailable_why, sizeof a->unavailable_why);
 }
@@ -103,6 +125,37 @@ uint64_t profile_rejected_total(const struct profile *p)
     return t;
 }
 
+double profile_rejected_share(const struct profile *p)
+{
+    uint64_t other = p->rejected[BAD_PERIOD];
+    uint64_t bad = profile_rejected_total(p) - other;
+    uint64_t read = p->rows_read > other ? p->rows_read - other : 0;
+    if (bad == 0)
+        return 0;
+    if (read == 0 || bad >= read)
+        return 1;
+    return (double)bad / (double)read;
+}
+
+void profile_reject_summary(const struct profile *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!len)
+        return;
+    buf[0] = '\0';
+    for (int r = 0; r < BAD__COUNT && used < len; r++) {
+        if (!p->rejected[r])
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s %llu", used ? ", " : "",
+                         reason_names[r], (unsigned long long)p->rejected[r]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    if (!buf[0])
+        snprintf(buf, len, "none");
+}
+
 void profile_free(struct profile *p)
 {
     if (!p)
@@ -110,4 +163,15 @@ void profile_free(struct profile *p)
     free(p->map_rules);
     p->map_rules = NULL;
     p->n_map_rules = 0;
+}
+
+void profile_count_ccc(struct profile *p, int cmc, uint32_t mask)
+{
+    p->ccc_on = 1;
+    if (cmc == YNU_U) /* not classified */
+        return;
+    p->ccc_classified++;
+    p->ccc_any += mask != 0;
+    for (int i = 0; i < 16; i++)
+        p->ccc_category[i] += (mask >> i) & 1u;
 }

@@ -55,13 +55,35 @@ struct profile {
     struct profile_map_rule *map_rules;
     size_t n_map_rules;
     uint64_t map_misses[64];
+    /* Empty means unknown (extract.md): accepted members with an empty
+     * measure field, per column (COL_* of extract.h; a column absent from
+     * the file is not counted: its measures are unavailable), and the
+     * members left out of each measure for it (index = measure id). */
+    uint64_t empty_fields[64];
+    uint64_t left_out[32];
     /* Measures the source cannot feed (bit i = measure id i). */
     uint32_t unavailable_measures;
-    char unavailable_why[256];
+    char unavailable_why[1024];
     /* The period the rows were read for (the asked one, or the single period
      * the file holds); "" when no row had one. */
     char period_seen[32];
+    /* cmc derived with CCC v2 ([input] cmc = ccc): members classified
+     * (under 21), those with any category, and per category (ccc.h order). */
+    int ccc_on;
+    uint64_t ccc_classified, ccc_any, ccc_category[16];
 };
+
+/* Counts one member classified with CCC v2: cmc is the record's YNU_*
+ * value (U = not classified: 21 or older, or age unknown) and mask its
+ * categories. */
+void profile_count_ccc(struct profile *p, int cmc, uint32_t mask);
+
+/* Puts the rejected rows per reason into a submission's meta (its k
+ * already set): what a submission says about this source's quality (rows
+ * of other periods are left out: they are not bad data). A
+ * count below k is sent as "fewer than k" (wire.h). 0 or -1. */
+struct submission_meta;
+int profile_to_submission(const struct profile *p, struct submission_meta *meta);
 
 /* Records one rejected row; keeps the first PROFILE_EXAMPLES examples. */
 void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
@@ -72,6 +94,15 @@ void profile_reject(struct profile *p, bad_reason r, uint64_t line, int column,
 void profile_merge(struct profile *a, const struct profile *b);
 
 uint64_t profile_rejected_total(const struct profile *p);
+
+/* Share of the rows read that were rejected as bad (0..1): rows of another
+ * period are not bad rows and count neither above nor below the line. 0
+ * when nothing was read. */
+double profile_rejected_share(const struct profile *p);
+
+/* "other_period 3, range 1" (reasons with a count, in enum order), or
+ * "none". Counts only: never a value. Always NUL-terminates. */
+void profile_reject_summary(const struct profile *p, char *buf, size_t len);
 
 void profile_free(struct profile *p);
 

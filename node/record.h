@@ -53,6 +53,10 @@ struct member_record {
      * 0, so the measure is reported as not available, never as zero). */
     double total_cost;            /* USD, >= 0                            */
     double experience_score;      /* 0..10 when has_experience            */
+    /* Measures this member is left out of because a field they need was
+     * empty (unknown, extract.md), bit = measure id. The member still counts
+     * in every other measure. */
+    uint32_t unknown_measures;
 };
 
 #endif

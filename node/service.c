@@ -444,7 +444,54 @@ out:
     return rc;
 }
 
-/* Computes, signs, stores and queues the submission for an allowed round. */
+/* What compute_and_store did. */
+enum { COMPUTE_QUEUED = 0, COMPUTE_FAILED = -1, COMPUTE_REFUSED = -2, COMPUTE_HELD = 1 };
+
+/* Holds round `id` for on-site approval: writes the .pending summary (the
+ * request, `why` when given, and the commands to preview and approve) and
+ * logs where it is. Nothing is computed or sent until `equity-node approve`. */
+static void hold_round(struct service *sv, const struct round_request *r, const char *why)
+{
+    const char *id = r->round_id;
+    char summary[6144];
+    size_t n = policy_describe(sv->c, r, summary, sizeof summary);
+    int tn = snprintf(summary + n, sizeof summary - n,
+                      "%s%s%s"
+                      "\nThis round waits for approval on site. Preview what would leave with\n"
+                      "  equity-node preview --config %s --round %s\n"
+                      "and approve it with\n"
+                      "  equity-node approve --config %s --round %s\n",
+                      why ? "\nHeld because " : "", why ? why : "", why ? "\n" : "",
+                      sv->c->path, id, sv->c->path, id);
+    if (tn < 0 || n + (size_t)tn >= sizeof summary)
+        summary[sizeof summary - 1] = '\0';
+    int lrc = local_store_write(sv->store, id, LS_PENDING, summary, strlen(summary));
+    if (lrc != LS_OK) {
+        log_error("round %s: cannot write the approval request into %s (%s); the round stays "
+                  "unanswered", id, local_store_dir(sv->store), local_store_strerror(lrc));
+        return;
+    }
+    log_warnx("round %s (period %s) is held for approval%s%s (see %s/%s%s); approve it with: "
+              "equity-node approve --config %s --round %s", id, r->period, why ? ": " : "",
+              why ? why : "", local_store_dir(sv->store), id, local_store_suffix(LS_PENDING),
+              sv->c->path, id);
+}
+
+/* Refuses round `id` for good: keeps the reason on site, then tells the
+ * coordinator (which shows it in round status). */
+static void refuse_round(struct service *sv, const char *id, const char *reason)
+{
+    log_warnx("round %s: refused: %s", id, reason);
+    int lrc = local_store_write(sv->store, id, LS_REFUSED, reason, strlen(reason));
+    if (lrc != LS_OK)
+        log_error("round %s: cannot keep the refusal in %s (%s); sending it anyway", id,
+                  local_store_dir(sv->store), local_store_strerror(lrc));
+    send_refusal(sv, id, reason);
+}
+
+/* Computes, signs, stores and queues the submission for an allowed round.
+ * COMPUTE_QUEUED, COMPUTE_FAILED (try again later) or COMPUTE_REFUSED (the
+ * round was refused, e.g. the input has no member of its period). */
 static int compute_and_store(struct service *sv, const struct round_request *r,
                              const uint8_t *req_payload, size_t req_len)
 {
@@ -466,12 +513,39 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     }
     log_info("round %s: computing period %s with k = %d from %s", r->round_id, r->period,
              rc_conf->k, rc_conf->input);
-    if (pipeline_run(rc_conf, 1, 0, &res, err, sizeof err) != 0) {
+    int prc = pipeline_run(rc_conf, 1, 0, &res, err, sizeof err);
+    if (prc == PIPELINE_NO_DATA) {
+        /* Nothing false is released: zero cells are not a submission. */
+        refuse_round(sv, r->round_id, err);
+        rc = COMPUTE_REFUSED;
+        goto out;
+    }
+    if (prc != PIPELINE_OK) {
         log_error("round %s: cannot compute: %s (will try again in %d s)", r->round_id, err,
                   sv->c->retry_max_seconds);
         goto out;
     }
     have_res = 1;
+    {
+        const struct profile *p = &res.profile;
+        char why[256], held[400];
+        profile_reject_summary(p, why, sizeof why);
+        log_info("round %s: %llu rows read, %llu accepted, %llu rejected (%s)", r->round_id,
+                 (unsigned long long)p->rows_read, (unsigned long long)p->rows_accepted,
+                 (unsigned long long)profile_rejected_total(p), why);
+        double share = profile_rejected_share(p);
+        if (share > sv->c->max_rejected_share) {
+            snprintf(held, sizeof held, "%.1f %% of the rows read were rejected (%s), above "
+                     "[input] max_rejected_share = %.1f %%; `equity-node profile` shows why",
+                     100.0 * share, why, 100.0 * sv->c->max_rejected_share);
+            if (!local_store_has(sv->store, r->round_id, LS_APPROVED)) {
+                hold_round(sv, r, held);
+                rc = COMPUTE_HELD;
+                goto out;
+            }
+            log_warnx("round %s: %s; sending it as approved on site", r->round_id, held);
+        }
+    }
     snprintf(res.cells->round, sizeof res.cells->round, "%s", r->round_id);
     snprintf(res.cells->org, sizeof res.cells->org, "%s", sv->c->org);
     struct submission_meta meta;
@@ -480,6 +554,10 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
         goto out;
     }
     identity_sha256_hex(req_payload, req_len, meta.request_sha256);
+    if (profile_to_submission(&res.profile, &meta) != 0) {
+        log_error("round %s: cannot list the rejected rows in the submission", r->round_id);
+        goto out;
+    }
     if (wire_submission_pack(res.cells, &meta, &payload, &plen) != 0 ||
         envelope_pack(MSG_SUBMISSION, payload, plen, sv->sign_key, sv->sign_cert, &env, &elen,
                       NULL) != 0) {
@@ -573,34 +651,20 @@ static void handle_request(struct service *sv, const struct envelope *e, const u
     char reason[1024];
     int prc = policy_check(sv->c, &r, reason, sizeof reason);
     if (prc != POLICY_OK) {
-        log_warnx("round %s: refused: %s", id, reason);
-        local_store_write(sv->store, id, LS_REFUSED, reason, strlen(reason));
-        send_refusal(sv, id, reason);
+        refuse_round(sv, id, reason);
         return;
     }
     if (!from_store && !local_store_has(sv->store, id, LS_REQUEST))
         local_store_write(sv->store, id, LS_REQUEST, raw, rawlen);
+    /* Held for approval (by approval = manual, or by its data quality):
+     * nothing happens until `equity-node approve`. */
+    if (local_store_has(sv->store, id, LS_PENDING) && !local_store_has(sv->store, id, LS_APPROVED))
+        return;
     if (sv->c->approval == APPROVAL_MANUAL && !local_store_has(sv->store, id, LS_APPROVED)) {
-        if (local_store_has(sv->store, id, LS_PENDING))
-            return;
-        char summary[4096];
-        size_t n = policy_describe(sv->c, &r, summary, sizeof summary);
-        char tail[1400];
-        int tn = snprintf(tail, sizeof tail,
-                          "\nThis round waits for approval on site. Preview what would leave with\n"
-                          "  equity-node preview --config %s --round %s\n"
-                          "and approve it with\n"
-                          "  equity-node approve --config %s --round %s\n",
-                          sv->c->path, id, sv->c->path, id);
-        if (tn > 0 && n + (size_t)tn < sizeof summary)
-            memcpy(summary + n, tail, (size_t)tn + 1);
-        local_store_write(sv->store, id, LS_PENDING, summary, strlen(summary));
-        log_warnx("round %s (period %s) is held for approval (see %s/%s%s); approve it with: "
-                  "equity-node approve --config %s --round %s", id, r.period,
-                  local_store_dir(sv->store), id, local_store_suffix(LS_PENDING), sv->c->path, id);
+        hold_round(sv, &r, NULL);
         return;
     }
-    if (compute_and_store(sv, &r, e->payload, e->payload_len) != 0) {
+    if (compute_and_store(sv, &r, e->payload, e->payload_len) == COMPUTE_FAILED) {
         s = slot_get(sv, id);
         if (s) {
             s->state = SLOT_COMPUTE_FAILED;

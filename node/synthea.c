@@ -52,6 +52,7 @@
 #include <strings.h>
 
 #include "catalog.h"
+#include "code_map.h"
 
 #define MAX_FIELDS 512
 #define MAX_ROW_BYTES (1u << 20)
@@ -137,28 +138,6 @@ static void strip_county(const char **s, size_t *n)
     if (*n > 7 && strncasecmp(*s + *n - 7, " county", 7) == 0)
         *n -= 7;
     trim(s, n);
-}
-
-/* Copies a value for a message: at most 32 bytes, non-printables escaped. */
-static void quote_value(char *dst, size_t dstlen, const char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (i == 32) {
-            dst[o++] = '.'; dst[o++] = '.'; dst[o++] = '.';
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            dst[o++] = (char)c;
-        } else {
-            int k = snprintf(dst + o, dstlen - o, "\\x%02x", c);
-            if (k < 0 || (size_t)k >= dstlen - o)
-                break;
-            o += (size_t)k;
-        }
-    }
-    dst[o < dstlen ? o : dstlen - 1] = '\0';
 }
 
 static int64_t days_from_civil(int64_t y, int m, int d)
@@ -264,6 +243,7 @@ struct pat {
     uint8_t sex, race, eth;
     uint8_t miss_race, miss_eth, miss_sex, miss_county;
     int county_rule;              /* index of the county rule used, or -1  */
+    int16_t race_rule, eth_rule, sex_rule, lang_rule; /* code-map rule, -1 */
     int32_t county;
     int age;
     int64_t alive_from, alive_to; /* part of the year the member lived     */
@@ -274,6 +254,7 @@ struct pat {
     struct stay *stays;
     uint32_t nstays, capstays;
     uint8_t diabetes, htn;
+    uint32_t ccc;                 /* CCC v2 categories of active conditions */
     int64_t a1c_t, sbp_t, dbp_t, lang_t;
     double a1c, sbp, dbp;
     uint16_t lang;
@@ -299,7 +280,7 @@ struct ctx {
     size_t hashcap;
     struct payer *payers;
     size_t npayers, cappayers;
-    size_t rule_base;             /* first county rule in prof->map_rules  */
+    struct code_map map;          /* [map.*] rules, hits into prof         */
     int state_col;                /* STATE column of patients.csv, or -1   */
 };
 
@@ -706,7 +687,11 @@ static int payers_row(struct reader *r)
     }
     trim(&name, &nn);
     int code = PAYER_COMMERCIAL;
-    if (ieq(name, nn, "Medicaid"))
+    int pr = code_map_find(&c->map, COL_PAYER, name, nn);
+    if (pr >= 0) {
+        code = code_map_code(&c->map, COL_PAYER, pr);
+        code_map_hit(&c->map, COL_PAYER, pr);
+    } else if (ieq(name, nn, "Medicaid"))
         code = PAYER_MEDICAID;
     else if (ieq(name, nn, "Medicare"))
         code = PAYER_MEDICARE;
@@ -729,6 +714,17 @@ static int payers_row(struct reader *r)
 
 enum { PT_ID, PT_BIRTH, PT_DEATH, PT_RACE, PT_ETH, PT_GENDER, PT_COUNTY, PT_FIPS };
 /* r->col[PT_FIPS] and ctx.state_col (STATE) are optional (-1 when absent). */
+
+int synthea_language_name(const char *text, size_t len)
+{
+    if (!text)
+        return -1;
+    trim(&text, &len);
+    for (size_t i = 0; i < sizeof languages / sizeof languages[0]; i++)
+        if (ieq(text, len, languages[i].text))
+            return record_lang_pack(languages[i].iso, 3);
+    return -1;
+}
 
 int synthea_ca_county_fips(const char *name, size_t len)
 {
@@ -775,8 +771,7 @@ static void patient_county(struct reader *r, struct pat *p)
         size_t fl = strnlen(from, sizeof o->county_rules[i].from);
         strip_county(&from, &fl);
         if (fl == n && strncasecmp(from, name, n) == 0) {
-            digits(o->county_rules[i].to, 5, &v);
-            p->county = v;
+            p->county = code_map_code(&r->c->map, COL_COUNTY, i);
             p->county_rule = i;
             return;
         }
@@ -855,10 +850,13 @@ static int patients_row(struct reader *r)
     if (p->age > 120)
         p->age = -1;
 
+    p->race_rule = p->eth_rule = p->sex_rule = p->lang_rule = -1;
     s = fld(r, r->col[PT_GENDER], &n);
     trim(&s, &n);
     p->sex = SEX_U;
-    if (ieq(s, n, "F"))
+    if ((p->sex_rule = (int16_t)code_map_find(&c->map, COL_SEX, s, n)) >= 0)
+        p->sex = (uint8_t)code_map_code(&c->map, COL_SEX, p->sex_rule);
+    else if (ieq(s, n, "F"))
         p->sex = SEX_F;
     else if (ieq(s, n, "M"))
         p->sex = SEX_M;
@@ -873,7 +871,11 @@ static int patients_row(struct reader *r)
     };
     p->race = RACE_UNKNOWN;
     p->miss_race = n > 0;
-    for (size_t i = 0; i < sizeof races / sizeof races[0]; i++)
+    if ((p->race_rule = (int16_t)code_map_find(&c->map, COL_RACE, s, n)) >= 0) {
+        p->race = (uint8_t)code_map_code(&c->map, COL_RACE, p->race_rule);
+        p->miss_race = 0;
+    }
+    for (size_t i = 0; p->race_rule < 0 && i < sizeof races / sizeof races[0]; i++)
         if (ieq(s, n, races[i].v)) {
             p->race = (uint8_t)races[i].code;
             p->miss_race = 0;
@@ -882,7 +884,9 @@ static int patients_row(struct reader *r)
     s = fld(r, r->col[PT_ETH], &n);
     trim(&s, &n);
     p->eth = ETH_UNKNOWN;
-    if (ieq(s, n, "hispanic"))
+    if ((p->eth_rule = (int16_t)code_map_find(&c->map, COL_ETHNICITY, s, n)) >= 0)
+        p->eth = (uint8_t)code_map_code(&c->map, COL_ETHNICITY, p->eth_rule);
+    else if (ieq(s, n, "hispanic"))
         p->eth = ETH_HISPANIC;
     else if (ieq(s, n, "nonhispanic"))
         p->eth = ETH_NOT_HISPANIC;
@@ -986,17 +990,14 @@ static int encounters_row(struct reader *r)
     s = fld(r, r->col[EN_COST], &n);
     double cost = 0;
     if (n > 0) {
-        char q[64], *e;
+        /* amounts are record-level values: never quoted */
+        char *e;
         errno = 0;
         cost = strtod(s, &e);
-        if (e != s + n || errno == ERANGE || !isfinite(cost)) {
-            quote_value(q, sizeof q, s, n);
-            return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST \"%s\" is not a number", q);
-        }
-        if (cost < 0) {
-            quote_value(q, sizeof q, s, n);
-            return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST \"%s\" is negative", q);
-        }
+        if (e != s + n || errno == ERANGE || !isfinite(cost))
+            return row_bad(r, BAD_TYPE, r->col[EN_COST], "TOTAL_CLAIM_COST is not a number");
+        if (cost < 0)
+            return row_bad(r, BAD_RANGE, r->col[EN_COST], "TOTAL_CLAIM_COST is negative");
     }
     const char *cl = fld(r, r->col[EN_CLASS], &n);
     trim(&cl, &n);
@@ -1050,7 +1051,8 @@ static int conditions_row(struct reader *r)
     trim(&code, &n);
     int diab = ieq(code, n, "44054006");
     int htn = ieq(code, n, "59621000") || ieq(code, n, "38341003");
-    if (!diab && !htn)
+    uint32_t ccc = c->o->ccc ? ccc_classify(c->o->ccc, code, n) : 0;
+    if (!diab && !htn && !ccc)
         return 0;
     int stop;
     struct pat *p = row_patient(r, r->col[CO_PATIENT], &stop);
@@ -1068,6 +1070,7 @@ static int conditions_row(struct reader *r)
             p->diabetes = 1;
         if (htn)
             p->htn = 1;
+        p->ccc |= ccc;
     }
     return 0;
 }
@@ -1154,21 +1157,26 @@ static int observations_row(struct reader *r)
             p->lang_t = t;
             p->lang = LANG_UNKNOWN;
             p->lang_miss = vn > 0;
-            for (size_t i = 0; i < sizeof languages / sizeof languages[0]; i++)
-                if (ieq(v, vn, languages[i].text)) {
-                    p->lang = (uint16_t)record_lang_pack(languages[i].iso, 3);
-                    p->lang_miss = 0;
-                }
+            p->lang_rule = (int16_t)code_map_find(&c->map, COL_LANGUAGE, v, vn);
+            if (p->lang_rule >= 0) {
+                p->lang = (uint16_t)code_map_code(&c->map, COL_LANGUAGE, p->lang_rule);
+                p->lang_miss = 0;
+            }
+            int named = p->lang_rule < 0 ? synthea_language_name(v, vn) : -1;
+            if (named >= 0) {
+                p->lang = (uint16_t)named;
+                p->lang_miss = 0;
+            }
         }
         return 0;
     }
-    char q[64], *e;
+    /* a result is a record-level value: never quoted */
+    char *e;
     errno = 0;
     double x = vn > 0 ? strtod(v, &e) : 0;
     if (vn == 0 || e != v + vn || errno == ERANGE || !isfinite(x) || x < 0) {
-        quote_value(q, sizeof q, v, vn);
-        return row_bad(r, BAD_TYPE, r->col[OB_VALUE], "VALUE \"%s\" of %s is not a number",
-                       q, kind == OBS_A1C ? "4548-4" : kind == OBS_SBP ? "8480-6" : "8462-4");
+        return row_bad(r, BAD_TYPE, r->col[OB_VALUE], "VALUE of %s is not a number",
+                       kind == OBS_A1C ? "4548-4" : kind == OBS_SBP ? "8480-6" : "8462-4");
     }
     /* the most recent wins; on equal times the later row */
     if (kind == OBS_A1C && t >= p->a1c_t) {
@@ -1212,6 +1220,8 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     m->ethnicity = p->eth;
     m->disability = YNU_U;
     m->cmc = YNU_U;
+    if (c->o->ccc && p->age >= 0 && p->age < CCC_AGE_LIMIT)
+        m->cmc = p->ccc ? YNU_Y : YNU_N;
     m->adi_decile = 0;
     m->county = p->county;
     m->language = has_obs ? p->lang : LANG_UNKNOWN;
@@ -1256,39 +1266,24 @@ static void build_record(const struct ctx *c, const struct pat *p, int has_obs,
     }
 }
 
+/* Coded columns a Synthea export has: county first, as the profile lists them. */
+static const int mapped_cols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
+
 static int add_rules(struct ctx *c)
 {
     const struct synthea_options *o = c->o;
-    struct profile *pr = c->prof;
-    if (o->n_county_rules < 0 || (o->n_county_rules > 0 && !o->county_rules))
-        return fatal(c, "synthea: bad county rule list");
-    for (int i = 0; i < o->n_county_rules; i++) {
-        const char *to = o->county_rules[i].to;
-        size_t tl = strnlen(to, sizeof o->county_rules[i].to);
-        int v;
-        if (tl != 5 || digits(to, 5, &v) < 0 || v == 0) {
-            char q[64];
-            quote_value(q, sizeof q, to, tl);
-            return fatal(c, "county rule %d: \"%s\" is not a 5-digit FIPS code", i + 1, q);
-        }
+    const struct code_rule *rules[COL__COUNT];
+    int n[COL__COUNT];
+    for (int col = 0; col < COL__COUNT; col++) {
+        rules[col] = o->rules[col];
+        n[col] = o->n_rules[col];
     }
-    c->rule_base = pr->n_map_rules;
-    if (o->n_county_rules == 0)
-        return 0;
-    struct profile_map_rule *mr =
-        realloc(pr->map_rules, (pr->n_map_rules + (size_t)o->n_county_rules) * sizeof *mr);
-    if (!mr)
-        return fatal(c, "out of memory");
-    pr->map_rules = mr;
-    for (int i = 0; i < o->n_county_rules; i++) {
-        struct profile_map_rule *x = &mr[pr->n_map_rules++];
-        memset(x, 0, sizeof *x);
-        x->column = COL_COUNTY;
-        snprintf(x->from, sizeof x->from, "%.*s", (int)sizeof o->county_rules[i].from,
-                 o->county_rules[i].from);
-        snprintf(x->to, sizeof x->to, "%.*s", (int)sizeof o->county_rules[i].to,
-                 o->county_rules[i].to);
-    }
+    rules[COL_COUNTY] = o->county_rules;
+    n[COL_COUNTY] = o->n_county_rules;
+    char e[200];
+    if (code_map_init(&c->map, rules, n, mapped_cols, sizeof mapped_cols / sizeof mapped_cols[0],
+                      c->prof, e, sizeof e) != 0)
+        return fatal(c, "synthea: %s", e);
     return 0;
 }
 
@@ -1359,8 +1354,14 @@ int synthea_read(const char *dir, const struct synthea_options *o,
         prof->map_misses[COL_COUNTY] += p->miss_county;
         if (has_obs)
             prof->map_misses[COL_LANGUAGE] += p->lang_miss;
-        if (p->county_rule >= 0)
-            prof->map_rules[c.rule_base + (size_t)p->county_rule].hits++;
+        code_map_hit(&c.map, COL_COUNTY, p->county_rule);
+        const struct { int col; int rule; } used[] = {
+            {COL_RACE, p->race_rule}, {COL_ETHNICITY, p->eth_rule}, {COL_SEX, p->sex_rule},
+            {COL_LANGUAGE, has_obs ? p->lang_rule : -1}};
+        for (size_t k = 0; k < sizeof used / sizeof used[0]; k++)
+            code_map_hit(&c.map, used[k].col, used[k].rule);
+        if (o->ccc)
+            profile_count_ccc(prof, m.cmc, p->ccc);
         prof->rows_accepted++;
         sink(sink_ctx, &m, +1);
     }
@@ -1375,5 +1376,6 @@ out:
     for (size_t i = 0; i < c.npayers; i++)
         free(c.payers[i].id);
     free(c.payers);
+    code_map_free(&c.map);
     return rc;
 }

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "ccc.h"
 #include "extract.h"
 #include "profile.h"
 #include "record.h"
@@ -28,7 +29,20 @@ struct synthea_options {
      * built-in table of California's 58 counties. */
     const struct code_rule *county_rules;
     int n_county_rules;
+    /* Code maps of the configuration for the other coded columns, indexed
+     * by COL_* of extract.h: COL_RACE, COL_ETHNICITY, COL_SEX (local value
+     * as patients.csv writes it, e.g. "white", "nonhispanic", "F"),
+     * COL_LANGUAGE (the PRAPARE answer text, e.g. "Language other than
+     * English" -> an ISO 639-3 code) and COL_PAYER (payers.csv NAME). Rules
+     * are tried, case-insensitively and trimmed, before the built-in
+     * mapping; a rule's target must be a standard code (else fatal). Other
+     * columns' rules are ignored: Synthea has no such column. */
+    const struct code_rule *rules[COL__COUNT];
+    int n_rules[COL__COUNT];
     int strict;                            /* abort on the first bad row    */
+    /* With a CCC v2 code list ([input] cmc = ccc), cmc of members under 21
+     * is derived from conditions active in the year (ccc.h); else U. */
+    const struct ccc *ccc;
 };
 
 /* Reads the export in `dir` and hands each member of year o->year to
@@ -38,8 +52,9 @@ struct synthea_options {
  * patients.csv; rows_accepted = members handed to the sink; every rejected
  * row of any file (message starts with the file name); map misses per
  * extract column (COL_RACE, COL_ETHNICITY, COL_SEX, COL_COUNTY,
- * COL_LANGUAGE), counted once per member; one map_rules entry per county
- * rule with its hits; the measures Synthea cannot feed
+ * COL_LANGUAGE), counted once per member; one map_rules entry per rule
+ * (county first, then race, ethnicity, sex, language, payer) with its hits
+ * (members; payer rules: payers.csv rows); the measures Synthea cannot feed
  * (unavailable_measures, unavailable_why).
  *
  * Returns 0, or -1 with a one-line message in err on a fatal error: a bad
@@ -50,6 +65,11 @@ struct synthea_options {
 int synthea_read(const char *dir, const struct synthea_options *o,
                  record_sink_fn sink, void *sink_ctx, struct profile *prof,
                  char *err, size_t errlen);
+
+/* record_lang_pack() code of a PRAPARE language answer naming a language
+ * ("Spanish", "English", any case, trimmed), or -1 (also for "Language
+ * other than English", which names none). Shared with the OMOP adapter. */
+int synthea_language_name(const char *text, size_t len);
 
 /* FIPS code (e.g. 6037) of a California county name ("Los Angeles County"
  * or "Los Angeles", any case), or COUNTY_UNKNOWN. */

@@ -326,7 +326,8 @@ static inline __attribute__((always_inline)) unsigned record_delta(const struct 
         d[SL_READMITS] = r->ip_readmits_30d;
         lines |= 1u << 3;
     }
-    if (r->scheduled_appts > 0) {
+    const uint32_t unk = r->unknown_measures;
+    if (r->scheduled_appts > 0 && !(unk & (1u << M_NO_SHOW))) {
         d[SL_MEMBERS_SCHED] = 1;
         d[SL_MONTHS_SCHED] = mm;
         d[SL_SCHED] = r->scheduled_appts;
@@ -334,20 +335,20 @@ static inline __attribute__((always_inline)) unsigned record_delta(const struct 
         lines |= 1u << 1;
     }
     uint32_t visits = r->primary_care_visits + r->telehealth_visits;
-    if (visits > 0) {
+    if (visits > 0 && !(unk & (1u << M_TELEHEALTH_SHARE))) {
         d[SL_MEMBERS_VISIT] = 1;
         d[SL_MONTHS_VISIT] = mm;
         d[SL_VISITS] = visits;
         d[SL_TELE] = r->telehealth_visits;
         lines |= 1u << 1;
     }
-    if (r->diabetes) {
+    if (r->diabetes && !(unk & (1u << M_DIABETES_POOR_CONTROL))) {
         d[SL_MEMBERS_DIAB] = 1;
         d[SL_MONTHS_DIAB] = mm;
         d[SL_POOR] = r->hba1c_poor_control ? 1 : 0;
         lines |= 1u << 3;
     }
-    if (r->hypertension) {
+    if (r->hypertension && !(unk & (1u << M_BP_CONTROL))) {
         d[SL_MEMBERS_HTN] = 1;
         d[SL_MONTHS_HTN] = mm;
         d[SL_BPC] = r->bp_controlled ? 1 : 0;
@@ -365,7 +366,7 @@ static inline __attribute__((always_inline)) unsigned record_delta(const struct 
                           r->hrsn_utilities | r->hrsn_safety) ? 1 : 0;
         lines |= 1u << 2;
     }
-    if (r->has_experience) {
+    if (r->has_experience && !(unk & (1u << M_EXPERIENCE))) {
         d[SL_MEMBERS_EXP] = 1;
         d[SL_MONTHS_EXP] = mm;
         d[SL_EXP_SUM] = r->experience_score;

@@ -19,10 +19,12 @@
 #include "cells.h"
 #include "record.h"
 
-#define TALLY_MAX_AGE_BANDS 24
+/* The open code lists stay within the protocol's limits (catalog.h), which
+ * the coordinator enforces on every submission. */
+#define TALLY_MAX_AGE_BANDS CATALOG_MAX_AGE_BANDS
 #define TALLY_MAX_INTERSECTIONS 32
-#define TALLY_MAX_LANGUAGES 1024
-#define TALLY_MAX_COUNTIES 4096
+#define TALLY_MAX_LANGUAGES CATALOG_MAX_LANGUAGES
+#define TALLY_MAX_COUNTIES CATALOG_MAX_COUNTIES
 
 struct tally_spec {
     /* Age bands: lower bounds in increasing order, the first must be 0;
@@ -53,9 +55,20 @@ struct tally;
 struct tally *tally_new(const struct tally_spec *spec);
 void tally_destroy(struct tally **t);
 
+/* Measures a single member can be left out of (record.unknown_measures):
+ * those whose every channel is their own (catalog.h), so leaving a member
+ * out changes no number another measure releases. A member with an unknown
+ * input of any other measure (ed_rate, whose denominator is every member's
+ * months) cannot be left out alone: the pipeline withholds that measure
+ * for the whole input instead (not_available). */
+#define TALLY_LEAVE_OUT_MEASURES                                                     \
+    ((1u << M_NO_SHOW) | (1u << M_TELEHEALTH_SHARE) | (1u << M_DIABETES_POOR_CONTROL) | \
+     (1u << M_BP_CONTROL) | (1u << M_EXPERIENCE))
+
 /* A record_sink_fn (extract.h): adds (sign +1) or takes back (sign -1) one
  * record. Records with member_months == 0 belong to no population and are
- * only counted. */
+ * only counted. A record is left out of the measures of
+ * TALLY_LEAVE_OUT_MEASURES that its unknown_measures names. */
 void tally_add(void *t, const struct member_record *r, int sign);
 
 /* Adds `from` into `into` (same spec). Returns 0, or -1 when the merged

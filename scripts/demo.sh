@@ -108,11 +108,25 @@ results_dir = ../results
 [round]
 measures = all
 stratifiers = all
-intersections = race*disability, race*cmc, race*payer, race*age_band, payer*language, ethnicity*language
+; race*age_std: the age cells of each race that age-standardised rates (dsr) need
+intersections = race*disability, race*cmc, race*payer, race*age_band, race*age_std, payer*language, ethnicity*language
 k = 11
 min_orgs = 2
 deadline_days = 1
-agreement = Demo data-use agreement: pooled, suppressed results only
+per_org_to_analysts = yes
+agreement = Demo data-use agreement: pooled, suppressed results; per-organization figures to analysts
+EOF
+# Metric parameters of every round (docs/metrics.md): unit costs turn excess
+# events into dollars in the report's cost of the gap.
+cat >"$D/results/params.ini" <<EOF
+[metrics]
+mssp_scaler = 1
+standard_population = us2000_11
+[unit_cost]
+ed_rate = 1150
+ip_rate = 14000
+readmit_30d = 15000
+no_show = 150
 EOF
 
 for org in "${ORGS[@]}"; do
@@ -203,6 +217,15 @@ say "closing the round: pool, suppress again, compute metrics, release"
 (cd "$D/coordinator" && "$BIN/equity-coordinator" round close --config coordinator.ini --round "$ROUND")
 (cd "$D/coordinator" && "$BIN/equity-coordinator" audit verify --config coordinator.ini)
 
+say "reports: the round's (coordinator) and each organization's own (on site)"
+echo "$D/results/$ROUND/report.html"
+REPORTS=("$D/results/$ROUND/report.html")
+for org in "${ORGS[@]}"; do
+  (cd "$D/nodes/$org" && "$BIN/equity-node" report --config node.ini --round "$ROUND" \
+    --pooled "$D/results/$ROUND/pooled.csv" --out "$D/nodes/$org/report-$ROUND.html")
+  REPORTS+=("$D/nodes/$org/report-$ROUND.html")
+done
+
 say "stopping the nodes and the coordinator"
 cleanup
 PIDS=()
@@ -243,3 +266,6 @@ echo
 echo "demo/ holds the CA (ca/), the coordinator (coordinator/: config, certificates,"
 echo "database, audit log), each organization's node (nodes/<org>/: config, certificates,"
 echo "data, kept submission copies), the analyst (analyst/) and the results (results/)."
+echo
+echo "Reports (self-contained HTML: open them in a browser, from disk or as attachments):"
+for r in "${REPORTS[@]}"; do echo "  $r"; done

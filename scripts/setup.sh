@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # setup.sh - installs the Debian 12 packages this project builds and runs
-# with, if any is missing. Run as root (or with sudo) on a fresh machine;
+# with, if any is missing (chromium: the test suite renders the HTML reports). Run as root (or with sudo) on a fresh machine;
 # does nothing when everything is there already.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ PACKAGES=(
   libssl-dev openssl libcmocka-dev libinih-dev libjansson-dev
   libsqlite3-dev sqlite3 zlib1g-dev libgsl-dev libglpk-dev libcsv-dev
   python3 procps
+  libpq-dev postgresql postgresql-client time
+  chromium
 )
 
 missing=()

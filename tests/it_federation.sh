@@ -208,7 +208,8 @@ crash_and_resend() {
 start_node 3
 crash_and_resend "$RID"
 RID_SHA=$PAYLOAD_SHA
-# Four more times, each on a round of its own (closed afterwards, so that
+# Four more times, each on a round of its own (closed afterwards with
+# --force, one submission being fewer than min_orgs, so that
 # the other nodes below see only $RID).
 kill -TERM "${NODE_PID[1]}"
 wait "${NODE_PID[1]}"
@@ -218,7 +219,7 @@ for i in 2 3 4 5; do
     crash_and_resend "$LOOP_RID"
     kill -TERM "${NODE_PID[1]}"
     wait "${NODE_PID[1]}" || fail "node 1 did not stop cleanly after round $LOOP_RID"
-    "$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$LOOP_RID" >/dev/null 2>>"$W/coordinator.log" ||
+    "$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$LOOP_RID" --force >/dev/null 2>>"$W/coordinator.log" ||
         fail "cannot close round $LOOP_RID"
 done
 PAYLOAD_SHA=$RID_SHA
@@ -233,6 +234,9 @@ grep -q "^round        $RID$" "$W/org2/store/$RID.pending" || fail "the .pending
 sleep 1.5
 [ -f "$W/org2/store/$RID.submission.pb" ] && fail "node 2 computed a round it was not allowed to"
 has_submitted org:demo-2 && fail "node 2 submitted before approval"
+# held on site: connected, not answered (the coordinator knows no more yet)
+status | grep -q "org:demo-2 .*pending    (last connected 20" ||
+    fail "round status does not show org 2 pending with its last connection: $(status | grep demo-2)"
 # The operator previews exactly what the held round asks for.
 "$BIN/equity-node" preview --config "$W/org2/node.ini" --round "$RID" >"$W/preview2.txt" 2>>"$W/node2.log" ||
     fail "preview --round failed"
@@ -271,7 +275,8 @@ wait_for 15 grep -q "does not match the pinned certificate" "$W/node3.log" ||
     fail "node 3 (wrong coordinator key) did not log a key mismatch"
 has_submitted org:demo-3 && fail "node 3 submitted although its pinned key is wrong"
 [ -e "$W/org3/store/$RID.submission.pb" ] && fail "node 3 got a round request through a wrong key"
-status | grep -q "org:demo-3 .*pending" || fail "round status does not show org 3 pending"
+status | grep -q "org:demo-3 .*never connected" ||
+    fail "round status does not show org 3 as never connected: $(status | grep demo-3)"
 
 # ---- org 4: its policy does not allow the round: refused with the reason ------------
 node_ini 4 auto "$COORD_CRT"

@@ -183,10 +183,15 @@ grep -q "\"pooled_csv_sha256\":\"$(sha256sum "$RES/pooled.csv" | cut -d' ' -f1)\
 # ---- equity-query after release ----------------------------------------------------------
 query cells --round "$RID" --format csv >"$W/cells.csv" || fail "cells csv failed: $(tail -n 3 "$W/query.log")"
 NQ=$((NQ + 1))
-cmp -s "$W/cells.csv" "$RES/pooled.csv" || fail "cells csv is not the released pooled.csv"
+# The released pooled.csv with the round's period as a last column.
+awk -v p=2025 'NR == 1 { print $0 ",period"; next } { print $0 "," p }' "$RES/pooled.csv" >"$W/pooled-period.csv"
+cmp -s "$W/cells.csv" "$W/pooled-period.csv" || fail "cells csv is not the released pooled.csv with its period"
+"$BIN/equity-coordinator" metrics --cells "$W/cells.csv" --out "$W/from-query.csv" 2>>"$W/close.log" ||
+    fail "equity-coordinator metrics cannot read the cells equity-query wrote"
+grep -q ",2025,Members,members,none$" "$W/from-query.csv" || fail "metrics of the queried cells lack the period"
 query cells --round "$RID" --format json --out "$W/cells.json" || fail "cells json failed"
 NQ=$((NQ + 1))
-python3 - "$W/cells.json" "$RES/pooled.csv" <<'EOF' || fail "cells json does not match the CSV"
+python3 - "$W/cells.json" "$W/pooled-period.csv" <<'EOF' || fail "cells json does not match the CSV"
 import csv, json, sys
 rows = json.load(open(sys.argv[1]))
 ref = list(csv.DictReader(open(sys.argv[2])))
@@ -211,7 +216,7 @@ grep -q " race\*payer \| total " "$W/cells.txt" && fail "table not filtered by s
 query metrics --round "$RID" --measure ed_rate --stratifier race --reference WHITE --format csv >"$W/metrics.csv" ||
     fail "metrics csv failed: $(tail -n 3 "$W/query.log")"
 NQ=$((NQ + 1))
-head -n 1 "$W/metrics.csv" | grep -q "^round,measure,stratifier,stratum,metric,value,lower,upper,reference,flags,se,n_orgs,n_withheld$" ||
+head -n 1 "$W/metrics.csv" | grep -q "^round,measure,stratifier,stratum,metric,value,lower,upper,reference,flags,se,n_orgs,n_withheld,period,label,unit,better$" ||
     fail "metrics csv header"
 [ "$(tail -n +2 "$W/metrics.csv" | wc -l)" -gt 3 ] || fail "metrics csv has too few rows"
 tail -n +2 "$W/metrics.csv" | awk -F, '$2 != "ed_rate" || $3 != "race" { bad = 1 } END { exit bad }' ||
@@ -226,11 +231,76 @@ NQ=$((NQ + 1))
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r and all("metric" in x for x in r)' "$W/metrics.json" ||
     fail "metrics json does not load"
 
+# ---- rounds, usage errors, withheld groups, CSV and JSON agree ------------------------
+query rounds --format csv >"$W/rounds.csv" || fail "rounds failed: $(tail -n 3 "$W/query.log")"
+NQ=$((NQ + 1))
+head -n 1 "$W/rounds.csv" | grep -q "^round,period,status,opened_at,deadline,closed_at,submissions,late,refusals$" ||
+    fail "rounds header: $(head -n 1 "$W/rounds.csv")"
+grep -q "^$RID,2025,released,20[0-9-]*T[0-9:]*Z,20[0-9-]*T[0-9:]*Z,20[0-9-]*T[0-9:]*Z,3,0,0$" "$W/rounds.csv" ||
+    fail "rounds does not list $RID as released with 3 submissions: $(cat "$W/rounds.csv")"
+query rounds >"$W/rounds.txt" || fail "rounds table failed"
+NQ=$((NQ + 1))
+grep -q "^$RID  *2025  *released " "$W/rounds.txt" || fail "rounds table: $(cat "$W/rounds.txt")"
+query metrics --round "$RID" --stratifier nosuch --format csv >"$W/bad.csv"
+rc=$?
+NQ=$((NQ + 1))
+[ $rc -eq 2 ] || fail "unknown --stratifier: exit $rc, expected 2"
+[ -s "$W/bad.csv" ] && fail "unknown --stratifier wrote an answer"
+grep -q 'unknown stratifier "nosuch"' "$W/query.log" || fail "no clear unknown stratifier message"
+query cells --round "$RID" --stratifier "race*sex" >/dev/null
+rc=$?
+NQ=$((NQ + 1))
+[ $rc -eq 2 ] || fail "a table the round did not release (race*sex): exit $rc, expected 2"
+query metrics --round "$RID" --stratifier race --reference PURPLE >/dev/null
+rc=$?
+NQ=$((NQ + 1))
+[ $rc -eq 2 ] || fail "unknown --reference: exit $rc, expected 2"
+grep -q 'unknown reference "PURPLE"' "$W/query.log" || fail "no clear unknown reference message"
+query metrics --round "$RID" --measure ed_rate --stratifier race --reference WHITE --format json --out "$W/m.json" ||
+    fail "metrics json failed"
+NQ=$((NQ + 1))
+python3 - "$W/metrics.csv" "$W/m.json" <<'EOF' || fail "metrics CSV and JSON disagree, or a withheld group is not input_suppressed"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+js = json.load(open(sys.argv[2]))
+assert len(rows) == len(js), (len(rows), len(js))
+num = {"value", "lower", "upper", "se", "n_orgs", "n_withheld"}
+for c, j in zip(rows, js):
+    assert list(c.keys()) == list(j.keys()), (list(c.keys()), list(j.keys()))
+    for k, v in c.items():
+        if v == "":
+            assert j[k] is None, (k, j[k])
+        elif k in num:
+            assert isinstance(j[k], (int, float)) and repr(float(v)) == repr(float(j[k])), (k, v, j[k])
+        else:
+            assert isinstance(j[k], str) and j[k] == v, (k, v, j[k])
+    assert c["period"] == "2025" and c["unit"] == "per 1,000 member-years" and c["better"] == "lower", c
+    assert c["label"].startswith("ED visits"), c
+aian = [c for c in rows if c["stratum"] == "AIAN" and c["metric"] in ("rd", "rr")]
+assert len(aian) == 2, aian
+for c in aian:
+    assert c["value"] == "" and "input_suppressed" in c["flags"].split(";") and "min_orgs" in c["flags"].split(";"), c
+EOF
+
 query cells --round 2031-r9-ffff >/dev/null
 rc=$?
 NQ=$((NQ + 1))
 [ $rc -eq 1 ] || fail "unknown round: exit $rc, expected 1"
 grep -q "unknown_round" "$W/query.log" || fail "no unknown_round error"
+
+# ---- a query whose audit entry cannot be written is not answered ------------------------
+mv "$W/coord/audit.log" "$W/coord/audit.log.moved"
+mkdir "$W/coord/audit.log"
+query cells --round "$RID" --format csv >"$W/unaudited.csv"
+rc=$?
+[ $rc -ne 0 ] || fail "a query was answered although its audit entry could not be written"
+[ -s "$W/unaudited.csv" ] && fail "released cells left without an audit entry"
+grep -q "internal" "$W/query.log" || fail "no internal error for the unaudited query: $(tail -n 2 "$W/query.log")"
+rmdir "$W/coord/audit.log"
+mv "$W/coord/audit.log.moved" "$W/coord/audit.log"
+query cells --round "$RID" --format csv >"$W/audited.csv" || fail "no answer once the audit log is back"
+NQ=$((NQ + 1))
+[ -s "$W/audited.csv" ] || fail "empty answer once the audit log is back"
 
 # ---- audit -----------------------------------------------------------------------------
 n=$(grep -c "	query	" "$W/coord/audit.log")

@@ -185,7 +185,52 @@ static void test_missing_and_torn(void **state)
     fclose(f);
     assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 1);
     assert_non_null(strstr(err, "audit.log:4:"));
-    assert_int_equal(audit_append(logpath, "query", "{}"), -1);
+    /* the next append cuts the torn entry off, records it, then appends */
+    assert_int_equal(audit_append(logpath, "query", "{\"after\":1}"), 0);
+    long repairs = 0;
+    assert_int_equal(audit_verify_anchored(logpath, 0, NULL, &n, &repairs, err, sizeof err), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(repairs, 1);
+    char lines[8][1024];
+    assert_int_equal(read_lines(lines, 8), 5);
+    assert_true(strncmp(lines[3], "4\t", 2) == 0);
+    assert_non_null(strstr(lines[3], "\trepair\t"));
+    assert_non_null(strstr(lines[3], "\"removed_bytes\":31"));
+    assert_non_null(strstr(lines[4], "{\"after\":1}"));
+}
+
+/* The store's anchor (seq, hash of the head) makes a cut-off tail visible. */
+static void test_truncation_against_anchor(void **state)
+{
+    (void)state;
+    char err[512], lines[8][1024];
+    long n = 0, repairs = 0;
+    append_three();
+    assert_int_equal(read_lines(lines, 8), 3);
+    char head[65];
+    memcpy(head, lines[2] + strlen(lines[2]) - 65, 64); /* the last field, before '\n' */
+    head[64] = 0;
+    assert_int_equal(audit_verify_anchored(logpath, 3, head, &n, &repairs, err, sizeof err), 0);
+    /* without the anchor, cutting off the newest entry passes */
+    write_lines(lines, 2, -1);
+    assert_int_equal(audit_verify(logpath, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    /* with it, verify reports it */
+    assert_int_equal(audit_verify_anchored(logpath, 3, head, &n, &repairs, err, sizeof err), 1);
+    assert_non_null(strstr(err, "cut off"));
+    /* a replaced entry at the anchor's seq is reported too */
+    assert_int_equal(audit_append(logpath, "other", "{}"), 0);
+    assert_int_equal(audit_verify_anchored(logpath, 3, head, &n, &repairs, err, sizeof err), 1);
+    assert_non_null(strstr(err, "replaced"));
+    /* the writer notices the gap and records a repair entry */
+    write_lines(lines, 2, -1);
+    audit_writer_t *w = audit_writer_open(logpath);
+    assert_non_null(w);
+    assert_int_equal(audit_writer_anchor(w, 3, head), 1);
+    assert_int_equal(audit_writer_commit(w), 0);
+    assert_int_equal(read_lines(lines, 8), 3);
+    assert_non_null(strstr(lines[2], "\trepair\t"));
+    assert_non_null(strstr(lines[2], "\"anchor_seq\":3"));
 }
 
 static void test_bad_details(void **state)
@@ -268,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_altered_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_entry_with_own_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_torn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_against_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_details, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
     };

@@ -22,7 +22,18 @@
  *    different one (conflict) from one organization, plus another
  *    organization's submission; the audit log verifies;
  *  - a signing certificate revoked after it was accepted (and its
- *    verification remembered) is refused at the next submission.
+ *    verification remembered) is refused at the next submission;
+ *  - fail closed: an audit log that cannot be written gets "internal,
+ *    resend" and nothing stored; audit verify reports a cut-off tail (the
+ *    store's anchor); a torn tail is cut off and recorded; the ZAP thread's
+ *    end makes the daemon exit 3; SIGHUP enrols a new certificate;
+ *  - rounds: the deadline closes and releases a round; a revoked
+ *    organization is not pooled and is shown revoked; an interrupted close
+ *    is finished by a second one; fewer than min_orgs needs --force; round
+ *    open options, extend, cancel;
+ *  - descriptors: refused handshakes are logged in bounded lines, idle TCP
+ *    connections from one address are capped, the soft RLIMIT_NOFILE is
+ *    raised to the hard one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,10 +45,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -311,13 +324,14 @@ static void make_submission(const char *org, const char *round_id, const char *r
     v.members = members;
     v.member_months = members * 12;
     v.denominator = members * 12;
-    v.numerator = members / 4;
+    double events = (double)(long)(members / 8); /* per race stratum: events are whole */
+    v.numerator = 2 * events;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "total", "all", &v, err, sizeof err), 0);
     /* two race strata, each half of the total, both released */
     v.members = members / 2;
     v.member_months = members * 6;
     v.denominator = members * 6;
-    v.numerator = members / 8;
+    v.numerator = events;
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "BLACK", &v, err, sizeof err), 0);
     assert_int_equal(cellset_builder_add(b, "ed_rate", "race", "WHITE", &v, err, sizeof err), 0);
     struct cellset *cs = cellset_builder_finish(&b);
@@ -477,6 +491,10 @@ static void test_check_config(void **state)
     assert_non_null(strstr(out, "coordinator id: coord:test"));
     assert_non_null(strstr(out, "enrolled transport certificates: 5"));
     assert_non_null(strstr(out, "node_endpoint = tcp://127.0.0.1:"));
+    /* --quiet: nothing at all when the configuration is good */
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s --quiet 2>&1", BIN, ini),
+                     0);
+    assert_string_equal(out, "");
     /* a world-readable copy of the transport key is refused with file:line */
     char bad_ini[400], key[400], copy[400];
     path_of(bad_ini, sizeof bad_ini, "coord/bad.ini");
@@ -485,6 +503,9 @@ static void test_check_config(void **state)
     assert_int_equal(run(NULL, 0, "cp '%s' '%s' && chmod 644 '%s'", key, copy, copy), 0);
     write_ini(bad_ini, 262144, copy);
     assert_int_equal(run(out, sizeof out, "%s check-config --config %s 2>&1", BIN, bad_ini), 1);
+    assert_non_null(strstr(out, "bad.ini:9: [identity] transport_key"));
+    assert_int_equal(run(out, sizeof out, "%s check-config --config %s --quiet 2>&1", BIN,
+                         bad_ini), 1);
     assert_non_null(strstr(out, "bad.ini:9: [identity] transport_key"));
     /* an unknown key is a syntax error with its line */
     FILE *f = fopen(bad_ini, "a");
@@ -626,7 +647,7 @@ static void test_submissions(void **state)
 
     /* closed round: opened and closed from the CLI while the daemon runs */
     open_round(r2, NULL);
-    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>>%s/cli.log",
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s --force 2>>%s/cli.log",
                          BIN, ini, r2, dir), 0);
     char r2sha[65];
     request_sha(r2, r2sha);
@@ -636,8 +657,23 @@ static void test_submissions(void **state)
     free(other);
     assert_int_equal(submissions_stored(r2), 0);
 
-    /* late: a round whose deadline has passed stores with late = 1 */
-    open_round(r3, "--deadline 2020-01-01");
+    /* late: a round whose deadline has passed stores with late = 1 (a
+     * deadline in the past is refused at open; the daemon cannot close this
+     * one by itself at its deadline: no submission in time, min_orgs 2) */
+    assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 --deadline "
+                         "2020-01-01 2>&1", BIN, ini), 1);
+    assert_non_null(strstr(out, "already past"));
+    {
+        char dl[64], opt[96];
+        time_t soon = time(NULL) + 2;
+        struct tm tm;
+        gmtime_r(&soon, &tm);
+        strftime(dl, sizeof dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(opt, sizeof opt, "--deadline %s", dl);
+        open_round(r3, opt);
+        while (time(NULL) <= soon + 1)
+            usleep(100000);
+    }
     char r3sha[65];
     request_sha(r3, r3sha);
     make_submission("org:a", r3, r3sha, 100, a.sign_key, a.sign_cert, &other, &olen, sha);
@@ -673,7 +709,7 @@ static void test_submissions(void **state)
     node_close(&b);
     stop_daemon(d);
 
-    /* close r1: pooled = 100 + 120 members, two organizations */
+    /* close r1: pooled = 100 + 120 members, 24 + 30 events, two organizations */
     char pooled[512];
     assert_int_equal(run(pooled, sizeof pooled, "%s round close --config %s --round %s 2>>%s/cli.log",
                          BIN, ini, r1, dir), 0);
@@ -683,7 +719,7 @@ static void test_submissions(void **state)
     int found = 0;
     while (fgets(line, sizeof line, f))
         if (strstr(line, ",ed_rate,total,all,")) {
-            assert_non_null(strstr(line, ",ed_rate,total,all,220,2640,2640,55,0,0,,2,0"));
+            assert_non_null(strstr(line, ",ed_rate,total,all,220,2640,2640,54,0,0,,2,0"));
             found = 1;
         }
     fclose(f);
@@ -918,6 +954,489 @@ static void test_revoked_signer_refused(void **state)
     stop_daemon(d);
 }
 
+
+/* ---- fail closed ------------------------------------------------------------ */
+
+/* The port of "tcp://127.0.0.1:PORT". */
+static int port_of(const char *ep)
+{
+    const char *c = strrchr(ep, ':');
+    assert_non_null(c);
+    return (int)strtol(c + 1, NULL, 10);
+}
+
+/* After a failed test: its daemon must not hold the port for the next. */
+static int kill_daemon(void **state)
+{
+    (void)state;
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+        daemon_pid = 0;
+    }
+    return 0;
+}
+
+/* 1 if the daemon's log after offset has text (waits up to ms). */
+static int log_has_since(long offset, const char *text, int ms)
+{
+    char logf[400];
+    path_of(logf, sizeof logf, "daemon.log");
+    for (int waited = 0;; waited += 100) {
+        FILE *f = fopen(logf, "r");
+        assert_non_null(f);
+        fseek(f, offset, SEEK_SET);
+        char line[2048];
+        int found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            found = strstr(line, text) != NULL;
+        fclose(f);
+        if (found || waited >= ms)
+            return found;
+        usleep(100000);
+    }
+}
+
+/* The audit log cannot be written (a directory where the file should be):
+ * no ACK, "internal" (resend), nothing stored; once it can, the resend is
+ * stored and acknowledged. Then the CLI's audit verify reports a log whose
+ * newest entries were cut off (the store's anchor), and a torn tail left by
+ * a crash is cut off and recorded by the next append. */
+static void test_audit_fails_closed(void **state)
+{
+    (void)state;
+    char r1[64], req[65], sha[65], audit[400], moved[420], out[2048];
+    open_round(r1, NULL);
+    request_sha(r1, req);
+    path_of(audit, sizeof audit, "coord/audit.log");
+    snprintf(moved, sizeof moved, "%s.moved", audit);
+    pid_t d = start_daemon(0);
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    struct envelope e;
+    hello(&a, &e); /* connected (and its connection audited) */
+    envelope_free(&e);
+    while (recv_more(&a, &e, 500) == 0) /* one ROUND_REQUEST per open round */
+        envelope_free(&e);
+    assert_int_equal(rename(audit, moved), 0);
+    assert_int_equal(mkdir(audit, 0700), 0);
+    long from = daemon_log_size();
+    uint8_t *env = NULL;
+    size_t elen;
+    make_submission("org:a", r1, req, 100, a.sign_key, a.sign_cert, &env, &elen, sha);
+    assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+    expect_error_text(&e, "internal", "resend");
+    assert_int_equal(submissions_stored(r1), 0);
+    assert_true(log_has_since(from, "error", 0));
+    assert_false(log_has_since(from, "stored submission", 0));
+    assert_int_equal(rmdir(audit), 0);
+    assert_int_equal(rename(moved, audit), 0);
+    assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+    expect_ack(&e, r1, sha, 0, 0);
+    assert_int_equal(submissions_stored(r1), 1);
+    free(env);
+    node_close(&a);
+    stop_daemon(d);
+
+    /* cut off the newest entry: the chain alone still holds, the anchor not */
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+    assert_int_equal(run(NULL, 0, "cp '%s' '%s' && head -n -1 '%s' > '%s.cut' && mv '%s.cut' '%s'",
+                         audit, moved, moved, audit, audit, audit), 0);
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 1);
+    assert_non_null(strstr(out, "cut off"));
+    assert_int_equal(rename(moved, audit), 0);
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+
+    /* a torn tail (a write cut short) does not block the next append */
+    FILE *f = fopen(audit, "a");
+    assert_non_null(f);
+    fputs("999\t2025-01-01T00:00:00Z\tsubmission\t{\"org\":", f);
+    fclose(f);
+    char r2[64];
+    open_round(r2, NULL); /* appends "round_open" */
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
+    assert_non_null(strstr(out, "\"repair\" entries"));
+    assert_int_equal(run(NULL, 0, "grep -q -e '\trepair\t.*torn tail' '%s'", audit), 0);
+    assert_int_equal(run(NULL, 0, "grep -q -e '^999\t' '%s'", audit), 1);
+    assert_int_equal(run(NULL, 0, "grep -q -e '\tround_open\t.*%s' '%s'", r2, audit), 0);
+}
+
+/* Without its ZAP handler libzmq would accept any CURVE key: the daemon
+ * exits 3 instead (test hook: the thread ends after one request). */
+static void test_zap_death_is_fatal(void **state)
+{
+    (void)state;
+    setenv("EQ_TEST_ZAP_STOP_AFTER", "1", 1);
+    pid_t d = start_daemon(0);
+    unsetenv("EQ_TEST_ZAP_STOP_AFTER");
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    uint8_t *p = NULL, *env = NULL;
+    size_t plen, elen;
+    assert_int_equal(hello_pack("org:a", "test-node", &p, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_HELLO, p, plen, NULL, NULL, &env, &elen, NULL), 0);
+    assert_int_equal(node_send(&a, env, elen), 0); /* one handshake: the thread ends */
+    free(p);
+    free(env);
+    int st = wait_daemon(d);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    node_close(&a);
+}
+
+/* A certificate enrolled while the daemon runs is served after SIGHUP. */
+static void test_sighup_enrols(void **state)
+{
+    (void)state;
+    pid_t d = start_daemon(0);
+    struct node c;
+    node_open(&c, "org:c", "org-c");
+    uint8_t *p = NULL, *env = NULL;
+    size_t plen, elen;
+    struct envelope e;
+    assert_int_equal(hello_pack("org:c", "test-node", &p, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_HELLO, p, plen, NULL, NULL, &env, &elen, NULL), 0);
+    assert_int_equal(exchange(&c, env, elen, &e, 1500), -1); /* not enrolled: refused */
+    node_close(&c);
+    copy_cert("org-c/transport.crt", "coord/enrolled/org-c.crt");
+    long from = daemon_log_size();
+    kill(d, SIGHUP);
+    assert_true(log_has_since(from, "SIGHUP: re-read 6 enrolled certificates", 5000));
+    node_open(&c, "org:c", "org-c");
+    assert_int_equal(exchange(&c, env, elen, &e, 10000), 0);
+    assert_true(e.type == MSG_ROUND_REQUEST || e.type == MSG_ACK);
+    envelope_free(&e);
+    free(p);
+    free(env);
+    node_close(&c);
+    stop_daemon(d);
+}
+
+static void submit_ok(const char *org, const char *sub, const char *round_id)
+{
+    char req[65], sha[65];
+    request_sha(round_id, req);
+    struct node n;
+    node_open(&n, org, sub);
+    uint8_t *env = NULL;
+    size_t elen;
+    struct envelope e;
+    make_submission(org, round_id, req, 100, n.sign_key, n.sign_cert, &env, &elen, sha);
+    assert_int_equal(exchange(&n, env, elen, &e, 10000), 0);
+    expect_ack(&e, round_id, sha, 0, 0);
+    free(env);
+    node_close(&n);
+}
+
+/* The daemon closes a round at its deadline by itself: pooled, released. */
+static void test_deadline_closes(void **state)
+{
+    (void)state;
+    char r[64], opt[96], dl[64], path[700];
+    time_t soon = time(NULL) + 3;
+    struct tm tm;
+    gmtime_r(&soon, &tm);
+    strftime(dl, sizeof dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(opt, sizeof opt, "--deadline %s", dl);
+    open_round(r, opt);
+    pid_t d = start_daemon(0);
+    submit_ok("org:a", "org-a", r);
+    submit_ok("org:b", "org-b", r);
+    snprintf(path, sizeof path, "%s/coord/results/%s/pooled.csv", dir, r);
+    struct stat st;
+    for (int i = 0; i < 100 && stat(path, &st) != 0; i++)
+        usleep(100000);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(time(NULL) >= soon);
+    snprintf(path, sizeof path, "%s/coord/results/%s/report.html", dir, r);
+    for (int i = 0; i < 50 && stat(path, &st) != 0; i++)
+        usleep(100000);
+    assert_int_equal(stat(path, &st), 0);
+    char out[4096];
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "  closed  "));
+    assert_non_null(strstr(out, "pooled result sha256"));
+    stop_daemon(d);
+}
+
+/* Revoked organization: not pooled at close, listed as revoked (not
+ * pending). A close that failed after marking the round closed is finished
+ * by a second close. Fewer than min_orgs: refused unless --force. */
+static void test_close_rules(void **state)
+{
+    (void)state;
+    char r[64], out[8192], path[700], err[256];
+    open_round(r, NULL);
+    pid_t d = start_daemon(0);
+    submit_ok("org:a", "org-a", r);
+    submit_ok("org:b", "org-b", r);
+    submit_ok("org:d", "org-d", r);
+    stop_daemon(d);
+    /* the CA revokes org:d's transport certificate */
+    char p[400];
+    path_of(p, sizeof p, "org-d/transport.crt");
+    X509 *c = NULL;
+    assert_int_equal(identity_load_cert(p, &c), 0);
+    path_of(p, sizeof p, "ca");
+    ca_t *ca = ca_open(p);
+    assert_non_null(ca);
+    assert_int_equal(ca_revoke(ca, c), 0);
+    ca_destroy(&ca);
+    X509_free(c);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_null(strstr(out, "org:d                                    pending"));
+    assert_non_null(strstr(out, "org:d                                    submitted"));
+    assert_non_null(strstr(out, "REVOKED (stored, not pooled)"));
+    /* the round's results folder cannot be made: the close fails after
+     * marking the round closed */
+    snprintf(path, sizeof path, "%s/coord/results", dir);
+    mkdir(path, 0750);
+    snprintf(path, sizeof path, "%s/coord/results/%s", dir, r);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_not_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
+                             ini, r), 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "release unfinished"));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
+                         ini, r), 0);
+    assert_non_null(strstr(out, "2 submissions pooled"));
+    assert_non_null(strstr(out, "1 of revoked organizations"));
+    /* pooled cells count two organizations, not three */
+    snprintf(path, sizeof path, "%s/coord/results/%s/pooled.csv", dir, r);
+    assert_int_equal(run(out, sizeof out, "grep -c ',ed_rate,total,all,' '%s'", path), 0);
+    assert_int_equal(run(out, sizeof out, "grep ',ed_rate,total,all,' '%s'", path), 0);
+    assert_non_null(strstr(out, ",200,")); /* members: 100 + 100 */
+    assert_null(strstr(out, ",300,"));
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_round sr;
+    assert_int_equal(store_round_get(st, r, &sr), 0);
+    assert_true(sr.closed);
+    assert_true(sr.pooled_sha256[0] != 0);
+    store_round_clear(&sr);
+    store_close(&st);
+    (void)err;
+
+    /* one submission, min_orgs 2: says so, exits 1, the round stays open */
+    char r2[64];
+    open_round(r2, NULL);
+    d = start_daemon(0);
+    submit_ok("org:a", "org-a", r2);
+    stop_daemon(d);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN, ini,
+                         r2), 1);
+    assert_non_null(strstr(out, "--force"));
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r2), 0);
+    assert_non_null(strstr(out, "  open  "));
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s --force 2>&1",
+                         BIN, ini, r2), 0);
+}
+
+/* round open with options, extend, cancel; a deadline in the past. */
+static void test_round_commands(void **state)
+{
+    (void)state;
+    char r[64], out[4096];
+    open_round(r, "--k 20 --min-orgs 3 --measures population --stratifiers race "
+                  "--intersections none --deadline 2099-01-01");
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_round sr;
+    assert_int_equal(store_round_get(st, r, &sr), 0);
+    assert_int_equal(sr.k, 20);
+    struct round_request rq;
+    char err[256];
+    assert_int_equal(round_request_unpack(sr.request, sr.request_len, &rq, err, sizeof err), 0);
+    assert_int_equal(rq.min_orgs, 3);
+    assert_int_equal(rq.k, 20);
+    store_round_clear(&sr);
+    store_close(&st);
+    /* extend: earlier is an error, later moves it */
+    assert_int_equal(run(out, sizeof out, "%s round extend --config %s --round %s --deadline "
+                         "2098-01-01 2>&1", BIN, ini, r), 1);
+    assert_int_equal(run(out, sizeof out, "%s round extend --config %s --round %s --deadline "
+                         "2100-01-01 2>&1", BIN, ini, r), 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "deadline 2100-01-01"));
+    /* a bad option value */
+    assert_int_equal(run(out, sizeof out, "%s round open --config %s --period 2025 --k 0 2>&1",
+                         BIN, ini), 2);
+    /* cancel: closed, never released; a node's submission is refused */
+    open_round(r, NULL);
+    assert_int_equal(run(out, sizeof out, "%s round cancel --config %s --round %s --reason "
+                         "test 2>&1", BIN, ini, r), 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "cancelled"));
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
+                         ini, r), 1);
+    char req[65];
+    request_sha(r, req);
+    pid_t d = start_daemon(0);
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    uint8_t *env = NULL;
+    size_t elen;
+    struct envelope e;
+    make_submission("org:a", r, req, 100, a.sign_key, a.sign_cert, &env, &elen, NULL);
+    assert_int_equal(exchange(&a, env, elen, &e, 10000), 0);
+    expect_error(&e, "round_closed");
+    free(env);
+    node_close(&a);
+    stop_daemon(d);
+    assert_int_equal(submissions_stored(r), 0);
+}
+
+/* A flood of handshakes with unenrolled keys: all refused, but the log
+ * gets a bounded number of lines (transport.c: 5 per 10 s). */
+static void test_refusal_log_bounded(void **state)
+{
+    (void)state;
+    pid_t d = start_daemon(0);
+    char coord[400];
+    snprintf(coord, sizeof coord, "%s/coord/certs/transport.crt", dir);
+    X509 *c = NULL;
+    assert_int_equal(identity_load_cert(coord, &c), 0);
+    unsigned char spub[IDENTITY_KEY_LEN];
+    assert_int_equal(identity_curve_public(c, spub), 0);
+    X509_free(c);
+    /* the daemon is listening once an enrolled node gets an answer */
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    struct envelope e;
+    hello(&a, &e);
+    envelope_free(&e);
+    node_close(&a);
+    long from = daemon_log_size();
+    char audit[400];
+    path_of(audit, sizeof audit, "coord/audit.log");
+    struct stat ast;
+    assert_int_equal(stat(audit, &ast), 0);
+    long audit_from = (long)ast.st_size;
+    enum { FLOOD = 30 };
+    void *s[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        char pub[41], sec[41];
+        assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+        s[i] = zmq_socket(zctx, ZMQ_DEALER);
+        int zero = 0;
+        zmq_setsockopt(s[i], ZMQ_LINGER, &zero, sizeof zero);
+        assert_int_equal(zmq_setsockopt(s[i], ZMQ_CURVE_SERVERKEY, spub, 32), 0);
+        assert_int_equal(zmq_setsockopt(s[i], ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+        assert_int_equal(zmq_setsockopt(s[i], ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+        assert_int_equal(zmq_connect(s[i], endpoint), 0);
+    }
+    usleep(2000000);
+    for (int i = 0; i < FLOOD; i++)
+        zmq_close(s[i]);
+    char out[64];
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s/daemon.log' | grep -c 'zap: refused "
+                         "client'", from + 1, dir), 0);
+    long lines = strtol(out, NULL, 10);
+    assert_true(lines >= 1);
+    assert_true(lines <= 5);
+    stop_daemon(d);
+    /* ... while every refusal is counted in the audit log */
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s' | grep -P '\\tconnection\\t.*\"result\""
+                         ":\"refused\"' | grep -o '\"count\":[0-9]*' | cut -d: -f2 | "
+                         "awk '{s+=$1} END {print s+0}'", audit_from + 1, audit), 0);
+    assert_true(strtol(out, NULL, 10) >= FLOOD);
+}
+
+/* Idle TCP connections (no key needed to open one) from one address are
+ * capped: beyond 32 the server shuts them at once, and an enrolled node
+ * from elsewhere (here: the same loopback, after the flood) is served. */
+static void test_connection_cap(void **state)
+{
+    (void)state;
+    pid_t d = start_daemon(0);
+    struct node a;
+    node_open(&a, "org:a", "org-a");
+    struct envelope e;
+    hello(&a, &e); /* listening */
+    envelope_free(&e);
+    node_close(&a);
+    long from = daemon_log_size();
+    int port = port_of(endpoint);
+    enum { IDLE = 60 };
+    int fds[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+    }
+    usleep(1500000); /* well within the 10 s handshake interval */
+    int shut = 0;
+    for (int i = 0; i < IDLE; i++) {
+        struct pollfd pf = {fds[i], POLLIN, 0};
+        char buf[256];
+        /* a ZMTP server greets first: read past its greeting to EOF */
+        while (poll(&pf, 1, 0) > 0) {
+            ssize_t n = recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
+            if (n <= 0) {
+                shut += n == 0 || errno == ECONNRESET;
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+    assert_true(shut >= IDLE - 32);
+    assert_true(shut <= IDLE - 32 + 2); /* (the node's own connection may linger) */
+    assert_true(log_has_since(from, "the cap per source", 0));
+    usleep(300000);
+    node_open(&a, "org:a", "org-a");
+    hello(&a, &e);
+    envelope_free(&e);
+    node_close(&a);
+    stop_daemon(d);
+}
+
+/* The daemon raises its soft descriptor limit to the hard one (a flood of
+ * connections must leave descriptors for the audit log and the store). */
+static void test_nofile_raised(void **state)
+{
+    (void)state;
+    struct rlimit was, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    if (was.rlim_max != RLIM_INFINITY && was.rlim_max <= 256)
+        skip();
+    low = was;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    long from = daemon_log_size();
+    pid_t d = start_daemon(0); /* inherits the low soft limit */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    char want[96];
+    snprintf(want, sizeof want, "descriptor limit %llu (was 256)",
+             (unsigned long long)was.rlim_max);
+    assert_true(log_has_since(from, want, 5000));
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)d);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    unsigned long long soft = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Max open files", 14) == 0)
+            soft = strtoull(line + 26, NULL, 10);
+    fclose(f);
+    assert_int_equal(soft, (unsigned long long)was.rlim_max);
+    stop_daemon(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -926,6 +1445,15 @@ int main(void)
         cmocka_unit_test(test_crash_between_commit_and_ack),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_revoked_signer_refused),
+        cmocka_unit_test_teardown(test_audit_fails_closed, kill_daemon),
+        cmocka_unit_test_teardown(test_zap_death_is_fatal, kill_daemon),
+        cmocka_unit_test_teardown(test_sighup_enrols, kill_daemon),
+        cmocka_unit_test_teardown(test_deadline_closes, kill_daemon),
+        cmocka_unit_test_teardown(test_close_rules, kill_daemon),
+        cmocka_unit_test_teardown(test_round_commands, kill_daemon),
+        cmocka_unit_test_teardown(test_refusal_log_bounded, kill_daemon),
+        cmocka_unit_test_teardown(test_connection_cap, kill_daemon),
+        cmocka_unit_test_teardown(test_nofile_raised, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

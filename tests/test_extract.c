@@ -462,7 +462,9 @@ static void test_bad_rows(void **state)
     e = &prof.examples[BAD_DUPLICATE][0];
     assert_int_equal(e->line, 9);
     assert_int_equal(e->column, 1);
-    assert_non_null(strstr(e->message, "'C2'"));
+    /* member ids are never quoted, not even in the on-site profile */
+    assert_null(strstr(e->message, "C2"));
+    assert_non_null(strstr(e->message, "member_id seen before in this period"));
 }
 
 static void test_value_quoting_in_messages(void **state)
@@ -572,7 +574,18 @@ static void test_strict(void **state)
     const char *p = write_str("strict.csv", data);
     assert_int_equal(run(p, &o), -1);
     char want[400];
-    snprintf(want, sizeof want, "%s:4:3: age 'abc' is not a whole number (type)", p);
+    /* the fatal message (it reaches the service's log) names the column and
+     * the problem, never the value */
+    snprintf(want, sizeof want, "%s:4:3: age is not a whole number (type)", p);
+    assert_string_equal(err, want);
+    /* while the on-site profile example still quotes it */
+    assert_non_null(strstr(prof.examples[BAD_TYPE][0].message, "age 'abc'"));
+
+    /* an inconsistent row: neither count is quoted */
+    p = write_str("strict-inc.csv", HDR "\n"
+                  "G5,2025,40,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,1,7,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n");
+    assert_int_equal(run(p, &o), -1);
+    snprintf(want, sizeof want, "%s:2:16: ip_readmits_30d > ip_admits (inconsistent)", p);
     assert_string_equal(err, want);
 
     /* a strict file with a duplicate: the duplicate is the first bad row */
@@ -581,6 +594,88 @@ static void test_strict(void **state)
     snprintf(want, sizeof want, "%s:3:1:", p);
     assert_memory_equal(err, want, strlen(want));
     assert_non_null(strstr(err, "duplicate"));
+    assert_null(strstr(err, "G1"));
+}
+
+/* Empty means unknown (extract.md): the member is left out of the measures
+ * that need the field, and the profile counts it per field and measure.
+ * Surrounding spaces are trimmed. */
+static void test_empty_means_unknown(void **state)
+{
+    (void)state;
+    struct extract_options o = defaults();
+    o.threads = 1;
+    const char *data =
+        HDR "\n"
+        /* E1: ed_visits empty */
+        "E1,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,,1,1,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n"
+        /* E2: spaces around values; ed_visits " 3 " is 3 */
+        " E2 , 2025 , 34 , f , white ,NOT_HISPANIC, eng ,MEDICAID, 3 ,N,U, 06037 , 12 , 3 ,1,1,3,1,4,1, 1 ,1,1,0,0,1,1,0,0,0,0, 10.5 ,8\n"
+        /* E3: no_shows empty with 4 appointments; hba1c empty with diabetes 0 */
+        "E3,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,1,1,3,1,4,,1,0,,0,0,1,1,0,0,0,0,1234.50,8\n"
+        /* E4: hrsn_food empty while screened; total_cost blank (a space) */
+        "E4,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,1,1,3,1,4,1,1,1,1,0,0,1,,0,0,0,0, ,8\n"
+        /* E5: readmissions empty with 0 admissions: nothing needs them */
+        "E5,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,0,,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n"
+        /* E6: admissions empty: readmissions 2 contradict nothing known */
+        "E6,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,,2,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n"
+        /* E7: hrsn_screened empty: every HRSN measure */
+        "E7,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,2,1,1,3,1,4,1,1,1,1,0,0,,0,0,0,0,0,1234.50,8\n";
+    const char *p = write_str("unknown.csv", data);
+    assert_int_equal(run(p, &o), 0);
+    assert_int_equal(profile_rejected_total(&prof), 0);
+    assert_int_equal(got[0].n, 7);
+    const struct member_record *r = got[0].r;
+    const uint32_t hrsn = 1u << M_HRSN_SCREENING | 1u << M_HRSN_FOOD | 1u << M_HRSN_HOUSING |
+                          1u << M_HRSN_TRANSPORT | 1u << M_HRSN_UTILITIES |
+                          1u << M_HRSN_SAFETY | 1u << M_HRSN_ANY;
+    assert_int_equal(r[0].unknown_measures, 1u << M_ED_RATE);
+    assert_int_equal(r[1].unknown_measures, 0);
+    assert_int_equal(r[1].ed_visits, 3);
+    assert_int_equal(r[1].age, 34);
+    assert_int_equal(r[1].sex, SEX_F);
+    assert_int_equal(r[1].race, RACE_WHITE);
+    assert_int_equal(r[1].county, 6037);
+    assert_true(r[1].total_cost == 10.5);
+    assert_int_equal(r[2].unknown_measures, 1u << M_NO_SHOW);
+    assert_int_equal(r[3].unknown_measures, 1u << M_HRSN_FOOD | 1u << M_HRSN_ANY | 1u << M_COST_PMPM);
+    assert_int_equal(r[4].unknown_measures, 0);
+    assert_int_equal(r[5].unknown_measures, 1u << M_IP_RATE | 1u << M_READMIT_30D);
+    assert_int_equal(r[6].unknown_measures, hrsn);
+    assert_int_equal(prof.empty_fields[COL_ED_VISITS], 1);
+    assert_int_equal(prof.empty_fields[COL_NO_SHOWS], 1);
+    assert_int_equal(prof.empty_fields[COL_HBA1C_POOR_CONTROL], 1);
+    assert_int_equal(prof.empty_fields[COL_TOTAL_COST], 1);
+    assert_int_equal(prof.empty_fields[COL_IP_READMITS_30D], 1);
+    assert_int_equal(prof.empty_fields[COL_IP_ADMITS], 1);
+    assert_int_equal(prof.empty_fields[COL_HRSN_SCREENED], 1);
+    assert_int_equal(prof.left_out[M_ED_RATE], 1);
+    assert_int_equal(prof.left_out[M_NO_SHOW], 1);
+    assert_int_equal(prof.left_out[M_DIABETES_POOR_CONTROL], 0);
+    assert_int_equal(prof.left_out[M_HRSN_ANY], 2);
+    assert_int_equal(prof.left_out[M_HRSN_HOUSING], 1);
+    assert_int_equal(prof.left_out[M_READMIT_30D], 1);
+
+    /* A duplicate with an empty field is taken back, and so are its counts. */
+    o.threads = 1;
+    p = write_str("unknown-dup.csv", HDR "\n"
+                  "E1,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,,1,1,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n"
+                  "E1,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12,,1,1,3,1,4,1,1,1,1,0,0,1,1,0,0,0,0,1234.50,8\n");
+    assert_int_equal(run(p, &o), 0);
+    assert_int_equal(prof.rows_accepted, 1);
+    assert_int_equal(prof.empty_fields[COL_ED_VISITS], 1);
+    assert_int_equal(prof.left_out[M_ED_RATE], 1);
+
+    /* A column absent from the file is not "empty": its measures are
+     * unavailable, and no member is counted as left out. */
+    p = write_str("unknown-absent.csv",
+                  "member_id,period,age,sex,race,ethnicity,language,payer,adi_decile,"
+                  "disability,cmc,county,member_months\n"
+                  "F1,2025,34,F,WHITE,NOT_HISPANIC,eng,MEDICAID,3,N,U,06037,12\n");
+    assert_int_equal(run(p, &o), 0);
+    assert_int_equal(got[0].r[0].unknown_measures, 0);
+    assert_int_equal(prof.left_out[M_ED_RATE], 0);
+    assert_true(prof.unavailable_measures & (1u << M_ED_RATE));
 }
 
 static void test_periods(void **state)
@@ -811,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_missing_columns),
         cmocka_unit_test(test_fatal_files),
         cmocka_unit_test(test_strict),
+        cmocka_unit_test(test_empty_means_unknown),
         cmocka_unit_test(test_periods),
         cmocka_unit_test(test_threads_same_result),
         cmocka_unit_test(test_duplicates_across_threads),

@@ -20,6 +20,7 @@
 #include "cells.h"
 #include "cells_read.h"
 #include "metrics.h"
+#include "metrics_params.h"
 #include "metrics_stats.h"
 #include "atomic_file.h"
 
@@ -184,24 +185,96 @@ static void test_dsr_example(void **state)
     metrics_out_destroy(&out);
 }
 
+/* DSR_CSV with the age_std lines of the given labels withheld (reason
+ * `count`) and, when total_repl is given, the total line replaced. */
+static char *dsr_withheld(const char *const *ages, int nages, const char *total_repl)
+{
+    char *csv = strdup(DSR_CSV);
+    assert_non_null(csv);
+    for (int i = 0; i <= nages; i++) {
+        char key[64], repl[128];
+        if (i < nages) {
+            snprintf(key, sizeof key, "p,r1,ed_rate,age_std,%s,", ages[i]);
+            snprintf(repl, sizeof repl, "p,r1,ed_rate,age_std,%s,,,,,,1,count\n", ages[i]);
+        } else if (total_repl) {
+            snprintf(key, sizeof key, "p,r1,ed_rate,total,all,");
+            snprintf(repl, sizeof repl, "%s\n", total_repl);
+        } else {
+            break;
+        }
+        char *line = strstr(csv, key);
+        assert_non_null(line);
+        size_t len = strlen(csv) + strlen(repl) + 1;
+        char *next = malloc(len);
+        assert_non_null(next);
+        snprintf(next, len, "%.*s%s%s", (int)(line - csv), csv, repl, strchr(line, '\n') + 1);
+        free(csv);
+        csv = next;
+    }
+    return csv;
+}
+
 static void test_dsr_not_computed(void **state)
 {
     (void)state;
-    /* A withheld age cell: input_suppressed and the cell's reason. */
-    char *csv = strdup(DSR_CSV);
-    assert_non_null(csv);
-    char *line = strstr(csv, "p,r1,ed_rate,age_std,0,200");
-    const char *repl = "p,r1,ed_rate,age_std,0,,,,,,1,count\n";
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(line - csv), csv, repl, strchr(line, '\n') + 1);
-    metrics_out *out = run(buf, NULL);
-    const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
-    assert_empty(r->value);
-    assert_empty(r->lower);
-    assert_flag(r, "input_suppressed");
-    assert_flag(r, "count");
-    metrics_out_destroy(&out);
-    free(csv);
+    /* Withheld age cells are collapsed with their neighbours into one
+     * standard group, from the released total minus the released age
+     * cells. Expected values computed by hand from the full table (the
+     * collapsed group's events, months and weights summed):
+     * 0 alone -> 0..1-4 (x 11, M 7700, w 69135): 32.837035;
+     * 5-14 and 35-44 -> 5-14..35-44: 32.949385; 85+ alone -> 75-84..85+: 32.827203. */
+    static const struct {
+        const char *ages[2];
+        int n;
+        const char *flag;
+        double dsr;
+    } cases[] = {
+        {{"0"}, 1, "ages_collapsed:0..1-4", 32.837035},
+        {{"5-14", "35-44"}, 2, "ages_collapsed:5-14..35-44", 32.949385},
+        {{"85+"}, 1, "ages_collapsed:75-84..85+", 32.827203},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *csv = dsr_withheld(cases[i].ages, cases[i].n, NULL);
+        metrics_out *out = run(csv, NULL);
+        const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
+        assert_near6(r->value, cases[i].dsr);
+        assert_flag(r, cases[i].flag);
+        metrics_out_destroy(&out);
+        free(csv);
+    }
+    /* Without a whole margin nothing is collapsed: input_suppressed and the
+     * cell's reason, with the total withheld, or partial. */
+    static const char *const zero[] = {"0"};
+    for (int i = 0; i < 2; i++) {
+        char *csv = dsr_withheld(zero, 1, i == 0 ? "p,r1,ed_rate,total,all,,,,,,1,secondary" : NULL);
+        if (i == 1) {
+            /* Pooled: the total is partial (one organization withheld it). */
+            size_t len = strlen(csv) * 2 + 64, o = 0;
+            char *pooled = malloc(len);
+            assert_non_null(pooled);
+            for (const char *c = csv; *c; c++) {
+                if (*c == '\n') {
+                    int first = o < strlen(HEADER);
+                    int total = !first && strncmp(strrchr(pooled, '\n') ? strrchr(pooled, '\n') + 1
+                                                                       : pooled, "p,r1,ed_rate,total,", 19) == 0;
+                    o += (size_t)snprintf(pooled + o, len - o, "%s", first ? ",n_orgs,n_withheld"
+                                                                  : total ? ",2,1" : ",3,0");
+                }
+                pooled[o++] = *c;
+                pooled[o] = '\0';
+            }
+            free(csv);
+            csv = pooled;
+        }
+        metrics_out *out = run(csv, NULL);
+        const struct metrics_row *r = row(out, "ed_rate", "age_std", "all", "dsr", NULL);
+        assert_empty(r->value);
+        assert_empty(r->lower);
+        assert_flag(r, "input_suppressed");
+        assert_flag(r, "count");
+        metrics_out_destroy(&out);
+        free(csv);
+    }
     /* Fewer than 10 events: min_count. */
     const double x[3] = {2, 3, 4}, m[3] = {1000, 1000, 1000}, w[3] = {1, 1, 1};
     struct mstat s;
@@ -362,7 +435,7 @@ static void test_heba_example(void **state)
 {
     (void)state;
     double pbpm, total;
-    assert_int_equal(mstat_heba(18000, 54000, 120000, &pbpm, &total), 0);
+    assert_int_equal(mstat_heba(18000, 54000, 120000, 30, 6, &pbpm, &total), 0);
     assert_near6(pbpm, 1.8);
     assert_near6(total, 216000);
     const char *csv = HEADER
@@ -491,7 +564,9 @@ static void test_all_withheld(void **state)
     int found = 0;
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "r1,wellness,race,ASIAN,estimate,", 32) == 0) {
-            assert_string_equal(line, "r1,wellness,race,ASIAN,estimate,,,,,count,,,\n");
+            const char *want = "r1,wellness,race,ASIAN,estimate,,,,,count,,,,";
+            assert_memory_equal(line, want, strlen(want));
+            assert_non_null(strstr(line, ",proportion (0-1),higher\n"));
             found = 1;
         }
     fclose(f);
@@ -740,6 +815,138 @@ static void test_heterogeneity_stats(void **state)
 
 /* PMPM: all 6,000,000 / 12,000 = 500; WHITE 2,700,000 / 6,000 = 450,
  * BLACK 2,340,000 / 3,600 = 650, ASIAN 960,000 / 2,400 = 400. */
+/* ---- parameters (metrics_params.h) ----------------------------------------- */
+
+static void test_std_populations(void **state)
+{
+    (void)state;
+    /* NVSR 47(3), ESP2013 (Eurostat 2013, table 2.1) summed by hand into the
+     * 11 age_std groups. */
+    static const double us[11] = {13818, 55317, 145565, 138646, 135573, 162613,
+                                  134834, 87247, 66037, 44842, 15508};
+    static const double esp[11] = {1000, 4000, 11000, 11500, 12500, 14000,
+                                   14000, 12500, 10500, 6500, 2500};
+    double w[AGESTD__COUNT];
+    assert_int_equal(std_population_weights(STDPOP_US2000_11, w), 0);
+    for (int i = 0; i < 11; i++)
+        assert_true(w[i] == us[i]);
+    assert_int_equal(std_population_weights(STDPOP_ESP2013, w), 0);
+    for (int i = 0; i < 11; i++)
+        assert_true(w[i] == esp[i]);
+    assert_int_equal(std_population_weights(STDPOP_SEER2000_19, w), 0);
+    for (int i = 0; i < 11; i++) /* the 19 groups sum to the 11 within rounding */
+        assert_true(fabs(w[i] - us[i]) <= 1);
+    assert_int_equal(std_population_weights(STDPOP__COUNT, w), -1);
+    assert_int_equal(std_population_find("esp2013"), STDPOP_ESP2013);
+    assert_int_equal(std_population_find("who2000"), -1);
+    assert_string_equal(std_population_name(STDPOP_SEER2000_19), "seer2000_19");
+}
+
+static void test_dsr_standard_population(void **state)
+{
+    (void)state;
+    struct metrics_params p;
+    metrics_params_default(&p);
+    p.std_population = STDPOP_ESP2013;
+    metrics_out *out = run(DSR_CSV, &p);
+    /* 12000 sum(w x / M) / sum(w) with the ESP2013 weights above. */
+    assert_near6(row(out, "ed_rate", "age_std", "all", "dsr", NULL)->value, 41.3145);
+    metrics_out_destroy(&out);
+    p.std_population = STDPOP_SEER2000_19;
+    out = run(DSR_CSV, &p);
+    assert_near6(row(out, "ed_rate", "age_std", "all", "dsr", NULL)->value, 32.8399);
+    metrics_out_destroy(&out);
+}
+
+static char *write_tmp(const char *text)
+{
+    char *path = strdup("/tmp/eq_params_" EQ_MKTEMP_SUFFIX);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_params_file(void **state)
+{
+    (void)state;
+    struct metrics_params p;
+    metrics_params_default(&p);
+    char err[512];
+    char *path = write_tmp("; a round's parameters\n[metrics]\nconf = 0.9\nreference = WHITE\n"
+                           "standard_population = esp2013\nmssp_scaler = 2\nmssp_threshold = 0.3\n"
+                           "mssp_cap = 7\nheba_top_pbpm = 40\nheba_bottom_pbpm = 6\n"
+                           "capitation_base = 450\n[unit_cost]\ned_rate = 1150\n");
+    assert_int_equal(metrics_params_load(&p, path, err, sizeof err), 0);
+    assert_true(p.conf == 0.9 && p.reference == METRICS_REF_VALUE);
+    assert_string_equal(p.reference_value, "WHITE");
+    assert_int_equal(p.std_population, STDPOP_ESP2013);
+    assert_true(p.mssp_scaler == 2 && p.mssp_threshold == 0.3 && p.mssp_cap == 7);
+    assert_true(p.heba_top_pbpm == 40 && p.capitation_base == 450);
+    assert_true(p.unit_cost[M_ED_RATE] == 1150 && p.unit_cost[M_IP_RATE] == 0);
+    unlink(path);
+    free(path);
+
+    /* The HEBA amounts reach the metric: (40 * 18000 - 6 * 54000) / 120000. */
+    const char *csv = HEADER
+        "p,r1,population,total,all,10000,120000,10000,10000,,0,\n"
+        "p,r1,population,heba_band,top,1500,18000,1500,1500,,0,\n"
+        "p,r1,population,heba_band,middle,3500,42000,3500,3500,,0,\n"
+        "p,r1,population,heba_band,bottom,4500,54000,4500,4500,,0,\n"
+        "p,r1,population,heba_band,unknown,500,6000,500,500,,0,\n";
+    metrics_out *out = run(csv, &p);
+    assert_near6(row(out, "population", "heba_band", "all", "heba_pbpm", NULL)->value, 3.3);
+    metrics_out_destroy(&out);
+
+    /* Errors name the file and line; *p is left as it was. */
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[metrics]\nconf = 0.95\nbogus = 1\n", ":3: [metrics] unknown key 'bogus'"},
+        {"[metrics]\nconf = 2\n", ":2: conf: expected a number from 0.8 to 0.999, found '2'"},
+        {"[unit_cost]\nnosuch = 3\n", ":2: [unit_cost] nosuch: unknown measure"},
+        {"[metrics]\nstandard_population = who\n", ":2: standard_population: expected"},
+        {"[money]\nx = 1\n", ":2: unknown section [money]"},
+        {"[unit_cost]\ned_rate = -5\n", ":2: ed_rate: expected a number from 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct metrics_params q;
+        metrics_params_default(&q);
+        path = write_tmp(bad[i].text);
+        assert_int_equal(metrics_params_load(&q, path, err, sizeof err), -1);
+        if (!strstr(err, bad[i].want) || strncmp(err, path, strlen(path)) != 0)
+            fail_msg("'%s': message '%s', expected '%s'", bad[i].text, err, bad[i].want);
+        assert_true(q.conf == 0.95 && q.unit_cost[M_ED_RATE] == 0);
+        unlink(path);
+        free(path);
+    }
+    assert_int_equal(metrics_params_load(&p, "/nonexistent/params.ini", err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/params.ini:0: cannot read"));
+}
+
+static void test_withheld_group_pairwise(void **state)
+{
+    (void)state;
+    const char *csv = HEADER
+        "p,r1,ed_rate,race,WHITE,4000,48000,48000,300,,0,\n"
+        "p,r1,ed_rate,race,BLACK,3000,36000,36000,400,,0,\n"
+        "p,r1,ed_rate,race,ASIAN,,,,,,1,min_orgs\n";
+    struct metrics_params p;
+    metrics_params_default(&p);
+    metrics_params_set_reference(&p, "WHITE");
+    metrics_out *out = run(csv, &p);
+    static const char *const m[3] = {"rd", "rr", "excess"};
+    for (int k = 0; k < 3; k++) {
+        const struct metrics_row *r = row(out, "ed_rate", "race", "ASIAN", m[k], "WHITE");
+        assert_empty(r->value);
+        assert_flag(r, "input_suppressed");
+        assert_flag(r, "min_orgs");
+        assert_false(has_flag(r, "undefined"));
+    }
+    metrics_out_destroy(&out);
+}
+
 static const char *const CAP_CSV = HEADER
     "p,r1,cost_pmpm,total,all,1000,12000,12000,6000000,,0,\n"
     "p,r1,cost_pmpm,race,WHITE,500,6000,6000,2700000,,0,\n"
@@ -1057,12 +1264,14 @@ static void test_command(void **state)
     int header = 0, rd = 0, asian = 0;
     while (fgets(line, sizeof line, f)) {
         if (strcmp(line, "round,measure,stratifier,stratum,metric,value,lower,upper,reference,"
-                         "flags,se,n_orgs,n_withheld\n") == 0)
+                         "flags,se,n_orgs,n_withheld,period,label,unit,better\n") == 0)
             header = 1;
         if (strncmp(line, "2024-r1,ed_rate,race,BLACK,rd,27,16.5642", 39) == 0 &&
-            strstr(line, ",WHITE,adverse,"))
+            strstr(line, ",WHITE,adverse,") &&
+            strstr(line, ",per 1,000 member-years\",lower\n") == NULL &&
+            strstr(line, ",\"per 1,000 member-years\",lower\n"))
             rd = 1;
-        if (strcmp(line, "2024-r1,ed_rate,race,ASIAN,estimate,,,,,count,,,\n") == 0)
+        if (strncmp(line, "2024-r1,ed_rate,race,ASIAN,estimate,,,,,count,,,,", 49) == 0)
             asian = 1;
     }
     fclose(f);
@@ -1119,10 +1328,10 @@ static int incentive_row(const char *path, const char *org, char *value, size_t 
         line[strcspn(line, "\n")] = '\0';
         /* round,measure,stratifier,stratum,metric,value,lower,upper,
          * reference,flags,se,n_orgs,n_withheld: no quoting in these rows. */
-        char *fld[13];
+        char *fld[17];
         int n = 0;
         char *s = line;
-        while (n < 13) {
+        while (n < 17) {
             fld[n++] = s;
             char *c = strchr(s, ',');
             if (!c)
@@ -1130,7 +1339,7 @@ static int incentive_row(const char *path, const char *org, char *value, size_t 
             *c = '\0';
             s = c + 1;
         }
-        if (n != 13 || strcmp(fld[4], "incentive") != 0)
+        if (n != 17 || strcmp(fld[4], "incentive") != 0)
             continue;
         (*nrows)++;
         assert_string_equal(fld[1], "ed_rate");
@@ -1290,7 +1499,7 @@ static void test_command_incentive(void **state)
     write_file(base, CAP_CSV);
     snprintf(args, sizeof args, "metrics --cells %s --capitation-base 450 --out %s", base, outp);
     assert_int_equal(run_cmd(args, log), 0);
-    assert_true(file_has(outp, "r1,cost_pmpm,race,BLACK,capitation,585,,,,,,,\n"));
+    assert_true(file_has(outp, "r1,cost_pmpm,race,BLACK,capitation,585,,,,,,,,"));
 
     char rm[400];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
@@ -1321,6 +1530,10 @@ int main(void)
         cmocka_unit_test(test_funnel_rates),
         cmocka_unit_test(test_payment),
         cmocka_unit_test(test_capitation),
+        cmocka_unit_test(test_std_populations),
+        cmocka_unit_test(test_dsr_standard_population),
+        cmocka_unit_test(test_params_file),
+        cmocka_unit_test(test_withheld_group_pairwise),
         cmocka_unit_test(test_incentive),
         cmocka_unit_test(test_incentive_best_reference),
         cmocka_unit_test(test_incentive_check),

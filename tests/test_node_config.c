@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "node_config.h"
 
 static char path[64];
@@ -106,7 +108,7 @@ static void test_full_file(void **state)
     node_config_print(mem, cfg);
     fclose(mem);
     assert_non_null(strstr(text, "k = 20\n"));
-    assert_non_null(strstr(text, "[map.race]\n2106-3 = WHITE\n"));
+    assert_non_null(strstr(text, "[map.race]\n# read by: extract, synthea, fhir, omop\n2106-3 = WHITE\n"));
     free(text);
 }
 
@@ -133,6 +135,10 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[map.race]\n2106-3 = CAUCASIAN\n", ":2: [map.race] 2106-3 = CAUCASIAN");
     expect_error("[columns]\nrace_code = RACE\n", "is not a column of the extract");
     expect_error("[map.county]\nCook = 170\n", "5-digit FIPS");
+    expect_error("[map.race]\nW = WHITE\n[map.county]\n\nCook = 00000\n", ":5: [map.county] Cook: county must map to a 5-digit FIPS");
+    expect_error("[map.sex]\nW = female\n", ":2: [map.sex] W = female: \"female\" is not a standard code");
+    expect_error("[map.payer]\nMedi-Cal = MEDICAL\n", ":2: [map.payer] Medi-Cal = MEDICAL");
+    expect_error("[map.language]\nESP = spanish\n", ":2: [map.language] ESP = spanish");
     expect_error("[report]\nintersections = race*race\n", "not an intersection of two different stratifiers");
     expect_error("[report]\nmeasures = ed_rate, er_rate\n", "unknown measure \"er_rate\"");
     expect_error("[report]\nage_bands = 0, 18, 10\n", "must increase");
@@ -144,6 +150,194 @@ static void test_errors_name_file_and_line(void **state)
     assert_non_null(strstr(err, "/nonexistent/node.ini: No such file"));
 }
 
+/* Lines of any length: Debian's libinih reads 200 bytes a line. */
+static void test_long_lines(void **state)
+{
+    (void)state;
+    char err[600];
+    const char *measures =
+        "population, ed_rate, ip_rate, readmit_30d, wellness, no_show, telehealth_share, "
+        "diabetes_poor_control, bp_control, hrsn_screening, hrsn_food, hrsn_housing, "
+        "hrsn_transport, hrsn_utilities, hrsn_safety, hrsn_any, cost_pmpm";
+    char ini[4096], comment[400];
+    memset(comment, 'x', sizeof comment - 1);
+    comment[0] = ';';
+    comment[sizeof comment - 1] = '\0';
+    snprintf(ini, sizeof ini, "[report]\n%s\nmeasures = %s   ; all but experience\n"
+             "[node]\nk = 12\n", comment, measures);
+    assert_true(strlen("measures = ") + strlen(measures) > 200);
+    const char *p = write_ini(ini);
+    if (node_config_load(cfg, p, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->measures, measures);
+    assert_int_equal(cfg->k, 12);
+    assert_int_equal(node_config_key_line(cfg, "report", "measures"), 3);
+    assert_int_equal(node_config_key_line(cfg, "node", "k"), 5);
+    assert_false(cfg->spec.measure_on[M_EXPERIENCE]);
+    assert_true(cfg->spec.measure_on[M_COST_PMPM]);
+
+    /* an error after long lines names its own line */
+    snprintf(ini, sizeof ini, "[report]\n%s\nmeasures = %s\n\n[node]\nthreshold = 5\n", comment,
+             measures);
+    expect_error(ini, ":6: unknown key \"threshold\"");
+    /* a bad item in a long list names the list's line */
+    snprintf(ini, sizeof ini, "[node]\nk = 11\n[report]\nmeasures = %s, er_rate\n", measures);
+    expect_error(ini, ":4: [report] measures: unknown measure \"er_rate\"");
+    /* a long value too long for its setting is still an error at its line */
+    char big[1500];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    snprintf(ini, sizeof ini, "[node]\n\norg = %s\n", big);
+    expect_error(ini, ":3: [node] org: value longer than 127 characters");
+}
+
+static void test_every_error_names_its_line(void **state)
+{
+    (void)state;
+    expect_error("[node]\nk = 11\n; c\nk = 12\n", ":4: [node] k is set twice (first at line 2)");
+    expect_error("[node]\nk = 11\n[policy]\nmin_k = 11\n[node]\nk = 12\n",
+                 ":6: [node] k is set twice (first at line 2)");
+    expect_error("[map.race]\n2106-3 = WHITE\n2106-3 = OTHER\n", ":3: [map.race] \"2106-3\" is mapped twice");
+    expect_error("[map.county]\nCook County = 17031\ncook county = 17031\n", ":3: [map.county]");
+    expect_error("[columns]\nrace = R1\nrace = R2\n", ":3: [columns] race is set twice");
+    expect_error("[report]\nstratifiers = race\n\nintersections = race*nothing\n",
+                 ":4: [report] intersections:");
+    expect_error("[report]\nage_bands = 0, 18, 10\n", ":2: [report] age_bands:");
+    expect_error("[policy]\nmin_k = 11\n[node]\nk = 5\n", ":4: [node] k = 5 is below");
+    expect_error("[node]\nk = 11\n  dominance = 0.5\n", ":3: indented line continues the value of \"k\"");
+    /* an indented key right after a section is a key */
+    char err[600];
+    const char *p = write_ini("[node]\n  k = 13\n");
+    assert_int_equal(node_config_load(cfg, p, err, sizeof err), 0);
+    assert_int_equal(cfg->k, 13);
+}
+
+static void test_relative_paths(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/eq_nodecfg_dir_XXXXXX", ini[128], err[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ini, sizeof ini, "%s/node.ini", dir);
+    FILE *f = fopen(ini, "w");
+    assert_non_null(f);
+    fputs("[input]\npath = data/members.csv\n[identity]\nca = /etc/equity/ca.crt\n"
+          "crl = ../ca.crl\n", f);
+    fclose(f);
+    assert_int_equal(node_config_load(cfg, ini, err, sizeof err), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s/data/members.csv", dir);
+    assert_string_equal(cfg->input, want);
+    assert_string_equal(cfg->ca, "/etc/equity/ca.crt");
+    snprintf(want, sizeof want, "%s/../ca.crl", dir);
+    assert_string_equal(cfg->crl, want);
+    snprintf(want, sizeof want, "%s/submissions", dir); /* the default store too */
+    assert_string_equal(cfg->store_dir, want);
+
+    /* check-config: files exist, ports in range, each at its line */
+    assert_int_equal(node_config_check_files(cfg, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2: [input] path: %s/data/members.csv: No such file", ini, dir);
+    if (!strstr(err, want))
+        fail_msg("expected \"%s\" in \"%s\"", want, err);
+    char data[160];
+    snprintf(data, sizeof data, "%s/data", dir);
+    assert_int_equal(mkdir(data, 0700), 0);
+    snprintf(data, sizeof data, "%s/data/members.csv", dir);
+    f = fopen(data, "w");
+    assert_non_null(f);
+    fclose(f);
+    f = fopen(ini, "w");
+    fputs("[input]\npath = data/members.csv\n[coordinator]\nendpoint = tcp://coord:77010\n", f);
+    fclose(f);
+    assert_int_equal(node_config_load(cfg, ini, err, sizeof err), 0);
+    assert_int_equal(node_config_check_files(cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":4: [coordinator] endpoint: \"tcp://coord:77010\": the port must be a number 1..65535"));
+    f = fopen(ini, "w");
+    fputs("[input]\npath = data/members.csv\n[coordinator]\nendpoint = tcp://coord:7701\n"
+          "[store]\ndir = no/such/place\n", f);
+    fclose(f);
+    assert_int_equal(node_config_load(cfg, ini, err, sizeof err), 0);
+    assert_int_equal(node_config_check_files(cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":6: [store] dir:"));
+    f = fopen(ini, "w");
+    fputs("[input]\npath = data/members.csv\nformat = synthea\n", f);
+    fclose(f);
+    assert_int_equal(node_config_load(cfg, ini, err, sizeof err), 0);
+    assert_int_equal(node_config_check_files(cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":2: [input] path:"));
+    assert_non_null(strstr(err, "is not a folder"));
+    f = fopen(ini, "w");
+    fputs("[input]\npath = data/members.csv\n[coordinator]\nendpoint = tcp://coord:7701\n", f);
+    fclose(f);
+    assert_int_equal(node_config_load(cfg, ini, err, sizeof err), 0);
+    if (node_config_check_files(cfg, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    unlink(data);
+    snprintf(data, sizeof data, "%s/data", dir);
+    rmdir(data);
+    unlink(ini);
+    rmdir(dir);
+}
+
+/* common/conf.c as the coordinator uses it: a required key. */
+/* check-config says which inputs read each map, and when the configured
+ * format does not read one. */
+static void test_maps_per_input(void **state)
+{
+    (void)state;
+    for (int f = FORMAT_EXTRACT; f <= FORMAT_OMOP; f++) {
+        assert_true(node_config_map_applies(COL_RACE, f));
+        assert_true(node_config_map_applies(COL_ETHNICITY, f));
+        assert_true(node_config_map_applies(COL_SEX, f));
+        assert_true(node_config_map_applies(COL_PAYER, f));
+        assert_true(node_config_map_applies(COL_COUNTY, f));
+        assert_true(node_config_map_applies(COL_LANGUAGE, f));
+        assert_int_equal(node_config_map_applies(COL_CMC, f), f == FORMAT_EXTRACT);
+        assert_int_equal(node_config_map_applies(COL_DISABILITY, f), f == FORMAT_EXTRACT);
+    }
+    assert_false(node_config_map_applies(COL_AGE, FORMAT_EXTRACT));
+    char err[600];
+    assert_int_equal(node_config_load(cfg, write_ini("[input]\nformat = omop\npath = host=db dbname=cdm\n"
+                                                     "[map.cmc]\nyes = Y\n[map.sex]\nW = F\n"), err, sizeof err), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    node_config_print(f, cfg);
+    fclose(f);
+    assert_non_null(strstr(text, "[map.sex]\n# read by: extract, synthea, fhir, omop\nW = F\n"));
+    assert_non_null(strstr(text, "[map.cmc]\n# read by: extract\n"
+                                 "# not used with format = omop: only an extract has a cmc column\nyes = Y\n"));
+    free(text);
+    unlink(path);
+}
+
+static void test_conf_required_key(void **state)
+{
+    (void)state;
+    struct t { char x[16]; int z; } out;
+    const struct conf_key keys[] = {
+        {"a", "x", CONF_STR, offsetof(struct t, x), sizeof out.x, 0, 0, NULL, 1, NULL, "x"},
+        {"b", "z", CONF_INT, offsetof(struct t, z), 0, 0, 9, "1", 0, NULL, "z"},
+    };
+    int lines[2];
+    char err[600];
+    memset(&out, 0, sizeof out);
+    const char *p = write_ini("; top\n[b]\nz = 3\n\n[a]\n; no x here\n");
+    assert_int_equal(conf_load_lines(p, keys, 2, &out, NULL, NULL, lines, err, sizeof err), -1);
+    if (!strstr(err, ":5: required key \"x\" missing in section [a]"))
+        fail_msg("%s", err);
+    p = write_ini("[b]\nz = 3\n");
+    assert_int_equal(conf_load(p, keys, 2, &out, NULL, NULL, err, sizeof err), -1);
+    if (!strstr(err, ":2: required key \"x\" missing in section [a]"))
+        fail_msg("%s", err);
+    p = write_ini("[b]\nz = 3\n[a]\nx = hello\n");
+    assert_int_equal(conf_load_lines(p, keys, 2, &out, NULL, NULL, lines, err, sizeof err), 0);
+    assert_string_equal(out.x, "hello");
+    assert_int_equal(out.z, 3);
+    assert_int_equal(lines[0], 4);
+    assert_int_equal(lines[1], 2);
+}
+
 int main(void)
 {
     cfg = calloc(1, sizeof *cfg);
@@ -151,6 +345,11 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_every_error_names_its_line),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_conf_required_key),
+        cmocka_unit_test(test_maps_per_input),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(path);

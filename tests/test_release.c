@@ -255,6 +255,34 @@ static void test_partial(void **state)
         cellset_destroy(&subs[i]);
 }
 
+/* A pooled cell that every organization with members there withheld, the
+ * others releasing 0, is withheld as partial: never published as zero. */
+static void test_no_fake_zeros(void **state)
+{
+    (void)state;
+    const double a[NR][NS] = {{30, 20}, {15, 25}, {0, 40}};
+    const double b[NR][NS] = {{40, 10}, {20, 20}, {4, 19}};
+    struct cellset *subs[2] = {from_atoms("org:a", a), from_atoms("org:b", b)};
+    withhold(subs[1], "race*sex", "ASIAN*F", REASON_COUNT);
+    withhold(subs[1], "race*sex", "ASIAN*M", REASON_SECONDARY);
+    struct release_params p = {2, 0};
+    struct release_report rep;
+    struct cellset *pooled = release_pool(subs, 2, "2025-r1-abcd", "2025", &p, &rep);
+    assert_non_null(pooled);
+    struct cell *c = get(pooled, "race*sex", "ASIAN*F");
+    assert_int_not_equal(c->reason, REASON_NONE);
+    assert_true(c->members == 0 && c->n_orgs == 0 && c->n_withheld == 1);
+    /* and no released pooled cell anywhere is a zero that hides a withheld part */
+    for (size_t i = 0; i < pooled->ncells; i++) {
+        const struct cell *x = &pooled->cells[i];
+        if (x->reason == REASON_NONE && x->n_withheld > 0)
+            assert_true(x->members > 0);
+    }
+    cellset_destroy(&pooled);
+    for (int i = 0; i < 2; i++)
+        cellset_destroy(&subs[i]);
+}
+
 /* ASIAN*F: A has 12, B released 0 (n_orgs counts members > 0, so 1): the
  * pooled 12 would be A's own figure -> min_orgs, and its range must reach
  * 12 - 1.8 .. 12 + 1.8 (p = 0.15) for an analyst and for B (who knows its
@@ -712,7 +740,7 @@ static void put_submission(struct fixture *f, const char *round, struct cellset 
     sub.envelope_len = elen;
     sub.received_at = 2;
     store_put_result res;
-    assert_int_equal(store_submission_put(f->st, &sub, &res, NULL), 0);
+    assert_int_equal(store_submission_put(f->st, &sub, &res, NULL, NULL), 0);
     assert_int_equal(res, STORE_PUT_NEW);
     free(payload);
     free(env);
@@ -729,6 +757,14 @@ static int setup(void **state)
     snprintf(f->cfg.database, sizeof f->cfg.database, "%s/coordinator.db", f->dir);
     snprintf(f->cfg.audit_log, sizeof f->cfg.audit_log, "%s/audit.log", f->dir);
     snprintf(f->cfg.results_dir, sizeof f->cfg.results_dir, "%s/results", f->dir);
+    /* rounds_close checks revocation against a CA and its CRL. */
+    ca_t *ca = fed_ca(f->dir, "Test Release CA");
+    if (!ca)
+        return -1;
+    ca_destroy(&ca);
+    snprintf(f->cfg.ca, sizeof f->cfg.ca, "%s/ca/ca.crt", f->dir);
+    snprintf(f->cfg.crl, sizeof f->cfg.crl, "%s/ca/ca.crl", f->dir);
+    snprintf(f->cfg.enrolled_dir, sizeof f->cfg.enrolled_dir, "%s", f->dir);
     snprintf(path, sizeof path, "%s", f->cfg.database);
     f->st = store_open(path);
     if (!f->st)
@@ -773,7 +809,7 @@ static void test_close_writes_results(void **state)
 {
     struct fixture *f = *state;
     char err[512], pooled[1300], path[1400], cmd[4096];
-    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, pooled, sizeof pooled, err,
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, 0, NULL, pooled, sizeof pooled, err,
                                   sizeof err), 0);
     snprintf(path, sizeof path, "%s/%s/pooled.csv", f->cfg.results_dir, f->round);
     assert_string_equal(pooled, path);
@@ -812,7 +848,8 @@ static void test_close_writes_results(void **state)
         assert_true(strlen(m1) > 100);
         assert_string_equal(m1, m2);
         assert_non_null(strstr(m1, "round,measure,stratifier,stratum,metric,value,lower,upper,"
-                                   "reference,flags,se,n_orgs,n_withheld\n"));
+                                   "reference,flags,se,n_orgs,n_withheld,period,label,unit,"
+                                   "better\n"));
         free(m1);
         free(m2);
     } else {
@@ -821,14 +858,24 @@ static void test_close_writes_results(void **state)
     free(csv);
 
     /* closing twice is a user error */
-    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, NULL, 0, err, sizeof err), -1);
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, 0, NULL, NULL, 0, err, sizeof err), -1);
 
-    /* a round nobody answered closes with empty results (headers only) */
-    assert_int_equal(rounds_close(&f->cfg, f->st, "2025-r3-0e0f", NULL, 0, err, sizeof err), 0);
+    /* a round nobody answered: fewer than min_orgs, close says so and
+     * leaves it open; forced, it closes with empty results (headers only) */
+    assert_int_equal(rounds_close(&f->cfg, f->st, "2025-r3-0e0f", 0, NULL, NULL, 0, err,
+                                  sizeof err), -3);
+    assert_non_null(strstr(err, "2025-r3-0e0f"));
+    struct store_round empty_round;
+    assert_int_equal(store_round_get(f->st, "2025-r3-0e0f", &empty_round), 0);
+    assert_int_equal(empty_round.closed, 0);
+    store_round_clear(&empty_round);
+    assert_int_equal(rounds_close(&f->cfg, f->st, "2025-r3-0e0f", 1, NULL, NULL, 0, err,
+                                  sizeof err), 0);
     snprintf(path, sizeof path, "%s/2025-r3-0e0f/metrics.csv", f->cfg.results_dir);
     char *empty = slurp(path);
     assert_string_equal(empty, "round,measure,stratifier,stratum,metric,value,lower,upper,"
-                               "reference,flags,se,n_orgs,n_withheld\n");
+                               "reference,flags,se,n_orgs,n_withheld,period,label,unit,"
+                               "better\n");
     free(empty);
 }
 
@@ -853,6 +900,12 @@ static int ask(struct fixture *f, const char *round, const char *what, const cha
     equity__v1__query__pack(&q, buf);
     int rc = query_answer(&f->cfg, f->st, "analyst:alice", buf, len, a);
     free(buf);
+    /* every answer, refusals too, carries its audit entry; the daemon
+     * (rounds.c) writes it before answering, as this does */
+    assert_non_null(a->audit);
+    assert_int_equal(audit_append(f->cfg.audit_log, "query", a->audit), 0);
+    free(a->audit);
+    a->audit = NULL;
     return rc;
 }
 
@@ -865,7 +918,7 @@ static void test_queries(void **state)
     assert_int_equal(ask(f, f->round, "cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
     assert_string_equal(a.code, "not_released");
     assert_non_null(strstr(a.message, f->round));
-    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, NULL, 0, err, sizeof err), 0);
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->round, 0, NULL, NULL, 0, err, sizeof err), 0);
 
     assert_int_equal(ask(f, "2031-r9-ffff", "cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
     assert_string_equal(a.code, "unknown_round");
@@ -873,7 +926,8 @@ static void test_queries(void **state)
     /* cells, filtered to race: header + 3 rows */
     assert_int_equal(ask(f, f->round, "cells", "population", "race", NULL, &a), QUERY_OK);
     assert_int_equal(a.rows, 3);
-    assert_non_null(strstr(a.csv, "pooled,2025-r1-0a0b,population,race,WHITE,100,1200,100,100,0,0,,2,0\n"));
+    assert_non_null(strstr(a.csv, "pooled,2025-r1-0a0b,population,race,WHITE,100,1200,100,100,0,0,,2,0,2025\n"));
+    assert_non_null(strstr(a.csv, ",n_orgs,n_withheld,period\n"));
     assert_null(strstr(a.csv, ",total,"));
     query_answer_clear(&a);
 
@@ -882,8 +936,9 @@ static void test_queries(void **state)
     assert_int_equal(ask(f, f->round, "metrics", NULL, "race", "WHITE", &a), QUERY_OK);
     assert_true(a.rows >= 3);
     assert_non_null(strstr(a.csv, "round,measure,stratifier,stratum,metric,value,"));
-    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,WHITE,estimate,100,,,,,,2,0\n"));
-    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,ASIAN,estimate,60,,,,,,2,0\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,WHITE,estimate,100,,,,,,2,0,2025,"
+                                  "Members,members,none\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r1-0a0b,population,race,ASIAN,estimate,60,,,,,,2,0,2025,"));
     csvtext_t *t = csvtext_parse("q", a.csv, strlen(a.csv), err, sizeof err);
     assert_non_null(t);
     int cs = csvtext_col(t, "stratifier");
@@ -900,13 +955,15 @@ static void test_queries(void **state)
     /* per-organization cells: the terms of this round do not allow them */
     assert_int_equal(ask(f, f->round, "org_cells", NULL, NULL, NULL, &a), QUERY_EREFUSED);
     assert_string_equal(a.code, "forbidden");
+    assert_int_equal(ask(f, f->round, "org_metrics", NULL, NULL, NULL, &a), QUERY_EREFUSED);
+    assert_string_equal(a.code, "forbidden");
 
     /* every query is in the audit log, and the chain holds */
     char *audit = slurp(f->cfg.audit_log);
     int n = 0;
     for (char *s = audit; (s = strstr(s, "\tquery\t")) != NULL; s++)
         n++;
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 8);
     assert_non_null(strstr(audit, "\"cn\":\"analyst:alice\""));
     assert_non_null(strstr(audit, "\"result\":\"not_released\""));
     assert_non_null(strstr(audit, "\"result\":\"forbidden\""));
@@ -919,11 +976,33 @@ static void test_org_cells_when_terms_allow(void **state)
 {
     struct fixture *f = *state;
     char err[512];
-    assert_int_equal(rounds_close(&f->cfg, f->st, f->open_round, NULL, 0, err, sizeof err), 0);
+    /* one submission, min_orgs 2: refused unless forced */
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->open_round, 0, NULL, NULL, 0, err,
+                                  sizeof err), -3);
+    assert_int_equal(rounds_close(&f->cfg, f->st, f->open_round, 1, NULL, NULL, 0, err,
+                                  sizeof err), 0);
     struct query_answer a;
     assert_int_equal(ask(f, f->open_round, "org_cells", NULL, "total", NULL, &a), QUERY_OK);
     assert_int_equal(a.rows, 1);
     assert_non_null(strstr(a.csv, "org:a,2025-r2-0c0d,population,total,all,120,"));
+    query_answer_clear(&a);
+    /* per-organization metrics under the same terms: completeness per org */
+    assert_int_equal(ask(f, f->open_round, "org_metrics", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_true(a.rows >= 1);
+    assert_non_null(strstr(a.csv, ",n_withheld,period,label,unit,better\n"));
+    assert_non_null(strstr(a.csv, ",org:a,"));
+    query_answer_clear(&a);
+
+    /* the list of rounds: both, with their status */
+    assert_int_equal(ask(f, "", "rounds", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_non_null(strstr(a.csv, "round,period,status,opened_at,deadline,closed_at,"
+                                  "submissions,late,refusals\n"));
+    assert_non_null(strstr(a.csv, "\n2025-r2-0c0d,2025,released,"));
+    query_answer_clear(&a);
+    /* a cancelled round is listed as cancelled, not as closed */
+    assert_int_equal(rounds_cancel(&f->cfg, f->st, "2025-r3-0e0f", "test", err, sizeof err), 0);
+    assert_int_equal(ask(f, "", "rounds", NULL, NULL, NULL, &a), QUERY_OK);
+    assert_non_null(strstr(a.csv, "\n2025-r3-0e0f,2025,cancelled,"));
     query_answer_clear(&a);
 }
 
@@ -961,6 +1040,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_sums),
         cmocka_unit_test(test_partial),
+        cmocka_unit_test(test_no_fake_zeros),
         cmocka_unit_test(test_min_orgs_and_complements),
         cmocka_unit_test(test_no_withheld_cell_recoverable),
         cmocka_unit_test(test_many_orgs),

@@ -74,7 +74,7 @@ static store_put_result put(store_t *s, const char *round, const char *org, cons
     sub.envelope_len = sizeof env;
     sub.received_at = 2000;
     store_put_result res = STORE_PUT_UNKNOWN;
-    assert_int_equal(store_submission_put(s, &sub, &res, NULL), 0);
+    assert_int_equal(store_submission_put(s, &sub, &res, NULL, NULL), 0);
     return res;
 }
 
@@ -196,12 +196,33 @@ static void test_submissions(void **state)
     pb = 0;
     assert_int_equal(store_rounds_pending_for(s, "org:b", count_cb, &pb), 0);
     assert_int_equal(pb, 1);
+    /* org:b's later signed submission replaces its refusal: one state */
+    {
+        struct store_submission sub;
+        memset(&sub, 0, sizeof sub);
+        snprintf(sub.round_id, sizeof sub.round_id, "R1");
+        snprintf(sub.org, sizeof sub.org, "org:b");
+        snprintf(sub.sha256, sizeof sub.sha256, "%s", sha2);
+        uint8_t env[3] = {'e', 'n', 'v'};
+        sub.envelope = env;
+        sub.envelope_len = sizeof env;
+        sub.received_at = 2300;
+        int replaced = 0;
+        assert_int_equal(store_submission_put(s, &sub, &res, NULL, &replaced), 0);
+        assert_int_equal(res, STORE_PUT_NEW);
+        assert_int_equal(replaced, 1);
+        int refusals = 0;
+        assert_int_equal(store_refusals_each(s, "R1", count_refusal, &refusals), 0);
+        assert_int_equal(refusals, 0);
+        assert_int_equal(store_submission_count(s, "R1", &n), 0);
+        assert_int_equal(n, 2);
+    }
     /* closed round: a new submission is refused, an identical resend is not */
     assert_int_equal(store_round_close(s, "R1", 3000), 0);
     assert_int_equal(put(s, "R1", "org:c", sha1), STORE_PUT_CLOSED);
     assert_int_equal(put(s, "R1", "org:a", sha1), STORE_PUT_DUPLICATE);
     assert_int_equal(store_submission_count(s, NULL, &n), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     char err[256];
     assert_int_equal(store_integrity_check(s, err, sizeof err), 0);
     store_close(&s);
@@ -209,7 +230,7 @@ static void test_submissions(void **state)
     s = store_open(dbpath);
     assert_non_null(s);
     assert_int_equal(store_submission_count(s, "R1", &n), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     store_close(&s);
 }
 

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <glpk.h>
+
 #include "cells.h"
 #include "lp_audit.h"
 #include "suppress.h"
@@ -645,6 +647,334 @@ static void test_shared_channel(void **state)
     cellset_destroy(&cs);
 }
 
+/* ---- inequalities a reader knows (privacy.md, measures.md) -------------------------- */
+
+/* A tiny reader written from the spec, not from suppress.c: its unknowns are
+ * a few named quantities per (table, stratum) of one-way tables and the
+ * total; a quantity is published by any released cell of the measures that
+ * carry it (field f of the cell); every one-way table adds up to the total;
+ * the test lists the inequalities the spec implies. */
+enum { QF_MEMBERS, QF_NUM };
+struct oq {
+    int measures[4], nm, field;
+};
+#define OMAXQ 4
+#define OMAXV 256
+struct oracle {
+    const struct cellset *cs;
+    const struct oq *q;
+    int nq;
+    glp_prob *lp;
+    int col[OMAXQ][8][16]; /* quantity, table, stratum -> column */
+};
+
+static double oq_value(const struct cell *c, int field)
+{
+    return field == QF_MEMBERS ? c->members : c->numerator;
+}
+
+static void oracle_init(struct oracle *o, const struct cellset *cs, const struct oq *q, int nq)
+{
+    o->cs = cs;
+    o->q = q;
+    o->nq = nq;
+    o->lp = glp_create_prob();
+    int total = cellset_find_table(cs, "total");
+    assert_true(total >= 0 && cs->ntables <= 8);
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < cs->ntables; t++)
+            for (int st = 0; st < cs->tables[t].nstrata; st++) {
+                int j = glp_add_cols(o->lp, 1);
+                o->col[i][t][st] = j;
+                double v = -1;
+                for (int m = 0; m < q[i].nm; m++) {
+                    const struct cell *c = cellset_get(cs, q[i].measures[m], t, st);
+                    if (c && c->reason == REASON_NONE)
+                        v = oq_value(c, q[i].field);
+                }
+                if (v >= 0)
+                    glp_set_col_bnds(o->lp, j, GLP_FX, v, v);
+                else
+                    glp_set_col_bnds(o->lp, j, GLP_LO, 0, 0);
+            }
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < cs->ntables; t++) {
+            if (t == total)
+                continue;
+            int n = cs->tables[t].nstrata, ind[20];
+            double val[20];
+            for (int st = 0; st < n; st++) {
+                ind[st + 1] = o->col[i][t][st];
+                val[st + 1] = 1;
+            }
+            ind[n + 1] = o->col[i][total][0];
+            val[n + 1] = -1;
+            int r = glp_add_rows(o->lp, 1);
+            glp_set_mat_row(o->lp, r, n + 1, ind, val);
+            glp_set_row_bnds(o->lp, r, GLP_FX, 0, 0);
+        }
+}
+
+/* sum of coef[i] * quantity qi[i] at (table ti[i], stratum si[i]) <= 0 */
+static void oracle_le(struct oracle *o, int n, const int *qi, const int *ti, const int *si,
+                      const double *coef)
+{
+    int ind[8];
+    double val[8];
+    for (int i = 0; i < n; i++) {
+        ind[i + 1] = o->col[qi[i]][ti[i]][si[i]];
+        val[i + 1] = coef[i];
+    }
+    int r = glp_add_rows(o->lp, 1);
+    glp_set_mat_row(o->lp, r, n, ind, val);
+    glp_set_row_bnds(o->lp, r, GLP_UP, 0, 0);
+}
+
+/* quantity a <= quantity b in every stratum of every table */
+static void oracle_le_all(struct oracle *o, int a, int b)
+{
+    for (int t = 0; t < o->cs->ntables; t++)
+        for (int st = 0; st < o->cs->tables[t].nstrata; st++) {
+            int qi[2] = {a, b}, ti[2] = {t, t}, si[2] = {st, st};
+            double coef[2] = {1, -1};
+            oracle_le(o, 2, qi, ti, si, coef);
+        }
+}
+
+/* min and max of sum coef[i] * quantity qi[i] at (t, st) */
+static void oracle_range(struct oracle *o, int n, const int *qi, const double *coef, int t,
+                         int st, double *lo, double *hi)
+{
+    int nc = glp_get_num_cols(o->lp);
+    for (int j = 1; j <= nc; j++)
+        glp_set_obj_coef(o->lp, j, 0);
+    for (int i = 0; i < n; i++)
+        glp_set_obj_coef(o->lp, o->col[qi[i]][t][st], coef[i]);
+    glp_smcp parm;
+    glp_init_smcp(&parm);
+    parm.msg_lev = GLP_MSG_OFF;
+    double r[2];
+    for (int d = 0; d < 2; d++) {
+        glp_set_obj_dir(o->lp, d ? GLP_MAX : GLP_MIN);
+        assert_int_equal(glp_simplex(o->lp, &parm), 0);
+        int stt = glp_get_status(o->lp);
+        assert_true(stt == GLP_OPT || stt == GLP_UNBND);
+        r[d] = stt == GLP_UNBND ? (d ? HUGE_VAL : -HUGE_VAL) : glp_get_obj_val(o->lp);
+    }
+    *lo = r[0];
+    *hi = r[1];
+}
+
+/* One one-way table over stratifier sid (codes labels[0..n-1]) and the
+ * total, with cells of measures meas[0..nm-1]: per stratum members m[],
+ * numerator x[measure][stratum] (denominator = members for a proportion
+ * of members). */
+static struct cellset *oneway(int sid, const char *const *labels, int n, const int *meas,
+                              int nm, const double *members, const double x[][8])
+{
+    struct cellset *cs = cellset_new();
+    assert_non_null(cs);
+    assert_true(cellset_add_table(cs, 0, NULL, NULL, NULL) >= 0);
+    int dims[1] = {sid}, cards[1] = {n};
+    const char *const *lab[1] = {labels};
+    int t = cellset_add_table(cs, 1, dims, cards, lab);
+    assert_true(t >= 0);
+    for (int i = 0; i < nm; i++) {
+        double tm = 0, tx = 0;
+        for (int st = 0; st <= n; st++) {
+            double mem = st < n ? members[st] : tm, num = st < n ? x[i][st] : tx;
+            if (st < n) {
+                tm += mem;
+                tx += num;
+            }
+            struct cell c = {.measure = meas[i], .table = st < n ? t : 0,
+                             .stratum = st < n ? st : 0, .members = mem,
+                             .member_months = 12 * mem, .denominator = mem,
+                             .numerator = num, .max_contrib = 1};
+            if (meas[i] == M_POPULATION)
+                c.numerator = mem;
+            assert_non_null(cellset_append(cs, &c));
+        }
+    }
+    cellset_sort(cs);
+    return cs;
+}
+
+/* wellness by cmc, Y and U withheld for their complements (7 and 6 without
+ * a visit, k = 20): total - N gives their numerators' sum, and since a
+ * numerator never exceeds its denominator (released by population) each
+ * complement would lie in [0, 13] unless more is withheld. */
+static void test_ineq_numerator_le_denominator(void **state)
+{
+    (void)state;
+    int meas[] = {M_POPULATION, M_WELLNESS};
+    double members[3] = {40, 200, 30};
+    double x[2][8] = {{40, 200, 30}, {33, 100, 24}};
+    struct cellset *cs = oneway(S_CMC, ynu_codes, 3, meas, 2, members, x);
+    struct suppress_params p;
+    suppress_params_init(&p);
+    p.k = 20;
+    assert_int_equal(suppress_apply(cs, &p, NULL), 0);
+    int t = cellset_find_table(cs, "cmc");
+    assert_int_equal(cellset_get(cs, M_WELLNESS, t, YNU_Y)->reason, REASON_COMPLEMENT);
+    assert_int_equal(cellset_get(cs, M_WELLNESS, t, YNU_U)->reason, REASON_COMPLEMENT);
+    struct oq q[2] = {{{M_POPULATION, M_WELLNESS}, 2, QF_MEMBERS}, {{M_WELLNESS}, 1, QF_NUM}};
+    struct oracle o;
+    oracle_init(&o, cs, q, 2);
+    oracle_le_all(&o, 1, 0); /* members with a visit <= members */
+    for (int st = 0; st < 3; st++) {
+        if (cellset_get(cs, M_WELLNESS, t, st)->reason != REASON_COMPLEMENT)
+            continue;
+        int qi[2] = {0, 1};
+        double coef[2] = {1, -1}, lo, hi;
+        oracle_range(&o, 2, qi, coef, t, st, &lo, &hi);
+        assert_true(lo < 1);
+        assert_true(hi >= 20);
+    }
+    glp_delete_prob(o.lp);
+    cellset_destroy(&cs);
+}
+
+/* diabetic members inside members: diabetic X = 3 withheld; if its
+ * complement is U, whose 15 members are all diabetic, X + U = 18 and
+ * U <= 15 show X >= 3 (non-zero). */
+static void test_ineq_subpopulation_le_parent(void **state)
+{
+    (void)state;
+    int meas[] = {M_POPULATION, M_DIABETES_POOR_CONTROL};
+    double members[4] = {100, 100, 20, 15};
+    struct cellset *cs = cellset_new();
+    assert_non_null(cs);
+    assert_true(cellset_add_table(cs, 0, NULL, NULL, NULL) >= 0);
+    int dims[1] = {S_SEX}, cards[1] = {4};
+    const char *const *lab[1] = {sex_codes};
+    int t = cellset_add_table(cs, 1, dims, cards, lab);
+    double diab[4] = {40, 40, 3, 15}, poor[4] = {20, 20, 0, 0};
+    for (int i = 0; i < 2; i++)
+        for (int st = 0; st <= 4; st++) {
+            double m = 0, d = 0, x = 0;
+            for (int j = 0; j < 4; j++)
+                if (st == 4 || j == st) {
+                    m += members[j];
+                    d += diab[j];
+                    x += poor[j];
+                }
+            struct cell c = {.measure = meas[i], .table = st < 4 ? t : 0,
+                             .stratum = st < 4 ? st : 0, .members = i ? d : m,
+                             .member_months = 12 * (i ? d : m), .denominator = i ? d : m,
+                             .numerator = i ? x : m};
+            assert_non_null(cellset_append(cs, &c));
+        }
+    cellset_sort(cs);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_not_equal(cellset_get(cs, M_DIABETES_POOR_CONTROL, t, SEX_X)->reason, REASON_NONE);
+    struct oq q[2] = {{{M_POPULATION}, 1, QF_MEMBERS}, {{M_DIABETES_POOR_CONTROL}, 1, QF_MEMBERS}};
+    struct oracle o;
+    oracle_init(&o, cs, q, 2);
+    oracle_le_all(&o, 1, 0); /* diabetic members <= members */
+    int qi[1] = {1};
+    double coef[1] = {1}, lo, hi;
+    oracle_range(&o, 1, qi, coef, t, SEX_X, &lo, &hi);
+    assert_true(lo < 1);
+    assert_true(hi >= 11);
+    glp_delete_prob(o.lp);
+    cellset_destroy(&cs);
+}
+
+/* hrsn_any >= each domain: any X = 5 withheld; if its complement is Y,
+ * whose 15 food-insecure members are released, any X + any Y = 20 and
+ * any Y >= 15 leave any X <= 5. */
+static void test_ineq_any_ge_domain(void **state)
+{
+    (void)state;
+    int meas[] = {M_HRSN_FOOD, M_HRSN_HOUSING, M_HRSN_ANY};
+    double members[4] = {200, 100, 30, 40};
+    double x[3][8] = {{20, 15, 0, 0}, {20, 0, 5, 0}, {30, 15, 5, 0}};
+    struct cellset *cs = oneway(S_SEX, sex_codes, 4, meas, 3, members, x);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    int t = cellset_find_table(cs, "sex");
+    assert_int_equal(cellset_get(cs, M_HRSN_ANY, t, SEX_X)->reason, REASON_COUNT);
+    struct oq q[3] = {{{M_HRSN_FOOD}, 1, QF_NUM}, {{M_HRSN_HOUSING}, 1, QF_NUM},
+                      {{M_HRSN_ANY}, 1, QF_NUM}};
+    struct oracle o;
+    oracle_init(&o, cs, q, 3);
+    oracle_le_all(&o, 0, 2);
+    oracle_le_all(&o, 1, 2);
+    for (int tt = 0; tt < cs->ntables; tt++)
+        for (int st = 0; st < cs->tables[tt].nstrata; st++) {
+            int qi[3] = {2, 0, 1}, ti[3] = {tt, tt, tt}, si[3] = {st, st, st};
+            double coef[3] = {1, -1, -1};
+            oracle_le(&o, 3, qi, ti, si, coef); /* any <= food + housing */
+        }
+    int qi[1] = {2};
+    double coef[1] = {1}, lo, hi;
+    oracle_range(&o, 1, qi, coef, t, SEX_X, &lo, &hi);
+    assert_true(lo < 1);
+    assert_true(hi >= 11);
+    glp_delete_prob(o.lp);
+    cellset_destroy(&cs);
+}
+
+/* payer DUAL inside heba_band top (measures.md: top = dual, or ADI decile
+ * 10; adi_quintile 5 = deciles 9-10): DUAL = 3 withheld; with heba top 30
+ * and adi_quintile 5 27 released, top <= DUAL + quintile 5 shows DUAL >= 3
+ * unless more is withheld. */
+static void test_ineq_stratum_inside_stratum(void **state)
+{
+    (void)state;
+    struct cellset *cs = cellset_new();
+    assert_non_null(cs);
+    assert_true(cellset_add_table(cs, 0, NULL, NULL, NULL) >= 0);
+    int dp[1] = {S_PAYER}, dh[1] = {S_HEBA_BAND}, dq[1] = {S_ADI_QUINTILE};
+    int cp[1] = {PAYER__COUNT}, ch[1] = {HEBA__COUNT}, cq[1] = {ADIQ__COUNT};
+    const char *const *lp[1] = {payer_codes}, *const *lh[1] = {heba_codes},
+                      *const *lq[1] = {adi_quintile_codes};
+    int tp = cellset_add_table(cs, 1, dp, cp, lp);
+    int th = cellset_add_table(cs, 1, dh, ch, lh);
+    int tq = cellset_add_table(cs, 1, dq, cq, lq);
+    /* members: (payer, decile): DUAL decile 3: 3; MEDICAID decile 10: 27;
+     * MEDICAID decile 2: 100; COMMERCIAL decile 7: 60; OTHER decile 4: 15 */
+    struct { int payer, decile; double n; } g[] = {
+        {PAYER_DUAL, 3, 3}, {PAYER_MEDICAID, 10, 27}, {PAYER_MEDICAID, 2, 100},
+        {PAYER_COMMERCIAL, 7, 60}, {PAYER_OTHER, 4, 15}};
+    double vp[PAYER__COUNT] = {0}, vh[HEBA__COUNT] = {0}, vq[ADIQ__COUNT] = {0}, tot = 0;
+    for (int i = 0; i < 5; i++) {
+        vp[g[i].payer] += g[i].n;
+        vh[catalog_heba_band(g[i].decile, g[i].payer)] += g[i].n;
+        vq[catalog_adi_quintile(g[i].decile)] += g[i].n;
+        tot += g[i].n;
+    }
+    struct { int t, n; const double *v; } tabs[4] = {
+        {0, 1, &tot}, {tp, PAYER__COUNT, vp}, {th, HEBA__COUNT, vh}, {tq, ADIQ__COUNT, vq}};
+    for (int i = 0; i < 4; i++)
+        for (int st = 0; st < tabs[i].n; st++) {
+            double m = tabs[i].v[st];
+            struct cell c = {.measure = M_POPULATION, .table = tabs[i].t, .stratum = st,
+                             .members = m, .member_months = 12 * m, .denominator = m,
+                             .numerator = m};
+            assert_non_null(cellset_append(cs, &c));
+        }
+    cellset_sort(cs);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    assert_int_equal(cellset_get(cs, M_POPULATION, tp, PAYER_DUAL)->reason, REASON_COUNT);
+    struct oq q[1] = {{{M_POPULATION}, 1, QF_MEMBERS}};
+    struct oracle o;
+    oracle_init(&o, cs, q, 1);
+    int qi[3] = {0, 0, 0}, ti[3] = {th, tp, tq}, si[3] = {HEBA_TOP, PAYER_DUAL, 4};
+    double co[3] = {1, -1, -1};
+    oracle_le(&o, 3, qi, ti, si, co); /* top <= DUAL + quintile 5 */
+    int qj[2] = {0, 0}, tj[2] = {tp, th}, sj[2] = {PAYER_DUAL, HEBA_TOP};
+    double cj[2] = {1, -1};
+    oracle_le(&o, 2, qj, tj, sj, cj); /* DUAL <= top */
+    int qk[1] = {0};
+    double ck[1] = {1}, lo, hi;
+    oracle_range(&o, 1, qk, ck, tp, PAYER_DUAL, &lo, &hi);
+    assert_true(lo < 1);
+    assert_true(hi >= 11);
+    glp_delete_prob(o.lp);
+    cellset_destroy(&cs);
+}
+
 /* ---- policy, tiny populations, nothing small ----------------------------------------- */
 
 static void test_policy_cells(void **state)
@@ -1103,6 +1433,10 @@ int main(void)
         cmocka_unit_test(test_race_ethnicity_vs_race),
         cmocka_unit_test(test_language_non_english),
         cmocka_unit_test(test_shared_channel),
+        cmocka_unit_test(test_ineq_numerator_le_denominator),
+        cmocka_unit_test(test_ineq_subpopulation_le_parent),
+        cmocka_unit_test(test_ineq_any_ge_domain),
+        cmocka_unit_test(test_ineq_stratum_inside_stratum),
         cmocka_unit_test(test_policy_cells),
         cmocka_unit_test(test_total_below_k),
         cmocka_unit_test(test_pooled_mode),

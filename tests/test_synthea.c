@@ -580,6 +580,81 @@ static void test_bad_rows(void **state)
     remove_folder(dir);
 }
 
+/* Every [map.*] of a Synthea-shaped column works: language (the PRAPARE
+ * answer "Language other than English" names no language: a site that
+ * knows its members' other language maps it), race (rules before the
+ * built-in table), and the hits are counted per member. The oracle is the
+ * same sample read without rules. */
+static void test_code_maps_every_column(void **state)
+{
+    (void)state;
+    static struct bag plain, mapped;
+    struct profile p0, p1;
+    char err[512];
+    assert_int_equal(run(SAMPLE, 2021, 0, NULL, 0, &plain, &p0, err, sizeof err), 0);
+    uint64_t misses = p0.map_misses[COL_LANGUAGE];
+    assert_true(misses > 0); /* the sample has "Language other than English" */
+    struct code_rule lang[] = {{"Language other than English", "spa"}};
+    struct code_rule race[] = {{" White ", "OTHER"}};
+    struct code_rule payer[] = {{"NO_INSURANCE", "OTHER"}};
+    struct synthea_options o = {.year = 2021};
+    o.rules[COL_LANGUAGE] = lang;
+    o.n_rules[COL_LANGUAGE] = 1;
+    o.rules[COL_RACE] = race;
+    o.n_rules[COL_RACE] = 1;
+    o.rules[COL_PAYER] = payer;
+    o.n_rules[COL_PAYER] = 1;
+    memset(&mapped, 0, sizeof mapped);
+    memset(&p1, 0, sizeof p1);
+    assert_int_equal(synthea_read(SAMPLE, &o, sink, &mapped, &p1, err, sizeof err), 0);
+    assert_int_equal(mapped.n, plain.n);
+    int spa0 = 0, spa1 = 0, und0 = 0, und1 = 0, white0 = 0, white1 = 0, other0 = 0, other1 = 0;
+    int unins0 = 0, poth1 = 0, poth0 = 0;
+    int spa = record_lang_pack("spa", 3);
+    for (int i = 0; i < plain.n; i++) {
+        spa0 += plain.r[i].language == spa;
+        spa1 += mapped.r[i].language == spa;
+        und0 += plain.r[i].language == LANG_UNKNOWN;
+        und1 += mapped.r[i].language == LANG_UNKNOWN;
+        white0 += plain.r[i].race == RACE_WHITE;
+        white1 += mapped.r[i].race == RACE_WHITE;
+        other0 += plain.r[i].race == RACE_OTHER;
+        other1 += mapped.r[i].race == RACE_OTHER;
+        unins0 += plain.r[i].payer == PAYER_UNINSURED;
+        poth0 += plain.r[i].payer == PAYER_OTHER;
+        poth1 += mapped.r[i].payer == PAYER_OTHER;
+        assert_true(mapped.r[i].member_months == plain.r[i].member_months);
+    }
+    assert_int_equal(spa1 - spa0, (int)misses);
+    assert_int_equal(und0 - und1, (int)misses);
+    assert_int_equal(p1.map_misses[COL_LANGUAGE], 0);
+    assert_int_equal(white1, 0);
+    assert_int_equal(other1, other0 + white0);
+    assert_true(white0 > 0);
+    assert_int_equal(poth1, poth0 + unins0);
+    /* county rules (none) first, then race, ..., language, payer */
+    assert_int_equal(p1.n_map_rules, 3);
+    for (size_t i = 0; i < p1.n_map_rules; i++) {
+        const struct profile_map_rule *m = &p1.map_rules[i];
+        if (m->column == COL_LANGUAGE)
+            assert_int_equal(m->hits, misses);
+        else if (m->column == COL_RACE)
+            assert_int_equal(m->hits, (uint64_t)white0);
+        else
+            assert_int_equal(m->column, COL_PAYER);
+    }
+    profile_free(&p0);
+    profile_free(&p1);
+
+    /* a rule whose target is not a standard code is fatal */
+    struct code_rule badlang[] = {{"Language other than English", "spanish"}};
+    o.rules[COL_LANGUAGE] = badlang;
+    memset(&p1, 0, sizeof p1);
+    assert_int_equal(synthea_read(SAMPLE, &o, sink, &mapped, &p1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is not a standard language code"));
+    profile_free(&p1);
+}
+
 static void test_ca_county_table(void **state)
 {
     (void)state;
@@ -601,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_plain_years_and_observations),
         cmocka_unit_test(test_missing_file_and_columns),
         cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_code_maps_every_column),
         cmocka_unit_test(test_ca_county_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -372,6 +372,93 @@ static void test_custom_bands_and_unavailable(void **state)
     free(recs);
 }
 
+/* A member left out of a measure (an unknown input) is in no number of
+ * that measure and in every number of the others; and the measures the
+ * tally leaves members out of share no channel with any other measure (so
+ * no other released number changes: the catalog says so, not the tally). */
+static void test_left_out_of_measures(void **state)
+{
+    (void)state;
+    for (int m = 0; m < M__COUNT; m++) {
+        if (!(TALLY_LEAVE_OUT_MEASURES & (1u << m)))
+            continue;
+        const struct measure_def *d = catalog_measure(m);
+        int ch[5] = {d->ch_members, d->ch_months, d->ch_denominator, d->ch_numerator, d->ch_sum_sq};
+        for (int o = 0; o < M__COUNT; o++) {
+            if (o == m)
+                continue;
+            const struct measure_def *e = catalog_measure(o);
+            int och[5] = {e->ch_members, e->ch_months, e->ch_denominator, e->ch_numerator, e->ch_sum_sq};
+            for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 5; j++)
+                    if (ch[i] != CH_NONE && ch[i] == och[j])
+                        fail_msg("%s shares channel %d with %s", d->name, ch[i], e->name);
+        }
+    }
+    struct member_record a, b;
+    memset(&a, 0, sizeof a);
+    a.age = 40;
+    a.member_months = 12;
+    a.scheduled_appts = 4;
+    a.no_shows = 1;
+    a.primary_care_visits = 3;
+    a.telehealth_visits = 1;
+    a.diabetes = 1;
+    a.hba1c_poor_control = 1;
+    a.hypertension = 1;
+    a.bp_controlled = 1;
+    a.has_experience = 1;
+    a.experience_score = 7;
+    a.ed_visits = 2;
+    b = a;
+    b.unknown_measures = TALLY_LEAVE_OUT_MEASURES;
+    struct tally_spec spec;
+    tally_spec_default(&spec);
+    spec.n_inter = 0;
+    /* a + b against a + a (the measures b is in) and a alone (the others) */
+    struct tally *t = tally_new(&spec), *t2 = tally_new(&spec), *t1 = tally_new(&spec);
+    assert_non_null(t);
+    assert_non_null(t1);
+    assert_non_null(t2);
+    tally_add(t, &a, +1);
+    tally_add(t, &b, +1);
+    tally_add(t2, &a, +1);
+    tally_add(t2, &a, +1);
+    tally_add(t1, &a, +1);
+    struct cellset *cs = tally_cells(t), *cs2 = tally_cells(t2), *cs1 = tally_cells(t1);
+    assert_non_null(cs);
+    assert_non_null(cs1);
+    assert_non_null(cs2);
+    int tt = cellset_find_table(cs, "total");
+    assert_true(tt >= 0);
+    int checked = 0;
+    for (int m = 0; m < M__COUNT; m++) {
+        const struct cell *c = cellset_get(cs, m, tt, 0);
+        if (!c)
+            continue;
+        const struct cell *w = cellset_get((TALLY_LEAVE_OUT_MEASURES & (1u << m)) ? cs1 : cs2, m, tt, 0);
+        assert_non_null(w);
+        if (c->members != w->members || c->member_months != w->member_months ||
+            c->denominator != w->denominator || c->numerator != w->numerator)
+            fail_msg("%s: members %g months %g den %g num %g, expected %g %g %g %g",
+                     catalog_measure(m)->name, c->members, c->member_months, c->denominator,
+                     c->numerator, w->members, w->member_months, w->denominator, w->numerator);
+        checked++;
+    }
+    assert_int_equal(checked, M__COUNT);
+    cellset_destroy(&cs1);
+    cellset_destroy(&cs2);
+    tally_destroy(&t1);
+    tally_destroy(&t2);
+    const struct cell *ns = cellset_get(cs, M_NO_SHOW, tt, 0);
+    assert_non_null(ns);
+    assert_true(ns->denominator == 4 && ns->numerator == 1);
+    const struct cell *ed = cellset_get(cs, M_ED_RATE, tt, 0);
+    assert_true(ed->numerator == 4 && ed->member_months == 24);
+    cellset_destroy(&cs);
+    tally_destroy(&t);
+}
+
 static void test_bad_specs_refused(void **state)
 {
     (void)state;
@@ -392,6 +479,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tally_matches_brute_force),
         cmocka_unit_test(test_custom_bands_and_unavailable),
+        cmocka_unit_test(test_left_out_of_measures),
         cmocka_unit_test(test_bad_specs_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -549,6 +549,32 @@ static void test_oversized_message_never_arrives(void **state)
     close_now(f, &c);
 }
 
+/* A re-bind that fails (here: the ipc folder is gone) marks the socket
+ * broken, so that the daemon exits instead of serving nothing (or leaving
+ * the endpoint to whoever takes it). */
+static void test_failed_rebind_marks_broken(void **state)
+{
+    struct fx *f = *state;
+    unsigned char sec[IDENTITY_KEY_LEN];
+    assert_int_equal(identity_curve_keypair(path_of(f, "coord", "transport.key"), sec, NULL), 0);
+    char sockdir[600], ep[700], cmd[700];
+    snprintf(sockdir, sizeof sockdir, "%s", path_of(f, "coord", "ipc"));
+    assert_int_equal(mkdir(sockdir, 0700), 0);
+    snprintf(ep, sizeof ep, "ipc://%s/s.sock", sockdir);
+    transport_sock_t *s = transport_server_new(f->zctx, TRANSPORT_COORD_NODES, sec, ep, f->zap,
+                                               NULL);
+    OPENSSL_cleanse(sec, sizeof sec);
+    assert_non_null(s);
+    assert_int_equal(transport_sock_broken(s), 0);
+    assert_int_equal(transport_server_reset(s), TRANSPORT_OK); /* the folder is there */
+    assert_int_equal(transport_sock_broken(s), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sockdir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_not_equal(transport_server_reset(s), TRANSPORT_OK);
+    assert_int_equal(transport_sock_broken(s), 1);
+    transport_sock_destroy(&s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -567,6 +593,7 @@ int main(void)
         T(test_revocation_after_connect),
         cmocka_unit_test(test_msg_without_user_id_is_dropped),
         T(test_oversized_message_never_arrives),
+        T(test_failed_rebind_marks_broken),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cells.h"
@@ -145,7 +146,7 @@ static void test_submission_roundtrip(void **state)
     assert_true(found);
     assert_int_equal(wire_cells_check(back, 11, err, sizeof err), 0);
     assert_int_equal(wire_cells_check(back, 60, err, sizeof err), -1); /* 50 members < 60 */
-    assert_non_null(strstr(err, "below k=60"));
+    assert_non_null(strstr(err, "below k (k=60)"));
     cellset_destroy(&back);
 
     /* every single-byte corruption is either refused or decodes to a valid set */
@@ -160,6 +161,78 @@ static void test_submission_roundtrip(void **state)
     }
     assert_int_equal(wire_submission_unpack((const uint8_t *)"\xff\xff\xff", 3, &back, &m2, err, sizeof err), -1);
     free(buf);
+    cellset_destroy(&cs);
+}
+
+/* Rejected rows travel per reason; counts of 1..k-1 only as "fewer than k",
+ * and a hostile submission that breaks that is refused. */
+static void test_submission_rejected_rows(void **state)
+{
+    (void)state;
+    struct cellset *cs = small_set();
+    struct submission_meta meta;
+    assert_int_equal(wire_meta_init(&meta, cs), 0);
+    assert_int_equal(meta.k, 11);
+    assert_int_equal(wire_meta_add_rejected(&meta, "range", 240), 0);
+    assert_int_equal(wire_meta_add_rejected(&meta, "code", 3), 0);
+    assert_int_equal(wire_meta_add_rejected(&meta, "period", 0), 0); /* nothing added */
+    assert_int_equal(wire_meta_add_rejected(&meta, "Bad name", 50), -1);
+    assert_int_equal(meta.n_rejected, 2);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(wire_submission_pack(cs, &meta, &buf, &len), 0);
+    /* The number 3 is not in the bytes that leave. */
+    Equity__V1__Submission *sub = equity__v1__submission__unpack(NULL, len, buf);
+    assert_non_null(sub);
+    assert_int_equal(sub->n_rejected, 2);
+    assert_string_equal(sub->rejected[1]->reason, "code");
+    assert_int_equal(sub->rejected[1]->rows, 0);
+    assert_true(sub->rejected[1]->fewer_than_k);
+    struct cellset *back = NULL;
+    struct submission_meta m2;
+    char err[256];
+    assert_int_equal(wire_submission_unpack(buf, len, &back, &m2, err, sizeof err), 0);
+    cellset_destroy(&back);
+    assert_int_equal(m2.n_rejected, 2);
+    assert_string_equal(m2.rejected[0].reason, "range");
+    assert_int_equal(m2.rejected[0].rows, 240);
+    assert_false(m2.rejected[0].fewer_than_k);
+    assert_true(m2.rejected[1].fewer_than_k);
+    free(buf);
+    /* Hostile variants, each refused with its reason. */
+    static const struct {
+        const char *reason;
+        uint64_t rows;
+        int fewer;
+        const char *msg;
+    } bad[] = {
+        {"code", 3, 0, "below k"},
+        {"code", 3, 1, "fewer_than_k with a number"},
+        {"range", 500, 0, "twice"},
+        {"Range!", 50, 0, "lowercase"},
+    };
+    char *own = sub->rejected[1]->reason; /* freed with sub */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sub->rejected[1]->reason = (char *)bad[i].reason;
+        sub->rejected[1]->rows = bad[i].rows;
+        sub->rejected[1]->fewer_than_k = bad[i].fewer;
+        size_t n = equity__v1__submission__get_packed_size(sub);
+        uint8_t *p = malloc(n);
+        assert_non_null(p);
+        equity__v1__submission__pack(sub, p);
+        back = NULL;
+        assert_int_equal(wire_submission_unpack(p, n, &back, &m2, err, sizeof err), -1);
+        assert_null(back);
+        assert_non_null(strstr(err, bad[i].msg));
+        free(p);
+    }
+    sub->rejected[1]->reason = own;
+    equity__v1__submission__free_unpacked(sub, NULL);
+    /* More reasons than a node has: refused. */
+    for (int i = 0; i < WIRE_MAX_REJECTED; i++) {
+        char name[8] = {'r', (char)('a' + i), 0};
+        assert_int_equal(wire_meta_add_rejected(&meta, name, 20), i < WIRE_MAX_REJECTED - 2 ? 0 : -1);
+    }
     cellset_destroy(&cs);
 }
 
@@ -314,13 +387,189 @@ static void test_round_request_and_small_messages(void **state)
     free(buf);
 }
 
+/* A hostile, well-signed node invents stratum labels: every part of a
+ * stratum must be a code of its stratifier, and an open list (language,
+ * county) cannot grow past the protocol's limit (issue: overflow of the
+ * table size and the stratum index). */
+static void test_builder_refuses_invented_codes(void **state)
+{
+    (void)state;
+    struct cellset_builder *b = cellset_builder_new();
+    char err[200], label[32];
+    struct cell v = {.members = 12};
+    assert_int_equal(cellset_builder_add(b, "wellness", "race*payer", "X1*Y1", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a race code"));
+    assert_int_equal(cellset_builder_add(b, "wellness", "race*payer", "BLACK*Y1", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a payer code"));
+    assert_int_equal(cellset_builder_add(b, "wellness", "race", "black", &v, err, sizeof err), -1);
+    assert_int_equal(cellset_builder_add(b, "wellness", "age_band", "0-17", &v, err, sizeof err), 0);
+    assert_int_equal(cellset_builder_add(b, "wellness", "age_band", "75+", &v, err, sizeof err), 0);
+    assert_int_equal(cellset_builder_add(b, "wellness", "age_band", "017", &v, err, sizeof err), -1);
+    assert_int_equal(cellset_builder_add(b, "wellness", "age_band", "200+", &v, err, sizeof err), -1);
+    assert_int_equal(cellset_builder_add(b, "wellness", "county", "06075", &v, err, sizeof err), 0);
+    assert_int_equal(cellset_builder_add(b, "wellness", "county", "6075", &v, err, sizeof err), -1);
+    assert_int_equal(cellset_builder_add(b, "wellness", "language", "spa", &v, err, sizeof err), 0);
+    assert_int_equal(cellset_builder_add(b, "wellness", "language", "Spanish", &v, err, sizeof err), -1);
+    /* county codes are five digits: 4,096 distinct ones at most */
+    int refused = 0;
+    for (int i = 0; i < 5000 && !refused; i++) {
+        snprintf(label, sizeof label, "%05d", 10000 + i);
+        refused = cellset_builder_add(b, "ed_rate", "county", label, &v, err, sizeof err) != 0;
+    }
+    assert_true(refused);
+    assert_non_null(strstr(err, "more than 4096 county strata"));
+    cellset_builder_destroy(&b);
+}
+
+/* Decoding is linear: a submission with the most cells the protocol allows
+ * of distinct, valid strata (language x county) decodes in well under the
+ * 30 s a quadratic builder took for 120,000 cells. */
+static void test_large_submission_decodes_fast(void **state)
+{
+    (void)state;
+    const int nlang = 120, ncounty = 4000;
+    size_t n = (size_t)nlang * ncounty;
+    Equity__V1__Cell *cells = calloc(n, sizeof *cells);
+    Equity__V1__Cell **cp = calloc(n, sizeof *cp);
+    char *labels = calloc(n, 16);
+    assert_true(cells && cp && labels);
+    for (size_t i = 0; i < n; i++) {
+        equity__v1__cell__init(&cells[i]);
+        int l = (int)(i / (size_t)ncounty), c = (int)(i % (size_t)ncounty);
+        snprintf(labels + 16 * i, 16, "%c%c*%05d", 'a' + l / 26, 'a' + l % 26, 10000 + c);
+        cells[i].measure = "ed_rate";
+        cells[i].stratifier = "language*county";
+        cells[i].stratum = labels + 16 * i;
+        cells[i].reason = EQUITY__V1__SUPPRESSION_REASON__SECONDARY;
+        cp[i] = &cells[i];
+    }
+    uint8_t nonce[16] = {1};
+    Equity__V1__Submission sub = EQUITY__V1__SUBMISSION__INIT;
+    sub.format_version = 1;
+    sub.org = "org:x";
+    sub.period = "2025";
+    sub.k = 11;
+    sub.dominance = 0.6;
+    sub.nonce.data = nonce;
+    sub.nonce.len = 16;
+    sub.n_cells = n;
+    sub.cells = cp;
+    size_t len = equity__v1__submission__get_packed_size(&sub);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    equity__v1__submission__pack(&sub, buf);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct cellset *out = NULL;
+    struct submission_meta m;
+    char err[256];
+    assert_int_equal(wire_submission_unpack(buf, len, &out, &m, err, sizeof err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    print_message("decoded %zu cells in %.2f s\n", n, secs);
+    assert_int_equal(out->ncells, n);
+    assert_int_equal(out->tables[0].nstrata, nlang * ncounty);
+    assert_true(secs < 10.0);
+    assert_int_equal(wire_cells_check(out, 11, err, sizeof err), 0);
+    cellset_destroy(&out);
+    free(buf);
+    free(labels);
+    free(cp);
+    free(cells);
+}
+
+/* security.md step 4: every released number of every channel is checked
+ * against k, not only members. */
+static void test_cells_check_every_channel(void **state)
+{
+    (void)state;
+    struct {
+        const char *measure;
+        double members, months, den, num;
+        const char *want; /* NULL: plausible */
+    } cases[] = {
+        {"ed_rate", 100, 1200, 1200, 25, NULL},
+        {"ed_rate", 100, 1200, 1200, 0, NULL},
+        {"ed_rate", 100, 1200, 1200, 3, "a count below k"},
+        {"wellness", 100, 1200, 100, 98, "complement"},
+        {"wellness", 100, 1200, 100, 89, NULL},
+        {"wellness", 100, 1200, 100, 100, NULL},
+        {"wellness", 100, 1200, 100, 101, "numerator above denominator"},
+        {"readmit_30d", 20, 240, 5, 0, "denominator count below k"},
+        {"wellness", 100, 1200, 100, 30.5, "not a whole number"},
+        {"cost_pmpm", 4, 48, 48, 1000, "members below k"},
+        {"cost_pmpm", 40, 480, 480, 1000.25, NULL},
+        {"population", 0, 0, 0, 0, NULL},
+        {"ed_rate", 0, 12, 12, 0, "no members"},
+        {"ed_rate", 20, 250, 250, 0, "12 member months"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct cellset_builder *b = cellset_builder_new();
+        char err[256];
+        struct cell v = {.members = cases[i].members, .member_months = cases[i].months,
+                         .denominator = cases[i].den, .numerator = cases[i].num};
+        if (!strcmp(cases[i].measure, "population"))
+            v.denominator = v.numerator = v.members;
+        assert_int_equal(cellset_builder_add(b, cases[i].measure, "sex", "F", &v, err, sizeof err), 0);
+        struct cellset *cs = cellset_builder_finish(&b);
+        assert_non_null(cs);
+        int rc = wire_cells_check(cs, 11, err, sizeof err);
+        if (cases[i].want) {
+            if (rc != -1 || !strstr(err, cases[i].want))
+                fail_msg("case %zu (%s): expected \"%s\", got rc %d \"%s\"", i, cases[i].measure,
+                         cases[i].want, rc, rc ? err : "");
+        } else if (rc != 0) {
+            fail_msg("case %zu (%s): refused: %s", i, cases[i].measure, err);
+        }
+        cellset_destroy(&cs);
+    }
+}
+
+/* A submission carries only what its round asked for. */
+static void test_cells_fit_request(void **state)
+{
+    (void)state;
+    struct round_request r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.period, sizeof r.period, "2025");
+    r.measure_on[M_ED_RATE] = 1;
+    r.strat_on[S_TOTAL] = r.strat_on[S_RACE] = 1;
+    r.inter[0][0] = S_RACE;
+    r.inter[0][1] = S_DISABILITY;
+    r.n_inter = 1;
+    struct cellset *cs = small_set(); /* ed_rate: total, race, race*disability, 2025 */
+    char err[256];
+    assert_int_equal(wire_cells_fit_request(cs, &r, err, sizeof err), 0);
+    r.inter[0][1] = S_PAYER;
+    assert_int_equal(wire_cells_fit_request(cs, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "race*disability"));
+    r.inter[0][1] = S_DISABILITY;
+    r.strat_on[S_RACE] = 0;
+    assert_int_equal(wire_cells_fit_request(cs, &r, err, sizeof err), -1);
+    r.strat_on[S_RACE] = 1;
+    r.measure_on[M_ED_RATE] = 0;
+    r.measure_on[M_WELLNESS] = 1;
+    assert_int_equal(wire_cells_fit_request(cs, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ed_rate"));
+    r.measure_on[M_ED_RATE] = 1;
+    snprintf(r.period, sizeof r.period, "2024");
+    assert_int_equal(wire_cells_fit_request(cs, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "period"));
+    cellset_destroy(&cs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells_and_writers),
         cmocka_unit_test(test_submission_roundtrip),
+        cmocka_unit_test(test_submission_rejected_rows),
         cmocka_unit_test(test_submission_rejects_bad_content),
         cmocka_unit_test(test_builder),
+        cmocka_unit_test(test_builder_refuses_invented_codes),
+        cmocka_unit_test(test_large_submission_decodes_fast),
+        cmocka_unit_test(test_cells_check_every_channel),
+        cmocka_unit_test(test_cells_fit_request),
         cmocka_unit_test(test_round_request_and_small_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
