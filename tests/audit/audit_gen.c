@@ -1,0 +1,214 @@
+/* audit_gen.c - random small member-level extracts (extract.md) for the
+ * independent disclosure audit (tests/audit/README in FINDINGS.md).
+ *
+ * Written from extract.md alone. Distributions are skewed on purpose so that
+ * small cells, rare languages, unknown codes, zero member months, cost
+ * outliers (dominance) and empty experience scores all occur in a few
+ * hundred members. The same seed always gives the same file.
+ *
+ *   audit-gen --seed S --members N [--first-id I] [--period P] --out FILE
+ *
+ * --first-id lets a second call write "late records" with member ids that do
+ * not collide with an earlier file (the two-release differencing case). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+    /* splitmix64: small, deterministic, good enough for test data */
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double rng_unit(struct rng *r)
+{
+    return (double)(rng_next(r) >> 11) / 9007199254740992.0;
+}
+
+static int rng_int(struct rng *r, int lo, int hi)
+{
+    return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));
+}
+
+/* pick index by integer weights */
+static int pick(struct rng *r, const int *w, int n)
+{
+    int tot = 0;
+    for (int i = 0; i < n; i++)
+        tot += w[i];
+    int x = rng_int(r, 0, tot - 1);
+    for (int i = 0; i < n; i++) {
+        if (x < w[i])
+            return i;
+        x -= w[i];
+    }
+    return n - 1;
+}
+
+#define PICK(r, names, weights) \
+    names[pick((r), (weights), (int)(sizeof(weights) / sizeof(weights[0])))]
+
+static const char *const SEX[] = {"F", "M", "X", "U", ""};
+static const int SEX_W[] = {470, 470, 20, 20, 20};
+static const char *const RACE[] = {"AIAN", "ASIAN", "BLACK", "MENA", "NHPI", "WHITE",
+                                   "MULTI", "OTHER", "UNKNOWN", "DECLINED", ""};
+static const int RACE_W[] = {20, 80, 150, 15, 8, 480, 50, 50, 70, 40, 37};
+static const char *const ETH[] = {"HISPANIC", "NOT_HISPANIC", "UNKNOWN", "DECLINED", ""};
+static const int ETH_W[] = {200, 650, 70, 40, 40};
+static const char *const LANG[] = {"eng", "spa", "zho", "vie", "kor", "tgl", "rus", "und", ""};
+static const int LANG_W[] = {700, 150, 30, 25, 6, 4, 3, 50, 32};
+static const char *const PAYER[] = {"MEDICAID", "MEDICARE", "DUAL", "COMMERCIAL", "UNINSURED",
+                                    "OTHER", ""};
+static const int PAYER_W[] = {350, 180, 50, 300, 50, 40, 30};
+static const char *const YNU[] = {"Y", "N", "U", ""};
+static const int DIS_W[] = {100, 820, 50, 30};
+static const int CMC_W[] = {40, 880, 50, 30};
+static const char *const COUNTY[] = {"06001", "06013", "06075", "06081", ""};
+static const int COUNTY_W[] = {500, 250, 150, 60, 40};
+
+static const char HEADER[] =
+    "member_id,period,age,sex,race,ethnicity,language,payer,adi_decile,disability,cmc,"
+    "county,member_months,ed_visits,ip_admits,ip_readmits_30d,primary_care_visits,"
+    "telehealth_visits,scheduled_appts,no_shows,wellness_visit,diabetes,"
+    "hba1c_poor_control,hypertension,bp_controlled,hrsn_screened,hrsn_food,"
+    "hrsn_housing,hrsn_transport,hrsn_utilities,hrsn_safety,total_cost,experience_score\n";
+
+static int bern(struct rng *r, double p)
+{
+    return rng_unit(r) < p;
+}
+
+static int small_count(struct rng *r, double p0, double mean)
+{
+    if (bern(r, p0))
+        return 0;
+    int n = 1;
+    while (bern(r, 1.0 - 1.0 / mean) && n < 30)
+        n++;
+    return n;
+}
+
+static void write_row(FILE *f, struct rng *r, long id, const char *period)
+{
+    char age[8] = "";
+    if (!bern(r, 0.01))
+        snprintf(age, sizeof(age), "%d", bern(r, 0.3) ? rng_int(r, 0, 20) : rng_int(r, 0, 99));
+    char adi[4] = "";
+    if (!bern(r, 0.06))
+        snprintf(adi, sizeof(adi), "%d", rng_int(r, 1, 10));
+    /* member months: mostly whole years, some partial, a few halves, a few 0 */
+    double mm;
+    int u = rng_int(r, 0, 99);
+    if (u < 2)
+        mm = 0;
+    else if (u < 70)
+        mm = 12;
+    else if (u < 95)
+        mm = rng_int(r, 1, 11);
+    else
+        mm = rng_int(r, 0, 11) + 0.5;
+    int ip = small_count(r, 0.9, 1.4);
+    int readmit = ip > 1 ? rng_int(r, 0, ip - 1) : 0;
+    int sched = small_count(r, 0.35, 2.5);
+    int noshow = sched > 0 ? rng_int(r, 0, sched) * bern(r, 0.5) : 0;
+    int diab = bern(r, 0.12), htn = bern(r, 0.22), scr = bern(r, 0.4);
+    double cost;
+    if (bern(r, 0.1))
+        cost = 0;
+    else if (bern(r, 0.005))
+        cost = 50000 + rng_int(r, 0, 40000000) / 100.0; /* outlier: dominance */
+    else
+        cost = rng_int(r, 0, 120000) / 100.0 * (1 + 4 * bern(r, 0.2));
+    char exp[8] = "";
+    if (bern(r, 0.3))
+        snprintf(exp, sizeof(exp), "%d", rng_int(r, bern(r, 0.3) ? 0 : 6, 10));
+    fprintf(f,
+            "m%ld,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
+            "%d,%d,%d,%d,%d,%d,%.2f,%s\n",
+            id, period, age, PICK(r, SEX, SEX_W), PICK(r, RACE, RACE_W), PICK(r, ETH, ETH_W),
+            PICK(r, LANG, LANG_W), PICK(r, PAYER, PAYER_W), adi, PICK(r, YNU, DIS_W),
+            PICK(r, YNU, CMC_W), PICK(r, COUNTY, COUNTY_W), mm, small_count(r, 0.75, 1.5), ip,
+            readmit, small_count(r, 0.25, 2.5), small_count(r, 0.7, 1.6), sched, noshow,
+            bern(r, 0.45), diab, diab ? bern(r, 0.3) : bern(r, 0.05), htn,
+            htn ? bern(r, 0.6) : bern(r, 0.1), scr, scr ? bern(r, 0.2) : bern(r, 0.05),
+            scr ? bern(r, 0.1) : 0, scr ? bern(r, 0.08) : 0, scr ? bern(r, 0.06) : 0,
+            scr ? bern(r, 0.03) : 0, cost, exp);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: audit-gen --seed S --members N [--first-id I] [--period P] --out FILE\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"seed", required_argument, NULL, 's'},   {"members", required_argument, NULL, 'n'},
+        {"first-id", required_argument, NULL, 'i'}, {"period", required_argument, NULL, 'p'},
+        {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    unsigned long long seed = 1;
+    long n = 0, first = 1;
+    const char *period = "2025", *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:n:i:p:o:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        errno = 0;
+        switch (c) {
+        case 's':
+            seed = strtoull(optarg, &end, 10);
+            break;
+        case 'n':
+            n = strtol(optarg, &end, 10);
+            break;
+        case 'i':
+            first = strtol(optarg, &end, 10);
+            break;
+        case 'p':
+            period = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (end && (*end || errno)) {
+            fprintf(stderr, "audit-gen: bad number \"%s\"\n", optarg);
+            return 2;
+        }
+    }
+    if (!out || n <= 0 || n > 10000000 || first < 0) {
+        usage(stderr);
+        return 2;
+    }
+    FILE *f = fopen(out, "w");
+    if (!f) {
+        fprintf(stderr, "audit-gen: %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    struct rng r = {seed * 0x2545f4914f6cdd1dULL + 7};
+    fputs(HEADER, f);
+    for (long i = 0; i < n; i++)
+        write_row(f, &r, first + i, period);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "audit-gen: %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    return 0;
+}

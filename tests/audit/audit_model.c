@@ -1,0 +1,228 @@
+/* audit_model.c - the auditor's own reading of extract.md and measures.md:
+ * one record's contribution to each additive quantity of a cell. Nothing here
+ * is taken from common/ or node/; a disagreement with what equity-node
+ * releases shows up as a definition mismatch in the audit. */
+#include "audit_model.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const aq_name[AQ_N] = {
+    "members",
+    "member_months",
+    "ed_visits",
+    "ip_admits",
+    "members(ip_admits>0)",
+    "member_months(ip_admits>0)",
+    "readmits_30d",
+    "wellness_visits",
+    "members(scheduled>0)",
+    "member_months(scheduled>0)",
+    "scheduled_appts",
+    "no_shows",
+    "members(any_visit)",
+    "member_months(any_visit)",
+    "visits(tele+pc)",
+    "telehealth_visits",
+    "members(diabetes)",
+    "member_months(diabetes)",
+    "hba1c_poor",
+    "members(hypertension)",
+    "member_months(hypertension)",
+    "bp_controlled",
+    "members(screened)",
+    "member_months(screened)",
+    "hrsn_food+",
+    "hrsn_housing+",
+    "hrsn_transport+",
+    "hrsn_utilities+",
+    "hrsn_safety+",
+    "hrsn_any+",
+    "cost_sum",
+    "cost_sum_sq",
+    "respondents",
+    "member_months(respondents)",
+    "score_sum",
+    "score_sum_sq",
+};
+
+void arec_values(const struct arec *r, double v[AQ_N])
+{
+    memset(v, 0, sizeof(double) * AQ_N);
+    if (!(r->mm > 0))
+        return; /* measures.md: population = members with member_months > 0 */
+    v[AQ_POP_M] = 1;
+    v[AQ_POP_MM] = r->mm;
+    v[AQ_ED] = r->ed;
+    v[AQ_IP] = r->ip;
+    if (r->ip > 0) {
+        v[AQ_RA_M] = 1;
+        v[AQ_RA_MM] = r->mm;
+        v[AQ_RA_N] = r->readmit;
+    }
+    v[AQ_WELL] = r->well == 1;
+    if (r->sched > 0) {
+        v[AQ_NS_M] = 1;
+        v[AQ_NS_MM] = r->mm;
+        v[AQ_NS_D] = r->sched;
+        v[AQ_NS_N] = r->noshow;
+    }
+    if (r->tele + r->pc > 0) {
+        v[AQ_TH_M] = 1;
+        v[AQ_TH_MM] = r->mm;
+        v[AQ_TH_D] = r->tele + r->pc;
+        v[AQ_TH_N] = r->tele;
+    }
+    if (r->diab == 1) {
+        v[AQ_DB_M] = 1;
+        v[AQ_DB_MM] = r->mm;
+        v[AQ_DB_N] = r->poor == 1;
+    }
+    if (r->htn == 1) {
+        v[AQ_HT_M] = 1;
+        v[AQ_HT_MM] = r->mm;
+        v[AQ_HT_N] = r->bpc == 1;
+    }
+    if (r->scr == 1) {
+        v[AQ_SC_M] = 1;
+        v[AQ_SC_MM] = r->mm;
+        v[AQ_HF] = r->hf == 1;
+        v[AQ_HH] = r->hh == 1;
+        v[AQ_HTR] = r->htr == 1;
+        v[AQ_HU] = r->hu == 1;
+        v[AQ_HS] = r->hs == 1;
+        v[AQ_HA] = (r->hf | r->hh | r->htr | r->hu | r->hs) == 1;
+    }
+    v[AQ_COST] = r->cost;
+    v[AQ_COSTSQ] = r->cost * r->cost;
+    if (r->exp >= 0) {
+        v[AQ_EX_M] = 1;
+        v[AQ_EX_MM] = r->mm;
+        v[AQ_EX_S] = r->exp;
+        v[AQ_EX_SQ] = r->exp * r->exp;
+    }
+}
+
+static const char *const COLS[] = {
+    "member_id", "age", "sex", "race", "ethnicity", "language", "payer", "adi_decile",
+    "disability", "cmc", "county", "member_months", "ed_visits", "ip_admits",
+    "ip_readmits_30d", "primary_care_visits", "telehealth_visits", "scheduled_appts",
+    "no_shows", "wellness_visit", "diabetes", "hba1c_poor_control", "hypertension",
+    "bp_controlled", "hrsn_screened", "hrsn_food", "hrsn_housing", "hrsn_transport",
+    "hrsn_utilities", "hrsn_safety", "total_cost", "experience_score"};
+#define NCOLS (sizeof(COLS) / sizeof(COLS[0]))
+
+static void copy_code(char *dst, size_t n, const char *src, int upper)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; i++)
+        dst[i] = (char)(upper ? toupper((unsigned char)src[i]) : tolower((unsigned char)src[i]));
+    dst[i] = '\0';
+}
+
+static int to_int(const char *s, int dflt)
+{
+    if (!*s)
+        return dflt;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *end ? dflt : (int)v;
+}
+
+long arec_read(const char *path, struct arec **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "audit: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long n = 0, alloc = 0;
+    struct arec *v = NULL;
+    int pos[NCOLS];
+    if (getline(&line, &cap, f) < 0) {
+        fprintf(stderr, "audit: %s: empty\n", path);
+        goto fail;
+    }
+    {
+        for (size_t c = 0; c < NCOLS; c++)
+            pos[c] = -1;
+        int i = 0;
+        for (char *save = NULL, *t = strtok_r(line, ",\r\n", &save); t;
+             t = strtok_r(NULL, ",\r\n", &save), i++)
+            for (size_t c = 0; c < NCOLS; c++)
+                if (strcmp(t, COLS[c]) == 0)
+                    pos[c] = i;
+        for (size_t c = 0; c < NCOLS; c++)
+            if (pos[c] < 0) {
+                fprintf(stderr, "audit: %s: no column %s\n", path, COLS[c]);
+                goto fail;
+            }
+    }
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        const char *fld[64];
+        int nf = 0;
+        for (char *p = line; nf < 64;) {
+            fld[nf++] = p;
+            char *c = strchr(p, ',');
+            if (!c)
+                break;
+            *c = '\0';
+            p = c + 1;
+        }
+        const char *g[NCOLS];
+        for (size_t c = 0; c < NCOLS; c++) {
+            if (pos[c] >= nf) {
+                fprintf(stderr, "audit: %s:%ld: short row\n", path, n + 2);
+                goto fail;
+            }
+            g[c] = fld[pos[c]];
+        }
+        if (n == alloc) {
+            alloc = alloc ? 2 * alloc : 1024;
+            struct arec *nv = realloc(v, (size_t)alloc * sizeof(*v));
+            if (!nv)
+                goto fail;
+            v = nv;
+        }
+        struct arec *r = &v[n++];
+        memset(r, 0, sizeof(*r));
+        copy_code(r->id, sizeof(r->id), g[0], 0);
+        r->age = to_int(g[1], -1);
+        copy_code(r->sex, sizeof(r->sex), g[2], 1);
+        copy_code(r->race, sizeof(r->race), g[3], 1);
+        copy_code(r->eth, sizeof(r->eth), g[4], 1);
+        copy_code(r->lang, sizeof(r->lang), g[5], 0);
+        copy_code(r->payer, sizeof(r->payer), g[6], 1);
+        r->adi = to_int(g[7], 0);
+        copy_code(r->dis, sizeof(r->dis), g[8], 1);
+        copy_code(r->cmc, sizeof(r->cmc), g[9], 1);
+        copy_code(r->county, sizeof(r->county), g[10], 0);
+        r->mm = strtod(g[11], NULL);
+        int *ints[] = {&r->ed,    &r->ip,  &r->readmit, &r->pc,   &r->tele, &r->sched,
+                       &r->noshow, &r->well, &r->diab,  &r->poor, &r->htn,  &r->bpc,
+                       &r->scr,   &r->hf,  &r->hh,      &r->htr,  &r->hu,   &r->hs};
+        for (int i = 0; i < 18; i++)
+            *ints[i] = to_int(g[12 + i], 0);
+        r->cost = strtod(g[30], NULL);
+        r->exp = *g[31] ? strtod(g[31], NULL) : -1;
+    }
+    free(line);
+    fclose(f);
+    *out = v;
+    return n;
+fail:
+    free(line);
+    free(v);
+    fclose(f);
+    return -1;
+}

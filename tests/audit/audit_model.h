@@ -1,0 +1,80 @@
+/* audit_model.h - what a reader of released cells knows, written from
+ * privacy.md and measures.md alone (not from common/ or the catalog).
+ *
+ * The auditor's world: member-level extracts it generated itself ("worlds"),
+ * releases (cells CSV files written by equity-node) each of which shows a sum
+ * of worlds, and the linear facts a reader knows. A variable is one additive
+ * quantity (members, member months, visits, cost, ...) of one world in one
+ * cell (a released table's stratum, or an atom of a finer cross-classification
+ * that links derived stratifiers). The model is a sound relaxation of the
+ * reader's knowledge: every constraint holds for the true data (checked at
+ * run time), so any cell the LP narrows is narrowed for a real reader too. */
+#ifndef AUDIT_MODEL_H
+#define AUDIT_MODEL_H
+
+#include <stddef.h>
+
+/* Additive quantities per cell (measures.md catalog, channels of a cell). */
+enum aq {
+    AQ_POP_M,   /* members with member_months > 0 */
+    AQ_POP_MM,  /* their member months */
+    AQ_ED,      /* sum ed_visits */
+    AQ_IP,      /* sum ip_admits */
+    AQ_RA_M,    /* members with ip_admits > 0 */
+    AQ_RA_MM,
+    AQ_RA_N,    /* sum ip_readmits_30d */
+    AQ_WELL,    /* members with wellness_visit = 1 */
+    AQ_NS_M,    /* members with scheduled_appts > 0 */
+    AQ_NS_MM,
+    AQ_NS_D,    /* sum scheduled_appts */
+    AQ_NS_N,    /* sum no_shows */
+    AQ_TH_M,    /* members with any (telehealth or primary care) visit */
+    AQ_TH_MM,
+    AQ_TH_D,    /* sum telehealth + primary care visits */
+    AQ_TH_N,    /* sum telehealth visits */
+    AQ_DB_M,    /* members with diabetes */
+    AQ_DB_MM,
+    AQ_DB_N,    /* ... with hba1c_poor_control */
+    AQ_HT_M,    /* members with hypertension */
+    AQ_HT_MM,
+    AQ_HT_N,    /* ... with bp_controlled */
+    AQ_SC_M,    /* members screened for HRSN */
+    AQ_SC_MM,
+    AQ_HF,      /* screened and food positive */
+    AQ_HH,
+    AQ_HTR,
+    AQ_HU,
+    AQ_HS,
+    AQ_HA,      /* screened and any domain positive */
+    AQ_COST,    /* sum total_cost */
+    AQ_COSTSQ,  /* sum total_cost^2 */
+    AQ_EX_M,    /* respondents (experience_score present) */
+    AQ_EX_MM,
+    AQ_EX_S,    /* sum of scores */
+    AQ_EX_SQ,   /* sum of squared scores */
+    AQ_N
+};
+
+extern const char *const aq_name[AQ_N];
+
+/* One member-level record as the auditor reads it (extract.md). */
+struct arec {
+    char id[32];
+    int age; /* -1 unknown */
+    char sex[8], race[16], eth[16], lang[8], payer[16], dis[4], cmc[4], county[8];
+    int adi; /* 0 unknown, else 1..10 */
+    double mm;
+    int ed, ip, readmit, pc, tele, sched, noshow, well, diab, poor, htn, bpc, scr;
+    int hf, hh, htr, hu, hs;
+    double cost;
+    double exp; /* < 0 when not a respondent */
+};
+
+/* The record's contribution to every quantity (0 where not eligible). */
+void arec_values(const struct arec *r, double v[AQ_N]);
+
+/* Read an extract CSV written by audit-gen (plain, unquoted). Returns the
+ * number of records (>= 0) into *out (caller frees), or -1 with a message. */
+long arec_read(const char *path, struct arec **out);
+
+#endif
