@@ -94,8 +94,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void sink(void *ctx, const struct member_record *r, int sign)
 {
     uint64_t *n = ctx;
-    *n += (uint64_t)sign + r->ip_readmits_30d + (r->member_months > 12.0) + r->cmc;
-    if (r->ip_readmits_30d > r->ip_admits || r->member_months < 0 || r->member_months > 12.0 ||
+    *n += (uint64_t)sign + r->ip_readmits_30d + (r->member_months > RECORD_MAX_MONTHS) + r->cmc;
+    if (r->ip_readmits_30d > r->ip_admits || r->member_months < 0 || r->member_months > RECORD_MAX_MONTHS ||
         r->race >= RACE__COUNT || r->ethnicity >= ETH__COUNT || r->payer >= PAYER__COUNT ||
         r->cmc >= YNU__COUNT || r->total_cost < 0)
         abort();

@@ -106,9 +106,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 cells[n].reason = EQUITY__V1__SUPPRESSION_REASON__SECONDARY;
             } else {
                 cells[n].members = seed % 300;
-                cells[n].member_months = (double)(seed % 3600);
-                cells[n].denominator = seed & 1 ? (double)cells[n].members : cells[n].member_months;
-                cells[n].numerator = (double)(seed % 97);
+                cells[n].member_months_e4 = (uint64_t)(seed % 3600) * 10000; /* 1/10000 month */
+                cells[n].denominator = seed & 1 ? cells[n].members : cells[n].member_months_e4;
+                cells[n].numerator = seed % 97;
             }
             cp[n] = &cells[n];
         }

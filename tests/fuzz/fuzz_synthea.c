@@ -92,8 +92,8 @@ static void sink(void *ctx, const struct member_record *r, int sign)
 {
     uint64_t *n = ctx;
     /* touch the record so the sanitizers see every field was written */
-    *n += (uint64_t)sign + r->ip_readmits_30d + (r->member_months > 120000);
-    if (r->ip_readmits_30d > r->ip_admits || r->member_months < 0 || r->member_months > 120000)
+    *n += (uint64_t)sign + r->ip_readmits_30d + (r->member_months > RECORD_MAX_MONTHS);
+    if (r->ip_readmits_30d > r->ip_admits || r->member_months < 0 || r->member_months > RECORD_MAX_MONTHS)
         abort();
 }
 
