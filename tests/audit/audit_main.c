@@ -951,8 +951,14 @@ struct tlist {
 static struct target *tl_push(struct tlist *l)
 {
     if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 1024;
-        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        size_t cap = l->cap ? 2 * l->cap : 1024;
+        struct target *v = realloc(l->v, cap * sizeof(*l->v));
+        if (!v) {
+            fprintf(stderr, "audit: out of memory\n");
+            exit(1);
+        }
+        l->v = v;
+        l->cap = cap;
     }
     struct target *t = &l->v[l->n++];
     memset(t, 0, sizeof(*t));
@@ -983,6 +989,10 @@ static void build_targets(struct ctx *c, struct tlist *l)
 {
     size_t nkey = (size_t)c->ncombo * 64 * (size_t)c->nc;
     char *seen = calloc(nkey + (size_t)64 * 64 * (size_t)c->nc, 1);
+    if (!seen) {
+        fprintf(stderr, "audit: out of memory\n");
+        exit(1);
+    }
     for (int r = 0; r < c->nrel; r++) {
         int cb = c->rel[r].combo;
         for (size_t i = 0; i < c->rel[r].n; i++) {
@@ -1897,20 +1907,18 @@ int main(int argc, char **argv)
     check_truth(&c);
     struct tlist tl = {0};
     build_targets(&c, &tl);
+    int rc;
     if (c.oracle_errors) {
+        rc = 3;
+    } else {
+        solve_all(&c, &tl);
+        int found = 0;
+        int n = report(&c, &tl, expect, &found);
+        rc = c.oracle_errors ? 3 : expect ? (found ? 0 : 5) : c.strict && n > 0 ? 4 : 0;
+    }
+    if (rc == 3)
         fprintf(stderr, "audit: %d self-check failures: the audit's model is wrong; no verdict\n",
                 c.oracle_errors);
-        return 3;
-    }
-    solve_all(&c, &tl);
-    int found = 0;
-    int n = report(&c, &tl, expect, &found);
-    if (c.oracle_errors) {
-        fprintf(stderr, "audit: %d self-check failures: the audit's model is wrong; no verdict\n",
-                c.oracle_errors);
-        return 3;
-    }
-    if (expect)
-        return found ? 0 : 5;
-    return c.strict && n > 0 ? 4 : 0;
+    free(tl.v);
+    return rc;
 }
