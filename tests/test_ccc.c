@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "catalog.h"
 #include "ccc.h"
 #include "synthea.h"
@@ -172,7 +173,7 @@ static void write_file(const char *path, const char *text)
 static void test_load_errors(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/test_ccc_XXXXXX", path[256], err[256];
+    char dir[] = "/tmp/test_ccc_" EQ_MKTEMP_SUFFIX, path[256], err[256];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/c.tsv", dir);
     static const struct { const char *text, *want; } cases[] = {
@@ -216,7 +217,7 @@ static void sink(void *ctx, const struct member_record *r, int sign)
 static void test_synthea_cmc(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/test_ccc_syn_XXXXXX", path[256], err[512];
+    char dir[] = "/tmp/test_ccc_syn_" EQ_MKTEMP_SUFFIX, path[256], err[512];
     assert_non_null(mkdtemp(dir));
     static const char *const files[][2] = {
         {"payers.csv", "Id,NAME\np1,Medicaid\n"},

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "conf.h"
 #include "node_config.h"
 
@@ -215,7 +216,7 @@ static void test_every_error_names_its_line(void **state)
 static void test_relative_paths(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/eq_nodecfg_dir_XXXXXX", ini[128], err[600];
+    char dir[] = "/tmp/eq_nodecfg_dir_" EQ_MKTEMP_SUFFIX, ini[128], err[600];
     assert_non_null(mkdtemp(dir));
     snprintf(ini, sizeof ini, "%s/node.ini", dir);
     FILE *f = fopen(ini, "w");
