@@ -107,6 +107,22 @@ int code_map_init(struct code_map *m, const struct code_rule *const rules[COL__C
     return 0;
 }
 
+int code_map_init_split(struct code_map *m, const struct code_rule *const rules[COL__COUNT],
+                        const int n[COL__COUNT], const struct code_rule *county_rules,
+                        int n_county_rules, const int *cols, size_t ncols,
+                        struct profile *prof, char *err, size_t errlen)
+{
+    const struct code_rule *r[COL__COUNT];
+    int nr[COL__COUNT];
+    for (int k = 0; k < COL__COUNT; k++) {
+        r[k] = rules[k];
+        nr[k] = n[k];
+    }
+    r[COL_COUNTY] = county_rules;
+    nr[COL_COUNTY] = n_county_rules;
+    return code_map_init(m, r, nr, cols, ncols, prof, err, errlen);
+}
+
 int code_map_find(const struct code_map *m, int col, const char *s, size_t len)
 {
     if (!s || col < 0 || col >= COL__COUNT)

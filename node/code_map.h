@@ -41,6 +41,14 @@ int code_map_init(struct code_map *m, const struct code_rule *const rules[COL__C
                   const int n[COL__COUNT], const int *cols, size_t ncols,
                   struct profile *prof, char *err, size_t errlen);
 
+/* code_map_init for an adapter's options, whose county rules are kept
+ * apart from rules[] (node_config's [map.county]): county_rules stand in
+ * for rules[COL_COUNTY]. */
+int code_map_init_split(struct code_map *m, const struct code_rule *const rules[COL__COUNT],
+                        const int n[COL__COUNT], const struct code_rule *county_rules,
+                        int n_county_rules, const int *cols, size_t ncols,
+                        struct profile *prof, char *err, size_t errlen);
+
 /* Index of the rule of column col whose local value equals s[0..len)
  * (case-insensitive, both sides trimmed), or -1. s may be NULL. */
 int code_map_find(const struct code_map *m, int col, const char *s, size_t len);

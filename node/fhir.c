@@ -145,28 +145,6 @@ static int bad(struct ctx *c, bad_reason why, const char *field, const char *fmt
 
 /* ---- dates ----------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* FHIR date or dateTime: "YYYY", "YYYY-MM", "YYYY-MM-DD", optionally
  * "THH:MM:SS[.fff](Z|+hh:mm|-hh:mm)". A partial date is its first day.
  * Returns 0 with seconds since 1970 UTC, or -1. */
@@ -174,17 +152,17 @@ static int fhir_time(const char *s, int64_t *t, int *year)
 {
     size_t n = strlen(s);
     int y, mo = 1, d = 1, h = 0, mi = 0, se = 0;
-    if (n < 4 || digits(s, 4, &y) < 0 || y < 1000)
+    if (n < 4 || record_digits(s, 4, &y) < 0 || y < 1000)
         return -1;
     size_t i = 4;
     if (i < n) {
-        if (n < 7 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 || mo < 1 || mo > 12)
+        if (n < 7 || s[4] != '-' || record_digits(s + 5, 2, &mo) < 0 || mo < 1 || mo > 12)
             return -1;
         i = 7;
     }
     if (i < n) {
         static const int md[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        if (n < 10 || s[7] != '-' || digits(s + 8, 2, &d) < 0 || d < 1 || d > md[mo - 1])
+        if (n < 10 || s[7] != '-' || record_digits(s + 8, 2, &d) < 0 || d < 1 || d > md[mo - 1])
             return -1;
         int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
         if (mo == 2 && d == 29 && !leap)
@@ -194,8 +172,8 @@ static int fhir_time(const char *s, int64_t *t, int *year)
     int64_t off = 0;
     if (i < n) {
         if (s[i] != 'T' || n < i + 9 || s[i + 3] != ':' || s[i + 6] != ':' ||
-            digits(s + i + 1, 2, &h) < 0 || digits(s + i + 4, 2, &mi) < 0 ||
-            digits(s + i + 7, 2, &se) < 0 || h > 23 || mi > 59 || se > 60)
+            record_digits(s + i + 1, 2, &h) < 0 || record_digits(s + i + 4, 2, &mi) < 0 ||
+            record_digits(s + i + 7, 2, &se) < 0 || h > 23 || mi > 59 || se > 60)
             return -1;
         i += 9;
         if (i < n && s[i] == '.') {
@@ -209,8 +187,8 @@ static int fhir_time(const char *s, int64_t *t, int *year)
             i++;
         } else if (i < n && (s[i] == '+' || s[i] == '-')) {
             int oh, om;
-            if (n < i + 6 || s[i + 3] != ':' || digits(s + i + 1, 2, &oh) < 0 ||
-                digits(s + i + 4, 2, &om) < 0 || oh > 23 || om > 59)
+            if (n < i + 6 || s[i + 3] != ':' || record_digits(s + i + 1, 2, &oh) < 0 ||
+                record_digits(s + i + 4, 2, &om) < 0 || oh > 23 || om > 59)
                 return -1;
             off = (oh * 3600LL + om * 60LL) * (s[i] == '+' ? 1 : -1);
             i += 6;
@@ -220,7 +198,7 @@ static int fhir_time(const char *s, int64_t *t, int *year)
     }
     if (i != n)
         return -1;
-    *t = days_from_civil(y, mo, d) * DAY + h * 3600LL + mi * 60LL + se - off;
+    *t = record_days_from_civil(y, mo, d) * DAY + h * 3600LL + mi * 60LL + se - off;
     if (year)
         *year = y;
     return 0;
@@ -452,7 +430,7 @@ static int eth_code(struct ctx *c, const struct pat *p, const char *code)
       : ieq(code, "ASKU") ? ETH_DECLINED : ieq(code, "UNK") ? ETH_UNKNOWN : -1;
     /* detailed Hispanic origins (2137-8 .. 2184-0) are Hispanic */
     int n;
-    if (v < 0 && strlen(code) == 6 && code[4] == '-' && digits(code, 4, &n) == 0 && n >= 2137 &&
+    if (v < 0 && strlen(code) == 6 && code[4] == '-' && record_digits(code, 4, &n) == 0 && n >= 2137 &&
         n <= 2184)
         v = ETH_HISPANIC;
     return v;
@@ -496,7 +474,7 @@ int fhir_county(const struct code_rule *rules, int nrules, const char *d, int *r
         return COUNTY_UNKNOWN;
     size_t n = strlen(d);
     int fips = 0;
-    if (n == 5 && digits(d, 5, &fips) == 0 && fips > 0)
+    if (n == 5 && record_digits(d, 5, &fips) == 0 && fips > 0)
         return fips;
     for (int i = 0; i < nrules; i++) {
         const char *from = rules[i].from;
@@ -504,7 +482,7 @@ int fhir_county(const struct code_rule *rules, int nrules, const char *d, int *r
         if ((n == fl && !strncasecmp(d, from, n)) ||
             (n == fl + 7 && !strncasecmp(d, from, fl) && !strcasecmp(d + fl, " county"))) {
             int v = 0;
-            if (digits(rules[i].to, 5, &v) < 0)
+            if (record_digits(rules[i].to, 5, &v) < 0)
                 continue; /* node_config checked: 5 digits */
             *rule = i;
             return v;
@@ -1179,21 +1157,14 @@ int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink
         return fatal(&c, "fhir: missing argument");
     if (o->year < 1900 || o->year > 2200)
         return fatal(&c, "fhir: year %d out of range 1900..2200", o->year);
-    c.y0 = days_from_civil(o->year, 1, 1) * DAY;
-    c.y1 = days_from_civil(o->year + 1, 1, 1) * DAY;
+    c.y0 = record_days_from_civil(o->year, 1, 1) * DAY;
+    c.y1 = record_days_from_civil(o->year + 1, 1, 1) * DAY;
     snprintf(prof->source, sizeof prof->source, "%s", dir);
     snprintf(prof->period_seen, sizeof prof->period_seen, "%d", o->year);
     static const int cols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
-    const struct code_rule *rules[COL__COUNT];
-    int nr[COL__COUNT];
-    for (int k = 0; k < COL__COUNT; k++) {
-        rules[k] = o->rules[k];
-        nr[k] = o->n_rules[k];
-    }
-    rules[COL_COUNTY] = o->county_rules;
-    nr[COL_COUNTY] = o->n_county_rules;
     char e[200];
-    if (code_map_init(&c.map, rules, nr, cols, sizeof cols / sizeof cols[0], prof, e, sizeof e) != 0) {
+    if (code_map_init_split(&c.map, o->rules, o->n_rules, o->county_rules, o->n_county_rules, cols,
+                            sizeof cols / sizeof cols[0], prof, e, sizeof e) != 0) {
         fatal(&c, "fhir: %s", e);
         goto out;
     }

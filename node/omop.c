@@ -342,16 +342,6 @@ static void build_query(struct buf *q, const struct avail *a, const char *S, con
 
 /* ---- rows -> records ------------------------------------------------------ */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 struct ctx {
     const struct omop_options *o;
     struct profile *prof;
@@ -654,8 +644,8 @@ int omop_read(const char *conninfo, const struct omop_options *o, record_sink_fn
         snprintf(err, errlen, "omop: year %d out of range 1900..2200", o->year);
         return -1;
     }
-    c.y0 = days_from_civil(o->year, 1, 1) * DAY;
-    c.y1 = days_from_civil(o->year + 1, 1, 1) * DAY;
+    c.y0 = record_days_from_civil(o->year, 1, 1) * DAY;
+    c.y1 = record_days_from_civil(o->year + 1, 1, 1) * DAY;
     omop_redact(conninfo, prof->source, sizeof prof->source);
     snprintf(prof->period_seen, sizeof prof->period_seen, "%d", o->year);
     /* Parse first: libpq's parse errors quote the string, password and all. */
@@ -751,16 +741,9 @@ int omop_read(const char *conninfo, const struct omop_options *o, record_sink_fn
     }
     snprintf(prof->unavailable_why, sizeof prof->unavailable_why, "%s", why);
     static const int mcols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, COL_LANGUAGE, COL_PAYER};
-    const struct code_rule *rules[COL__COUNT];
-    int nr[COL__COUNT];
-    for (int k = 0; k < COL__COUNT; k++) {
-        rules[k] = o->rules[k];
-        nr[k] = o->n_rules[k];
-    }
-    rules[COL_COUNTY] = o->county_rules;
-    nr[COL_COUNTY] = o->n_county_rules;
     char e[200];
-    if (code_map_init(&c.map, rules, nr, mcols, sizeof mcols / sizeof mcols[0], prof, e, sizeof e) != 0) {
+    if (code_map_init_split(&c.map, o->rules, o->n_rules, o->county_rules, o->n_county_rules, mcols,
+                            sizeof mcols / sizeof mcols[0], prof, e, sizeof e) != 0) {
         snprintf(err, errlen, "omop: %s", e);
         goto out;
     }

@@ -58,3 +58,26 @@ void record_set_coverage(struct member_record *r, const int64_t *cov, int npayer
         secs = 0;
     r->member_months = year > 0 ? (int32_t)((secs * RECORD_MAX_MONTHS + year / 2) / year) : 0;
 }
+
+int64_t record_days_from_civil(int64_t y, int m, int d)
+{
+    /* H. Hinnant's days_from_civil algorithm */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int record_digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}

@@ -9,6 +9,7 @@
 #ifndef EQ_RECORD_H
 #define EQ_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Pack an ISO 639-3 code ("spa") into 1..17575; 0 = unknown ("und" or empty). */
@@ -73,5 +74,12 @@ struct member_record {
  * sums over members are exact. */
 void record_set_coverage(struct member_record *r, const int64_t *cov, int npayers, int64_t alive,
                          int64_t year);
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (negative
+ * before), for the adapters' date parsing. */
+int64_t record_days_from_civil(int64_t y, int m, int d);
+
+/* The n ASCII digits at s as a number in *out; -1 when one is not a digit. */
+int record_digits(const char *s, size_t n, int *out);
 
 #endif

@@ -141,36 +141,14 @@ static void strip_county(const char **s, size_t *n)
     trim(s, n);
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* Parses "YYYY-MM-DD", optionally followed by "THH:MM[:SS[.fff]]" (or a
  * space instead of T) and "Z" or "+HH:MM"/"-HH:MM". Returns 0 with seconds
  * since 1970 UTC in *t and the calendar year in *year, or -1. */
 static int parse_time(const char *s, size_t n, int64_t *t, int *year)
 {
     int y, mo, d, h = 0, mi = 0, se = 0;
-    if (n < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) < 0 ||
-        digits(s + 5, 2, &mo) < 0 || digits(s + 8, 2, &d) < 0)
+    if (n < 10 || s[4] != '-' || s[7] != '-' || record_digits(s, 4, &y) < 0 ||
+        record_digits(s + 5, 2, &mo) < 0 || record_digits(s + 8, 2, &d) < 0)
         return -1;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
@@ -181,12 +159,12 @@ static int parse_time(const char *s, size_t n, int64_t *t, int *year)
     size_t i = 10;
     int64_t off = 0;
     if (i < n && (s[i] == 'T' || s[i] == ' ')) {
-        if (n < i + 6 || s[i + 3] != ':' || digits(s + i + 1, 2, &h) < 0 ||
-            digits(s + i + 4, 2, &mi) < 0 || h > 23 || mi > 59)
+        if (n < i + 6 || s[i + 3] != ':' || record_digits(s + i + 1, 2, &h) < 0 ||
+            record_digits(s + i + 4, 2, &mi) < 0 || h > 23 || mi > 59)
             return -1;
         i += 6;
         if (i < n && s[i] == ':') {
-            if (n < i + 3 || digits(s + i + 1, 2, &se) < 0 || se > 60)
+            if (n < i + 3 || record_digits(s + i + 1, 2, &se) < 0 || se > 60)
                 return -1;
             i += 3;
             if (i < n && s[i] == '.') {
@@ -202,8 +180,8 @@ static int parse_time(const char *s, size_t n, int64_t *t, int *year)
             i++;
         } else if (i < n && (s[i] == '+' || s[i] == '-')) {
             int oh, om;
-            if (n < i + 6 || s[i + 3] != ':' || digits(s + i + 1, 2, &oh) < 0 ||
-                digits(s + i + 4, 2, &om) < 0 || oh > 23 || om > 59)
+            if (n < i + 6 || s[i + 3] != ':' || record_digits(s + i + 1, 2, &oh) < 0 ||
+                record_digits(s + i + 4, 2, &om) < 0 || oh > 23 || om > 59)
                 return -1;
             off = (oh * 3600LL + om * 60LL) * (s[i] == '+' ? 1 : -1);
             i += 6;
@@ -211,7 +189,7 @@ static int parse_time(const char *s, size_t n, int64_t *t, int *year)
     }
     if (i != n)
         return -1;
-    *t = days_from_civil(y, mo, d) * DAY + h * 3600LL + mi * 60LL + se - off;
+    *t = record_days_from_civil(y, mo, d) * DAY + h * 3600LL + mi * 60LL + se - off;
     if (year)
         *year = y;
     return 0;
@@ -222,10 +200,10 @@ static int parse_time(const char *s, size_t n, int64_t *t, int *year)
 static int parse_bound(const char *s, size_t n, int is_end, int64_t *t)
 {
     int y;
-    if (n == 4 && digits(s, 4, &y) == 0) {
+    if (n == 4 && record_digits(s, 4, &y) == 0) {
         if (y < 1000)
             return -1;
-        *t = days_from_civil(y + (is_end ? 1 : 0), 1, 1) * DAY;
+        *t = record_days_from_civil(y + (is_end ? 1 : 0), 1, 1) * DAY;
         return 0;
     }
     return parse_time(s, n, t, NULL);
@@ -757,7 +735,7 @@ static void patient_county(struct reader *r, struct pat *p)
     if (r->col[PT_FIPS] >= 0) {
         const char *f = fld(r, r->col[PT_FIPS], &fn);
         trim(&f, &fn);
-        if ((fn == 4 || fn == 5) && digits(f, fn, &v) == 0 && v >= 1000) {
+        if ((fn == 4 || fn == 5) && record_digits(f, fn, &v) == 0 && v >= 1000) {
             p->county = v;
             return;
         }
@@ -1263,17 +1241,10 @@ static const int mapped_cols[] = {COL_COUNTY, COL_RACE, COL_ETHNICITY, COL_SEX, 
 static int add_rules(struct ctx *c)
 {
     const struct synthea_options *o = c->o;
-    const struct code_rule *rules[COL__COUNT];
-    int n[COL__COUNT];
-    for (int col = 0; col < COL__COUNT; col++) {
-        rules[col] = o->rules[col];
-        n[col] = o->n_rules[col];
-    }
-    rules[COL_COUNTY] = o->county_rules;
-    n[COL_COUNTY] = o->n_county_rules;
     char e[200];
-    if (code_map_init(&c->map, rules, n, mapped_cols, sizeof mapped_cols / sizeof mapped_cols[0],
-                      c->prof, e, sizeof e) != 0)
+    if (code_map_init_split(&c->map, o->rules, o->n_rules, o->county_rules, o->n_county_rules,
+                            mapped_cols, sizeof mapped_cols / sizeof mapped_cols[0], c->prof, e,
+                            sizeof e) != 0)
         return fatal(c, "synthea: %s", e);
     return 0;
 }
@@ -1299,8 +1270,8 @@ int synthea_read(const char *dir, const struct synthea_options *o,
         fatal(&c, "synthea: year %d out of range 1900..2200", o->year);
         goto out;
     }
-    c.y0 = days_from_civil(o->year, 1, 1) * DAY;
-    c.y1 = days_from_civil(o->year + 1, 1, 1) * DAY;
+    c.y0 = record_days_from_civil(o->year, 1, 1) * DAY;
+    c.y1 = record_days_from_civil(o->year + 1, 1, 1) * DAY;
     snprintf(prof->source, sizeof prof->source, "%s", dir);
     snprintf(prof->period_seen, sizeof prof->period_seen, "%d", o->year);
     if (add_rules(&c) < 0)
