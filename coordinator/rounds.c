@@ -603,6 +603,20 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
         snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
         goto out;
     }
+    if (c.bad > 0 && !force) {
+        /* Fail closed: a release without an organization's stored data
+         * would be published as the whole federation's. */
+        snprintf(err, errlen, "round %s: %d stored submission%s cannot be decoded (the log says "
+                 "whose and why; a format_version 1 submission was stored before the upgrade "
+                 "to exact cells): the round is closed but nothing is released; run round "
+                 "close --force to release without %s", round_id, c.bad, c.bad == 1 ? "" : "s",
+                 c.bad == 1 ? "it" : "them");
+        rc = -3;
+        goto out;
+    }
+    if (c.bad > 0)
+        log_warnx("round %s: releasing without %d undecodable stored submission%s (--force)",
+                  round_id, c.bad, c.bad == 1 ? "" : "s");
     struct release_params rp = {(int)rq.min_orgs, rq.allow_single_org};
     if (rp.min_orgs < 1)
         rp.min_orgs = 1;

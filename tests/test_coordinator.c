@@ -1250,6 +1250,74 @@ static void test_close_rules(void **state)
                          BIN, ini, r2), 0);
 }
 
+/* A stored submission that cannot be decoded (here a format_version 1
+ * payload, as a release before exact cells stored it) stops the release:
+ * nothing is published without it unless --force. */
+static void test_close_undecodable(void **state)
+{
+    (void)state;
+    char r[64], req[65], out[8192], path[700], p[400];
+    open_round(r, NULL);
+    request_sha(r, req);
+    pid_t d = start_daemon(0);
+    submit_ok("org:a", "org-a", r);
+    stop_daemon(d);
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    snprintf(p, sizeof p, "%s/org-b/signing.key", dir);
+    assert_int_equal(identity_load_secret_key(p, &key), 0);
+    snprintf(p, sizeof p, "%s/org-b/signing.crt", dir);
+    assert_int_equal(identity_load_cert(p, &cert), 0);
+    uint8_t *env = NULL, *env1 = NULL;
+    size_t elen, elen1;
+    make_submission("org:b", r, req, 100, key, cert, &env, &elen, NULL);
+    struct envelope e;
+    char err[256];
+    assert_int_equal(envelope_unpack(env, elen, &e, err, sizeof err), 0);
+    /* field 1 (format_version) again, = 1: protobuf keeps the last value */
+    uint8_t *v1 = malloc(e.payload_len + 2);
+    assert_non_null(v1);
+    memcpy(v1, e.payload, e.payload_len);
+    v1[e.payload_len] = 0x08;
+    v1[e.payload_len + 1] = 0x01;
+    assert_int_equal(envelope_pack(MSG_SUBMISSION, v1, e.payload_len + 2, key, cert, &env1,
+                                   &elen1, NULL), 0);
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_submission sub;
+    memset(&sub, 0, sizeof sub);
+    snprintf(sub.round_id, sizeof sub.round_id, "%s", r);
+    snprintf(sub.org, sizeof sub.org, "org:b");
+    snprintf(sub.sha256, sizeof sub.sha256, "%064d", 1);
+    sub.envelope = env1;
+    sub.envelope_len = elen1;
+    sub.received_at = (int64_t)time(NULL);
+    store_put_result res;
+    assert_int_equal(store_submission_put(st, &sub, &res, NULL, NULL), 0);
+    assert_int_equal(res, STORE_PUT_NEW);
+    store_close(&st);
+    free(v1);
+    free(env);
+    free(env1);
+    envelope_free(&e);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN, ini,
+                         r), 1);
+    assert_non_null(strstr(out, "cannot be decoded"));
+    assert_non_null(strstr(out, "nothing is released"));
+    snprintf(path, sizeof path, "%s/coord/results/%s/pooled.csv", dir, r);
+    assert_int_not_equal(access(path, F_OK), 0);
+    int rc = run(out, sizeof out, "%s round close --config %s --round %s --force 2>&1", BIN,
+                 ini, r);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "1 submissions pooled"));
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/coord/results/%s/report.html", dir, r);
+    assert_int_equal(run(out, sizeof out, "grep -o '1 stored submission could not be decoded' "
+                         "'%s'", path), 0);
+}
+
 /* round open with options, extend, cancel; a deadline in the past. */
 static void test_round_commands(void **state)
 {
@@ -1660,6 +1728,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sighup_enrols, kill_daemon),
         cmocka_unit_test_teardown(test_deadline_closes, kill_daemon),
         cmocka_unit_test_teardown(test_close_rules, kill_daemon),
+        cmocka_unit_test_teardown(test_close_undecodable, kill_daemon),
         cmocka_unit_test_teardown(test_round_commands, kill_daemon),
         cmocka_unit_test_teardown(test_node_status, kill_daemon),
         cmocka_unit_test_teardown(test_refusal_log_bounded, kill_daemon),
