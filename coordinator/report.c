@@ -126,7 +126,7 @@ struct trend {
 };
 
 struct refusal_row {
-    char org[128], reason[256];
+    char org[128], reason[400];
 };
 
 struct org_rejected {
@@ -163,6 +163,8 @@ struct rep {
     int nrej;
     struct refusal_row *refusals;
     int nref;
+    struct refusal_row *unanswered; /* held or failing on site at close */
+    int nunans;
     /* earlier rounds */
     struct trend tr[REPORT_MAX_TRENDS];
     int ntr;
@@ -1149,6 +1151,20 @@ static void write_quality(FILE *f, const struct rep *R)
         }
         fputs("</tbody></table></div>\n", f);
     }
+    if (R->nunans > 0) {
+        fputs("<h3>Not answered at close</h3><p class=\"note\">These organizations told the "
+              "coordinator why they had not answered when the round closed; their data is not "
+              "in this release.</p><div class=\"tablewrap\"><table class=\"data unanswered\">"
+              "<thead><tr><th>organization</th><th>state</th></tr></thead><tbody>\n", f);
+        for (int i = 0; i < R->nunans; i++) {
+            fputs("<tr><td>", f);
+            html_text(f, R->unanswered[i].org);
+            fputs("</td><td>", f);
+            html_text(f, R->unanswered[i].reason);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</tbody></table></div>\n", f);
+    }
     fputs("</section>\n", f);
 }
 
@@ -1382,6 +1398,21 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
     return 0;
 }
 
+static int status_cb(void *ctx, const struct store_status *ns)
+{
+    struct rep *R = ctx;
+    struct refusal_row *n = realloc(R->unanswered, (size_t)(R->nunans + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    R->unanswered = n;
+    snprintf(n[R->nunans].org, sizeof n[R->nunans].org, "%s", ns->org);
+    snprintf(n[R->nunans].reason, sizeof n[R->nunans].reason, "%s: %s (%s)",
+             ns->state == STORE_STATE_HELD ? "held for approval on site" : "failing on site",
+             ns->reason, ns->code);
+    R->nunans++;
+    return 0;
+}
+
 static int refusal_cb(void *ctx, const char *round_id, const char *org, const char *reason,
                       int64_t received_at)
 {
@@ -1436,6 +1467,7 @@ static void rep_free(struct rep *R)
     metrics_out_destroy(&R->moo);
     free(R->oix.v);
     free(R->refusals);
+    free(R->unanswered);
     free(R->rej);
     for (int i = 0; i < R->ntr; i++) {
         cells_read_free(&R->tr[i].sets, R->tr[i].nsets);
@@ -1551,7 +1583,8 @@ int report_round_write(const struct coord_config *cfg, store_t *st, const char *
         fclose(R->org_f);
         R->org_f = NULL;
     }
-    if (se != 0 || store_refusals_each(st, round_id, refusal_cb, R) != 0) {
+    if (se != 0 || store_refusals_each(st, round_id, refusal_cb, R) != 0 ||
+        store_statuses_each(st, round_id, status_cb, R) != 0) {
         snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
         goto out;
     }

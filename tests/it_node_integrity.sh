@@ -222,6 +222,17 @@ for i in $ORGS; do
     kill -TERM "${NODE_PID[$i]}"
     wait "${NODE_PID[$i]}" || fail "node $i did not stop cleanly"
 done
+# The round's report names the organizations that had not answered at close, with why
+"$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$RID" --force >"$W/close.out" 2>&1 ||
+    fail "round close: $(tail -3 "$W/close.out")"
+REPORT=$(dirname "$(tail -n 1 "$W/close.out")")/report.html
+[ -f "$REPORT" ] || REPORT=$(find "$W/coord" -name report.html | head -1)
+grep -q "Not answered at close" "$REPORT" || fail "the report has no table of organizations not answered at close"
+for i in 5 6; do
+    grep -q "<tr><td>org:ni-$i</td><td>failing on site: " "$REPORT" ||
+        fail "the report does not show org $i failing on site at close"
+done
+grep -q "<tr><td>org:ni-7</td><td>failing" "$REPORT" && fail "the report shows org 7 failing although it submitted"
 grep -q "ERROR: AddressSanitizer\|runtime error:" "$W"/node*.log && fail "sanitizer report in a node log"
 echo "PASS: it_node_integrity (round $RID)"
 exit 0
