@@ -173,11 +173,11 @@ int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len
 {
     Equity__V1__RoundRequest req = EQUITY__V1__ROUND_REQUEST__INIT;
     Equity__V1__Terms terms = EQUITY__V1__TERMS__INIT;
-    char *measures[M__COUNT], *strats[S__COUNT], *inters[ROUND_MAX_INTER];
+    char *measures[CATALOG_MAX_MEASURES], *strats[S__COUNT], *inters[ROUND_MAX_INTER];
     char interbuf[ROUND_MAX_INTER][64];
     size_t nm = 0, ns = 0;
     *out = NULL;
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (r->measure_on[m])
             measures[nm++] = (char *)catalog_measure(m)->name;
     for (int s = 1; s < S__COUNT; s++)

@@ -65,7 +65,7 @@ int envelope_verify(trust_t *t, const struct envelope *e, const char *expected_c
 struct round_request {
     char round_id[64];
     char period[32];
-    unsigned char measure_on[M__COUNT];
+    unsigned char measure_on[CATALOG_MAX_MEASURES];
     unsigned char strat_on[S__COUNT];     /* S_TOTAL always on           */
     int inter[ROUND_MAX_INTER][2];
     int n_inter;

@@ -108,9 +108,9 @@ static size_t next_item(const char **p, const char **start)
     return (size_t)(s - *start);
 }
 
-static int parse_measures(const char *list, unsigned char on[M__COUNT], char *err, size_t errlen)
+static int parse_measures(const char *list, unsigned char on[CATALOG_MAX_MEASURES], char *err, size_t errlen)
 {
-    memset(on, 0, M__COUNT);
+    memset(on, 0, CATALOG_MAX_MEASURES);
     const char *p = list, *it;
     size_t len;
     int any = 0;
@@ -123,7 +123,7 @@ static int parse_measures(const char *list, unsigned char on[M__COUNT], char *er
         memcpy(name, it, len);
         name[len] = 0;
         if (!strcmp(name, "all")) {
-            memset(on, 1, M__COUNT);
+            catalog_all_measures(on);
         } else {
             int m = catalog_measure_find(name);
             if (m < 0) {

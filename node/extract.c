@@ -963,7 +963,7 @@ static void count_unknown(struct profile *p, uint64_t cols, uint32_t measures, i
     for (int c = 0; cols && c < COL__COUNT; c++)
         if (cols & (1ULL << c))
             p->empty_fields[c] += (uint64_t)(int64_t)sign;
-    for (int m = 0; measures && m < M__COUNT; m++)
+    for (int m = 0; measures && m < catalog_n_measures(); m++)
         if (measures & MB(m))
             p->left_out[m] += (uint64_t)(int64_t)sign;
 }
@@ -1771,7 +1771,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
     if (prof->unavailable_measures) {
         char names[256] = "";
         size_t no = 0;
-        for (int m = 0; m < M__COUNT; m++)
+        for (int m = 0; m < catalog_n_measures(); m++)
             if (prof->unavailable_measures & MB(m)) {
                 int k = snprintf(names + no, sizeof names - no, "%s%s", no ? ", " : "",
                                  catalog_measure(m)->name);

@@ -239,7 +239,7 @@ static void print_summary(const struct pipeline_result *r)
         log_warnx("%llu rows rejected; run `equity-node profile` for the reasons and examples",
                   (unsigned long long)rej);
     uint64_t left = 0;
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         left += p->left_out[m];
     if (left)
         log_warnx("members with empty (unknown) measure fields are left out of those measures "
@@ -391,7 +391,7 @@ static void print_profile(const struct pipeline_result *r)
                    (unsigned long long)p->empty_fields[col]);
             any = 1;
         }
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (p->left_out[m]) {
             printf("  left out of %-14s %llu members%s\n", catalog_measure(m)->name,
                    (unsigned long long)p->left_out[m],

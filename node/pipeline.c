@@ -50,7 +50,7 @@ int pipeline_load_ccc(const struct node_config *c, struct ccc **out, char *err, 
 static void withhold_unknown(struct profile *p)
 {
     size_t used = strlen(p->unavailable_why);
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!p->left_out[m] || (TALLY_LEAVE_OUT_MEASURES & (1u << m)) ||
             (p->unavailable_measures & (1u << m)))
             continue;

@@ -112,8 +112,7 @@ void tally_spec_default(struct tally_spec *spec)
     memset(spec, 0, sizeof *spec);
     spec->n_age_bands = (int)(sizeof default_age_bands / sizeof default_age_bands[0]);
     memcpy(spec->age_band_lo, default_age_bands, sizeof default_age_bands);
-    for (int m = 0; m < M__COUNT; m++)
-        spec->measure_on[m] = 1;
+    catalog_all_measures(spec->measure_on);
     for (int s = 0; s < S__COUNT; s++)
         spec->stratifier_on[s] = 1;
     spec->n_inter = (int)(sizeof default_inter / sizeof default_inter[0]);
@@ -739,7 +738,7 @@ struct cellset *tally_cells(const struct tally *t)
                     mx[to] = g->acc[from * NACC + SL_MAXC];
             }
         }
-        for (int m = 0; m < M__COUNT; m++) {
+        for (int m = 0; m < catalog_n_measures(); m++) {
             if (!t->spec.measure_on[m])
                 continue;
             const struct measure_def *md = catalog_measure(m);
