@@ -3,6 +3,8 @@
  */
 #include "pipeline.h"
 
+#include "catalog_file.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -179,6 +181,18 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
                  (unsigned long long)profile_rejected_total(&out->profile), why);
         rc = PIPELINE_NO_DATA;
         goto out;
+    }
+    if (c->format != FORMAT_EXTRACT) {
+        /* only an extract can carry the catalog's extra flag columns */
+        unsigned flags = catalog_flag_measures(catalog_active());
+        if (flags & ~out->profile.unavailable_measures) {
+            size_t used = strlen(out->profile.unavailable_why);
+            snprintf(out->profile.unavailable_why + used,
+                     sizeof out->profile.unavailable_why - used,
+                     "%sthe catalog's flag-column measures (only an extract has flag columns)",
+                     used ? "; " : "");
+        }
+        out->profile.unavailable_measures |= flags;
     }
     tally_set_unavailable(tallies[0], out->profile.unavailable_measures);
     out->cells = tally_cells(tallies[0]);

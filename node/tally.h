@@ -69,6 +69,11 @@ void tally_destroy(struct tally **t);
  * TALLY_LEAVE_OUT_MEASURES that its unknown_measures names. */
 void tally_add(void *t, const struct member_record *r, int sign);
 
+/* Whether member r is in the population a file catalog's filter keeps
+ * (struct cat_filter of catalog_def.h), as the tally decides it. */
+struct cat_filter;
+int tally_filter_holds(const struct cat_filter *f, const struct member_record *r);
+
 /* Adds `from` into `into` (same spec). Returns 0, or -1 when the merged
  * tally would exceed the language or county capacity. */
 int tally_merge(struct tally *into, const struct tally *from);
