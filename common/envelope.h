@@ -77,6 +77,13 @@ struct round_request {
     char agreement[512];
     char coordinator[128];
     char opened_at[32];
+    /* The catalog the round's measures are defined in (catalog.h). */
+    char catalog_name[64];
+    char catalog_version[32];
+    char catalog_sha256[65];
+    /* Measures the request names that the active catalog does not hold
+     * (only when its catalog is another one: the node refuses it then). */
+    int n_unknown_measures;
 };
 
 int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len);
