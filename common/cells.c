@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,53 +392,56 @@ int cellset_write_pooled_csv(const struct cellset *cs, const char *path)
     return atomic_file_write(path, write_csv_body, &a);
 }
 
+/* The cells as JSON: the same exact decimals as the CSV (whole cents,
+ * 1/10000 member months), written as number text so that no double rounds
+ * them on the way (jansson only writes doubles). */
 static int write_json_body(FILE *f, void *arg)
 {
     const struct cellset *cs = arg;
-    json_t *root = json_object();
-    json_t *cells = json_array();
-    if (!root || !cells) {
-        json_decref(root);
-        json_decref(cells);
-        errno = ENOMEM;
-        return -1;
+    const char *head[][2] = {{"org", cs->org}, {"round", cs->round}, {"period", cs->period}};
+    fputs("{\n", f);
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+        fprintf(f, " \"%s\": ", head[i][0]);
+        if (csvtext_json_string(f, head[i][1]))
+            goto bad;
+        fputs(",\n", f);
     }
-    json_object_set_new(root, "org", json_string(cs->org));
-    json_object_set_new(root, "round", json_string(cs->round));
-    json_object_set_new(root, "period", json_string(cs->period));
-    json_object_set_new(root, "k", json_integer(cs->k));
-    char label[256];
+    fprintf(f, " \"k\": %d,\n \"cells\": [", cs->k);
+    char label[256], v[5][48];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "measure", json_string(catalog_measure(c->measure)->name));
-        json_object_set_new(o, "stratifier", json_string(cs->tables[c->table].name));
+        int m = c->measure;
+        fprintf(f, "%s\n  {\n   \"measure\": \"%s\",\n   \"stratifier\": ", i ? "," : "",
+                catalog_measure(m)->name);
         cellset_stratum_label(cs, c, label, sizeof label);
-        json_object_set_new(o, "stratum", json_string(label));
+        if (csvtext_json_string(f, cs->tables[c->table].name) || fputs(",\n   \"stratum\": ", f) < 0 ||
+            csvtext_json_string(f, label))
+            goto bad;
+        static const char *const names[5] = {"members", "member_months", "denominator",
+                                             "numerator", "sum_sq"};
         if (c->reason == REASON_NONE) {
-            json_object_set_new(o, "members", json_integer((json_int_t)c->members));
-            json_object_set_new(o, "member_months", json_real(cell_value(c, CELL_F_MONTHS)));
-            json_object_set_new(o, "denominator", json_real(cell_value(c, CELL_F_DEN)));
-            json_object_set_new(o, "numerator", json_real(cell_value(c, CELL_F_NUM)));
-            json_object_set_new(o, "sum_sq", json_real(cell_value(c, CELL_F_SQ)));
-            json_object_set_new(o, "suppressed", json_false());
-            json_object_set_new(o, "reason", json_null());
-        } else {
-            json_object_set_new(o, "members", json_null());
-            json_object_set_new(o, "member_months", json_null());
-            json_object_set_new(o, "denominator", json_null());
-            json_object_set_new(o, "numerator", json_null());
-            json_object_set_new(o, "sum_sq", json_null());
-            json_object_set_new(o, "suppressed", json_true());
-            json_object_set_new(o, "reason", json_string(cell_reason_name(c->reason)));
+            snprintf(v[0], sizeof v[0], "%lld", (long long)c->members);
+            cells_format_scaled(v[1], sizeof v[1], c->member_months, CELL_MONTHS_DECIMALS, 1);
+            cells_format_scaled(v[2], sizeof v[2], c->denominator,
+                                cell_field_decimals(m, CELL_F_DEN), 1);
+            cells_format_scaled(v[3], sizeof v[3], c->numerator,
+                                cell_field_decimals(m, CELL_F_NUM),
+                                catalog_measure(m)->kind != KIND_PMPM);
+            cells_format_scaled(v[4], sizeof v[4], c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
         }
-        json_array_append_new(cells, o);
+        for (int k = 0; k < 5; k++)
+            fprintf(f, ",\n   \"%s\": %s", names[k], c->reason == REASON_NONE ? v[k] : "null");
+        if (c->reason == REASON_NONE)
+            fputs(",\n   \"suppressed\": false,\n   \"reason\": null\n  }", f);
+        else
+            fprintf(f, ",\n   \"suppressed\": true,\n   \"reason\": \"%s\"\n  }",
+                    cell_reason_name(c->reason));
     }
-    json_object_set_new(root, "cells", cells);
-    int rc = json_dumpf(root, f, JSON_INDENT(1));
-    json_decref(root);
-    fputc('\n', f);
-    return rc == 0 ? 0 : -1;
+    fputs(cs->ncells ? "\n ]\n}\n" : "]\n}\n", f);
+    return ferror(f) ? -1 : 0;
+bad:
+    errno = EILSEQ;
+    return -1;
 }
 
 int cellset_write_json(const struct cellset *cs, const char *path)

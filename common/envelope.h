@@ -1,7 +1,7 @@
 /*
  * envelope.h - the Envelope every message travels in, and the small
  * messages of the round protocol (RoundRequest, Ack, Error, Refusal,
- * Hello), encoded with protobuf-c (proto/equity.proto).
+ * Hello, NodeStatus), encoded with protobuf-c (proto/equity.proto).
  *
  * Every *_unpack function takes untrusted bytes: it checks the protocol
  * version, lengths and names, copies what it keeps, and says what was
@@ -26,7 +26,7 @@
 /* Message types: the values of MessageType in equity.proto. */
 enum {
     MSG_ROUND_REQUEST = 1, MSG_SUBMISSION = 2, MSG_ACK = 3, MSG_REFUSAL = 4,
-    MSG_HELLO = 5, MSG_QUERY = 6, MSG_QUERY_RESULT = 7, MSG_ERROR = 8
+    MSG_HELLO = 5, MSG_QUERY = 6, MSG_QUERY_RESULT = 7, MSG_ERROR = 8, MSG_NODE_STATUS = 9
 };
 const char *envelope_type_name(int type);
 
@@ -126,5 +126,30 @@ struct hello {
     char software[64];
 };
 int hello_unpack(const uint8_t *buf, size_t len, struct hello *h, char *err, size_t errlen);
+
+/* NodeStatus: why a node has not answered a round it received (the values
+ * of NodeState in equity.proto). */
+enum { NODE_STATE_HELD = 1, NODE_STATE_FAILING = 2 };
+#define NODE_STATUS_CODE_MAX 32
+#define NODE_STATUS_REASON_MAX 300
+#define NODE_STATUS_MAX_PAYLOAD 1024
+/* "held", "failing", or NULL for any other value. */
+const char *node_state_name(int state);
+struct node_status {
+    char round_id[64];
+    char org[128];
+    int state;                              /* NODE_STATE_HELD or _FAILING */
+    char code[NODE_STATUS_CODE_MAX + 1];     /* [a-z0-9_]{1,32}             */
+    char reason[NODE_STATUS_REASON_MAX + 1];
+};
+/* Packs a NodeStatus (*out malloc'ed). -1 if a field breaks the rules that
+ * node_status_unpack checks. */
+int node_status_pack(const struct node_status *st, uint8_t **out, size_t *len);
+/* Parses untrusted bytes: at most NODE_STATUS_MAX_PAYLOAD, round_id and org
+ * non-empty, state HELD or FAILING, code 1-32 of [a-z0-9_], reason at most
+ * NODE_STATUS_REASON_MAX bytes, no control characters anywhere. 0 or -1
+ * with the reason in err. */
+int node_status_unpack(const uint8_t *buf, size_t len, struct node_status *st, char *err,
+                       size_t errlen);
 
 #endif

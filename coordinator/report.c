@@ -555,6 +555,10 @@ static void write_header(FILE *f, const struct rep *R)
     fprintf(f, "</p>\n<p class=\"meta\">%d submission%s pooled, %d late (stored, not pooled), "
                "%d refusal%s. ", R->nsub, R->nsub == 1 ? "" : "s", R->nlate, R->nref,
             R->nref == 1 ? "" : "s");
+    if (R->org_bad)
+        fprintf(f, "<strong>%d stored submission%s could not be decoded and %s not in this "
+                   "release</strong> (round close --force). ", R->org_bad,
+                R->org_bad == 1 ? "" : "s", R->org_bad == 1 ? "is" : "are");
     if (R->have_rq)
         fprintf(f, "Terms: k = %u, min_orgs = %u, per-organization figures to analysts: %s. ",
                 R->rq.k, R->rq.min_orgs, R->rq.per_org_to_analysts ? "yes" : "no");
@@ -1347,10 +1351,12 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
     char err[256];
     if (envelope_unpack(sub->envelope, sub->envelope_len, &e, err, sizeof err) != 0) {
         R->org_bad++;
+        R->nsub--;
         return 0;
     }
     if (wire_submission_unpack(e.payload, e.payload_len, &cs, &meta, err, sizeof err) != 0) {
         R->org_bad++;
+        R->nsub--;
     } else {
         struct org_rejected *n = realloc(R->rej, (size_t)(R->nrej + 1) * sizeof *n);
         if (!n) {
@@ -1549,11 +1555,8 @@ int report_round_write(const struct coord_config *cfg, store_t *st, const char *
         snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
         goto out;
     }
-    if (R->org_bad) {
-        snprintf(err, errlen, "round %s: %d stored submission(s) cannot be decoded", round_id,
-                 R->org_bad);
-        goto out;
-    }
+    /* undecodable stored submissions were left out of the release only with
+     * round close --force; the report says how many */
     if (R->org_n > 0) {
         char rerr[512];
         if (cells_read_buffer("submissions", R->org_csv, R->org_len, &R->orgs, &R->norgs, rerr,

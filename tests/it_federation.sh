@@ -7,7 +7,8 @@
 #    before it sent it; restarted, it resends the same bytes (same file, same
 #    sha256, same payload sha256) and the round holds exactly one submission,
 #    org 1's; five times in a loop (the round, then four rounds of their own);
-#  - org 2 (approval manual) holds the round until `equity-node approve`;
+#  - org 2 (approval manual) holds the round until `equity-node approve`, and
+#    round status shows it held for approval on site (the node says so);
 #  - org 4's policy does not allow the round: it refuses with the reason, which
 #    round status shows;
 #  - org 3 pins a coordinator certificate with the wrong key: it logs a clear
@@ -234,9 +235,10 @@ grep -q "^round        $RID$" "$W/org2/store/$RID.pending" || fail "the .pending
 sleep 1.5
 [ -f "$W/org2/store/$RID.submission.pb" ] && fail "node 2 computed a round it was not allowed to"
 has_submitted org:demo-2 && fail "node 2 submitted before approval"
-# held on site: connected, not answered (the coordinator knows no more yet)
-status | grep -q "org:demo-2 .*pending    (last connected 20" ||
-    fail "round status does not show org 2 pending with its last connection: $(status | grep demo-2)"
+# held on site: the node tells the coordinator, which shows it
+held2() { status | grep -q "org:demo-2 .*held for approval on site  since 20.*reason: waits for approval on site (\[policy\] approval = manual) (manual_approval)$"; }
+wait_for 20 held2 ||
+    fail "round status does not show org 2 held for approval on site: $(status | grep demo-2)"
 # The operator previews exactly what the held round asks for.
 "$BIN/equity-node" preview --config "$W/org2/node.ini" --round "$RID" >"$W/preview2.txt" 2>>"$W/node2.log" ||
     fail "preview --round failed"

@@ -1021,6 +1021,25 @@ static void test_csvtext(void **state)
     assert_non_null(strstr(j, "\"members\": null"));
     free(j);
     csvtext_destroy(&t);
+    /* numbers keep the CSV's own text: a cost sum's cents, not a double's */
+    const char *money = "numerator,sum_sq,value,stratum\n5378880298.30,123456789012345678901.25,+5,"
+                        "\"x\\\"\"y\"\n";
+    t = csvtext_parse("m", money, strlen(money), err, sizeof err);
+    assert_non_null(t);
+    j = csvtext_to_json(t, err, sizeof err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"numerator\": 5378880298.30,"));
+    assert_non_null(strstr(j, "\"sum_sq\": 123456789012345678901.25,"));
+    assert_non_null(strstr(j, "\"value\": 5,"));
+    assert_non_null(strstr(j, "\"stratum\": \"x\\\\\\\"y\""));
+    free(j);
+    csvtext_destroy(&t);
+    const char *nan = "value\nnan\n";
+    t = csvtext_parse("n", nan, strlen(nan), err, sizeof err);
+    assert_non_null(t);
+    assert_null(csvtext_to_json(t, err, sizeof err));
+    assert_non_null(strstr(err, "not a number 'nan'"));
+    csvtext_destroy(&t);
     const char *bad = "a,b\n1,2,3\n";
     assert_null(csvtext_parse("bad.csv", bad, strlen(bad), err, sizeof err));
     assert_string_equal(err, "bad.csv:2:1: 3 fields, the header has 2");
