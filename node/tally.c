@@ -735,6 +735,15 @@ static void tally_add_generic(struct tally *t, const struct member_record *r, in
         if (any)
             lines |= 1u << l;
     }
+    int mxs[8], nmx = 0;
+    int64_t mxv[8];
+    for (int ch = 0; ch < p->nch && nmx < 8; ch++) {
+        int k = p->ch[ch].maxc;
+        if (k < 0)
+            continue;
+        mxs[nmx] = k;
+        mxv[nmx++] = (fm >> p->ch[ch].filter & 1) ? raw[k] : 0;
+    }
     int code[S__COUNT];
     record_codes(t, r, code);
     t->lang_members[code[S_LANGUAGE]] += sign;
@@ -760,14 +769,9 @@ static void tally_add_generic(struct tally *t, const struct member_record *r, in
         }
         /* Kept maxima (their delta is 0): a record taken back leaves the
          * maximum as it was, so the dominance rule errs on withholding. */
-        for (int ch = 0; ch < p->nch; ch++) {
-            int k = p->ch[ch].maxc;
-            if (k < 0)
-                continue;
-            int64_t v = (fm >> p->ch[ch].filter & 1) ? raw[k] : 0;
-            if (v > a[k])
-                a[k] = v;
-        }
+        for (int i = 0; i < nmx; i++)
+            if (mxv[i] > a[mxs[i]])
+                a[mxs[i]] = mxv[i];
     }
 }
 
