@@ -174,11 +174,11 @@ int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len
 {
     Equity__V1__RoundRequest req = EQUITY__V1__ROUND_REQUEST__INIT;
     Equity__V1__Terms terms = EQUITY__V1__TERMS__INIT;
-    char *measures[M__COUNT], *strats[S__COUNT], *inters[ROUND_MAX_INTER];
+    char *measures[CATALOG_MAX_MEASURES], *strats[S__COUNT], *inters[ROUND_MAX_INTER];
     char interbuf[ROUND_MAX_INTER][64];
     size_t nm = 0, ns = 0;
     *out = NULL;
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (r->measure_on[m])
             measures[nm++] = (char *)catalog_measure(m)->name;
     for (int s = 1; s < S__COUNT; s++)
@@ -208,6 +208,9 @@ int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len
     req.terms = &terms;
     req.coordinator = (char *)r->coordinator;
     req.opened_at = (char *)r->opened_at;
+    req.catalog_name = (char *)r->catalog_name;
+    req.catalog_version = (char *)r->catalog_version;
+    req.catalog_sha256 = (char *)r->catalog_sha256;
     *len = equity__v1__round_request__get_packed_size(&req);
     *out = malloc(*len ? *len : 1);
     if (!*out)
@@ -230,14 +233,28 @@ int round_request_unpack(const uint8_t *buf, size_t len, struct round_request *r
         take_str(r->period, sizeof r->period, req->period, "period", err, errlen) ||
         take_str(r->deadline, sizeof r->deadline, req->deadline, "deadline", err, errlen) ||
         take_str(r->coordinator, sizeof r->coordinator, req->coordinator, "coordinator", err, errlen) ||
-        take_str(r->opened_at, sizeof r->opened_at, req->opened_at, "opened_at", err, errlen))
+        take_str(r->opened_at, sizeof r->opened_at, req->opened_at, "opened_at", err, errlen) ||
+        take_str(r->catalog_name, sizeof r->catalog_name, req->catalog_name, "catalog_name", err,
+                 errlen) ||
+        take_str(r->catalog_version, sizeof r->catalog_version, req->catalog_version,
+                 "catalog_version", err, errlen) ||
+        take_str(r->catalog_sha256, sizeof r->catalog_sha256, req->catalog_sha256,
+                 "catalog_sha256", err, errlen))
         goto out;
+    /* A request of another catalog may name measures this one lacks: it
+     * still parses, so that the node can refuse it with that reason. */
+    int other_catalog = r->catalog_sha256[0] &&
+                        strcmp(r->catalog_sha256, catalog_sha256(catalog_active())) != 0;
     if (!r->round_id[0] || !r->period[0]) {
         snprintf(err, errlen, "round request without round_id or period");
         goto out;
     }
     for (size_t i = 0; i < req->n_measures; i++) {
         int m = catalog_measure_find(req->measures[i]);
+        if (m < 0 && other_catalog) {
+            r->n_unknown_measures++;
+            continue;
+        }
         if (m < 0) {
             snprintf(err, errlen, "unknown measure \"%.60s\"", req->measures[i]);
             goto out;

@@ -65,7 +65,7 @@ int envelope_verify(trust_t *t, const struct envelope *e, const char *expected_c
 struct round_request {
     char round_id[64];
     char period[32];
-    unsigned char measure_on[M__COUNT];
+    unsigned char measure_on[CATALOG_MAX_MEASURES];
     unsigned char strat_on[S__COUNT];     /* S_TOTAL always on           */
     int inter[ROUND_MAX_INTER][2];
     int n_inter;
@@ -77,6 +77,13 @@ struct round_request {
     char agreement[512];
     char coordinator[128];
     char opened_at[32];
+    /* The catalog the round's measures are defined in (catalog.h). */
+    char catalog_name[64];
+    char catalog_version[32];
+    char catalog_sha256[65];
+    /* Measures the request names that the active catalog does not hold
+     * (only when its catalog is another one: the node refuses it then). */
+    int n_unknown_measures;
 };
 
 int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len);

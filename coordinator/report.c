@@ -578,7 +578,7 @@ static void write_nav(FILE *f, const struct rep *R)
 {
     fputs("<nav><h2 id=\"contents\">Contents</h2><ul><li><a href=\"#summary\">Summary for "
           "leadership</a></li>", f);
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!measure_present(R->cs, m))
             continue;
         fputs("<li><a href=\"#m-", f);
@@ -717,7 +717,7 @@ static void write_summary(FILE *f, const struct rep *R)
           f);
     double total_usd = 0;
     int usd_any = 0;
-    for (int m = 0; head && m < M__COUNT; m++) {
+    for (int m = 0; head && m < catalog_n_measures(); m++) {
         const struct measure_def *md = catalog_measure(m);
         const struct metrics_row *r = rfind(&R->ix, md->name, head, "all", "excess");
         if (!r)
@@ -907,7 +907,7 @@ static int write_variation(FILE *f, const struct rep *R)
     int t = cellset_find_table(R->orgs[0], "total");
     if (t < 0)
         goto done;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *md = catalog_measure(m);
         if (md->kind == KIND_COUNT)
             continue;
@@ -1208,7 +1208,7 @@ static int write_trends(FILE *f, const struct rep *R)
               "</section>\n", f);
         return 0;
     }
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *md = catalog_measure(m);
         if (!measure_present(R->cs, m))
             continue;
@@ -1258,7 +1258,7 @@ static void write_method(FILE *f, const struct rep *R)
     fprintf(f, "; confidence %.3g. Formulas: docs/metrics.md.</p>\n<p>Unit costs used (USD "
                "per event):", p->conf);
     int any = 0;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (p->unit_cost[m] > 0) {
             fprintf(f, "%s ", any ? "," : "");
             html_text(f, catalog_measure(m)->name);
@@ -1287,7 +1287,7 @@ static int write_page(FILE *f, void *arg)
               "submitted in time).</p>\n", f);
     write_nav(f, R);
     write_summary(f, R);
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (measure_present(R->cs, m) && write_measure(f, R, m))
             return -1;
     if (write_variation(f, R))

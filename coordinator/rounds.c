@@ -305,6 +305,10 @@ int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
     fmt_time(dl, r.deadline);
     fmt_time(now, r.opened_at);
     snprintf(r.coordinator, sizeof r.coordinator, "%s", info.cn);
+    const struct catalog *cat = catalog_active();
+    snprintf(r.catalog_name, sizeof r.catalog_name, "%s", catalog_name(cat));
+    snprintf(r.catalog_version, sizeof r.catalog_version, "%s", catalog_version(cat));
+    snprintf(r.catalog_sha256, sizeof r.catalog_sha256, "%s", catalog_sha256(cat));
     if (round_request_pack(&r, &payload, &plen) != 0 ||
         envelope_pack(MSG_ROUND_REQUEST, payload, plen, key, cert, &env, &elen, NULL) != 0) {
         snprintf(err, errlen, "cannot sign the round request");

@@ -3,6 +3,8 @@
  */
 #include "pipeline.h"
 
+#include "catalog_file.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,7 +52,7 @@ int pipeline_load_ccc(const struct node_config *c, struct ccc **out, char *err, 
 static void withhold_unknown(struct profile *p)
 {
     size_t used = strlen(p->unavailable_why);
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!p->left_out[m] || (TALLY_LEAVE_OUT_MEASURES & (1u << m)) ||
             (p->unavailable_measures & (1u << m)))
             continue;
@@ -187,6 +189,18 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
         out->fail = PIPELINE_FAIL_NONE;
         rc = PIPELINE_NO_DATA;
         goto out;
+    }
+    if (c->format != FORMAT_EXTRACT) {
+        /* only an extract can carry the catalog's extra flag columns */
+        unsigned flags = catalog_flag_measures(catalog_active());
+        if (flags & ~out->profile.unavailable_measures) {
+            size_t used = strlen(out->profile.unavailable_why);
+            snprintf(out->profile.unavailable_why + used,
+                     sizeof out->profile.unavailable_why - used,
+                     "%sthe catalog's flag-column measures (only an extract has flag columns)",
+                     used ? "; " : "");
+        }
+        out->profile.unavailable_measures |= flags;
     }
     tally_set_unavailable(tallies[0], out->profile.unavailable_measures);
     out->cells = tally_cells(tallies[0]);

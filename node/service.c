@@ -820,6 +820,29 @@ out:
 
 /* --- round requests --------------------------------------------------------- */
 
+/* Whether the node must refuse round r for its catalog: the request names
+ * no catalog, or one this node does not hold (another name or version), or
+ * the same name and version with another SHA-256 (a different text). The
+ * reason starts with its code (proto/equity.proto, RoundRequest). */
+static int catalog_refusal(const struct round_request *r, char *reason, size_t len)
+{
+    const struct catalog *c = catalog_active();
+    if (!r->catalog_sha256[0]) {
+        snprintf(reason, len, "catalog_missing: the round request names no catalog; this node "
+                 "holds %s %s (sha256 %s)", catalog_name(c), catalog_version(c), catalog_sha256(c));
+        return 1;
+    }
+    if (!strcmp(r->catalog_sha256, catalog_sha256(c)))
+        return 0;
+    int same = !strcmp(r->catalog_name, catalog_name(c)) &&
+               !strcmp(r->catalog_version, catalog_version(c));
+    snprintf(reason, len, "%s: the round's catalog is %.60s %.30s (sha256 %.64s); this node holds "
+             "%s %s (sha256 %s)%s", same ? "catalog_mismatch" : "catalog_unknown", r->catalog_name,
+             r->catalog_version, r->catalog_sha256, catalog_name(c), catalog_version(c),
+             catalog_sha256(c), same ? ": same name and version, different text" : "");
+    return 1;
+}
+
 /* Handles a signed ROUND_REQUEST envelope (from the wire, or the stored copy
  * of an approved round). from_store: do not write the request again. */
 static void handle_request(struct service *sv, const struct envelope *e, const uint8_t *raw,
@@ -872,6 +895,10 @@ static void handle_request(struct service *sv, const struct envelope *e, const u
     if (s && s->state == SLOT_COMPUTE_FAILED && now_mono() < s->next_send)
         return;
     char reason[1024];
+    if (catalog_refusal(&r, reason, sizeof reason)) {
+        refuse_round(sv, id, reason);
+        return;
+    }
     int prc = policy_check(sv->c, &r, reason, sizeof reason);
     if (prc != POLICY_OK) {
         refuse_round(sv, id, reason);

@@ -31,7 +31,7 @@ ca_init "IT Federation CA"
 issue coordinator coord:state "$W/coord/id"
 issue coordinator coord:impostor "$W/impostor"
 issue analyst analyst:alice "$W/analyst"
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     issue node "org:demo-$i" "$W/org$i/id"
 done
 
@@ -39,7 +39,7 @@ done
 PORT=$(free_port)
 EP=tcp://127.0.0.1:$PORT
 mkdir -p "$W/coord/enrolled"
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     cp "$W/org$i/id/transport.crt" "$W/coord/enrolled/org$i.crt"
 done
 cp "$W/analyst/transport.crt" "$W/coord/enrolled/analyst.crt"
@@ -289,6 +289,19 @@ wait_for 20 refused || fail "round status does not show org 4's refusal with its
 test -f "$W/org4/store/$RID.refused" || fail "node 4 kept no record of its refusal"
 [ -e "$W/org4/store/$RID.submission.pb" ] && fail "node 4 computed a refused round"
 
+# ---- org 5 holds another catalog: refused with the catalog's reason code ---------------
+node_ini 5 auto "$COORD_CRT"
+sed -i "s|^\[node\]|[node]\ncatalog = $SRC/configs/catalog-hedis.ini|" "$W/org5/node.ini"
+start_node 5
+cat_refused() { status | grep -q "org:demo-5 .*refused .*catalog_unknown: the round's catalog is equity-default 1"; }
+wait_for 20 cat_refused || fail "round status does not show org 5's catalog refusal: $(status | grep demo-5)"
+[ -e "$W/org5/store/$RID.submission.pb" ] && fail "node 5 computed a round of another catalog"
+# the coordinator opens no round asking for a measure its catalog lacks
+"$BIN/equity-coordinator" round open --config "$COORD_INI" --period 2025 --measures ppc_prenatal \
+    >"$W/open-hedis.out" 2>"$W/open-hedis.log" && fail "a round asking for ppc_prenatal opened"
+grep -q "ppc_prenatal\" is not in catalog equity-default 1" "$W/open-hedis.log" ||
+    fail "no catalog reason for the refused round: $(cat "$W/open-hedis.log")"
+
 # ---- exactly one submission per organization ------------------------------------------
 for org in org:demo-1 org:demo-2; do
     n=$(status | awk -v org=$org '$1 == org && $2 == "submitted"' | wc -l)
@@ -297,7 +310,7 @@ done
 [ "$(submitted_sha org:demo-1)" = "$PAYLOAD_SHA" ] || fail "org 1's stored submission changed"
 
 # ---- SIGTERM: clean exit 0 -----------------------------------------------------------
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     kill -TERM "${NODE_PID[$i]}"
     wait "${NODE_PID[$i]}"
     rc=$?
