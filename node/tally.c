@@ -73,10 +73,17 @@ static const int8_t slot_of[CH__COUNT] = {
 
 /* A file catalog (catalog_def.h): its channels get slots by population, a
  * population's channels together in whole lines (they are zero together),
- * a 128-bit square as two slots, a kept maximum as one more. */
-#define GACC_MAX 256
+ * a 128-bit square as two slots, a kept maximum as one more. A channel
+ * takes at most 2 slots and a population wastes at most 7 to start a fresh
+ * line, so every catalog the loader accepts fits: no limit of its own. */
+#define GACC_MAX 512
 #define GLINES_MAX (GACC_MAX / 8)
+_Static_assert(2 * CATALOG_MAX_CHANNELS + 7 * CATALOG_MAX_MEASURES + 8 <= GACC_MAX,
+               "accumulator too small for the largest catalog");
+_Static_assert(GLINES_MAX <= 64, "line mask is 64 bits");
 
+/* For tally_filter_holds (the reader's unknown-input rule, once per member
+ * with an empty field): a filter as it is written. */
 struct gatom {
     uint8_t n, col[CAT_EXPR_MAX];
     uint8_t op, intcol; /* intcol: age or ADI decile, unknown = false */
@@ -88,22 +95,50 @@ struct gfilter {
     struct gatom a[CAT_FILTER_MAX];
 };
 
-struct gchan {
-    int filter;
-    int kind;                 /* CV_*                                    */
-    uint8_t n, col[CAT_EXPR_MAX];
-    struct gfilter where;
-    int slot, hi, maxc, big;  /* hi, maxc: slots or -1                   */
+/* The hot path's program. A record is first spread into an array of
+ * sources: every column's value (col_value), constants, then one 0/1 per
+ * condition (the populations, then the channels' `where` conditions).
+ * Each condition's atoms are range tests lo <= x < hi (NE: negated) that
+ * AND into their condition's source; each channel is a sum of sources
+ * masked by its population's source. Nothing branches on a kind. */
+enum {
+    SRC_ONE = CATALOG_MAX_COLS, /* 1                                      */
+    SRC_AGE_KNOWN,              /* age >= 0                               */
+    SRC_ADI_KNOWN,              /* adi_decile != 0                        */
+    SRC_PRESENT,                /* has_experience                         */
+    SRC_COND                    /* first condition                        */
+};
+#define COND_MAX (CATALOG_MAX_MEASURES + CATALOG_MAX_CHANNELS)
+#define NSRC (SRC_COND + COND_MAX)
+_Static_assert(NSRC <= 256, "sources are numbered by uint8_t");
+
+struct fatom {
+    uint8_t n, src[CAT_EXPR_MAX];
+    uint8_t known, dst; /* known: a source that must be 1; dst: condition */
+    int64_t neg;        /* 1: the atom holds outside [lo, hi)              */
+    int64_t lo, hi;
+};
+
+struct fchan {
+    uint8_t n, src[CAT_EXPR_MAX];
+    uint8_t pop;        /* source of its population                        */
+    uint8_t sq;         /* square of the sum                               */
+    int16_t slot, hi;   /* hi: high half of a 128-bit square, or -1        */
 };
 
 struct gprog {
-    int nfilters;
-    struct gfilter f[CATALOG_MAX_MEASURES];
+    int natoms;
+    struct fatom a[COND_MAX * CAT_FILTER_MAX];
+    int nconds;                            /* populations + where clauses */
+    int nflags;
     int nch;
-    struct gchan ch[CATALOG_MAX_CHANNELS];
-    int mfilter[CATALOG_MAX_MEASURES]; /* measure -> population filter     */
+    struct fchan ch[CATALOG_MAX_CHANNELS];
+    int mfilter[CATALOG_MAX_MEASURES];     /* measure -> population filter */
     uint32_t leave_out;
     int nacc, nlines;
+    int nmx;                               /* kept maxima: slot, channel   */
+    int16_t mx_slot[CATALOG_MAX_CHANNELS], mx_ch[CATALOG_MAX_CHANNELS];
+    uint8_t is_wide[GACC_MAX];             /* slot of a 128-bit sum        */
 };
 
 #define NGROUPINGS (1 + S__COUNT + TALLY_MAX_INTERSECTIONS)
@@ -144,8 +179,8 @@ struct tally {
     int16_t hi_of[CATALOG_MAX_CHANNELS]; /* channel -> high half, or -1     */
     int16_t maxc_of[CATALOG_MAX_CHANNELS]; /* channel -> kept maximum, -1   */
     uint8_t is_maxc[GACC_MAX];
-    int nwide, wide_lo[8], wide_hi[8];  /* 128-bit sums                    */
-    int nbig, big[8];                   /* sums checked for int64 overflow */
+    int nwide, wide_lo[CATALOG_MAX_CHANNELS], wide_hi[CATALOG_MAX_CHANNELS]; /* 128-bit sums */
+    int nbig, big[CATALOG_MAX_CHANNELS]; /* sums checked for int64 overflow */
     struct gprog *prog;                 /* NULL: compiled-in catalog       */
 };
 
@@ -255,12 +290,46 @@ static int layout_init(struct tally *t)
     if (!p)
         return -1;
     t->prog = p;
-    p->nfilters = c->n_filters;
-    for (int i = 0; i < c->n_filters; i++)
-        gfilter_of(&c->filters[i], &p->f[i]);
+    /* conditions: the populations (source SRC_COND + filter), then each
+     * channel's `where` clause */
+    p->nconds = c->n_filters;
+    int where_of[CATALOG_MAX_CHANNELS];
+    for (int ch = 0; ch < c->n_channels; ch++)
+        where_of[ch] = c->ch[ch].v.kind == CV_ONE && c->ch[ch].v.where.n ? p->nconds++ : -1;
+    if (p->nconds > COND_MAX)
+        return -1;
+    for (int k = 0; k < p->nconds; k++) {
+        const struct cat_filter *f = k < c->n_filters ? &c->filters[k] : NULL;
+        for (int ch = 0; !f && ch < c->n_channels; ch++)
+            if (where_of[ch] == k)
+                f = &c->ch[ch].v.where;
+        for (int i = 0; i < f->n; i++) {
+            const struct cat_atom *at = &f->a[i];
+            struct fatom *o = &p->a[p->natoms++];
+            o->dst = (uint8_t)(SRC_COND + k);
+            o->known = SRC_ONE;
+            if (at->op == CAT_PRESENT) {
+                o->n = 1;
+                o->src[0] = SRC_PRESENT;
+                o->lo = 1;
+                o->hi = INT64_MAX;
+                continue;
+            }
+            o->n = at->e.n;
+            memcpy(o->src, at->e.col, sizeof o->src);
+            if (at->e.n == 1 && at->e.col[0] < CATALOG_N_BASE_COLS &&
+                catalog_base_columns[at->e.col[0]].type == CT_INT)
+                o->known = at->e.col[0] == 2 ? SRC_AGE_KNOWN : SRC_ADI_KNOWN;
+            /* column values are far from the int64 ends (extract.md) */
+            o->lo = at->op == CAT_LT ? INT64_MIN : at->v;
+            o->hi = at->op == CAT_GE ? INT64_MAX : at->op == CAT_LT ? at->v : at->v + 1;
+            o->neg = at->op == CAT_NE;
+        }
+    }
     for (int m = 0; m < c->n_measures; m++)
         p->mfilter[m] = c->m[m].absent ? -1 : c->src[m].filter;
     p->leave_out = c->leave_out;
+    p->nflags = c->n_flags;
     p->nch = c->n_channels;
     /* slots: the channels of one population together, each population
      * from a fresh line unless it fits in the current one */
@@ -278,16 +347,41 @@ static int layout_init(struct tally *t)
             const struct cat_channel *k = &c->ch[ch];
             if (k->filter != f)
                 continue;
-            struct gchan *g = &p->ch[ch];
-            g->filter = f;
-            g->kind = k->v.kind;
-            g->n = k->v.e.n;
-            memcpy(g->col, k->v.e.col, sizeof g->col);
-            gfilter_of(&k->v.where, &g->where);
-            g->slot = next++;
-            g->hi = k->wide ? next++ : -1;
-            g->maxc = k->maxc ? next++ : -1;
-            g->big = k->big;
+            struct fchan *g = &p->ch[ch];
+            g->pop = (uint8_t)(SRC_COND + f);
+            switch (k->v.kind) {
+            case CV_ONE:
+                g->n = 1;
+                g->src[0] = where_of[ch] >= 0 ? (uint8_t)(SRC_COND + where_of[ch]) : SRC_ONE;
+                break;
+            case CV_MONTHS:
+                g->n = 1;
+                g->src[0] = 12; /* member_months */
+                break;
+            case CV_SUM:
+                g->n = k->v.e.n;
+                memcpy(g->src, k->v.e.col, sizeof g->src);
+                break;
+            default: /* CV_SQ: of one column */
+                g->n = 1;
+                g->src[0] = k->v.e.col[0];
+                g->sq = 1;
+            }
+            t->slot[ch] = g->slot = (int16_t)next++;
+            t->hi_of[ch] = g->hi = (int16_t)(k->wide ? next++ : -1);
+            t->maxc_of[ch] = (int16_t)(k->maxc ? next++ : -1);
+            if (k->maxc) {
+                t->is_maxc[next - 1] = 1;
+                p->mx_slot[p->nmx] = (int16_t)(next - 1);
+                p->mx_ch[p->nmx++] = (int16_t)ch;
+            }
+            if (k->wide) {
+                t->wide_lo[t->nwide] = g->slot;
+                t->wide_hi[t->nwide++] = g->hi;
+                p->is_wide[g->slot] = p->is_wide[g->hi] = 1;
+            }
+            if (k->big)
+                t->big[t->nbig++] = g->slot;
         }
     }
     p->nacc = (next + 7) / 8 * 8;
@@ -297,25 +391,6 @@ static int layout_init(struct tally *t)
         return -1;
     p->nlines = p->nacc / 8;
     t->nacc = p->nacc;
-    for (int ch = 0; ch < p->nch; ch++) {
-        const struct gchan *g = &p->ch[ch];
-        t->slot[ch] = (int16_t)g->slot;
-        t->hi_of[ch] = (int16_t)g->hi;
-        t->maxc_of[ch] = (int16_t)g->maxc;
-        if (g->maxc >= 0)
-            t->is_maxc[g->maxc] = 1;
-        if (g->hi >= 0) {
-            if (t->nwide >= 8)
-                return -1;
-            t->wide_lo[t->nwide] = g->slot;
-            t->wide_hi[t->nwide++] = g->hi;
-        }
-        if (g->big) {
-            if (t->nbig >= 8)
-                return -1;
-            t->big[t->nbig++] = g->slot;
-        }
-    }
     return 0;
 }
 
@@ -664,115 +739,155 @@ int tally_filter_holds(const struct cat_filter *f, const struct member_record *r
     return gfilter_holds(&g, r);
 }
 
-/* tally_add for a file catalog: the same sums, from the compiled program. */
-static void tally_add_generic(struct tally *t, const struct member_record *r, int sign)
+/* The sources of record r (struct gprog): every column as col_value()
+ * gives it, the constants, and every condition set to 1 (its atoms AND
+ * into it). Straight-line: no branch on the catalog. */
+static inline __attribute__((always_inline)) void fill_sources(const struct gprog *p,
+                                                             const struct member_record *r,
+                                                             int64_t *s)
+{
+    s[0] = s[1] = s[6] = s[11] = 0; /* text columns: never in a definition */
+    s[2] = r->age;
+    s[3] = r->sex;
+    s[4] = r->race;
+    s[5] = r->ethnicity;
+    s[7] = r->payer;
+    s[8] = r->adi_decile;
+    s[9] = r->disability;
+    s[10] = r->cmc;
+    s[12] = r->member_months;
+    s[13] = r->ed_visits;
+    s[14] = r->ip_admits;
+    s[15] = r->ip_readmits_30d;
+    s[16] = r->primary_care_visits;
+    s[17] = r->telehealth_visits;
+    s[18] = r->scheduled_appts;
+    s[19] = r->no_shows;
+    s[20] = r->wellness_visit;
+    s[21] = r->diabetes;
+    s[22] = r->hba1c_poor_control;
+    s[23] = r->hypertension;
+    s[24] = r->bp_controlled;
+    s[25] = r->hrsn_screened;
+    s[26] = r->hrsn_food;
+    s[27] = r->hrsn_housing;
+    s[28] = r->hrsn_transport;
+    s[29] = r->hrsn_utilities;
+    s[30] = r->hrsn_safety;
+    s[31] = r->total_cost;
+    s[32] = r->experience_score;
+    _Static_assert(CATALOG_N_BASE_COLS == 33, "fill_sources lists every base column");
+    for (int f = 0; f < p->nflags; f++)
+        s[CATALOG_N_BASE_COLS + f] = (int64_t)((r->xflags >> f) & 1u);
+    s[SRC_ONE] = 1;
+    s[SRC_AGE_KNOWN] = r->age >= 0;
+    s[SRC_ADI_KNOWN] = r->adi_decile != 0;
+    s[SRC_PRESENT] = r->has_experience;
+    for (int k = 0; k < p->nconds; k++)
+        s[SRC_COND + k] = 1;
+}
+
+/* tally_add for a file catalog: the same sums, from the compiled program.
+ * Inlined into every version of tally_add (AVX-512, AVX2, default). */
+static inline __attribute__((always_inline)) void tally_add_generic(struct tally *t,
+                                                                  const struct member_record *r,
+                                                                  int sign)
 {
     const struct gprog *p = t->prog;
+    int64_t s[NSRC];
     int64_t d[GACC_MAX] __attribute__((aligned(64)));
-    int64_t raw[GACC_MAX]; /* maxc slots: the record's own value */
     memset(d, 0, (size_t)p->nacc * sizeof(int64_t));
-    uint64_t fm = 0;
-    for (int f = 0; f < p->nfilters; f++)
-        if (gfilter_holds(&p->f[f], r))
-            fm |= 1ULL << f;
-    uint32_t out = r->unknown_measures & p->leave_out;
-    while (out) {
+    fill_sources(p, r, s);
+    /* conditions: each atom ANDs its range test into its condition */
+    for (int i = 0; i < p->natoms; i++) {
+        const struct fatom *a = &p->a[i];
+        int64_t x = 0;
+        for (int k = 0; k < a->n; k++)
+            x += s[a->src[k]];
+        int64_t in = (int64_t)(x >= a->lo) & (int64_t)(x < a->hi);
+        s[a->dst] &= (in ^ a->neg) & s[a->known];
+    }
+    /* a member left out of a measure alone is out of its population */
+    for (uint32_t out = r->unknown_measures & p->leave_out; out; out &= out - 1) {
         int m = __builtin_ctz(out);
-        out &= out - 1;
         if (p->mfilter[m] >= 0)
-            fm &= ~(1ULL << p->mfilter[m]);
+            s[SRC_COND + p->mfilter[m]] = 0;
     }
+    /* channels: a sum of sources, zero outside the population */
     for (int ch = 0; ch < p->nch; ch++) {
-        const struct gchan *g = &p->ch[ch];
-        if (!(fm >> g->filter & 1))
-            continue;
-        int64_t v;
-        switch (g->kind) {
-        case CV_ONE: v = g->where.n ? gfilter_holds(&g->where, r) : 1; break;
-        case CV_MONTHS: v = r->member_months; break;
-        case CV_SUM:
-            v = 0;
-            for (int i = 0; i < g->n; i++)
-                v += col_value(r, g->col[i]);
-            break;
-        default: {
-            int64_t x = col_value(r, g->col[0]);
-            if (g->hi >= 0) {
-                unsigned __int128 sq = (unsigned __int128)(uint64_t)x * (uint64_t)x;
-                d[g->slot] = (int64_t)(uint64_t)sq;
-                d[g->hi] = (int64_t)(uint64_t)(sq >> 64);
-                continue;
-            }
-            v = x * x;
+        const struct fchan *g = &p->ch[ch];
+        int64_t v = 0;
+        for (int k = 0; k < g->n; k++)
+            v += s[g->src[k]];
+        v &= -s[g->pop];
+        if (g->hi >= 0) {
+            unsigned __int128 sq = (unsigned __int128)(uint64_t)v * (uint64_t)v;
+            d[g->slot] = (int64_t)(uint64_t)sq;
+            d[g->hi] = (int64_t)(uint64_t)(sq >> 64);
+        } else {
+            d[g->slot] = g->sq ? v * v : v;
         }
-        }
-        d[g->slot] = v;
-        if (g->maxc >= 0)
-            raw[g->maxc] = v;
     }
-    int64_t dlo[8];
-    for (int w = 0; w < t->nwide; w++) {
-        if (sign < 0) {
+    /* kept maxima (their delta stays 0): the record's own value */
+    int64_t mxv[CATALOG_MAX_CHANNELS];
+    const int nmx = p->nmx;
+    for (int i = 0; i < nmx; i++) {
+        const struct fchan *g = &p->ch[p->mx_ch[i]];
+        mxv[i] = d[g->slot];
+    }
+    const int nwide = t->nwide, nbig = t->nbig;
+    if (sign < 0) {
+        for (int w = 0; w < nwide; w++) {
             uint64_t lo = (uint64_t)d[t->wide_lo[w]], hi = (uint64_t)d[t->wide_hi[w]];
             d[t->wide_lo[w]] = (int64_t)(0 - lo);
             d[t->wide_hi[w]] = (int64_t)(~hi + (lo == 0));
         }
-        dlo[w] = d[t->wide_lo[w]];
-    }
-    if (sign < 0)
-        for (int j = 0; j < p->nacc; j++) {
-            int wide = 0;
-            for (int w = 0; w < t->nwide; w++)
-                wide |= j == t->wide_lo[w] || j == t->wide_hi[w];
-            if (!wide)
+        for (int j = 0; j < p->nacc; j++)
+            if (!p->is_wide[j])
                 d[j] = -d[j];
-        }
-    uint32_t lines = 0;
+    }
+    int64_t dlo[CATALOG_MAX_CHANNELS];
+    for (int w = 0; w < nwide; w++)
+        dlo[w] = d[t->wide_lo[w]];
+    uint64_t lines = 0;
     for (int l = 0; l < p->nlines; l++) {
         int64_t any = 0;
         for (int j = 0; j < 8; j++)
             any |= d[l * 8 + j];
-        if (any)
-            lines |= 1u << l;
-    }
-    int mxs[8], nmx = 0;
-    int64_t mxv[8];
-    for (int ch = 0; ch < p->nch && nmx < 8; ch++) {
-        int k = p->ch[ch].maxc;
-        if (k < 0)
-            continue;
-        mxs[nmx] = k;
-        mxv[nmx++] = (fm >> p->ch[ch].filter & 1) ? raw[k] : 0;
+        lines |= (uint64_t)(any != 0) << l;
     }
     int code[S__COUNT];
     record_codes(t, r, code);
     t->lang_members[code[S_LANGUAGE]] += sign;
+    const size_t nacc = (size_t)p->nacc;
+    int overflow = 0;
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
         size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
-        int64_t *a = g->acc + idx * (size_t)p->nacc;
-        int64_t before[8];
-        for (int b = 0; b < t->nbig; b++)
+        int64_t *a = g->acc + idx * nacc;
+        int64_t before[CATALOG_MAX_CHANNELS];
+        for (int b = 0; b < nbig; b++)
             before[b] = a[t->big[b]];
-        for (uint32_t ls = lines; ls; ls &= ls - 1) {
-            int l = __builtin_ctz(ls);
-            for (int j = 0; j < 8; j++)
-                a[l * 8 + j] = (int64_t)((uint64_t)a[l * 8 + j] + (uint64_t)d[l * 8 + j]);
+        for (uint64_t ls = lines; ls; ls &= ls - 1) {
+            size_t l = (size_t)__builtin_ctzll(ls) * 8;
+            add_line(a + l, d + l);
         }
-        for (int w = 0; w < t->nwide; w++)
+        for (int w = 0; w < nwide; w++)
             if ((uint64_t)a[t->wide_lo[w]] < (uint64_t)dlo[w])
                 a[t->wide_hi[w]] = (int64_t)((uint64_t)a[t->wide_hi[w]] + 1);
-        for (int b = 0; b < t->nbig; b++) {
+        for (int b = 0; b < nbig; b++) {
             int k = t->big[b];
-            if (((before[b] ^ a[k]) & (d[k] ^ a[k])) < 0)
-                t->overflow_cost = 1;
+            overflow |= ((before[b] ^ a[k]) & (d[k] ^ a[k])) < 0;
         }
-        /* Kept maxima (their delta is 0): a record taken back leaves the
-         * maximum as it was, so the dominance rule errs on withholding. */
-        for (int i = 0; i < nmx; i++)
-            if (mxv[i] > a[mxs[i]])
-                a[mxs[i]] = mxv[i];
+        /* A record taken back leaves the maximum as it was, so the
+         * dominance rule errs on withholding. */
+        for (int i = 0; i < nmx; i++) {
+            int k = p->mx_slot[i];
+            a[k] = mxv[i] > a[k] ? mxv[i] : a[k];
+        }
     }
+    if (overflow)
+        t->overflow_cost = 1;
 }
 
 /* With GCC on x86-64, tally_add is also compiled for AVX-512 and AVX2 (a
@@ -838,7 +953,7 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
  * carry; *overflow is set when a cost sum leaves int64. */
 static void acc_add(const struct tally *t, int64_t *o, const int64_t *in, int *overflow)
 {
-    int64_t before[8];
+    int64_t before[CATALOG_MAX_CHANNELS];
     for (int b = 0; b < t->nbig; b++)
         before[b] = o[t->big[b]];
     for (int k = 0; k < t->nacc; k++)
