@@ -333,11 +333,34 @@ static int layout_init(struct tally *t)
     p->nch = c->n_channels;
     /* slots: the channels of one population together, each population
      * from a fresh line unless it fits in the current one */
+    /* A channel of every member that is zero outside another population
+     * (sum X where a population is X >= 1; members where W, W a
+     * population) is laid out with that population, so that its line is
+     * skipped with it (the layout only: its value is its own). */
+    int group[CATALOG_MAX_CHANNELS];
+    for (int ch = 0; ch < c->n_channels; ch++) {
+        const struct cat_channel *k = &c->ch[ch];
+        group[ch] = k->filter;
+        if (c->filters[k->filter].n != 0)
+            continue;
+        for (int f = 0; f < c->n_filters; f++) {
+            const struct cat_filter *F = &c->filters[f];
+            if (k->v.kind == CV_SUM && F->n == 1 && F->a[0].op == CAT_GE && F->a[0].v == 1 &&
+                F->a[0].e.n == k->v.e.n &&
+                !memcmp(F->a[0].e.col, k->v.e.col, k->v.e.n))
+                group[ch] = f;
+            if (k->v.kind == CV_ONE && k->v.where.n == 1 && F->n == 1 &&
+                F->a[0].op == k->v.where.a[0].op && F->a[0].v == k->v.where.a[0].v &&
+                F->a[0].e.n == k->v.where.a[0].e.n &&
+                !memcmp(F->a[0].e.col, k->v.where.a[0].e.col, F->a[0].e.n))
+                group[ch] = f;
+        }
+    }
     int next = 0;
     for (int f = 0; f < c->n_filters; f++) {
         int need = 0;
         for (int ch = 0; ch < c->n_channels; ch++)
-            if (c->ch[ch].filter == f)
+            if (group[ch] == f)
                 need += 1 + c->ch[ch].wide + c->ch[ch].maxc;
         if (!need)
             continue;
@@ -345,10 +368,10 @@ static int layout_init(struct tally *t)
             next = (next + 7) / 8 * 8;
         for (int ch = 0; ch < c->n_channels; ch++) {
             const struct cat_channel *k = &c->ch[ch];
-            if (k->filter != f)
+            if (group[ch] != f)
                 continue;
             struct fchan *g = &p->ch[ch];
-            g->pop = (uint8_t)(SRC_COND + f);
+            g->pop = (uint8_t)(SRC_COND + k->filter);
             switch (k->v.kind) {
             case CV_ONE:
                 g->n = 1;
