@@ -146,4 +146,41 @@ printf '[catalog]\nname = x\nversion = 1\n[measure m]\nkind = rate\nlabel = M\nn
     fail "a bad catalog must stop the node"
 grep -q "bad.ini: \[measure m\] a rate counts events" "$W/bad.log" || fail "no file and reason: $(cat "$W/bad.log")"
 echo "ok - a catalog with an error stops the node with its file and reason"
+# ---- many cost sums ------------------------------------------------------------------
+# Ten pmpm measures with sums of squares on ten populations (age >= 0, 10,
+# ..., 90): ten cost sums, ten 128-bit squares and ten kept maxima, more
+# than the file tally once held (8 each). Each total equals python3's sum
+# over the extract's rows (integer cents, not the node's code).
+{
+    printf '[catalog]\nname = many-costs\nversion = 1\n'
+    for a in 0 10 20 30 40 50 60 70 80 90; do
+        printf '[measure cost_%s]\nkind = pmpm\npopulation = age >= %s\nnumerator = sum total_cost\n' "$a" "$a"
+        printf 'denominator = member_months\nsum_sq = yes\nlabel = Cost %s+\n' "$a"
+    done
+} >"$W/many.ini"
+"$NODE" aggregate --input "$W/x.csv" --catalog "$W/many.ini" --out "$W/many.csv" 2>"$W/many.log" ||
+    fail "a catalog with ten cost sums must run: $(tail -3 "$W/many.log")"
+python3 - "$W/x.csv" "$W/many.csv" <<'PY' || fail "the ten cost sums differ from python3's"
+import csv, sys
+from decimal import Decimal
+want = {}
+for row in csv.DictReader(open(sys.argv[1])):
+    if not row["age"] or Decimal(row["member_months"]) <= 0 or not row["total_cost"]:
+        continue
+    c = int(Decimal(row["total_cost"]) * 100)
+    for a in range(0, 100, 10):
+        if int(row["age"]) >= a:
+            s = want.setdefault("cost_%d" % a, [0, 0])
+            s[0] += c
+            s[1] += c * c
+got = {}
+for row in csv.DictReader(open(sys.argv[2])):
+    if row["stratifier"] == "total":
+        got[row["measure"]] = [int(Decimal(row["numerator"]) * 100), int(Decimal(row["sum_sq"]) * 10000)]
+bad = [m for m in want if got.get(m) != want[m]]
+if len(want) != 10 or bad:
+    print("differ:", bad, [(got.get(m), want[m]) for m in bad])
+    sys.exit(1)
+PY
+echo "ok - ten cost sums, squares and maxima: every total is python3's"
 exit 0
