@@ -173,6 +173,7 @@ struct joint {
     size_t nlinks, cap_links;
     int *map[MAX_RELEASES];  /* release table -> joint table */
     int k;
+    int pooled;
     char *why;
     size_t whylen;
 };
@@ -340,7 +341,12 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
                     chan_value(bs, tb, s, ch, &vb);
                     if (smap[s] >= 0)
                         chan_value(as, ta, smap[s], ch, &va);
-                    if (vb < va) {
+                    if (vb < va && j->pooled) {
+                        /* pooled: partial sums can shrink when an
+                         * organization withholds more; no difference is
+                         * known there */
+                        vb = va;
+                    } else if (vb < va) {
                         char lbl[256];
                         struct cell probe = {.table = tb, .stratum = s};
                         cellset_stratum_label(bs, &probe, lbl, sizeof lbl);
@@ -432,6 +438,7 @@ int ledger_suppress(struct cellset *cs, struct cellset *const *earlier, int near
     rel[nrel] = cs;
     j.cs = cellset_new();
     j.k = sp.k;
+    j.pooled = sp.pooled;
     j.why = why;
     j.whylen = whylen;
     rc = LEDGER_ENOMEM;

@@ -53,7 +53,11 @@ const char *ledger_reason_code(int rc);
  * Otherwise only cells of cs are withheld further, never an earlier
  * release's. rep (may be NULL) receives the counts of cs. On any error the
  * reasons of cs are unspecified and nothing must be released; why (may be
- * NULL) says why in words that name tables and strata, never a number. */
+ * NULL) says why in words that name tables and strata, never a number.
+ * In pooled mode (p->pooled) the numbers are sums of released cells: a
+ * partial sum may shrink between releases (an organization withheld more),
+ * so a difference below zero counts as zero there instead of
+ * LEDGER_ECHANGED. */
 int ledger_suppress(struct cellset *cs, struct cellset *const *earlier, int nearlier,
                     const struct suppress_params *p, struct suppress_report *rep, char *why,
                     size_t whylen);

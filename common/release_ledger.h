@@ -1,11 +1,13 @@
 /*
- * release_ledger.h - the node's ledger of its releases, on site
- * (docs/node.md, "The release ledger"; common/ledger.h).
+ * release_ledger.h - a ledger of releases kept in a folder (docs/node.md
+ * and docs/coordinator.md, "The release ledger"; common/ledger.h).
  *
- * Before a release leaves (a round's submission, or a file written by
- * `aggregate --ledger DIR`), the node checks it together with every earlier
- * release of the same period kept here, then records it here. The service
- * keeps its ledger in <[store] dir>/ledger. Each release is two files,
+ * Before a release leaves (a node's submission, a file written by
+ * `aggregate --ledger DIR`, a pooled release at round close), it is
+ * checked together with every earlier release of the same period kept
+ * here, then recorded here. The node service keeps its ledger in
+ * <[store] dir>/ledger, the coordinator in <results dir>/.ledger. Each
+ * release is two files,
  * written whole with mode 0600 in a folder of mode 0700:
  *
  *   <period>.<seq>.truth.csv    every cell with its true numbers, withheld
@@ -40,5 +42,10 @@ int release_ledger_check(const char *dir, struct cellset *cs, const struct suppr
  * when missing and replaces an entry of the same round. Returns 0, or -1
  * with a message: then nothing may be released. */
 int release_ledger_record(const char *dir, const struct cellset *cs, char *err, size_t errlen);
+
+/* The same for a pooled release: both files carry n_orgs and n_withheld
+ * (what a reader knows of partial cells). */
+int release_ledger_record_pooled(const char *dir, const struct cellset *cs, char *err,
+                                 size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * release_ledger.c - the node's ledger of releases (release_ledger.h).
+ * release_ledger.c - a ledger of releases in a folder (release_ledger.h).
  */
 #include "release_ledger.h"
 
@@ -200,15 +200,17 @@ out:
     return rc;
 }
 
-/* Writes cs's cells as a cells CSV at path, mode 0600. */
-static int write_private(const struct cellset *cs, const char *path)
+/* Writes cs's cells as a cells CSV at path, mode 0600 (in a folder of
+ * mode 0700, so nobody else could read it before the chmod either). */
+static int write_private(const struct cellset *cs, const char *path, int pooled)
 {
-    if (cellset_write_csv(cs, path) != 0)
+    if ((pooled ? cellset_write_pooled_csv(cs, path) : cellset_write_csv(cs, path)) != 0)
         return -1;
     return chmod(path, 0600);
 }
 
-int release_ledger_record(const char *dir, const struct cellset *cs, char *err, size_t errlen)
+static int record(const char *dir, const struct cellset *cs, int pooled, char *err,
+                  size_t errlen)
 {
     long *seqs = NULL;
     size_t n = 0;
@@ -270,7 +272,7 @@ int release_ledger_record(const char *dir, const struct cellset *cs, char *err, 
         goto out;
     }
     unlink(pr); /* replaced: not an entry until both files are back */
-    if (write_private(truth, pt) != 0 || write_private(rel, pr) != 0) {
+    if (write_private(truth, pt, pooled) != 0 || write_private(rel, pr, pooled) != 0) {
         snprintf(err, errlen, "cannot write the release ledger entry %s: %s", pr, strerror(errno));
         unlink(pr);
         goto out;
@@ -283,4 +285,15 @@ out:
     cellset_destroy(&rel);
     free(seqs);
     return rc;
+}
+
+int release_ledger_record(const char *dir, const struct cellset *cs, char *err, size_t errlen)
+{
+    return record(dir, cs, 0, err, errlen);
+}
+
+int release_ledger_record_pooled(const char *dir, const struct cellset *cs, char *err,
+                                 size_t errlen)
+{
+    return record(dir, cs, 1, err, errlen);
 }
