@@ -624,7 +624,7 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     } else if (ledger_added) {
         snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: %zu "
                  "more cells withheld\n", r.period, ledger_added);
-        log_info("round %s: %s", round_id, lnote);
+        log_info("round %s: %.*s", round_id, (int)strlen(lnote) - 1, lnote);
     } else {
         snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: nothing "
                  "more withheld\n", r.period);
