@@ -96,7 +96,7 @@ static void field_set(struct cell *c, int f, cell_i128 v)
  * measure carrying it that has data. Returns 1 when found. */
 static int chan_value(const struct cellset *cs, int t, int st, int ch, cell_i128 *out)
 {
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *d = catalog_measure(m);
         for (int f = 0; f < F__N; f++) {
             if (field_channel(d, f) != ch)
@@ -288,8 +288,8 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
                 seen[as_idx] = 1;
         }
         /* which measures' channels both releases carry in this table */
-        int use[M__COUNT], any = 0;
-        for (int m = 0; m < M__COUNT; m++) {
+        int use[CATALOG_MAX_MEASURES], any = 0;
+        for (int m = 0; m < catalog_n_measures(); m++) {
             const struct measure_def *d = catalog_measure(m);
             use[m] = 1;
             for (int f = 0; f < F__N && use[m]; f++) {
@@ -306,7 +306,7 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
         for (int s = 0; s < A->nstrata; s++) {
             if (seen[s])
                 continue;
-            for (int m = 0; m < M__COUNT; m++)
+            for (int m = 0; m < catalog_n_measures(); m++)
                 for (int f = 0; f < F__N && use[m]; f++) {
                     int ch = field_channel(catalog_measure(m), f);
                     cell_i128 v = 0;
@@ -321,7 +321,7 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
         int td = joint_table(j, B, world);
         if (td < 0)
             goto out;
-        for (int m = 0; m < M__COUNT; m++) {
+        for (int m = 0; m < catalog_n_measures(); m++) {
             if (!use[m])
                 continue;
             const struct measure_def *d = catalog_measure(m);

@@ -370,7 +370,7 @@ static void cindex_free(struct cindex *ix)
 {
     if (!ix->at)
         return;
-    for (int i = 0; i < M__COUNT * ix->ntables; i++)
+    for (int i = 0; i < catalog_n_measures() * ix->ntables; i++)
         free(ix->at[i]);
     free(ix->at);
     ix->at = NULL;
@@ -379,12 +379,12 @@ static void cindex_free(struct cindex *ix)
 static int cindex_build(struct cindex *ix, const struct cellset *cs)
 {
     ix->ntables = cs->ntables;
-    ix->at = calloc((size_t)(M__COUNT * (cs->ntables ? cs->ntables : 1)), sizeof *ix->at);
+    ix->at = calloc((size_t)(catalog_n_measures() * (cs->ntables ? cs->ntables : 1)), sizeof *ix->at);
     if (!ix->at)
         return SUPPRESS_ENOMEM;
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        if (c->measure < 0 || c->measure >= M__COUNT || c->table < 0 ||
+        if (c->measure < 0 || c->measure >= catalog_n_measures() || c->table < 0 ||
             c->table >= cs->ntables || c->stratum < 0 ||
             c->stratum >= cs->tables[c->table].nstrata) {
             log_warnx("suppression: cell %zu (measure %d, table %d, stratum %d) is outside the cell set",
@@ -429,7 +429,7 @@ struct chsys {
                                        first variable, or -1           */
     int *cb;                        /* while building: the channel's
                                        slice of base                   */
-    int vstart[CH__COUNT + 1];      /* channel -> its first variable   */
+    int vstart[CATALOG_MAX_CHANNELS + 1];      /* channel -> its first variable   */
     /* scratch, sized nv / rows */
     int *vmark, *rmark, *hits, *col;
     int *clab;                      /* component label per variable    */
@@ -927,11 +927,11 @@ nomem:
 static int model_add_channel(struct ctx *c, struct chsys *s, int ch)
 {
     const struct cellset *cs = c->cs;
-    int carrier_m[M__COUNT], carrier_f[M__COUNT], nm = 0;
+    int carrier_m[CATALOG_MAX_MEASURES], carrier_f[CATALOG_MAX_MEASURES], nm = 0;
     s->channel = ch;
     s->cb = s->base + (size_t)ch * (size_t)cs->ntables;
     s->vstart[ch] = s->nv;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *d = catalog_measure(m);
         for (int f = 0; f < F__COUNT; f++)
             if (field_channel(d, f) == ch) {
@@ -1038,11 +1038,11 @@ static void rel_add(struct rel *r, int *n, int a, int b, double coef)
  * x denominator; members <= denominator / den_per_member; sum of squares
  * <= sq_per_num x numerator; an any-of numerator >= each of its parts.
  * Returns how many were written to r (room for REL_MAX). */
-#define REL_MAX (M__COUNT * 12)
+#define REL_MAX (CATALOG_MAX_MEASURES * 12)
 static int catalog_relations(struct rel *r)
 {
     int n = 0;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *d = catalog_measure(m);
         rel_add(r, &n, d->ch_months, d->ch_members, CATALOG_MAX_MONTHS * CELL_MONTHS_SCALE);
         const struct measure_def *pd = catalog_measure(d->parent);
@@ -1110,7 +1110,7 @@ static int model_add_inequalities(struct ctx *c, struct chsys *s)
         }
     }
     /* an any-of numerator <= the sum of its parts */
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *d = catalog_measure(m);
         if (!d->any_of || d->ch_numerator < 0)
             continue;
@@ -1143,16 +1143,16 @@ static int model_build(struct ctx *c, struct chsys **out)
     struct chsys *s = calloc(1, sizeof *s);
     if (!s)
         return SUPPRESS_ENOMEM;
-    size_t nb = (size_t)CH__COUNT * (size_t)(cs->ntables ? cs->ntables : 1);
+    size_t nb = (size_t)catalog_n_channels() * (size_t)(cs->ntables ? cs->ntables : 1);
     s->base = malloc(nb * sizeof *s->base);
     if (!s->base || ivec_push(&s->rptr, 0))
         goto nomem;
     for (size_t i = 0; i < nb; i++)
         s->base[i] = -1;
-    for (int ch = 0; ch < CH__COUNT; ch++)
+    for (int ch = 0; ch < catalog_n_channels(); ch++)
         if (model_add_channel(c, s, ch))
             goto nomem;
-    s->vstart[CH__COUNT] = s->nv;
+    s->vstart[catalog_n_channels()] = s->nv;
     s->cb = NULL;
     if (model_add_inequalities(c, s))
         goto nomem;

@@ -80,6 +80,9 @@ static void usage(FILE *f)
         "  -f, --format NAME    extract (default), synthea, fhir or omop\n"
         "  -p, --period P       reporting period (Synthea, FHIR, OMOP: calendar year)\n"
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
+        "      --catalog FILE   the federation's catalog of measures (docs/catalog.md);\n"
+        "                       default: [node] catalog, else the installed\n"
+        "                       catalog.ini; builtin = the compiled-in catalog\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
         "      --round ID       round id (approve, preview, report)\n"
@@ -120,7 +123,7 @@ static void cli_err(const char *fmt, ...)
 
 struct cli {
     const char *cmd;
-    const char *input, *format, *period, *config, *out, *round, *pooled, *ledger;
+    const char *input, *format, *period, *config, *out, *round, *pooled, *catalog, *ledger;
     int k, strict, threads, progress, quiet;
 };
 
@@ -131,7 +134,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
         {"period", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
         {"k", required_argument, NULL, 'k'}, {"out", required_argument, NULL, 'o'},
         {"round", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
-        {"pooled", required_argument, NULL, 'O'}, {"ledger", required_argument, NULL, 'L'},
+        {"pooled", required_argument, NULL, 'O'}, {"catalog", required_argument, NULL, 'C'},
+        {"ledger", required_argument, NULL, 'L'},
         {"threads", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -146,6 +150,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         case 'o': o->out = optarg; break;
         case 'r': o->round = optarg; break;
         case 'O': o->pooled = optarg; break;
+        case 'C': o->catalog = optarg; break;
         case 'L': o->ledger = optarg; break;
         case 's': o->strict = 1; break;
         case 'P': o->progress = 1; break;
@@ -181,8 +186,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
 /* Loads the configuration and applies command-line overrides. */
 static int load_config(const struct cli *o, struct node_config *c)
 {
-    char err[600];
-    if (node_config_load(c, o->config, err, sizeof err) != 0) {
+    char err[1600];
+    if (node_config_load_with(c, o->config, o->catalog, err, sizeof err) != 0) {
         cli_err("%s", err);
         return -1;
     }
@@ -246,7 +251,7 @@ static void print_summary(const struct pipeline_result *r)
         log_warnx("%llu rows rejected; run `equity-node profile` for the reasons and examples",
                   (unsigned long long)rej);
     uint64_t left = 0;
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         left += p->left_out[m];
     if (left)
         log_warnx("members with empty (unknown) measure fields are left out of those measures "
@@ -398,7 +403,7 @@ static void print_profile(const struct pipeline_result *r)
                    (unsigned long long)p->empty_fields[col]);
             any = 1;
         }
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (p->left_out[m]) {
             printf("  left out of %-14s %llu members%s\n", catalog_measure(m)->name,
                    (unsigned long long)p->left_out[m],
