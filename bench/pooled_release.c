@@ -6,7 +6,8 @@
  * released (bench/README.md, "Pooled release").
  *
  * usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--list] CELLS.csv...
- * (--list: the names of the released non-zero cells, on standard error)
+ * (--list: the names of the released non-zero cells, on standard error;
+ * --verbose: the release's debug log, one line per organization's view)
  * Prints one line per N:
  *   pooled orgs=N min_orgs=M cells=C released=R nonzero=Z min_orgs_cells=X
  *   complements=S seconds=T
@@ -41,11 +42,14 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 
 int main(int argc, char **argv)
 {
-    int min_orgs = 2, counts[64], ncounts = 0, first = 1, list = 0;
+    int min_orgs = 2, counts[64], ncounts = 0, first = 1, list = 0, verbose = 0;
     while (first < argc && argv[first][0] == '-') {
         if (!strcmp(argv[first], "--min-orgs") && first + 1 < argc &&
             parse_int(argv[first + 1], 1, 1000, &min_orgs) == 0) {
             first += 2;
+        } else if (!strcmp(argv[first], "--verbose")) {
+            verbose = 1; /* the release's debug log (one line per view) */
+            first++;
         } else if (!strcmp(argv[first], "--list")) {
             list = 1; /* names of the released non-zero cells, to stderr */
             first++;
@@ -61,7 +65,7 @@ int main(int argc, char **argv)
             }
             first += 2;
         } else {
-            fprintf(stderr, "usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--list] "
+            fprintf(stderr, "usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--list] [--verbose] "
                             "CELLS.csv...\n");
             return 2;
         }
@@ -73,7 +77,7 @@ int main(int argc, char **argv)
     }
     if (ncounts == 0)
         counts[ncounts++] = nfiles;
-    log_init("equity-bench-pooled", LOG_LVL_WARN);
+    log_init("equity-bench-pooled", verbose ? LOG_LVL_DEBUG : LOG_LVL_WARN);
     struct cellset **subs = calloc((size_t)nfiles, sizeof *subs);
     if (!subs)
         return 1;

@@ -216,17 +216,27 @@ static int protect_views(struct cellset *cs, struct cellset **subs, int n,
         return -1;
     }
     for (int o = 0; o < n && rc >= 0; o++) {
-        if (fill_view(view, cs, at[o]) == 0)
-            continue;
+        size_t reqs = fill_view(view, cs, at[o]);
+        if (reqs == 0)
+            continue; /* o contributed to no min_orgs cell */
         struct suppress_params sp = *sp0;
         sp.pooled = SUPPRESS_POOLED;
         /* o's numbers passed o's own threshold */
         if (subs[o]->k > 0)
             sp.k = subs[o]->k;
-        int e = suppress_apply(view, &sp, NULL);
+        struct suppress_report srep;
+        int e = suppress_apply(view, &sp, &srep);
         views++;
+        size_t before = 0, after = 0;
+        for (size_t i = 0; i < cs->ncells; i++)
+            before += cs->cells[i].reason != REASON_NONE;
         if (e == SUPPRESS_OK || e == SUPPRESS_ELP)
             withhold_chosen(view, cs);
+        for (size_t i = 0; i < cs->ncells; i++)
+            after += cs->cells[i].reason != REASON_NONE;
+        log_debug("release of round %s: view of organization %d: %zu min_orgs cell(s), "
+                  "%llu requirement(s), %zu complement(s), %d LP solve(s)", cs->round, o, reqs,
+                  (unsigned long long)srep.requirements, after - before, srep.lp_solves);
         if (e == SUPPRESS_ELP)
             rc++;
         else if (e != SUPPRESS_OK)
