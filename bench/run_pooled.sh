@@ -9,10 +9,13 @@
 # plan-b 75,000, clinic-c the Synthea sample), with the demo's tables.
 #
 # usage: bench/run_pooled.sh [--no-build] [--members M] [--orgs LIST]
-#                            [--min-orgs LIST] [--demo] [--no-federation]
+#                            [--min-orgs LIST] [--demo] [--no-federation] [--audit]
 #   --members M   members per generated organization (default 20000)
 #   --orgs LIST   organization counts (default 2,6,20,50)
 #   --min-orgs L  min_orgs values (default 2,3)
+#   --audit       also run test_release's independent per-organization check
+#                 on generated federations of 50 organizations
+#                 (EQ_FEDERATION_ORGS=50; built into build-bench-audit/)
 # Prints one line per release and PASS/MISS against the targets (20
 # organizations under 30 s, 50 under 120 s). Exit 0 when every release ran.
 set -euo pipefail
@@ -25,6 +28,7 @@ ORGS=2,6,20,50
 MINS=2,3
 DEMO=0
 FED=1
+AUDIT=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) BUILD=0; shift ;;
@@ -33,7 +37,8 @@ while [ $# -gt 0 ]; do
     --min-orgs) MINS=$2; shift 2 ;;
     --demo) DEMO=1; shift ;;
     --no-federation) FED=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --audit) AUDIT=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_pooled.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -112,5 +117,20 @@ EOF
         echo "demo round (plan-a, plan-b, clinic-c):"
         "$BIN/equity-bench-pooled" --min-orgs "$m" "$D/plan-a.csv" "$D/plan-b.csv" "$D/clinic-c.csv" || rc=1
     done
+fi
+if [ "$AUDIT" = 1 ]; then
+    if [ "$BUILD" = 1 ] || [ ! -x "$ROOT/build-bench-audit/bin/test_release" ]; then
+        cmake -S "$ROOT" -B "$ROOT/build-bench-audit" -DCMAKE_BUILD_TYPE=Release >/dev/null
+        cmake --build "$ROOT/build-bench-audit" -j2 --target test_release >/dev/null
+    fi
+    start=$(date +%s)
+    if out=$(EQ_FEDERATION_ORGS=50 "$ROOT/build-bench-audit/bin/test_release" 2>/dev/null); then
+        grep 'federation check' <<<"$out"
+        echo "independent check of 50 organizations: PASS ($(( $(date +%s) - start )) s)"
+    else
+        grep -E 'federation check|ERROR|FAILED' <<<"$out" || true
+        echo "independent check of 50 organizations: FAIL"
+        rc=1
+    fi
 fi
 exit $rc

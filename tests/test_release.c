@@ -905,8 +905,10 @@ static void check_federation(unsigned seed0, int norgs, int min_orgs, int coalit
         for (int r = 0; r < NR; r++)
             for (int s = 0; s < NS; s++) {
                 int u = (int)urand(&seed, 0, 9);
+                /* beyond 20 organizations a rare atom is held by about 2 */
+                int held = norgs > 20 ? urand(&seed, 1, norgs) <= 2 : u < 2;
                 if (rare[r][s])
-                    f.x[o][r][s] = u < 2 ? urand(&seed, 5, 60) : 0;
+                    f.x[o][r][s] = held ? urand(&seed, 5, 60) : 0;
                 else
                     f.x[o][r][s] = u == 0 ? urand(&seed, 0, 10) : urand(&seed, 8, 60);
             }
@@ -965,6 +967,28 @@ static void test_federations(void **state)
     check_federation(1606u, 20, 3, 1);
     check_federation(171u, 20, 3, 1);
     assert_true(min_orgs_checked - before > 200);
+}
+
+/* The same check at a size given by EQ_FEDERATION_ORGS (bench/run_pooled.sh
+ * --audit runs it with 50 organizations); skipped when it is not set. */
+static void test_federation_sized(void **state)
+{
+    (void)state;
+    const char *env = getenv("EQ_FEDERATION_ORGS");
+    if (!env || !*env) {
+        skip();
+        return;
+    }
+    char *end;
+    long n = strtol(env, &end, 10);
+    assert_true(*end == '\0' && n >= 2 && n <= 200);
+    int before = min_orgs_checked;
+    for (unsigned seed = 1; seed <= 2; seed++) {
+        check_federation(seed * 131u, (int)n, 2, 1);
+        check_federation(seed * 131u + 7, (int)n, 3, 1);
+    }
+    printf("federation check: %ld organizations, %d min_orgs cell ranges checked, none "
+           "narrowed\n", n, min_orgs_checked - before);
 }
 
 /* Eight organizations: more than release.c enumerates every set for, so
@@ -1381,6 +1405,7 @@ int main(void)
         cmocka_unit_test(test_no_withheld_cell_recoverable),
         cmocka_unit_test(test_many_orgs),
         cmocka_unit_test(test_federations),
+        cmocka_unit_test(test_federation_sized),
         cmocka_unit_test(test_csvtext),
         cmocka_unit_test_setup_teardown(test_close_writes_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
