@@ -138,6 +138,16 @@ for run in $(seq 1 "$REPEAT"); do
     if [ "$(min_of "$NODE_S" "$s")" = "$s" ]; then NODE_S=$s; NODE_READ_S=$r; fi
     NODE_RSS=$(max_of "$NODE_RSS" "$(rss_mb_of "$NODE_TIME")")
 
+    # The same with the compiled-in catalog (--catalog builtin, the
+    # hand-written tally): the catalog file must stay within 1.5x of it and
+    # give the same bytes (docs/catalog.md).
+    say "equity-node aggregate --catalog builtin (run $run of $REPEAT)"
+    /usr/bin/time -v -o "$NODE_TIME" "$NODE_BIN" aggregate --input "$EXTRACT" --catalog builtin \
+        --out "$CELLS.builtin" 2>"$NODE_LOG" || die "equity-node aggregate --catalog builtin failed"
+    BUILTIN_S=$(min_of "${BUILTIN_S:-}" "$(elapsed_of "$NODE_TIME")")
+    cmp -s "$CELLS" "$CELLS.builtin" || die "the catalog file and the compiled-in catalog gave different cells"
+    rm -f "$CELLS.builtin"
+
     say "DuckDB GROUPING SETS, $THREADS threads (run $run of $REPEAT)"
     (cd "$BENCH" && /usr/bin/time -v -o "$DUCK_TIME" node duckdb_grouping_sets.mjs \
         --input "$EXTRACT" --threads "$THREADS" >"$DUCK_JSON") || die "the DuckDB query failed"
@@ -200,7 +210,7 @@ AGREE=$(echo "$CHECK_OUT" | grep -E '^(AGREE|DISAGREE)$')
 NODE_CELLS=$(($(wc -l <"$CELLS") - 1))
 
 awk -v rows="$ROWS" -v bytes="$FILE_BYTES" -v gen="$(awk -v a="$gen_t0" -v b="$gen_t1" 'BEGIN { print b - a }')" \
-    -v ns="$NODE_S" -v ds="$DUCK_S" -v dps="$DUCK_PROC_S" -v rss="$NODE_RSS" -v drss="$DUCK_RSS" \
+    -v ns="$NODE_S" -v bs="${BUILTIN_S:-0}" -v ds="$DUCK_S" -v dps="$DUCK_PROC_S" -v rss="$NODE_RSS" -v drss="$DUCK_RSS" \
     -v ver="$DUCK_VER" -v thr="$THREADS" -v tr="$TARGET_RATIO" -v trss="$TARGET_RSS_MB" \
     -v machine="$(nproc) cores, load average before the runs: $LOAD_BEFORE" \
     -v nread="${NODE_READ_S:-}" -v repeat="$REPEAT" \
@@ -212,7 +222,8 @@ BEGIN {
     printf "file size            %.1f MB (%d bytes)\n", bytes / 1048576, bytes
     if (gen > 0) printf "generator            %.2f s\n", gen
     if (repeat > 1) printf "runs                 %d each, best time kept\n", repeat
-    printf "node seconds         %.3f (equity-node aggregate, whole process; %d cells)\n", ns, ncells
+    printf "node seconds         %.3f (equity-node aggregate, whole process; %d cells; catalog file)\n", ns, ncells
+    printf "  compiled-in catalog %.3f (--catalog builtin: same cells)  file/builtin %.2fx %s (target <= 1.5x)\n", bs, (bs > 0 ? ns / bs : 0), (bs > 0 && ns / bs <= 1.5 ? "PASS" : "MISS")
     if (nread != "") printf "  of which reading    %.3f (its log; the rest: suppression and output)\n", nread
     printf "DuckDB seconds       %.3f (one GROUPING SETS query, %d threads, DuckDB %s; %d groups; process %.3f s)\n", ds, thr, ver, drows, dps
     printf "ratio                %.1fx (DuckDB / node)  %s (target >= %dx)\n", ratio, (ratio >= tr ? "PASS" : "MISS"), tr

@@ -17,90 +17,82 @@ static const struct measure_def measures[M__COUNT] = {
     [M_POPULATION] = {"population", KIND_COUNT, BETTER_NONE, CNT, CNT,
         "members with member_months > 0", "Members",
         CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_MEMBERS_ALL, CH_NONE,
-        -1, 0, 0, 0, NULL},
+        -1, 0, 0, 0, NULL, NULL, 0},
     [M_ED_RATE] = {"ed_rate", KIND_RATE, BETTER_LOWER, CNT, NOC,
         "all members", "ED visits per 1,000 member-years",
         CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_ED, CH_NONE,
-        M_POPULATION, 0, 0, 0, NULL},
+        M_POPULATION, 0, 0, 0, NULL, NULL, 0},
     [M_IP_RATE] = {"ip_rate", KIND_RATE, BETTER_LOWER, CNT, NOC,
         "all members", "Inpatient admissions per 1,000 member-years",
         CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_IP, CH_NONE,
-        M_POPULATION, 0, 0, 0, NULL},
+        M_POPULATION, 0, 0, 0, NULL, NULL, 0},
     [M_READMIT_30D] = {"readmit_30d", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members with ip_admits > 0", "30-day readmissions per admission",
         CH_MEMBERS_IP, CH_MONTHS_IP, CH_IP, CH_READMITS, CH_NONE,
-        M_POPULATION, 1, 1, 0, NULL},
+        M_POPULATION, 1, 1, 0, NULL, NULL, 0},
     [M_WELLNESS] = {"wellness", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
         "all members", "Members with a wellness visit",
         CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_WELLNESS, CH_NONE,
-        M_POPULATION, 1, 0, 0, NULL},
+        M_POPULATION, 1, 0, 0, NULL, NULL, 0},
     [M_NO_SHOW] = {"no_show", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members with scheduled_appts > 0", "Missed appointments per scheduled",
         CH_MEMBERS_SCHED, CH_MONTHS_SCHED, CH_SCHED, CH_NOSHOW, CH_NONE,
-        M_POPULATION, 1, 1, 0, NULL},
+        M_POPULATION, 1, 1, 0, NULL, NULL, 0},
     [M_TELEHEALTH_SHARE] = {"telehealth_share", KIND_PROPORTION, BETTER_NONE, CNT, CNT,
         "members with any primary care or telehealth visit", "Telehealth share of visits",
         CH_MEMBERS_VISIT, CH_MONTHS_VISIT, CH_VISITS, CH_TELE, CH_NONE,
-        M_POPULATION, 1, 1, 0, NULL},
+        M_POPULATION, 1, 1, 0, NULL, NULL, 0},
     [M_DIABETES_POOR_CONTROL] = {"diabetes_poor_control", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members with diabetes", "Diabetes with HbA1c > 9.0 %",
         CH_MEMBERS_DIAB, CH_MONTHS_DIAB, CH_MEMBERS_DIAB, CH_POOR, CH_NONE,
-        M_POPULATION, 1, 0, 0, NULL},
+        M_POPULATION, 1, 0, 0, NULL, NULL, 0},
     [M_BP_CONTROL] = {"bp_control", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
         "members with hypertension", "Hypertension with BP < 140/90",
         CH_MEMBERS_HTN, CH_MONTHS_HTN, CH_MEMBERS_HTN, CH_BPC, CH_NONE,
-        M_POPULATION, 1, 0, 0, NULL},
+        M_POPULATION, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_SCREENING] = {"hrsn_screening", KIND_PROPORTION, BETTER_HIGHER, CNT, CNT,
         "all members", "Screened for social needs",
         CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MEMBERS_ALL, CH_SCREENED, CH_NONE,
-        M_POPULATION, 1, 0, 0, NULL},
+        M_POPULATION, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_FOOD] = {"hrsn_food", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Food insecurity among screened",
         CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_FOOD, CH_NONE,
-        M_HRSN_SCREENING, 1, 0, 0, NULL},
+        M_HRSN_SCREENING, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_HOUSING] = {"hrsn_housing", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Housing instability among screened",
         CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HOUSING, CH_NONE,
-        M_HRSN_SCREENING, 1, 0, 0, NULL},
+        M_HRSN_SCREENING, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_TRANSPORT] = {"hrsn_transport", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Transportation need among screened",
         CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_TRANSPORT, CH_NONE,
-        M_HRSN_SCREENING, 1, 0, 0, NULL},
+        M_HRSN_SCREENING, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_UTILITIES] = {"hrsn_utilities", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Utility need among screened",
         CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_UTILITIES, CH_NONE,
-        M_HRSN_SCREENING, 1, 0, 0, NULL},
+        M_HRSN_SCREENING, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_SAFETY] = {"hrsn_safety", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Interpersonal safety need among screened",
         CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_SAFETY, CH_NONE,
-        M_HRSN_SCREENING, 1, 0, 0, NULL},
+        M_HRSN_SCREENING, 1, 0, 0, NULL, NULL, 0},
     [M_HRSN_ANY] = {"hrsn_any", KIND_PROPORTION, BETTER_LOWER, CNT, CNT,
         "members screened", "Any social need among screened",
         CH_SCREENED, CH_MONTHS_SCREENED, CH_SCREENED, CH_HRSN_ANY, CH_NONE,
-        M_HRSN_SCREENING, 1, 0, 0, hrsn_domains},
+        M_HRSN_SCREENING, 1, 0, 0, hrsn_domains, NULL, 0},
     [M_COST_PMPM] = {"cost_pmpm", KIND_PMPM, BETTER_LOWER, NOC, NOC,
         "all members", "Cost per member per month (USD)",
         CH_MEMBERS_ALL, CH_MONTHS_ALL, CH_MONTHS_ALL, CH_COST, CH_COST_SQ,
-        M_POPULATION, 0, 0, 0, NULL},
+        M_POPULATION, 0, 0, 0, NULL, NULL, 0},
     [M_EXPERIENCE] = {"experience", KIND_MEAN, BETTER_HIGHER, NOC, CNT,
         "survey respondents", "Mean rating of care (0-10)",
         CH_MEMBERS_EXP, CH_MONTHS_EXP, CH_MEMBERS_EXP, CH_EXP_SUM, CH_EXP_SQ,
-        M_POPULATION, 1000, 0, 1000, NULL}, /* score hundredths (cells.h): 10 points */
+        M_POPULATION, 1000, 0, 1000, NULL, NULL, 0}, /* score hundredths (cells.h): 10 points */
 };
 
-const struct measure_def *catalog_measure(int id)
+const struct measure_def *catalog_builtin_measure(int id)
 {
     if (id < 0 || id >= M__COUNT)
         return NULL;
     return &measures[id];
-}
-
-int catalog_measure_find(const char *name)
-{
-    for (int i = 0; i < M__COUNT; i++)
-        if (strcmp(measures[i].name, name) == 0)
-            return i;
-    return -1;
 }
 
 const char *catalog_kind_name(measure_kind kind)

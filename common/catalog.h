@@ -86,6 +86,10 @@ struct measure_def {
     double den_per_member;
     double sq_per_num;
     const int *any_of;
+    const char *unit;          /* unit of the value, for tables            */
+    /* A built-in id (M_*) that the active catalog does not define: no
+     * round may ask for it, no node computes it; its name stays reserved. */
+    int absent;
 };
 
 /* Most member months one member has in a period (extract.md: 0-12). */
@@ -107,9 +111,51 @@ enum {
     CH__COUNT
 };
 
+/* ---- The active catalog ----------------------------------------------- *
+ *
+ * A catalog is the federation's agreed list of measures (and stratifiers):
+ * the compiled-in one (catalog_builtin()), or one read from a catalog file
+ * (catalog_file.h; configs/catalog.ini is the default). Measure ids are
+ * small integers: a measure with a built-in name keeps its M_* id, others
+ * follow from M__COUNT in file order, up to CATALOG_MAX_MEASURES. Channels
+ * of a file catalog are numbered by catalog_file.c (the default file gives
+ * the CH_* numbers above). A program sets its catalog once at start, before
+ * any thread runs; everything below reads the active one. */
+#define CATALOG_MAX_MEASURES 32   /* bit masks of measures are 32 bits     */
+#define CATALOG_MAX_CHANNELS 96
+
+struct catalog;
+
+/* Measure id of the compiled-in table (catalog.c), or NULL. */
+const struct measure_def *catalog_builtin_measure(int id);
+/* The compiled-in catalog (measures above, channels CH_*). */
+const struct catalog *catalog_builtin(void);
+void catalog_set_active(const struct catalog *c);
+const struct catalog *catalog_active(void);
+/* Whether c is the compiled-in catalog (its tally is the hand-written one). */
+int catalog_is_builtin(const struct catalog *c);
+/* Identity of a catalog: name, version, SHA-256 (64 hex) of its canonical
+ * text (catalog_file.h). */
+const char *catalog_name(const struct catalog *c);
+const char *catalog_version(const struct catalog *c);
+const char *catalog_sha256(const struct catalog *c);
+/* Where it was read from ("" for the compiled-in one). */
+const char *catalog_path(const struct catalog *c);
+
+/* Measure ids of the active catalog are 0 .. catalog_n_measures()-1;
+ * catalog_measure() of such an id is never NULL (see `absent`). */
+int catalog_n_measures(void);
+int catalog_n_channels(void);
 const struct measure_def *catalog_measure(int id);
-/* Returns the measure id for a name (case-sensitive), or -1. */
+/* Returns the id of a measure of the active catalog (case-sensitive), or
+ * -1 (also for an absent built-in). */
 int catalog_measure_find(const char *name);
+/* Sets on[m] = 1 for every measure the active catalog defines (others 0;
+ * on has CATALOG_MAX_MEASURES entries). */
+void catalog_all_measures(unsigned char *on);
+/* Measures of the active catalog that one member can be left out of alone
+ * (bit = id): those whose every channel is their own (node/tally.h). */
+unsigned catalog_leave_out(void);
 const char *catalog_kind_name(measure_kind kind);
 
 /* ---- Codes of the extract (extract.md) --------------------------------- */

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,16 +213,6 @@ void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COU
         counts[cs->cells[i].reason]++;
 }
 
-/* Shortest of %.15g / %.17g that reads back as the same double: sums of
- * costs keep their cents, and simple values stay simple (10.5, not
- * 10.500000000000002). */
-void cells_format_number(char *buf, size_t len, double v)
-{
-    snprintf(buf, len, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, len, "%.17g", v);
-}
-
 int cell_field_decimals(int measure, int field)
 {
     const struct measure_def *d = catalog_measure(measure);
@@ -336,6 +325,19 @@ int cells_parse_scaled(const char *s, size_t len, int decimals, int round_excess
     return 0;
 }
 
+void cell_format_fields(const struct cell *c, char out[5][CELL_FIELD_TEXT])
+{
+    int m = c->measure;
+    snprintf(out[0], CELL_FIELD_TEXT, "%lld", (long long)c->members);
+    cells_format_scaled(out[1], CELL_FIELD_TEXT, c->member_months, CELL_MONTHS_DECIMALS, 1);
+    cells_format_scaled(out[2], CELL_FIELD_TEXT, c->denominator, cell_field_decimals(m, CELL_F_DEN),
+                        1);
+    /* cost sums in whole cents: always two decimals */
+    cells_format_scaled(out[3], CELL_FIELD_TEXT, c->numerator, cell_field_decimals(m, CELL_F_NUM),
+                        catalog_measure(m)->kind != KIND_PMPM);
+    cells_format_scaled(out[4], CELL_FIELD_TEXT, c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
+}
+
 struct csv_args {
     const struct cellset *cs;
     int pooled;
@@ -348,7 +350,7 @@ static int write_csv_body(FILE *f, void *arg)
     fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
           "numerator,sum_sq,suppressed,reason", f);
     fputs(a->pooled ? ",n_orgs,n_withheld\n" : "\n", f);
-    char label[256], mm[48], den[48], num[48], sq[48];
+    char label[256], v[5][CELL_FIELD_TEXT];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
         csvtext_write_field(f, cs->org);
@@ -360,16 +362,8 @@ static int write_csv_body(FILE *f, void *arg)
         cellset_stratum_label(cs, c, label, sizeof label);
         csvtext_write_field(f, label);
         if (c->reason == REASON_NONE) {
-            int m = c->measure;
-            cells_format_scaled(mm, sizeof mm, c->member_months, CELL_MONTHS_DECIMALS, 1);
-            cells_format_scaled(den, sizeof den, c->denominator,
-                                cell_field_decimals(m, CELL_F_DEN), 1);
-            /* cost sums in whole cents: always two decimals */
-            cells_format_scaled(num, sizeof num, c->numerator,
-                                cell_field_decimals(m, CELL_F_NUM),
-                                catalog_measure(m)->kind != KIND_PMPM);
-            cells_format_scaled(sq, sizeof sq, c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
-            fprintf(f, ",%lld,%s,%s,%s,%s,0,%s", (long long)c->members, mm, den, num, sq,
+            cell_format_fields(c, v);
+            fprintf(f, ",%s,%s,%s,%s,%s,0,%s", v[0], v[1], v[2], v[3], v[4],
                     a->pooled && c->n_withheld > 0 ? "partial" : "");
         } else {
             fprintf(f, ",,,,,,1,%s", cell_reason_name(c->reason));
@@ -393,53 +387,47 @@ int cellset_write_pooled_csv(const struct cellset *cs, const char *path)
     return atomic_file_write(path, write_csv_body, &a);
 }
 
+/* The cells as JSON: the same exact decimals as the CSV (whole cents,
+ * 1/10000 member months), written as number text so that no double rounds
+ * them on the way (jansson only writes doubles). */
 static int write_json_body(FILE *f, void *arg)
 {
     const struct cellset *cs = arg;
-    json_t *root = json_object();
-    json_t *cells = json_array();
-    if (!root || !cells) {
-        json_decref(root);
-        json_decref(cells);
-        errno = ENOMEM;
-        return -1;
+    const char *head[][2] = {{"org", cs->org}, {"round", cs->round}, {"period", cs->period}};
+    fputs("{\n", f);
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+        fprintf(f, " \"%s\": ", head[i][0]);
+        if (csvtext_json_string(f, head[i][1]))
+            goto bad;
+        fputs(",\n", f);
     }
-    json_object_set_new(root, "org", json_string(cs->org));
-    json_object_set_new(root, "round", json_string(cs->round));
-    json_object_set_new(root, "period", json_string(cs->period));
-    json_object_set_new(root, "k", json_integer(cs->k));
-    char label[256];
+    fprintf(f, " \"k\": %d,\n \"cells\": [", cs->k);
+    char label[256], v[5][CELL_FIELD_TEXT];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "measure", json_string(catalog_measure(c->measure)->name));
-        json_object_set_new(o, "stratifier", json_string(cs->tables[c->table].name));
+        fprintf(f, "%s\n  {\n   \"measure\": \"%s\",\n   \"stratifier\": ", i ? "," : "",
+                catalog_measure(c->measure)->name);
         cellset_stratum_label(cs, c, label, sizeof label);
-        json_object_set_new(o, "stratum", json_string(label));
-        if (c->reason == REASON_NONE) {
-            json_object_set_new(o, "members", json_integer((json_int_t)c->members));
-            json_object_set_new(o, "member_months", json_real(cell_value(c, CELL_F_MONTHS)));
-            json_object_set_new(o, "denominator", json_real(cell_value(c, CELL_F_DEN)));
-            json_object_set_new(o, "numerator", json_real(cell_value(c, CELL_F_NUM)));
-            json_object_set_new(o, "sum_sq", json_real(cell_value(c, CELL_F_SQ)));
-            json_object_set_new(o, "suppressed", json_false());
-            json_object_set_new(o, "reason", json_null());
-        } else {
-            json_object_set_new(o, "members", json_null());
-            json_object_set_new(o, "member_months", json_null());
-            json_object_set_new(o, "denominator", json_null());
-            json_object_set_new(o, "numerator", json_null());
-            json_object_set_new(o, "sum_sq", json_null());
-            json_object_set_new(o, "suppressed", json_true());
-            json_object_set_new(o, "reason", json_string(cell_reason_name(c->reason)));
-        }
-        json_array_append_new(cells, o);
+        if (csvtext_json_string(f, cs->tables[c->table].name) || fputs(",\n   \"stratum\": ", f) < 0 ||
+            csvtext_json_string(f, label))
+            goto bad;
+        static const char *const names[5] = {"members", "member_months", "denominator",
+                                             "numerator", "sum_sq"};
+        if (c->reason == REASON_NONE)
+            cell_format_fields(c, v);
+        for (int k = 0; k < 5; k++)
+            fprintf(f, ",\n   \"%s\": %s", names[k], c->reason == REASON_NONE ? v[k] : "null");
+        if (c->reason == REASON_NONE)
+            fputs(",\n   \"suppressed\": false,\n   \"reason\": null\n  }", f);
+        else
+            fprintf(f, ",\n   \"suppressed\": true,\n   \"reason\": \"%s\"\n  }",
+                    cell_reason_name(c->reason));
     }
-    json_object_set_new(root, "cells", cells);
-    int rc = json_dumpf(root, f, JSON_INDENT(1));
-    json_decref(root);
-    fputc('\n', f);
-    return rc == 0 ? 0 : -1;
+    fputs(cs->ncells ? "\n ]\n}\n" : "]\n}\n", f);
+    return ferror(f) ? -1 : 0;
+bad:
+    errno = EILSEQ;
+    return -1;
 }
 
 int cellset_write_json(const struct cellset *cs, const char *path)

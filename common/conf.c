@@ -298,8 +298,8 @@ static void state_free(struct conf_state *st)
         fclose(st->f);
 }
 
-int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
-                    conf_free_fn free_fn, void *ctx, int *lines, char *err, size_t errlen)
+static int load(const char *path, const char *text, const struct conf_key *keys, size_t nkeys,
+                void *out, conf_free_fn free_fn, void *ctx, int *lines, char *err, size_t errlen)
 {
     if (lines)
         memset(lines, 0, nkeys * sizeof *lines);
@@ -323,7 +323,7 @@ int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys,
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    st.f = fopen(path, "r");
+    st.f = text ? fmemopen((void *)text, strlen(text), "r") : fopen(path, "r");
     if (!st.f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         state_free(&st);
@@ -361,6 +361,22 @@ int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys,
 out:
     state_free(&st);
     return ret;
+}
+
+int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
+                    conf_free_fn free_fn, void *ctx, int *lines, char *err, size_t errlen)
+{
+    return load(path, NULL, keys, nkeys, out, free_fn, ctx, lines, err, errlen);
+}
+
+int conf_load_text(const char *name, const char *text, const struct conf_key *keys, size_t nkeys,
+                   void *out, conf_free_fn free_fn, void *ctx, char *err, size_t errlen)
+{
+    if (!text[0]) {
+        snprintf(err, errlen, "%s: empty text", name);
+        return -1;
+    }
+    return load(name, text, keys, nkeys, out, free_fn, ctx, NULL, err, errlen);
 }
 
 void conf_print(FILE *f, const struct conf_key *keys, size_t nkeys, const void *in)

@@ -48,6 +48,11 @@ int conf_load(const char *path, const struct conf_key *keys, size_t nkeys, void 
 int conf_load_lines(const char *path, const struct conf_key *keys, size_t nkeys, void *out,
                     conf_free_fn free_fn, void *ctx, int *lines, char *err, size_t errlen);
 
+/* conf_load of text held in memory (a NUL-terminated whole file); `name`
+ * stands for the path in messages. */
+int conf_load_text(const char *name, const char *text, const struct conf_key *keys, size_t nkeys,
+                   void *out, conf_free_fn free_fn, void *ctx, char *err, size_t errlen);
+
 /* Prints "[section] key = value" for every setting. */
 void conf_print(FILE *f, const struct conf_key *keys, size_t nkeys, const void *in);
 

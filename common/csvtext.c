@@ -207,70 +207,123 @@ int csvtext_is_numeric_column(const char *name)
     return 0;
 }
 
-/* A JSON number for a field: an integer when the text is one (exactly),
- * else a real. NULL when the text is not a finite number. */
-static json_t *number_of(const char *s)
+int csvtext_json_number_ok(const char *s)
 {
-    char *end;
-    if (!strpbrk(s, ".eEnN")) {
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (end != s && !*end && errno == 0)
-            return json_integer((json_int_t)v);
+    /* RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return 0;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
     }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (*p < '0' || *p > '9')
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+int csvtext_json_string(FILE *f, const char *s)
+{
+    json_t *j = json_string(s);
+    int rc = j ? json_dumpf(j, f, JSON_ENCODE_ANY) : -1;
+    json_decref(j);
+    return rc;
+}
+
+/* Writes one field's JSON value: null for an empty field; a number in a
+ * numeric column, as its own text when that is a JSON number (the CSV's
+ * exact decimals: whole cents, 1/10000 months), else the double it reads as
+ * (e.g. "+5"); a string otherwise. -1 with err set when a numeric column
+ * holds a non-number or a non-finite one. */
+static int write_value(FILE *f, const char *key, const char *v, size_t row, size_t col,
+                       char *err, size_t errlen)
+{
+    if (!*v) {
+        fputs("null", f);
+        return 0;
+    }
+    if (!csvtext_is_numeric_column(key)) {
+        if (csvtext_json_string(f, v) == 0)
+            return 0;
+        snprintf(err, errlen, "row %zu, column %zu (%s): not UTF-8 text", row + 1, col + 1, key);
+        return -1;
+    }
+    if (csvtext_json_number_ok(v)) {
+        fputs(v, f);
+        return 0;
+    }
+    char *end;
     errno = 0;
-    double d = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || !isfinite(d))
-        return NULL;
-    return json_real(d);
+    double d = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE || !isfinite(d)) {
+        snprintf(err, errlen, "row %zu, column %zu (%s): not a number '%.40s'", row + 1, col + 1,
+                 key, v);
+        return -1;
+    }
+    fprintf(f, "%.17g", d);
+    return 0;
+}
+
+static int write_json_rows(FILE *f, const csvtext_t *t, char *err, size_t errlen)
+{
+    fputs(t->nrows > 1 ? "[\n" : "[", f);
+    for (size_t r = 1; r < t->nrows; r++) {
+        fputs(" {\n", f);
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *key = csvtext_field(t, 0, c), *v = csvtext_field(t, r, c);
+            fputs("  ", f);
+            if (csvtext_json_string(f, key)) {
+                snprintf(err, errlen, "column %zu: name is not UTF-8 text", c + 1);
+                return -1;
+            }
+            fputs(": ", f);
+            if (write_value(f, key, v, r, c, err, errlen))
+                return -1;
+            fputs(c + 1 < t->ncols ? ",\n" : "\n", f);
+        }
+        fputs(r + 1 < t->nrows ? " },\n" : " }\n", f);
+    }
+    fputs("]\n", f);
+    if (!ferror(f))
+        return 0;
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 char *csvtext_to_json(const csvtext_t *t, char *err, size_t errlen)
 {
-    json_t *arr = json_array();
     char *out = NULL;
-    if (!arr)
-        goto nomem;
-    for (size_t r = 1; r < t->nrows; r++) {
-        json_t *o = json_object();
-        if (!o || json_array_append_new(arr, o))
-            goto nomem;
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *key = csvtext_field(t, 0, c), *v = csvtext_field(t, r, c);
-            json_t *j;
-            if (!*v)
-                j = json_null();
-            else if (csvtext_is_numeric_column(key)) {
-                j = number_of(v);
-                if (!j) {
-                    snprintf(err, errlen, "row %zu, column %zu (%s): not a number '%.40s'", r + 1,
-                             c + 1, key, v);
-                    goto out;
-                }
-            } else
-                j = json_string(v);
-            if (!j || json_object_set_new(o, key, j))
-                goto nomem;
-        }
-    }
-    /* %.10g in the CSV: 10 significant digits print every value back as it was. */
-    char *s = json_dumps(arr, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    if (!s)
-        goto nomem;
-    size_t n = strlen(s);
-    out = malloc(n + 2);
-    if (out) {
-        memcpy(out, s, n);
-        out[n] = '\n';
-        out[n + 1] = 0;
-    } else {
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    free(s);
-    goto out;
-nomem:
-    snprintf(err, errlen, "out of memory");
-out:
-    json_decref(arr);
+    int rc = write_json_rows(f, t, err, errlen);
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    if (rc) {
+        free(out);
+        return NULL;
+    }
     return out;
 }

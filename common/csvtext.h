@@ -42,8 +42,16 @@ void csvtext_write_row(FILE *f, const csvtext_t *t, size_t row);
  * (members, ..., n_withheld, value, lower, upper, se), else 0. */
 int csvtext_is_numeric_column(const char *name);
 
+/* 1 if s is a JSON number as RFC 8259 spells it (no "+", ".5", "nan"). */
+int csvtext_json_number_ok(const char *s);
+
+/* Writes s as a JSON string (quoted, escaped). 0, or -1 (not UTF-8, or no
+ * memory). */
+int csvtext_json_string(FILE *f, const char *s);
+
 /* The rows after the header as a JSON array of objects keyed by the header:
- * numeric columns as JSON numbers, empty fields as null, the rest as
+ * numeric columns as JSON numbers (the CSV's own text, so exact decimals stay
+ * exact: no double in between), empty fields as null, the rest as
  * strings. Returns a malloc'ed NUL-terminated text ending in a newline, or
  * NULL (no memory, or a numeric column holding a non-number: err says where). */
 char *csvtext_to_json(const csvtext_t *t, char *err, size_t errlen);

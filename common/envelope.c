@@ -21,6 +21,7 @@ const char *envelope_type_name(int type)
     case MSG_QUERY: return "QUERY";
     case MSG_QUERY_RESULT: return "QUERY_RESULT";
     case MSG_ERROR: return "ERROR";
+    case MSG_NODE_STATUS: return "NODE_STATUS";
     }
     return "UNKNOWN";
 }
@@ -109,7 +110,7 @@ int envelope_unpack(const uint8_t *buf, size_t len, struct envelope *e, char *er
         snprintf(err, errlen, "unsupported protocol_version %d", (int)env->protocol_version);
         goto out;
     }
-    if ((int)env->type < MSG_ROUND_REQUEST || (int)env->type > MSG_ERROR) {
+    if ((int)env->type < MSG_ROUND_REQUEST || (int)env->type > MSG_NODE_STATUS) {
         snprintf(err, errlen, "unknown message type %d", (int)env->type);
         goto out;
     }
@@ -173,11 +174,11 @@ int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len
 {
     Equity__V1__RoundRequest req = EQUITY__V1__ROUND_REQUEST__INIT;
     Equity__V1__Terms terms = EQUITY__V1__TERMS__INIT;
-    char *measures[M__COUNT], *strats[S__COUNT], *inters[ROUND_MAX_INTER];
+    char *measures[CATALOG_MAX_MEASURES], *strats[S__COUNT], *inters[ROUND_MAX_INTER];
     char interbuf[ROUND_MAX_INTER][64];
     size_t nm = 0, ns = 0;
     *out = NULL;
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (r->measure_on[m])
             measures[nm++] = (char *)catalog_measure(m)->name;
     for (int s = 1; s < S__COUNT; s++)
@@ -207,6 +208,9 @@ int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len
     req.terms = &terms;
     req.coordinator = (char *)r->coordinator;
     req.opened_at = (char *)r->opened_at;
+    req.catalog_name = (char *)r->catalog_name;
+    req.catalog_version = (char *)r->catalog_version;
+    req.catalog_sha256 = (char *)r->catalog_sha256;
     *len = equity__v1__round_request__get_packed_size(&req);
     *out = malloc(*len ? *len : 1);
     if (!*out)
@@ -229,14 +233,28 @@ int round_request_unpack(const uint8_t *buf, size_t len, struct round_request *r
         take_str(r->period, sizeof r->period, req->period, "period", err, errlen) ||
         take_str(r->deadline, sizeof r->deadline, req->deadline, "deadline", err, errlen) ||
         take_str(r->coordinator, sizeof r->coordinator, req->coordinator, "coordinator", err, errlen) ||
-        take_str(r->opened_at, sizeof r->opened_at, req->opened_at, "opened_at", err, errlen))
+        take_str(r->opened_at, sizeof r->opened_at, req->opened_at, "opened_at", err, errlen) ||
+        take_str(r->catalog_name, sizeof r->catalog_name, req->catalog_name, "catalog_name", err,
+                 errlen) ||
+        take_str(r->catalog_version, sizeof r->catalog_version, req->catalog_version,
+                 "catalog_version", err, errlen) ||
+        take_str(r->catalog_sha256, sizeof r->catalog_sha256, req->catalog_sha256,
+                 "catalog_sha256", err, errlen))
         goto out;
+    /* A request of another catalog may name measures this one lacks: it
+     * still parses, so that the node can refuse it with that reason. */
+    int other_catalog = r->catalog_sha256[0] &&
+                        strcmp(r->catalog_sha256, catalog_sha256(catalog_active())) != 0;
     if (!r->round_id[0] || !r->period[0]) {
         snprintf(err, errlen, "round request without round_id or period");
         goto out;
     }
     for (size_t i = 0; i < req->n_measures; i++) {
         int m = catalog_measure_find(req->measures[i]);
+        if (m < 0 && other_catalog) {
+            r->n_unknown_measures++;
+            continue;
+        }
         if (m < 0) {
             snprintf(err, errlen, "unknown measure \"%.60s\"", req->measures[i]);
             goto out;
@@ -422,5 +440,93 @@ int hello_unpack(const uint8_t *buf, size_t len, struct hello *h, char *err, siz
         take_str(h->software, sizeof h->software, m->software, "software", err, errlen))
         rc = -1;
     equity__v1__hello__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- NodeStatus ------------------------------------------------------------ */
+
+const char *node_state_name(int state)
+{
+    switch (state) {
+    case NODE_STATE_HELD: return "held";
+    case NODE_STATE_FAILING: return "failing";
+    }
+    return NULL;
+}
+
+static int status_code_ok(const char *c)
+{
+    size_t n = strlen(c);
+    if (n == 0 || n > NODE_STATUS_CODE_MAX)
+        return 0;
+    for (; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/* The rules of node_status_unpack for a filled struct. */
+static int status_check(const struct node_status *st, char *err, size_t errlen)
+{
+    if (!st->round_id[0] || !st->org[0]) {
+        snprintf(err, errlen, "node status without round_id or org");
+        return -1;
+    }
+    if (!node_state_name(st->state)) {
+        snprintf(err, errlen, "node status state %d is neither HELD nor FAILING", st->state);
+        return -1;
+    }
+    if (!status_code_ok(st->code)) {
+        snprintf(err, errlen, "node status code must be 1-%d characters of [a-z0-9_]",
+                 NODE_STATUS_CODE_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+int node_status_pack(const struct node_status *st, uint8_t **out, size_t *len)
+{
+    char err[128];
+    *out = NULL;
+    if (!st || status_check(st, err, sizeof err) != 0 ||
+        strlen(st->reason) > NODE_STATUS_REASON_MAX)
+        return -1;
+    Equity__V1__NodeStatus m = EQUITY__V1__NODE_STATUS__INIT;
+    m.round_id = (char *)st->round_id;
+    m.org = (char *)st->org;
+    m.state = (Equity__V1__NodeState)st->state;
+    m.code = (char *)st->code;
+    m.reason = (char *)st->reason;
+    PACK_INTO(node_status, &m);
+}
+
+int node_status_unpack(const uint8_t *buf, size_t len, struct node_status *st, char *err,
+                       size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    if (len > NODE_STATUS_MAX_PAYLOAD) {
+        snprintf(err, errlen, "node status of %zu bytes is over the limit of %d", len,
+                 NODE_STATUS_MAX_PAYLOAD);
+        return -1;
+    }
+    Equity__V1__NodeStatus *m = equity__v1__node_status__unpack(NULL, len, buf);
+    if (!m) {
+        snprintf(err, errlen, "not a valid NodeStatus protobuf");
+        return -1;
+    }
+    int rc = -1;
+    if (take_str(st->round_id, sizeof st->round_id, m->round_id, "round_id", err, errlen) ||
+        take_str(st->org, sizeof st->org, m->org, "org", err, errlen) ||
+        take_str(st->code, sizeof st->code, m->code, "code", err, errlen) ||
+        take_str(st->reason, sizeof st->reason, m->reason, "reason", err, errlen))
+        goto out;
+    st->state = (int)m->state;
+    if (status_check(st, err, errlen) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0)
+        memset(st, 0, sizeof *st);
+    equity__v1__node_status__free_unpacked(m, NULL);
     return rc;
 }

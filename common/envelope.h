@@ -1,7 +1,7 @@
 /*
  * envelope.h - the Envelope every message travels in, and the small
  * messages of the round protocol (RoundRequest, Ack, Error, Refusal,
- * Hello), encoded with protobuf-c (proto/equity.proto).
+ * Hello, NodeStatus), encoded with protobuf-c (proto/equity.proto).
  *
  * Every *_unpack function takes untrusted bytes: it checks the protocol
  * version, lengths and names, copies what it keeps, and says what was
@@ -26,7 +26,7 @@
 /* Message types: the values of MessageType in equity.proto. */
 enum {
     MSG_ROUND_REQUEST = 1, MSG_SUBMISSION = 2, MSG_ACK = 3, MSG_REFUSAL = 4,
-    MSG_HELLO = 5, MSG_QUERY = 6, MSG_QUERY_RESULT = 7, MSG_ERROR = 8
+    MSG_HELLO = 5, MSG_QUERY = 6, MSG_QUERY_RESULT = 7, MSG_ERROR = 8, MSG_NODE_STATUS = 9
 };
 const char *envelope_type_name(int type);
 
@@ -65,7 +65,7 @@ int envelope_verify(trust_t *t, const struct envelope *e, const char *expected_c
 struct round_request {
     char round_id[64];
     char period[32];
-    unsigned char measure_on[M__COUNT];
+    unsigned char measure_on[CATALOG_MAX_MEASURES];
     unsigned char strat_on[S__COUNT];     /* S_TOTAL always on           */
     int inter[ROUND_MAX_INTER][2];
     int n_inter;
@@ -77,6 +77,13 @@ struct round_request {
     char agreement[512];
     char coordinator[128];
     char opened_at[32];
+    /* The catalog the round's measures are defined in (catalog.h). */
+    char catalog_name[64];
+    char catalog_version[32];
+    char catalog_sha256[65];
+    /* Measures the request names that the active catalog does not hold
+     * (only when its catalog is another one: the node refuses it then). */
+    int n_unknown_measures;
 };
 
 int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len);
@@ -119,5 +126,30 @@ struct hello {
     char software[64];
 };
 int hello_unpack(const uint8_t *buf, size_t len, struct hello *h, char *err, size_t errlen);
+
+/* NodeStatus: why a node has not answered a round it received (the values
+ * of NodeState in equity.proto). */
+enum { NODE_STATE_HELD = 1, NODE_STATE_FAILING = 2 };
+#define NODE_STATUS_CODE_MAX 32
+#define NODE_STATUS_REASON_MAX 300
+#define NODE_STATUS_MAX_PAYLOAD 1024
+/* "held", "failing", or NULL for any other value. */
+const char *node_state_name(int state);
+struct node_status {
+    char round_id[64];
+    char org[128];
+    int state;                              /* NODE_STATE_HELD or _FAILING */
+    char code[NODE_STATUS_CODE_MAX + 1];     /* [a-z0-9_]{1,32}             */
+    char reason[NODE_STATUS_REASON_MAX + 1];
+};
+/* Packs a NodeStatus (*out malloc'ed). -1 if a field breaks the rules that
+ * node_status_unpack checks. */
+int node_status_pack(const struct node_status *st, uint8_t **out, size_t *len);
+/* Parses untrusted bytes: at most NODE_STATUS_MAX_PAYLOAD, round_id and org
+ * non-empty, state HELD or FAILING, code 1-32 of [a-z0-9_], reason at most
+ * NODE_STATUS_REASON_MAX bytes, no control characters anywhere. 0 or -1
+ * with the reason in err. */
+int node_status_unpack(const uint8_t *buf, size_t len, struct node_status *st, char *err,
+                       size_t errlen);
 
 #endif

@@ -32,7 +32,7 @@
 
 struct opts {
     const char *config, *period, *deadline, *round, *reason;
-    const char *measures, *stratifiers, *intersections, *k, *min_orgs;
+    const char *measures, *stratifiers, *intersections, *k, *min_orgs, *catalog;
     int help, force, quiet;
 };
 
@@ -46,7 +46,7 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
         {"stratifiers", required_argument, NULL, 's'},
         {"intersections", required_argument, NULL, 'i'}, {"k", required_argument, NULL, 'k'},
         {"min-orgs", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'Q'},
+        {"quiet", no_argument, NULL, 'Q'}, {"catalog", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     optind = 0; /* glibc: full re-initialisation */
@@ -65,6 +65,7 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
         case 'o': o->min_orgs = optarg; break;
         case 'f': o->force = 1; break;
         case 'Q': o->quiet = 1; break;
+        case 'C': o->catalog = optarg; break;
         case 'h': o->help = 1; break;
         default: return -1;
         }
@@ -89,10 +90,10 @@ static int small_int(const char *s)
     return (int)v;
 }
 
-static int load_config(const char *path, struct coord_config *cfg)
+static int load_config(const struct opts *o, struct coord_config *cfg)
 {
-    char err[1024];
-    if (coord_config_load(cfg, path, err, sizeof err) != 0) {
+    char err[1600];
+    if (coord_config_load_with(cfg, o->config, o->catalog, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -121,7 +122,7 @@ int coord_cmd_check_config(int argc, char **argv)
     if (o.quiet)
         log_set_level(LOG_LVL_WARN);
     struct coord_config cfg;
-    if (load_config(o.config, &cfg) != 0)
+    if (load_config(&o, &cfg) != 0)
         return EXIT_USER;
     char err[2048];
     FILE *out = stdout;
@@ -188,7 +189,7 @@ int coord_cmd_run(int argc, char **argv)
         return 0;
     }
     struct coord_config cfg;
-    if (load_config(o.config, &cfg) != 0)
+    if (load_config(&o, &cfg) != 0)
         return EXIT_USER;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -215,13 +216,20 @@ static void round_usage(FILE *f)
           "       equity-coordinator round extend --config F --round ID --deadline ISO8601\n\n"
           "open    signs and stores a round request with the [round] defaults, each option\n"
           "        replacing its default (lists as in coordinator.ini); prints its id.\n"
-          "        The deadline must be in the future.\n"
-          "status  per organization: submitted (time, sha256, late), refused, pending (connected,\n"
-          "        not answered), never connected, revoked\n"
+          "        The deadline must be in the future. The request names the catalog\n"
+          "        ([coordinator] catalog, or --catalog FILE|builtin; default: the installed\n"
+          "        catalog.ini, docs/catalog.md); a measure it lacks is refused, and a node\n"
+          "        holding another catalog refuses the round (catalog_unknown, catalog_mismatch).\n"
+          "status  per organization: submitted (time, sha256, late), refused (the node's\n"
+          "        reason), held for approval on site or failing on site (as the node reports\n"
+          "        it: since when, reason, code), pending (connected, not answered), never\n"
+          "        connected, revoked\n"
           "close   closes the round and pools the submissions that were in time into\n"
           "        results_dir/ID/pooled.csv (printed), and writes results_dir/ID/report.html.\n"
           "        With fewer submissions than the round's min_orgs it says so, leaves the\n"
-          "        round open and exits 1, unless --force. A close that was interrupted is\n"
+          "        round open and exits 1, unless --force. A stored submission that cannot\n"
+          "        be decoded stops the release (exit 1) unless --force, which releases\n"
+          "        without it. A close that was interrupted is\n"
           "        finished by running it again. The service closes a round by itself at\n"
           "        its deadline.\n"
           "cancel  ends an open round without pooling or releasing anything\n"
@@ -264,7 +272,7 @@ int coord_cmd_round(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct coord_config cfg;
-    if (load_config(o.config, &cfg) != 0)
+    if (load_config(&o, &cfg) != 0)
         return EXIT_USER;
     store_t *st = store_open(cfg.database);
     if (!st)
@@ -338,7 +346,7 @@ int coord_cmd_audit(int argc, char **argv)
         return 0;
     }
     struct coord_config cfg;
-    if (load_config(o.config, &cfg) != 0)
+    if (load_config(&o, &cfg) != 0)
         return EXIT_USER;
     /* The anchor (the chain's head kept in the store) is read under a
      * shared lock of the log: a writer holds the exclusive one from before

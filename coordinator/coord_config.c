@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "catalog_file.h"
 #include "conf.h"
 #include "identity.h"
 
@@ -36,6 +37,8 @@ static const struct conf_key coord_keys[] = {
       "open connections allowed from one address; more are shut at accept (0 = no cap)"),
     I("coordinator", "poll_ms", poll_ms, 10, 10000, "500",
       "longest wait of the service loop (signals, CRL changes are seen this often)"),
+    S("coordinator", "catalog", catalog, "", 0,
+      "catalog file (docs/catalog.md); builtin = the compiled-in one; empty = the default file"),
     S("identity", "ca", ca, "", 1, "federation CA certificate"),
     S("identity", "crl", crl, "", 1, "federation CRL (re-read when it changes)"),
     S("identity", "transport_cert", transport_cert, "", 1, "coordinator transport certificate (X25519)"),
@@ -70,6 +73,7 @@ static const size_t path_fields[] = {
     offsetof(struct coord_config, signing_cert), offsetof(struct coord_config, signing_key),
     offsetof(struct coord_config, enrolled_dir), offsetof(struct coord_config, database),
     offsetof(struct coord_config, audit_log),   offsetof(struct coord_config, results_dir),
+    offsetof(struct coord_config, catalog),
 };
 
 static int resolve_paths(struct coord_config *c, char *err, size_t errlen)
@@ -80,7 +84,7 @@ static int resolve_paths(struct coord_config *c, char *err, size_t errlen)
     int dirlen = (int)(slash - c->path);
     for (size_t i = 0; i < sizeof path_fields / sizeof path_fields[0]; i++) {
         char *p = (char *)c + path_fields[i];
-        if (!p[0] || p[0] == '/')
+        if (!p[0] || p[0] == '/' || !strcmp(p, "builtin"))
             continue;
         char buf[1024];
         int n = snprintf(buf, sizeof buf, "%.*s/%s", dirlen, c->path, p);
@@ -108,9 +112,9 @@ static size_t next_item(const char **p, const char **start)
     return (size_t)(s - *start);
 }
 
-static int parse_measures(const char *list, unsigned char on[M__COUNT], char *err, size_t errlen)
+static int parse_measures(const char *list, unsigned char on[CATALOG_MAX_MEASURES], char *err, size_t errlen)
 {
-    memset(on, 0, M__COUNT);
+    memset(on, 0, CATALOG_MAX_MEASURES);
     const char *p = list, *it;
     size_t len;
     int any = 0;
@@ -123,11 +127,14 @@ static int parse_measures(const char *list, unsigned char on[M__COUNT], char *er
         memcpy(name, it, len);
         name[len] = 0;
         if (!strcmp(name, "all")) {
-            memset(on, 1, M__COUNT);
+            catalog_all_measures(on);
         } else {
             int m = catalog_measure_find(name);
             if (m < 0) {
-                snprintf(err, errlen, "[round] measures: unknown measure \"%s\"", name);
+                snprintf(err, errlen, "[round] measures: measure \"%s\" is not in catalog %s %s "
+                         "(sha256 %.12s...): no round asks for it", name,
+                         catalog_name(catalog_active()), catalog_version(catalog_active()),
+                         catalog_sha256(catalog_active()));
                 return -1;
             }
             on[m] = 1;
@@ -221,6 +228,12 @@ int coord_config_round_defaults(const struct coord_config *c, struct round_reque
 
 int coord_config_load(struct coord_config *c, const char *path, char *err, size_t errlen)
 {
+    return coord_config_load_with(c, path, NULL, err, errlen);
+}
+
+int coord_config_load_with(struct coord_config *c, const char *path, const char *catalog,
+                           char *err, size_t errlen)
+{
     memset(c, 0, sizeof *c);
     if (path)
         snprintf(c->path, sizeof c->path, "%s", path);
@@ -228,6 +241,15 @@ int coord_config_load(struct coord_config *c, const char *path, char *err, size_
         return -1;
     if (resolve_paths(c, err, errlen) != 0)
         return -1;
+    if (catalog)
+        snprintf(c->catalog, sizeof c->catalog, "%s", catalog);
+    char ce[1400];
+    c->cat = catalog_open(c->catalog, ce, sizeof ce);
+    if (!c->cat) {
+        snprintf(err, errlen, "%s: [coordinator] catalog: %.900s", path ? path : "built-in defaults", ce);
+        return -1;
+    }
+    catalog_set_active(c->cat);
     struct round_request r;
     char e2[300];
     memset(&r, 0, sizeof r);

@@ -37,6 +37,8 @@ struct coord_config {
     char audit_log[1024];
     char results_dir[1024];
     /* [round]: defaults of `round open` */
+    char catalog[1024];      /* catalog file, "builtin", "" = default      */
+    const struct catalog *cat;
     char measures[1024];
     char stratifiers[1024];
     char intersections[1024];
@@ -52,6 +54,11 @@ struct coord_config {
  * paths and checks the [round] lists. Returns 0 or -1 with
  * "file:line: message" in err. */
 int coord_config_load(struct coord_config *c, const char *path, char *err, size_t errlen);
+/* coord_config_load with the catalog of --catalog (NULL: [coordinator]
+ * catalog, else the default file, else the compiled-in one); the catalog is
+ * made the active one before the [round] lists are read. */
+int coord_config_load_with(struct coord_config *c, const char *path, const char *catalog,
+                           char *err, size_t errlen);
 
 /* Prints the effective settings (check-config). */
 void coord_config_print(FILE *f, const struct coord_config *c);

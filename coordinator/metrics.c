@@ -1243,7 +1243,7 @@ int metrics_compute(const struct cellset *cs, const struct metrics_params *p, me
     if (!g)
         return -1;
     int rc = -1;
-    for (int measure = 0; measure < M__COUNT; measure++) {
+    for (int measure = 0; measure < catalog_n_measures(); measure++) {
         const struct measure_def *m = catalog_measure(measure);
         for (int table = 0; table < cs->ntables; table++) {
             const struct cell_table *t = &cs->tables[table];
@@ -1588,7 +1588,7 @@ int metrics_compute_orgs(struct cellset *const *orgs, int n, const struct metric
         return -1;
     const struct cellset *f = orgs[0];
     char label[256];
-    for (int measure = 0; measure < M__COUNT; measure++) {
+    for (int measure = 0; measure < catalog_n_measures(); measure++) {
         if (catalog_measure(measure)->kind == KIND_COUNT)
             continue;
         for (int table = 0; table < f->ntables; table++) {
@@ -1843,7 +1843,7 @@ struct cellset *metrics_pool(struct cellset *const *orgs, int n)
         if (cellset_add_table(pool, tb->ndim, tb->dim, tb->card, labels) != t)
             goto fail;
     }
-    for (int measure = 0; measure < M__COUNT; measure++) {
+    for (int measure = 0; measure < catalog_n_measures(); measure++) {
         for (int t = 0; t < pool->ntables; t++) {
             for (int s = 0; s < pool->tables[t].nstrata; s++) {
                 struct cell sum = {.measure = measure, .table = t, .stratum = s};

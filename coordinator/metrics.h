@@ -48,7 +48,7 @@ struct metrics_params {
     double mssp_scaler;         /* quality scaler; NaN: no mssp_points row      */
     double mssp_threshold;      /* 0.20                                           */
     double mssp_cap;            /* 10                                             */
-    double unit_cost[M__COUNT]; /* dollars per event for excess; 0 = not set     */
+    double unit_cost[CATALOG_MAX_MEASURES]; /* dollars per event for excess; 0 = not set     */
     double capitation_base;     /* dollars; capitation rows only when > 0 (NaN)  */
     double heba_top_pbpm;       /* HEBA: USD per month added per top member (30) */
     double heba_bottom_pbpm;    /* HEBA: USD per month taken per bottom one (6)  */

@@ -126,7 +126,7 @@ struct trend {
 };
 
 struct refusal_row {
-    char org[128], reason[256];
+    char org[128], reason[400];
 };
 
 struct org_rejected {
@@ -163,6 +163,8 @@ struct rep {
     int nrej;
     struct refusal_row *refusals;
     int nref;
+    struct refusal_row *unanswered; /* held or failing on site at close */
+    int nunans;
     /* earlier rounds */
     struct trend tr[REPORT_MAX_TRENDS];
     int ntr;
@@ -555,6 +557,10 @@ static void write_header(FILE *f, const struct rep *R)
     fprintf(f, "</p>\n<p class=\"meta\">%d submission%s pooled, %d late (stored, not pooled), "
                "%d refusal%s. ", R->nsub, R->nsub == 1 ? "" : "s", R->nlate, R->nref,
             R->nref == 1 ? "" : "s");
+    if (R->org_bad)
+        fprintf(f, "<strong>%d stored submission%s could not be decoded and %s not in this "
+                   "release</strong> (round close --force). ", R->org_bad,
+                R->org_bad == 1 ? "" : "s", R->org_bad == 1 ? "is" : "are");
     if (R->have_rq)
         fprintf(f, "Terms: k = %u, min_orgs = %u, per-organization figures to analysts: %s. ",
                 R->rq.k, R->rq.min_orgs, R->rq.per_org_to_analysts ? "yes" : "no");
@@ -572,7 +578,7 @@ static void write_nav(FILE *f, const struct rep *R)
 {
     fputs("<nav><h2 id=\"contents\">Contents</h2><ul><li><a href=\"#summary\">Summary for "
           "leadership</a></li>", f);
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!measure_present(R->cs, m))
             continue;
         fputs("<li><a href=\"#m-", f);
@@ -711,7 +717,7 @@ static void write_summary(FILE *f, const struct rep *R)
           f);
     double total_usd = 0;
     int usd_any = 0;
-    for (int m = 0; head && m < M__COUNT; m++) {
+    for (int m = 0; head && m < catalog_n_measures(); m++) {
         const struct measure_def *md = catalog_measure(m);
         const struct metrics_row *r = rfind(&R->ix, md->name, head, "all", "excess");
         if (!r)
@@ -901,7 +907,7 @@ static int write_variation(FILE *f, const struct rep *R)
     int t = cellset_find_table(R->orgs[0], "total");
     if (t < 0)
         goto done;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *md = catalog_measure(m);
         if (md->kind == KIND_COUNT)
             continue;
@@ -1145,6 +1151,20 @@ static void write_quality(FILE *f, const struct rep *R)
         }
         fputs("</tbody></table></div>\n", f);
     }
+    if (R->nunans > 0) {
+        fputs("<h3>Not answered at close</h3><p class=\"note\">These organizations told the "
+              "coordinator why they had not answered when the round closed; their data is not "
+              "in this release.</p><div class=\"tablewrap\"><table class=\"data unanswered\">"
+              "<thead><tr><th>organization</th><th>state</th></tr></thead><tbody>\n", f);
+        for (int i = 0; i < R->nunans; i++) {
+            fputs("<tr><td>", f);
+            html_text(f, R->unanswered[i].org);
+            fputs("</td><td>", f);
+            html_text(f, R->unanswered[i].reason);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</tbody></table></div>\n", f);
+    }
     fputs("</section>\n", f);
 }
 
@@ -1188,7 +1208,7 @@ static int write_trends(FILE *f, const struct rep *R)
               "</section>\n", f);
         return 0;
     }
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *md = catalog_measure(m);
         if (!measure_present(R->cs, m))
             continue;
@@ -1238,7 +1258,7 @@ static void write_method(FILE *f, const struct rep *R)
     fprintf(f, "; confidence %.3g. Formulas: docs/metrics.md.</p>\n<p>Unit costs used (USD "
                "per event):", p->conf);
     int any = 0;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (p->unit_cost[m] > 0) {
             fprintf(f, "%s ", any ? "," : "");
             html_text(f, catalog_measure(m)->name);
@@ -1267,7 +1287,7 @@ static int write_page(FILE *f, void *arg)
               "submitted in time).</p>\n", f);
     write_nav(f, R);
     write_summary(f, R);
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (measure_present(R->cs, m) && write_measure(f, R, m))
             return -1;
     if (write_variation(f, R))
@@ -1314,12 +1334,9 @@ static int read_released(const struct coord_config *cfg, const struct store_roun
 
 static void org_row(FILE *f, const struct cellset *cs, const struct cell *c)
 {
-    char stratum[256], num[5][40];
+    char stratum[256], num[5][CELL_FIELD_TEXT];
     cellset_stratum_label(cs, c, stratum, sizeof stratum);
-    const double v[5] = {cell_value(c, CELL_F_MEMBERS), cell_value(c, CELL_F_MONTHS), cell_value(c, CELL_F_DEN), cell_value(c, CELL_F_NUM),
-                         cell_value(c, CELL_F_SQ)};
-    for (int k = 0; k < 5; k++)
-        cells_format_number(num[k], sizeof num[k], v[k]);
+    cell_format_fields(c, num);
     csvtext_write_field(f, cs->org);
     fputc(',', f);
     csvtext_write_field(f, cs->round);
@@ -1347,10 +1364,12 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
     char err[256];
     if (envelope_unpack(sub->envelope, sub->envelope_len, &e, err, sizeof err) != 0) {
         R->org_bad++;
+        R->nsub--;
         return 0;
     }
     if (wire_submission_unpack(e.payload, e.payload_len, &cs, &meta, err, sizeof err) != 0) {
         R->org_bad++;
+        R->nsub--;
     } else {
         struct org_rejected *n = realloc(R->rej, (size_t)(R->nrej + 1) * sizeof *n);
         if (!n) {
@@ -1373,6 +1392,21 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
     }
     cellset_destroy(&cs);
     envelope_free(&e);
+    return 0;
+}
+
+static int status_cb(void *ctx, const struct store_status *ns)
+{
+    struct rep *R = ctx;
+    struct refusal_row *n = realloc(R->unanswered, (size_t)(R->nunans + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    R->unanswered = n;
+    snprintf(n[R->nunans].org, sizeof n[R->nunans].org, "%s", ns->org);
+    snprintf(n[R->nunans].reason, sizeof n[R->nunans].reason, "%s: %s (%s)",
+             ns->state == STORE_STATE_HELD ? "held for approval on site" : "failing on site",
+             ns->reason, ns->code);
+    R->nunans++;
     return 0;
 }
 
@@ -1430,6 +1464,7 @@ static void rep_free(struct rep *R)
     metrics_out_destroy(&R->moo);
     free(R->oix.v);
     free(R->refusals);
+    free(R->unanswered);
     free(R->rej);
     for (int i = 0; i < R->ntr; i++) {
         cells_read_free(&R->tr[i].sets, R->tr[i].nsets);
@@ -1545,15 +1580,13 @@ int report_round_write(const struct coord_config *cfg, store_t *st, const char *
         fclose(R->org_f);
         R->org_f = NULL;
     }
-    if (se != 0 || store_refusals_each(st, round_id, refusal_cb, R) != 0) {
+    if (se != 0 || store_refusals_each(st, round_id, refusal_cb, R) != 0 ||
+        store_statuses_each(st, round_id, status_cb, R) != 0) {
         snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
         goto out;
     }
-    if (R->org_bad) {
-        snprintf(err, errlen, "round %s: %d stored submission(s) cannot be decoded", round_id,
-                 R->org_bad);
-        goto out;
-    }
+    /* undecodable stored submissions were left out of the release only with
+     * round close --force; the report says how many */
     if (R->org_n > 0) {
         char rerr[512];
         if (cells_read_buffer("submissions", R->org_csv, R->org_len, &R->orgs, &R->norgs, rerr,

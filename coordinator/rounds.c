@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "atomic_file.h"
 #include "audit.h"
 #include "envelope.h"
 #include "equity.pb-c.h"
@@ -31,9 +32,22 @@
 #include "pool.h"
 #include "metrics_params.h"
 #include "query.h"
+#include "ledger.h"
 #include "release.h"
 #include "report.h"
 #include "wire.h"
+
+/* Node statuses (NodeStatus): an organization may send STATUS_RATE_BURST
+ * at once, then one every STATUS_RATE_REFILL_S seconds; more are refused
+ * with code rate_limited, and audited at most once per
+ * STATUS_RATE_AUDIT_S per organization (with how many were refused), so
+ * that neither the store nor the audit log grows with a flood. The table
+ * holds STATUS_RATE_ORGS organizations (the least recently seen is
+ * forgotten). */
+#define STATUS_RATE_BURST 10.0
+#define STATUS_RATE_REFILL_S 6.0
+#define STATUS_RATE_AUDIT_S 60.0
+#define STATUS_RATE_ORGS 1024
 
 /* A reply of the open batch, sent by rounds_batch_end. */
 struct pending_reply {
@@ -76,6 +90,14 @@ struct rounds {
         int64_t deadline;
     } tried[64];
     int ntried;
+    /* node statuses: a token bucket per organization (STATUS_RATE_*) */
+    struct status_rate {
+        char org[IDENTITY_CN_MAX];
+        double tokens, at;      /* tokens left as of `at` (monotonic s)   */
+        unsigned long dropped;  /* refused since the last audited refusal */
+        double audited_at;      /* when a refusal was last audited        */
+    } rate[STATUS_RATE_ORGS];
+    int nrate;
 };
 
 static void fmt_time(int64_t t, char out[32])
@@ -285,6 +307,10 @@ int rounds_open(const struct coord_config *cfg, store_t *st, const char *period,
     fmt_time(dl, r.deadline);
     fmt_time(now, r.opened_at);
     snprintf(r.coordinator, sizeof r.coordinator, "%s", info.cn);
+    const struct catalog *cat = catalog_active();
+    snprintf(r.catalog_name, sizeof r.catalog_name, "%s", catalog_name(cat));
+    snprintf(r.catalog_version, sizeof r.catalog_version, "%s", catalog_version(cat));
+    snprintf(r.catalog_sha256, sizeof r.catalog_sha256, "%s", catalog_sha256(cat));
     if (round_request_pack(&r, &payload, &plen) != 0 ||
         envelope_pack(MSG_ROUND_REQUEST, payload, plen, key, cert, &env, &elen, NULL) != 0) {
         snprintf(err, errlen, "cannot sign the round request");
@@ -583,6 +609,20 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
         snprintf(err, errlen, "cannot read the submissions of round %s", round_id);
         goto out;
     }
+    if (c.bad > 0 && !force) {
+        /* Fail closed: a release without an organization's stored data
+         * would be published as the whole federation's. */
+        snprintf(err, errlen, "round %s: %d stored submission%s cannot be decoded (the log says "
+                 "whose and why; a format_version 1 submission was stored before the upgrade "
+                 "to exact cells): the round is closed but nothing is released; run round "
+                 "close --force to release without %s", round_id, c.bad, c.bad == 1 ? "" : "s",
+                 c.bad == 1 ? "it" : "them");
+        rc = -3;
+        goto out;
+    }
+    if (c.bad > 0)
+        log_warnx("round %s: releasing without %d undecodable stored submission%s (--force)",
+                  round_id, c.bad, c.bad == 1 ? "" : "s");
     struct release_params rp = {(int)rq.min_orgs, rq.allow_single_org};
     if (rp.min_orgs < 1)
         rp.min_orgs = 1;
@@ -593,13 +633,48 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
         snprintf(err, errlen, "cannot pool round %s (out of memory)", round_id);
         goto out;
     }
-    char dir[1200];
+    char dir[1200], ldir[1200], lwhy[600], lnote[800];
     struct release_files fl;
     snprintf(dir, sizeof dir, "%s/%s", cfg->results_dir, round_id);
+    snprintf(ldir, sizeof ldir, "%s/.ledger", cfg->results_dir);
     if (make_dir(cfg->results_dir) != 0 || make_dir(dir) != 0) {
         snprintf(err, errlen, "cannot create %s (the round stays closed without a release: "
                  "run round close again)", dir);
         goto out;
+    }
+    /* The earlier pooled releases of this period are part of what a reader
+     * knows (docs/coordinator.md, "The release ledger"). */
+    size_t ledger_added = 0;
+    const char *ledger_code = "ok";
+    int lrc = release_ledger(pooled, c.subs, c.n, ldir, &ledger_added, &rep, lwhy, sizeof lwhy);
+    if (lrc == RELEASE_LEDGER_ERECORD) {
+        snprintf(err, errlen, "round %s: %s (the round stays closed without a release: run "
+                 "round close again)", round_id, lwhy);
+        goto out;
+    }
+    if (lrc != 0) {
+        ledger_code = ledger_reason_code(lrc);
+        release_withhold_all(pooled, &rep);
+        log_error("round %s: release refused by the release ledger: %s: %s; every pooled cell "
+                  "is withheld", round_id, ledger_code, lwhy);
+        snprintf(lnote, sizeof lnote, "release refused: %s: %s; every pooled cell is withheld\n",
+                 ledger_code, lwhy);
+    } else if (ledger_added) {
+        snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: %zu "
+                 "more cells withheld\n", r.period, ledger_added);
+        log_info("round %s: %.*s", round_id, (int)strlen(lnote) - 1, lnote);
+    } else {
+        snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: nothing "
+                 "more withheld\n", r.period);
+    }
+    {
+        char lpath[1300];
+        snprintf(lpath, sizeof lpath, "%s/ledger.txt", dir);
+        if (atomic_file_write_bytes(lpath, lnote, strlen(lnote), 0644) != 0) {
+            snprintf(err, errlen, "cannot write %s (the round stays closed without a release: "
+                     "run round close again)", lpath);
+            goto out;
+        }
     }
     if (release_write_results(pooled, dir, &fl, err, errlen) != 0)
         goto out;
@@ -628,6 +703,10 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     json_object_set_new(o, "min_orgs", json_integer((json_int_t)rep.min_orgs));
     json_object_set_new(o, "secondary", json_integer((json_int_t)rep.secondary));
     json_object_set_new(o, "all_withheld", json_integer((json_int_t)rep.all_withheld));
+    json_object_set_new(o, "ledger", json_string(ledger_code));
+    json_object_set_new(o, "ledger_withheld", json_integer((json_int_t)ledger_added));
+    if (lrc != 0)
+        json_object_set_new(o, "ledger_reason", json_string(lwhy));
     if (audit_json(cfg, st, "release", o) != 0) {
         snprintf(err, errlen, "cannot record the release of %s in the audit log", round_id);
         goto out;
@@ -843,6 +922,24 @@ static int status_ref(void *vctx, const char *round_id, const char *org, const c
     return remember(s, org);
 }
 
+/* What an organization that has not answered reports: held for approval
+ * on site, or failing on site (since when, and why). A revoked one is
+ * shown revoked: it is not expected any more. */
+static int status_node(void *vctx, const struct store_status *ns)
+{
+    struct status_ctx *s = vctx;
+    if (orgset_has(&s->revoked, ns->org)) {
+        fprintf(s->out, "  %-40s revoked    (certificate on the CRL: not expected)\n", ns->org);
+        return remember(s, ns->org);
+    }
+    char since[32];
+    fmt_time(ns->since, since);
+    fprintf(s->out, "  %-40s %s  since %s  reason: %s (%s)\n", ns->org,
+            ns->state == STORE_STATE_HELD ? "held for approval on site" : "failing on site",
+            since, ns->reason, ns->code);
+    return remember(s, ns->org);
+}
+
 /* Enrolled node organizations that have not answered: pending, or
  * revoked (their certificate is on the CRL: not expected any more). */
 static void status_enrolled(void *ctx, const struct identity_info *info, int verdict)
@@ -879,11 +976,21 @@ static int status_round(void *vctx, const struct store_round *r)
     fprintf(s->out, "round %s  period %s  k %d  %s  opened %s  deadline %s%s%s\n", r->round_id,
             r->period, r->k, state, opened, dl, r->closed ? "  closed " : "",
             r->closed ? closed : "");
-    if (r->pooled_sha256[0])
+    if (r->pooled_sha256[0]) {
         fprintf(s->out, "  pooled result sha256 %s\n", r->pooled_sha256);
+        char lpath[1300];
+        size_t ll = 0;
+        snprintf(lpath, sizeof lpath, "%s/%s/ledger.txt", s->cfg->results_dir, r->round_id);
+        char *note = release_read_file(lpath, &ll);
+        if (note) {
+            fprintf(s->out, "  release ledger: %s%s", note, ll && note[ll - 1] == '\n' ? "" : "\n");
+            free(note);
+        }
+    }
     s->n = 0;
     if (store_submissions_each(s->st, r->round_id, status_sub, s) != 0 ||
-        store_refusals_each(s->st, r->round_id, status_ref, s) != 0)
+        store_refusals_each(s->st, r->round_id, status_ref, s) != 0 ||
+        store_statuses_each(s->st, r->round_id, status_node, s) != 0)
         return -1;
     status_pending(s);
     return 0;
@@ -1419,6 +1526,131 @@ static int handle_refusal(rounds_t *r, const char *org, const struct envelope *e
     }
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The bucket of org (refilled to now), taking the slot of the least
+ * recently seen organization when the table is full. */
+static struct status_rate *status_bucket(rounds_t *r, const char *org, double now)
+{
+    struct status_rate *b = NULL, *oldest = NULL;
+    for (int i = 0; i < r->nrate && !b; i++) {
+        if (!strcmp(r->rate[i].org, org))
+            b = &r->rate[i];
+        else if (!oldest || r->rate[i].at < oldest->at)
+            oldest = &r->rate[i];
+    }
+    if (!b) {
+        b = r->nrate < STATUS_RATE_ORGS ? &r->rate[r->nrate++] : oldest;
+        memset(b, 0, sizeof *b);
+        snprintf(b->org, sizeof b->org, "%s", org);
+        b->tokens = STATUS_RATE_BURST;
+        b->at = now;
+        b->audited_at = now - STATUS_RATE_AUDIT_S;
+        return b;
+    }
+    b->tokens += (now - b->at) / STATUS_RATE_REFILL_S;
+    if (b->tokens > STATUS_RATE_BURST)
+        b->tokens = STATUS_RATE_BURST;
+    b->at = now;
+    return b;
+}
+
+/* A status over the rate: answered rate_limited, logged and audited once
+ * per STATUS_RATE_AUDIT_S with the count refused since. */
+static int status_rate_limited(rounds_t *r, const char *org, struct status_rate *b,
+                               const uint8_t id[ENVELOPE_ID_LEN], double now,
+                               rounds_reply_fn reply, void *ctx)
+{
+    b->dropped++;
+    if (now - b->audited_at >= STATUS_RATE_AUDIT_S) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "more than %.0f status messages at once (one per %.0f s "
+                 "after that): %lu refused since the last such entry", STATUS_RATE_BURST,
+                 STATUS_RATE_REFILL_S, b->dropped);
+        b->audited_at = now;
+        b->dropped = 0;
+        return reject(r, org, NULL, id, "rate_limited", msg, reply, ctx);
+    }
+    return send_error(r, id, "rate_limited", "too many status messages; resend later", reply,
+                      ctx);
+}
+
+static int handle_status(rounds_t *r, const char *org, const struct envelope *e,
+                         rounds_reply_fn reply, void *ctx)
+{
+    char err[256], msg[400];
+    double now = mono_now();
+    struct status_rate *b = status_bucket(r, org, now);
+    if (b->tokens < 1.0)
+        return status_rate_limited(r, org, b, e->message_id, now, reply, ctx);
+    b->tokens -= 1.0;
+    int v = envelope_verify(r->trust, e, org, NULL);
+    if (v != 0) {
+        snprintf(msg, sizeof msg, "signature not accepted: %s", identity_strerror(v));
+        return reject(r, org, NULL, e->message_id,
+                      v == ID_ERR_SUBJECT ? "signer_mismatch" : "bad_signature", msg, reply, ctx);
+    }
+    struct node_status ns;
+    if (node_status_unpack(e->payload, e->payload_len, &ns, err, sizeof err) != 0)
+        return reject(r, org, NULL, e->message_id, "malformed", err, reply, ctx);
+    if (strcmp(ns.org, org) != 0) {
+        snprintf(msg, sizeof msg, "status names org \"%.100s\" but the connection is \"%.100s\"",
+                 ns.org, org);
+        return reject(r, org, ns.round_id, e->message_id, "org_mismatch", msg, reply, ctx);
+    }
+    struct store_status row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.round_id, sizeof row.round_id, "%s", ns.round_id);
+    snprintf(row.org, sizeof row.org, "%s", org);
+    row.state = ns.state == NODE_STATE_HELD ? STORE_STATE_HELD : STORE_STATE_FAILING;
+    snprintf(row.code, sizeof row.code, "%s", ns.code);
+    snprintf(row.reason, sizeof row.reason, "%s", ns.reason);
+    row.updated_at = (int64_t)time(NULL);
+    store_put_result res;
+    int64_t since = 0;
+    if (use_txn(r) != 0 || store_status_put(r->store, &row, &res, &since) != 0) {
+        send_error(r, e->message_id, "internal", "cannot store the status now; resend", reply,
+                   ctx);
+        return -1;
+    }
+    switch (res) {
+    case STORE_PUT_NEW: {
+        json_t *o = json_object();
+        json_object_set_new(o, "org", json_string(org));
+        json_object_set_new(o, "round", json_string(ns.round_id));
+        json_object_set_new(o, "state", json_string(node_state_name(ns.state)));
+        json_object_set_new(o, "code", json_string(ns.code));
+        json_object_set_new(o, "reason", json_string(ns.reason));
+        char note[600];
+        snprintf(note, sizeof note, "%s reports round %s %s: %s: %.300s", org, ns.round_id,
+                 ns.state == NODE_STATE_HELD ? "held for approval on site" : "failing on site",
+                 ns.code, ns.reason);
+        /* The ACK leaves only after this entry and the row are durable. */
+        if (audit_daemon(r, "node_status", o, note) != 0)
+            return send_error(r, e->message_id, "internal", "cannot audit the status now; resend",
+                              reply, ctx);
+        return send_ack(r, e->message_id, ns.round_id, "", 0, 0, reply, ctx);
+    }
+    case STORE_PUT_DUPLICATE:
+        /* The same as the latest: nothing new to store or audit. */
+        return send_ack(r, e->message_id, ns.round_id, "", 1, 0, reply, ctx);
+    case STORE_PUT_CONFLICT:
+        return reject(r, org, ns.round_id, e->message_id, "conflict",
+                      "this organization has already answered the round", reply, ctx);
+    case STORE_PUT_CLOSED:
+        return reject(r, org, ns.round_id, e->message_id, "round_closed", "the round is closed",
+                      reply, ctx);
+    default:
+        return reject(r, org, ns.round_id, e->message_id, "unknown_round", "no such round",
+                      reply, ctx);
+    }
+}
+
 int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t len,
                        rounds_reply_fn reply, void *ctx)
 {
@@ -1443,6 +1675,7 @@ int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t 
     case MSG_HELLO: rc = handle_hello(r, org, &e, reply, ctx); break;
     case MSG_SUBMISSION: rc = handle_submission(r, org, buf, len, &e, reply, ctx); break;
     case MSG_REFUSAL: rc = handle_refusal(r, org, &e, reply, ctx); break;
+    case MSG_NODE_STATUS: rc = handle_status(r, org, &e, reply, ctx); break;
     default: {
         char msg[128];
         snprintf(msg, sizeof msg, "a node may not send %s messages", envelope_type_name(e.type));

@@ -88,11 +88,11 @@ void rounds_close_due(rounds_t *r);
 
 /* Prints a round (or, with round_id NULL, every round: open, closed,
  * cancelled, closed with an unfinished release) and per organization:
- * submitted (time, sha256, late), refused (reason), pending (enrolled node
- * that has connected, per the audit log, but not answered), never connected
- * or revoked (enrolled, certificate on the CRL: not
- * expected). Returns 0, -1 unknown
- * round, -2 internal failure. */
+ * submitted (time, sha256, late), refused (reason), held for approval on
+ * site or failing on site (as the node reported it: since when, reason and
+ * code), pending (enrolled node that has connected, per the audit log, but
+ * not answered), never connected or revoked (enrolled, certificate on the
+ * CRL: not expected). Returns 0, -1 unknown round, -2 internal failure. */
 int rounds_status(const struct coord_config *cfg, store_t *st, const char *round_id, FILE *out,
                   char *err, size_t errlen);
 
@@ -137,8 +137,15 @@ void rounds_audit(rounds_t *r, const char *event, json_t *details);
  * or an ACK with an empty round_id; SUBMISSION -> verified, checked and
  * stored, then ACK, or ERROR with a stable code (malformed, bad_signature,
  * unknown_round, round_closed, org_mismatch, request_mismatch,
- * not_requested, implausible, conflict); REFUSAL -> stored, ACK. Every rejection is
- * logged and audited and leaves nothing stored. Inside a batch the reply
+ * not_requested, implausible, conflict); REFUSAL -> stored, ACK; NODE_STATUS (held /
+ * failing, signed) -> verified as a refusal is, stored as the org's latest
+ * status of an open round it has not answered (store_status_put), audited
+ * "node_status", ACK (duplicate = the same as the latest: nothing stored),
+ * or ERROR (unknown_round, round_closed, conflict = already answered,
+ * org_mismatch, malformed, bad_signature, rate_limited). Every rejection is
+ * logged and audited and leaves nothing stored, except that statuses over
+ * the rate limit are audited once a minute per organization, with a
+ * count. Inside a batch the reply
  * is kept until rounds_batch_end (see above). Returns 0, or -1 on an
  * internal failure (database); the caller keeps serving either way. */
 int rounds_handle_node(rounds_t *r, const char *org, const uint8_t *buf, size_t len,

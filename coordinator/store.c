@@ -44,6 +44,13 @@ enum {
     Q_ROUND_CANCEL,
     Q_ROUND_DEADLINE,
     Q_ROUNDS_DUE,
+    Q_STATUS_GET,
+    Q_STATUS_UPSERT,
+    Q_STATUS_DELETE,
+    Q_STATUS_EACH,
+    Q_HIST_INSERT,
+    Q_HIST_TRIM,
+    Q_HIST_EACH,
     Q__COUNT
 };
 
@@ -84,6 +91,23 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_ROUND_DEADLINE] = "UPDATE rounds SET deadline = ? WHERE round_id = ? AND status = 'open'",
     [Q_ROUNDS_DUE] = "SELECT " ROUND_COLS " FROM rounds WHERE status = 'open' AND deadline < ?"
                      " ORDER BY deadline, rowid",
+    [Q_STATUS_GET] = "SELECT state, code, reason, since FROM node_status WHERE round_id = ? AND org = ?",
+    [Q_STATUS_UPSERT] =
+        "INSERT INTO node_status (round_id, org, state, code, reason, since, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (round_id, org) DO UPDATE SET"
+        " state = excluded.state, code = excluded.code, reason = excluded.reason,"
+        " since = excluded.since, updated_at = excluded.updated_at",
+    [Q_STATUS_DELETE] = "DELETE FROM node_status WHERE round_id = ? AND org = ?",
+    [Q_STATUS_EACH] = "SELECT round_id, org, state, code, reason, since, updated_at FROM node_status"
+                      " WHERE round_id = ? ORDER BY org",
+    [Q_HIST_INSERT] = "INSERT INTO node_status_history (round_id, org, state, code, reason,"
+                      " received_at) VALUES (?,?,?,?,?,?)",
+    /* Keeps the newest STORE_STATUS_HISTORY_MAX rows of (round, org). */
+    [Q_HIST_TRIM] = "DELETE FROM node_status_history WHERE round_id = ?1 AND org = ?2 AND id <="
+                    " (SELECT id FROM node_status_history WHERE round_id = ?1 AND org = ?2"
+                    " ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    [Q_HIST_EACH] = "SELECT round_id, org, state, code, reason, received_at, received_at"
+                    " FROM node_status_history WHERE round_id = ? AND org = ? ORDER BY id",
 };
 
 static const char schema_v1[] =
@@ -126,6 +150,30 @@ static const char schema_v2[] =
     "ALTER TABLE rounds ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0"
     " CHECK (cancelled IN (0, 1));"
     "PRAGMA user_version = 2;";
+
+/* Version 3: what nodes report about rounds they have not answered (held
+ * for approval on site, failing): the latest status per organization and
+ * round, and a bounded history (STORE_STATUS_HISTORY_MAX per pair). */
+static const char schema_v3[] =
+    "CREATE TABLE node_status ("
+    " round_id TEXT NOT NULL REFERENCES rounds(round_id),"
+    " org TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('held', 'failing')),"
+    " code TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " since INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (round_id, org));"
+    "CREATE TABLE node_status_history ("
+    " id INTEGER PRIMARY KEY,"
+    " round_id TEXT NOT NULL REFERENCES rounds(round_id),"
+    " org TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('held', 'failing')),"
+    " code TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " received_at INTEGER NOT NULL);"
+    "CREATE INDEX node_status_history_pair ON node_status_history (round_id, org, id);"
+    "PRAGMA user_version = 3;";
 
 struct store {
     sqlite3 *db;
@@ -273,6 +321,8 @@ static int migrate(store_t *s)
     if (v == 0 && exec(s, schema_v1) != 0)
         goto fail;
     if (v < 2 && exec(s, schema_v2) != 0)
+        goto fail;
+    if (v < 3 && exec(s, schema_v3) != 0)
         goto fail;
     return commit(s);
 fail:
@@ -626,6 +676,18 @@ int store_rounds_due(store_t *s, int64_t now, store_round_fn fn, void *ctx)
     return ret;
 }
 
+/* Inside a transaction: a submission or refusal of (round, org) replaces
+ * its latest status (the history stays). 0 or STORE_ERR_DB (logged). */
+static int status_supersede(store_t *s, const char *round_id, const char *org)
+{
+    sqlite3_stmt *st = stmt(s, Q_STATUS_DELETE);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, "replace node status");
+}
+
 /* Inside a transaction: 1 and sha/late filled if (round, org) submitted. */
 static int existing_submission(store_t *s, const char *round_id, const char *org, char sha[65],
                                int *late)
@@ -688,6 +750,8 @@ int store_submission_put(store_t *s, const struct store_submission *sub, store_p
     sqlite3_reset(st);
     if (replaced_refusal)
         *replaced_refusal = sqlite3_changes(s->db) > 0;
+    if (status_supersede(s, sub->round_id, sub->org) != 0)
+        goto fail;
     st = stmt(s, Q_SUB_INSERT);
     sqlite3_bind_text(st, 1, sub->round_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sub->org, -1, SQLITE_STATIC);
@@ -783,6 +847,8 @@ int store_refusal_put(store_t *s, const char *round_id, const char *org, const c
     }
     if (rc != SQLITE_DONE)
         goto fail;
+    if (status_supersede(s, round_id, org) != 0)
+        goto fail;
     st = stmt(s, Q_REF_INSERT);
     sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
@@ -821,6 +887,175 @@ int store_refusals_each(store_t *s, const char *round_id, store_refusal_fn fn, v
         ret = db_fail(s, "list refusals");
     sqlite3_reset(st);
     return ret;
+}
+
+/* ---- node status ------------------------------------------------------- */
+
+const char *store_state_name(int state)
+{
+    return state == STORE_STATE_HELD ? "held" : state == STORE_STATE_FAILING ? "failing" : NULL;
+}
+
+static int state_from_text(const unsigned char *t)
+{
+    if (t && !strcmp((const char *)t, "held"))
+        return STORE_STATE_HELD;
+    if (t && !strcmp((const char *)t, "failing"))
+        return STORE_STATE_FAILING;
+    return 0;
+}
+
+/* Inside a transaction: 1 if (round, org) has refused. */
+static int existing_refusal(store_t *s, const char *round_id, const char *org)
+{
+    sqlite3_stmt *st = stmt(s, Q_REF_GET);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : db_fail(s, "find refusal");
+}
+
+static void bind_status(sqlite3_stmt *st, const struct store_status *ns)
+{
+    sqlite3_bind_text(st, 1, ns->round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ns->org, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, store_state_name(ns->state), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ns->code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ns->reason, -1, SQLITE_STATIC);
+}
+
+int store_status_put(store_t *s, const struct store_status *ns, store_put_result *result,
+                     int64_t *since)
+{
+    if (!s || !ns || !result || !store_state_name(ns->state) || !ns->round_id[0] ||
+        !ns->org[0])
+        return STORE_ERR_ARG;
+    if (put_begin(s) != 0)
+        return STORE_ERR_DB;
+    int open = round_is_open(s, ns->round_id);
+    if (open == STORE_ERR_NOT_FOUND || open == 0) {
+        *result = open == 0 ? STORE_PUT_CLOSED : STORE_PUT_UNKNOWN;
+        put_abandon(s);
+        return 0;
+    }
+    if (open < 0)
+        goto fail;
+    char sha[65];
+    int late;
+    int sub = existing_submission(s, ns->round_id, ns->org, sha, &late);
+    int ref = sub == 0 ? existing_refusal(s, ns->round_id, ns->org) : 0;
+    if (sub < 0 || ref < 0)
+        goto fail;
+    if (sub || ref) {
+        /* Answered already: a status cannot go back on that. */
+        *result = STORE_PUT_CONFLICT;
+        put_abandon(s);
+        return 0;
+    }
+    /* The latest status: the same again changes nothing; the same state
+     * and code with new words keeps its "since". */
+    int64_t t0 = ns->updated_at;
+    sqlite3_stmt *st = stmt(s, Q_STATUS_GET);
+    sqlite3_bind_text(st, 1, ns->round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ns->org, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int same_kind = state_from_text(sqlite3_column_text(st, 0)) == ns->state &&
+                        !strcmp((const char *)sqlite3_column_text(st, 1), ns->code);
+        int same = same_kind && !strcmp((const char *)sqlite3_column_text(st, 2), ns->reason);
+        if (same_kind)
+            t0 = sqlite3_column_int64(st, 3);
+        sqlite3_reset(st);
+        if (same) {
+            *result = STORE_PUT_DUPLICATE;
+            if (since)
+                *since = t0;
+            put_abandon(s);
+            return 0;
+        }
+    } else {
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            goto fail;
+    }
+    st = stmt(s, Q_STATUS_UPSERT);
+    bind_status(st, ns);
+    sqlite3_bind_int64(st, 6, t0);
+    sqlite3_bind_int64(st, 7, ns->updated_at);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    st = stmt(s, Q_HIST_INSERT);
+    bind_status(st, ns);
+    sqlite3_bind_int64(st, 6, ns->updated_at);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    st = stmt(s, Q_HIST_TRIM);
+    sqlite3_bind_text(st, 1, ns->round_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ns->org, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, STORE_STATUS_HISTORY_MAX);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    if (put_end(s) != 0)
+        goto fail;
+    *result = STORE_PUT_NEW;
+    if (since)
+        *since = t0;
+    return 0;
+fail:
+    db_fail(s, "store node status");
+    put_fail(s);
+    return STORE_ERR_DB;
+}
+
+static int status_iter(store_t *s, int q, const char *round_id, const char *org,
+                       store_status_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, q);
+    sqlite3_bind_text(st, 1, round_id, -1, SQLITE_STATIC);
+    if (org)
+        sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_status ns;
+        memset(&ns, 0, sizeof ns);
+        copy_text(ns.round_id, sizeof ns.round_id, st, 0);
+        copy_text(ns.org, sizeof ns.org, st, 1);
+        ns.state = state_from_text(sqlite3_column_text(st, 2));
+        copy_text(ns.code, sizeof ns.code, st, 3);
+        copy_text(ns.reason, sizeof ns.reason, st, 4);
+        ns.since = sqlite3_column_int64(st, 5);
+        ns.updated_at = sqlite3_column_int64(st, 6);
+        if ((ret = fn(ctx, &ns)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(s, "list node status");
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_statuses_each(store_t *s, const char *round_id, store_status_fn fn, void *ctx)
+{
+    if (!s || !round_id || !fn)
+        return STORE_ERR_ARG;
+    return status_iter(s, Q_STATUS_EACH, round_id, NULL, fn, ctx);
+}
+
+int store_status_history_each(store_t *s, const char *round_id, const char *org,
+                              store_status_fn fn, void *ctx)
+{
+    if (!s || !round_id || !org || !fn)
+        return STORE_ERR_ARG;
+    return status_iter(s, Q_HIST_EACH, round_id, org, fn, ctx);
 }
 
 int store_integrity_check(store_t *s, char *err, size_t errlen)

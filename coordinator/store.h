@@ -1,6 +1,7 @@
 /*
  * store.h - the coordinator's database (SQLite, WAL mode): rounds,
- * submissions and refusals.
+ * submissions, refusals and the status nodes report for rounds they have
+ * not answered (held for approval on site, failing).
  *
  * The daemon and the command-line tools (round open/status/close) share
  * only this database and the audit log, so every write is one transaction
@@ -19,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef enum {
     STORE_OK = 0,
@@ -117,7 +118,7 @@ typedef enum {
  * DUPLICATE (same sha256, even on a closed round) or CONFLICT; otherwise
  * checks that the round exists and is open and inserts it, replacing a
  * refusal of the same organization for that round (its later decision:
- * *replaced_refusal, may be NULL, is set to 1). *result says which;
+ * *replaced_refusal, may be NULL, is set to 1) and its latest status. *result says which;
  * *stored_late (may be NULL) receives the late flag of the row that is
  * stored (for a duplicate: the earlier one). Returns 0 or STORE_ERR_DB
  * (then nothing was stored). */
@@ -149,7 +150,8 @@ int store_submissions_each(store_t *s, const char *round_id, store_submission_fn
 /* Number of submissions stored for a round (all rounds if round_id NULL). */
 int store_submission_count(store_t *s, const char *round_id, int *n);
 
-/* Records a refusal; *result is STORE_PUT_NEW, STORE_PUT_DUPLICATE (already
+/* Records a refusal (replacing the organization's latest status of the
+ * round); *result is STORE_PUT_NEW, STORE_PUT_DUPLICATE (already
  * refused: the first reason is kept), STORE_PUT_CONFLICT (the org already
  * submitted), STORE_PUT_CLOSED or STORE_PUT_UNKNOWN. */
 int store_refusal_put(store_t *s, const char *round_id, const char *org, const char *reason,
@@ -158,6 +160,48 @@ int store_refusal_put(store_t *s, const char *round_id, const char *org, const c
 typedef int (*store_refusal_fn)(void *ctx, const char *round_id, const char *org,
                                 const char *reason, int64_t received_at);
 int store_refusals_each(store_t *s, const char *round_id, store_refusal_fn fn, void *ctx);
+
+/* What a node reports about a round it has received and not answered
+ * (NodeStatus in equity.proto). The store keeps the latest per (round,
+ * org) and the newest STORE_STATUS_HISTORY_MAX of its changes: however
+ * many statuses an organization sends, its rows stay bounded. */
+#define STORE_STATUS_HISTORY_MAX 16
+enum { STORE_STATE_HELD = 1, STORE_STATE_FAILING = 2 };
+/* "held", "failing" or NULL. */
+const char *store_state_name(int state);
+
+struct store_status {
+    char round_id[64];
+    char org[128];
+    int state;                   /* STORE_STATE_HELD or STORE_STATE_FAILING */
+    char code[33];
+    char reason[301];
+    int64_t since;               /* first report of this state and code     */
+    int64_t updated_at;          /* the report (history: when received)     */
+};
+
+/* Records ns (received at ns->updated_at; ns->since is ignored) in one
+ * transaction (or the open batch). *result: STORE_PUT_NEW (latest replaced,
+ * history appended and trimmed), STORE_PUT_DUPLICATE (the latest has the
+ * same state, code and reason: nothing written), STORE_PUT_CONFLICT (the
+ * organization has submitted to or refused the round: its answer stands,
+ * nothing written), STORE_PUT_CLOSED, STORE_PUT_UNKNOWN. *since (may be
+ * NULL) receives the time the stored state and code were first reported
+ * (a new reason text for the same state and code keeps it). A later
+ * submission or refusal of the organization deletes its latest status
+ * (store_submission_put, store_refusal_put); the history stays. Returns 0,
+ * STORE_ERR_ARG or STORE_ERR_DB. */
+int store_status_put(store_t *s, const struct store_status *ns, store_put_result *result,
+                     int64_t *since);
+
+typedef int (*store_status_fn)(void *ctx, const struct store_status *ns);
+/* The latest status of each organization of a round that has not answered
+ * it, by org. */
+int store_statuses_each(store_t *s, const char *round_id, store_status_fn fn, void *ctx);
+/* The kept history of (round, org), oldest first (since = updated_at =
+ * when received). */
+int store_status_history_each(store_t *s, const char *round_id, const char *org,
+                              store_status_fn fn, void *ctx);
 
 /* PRAGMA integrity_check: 0 if "ok", -1 with the first problem in err. */
 int store_integrity_check(store_t *s, char *err, size_t errlen);

@@ -51,9 +51,11 @@
 
 #include "cells.h"
 #include "catalog.h"
+#include "catalog_def.h"
 #include "code_map.h"
 #include "log.h"
 #include "memberset.h"
+#include "tally.h"
 
 #define BLOCK (4u << 20)
 #define MAX_LINE (1u << 20)
@@ -224,6 +226,12 @@ struct reader {
     uint64_t header_lines;  /* physical lines of the header                  */
     int ncols;              /* fields in the header                          */
     int filecol[COL__COUNT];/* canonical column -> file field index, or -1   */
+    /* A file catalog (catalog_def.h): its flag columns and, per measure,
+     * the columns its population and its numbers read. */
+    const struct catalog *cat;
+    int nflags;
+    int flagcol[CATALOG_MAX_FLAGS]; /* file field index, or -1              */
+    uint64_t mfilter_cols[CATALOG_MAX_MEASURES], mvalue_cols[CATALOG_MAX_MEASURES];
     char hname[COL__COUNT][40];
     struct codetab tab_sex, tab_race, tab_eth, tab_payer, tab_ynu;
     struct crule *rules[COL__COUNT];
@@ -956,6 +964,27 @@ static uint32_t unknown_of(uint64_t u, const struct member_record *r)
     return m;
 }
 
+/* unknown_of for a file catalog: a measure is unknown for a member when a
+ * column its population reads is empty, or when the member is in the
+ * population and a column its numbers read is empty (the compiled-in rule
+ * above, from the definitions). */
+static uint32_t unknown_of_catalog(const struct reader *rd, uint64_t u, const struct member_record *r)
+{
+    uint32_t m = 0;
+    if (!u)
+        return 0;
+    const struct catalog *c = rd->cat;
+    for (int q = 0; q < c->n_measures; q++) {
+        if (c->m[q].absent)
+            continue;
+        if (u & rd->mfilter_cols[q])
+            m |= MB(q);
+        else if ((u & rd->mvalue_cols[q]) && tally_filter_holds(&c->filters[c->src[q].filter], r))
+            m |= MB(q);
+    }
+    return m;
+}
+
 /* Counts an accepted (sign +1) or taken back (-1) member's empty fields
  * and the measures it is left out of. */
 static void count_unknown(struct profile *p, uint64_t cols, uint32_t measures, int sign)
@@ -963,7 +992,7 @@ static void count_unknown(struct profile *p, uint64_t cols, uint32_t measures, i
     for (int c = 0; cols && c < COL__COUNT; c++)
         if (cols & (1ULL << c))
             p->empty_fields[c] += (uint64_t)(int64_t)sign;
-    for (int m = 0; measures && m < M__COUNT; m++)
+    for (int m = 0; measures && m < catalog_n_measures(); m++)
         if (measures & MB(m))
             p->left_out[m] += (uint64_t)(int64_t)sign;
 }
@@ -1123,7 +1152,28 @@ static int validate(struct worker *w, struct member_record *r)
         r->has_experience = 1;
     }
 
-    r->unknown_measures = unknown_of(w->unk_cols, r);
+    for (int q = 0; q < rd->nflags; q++) {
+        int fi = rd->flagcol[q];
+        if (fi < 0)
+            continue;
+        const uint8_t *fp = w->buf + w->f[fi].off;
+        size_t fl = w->f[fi].len;
+        while (fl && (fp[0] == ' ' || fp[0] == '\t'))
+            fp++, fl--;
+        while (fl && (fp[fl - 1] == ' ' || fp[fl - 1] == '\t'))
+            fl--;
+        if (fl == 0) {
+            w->unk_cols |= 1ULL << (CATALOG_N_BASE_COLS + q);
+        } else if (fl == 1 && (fp[0] == '0' || fp[0] == '1')) {
+            r->xflags |= (uint32_t)(fp[0] - '0') << q;
+        } else {
+            char safe[64];
+            snprintf(safe, sizeof safe, "%s is not 0, 1 or empty", rd->cat->flag_name[q]);
+            return reject_msg(w, BAD_RANGE, -1, safe, safe);
+        }
+    }
+    r->unknown_measures = rd->cat ? unknown_of_catalog(rd, w->unk_cols, r)
+                                  : unknown_of(w->unk_cols, r);
     uint64_t u = w->unk_cols;
     /* only known numbers can contradict each other */
     int readm_bad = !(u & (1ULL << COL_IP_READMITS_30D | 1ULL << COL_IP_ADMITS)) &&
@@ -1760,10 +1810,36 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
             goto out;
         }
         uint32_t m = 0;
-        for (size_t k = 0; k < sizeof measure_needs / sizeof measure_needs[0]; k++)
-            if (measure_needs[k].col == c)
-                m |= measure_needs[k].measures;
+        if (rd->cat) {
+            /* a file catalog: the measures that read the column */
+            for (int q = 0; q < rd->cat->n_measures; q++)
+                if ((rd->mfilter_cols[q] | rd->mvalue_cols[q]) & (1ULL << c))
+                    m |= MB(q);
+        } else {
+            for (size_t k = 0; k < sizeof measure_needs / sizeof measure_needs[0]; k++)
+                if (measure_needs[k].col == c)
+                    m |= measure_needs[k].measures;
+        }
         prof->unavailable_measures |= m;
+        int k = snprintf(why + wo, sizeof why - wo, "%s%s", wo ? ", " : "no column ", want);
+        if (k > 0)
+            wo = wo + (size_t)k < sizeof why ? wo + (size_t)k : sizeof why - 1;
+    }
+    /* the catalog's flag columns, by their own names */
+    for (int q = 0; q < rd->nflags; q++) {
+        const char *want = rd->cat->flag_name[q];
+        size_t wl = strlen(want);
+        rd->flagcol[q] = -1;
+        for (int i = 0; i < t.nf; i++)
+            if (f[i].len == wl && strncasecmp((char *)buf + f[i].off, want, wl) == 0) {
+                rd->flagcol[q] = i;
+                break;
+            }
+        if (rd->flagcol[q] >= 0)
+            continue;
+        for (int mq = 0; mq < rd->cat->n_measures; mq++)
+            if ((rd->mfilter_cols[mq] | rd->mvalue_cols[mq]) & (1ULL << (CATALOG_N_BASE_COLS + q)))
+                prof->unavailable_measures |= MB(mq);
         int k = snprintf(why + wo, sizeof why - wo, "%s%s", wo ? ", " : "no column ", want);
         if (k > 0)
             wo = wo + (size_t)k < sizeof why ? wo + (size_t)k : sizeof why - 1;
@@ -1771,7 +1847,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
     if (prof->unavailable_measures) {
         char names[256] = "";
         size_t no = 0;
-        for (int m = 0; m < M__COUNT; m++)
+        for (int m = 0; m < catalog_n_measures(); m++)
             if (prof->unavailable_measures & MB(m)) {
                 int k = snprintf(names + no, sizeof names - no, "%s%s", no ? ", " : "",
                                  catalog_measure(m)->name);
@@ -1918,6 +1994,15 @@ int extract_read(const char *path, const struct extract_options *opts,
     uint8_t magic[2] = {0, 0};
     if (pread(rd.fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
         rd.is_gz = 1;
+    const struct catalog *cat = catalog_active();
+    if (!catalog_is_builtin(cat)) {
+        rd.cat = cat;
+        rd.nflags = cat->n_flags;
+        for (int q = 0; q < cat->n_measures; q++) {
+            rd.mfilter_cols[q] = cat->m[q].absent ? 0 : cat->src[q].filter_cols;
+            rd.mvalue_cols[q] = cat->m[q].absent ? 0 : cat->src[q].value_cols;
+        }
+    }
     if (read_header(&rd, profile, err, errlen) < 0)
         goto out;
 

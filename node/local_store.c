@@ -23,7 +23,7 @@ static const char *const suffixes[LS__KINDS] = {
     [LS_REQUEST] = ".request.pb", [LS_PENDING] = ".pending",
     [LS_APPROVED] = ".approved",  [LS_REFUSED] = ".refused",
     [LS_SUBMISSION] = ".submission.pb", [LS_ACK] = ".ack",
-    [LS_FAILED] = ".failed",
+    [LS_FAILED] = ".failed",      [LS_STATUS] = ".status",
 };
 
 const char *local_store_strerror(int err)

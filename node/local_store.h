@@ -11,6 +11,9 @@
  *                          sent; write-once: never replaced by other bytes
  *   <round>.ack            the coordinator's acknowledgement (text)
  *   <round>.failed         a final error from the coordinator (text)
+ *   <round>.status         the status last reported to the coordinator for
+ *                          a round not answered yet (held or failing: state,
+ *                          code, reason; text), resent after a restart
  *
  * Round ids become file names, so only [A-Za-z0-9._:-] (not starting with
  * '.') up to 63 characters are accepted.
@@ -40,6 +43,7 @@ typedef enum {
     LS_SUBMISSION,
     LS_ACK,
     LS_FAILED,
+    LS_STATUS,
     LS__KINDS
 } local_store_kind;
 

@@ -22,6 +22,7 @@
 #include "node_config.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "release_ledger.h"
 #include "report.h"
 #include "service.h"
 #include "tally.h"
@@ -42,9 +43,12 @@ static void usage(FILE *f)
         "\n"
         "Commands:\n"
         "  aggregate --input PATH [--format extract|synthea|fhir|omop] [--period YYYY]\n"
-        "            [--config node.ini] [--k N] --out FILE\n"
+        "            [--config node.ini] [--k N] [--ledger DIR] --out FILE\n"
         "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
         "        Submission). Written to a temporary file and renamed: never partial.\n"
+        "        With --ledger, the release is checked together with the earlier\n"
+        "        releases of its period kept in DIR (withheld further, or refused)\n"
+        "        and kept there (docs/node.md, \"The release ledger\").\n"
         "  preview   (same options, --out optional) [--round ID]\n"
         "        Print every cell that would leave the site and every withheld cell\n"
         "        with its reason. With --out, also write the exact file. With\n"
@@ -76,10 +80,15 @@ static void usage(FILE *f)
         "  -f, --format NAME    extract (default), synthea, fhir or omop\n"
         "  -p, --period P       reporting period (Synthea, FHIR, OMOP: calendar year)\n"
         "  -c, --config FILE    node.ini (default: built-in defaults, k = 11)\n"
+        "      --catalog FILE   the federation's catalog of measures (docs/catalog.md);\n"
+        "                       default: [node] catalog, else the installed\n"
+        "                       catalog.ini; builtin = the compiled-in catalog\n"
         "  -k, --k N            threshold k (never below the policy's min_k)\n"
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
         "      --round ID       round id (approve, preview, report)\n"
         "      --pooled FILE    the federation's pooled.csv of the round (report)\n"
+        "      --ledger DIR     release ledger (aggregate, preview; with --round the\n"
+        "                       service's <store dir>/ledger is used by default)\n"
         "      --strict         abort on the first bad row (default: skip and count)\n"
         "      --threads N      reader threads for plain CSV files (default 2)\n"
         "      --progress       progress lines on standard error\n"
@@ -114,7 +123,7 @@ static void cli_err(const char *fmt, ...)
 
 struct cli {
     const char *cmd;
-    const char *input, *format, *period, *config, *out, *round, *pooled;
+    const char *input, *format, *period, *config, *out, *round, *pooled, *catalog, *ledger;
     int k, strict, threads, progress, quiet;
 };
 
@@ -125,7 +134,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
         {"period", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
         {"k", required_argument, NULL, 'k'}, {"out", required_argument, NULL, 'o'},
         {"round", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
-        {"pooled", required_argument, NULL, 'O'},
+        {"pooled", required_argument, NULL, 'O'}, {"catalog", required_argument, NULL, 'C'},
+        {"ledger", required_argument, NULL, 'L'},
         {"threads", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -140,6 +150,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
         case 'o': o->out = optarg; break;
         case 'r': o->round = optarg; break;
         case 'O': o->pooled = optarg; break;
+        case 'C': o->catalog = optarg; break;
+        case 'L': o->ledger = optarg; break;
         case 's': o->strict = 1; break;
         case 'P': o->progress = 1; break;
         case 'q': o->quiet = 1; break;
@@ -174,8 +186,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
 /* Loads the configuration and applies command-line overrides. */
 static int load_config(const struct cli *o, struct node_config *c)
 {
-    char err[600];
-    if (node_config_load(c, o->config, err, sizeof err) != 0) {
+    char err[1600];
+    if (node_config_load_with(c, o->config, o->catalog, err, sizeof err) != 0) {
         cli_err("%s", err);
         return -1;
     }
@@ -239,7 +251,7 @@ static void print_summary(const struct pipeline_result *r)
         log_warnx("%llu rows rejected; run `equity-node profile` for the reasons and examples",
                   (unsigned long long)rej);
     uint64_t left = 0;
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         left += p->left_out[m];
     if (left)
         log_warnx("members with empty (unknown) measure fields are left out of those measures "
@@ -391,7 +403,7 @@ static void print_profile(const struct pipeline_result *r)
                    (unsigned long long)p->empty_fields[col]);
             any = 1;
         }
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (p->left_out[m]) {
             printf("  left out of %-14s %llu members%s\n", catalog_measure(m)->name,
                    (unsigned long long)p->left_out[m],
@@ -588,6 +600,31 @@ int main(int argc, char **argv)
             cli_err("%s", err);
             status = EXIT_USER;
             goto out;
+        }
+        char ldir[1200] = "";
+        if (o.ledger)
+            snprintf(ldir, sizeof ldir, "%s", o.ledger);
+        else if (o.round)
+            snprintf(ldir, sizeof ldir, "%s/ledger", c->store_dir);
+        if (ldir[0] && !profile) {
+            /* the earlier releases of the period are part of what a reader knows */
+            struct suppress_params sp = {.k = c->k, .dominance = c->dominance};
+            char why[700];
+            if (o.round)
+                snprintf(r.cells->round, sizeof r.cells->round, "%s", o.round);
+            int lrc = release_ledger_check(ldir, r.cells, &sp, &r.report, why, sizeof why);
+            if (lrc != LEDGER_OK) {
+                cli_err("%s: %s; nothing written", ledger_reason_code(lrc), why);
+                pipeline_result_free(&r);
+                status = lrc == LEDGER_ENOMEM ? EXIT_INTERNAL : EXIT_USER;
+                goto out;
+            }
+            if (aggregate && release_ledger_record(ldir, r.cells, why, sizeof why) != 0) {
+                cli_err("%s; nothing written", why);
+                pipeline_result_free(&r);
+                status = EXIT_USER;
+                goto out;
+            }
         }
         if (!o.quiet)
             print_summary(&r);

@@ -3,6 +3,8 @@
  */
 #include "node_config.h"
 
+#include "catalog_file.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -36,6 +38,7 @@ static const struct conf_key node_keys[] = {
     D("node", "dominance", dominance, 0.05, 1.0, "0.6", "largest member's share of a cost cell above which it is withheld"),
     E("node", "bad_rows", bad_rows, badrow_names, "skip", "skip bad rows (counted) or strict (abort)"),
     I("node", "threads", threads, 1, 64, "2", "reader threads for plain CSV files"),
+    S("node", "catalog", catalog, "", 0, "catalog file (docs/catalog.md); builtin = the compiled-in one; empty = the default file"),
     I("node", "language_min_members", language_min_members, 0, 1000000, "11", "languages with fewer members are reported as other"),
     S("input", "path", input, "", 0, "extract CSV file, Synthea or FHIR folder, or OMOP connection string"),
     E("input", "format", format, format_names, "extract", "extract, synthea, fhir or omop"),
@@ -226,7 +229,7 @@ static int measure_item(const char *item, size_t len, void *vctx)
     memcpy(name, item, len);
     name[len] = 0;
     if (!strcmp(name, "all")) {
-        memset(lc->on, 1, M__COUNT);
+        catalog_all_measures(lc->on);
         return 0;
     }
     int m = catalog_measure_find(name);
@@ -238,10 +241,10 @@ static int measure_item(const char *item, size_t len, void *vctx)
     return 0;
 }
 
-int node_config_parse_measures(const char *list, unsigned char on[M__COUNT], char *err, size_t errlen)
+int node_config_parse_measures(const char *list, unsigned char on[CATALOG_MAX_MEASURES], char *err, size_t errlen)
 {
     struct list_ctx lc = {.on = on, .err = err, .errlen = errlen};
-    memset(on, 0, M__COUNT);
+    memset(on, 0, CATALOG_MAX_MEASURES);
     return each_item(list, measure_item, &lc);
 }
 
@@ -373,7 +376,7 @@ static const size_t path_fields[] = {
     offsetof(struct node_config, transport_cert), offsetof(struct node_config, transport_key),
     offsetof(struct node_config, signing_cert),   offsetof(struct node_config, signing_key),
     offsetof(struct node_config, store_dir),      offsetof(struct node_config, ccc_codes),
-    offsetof(struct node_config, ccc_crosswalk),
+    offsetof(struct node_config, ccc_crosswalk),  offsetof(struct node_config, catalog),
 };
 
 /* An OMOP input is a libpq connection string, not a path. */
@@ -391,7 +394,8 @@ static int resolve_paths(struct node_config *c, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof path_fields / sizeof path_fields[0]; i++) {
         char *p = (char *)c + path_fields[i];
         if (!p[0] || p[0] == '/' || (path_fields[i] == offsetof(struct node_config, input) &&
-                                     input_is_conninfo(c)))
+                                     input_is_conninfo(c)) ||
+            (path_fields[i] == offsetof(struct node_config, catalog) && !strcmp(p, "builtin")))
             continue;
         char buf[1024];
         int n = snprintf(buf, sizeof buf, "%.*s/%s", dirlen, c->path, p);
@@ -406,6 +410,12 @@ static int resolve_paths(struct node_config *c, char *err, size_t errlen)
 
 int node_config_load(struct node_config *c, const char *path, char *err, size_t errlen)
 {
+    return node_config_load_with(c, path, NULL, err, errlen);
+}
+
+int node_config_load_with(struct node_config *c, const char *path, const char *catalog,
+                          char *err, size_t errlen)
+{
     memset(c, 0, sizeof *c);
     if (path)
         snprintf(c->path, sizeof c->path, "%s", path);
@@ -415,7 +425,19 @@ int node_config_load(struct node_config *c, const char *path, char *err, size_t 
     if (resolve_paths(c, err, errlen) != 0)
         return -1;
     const char *where = path ? path : "built-in defaults";
-    char e2[300];
+    char e2[1400];
+    if (catalog)
+        snprintf(c->catalog, sizeof c->catalog, "%s", catalog);
+    c->cat = catalog_open(c->catalog, e2, sizeof e2);
+    if (!c->cat) {
+        int line = catalog ? 0 : node_config_key_line(c, "node", "catalog");
+        if (line)
+            snprintf(err, errlen, "%s:%d: [node] catalog: %s", where, line, e2);
+        else
+            snprintf(err, errlen, "catalog: %s", e2);
+        return -1;
+    }
+    catalog_set_active(c->cat);
     const char *bad = NULL;
     tally_spec_default(&c->spec);
     if (node_config_parse_measures(c->measures, c->spec.measure_on, e2, sizeof e2) != 0)

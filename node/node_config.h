@@ -28,6 +28,8 @@ struct node_config {
     int bad_rows;
     int threads;
     int language_min_members;
+    char catalog[1024];       /* catalog file, "builtin", "" = default    */
+    const struct catalog *cat; /* the catalog in use (set active)        */
     /* [input] */
     char input[1024];
     int format;
@@ -83,6 +85,12 @@ struct node_config {
  * file's folder. Returns 0 or -1 with "file:line: message" (the line of
  * the setting at fault). */
 int node_config_load(struct node_config *c, const char *path, char *err, size_t errlen);
+/* node_config_load with the catalog given on the command line (NULL: the
+ * file's [node] catalog, else the default catalog file, else the compiled-
+ * in one). The catalog is opened and made the active one (catalog.h)
+ * before the measure lists are read. */
+int node_config_load_with(struct node_config *c, const char *path, const char *catalog,
+                          char *err, size_t errlen);
 
 /* Line of "[section] key" in c->path, or 0 when the file does not set it. */
 int node_config_key_line(const struct node_config *c, const char *section, const char *key);
@@ -115,6 +123,6 @@ void node_config_print(FILE *f, const struct node_config *c);
 int node_config_parse_stratifiers(const char *list, unsigned char on[S__COUNT], char *err, size_t errlen);
 int node_config_parse_intersections(const char *list, int pairs[][2], int max, int *n,
                                     char *err, size_t errlen);
-int node_config_parse_measures(const char *list, unsigned char on[M__COUNT], char *err, size_t errlen);
+int node_config_parse_measures(const char *list, unsigned char on[CATALOG_MAX_MEASURES], char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,8 @@
  */
 #include "pipeline.h"
 
+#include "catalog_file.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,7 +52,7 @@ int pipeline_load_ccc(const struct node_config *c, struct ccc **out, char *err, 
 static void withhold_unknown(struct profile *p)
 {
     size_t used = strlen(p->unavailable_why);
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!p->left_out[m] || (TALLY_LEAVE_OUT_MEASURES & (1u << m)) ||
             (p->unavailable_measures & (1u << m)))
             continue;
@@ -78,15 +80,19 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
     memset(out, 0, sizeof *out);
     if (!c->input[0]) {
         snprintf(err, errlen, "no input: give --input PATH or [input] path in the configuration");
+        out->fail = PIPELINE_FAIL_CONFIG;
         return -1;
     }
     for (int i = 0; i < nworkers; i++) {
         tallies[i] = tally_new(&c->spec);
         if (!tallies[i]) {
             snprintf(err, errlen, "cannot set up the tally (out of memory or bad age bands)");
+            out->fail = PIPELINE_FAIL_CONFIG;
             goto out;
         }
     }
+    /* Code lists and the period come from the configuration. */
+    out->fail = PIPELINE_FAIL_CONFIG;
     if (c->cmc == CMC_CCC && pipeline_load_ccc(c, &ccc, err, errlen) != 0)
         goto out;
     /* Rules this input does not read: say so rather than ignore them silently. */
@@ -107,6 +113,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
             goto out;
         }
     }
+    out->fail = c->format == FORMAT_OMOP ? PIPELINE_FAIL_SOURCE : PIPELINE_FAIL_INPUT;
     if (c->format == FORMAT_OMOP) {
         struct omop_options oo = {.year = (int)year, .schema = c->omop_schema,
                                   .vocabulary_schema = c->omop_vocabulary_schema,
@@ -148,6 +155,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
         if (ccc) {
             snprintf(err, errlen, "[input] cmc = ccc needs a source with diagnoses (synthea, fhir, omop); "
                      "an extract carries cmc in its own column");
+            out->fail = PIPELINE_FAIL_CONFIG;
             goto out;
         }
         struct extract_options eo;
@@ -158,6 +166,7 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
                          err, errlen) != 0)
             goto out;
     }
+    out->fail = PIPELINE_FAIL_INTERNAL;
     withhold_unknown(&out->profile);
     for (int i = 1; i < nworkers; i++)
         if (tally_merge(tallies[0], tallies[i]) != 0)
@@ -177,8 +186,21 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
                  (unsigned long long)out->profile.rows_accepted,
                  out->profile.rows_accepted ? " (all with 0 member months)" : "",
                  (unsigned long long)profile_rejected_total(&out->profile), why);
+        out->fail = PIPELINE_FAIL_NONE;
         rc = PIPELINE_NO_DATA;
         goto out;
+    }
+    if (c->format != FORMAT_EXTRACT) {
+        /* only an extract can carry the catalog's extra flag columns */
+        unsigned flags = catalog_flag_measures(catalog_active());
+        if (flags & ~out->profile.unavailable_measures) {
+            size_t used = strlen(out->profile.unavailable_why);
+            snprintf(out->profile.unavailable_why + used,
+                     sizeof out->profile.unavailable_why - used,
+                     "%sthe catalog's flag-column measures (only an extract has flag columns)",
+                     used ? "; " : "");
+        }
+        out->profile.unavailable_measures |= flags;
     }
     tally_set_unavailable(tallies[0], out->profile.unavailable_measures);
     out->cells = tally_cells(tallies[0]);
@@ -200,9 +222,11 @@ int pipeline_run(const struct node_config *c, int suppress, int progress,
         if (src != 0) {
             /* Nothing may leave when suppression could not be completed. */
             snprintf(err, errlen, "suppression failed: %s; nothing released", suppress_strerror(src));
+            out->fail = PIPELINE_FAIL_SUPPRESSION;
             goto out;
         }
     }
+    out->fail = PIPELINE_FAIL_NONE;
     rc = PIPELINE_OK;
 out:
     for (int i = 0; i < MAX_WORKERS; i++)

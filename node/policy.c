@@ -42,7 +42,7 @@ static int list_is_all(const char *list)
 }
 
 struct allowed {
-    unsigned char measure_on[M__COUNT];
+    unsigned char measure_on[CATALOG_MAX_MEASURES];
     unsigned char strat_on[S__COUNT];
     int all_inter;
     int inter[TALLY_MAX_INTERSECTIONS][2];
@@ -109,7 +109,7 @@ int policy_check(const struct node_config *c, const struct round_request *r, cha
         appendf(reason, reasonlen, &used, __VA_ARGS__);             \
         refused++;                                                  \
     } while (0)
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (r->measure_on[m] && !a.measure_on[m])
             NOTE("measure %s is not allowed by this node's policy", catalog_measure(m)->name);
     for (int s = 0; s < S__COUNT; s++)
@@ -182,7 +182,7 @@ size_t policy_describe(const struct node_config *c, const struct round_request *
     appendf(buf, buflen, &used, "k            %u asked, %d applied by this node\n", r->k,
             policy_effective_k(c, r));
     appendf(buf, buflen, &used, "measures    ");
-    for (int m = 0; m < M__COUNT; m++)
+    for (int m = 0; m < catalog_n_measures(); m++)
         if (r->measure_on[m])
             appendf(buf, buflen, &used, " %s", catalog_measure(m)->name);
     appendf(buf, buflen, &used, "\nstratifiers ");

@@ -56,6 +56,9 @@ struct member_record {
     uint8_t hrsn_screened;
     uint8_t hrsn_food, hrsn_housing, hrsn_transport, hrsn_utilities, hrsn_safety;
     uint8_t has_experience;       /* experience_score present             */
+    /* The catalog's extra 0/1 flag columns (catalog_def.h), bit i = flag i
+     * of the active catalog; an empty flag is 0 here and unknown below. */
+    uint32_t xflags;
     /* Which measure sources exist at all (an adapter without the source sets
      * 0, so the measure is reported as not available, never as zero). */
     int64_t total_cost;           /* cents, 0..RECORD_MAX_COST_CENTS      */

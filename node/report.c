@@ -231,9 +231,9 @@ static void write_comparison(FILE *f, const struct nrep *R)
         fputs("<p>No pooled release given (<code>--pooled pooled.csv</code>, as the coordinator "
               "published it): only this organization's own figures are shown.</p>\n", f);
     }
-    struct html_spine_row rows[M__COUNT];
+    struct html_spine_row rows[CATALOG_MAX_MEASURES];
     int n = 0;
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!has_measure(R->own, m) || catalog_measure(m)->kind == KIND_COUNT)
             continue;
         struct html_spine_row *r = &rows[n++];
@@ -263,7 +263,7 @@ static void write_comparison(FILE *f, const struct nrep *R)
     html_chart_spine(f, "spine-total", "This organization's overall values against the "
                      "federation (red: worse than pooled, blue: better)", rows, n);
     /* Group by group, one-way tables. */
-    for (int m = 0; m < M__COUNT; m++) {
+    for (int m = 0; m < catalog_n_measures(); m++) {
         if (!has_measure(R->own, m))
             continue;
         fputs("<details><summary>", f);

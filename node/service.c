@@ -30,6 +30,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "release_ledger.h"
 #include "transport.h"
 #include "version.h"
 #include "wire.h"
@@ -76,6 +77,17 @@ struct slot {
     char payload_sha[IDENTITY_HEX_SHA256];
     double next_send, backoff;
     unsigned sends;
+    /* The status told to the coordinator while the round is not answered
+     * (NodeStatus: held or failing), resent with backoff until acknowledged. */
+    int st_state;               /* 0 none, NODE_STATE_HELD, NODE_STATE_FAILING */
+    char st_code[NODE_STATUS_CODE_MAX + 1];
+    char st_reason[NODE_STATUS_REASON_MAX + 1];
+    uint8_t *st_env;            /* its signed envelope                         */
+    size_t st_envlen;
+    uint8_t st_msg_id[ENVELOPE_ID_LEN];
+    int st_acked;               /* acknowledged, or refused for good           */
+    double st_next, st_backoff;
+    unsigned st_sends;
 };
 
 struct service {
@@ -275,7 +287,10 @@ static struct slot *slot_get(struct service *sv, const char *id)
     return s;
 }
 
-/* Loads the stored submission of a round into its slot, ready to send. */
+static void clear_status(struct service *sv, const char *id);
+
+/* Loads the stored submission of a round into its slot, ready to send
+ * (which answers the round: its status is cleared). */
 static int slot_load_submission(struct service *sv, const char *id)
 {
     uint8_t *buf = NULL;
@@ -310,6 +325,7 @@ static int slot_load_submission(struct service *sv, const char *id)
     s->next_send = now_mono();
     s->backoff = sv->c->poll_seconds;
     envelope_free(&e);
+    clear_status(sv, id);
     return 0;
 }
 
@@ -356,6 +372,127 @@ static void send_refusal(struct service *sv, const char *round_id, const char *r
 out:
     free(payload);
     free(env);
+}
+
+/* --- status of rounds not answered yet ----------------------------------- */
+
+/* Tells the coordinator that round `id` is held for approval on site or
+ * failing on site (state), with a stable code and a reason that names no
+ * record value (the callers pass fixed texts). Nothing happens when the
+ * same status is already being sent or was acknowledged. The status is
+ * kept in <round>.status, so a restarted service can tell it again. */
+static void set_status(struct service *sv, const char *id, int state, const char *code,
+                       const char *reason)
+{
+    struct slot *s = slot_get(sv, id);
+    if (!s)
+        return;
+    struct node_status ns;
+    memset(&ns, 0, sizeof ns);
+    snprintf(ns.round_id, sizeof ns.round_id, "%s", id);
+    snprintf(ns.org, sizeof ns.org, "%s", sv->c->org);
+    ns.state = state;
+    snprintf(ns.code, sizeof ns.code, "%s", code);
+    snprintf(ns.reason, sizeof ns.reason, "%s", reason);
+    for (char *p = ns.reason; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    if (s->st_env && s->st_state == state && !strcmp(s->st_code, ns.code) &&
+        !strcmp(s->st_reason, ns.reason))
+        return;
+    uint8_t *payload = NULL, *env = NULL;
+    size_t plen = 0, elen = 0;
+    uint8_t mid[ENVELOPE_ID_LEN];
+    if (node_status_pack(&ns, &payload, &plen) != 0 ||
+        envelope_pack(MSG_NODE_STATUS, payload, plen, sv->sign_key, sv->sign_cert, &env, &elen,
+                      mid) != 0) {
+        log_error("round %s: cannot build the status message for the coordinator", id);
+        free(payload);
+        free(env);
+        return;
+    }
+    free(payload);
+    free(s->st_env);
+    s->st_env = env;
+    s->st_envlen = elen;
+    memcpy(s->st_msg_id, mid, sizeof mid);
+    s->st_state = state;
+    snprintf(s->st_code, sizeof s->st_code, "%s", ns.code);
+    snprintf(s->st_reason, sizeof s->st_reason, "%s", ns.reason);
+    s->st_acked = 0;
+    s->st_sends = 0;
+    s->st_next = now_mono();
+    s->st_backoff = sv->c->poll_seconds;
+    char text[512];
+    int n = snprintf(text, sizeof text, "state %s\ncode %s\nreason %s\n", node_state_name(state),
+                     ns.code, ns.reason);
+    if (local_store_write(sv->store, id, LS_STATUS, text, (size_t)(n > 0 ? n : 0)) != LS_OK)
+        log_warnx("round %s: cannot keep the status in %s; telling the coordinator anyway", id,
+                  local_store_dir(sv->store));
+    log_info("round %s: telling the coordinator it is %s: %s (%s)", id,
+             state == NODE_STATE_HELD ? "held for approval on site" : "failing on site",
+             ns.reason, ns.code);
+}
+
+/* The round is answered (a submission queued, or a refusal sent): the
+ * coordinator replaces the status with that answer. */
+static void clear_status(struct service *sv, const char *id)
+{
+    struct slot *s = slot_find(sv, id);
+    if (s) {
+        free(s->st_env);
+        s->st_env = NULL;
+        s->st_envlen = 0;
+        s->st_state = 0;
+        s->st_acked = 1;
+    }
+    if (local_store_has(sv->store, id, LS_STATUS))
+        local_store_remove(sv->store, id, LS_STATUS);
+}
+
+/* A held round asked for again: tell its status again if this process has
+ * not (after a restart, from <round>.status). */
+static void retell_held(struct service *sv, const char *id)
+{
+    struct slot *s = slot_find(sv, id);
+    if (s && s->st_env)
+        return;
+    char code[NODE_STATUS_CODE_MAX + 1] = "", reason[NODE_STATUS_REASON_MAX + 1] = "";
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (local_store_read(sv->store, id, LS_STATUS, &buf, &len) == LS_OK) {
+        char *text = (char *)buf; /* NUL-terminated by local_store_read */
+        char *c = strstr(text, "\ncode "), *r = strstr(text, "\nreason ");
+        if (!strncmp(text, "state held\n", 11) && c && r) {
+            c += 6;
+            r += 8;
+            snprintf(code, sizeof code, "%.*s", (int)strcspn(c, "\n"), c);
+            snprintf(reason, sizeof reason, "%.*s", (int)strcspn(r, "\n"), r);
+        }
+    }
+    free(buf);
+    if (!code[0]) {
+        int manual = sv->c->approval == APPROVAL_MANUAL;
+        snprintf(code, sizeof code, "%s", manual ? "manual_approval" : "rejected_rows");
+        snprintf(reason, sizeof reason, "%s", manual ?
+                 "waits for approval on site ([policy] approval = manual)" :
+                 "waits for approval on site (the share of rejected rows is above [input] "
+                 "max_rejected_share)");
+    }
+    set_status(sv, id, NODE_STATE_HELD, code, reason);
+}
+
+static void status_send(struct service *sv, struct slot *s)
+{
+    if (s->st_sends)
+        log_info("round %s: no acknowledgement of our status yet; sending it again (attempt %u)",
+                 s->id, s->st_sends + 1);
+    send_bytes(sv, s->st_env, s->st_envlen, "the round's status");
+    s->st_sends++;
+    s->st_next = now_mono() + s->st_backoff;
+    s->st_backoff *= 2;
+    if (s->st_backoff > sv->c->retry_max_seconds)
+        s->st_backoff = sv->c->retry_max_seconds;
 }
 
 static void slot_send(struct service *sv, struct slot *s)
@@ -448,9 +585,12 @@ out:
 enum { COMPUTE_QUEUED = 0, COMPUTE_FAILED = -1, COMPUTE_REFUSED = -2, COMPUTE_HELD = 1 };
 
 /* Holds round `id` for on-site approval: writes the .pending summary (the
- * request, `why` when given, and the commands to preview and approve) and
- * logs where it is. Nothing is computed or sent until `equity-node approve`. */
-static void hold_round(struct service *sv, const struct round_request *r, const char *why)
+ * request, `why` when given, and the commands to preview and approve),
+ * logs where it is and tells the coordinator (held, with code and
+ * status_reason: a text without counts or values; NULL = approval =
+ * manual). Nothing is computed or sent until `equity-node approve`. */
+static void hold_round(struct service *sv, const struct round_request *r, const char *why,
+                       const char *code, const char *status_reason)
 {
     const char *id = r->round_id;
     char summary[6144];
@@ -469,12 +609,17 @@ static void hold_round(struct service *sv, const struct round_request *r, const 
     if (lrc != LS_OK) {
         log_error("round %s: cannot write the approval request into %s (%s); the round stays "
                   "unanswered", id, local_store_dir(sv->store), local_store_strerror(lrc));
+        set_status(sv, id, NODE_STATE_FAILING, "store",
+                   "cannot keep the round's approval request on site ([store] dir)");
         return;
     }
     log_warnx("round %s (period %s) is held for approval%s%s (see %s/%s%s); approve it with: "
               "equity-node approve --config %s --round %s", id, r->period, why ? ": " : "",
               why ? why : "", local_store_dir(sv->store), id, local_store_suffix(LS_PENDING),
               sv->c->path, id);
+    set_status(sv, id, NODE_STATE_HELD, code ? code : "manual_approval",
+               status_reason ? status_reason
+                             : "waits for approval on site ([policy] approval = manual)");
 }
 
 /* Refuses round `id` for good: keeps the reason on site, then tells the
@@ -482,6 +627,7 @@ static void hold_round(struct service *sv, const struct round_request *r, const 
 static void refuse_round(struct service *sv, const char *id, const char *reason)
 {
     log_warnx("round %s: refused: %s", id, reason);
+    clear_status(sv, id);
     int lrc = local_store_write(sv->store, id, LS_REFUSED, reason, strlen(reason));
     if (lrc != LS_OK)
         log_error("round %s: cannot keep the refusal in %s (%s); sending it anyway", id,
@@ -489,9 +635,65 @@ static void refuse_round(struct service *sv, const char *id, const char *reason)
     send_refusal(sv, id, reason);
 }
 
+/* What the coordinator is told when a round cannot be computed: a stable
+ * code and a fixed text per kind of trouble. The pipeline's own message
+ * stays in the node's log: it may name a file and line of the source. */
+static void fail_kind(enum pipeline_fail f, const struct node_config *c, const char **code,
+                      char *reason, size_t len)
+{
+    const char *fmt = c->format == FORMAT_SYNTHEA ? "Synthea CSV folder"
+                    : c->format == FORMAT_FHIR    ? "FHIR NDJSON folder"
+                    : c->format == FORMAT_OMOP    ? "OMOP database"
+                                                  : "extract CSV";
+    switch (f) {
+    case PIPELINE_FAIL_CONFIG:
+        *code = "config";
+        snprintf(reason, len, "the node's configuration cannot compute this round; its log "
+                 "says why");
+        break;
+    case PIPELINE_FAIL_INPUT:
+        *code = "input_error";
+        snprintf(reason, len, "cannot read its input (%s), or the input has an error that stops "
+                 "the read; the node's log says where", fmt);
+        break;
+    case PIPELINE_FAIL_SOURCE:
+        *code = "source_unavailable";
+        snprintf(reason, len, "cannot read its %s (unreachable, or a query failed); the node's "
+                 "log says why", fmt);
+        break;
+    case PIPELINE_FAIL_SUPPRESSION:
+        *code = "suppression";
+        snprintf(reason, len, "suppression could not be completed; nothing released");
+        break;
+    default:
+        *code = "internal";
+        snprintf(reason, len, "internal error (out of memory, or a sum beyond its range); the "
+                 "node's log says why");
+        break;
+    }
+}
+
+/* The rejected rows' reasons, names only ("code, range"): the share is
+ * told, the counts are not. */
+static void reject_reasons(const struct profile *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int r = 0; r < BAD__COUNT && used + 1 < len; r++) {
+        if (!p->rejected[r] || r == BAD_PERIOD)
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                         profile_reason_name((bad_reason)r));
+        if (n < 0)
+            break;
+        used = used + (size_t)n < len ? used + (size_t)n : len - 1;
+    }
+}
+
 /* Computes, signs, stores and queues the submission for an allowed round.
- * COMPUTE_QUEUED, COMPUTE_FAILED (try again later) or COMPUTE_REFUSED (the
- * round was refused, e.g. the input has no member of its period). */
+ * COMPUTE_QUEUED, COMPUTE_FAILED (try again later; the coordinator is told
+ * the round is failing on site) or COMPUTE_REFUSED (the round was refused,
+ * e.g. the input has no member of its period) or COMPUTE_HELD. */
 static int compute_and_store(struct service *sv, const struct round_request *r,
                              const uint8_t *req_payload, size_t req_len)
 {
@@ -502,13 +704,22 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     size_t plen = 0, elen = 0;
     char err[700];
     int have_res = 0;
+    /* what the coordinator is told if this fails */
+    const char *fcode = "internal";
+    char freason[NODE_STATUS_REASON_MAX + 1];
+    snprintf(freason, sizeof freason, "cannot encode or sign the submission; the node's log "
+             "says why");
     if (!rc_conf) {
         log_error("round %s: out of memory", r->round_id);
-        return -1;
+        snprintf(freason, sizeof freason, "out of memory");
+        goto out;
     }
     if (apply_round(sv->c, r, rc_conf) != 0) {
         log_error("round %s: the request has more intersections than this node can compute",
                   r->round_id);
+        fcode = "config";
+        snprintf(freason, sizeof freason, "the round asks for more intersections than this "
+                 "node computes");
         goto out;
     }
     log_info("round %s: computing period %s with k = %d from %s", r->round_id, r->period,
@@ -523,6 +734,7 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     if (prc != PIPELINE_OK) {
         log_error("round %s: cannot compute: %s (will try again in %d s)", r->round_id, err,
                   sv->c->retry_max_seconds);
+        fail_kind(res.fail, rc_conf, &fcode, freason, sizeof freason);
         goto out;
     }
     have_res = 1;
@@ -539,7 +751,12 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
                      "[input] max_rejected_share = %.1f %%; `equity-node profile` shows why",
                      100.0 * share, why, 100.0 * sv->c->max_rejected_share);
             if (!local_store_has(sv->store, r->round_id, LS_APPROVED)) {
-                hold_round(sv, r, held);
+                char names[200], told[NODE_STATUS_REASON_MAX + 1];
+                reject_reasons(p, names, sizeof names);
+                snprintf(told, sizeof told, "%.1f %% of the rows read were rejected (%s), above "
+                         "[input] max_rejected_share = %.1f %%", 100.0 * share, names,
+                         100.0 * sv->c->max_rejected_share);
+                hold_round(sv, r, held, "rejected_rows", told);
                 rc = COMPUTE_HELD;
                 goto out;
             }
@@ -548,6 +765,29 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     }
     snprintf(res.cells->round, sizeof res.cells->round, "%s", r->round_id);
     snprintf(res.cells->org, sizeof res.cells->org, "%s", sv->c->org);
+    {
+        /* The earlier releases of this period are part of what a reader
+         * knows: check against them, then keep this one before it leaves. */
+        char ldir[1200], why[600], reason[700];
+        struct suppress_params sp = {.k = rc_conf->k, .dominance = rc_conf->dominance};
+        snprintf(ldir, sizeof ldir, "%s/ledger", local_store_dir(sv->store));
+        int lrc = release_ledger_check(ldir, res.cells, &sp, &res.report, why, sizeof why);
+        if (lrc == LEDGER_ECHANGED || lrc == LEDGER_EPROTECT || lrc == LEDGER_ELIMIT) {
+            snprintf(reason, sizeof reason, "%s: %s", ledger_reason_code(lrc), why);
+            refuse_round(sv, r->round_id, reason);
+            rc = COMPUTE_REFUSED;
+            goto out;
+        }
+        if (lrc != LEDGER_OK) {
+            log_error("round %s: the release ledger check failed (%s): nothing is sent",
+                      r->round_id, why);
+            goto out;
+        }
+        if (release_ledger_record(ldir, res.cells, why, sizeof why) != 0) {
+            log_error("round %s: %s: nothing is sent", r->round_id, why);
+            goto out;
+        }
+    }
     struct submission_meta meta;
     if (wire_meta_init(&meta, res.cells) != 0) {
         log_error("round %s: cannot draw a nonce", r->round_id);
@@ -566,6 +806,9 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     }
     uint64_t cnt[REASON__COUNT];
     cellset_count_reasons(res.cells, cnt);
+    fcode = "store";
+    snprintf(freason, sizeof freason, "cannot keep its copy of the submission on site ([store] "
+             "dir); nothing sent");
     int src = local_store_put_submission(sv->store, r->round_id, env, elen);
     if (src == LS_ERR_EXISTS) {
         /* Another process stored one first: that one is the submission. */
@@ -585,8 +828,12 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
                  local_store_dir(sv->store), r->round_id, local_store_suffix(LS_SUBMISSION), sha);
         hold_for_test(sv, r->round_id);
     }
+    snprintf(freason, sizeof freason, "cannot read back its stored submission ([store] dir); "
+             "nothing sent");
     rc = slot_load_submission(sv, r->round_id);
 out:
+    if (rc == COMPUTE_FAILED)
+        set_status(sv, r->round_id, NODE_STATE_FAILING, fcode, freason);
     if (have_res)
         pipeline_result_free(&res);
     free(payload);
@@ -596,6 +843,29 @@ out:
 }
 
 /* --- round requests --------------------------------------------------------- */
+
+/* Whether the node must refuse round r for its catalog: the request names
+ * no catalog, or one this node does not hold (another name or version), or
+ * the same name and version with another SHA-256 (a different text). The
+ * reason starts with its code (proto/equity.proto, RoundRequest). */
+static int catalog_refusal(const struct round_request *r, char *reason, size_t len)
+{
+    const struct catalog *c = catalog_active();
+    if (!r->catalog_sha256[0]) {
+        snprintf(reason, len, "catalog_missing: the round request names no catalog; this node "
+                 "holds %s %s (sha256 %s)", catalog_name(c), catalog_version(c), catalog_sha256(c));
+        return 1;
+    }
+    if (!strcmp(r->catalog_sha256, catalog_sha256(c)))
+        return 0;
+    int same = !strcmp(r->catalog_name, catalog_name(c)) &&
+               !strcmp(r->catalog_version, catalog_version(c));
+    snprintf(reason, len, "%s: the round's catalog is %.60s %.30s (sha256 %.64s); this node holds "
+             "%s %s (sha256 %s)%s", same ? "catalog_mismatch" : "catalog_unknown", r->catalog_name,
+             r->catalog_version, r->catalog_sha256, catalog_name(c), catalog_version(c),
+             catalog_sha256(c), same ? ": same name and version, different text" : "");
+    return 1;
+}
 
 /* Handles a signed ROUND_REQUEST envelope (from the wire, or the stored copy
  * of an approved round). from_store: do not write the request again. */
@@ -649,6 +919,10 @@ static void handle_request(struct service *sv, const struct envelope *e, const u
     if (s && s->state == SLOT_COMPUTE_FAILED && now_mono() < s->next_send)
         return;
     char reason[1024];
+    if (catalog_refusal(&r, reason, sizeof reason)) {
+        refuse_round(sv, id, reason);
+        return;
+    }
     int prc = policy_check(sv->c, &r, reason, sizeof reason);
     if (prc != POLICY_OK) {
         refuse_round(sv, id, reason);
@@ -658,10 +932,12 @@ static void handle_request(struct service *sv, const struct envelope *e, const u
         local_store_write(sv->store, id, LS_REQUEST, raw, rawlen);
     /* Held for approval (by approval = manual, or by its data quality):
      * nothing happens until `equity-node approve`. */
-    if (local_store_has(sv->store, id, LS_PENDING) && !local_store_has(sv->store, id, LS_APPROVED))
+    if (local_store_has(sv->store, id, LS_PENDING) && !local_store_has(sv->store, id, LS_APPROVED)) {
+        retell_held(sv, id);
         return;
+    }
     if (sv->c->approval == APPROVAL_MANUAL && !local_store_has(sv->store, id, LS_APPROVED)) {
-        hold_round(sv, &r, NULL);
+        hold_round(sv, &r, NULL, NULL, NULL);
         return;
     }
     if (compute_and_store(sv, &r, e->payload, e->payload_len) == COMPUTE_FAILED) {
@@ -715,7 +991,7 @@ static void check_approvals(struct service *sv)
 static int error_is_final(const char *code)
 {
     static const char *const transient[] = {"internal", "busy", "unavailable", "timeout",
-                                            "store", NULL};
+                                            "store", "rate_limited", NULL};
     for (int i = 0; transient[i]; i++)
         if (!strcmp(code, transient[i]))
             return 0;
@@ -735,6 +1011,15 @@ static void handle_ack(struct service *sv, const struct envelope *e)
         return;
     }
     struct slot *s = slot_find(sv, a.round_id);
+    if (s && s->st_env && !memcmp(a.message_id, s->st_msg_id, ENVELOPE_ID_LEN)) {
+        if (!s->st_acked)
+            log_info("round %s: the coordinator recorded that we are %s%s", s->id,
+                     s->st_state == NODE_STATE_HELD ? "held for approval on site"
+                                                    : "failing on site",
+                     a.duplicate ? " (it knew already)" : "");
+        s->st_acked = 1;
+        return;
+    }
     if (!s || s->state != SLOT_SENDING) {
         if (local_store_has(sv->store, a.round_id, LS_REFUSED))
             log_info("round %s: the coordinator recorded our refusal", a.round_id);
@@ -767,10 +1052,22 @@ static void handle_error(struct service *sv, const struct envelope *e)
         return;
     }
     struct slot *s = NULL;
-    for (size_t i = 0; i < sv->nslots; i++)
-        if (sv->slots[i].state == SLOT_SENDING &&
-            !memcmp(sv->slots[i].msg_id, m.message_id, ENVELOPE_ID_LEN))
-            s = &sv->slots[i];
+    for (size_t i = 0; i < sv->nslots; i++) {
+        struct slot *t = &sv->slots[i];
+        if (t->st_env && !t->st_acked && !memcmp(t->st_msg_id, m.message_id, ENVELOPE_ID_LEN)) {
+            if (error_is_final(m.code)) {
+                log_warnx("round %s: the coordinator did not take our status (%s: %s); not "
+                          "sending it again", t->id, m.code, m.message);
+                t->st_acked = 1;
+            } else {
+                log_info("round %s: the coordinator could not take our status now (%s); will "
+                         "resend", t->id, m.code);
+            }
+            return;
+        }
+        if (t->state == SLOT_SENDING && !memcmp(t->msg_id, m.message_id, ENVELOPE_ID_LEN))
+            s = t;
+    }
     if (!s) {
         log_warnx("the coordinator reports an error: %s: %s", m.code, m.message);
         return;
@@ -894,8 +1191,10 @@ static void service_free(struct service *sv)
     if (sv->zctx)
         zmq_ctx_term(sv->zctx);
     sv->zctx = NULL;
-    for (size_t i = 0; i < sv->nslots; i++)
+    for (size_t i = 0; i < sv->nslots; i++) {
         free(sv->slots[i].env);
+        free(sv->slots[i].st_env);
+    }
     free(sv->slots);
     sv->slots = NULL;
     trust_destroy(&sv->trust);
@@ -1021,9 +1320,12 @@ int service_run(const struct node_config *c)
                 continue;
             }
         }
-        for (size_t i = 0; i < sv.nslots && !stop_requested; i++)
+        for (size_t i = 0; i < sv.nslots && !stop_requested; i++) {
             if (sv.slots[i].state == SLOT_SENDING && now >= sv.slots[i].next_send)
                 slot_send(&sv, &sv.slots[i]);
+            if (sv.slots[i].st_env && !sv.slots[i].st_acked && now >= sv.slots[i].st_next)
+                status_send(&sv, &sv.slots[i]);
+        }
         watch_connection(&sv);
         if (!sv.sock)
             continue;

@@ -6,7 +6,11 @@
  * [policy] (refuse with a reason, or hold for on-site approval), computes
  * and suppresses the round's cells, signs the Submission, keeps a copy in
  * [store] dir BEFORE sending it, and resends exactly that copy with
- * backoff until the coordinator acknowledges it. A restarted service
+ * backoff until the coordinator acknowledges it. While a round it received
+ * is held for approval on site or cannot be computed, it tells the
+ * coordinator so in a signed NodeStatus (held / failing, a code and a
+ * fixed text without record values), resent with backoff until
+ * acknowledged. A restarted service
  * resends what it kept; it never computes a second submission for a round.
  *
  * Plus `equity-node approve` (mark a held round approved) and the identity

@@ -21,6 +21,8 @@
  */
 #include "tally.h"
 
+#include "catalog_def.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,41 @@ static const int8_t slot_of[CH__COUNT] = {
     [CH_MEMBERS_EXP] = SL_MEMBERS_EXP, [CH_MONTHS_EXP] = SL_MONTHS_EXP,
     [CH_EXP_SUM] = SL_EXP_SUM, [CH_EXP_SQ] = SL_EXP_SQ};
 
+/* A file catalog (catalog_def.h): its channels get slots by population, a
+ * population's channels together in whole lines (they are zero together),
+ * a 128-bit square as two slots, a kept maximum as one more. */
+#define GACC_MAX 256
+#define GLINES_MAX (GACC_MAX / 8)
+
+struct gatom {
+    uint8_t n, col[CAT_EXPR_MAX];
+    uint8_t op, intcol; /* intcol: age or ADI decile, unknown = false */
+    int64_t v;
+};
+
+struct gfilter {
+    int n;
+    struct gatom a[CAT_FILTER_MAX];
+};
+
+struct gchan {
+    int filter;
+    int kind;                 /* CV_*                                    */
+    uint8_t n, col[CAT_EXPR_MAX];
+    struct gfilter where;
+    int slot, hi, maxc, big;  /* hi, maxc: slots or -1                   */
+};
+
+struct gprog {
+    int nfilters;
+    struct gfilter f[CATALOG_MAX_MEASURES];
+    int nch;
+    struct gchan ch[CATALOG_MAX_CHANNELS];
+    int mfilter[CATALOG_MAX_MEASURES]; /* measure -> population filter     */
+    uint32_t leave_out;
+    int nacc, nlines;
+};
+
 #define NGROUPINGS (1 + S__COUNT + TALLY_MAX_INTERSECTIONS)
 #define COUNTY_CODES 100000
 
@@ -100,6 +137,16 @@ struct tally {
     int ncounty;
     int overflow_lang, overflow_county, overflow_cost;
     uint64_t zero_months;
+    /* Accumulator layout: NACC slots for the compiled-in catalog, else the
+     * file catalog's program. */
+    int nacc;
+    int16_t slot[CATALOG_MAX_CHANNELS]; /* channel -> slot                 */
+    int16_t hi_of[CATALOG_MAX_CHANNELS]; /* channel -> high half, or -1     */
+    int16_t maxc_of[CATALOG_MAX_CHANNELS]; /* channel -> kept maximum, -1   */
+    uint8_t is_maxc[GACC_MAX];
+    int nwide, wide_lo[8], wide_hi[8];  /* 128-bit sums                    */
+    int nbig, big[8];                   /* sums checked for int64 overflow */
+    struct gprog *prog;                 /* NULL: compiled-in catalog       */
 };
 
 static const int default_age_bands[] = {0, 5, 12, 18, 26, 45, 65, 75};
@@ -112,8 +159,7 @@ void tally_spec_default(struct tally_spec *spec)
     memset(spec, 0, sizeof *spec);
     spec->n_age_bands = (int)(sizeof default_age_bands / sizeof default_age_bands[0]);
     memcpy(spec->age_band_lo, default_age_bands, sizeof default_age_bands);
-    for (int m = 0; m < M__COUNT; m++)
-        spec->measure_on[m] = 1;
+    catalog_all_measures(spec->measure_on);
     for (int s = 0; s < S__COUNT; s++)
         spec->stratifier_on[s] = 1;
     spec->n_inter = (int)(sizeof default_inter / sizeof default_inter[0]);
@@ -133,13 +179,13 @@ void tally_age_band_label(const struct tally_spec *spec, int i, char *buf, size_
         snprintf(buf, len, "%d-%d", spec->age_band_lo[i], spec->age_band_lo[i + 1] - 1);
 }
 
-static int grouping_alloc(struct grouping *g)
+static int grouping_alloc(struct grouping *g, int nacc)
 {
     size_t n = (size_t)g->cap[0] * (size_t)g->cap[1];
-    g->acc = aligned_alloc(64, n * NACC * sizeof(int64_t));
+    g->acc = aligned_alloc(64, n * (size_t)nacc * sizeof(int64_t));
     if (!g->acc)
         return -1;
-    memset(g->acc, 0, n * NACC * sizeof(int64_t));
+    memset(g->acc, 0, n * (size_t)nacc * sizeof(int64_t));
     return 0;
 }
 
@@ -161,9 +207,115 @@ static int add_grouping(struct tally *t, int ndim, int s0, int s1)
     g->s[1] = ndim >= 2 ? s1 : S_TOTAL;
     g->cap[0] = initial_cap(t, g->s[0]);
     g->cap[1] = initial_cap(t, g->s[1]);
-    if (grouping_alloc(g) != 0)
+    if (grouping_alloc(g, t->nacc) != 0)
         return -1;
     t->ng++;
+    return 0;
+}
+
+/* ---- The file catalog's program ------------------------------------------ */
+
+static void gfilter_of(const struct cat_filter *f, struct gfilter *g)
+{
+    memset(g, 0, sizeof *g);
+    g->n = f->n;
+    for (int i = 0; i < f->n; i++) {
+        const struct cat_atom *a = &f->a[i];
+        g->a[i].n = a->e.n;
+        memcpy(g->a[i].col, a->e.col, sizeof a->e.col);
+        g->a[i].op = a->op;
+        g->a[i].v = a->v;
+        g->a[i].intcol = a->e.n == 1 && a->e.col[0] < CATALOG_N_BASE_COLS &&
+                         catalog_base_columns[a->e.col[0]].type == CT_INT;
+    }
+}
+
+/* Lays out the accumulator: the compiled-in catalog's slots (slot_of), or
+ * a program for a file catalog. */
+static int layout_init(struct tally *t)
+{
+    const struct catalog *c = catalog_active();
+    memset(t->hi_of, 0xff, sizeof t->hi_of);
+    memset(t->maxc_of, 0xff, sizeof t->maxc_of);
+    if (catalog_is_builtin(c)) {
+        t->nacc = NACC;
+        for (int ch = 0; ch < CH__COUNT; ch++)
+            t->slot[ch] = slot_of[ch];
+        t->hi_of[CH_COST_SQ] = SL_COST_SQ_HI;
+        t->maxc_of[CH_COST] = SL_MAXC;
+        t->is_maxc[SL_MAXC] = 1;
+        t->nwide = 1;
+        t->wide_lo[0] = SL_COST_SQ;
+        t->wide_hi[0] = SL_COST_SQ_HI;
+        t->nbig = 1;
+        t->big[0] = SL_COST;
+        return 0;
+    }
+    struct gprog *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    t->prog = p;
+    p->nfilters = c->n_filters;
+    for (int i = 0; i < c->n_filters; i++)
+        gfilter_of(&c->filters[i], &p->f[i]);
+    for (int m = 0; m < c->n_measures; m++)
+        p->mfilter[m] = c->m[m].absent ? -1 : c->src[m].filter;
+    p->leave_out = c->leave_out;
+    p->nch = c->n_channels;
+    /* slots: the channels of one population together, each population
+     * from a fresh line unless it fits in the current one */
+    int next = 0;
+    for (int f = 0; f < c->n_filters; f++) {
+        int need = 0;
+        for (int ch = 0; ch < c->n_channels; ch++)
+            if (c->ch[ch].filter == f)
+                need += 1 + c->ch[ch].wide + c->ch[ch].maxc;
+        if (!need)
+            continue;
+        if (next % 8 && next % 8 + need > 8)
+            next = (next + 7) / 8 * 8;
+        for (int ch = 0; ch < c->n_channels; ch++) {
+            const struct cat_channel *k = &c->ch[ch];
+            if (k->filter != f)
+                continue;
+            struct gchan *g = &p->ch[ch];
+            g->filter = f;
+            g->kind = k->v.kind;
+            g->n = k->v.e.n;
+            memcpy(g->col, k->v.e.col, sizeof g->col);
+            gfilter_of(&k->v.where, &g->where);
+            g->slot = next++;
+            g->hi = k->wide ? next++ : -1;
+            g->maxc = k->maxc ? next++ : -1;
+            g->big = k->big;
+        }
+    }
+    p->nacc = (next + 7) / 8 * 8;
+    if (p->nacc == 0)
+        p->nacc = 8;
+    if (p->nacc > GACC_MAX)
+        return -1;
+    p->nlines = p->nacc / 8;
+    t->nacc = p->nacc;
+    for (int ch = 0; ch < p->nch; ch++) {
+        const struct gchan *g = &p->ch[ch];
+        t->slot[ch] = (int16_t)g->slot;
+        t->hi_of[ch] = (int16_t)g->hi;
+        t->maxc_of[ch] = (int16_t)g->maxc;
+        if (g->maxc >= 0)
+            t->is_maxc[g->maxc] = 1;
+        if (g->hi >= 0) {
+            if (t->nwide >= 8)
+                return -1;
+            t->wide_lo[t->nwide] = g->slot;
+            t->wide_hi[t->nwide++] = g->hi;
+        }
+        if (g->big) {
+            if (t->nbig >= 8)
+                return -1;
+            t->big[t->nbig++] = g->slot;
+        }
+    }
     return 0;
 }
 
@@ -179,6 +331,8 @@ struct tally *tally_new(const struct tally_spec *spec)
     if (!t)
         return NULL;
     t->spec = *spec;
+    if (layout_init(t) != 0)
+        goto fail;
     t->county_slot = malloc(COUNTY_CODES * sizeof *t->county_slot);
     if (!t->county_slot)
         goto fail;
@@ -241,6 +395,7 @@ void tally_destroy(struct tally **pt)
         free(t->g[i].acc);
     }
     free(t->county_slot);
+    free(t->prog);
     free(t);
     *pt = NULL;
 }
@@ -261,7 +416,7 @@ static int grow_dim(struct tally *t, int s, int need)
                 ncap = t->static_card[s];
             struct grouping ng = *g;
             ng.cap[d] = ncap;
-            if (grouping_alloc(&ng) != 0) {
+            if (grouping_alloc(&ng, t->nacc) != 0) {
                 free(ng.acc);
                 return -1;
             }
@@ -269,7 +424,8 @@ static int grow_dim(struct tally *t, int s, int need)
                 for (int j = 0; j < g->cap[1]; j++) {
                     size_t from = (size_t)i * g->cap[1] + j;
                     size_t to = (size_t)i * ng.cap[1] + j;
-                    memcpy(ng.acc + to * NACC, g->acc + from * NACC, NACC * sizeof(int64_t));
+                    memcpy(ng.acc + to * t->nacc, g->acc + from * t->nacc,
+                           (size_t)t->nacc * sizeof(int64_t));
                 }
             free(g->acc);
             *g = ng;
@@ -405,31 +561,12 @@ static inline void carry_sq(int64_t *a, int64_t dlo)
         a[SL_COST_SQ_HI] = (int64_t)((uint64_t)a[SL_COST_SQ_HI] + 1);
 }
 
-/* With GCC on x86-64, tally_add is also compiled for AVX-512 and AVX2 (a
- * cache line of 8 int64s in one or two instructions); the loader picks the
- * version the CPU runs. The arithmetic is the same in every version. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void tally_add(void *ctx, const struct member_record *r, int sign)
+/* The stratum of each stratifier for record r (slots for the interned
+ * language and county). */
+static inline __attribute__((always_inline)) void record_codes(struct tally *t,
+                                                             const struct member_record *r,
+                                                             int code[S__COUNT])
 {
-    struct tally *t = ctx;
-    if (!(r->member_months > 0)) {
-        t->zero_months += sign > 0 ? 1 : (uint64_t)-1;
-        return;
-    }
-    int64_t d[NACC] __attribute__((aligned(64)));
-    unsigned lines = record_delta(r, d);
-    if (sign < 0) {
-        /* the 128-bit square negated as a whole: -(hi:lo) */
-        uint64_t lo = (uint64_t)d[SL_COST_SQ], hi = (uint64_t)d[SL_COST_SQ_HI];
-        for (int j = 0; j < NACC; j++)
-            d[j] = -d[j];
-        d[SL_COST_SQ] = (int64_t)(0 - lo);
-        d[SL_COST_SQ_HI] = (int64_t)(~hi + (lo == 0));
-    }
-
-    int code[S__COUNT];
     int age = r->age;
     code[S_TOTAL] = 0;
     code[S_RACE] = r->race;
@@ -453,6 +590,221 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
     code[S_HEBA_BAND] = r->adi_decile <= 10 && r->payer < PAYER__COUNT
                             ? t->heba_of[r->adi_decile][r->payer]
                             : catalog_heba_band(r->adi_decile, r->payer);
+}
+
+/* Value of column col of r (catalog_def.h ids = extract.h's COL_*, then
+ * the catalog's flags). */
+static inline int64_t col_value(const struct member_record *r, int col)
+{
+    switch (col) {
+    case 2: return r->age;
+    case 3: return r->sex;
+    case 4: return r->race;
+    case 5: return r->ethnicity;
+    case 7: return r->payer;
+    case 8: return r->adi_decile;
+    case 9: return r->disability;
+    case 10: return r->cmc;
+    case 12: return r->member_months;
+    case 13: return r->ed_visits;
+    case 14: return r->ip_admits;
+    case 15: return r->ip_readmits_30d;
+    case 16: return r->primary_care_visits;
+    case 17: return r->telehealth_visits;
+    case 18: return r->scheduled_appts;
+    case 19: return r->no_shows;
+    case 20: return r->wellness_visit;
+    case 21: return r->diabetes;
+    case 22: return r->hba1c_poor_control;
+    case 23: return r->hypertension;
+    case 24: return r->bp_controlled;
+    case 25: return r->hrsn_screened;
+    case 26: return r->hrsn_food;
+    case 27: return r->hrsn_housing;
+    case 28: return r->hrsn_transport;
+    case 29: return r->hrsn_utilities;
+    case 30: return r->hrsn_safety;
+    case 31: return r->total_cost;
+    case 32: return r->experience_score;
+    default:
+        return col >= CATALOG_N_BASE_COLS ? (int64_t)((r->xflags >> (col - CATALOG_N_BASE_COLS)) & 1u)
+                                          : 0;
+    }
+}
+
+static inline int gatom_holds(const struct gatom *a, const struct member_record *r)
+{
+    if (a->op == CAT_PRESENT)
+        return r->has_experience;
+    int64_t x = 0;
+    for (int i = 0; i < a->n; i++)
+        x += col_value(r, a->col[i]);
+    if (a->intcol && (a->col[0] == 2 ? r->age < 0 : r->adi_decile == 0))
+        return 0; /* an unknown age or ADI decile meets no condition */
+    switch (a->op) {
+    case CAT_GE: return x >= a->v;
+    case CAT_LT: return x < a->v;
+    case CAT_EQ: return x == a->v;
+    default: return x != a->v;
+    }
+}
+
+static inline int gfilter_holds(const struct gfilter *f, const struct member_record *r)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!gatom_holds(&f->a[i], r))
+            return 0;
+    return 1;
+}
+
+int tally_filter_holds(const struct cat_filter *f, const struct member_record *r)
+{
+    struct gfilter g;
+    gfilter_of(f, &g);
+    return gfilter_holds(&g, r);
+}
+
+/* tally_add for a file catalog: the same sums, from the compiled program. */
+static void tally_add_generic(struct tally *t, const struct member_record *r, int sign)
+{
+    const struct gprog *p = t->prog;
+    int64_t d[GACC_MAX] __attribute__((aligned(64)));
+    int64_t raw[GACC_MAX]; /* maxc slots: the record's own value */
+    memset(d, 0, (size_t)p->nacc * sizeof(int64_t));
+    uint64_t fm = 0;
+    for (int f = 0; f < p->nfilters; f++)
+        if (gfilter_holds(&p->f[f], r))
+            fm |= 1ULL << f;
+    uint32_t out = r->unknown_measures & p->leave_out;
+    while (out) {
+        int m = __builtin_ctz(out);
+        out &= out - 1;
+        if (p->mfilter[m] >= 0)
+            fm &= ~(1ULL << p->mfilter[m]);
+    }
+    for (int ch = 0; ch < p->nch; ch++) {
+        const struct gchan *g = &p->ch[ch];
+        if (!(fm >> g->filter & 1))
+            continue;
+        int64_t v;
+        switch (g->kind) {
+        case CV_ONE: v = g->where.n ? gfilter_holds(&g->where, r) : 1; break;
+        case CV_MONTHS: v = r->member_months; break;
+        case CV_SUM:
+            v = 0;
+            for (int i = 0; i < g->n; i++)
+                v += col_value(r, g->col[i]);
+            break;
+        default: {
+            int64_t x = col_value(r, g->col[0]);
+            if (g->hi >= 0) {
+                unsigned __int128 sq = (unsigned __int128)(uint64_t)x * (uint64_t)x;
+                d[g->slot] = (int64_t)(uint64_t)sq;
+                d[g->hi] = (int64_t)(uint64_t)(sq >> 64);
+                continue;
+            }
+            v = x * x;
+        }
+        }
+        d[g->slot] = v;
+        if (g->maxc >= 0)
+            raw[g->maxc] = v;
+    }
+    int64_t dlo[8];
+    for (int w = 0; w < t->nwide; w++) {
+        if (sign < 0) {
+            uint64_t lo = (uint64_t)d[t->wide_lo[w]], hi = (uint64_t)d[t->wide_hi[w]];
+            d[t->wide_lo[w]] = (int64_t)(0 - lo);
+            d[t->wide_hi[w]] = (int64_t)(~hi + (lo == 0));
+        }
+        dlo[w] = d[t->wide_lo[w]];
+    }
+    if (sign < 0)
+        for (int j = 0; j < p->nacc; j++) {
+            int wide = 0;
+            for (int w = 0; w < t->nwide; w++)
+                wide |= j == t->wide_lo[w] || j == t->wide_hi[w];
+            if (!wide)
+                d[j] = -d[j];
+        }
+    uint32_t lines = 0;
+    for (int l = 0; l < p->nlines; l++) {
+        int64_t any = 0;
+        for (int j = 0; j < 8; j++)
+            any |= d[l * 8 + j];
+        if (any)
+            lines |= 1u << l;
+    }
+    int mxs[8], nmx = 0;
+    int64_t mxv[8];
+    for (int ch = 0; ch < p->nch && nmx < 8; ch++) {
+        int k = p->ch[ch].maxc;
+        if (k < 0)
+            continue;
+        mxs[nmx] = k;
+        mxv[nmx++] = (fm >> p->ch[ch].filter & 1) ? raw[k] : 0;
+    }
+    int code[S__COUNT];
+    record_codes(t, r, code);
+    t->lang_members[code[S_LANGUAGE]] += sign;
+    for (int gi = 0; gi < t->ng; gi++) {
+        struct grouping *g = &t->g[gi];
+        size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
+        int64_t *a = g->acc + idx * (size_t)p->nacc;
+        int64_t before[8];
+        for (int b = 0; b < t->nbig; b++)
+            before[b] = a[t->big[b]];
+        for (uint32_t ls = lines; ls; ls &= ls - 1) {
+            int l = __builtin_ctz(ls);
+            for (int j = 0; j < 8; j++)
+                a[l * 8 + j] = (int64_t)((uint64_t)a[l * 8 + j] + (uint64_t)d[l * 8 + j]);
+        }
+        for (int w = 0; w < t->nwide; w++)
+            if ((uint64_t)a[t->wide_lo[w]] < (uint64_t)dlo[w])
+                a[t->wide_hi[w]] = (int64_t)((uint64_t)a[t->wide_hi[w]] + 1);
+        for (int b = 0; b < t->nbig; b++) {
+            int k = t->big[b];
+            if (((before[b] ^ a[k]) & (d[k] ^ a[k])) < 0)
+                t->overflow_cost = 1;
+        }
+        /* Kept maxima (their delta is 0): a record taken back leaves the
+         * maximum as it was, so the dominance rule errs on withholding. */
+        for (int i = 0; i < nmx; i++)
+            if (mxv[i] > a[mxs[i]])
+                a[mxs[i]] = mxv[i];
+    }
+}
+
+/* With GCC on x86-64, tally_add is also compiled for AVX-512 and AVX2 (a
+ * cache line of 8 int64s in one or two instructions); the loader picks the
+ * version the CPU runs. The arithmetic is the same in every version. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void tally_add(void *ctx, const struct member_record *r, int sign)
+{
+    struct tally *t = ctx;
+    if (!(r->member_months > 0)) {
+        t->zero_months += sign > 0 ? 1 : (uint64_t)-1;
+        return;
+    }
+    if (t->prog) {
+        tally_add_generic(t, r, sign);
+        return;
+    }
+    int64_t d[NACC] __attribute__((aligned(64)));
+    unsigned lines = record_delta(r, d);
+    if (sign < 0) {
+        /* the 128-bit square negated as a whole: -(hi:lo) */
+        uint64_t lo = (uint64_t)d[SL_COST_SQ], hi = (uint64_t)d[SL_COST_SQ_HI];
+        for (int j = 0; j < NACC; j++)
+            d[j] = -d[j];
+        d[SL_COST_SQ] = (int64_t)(0 - lo);
+        d[SL_COST_SQ_HI] = (int64_t)(~hi + (lo == 0));
+    }
+
+    int code[S__COUNT];
+    record_codes(t, r, code);
     t->lang_members[code[S_LANGUAGE]] += sign;
 
     int64_t cost = r->total_cost, dcost = d[SL_COST], dsq = d[SL_COST_SQ];
@@ -482,6 +834,28 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
     }
 }
 
+/* o += in, slot by slot: kept maxima by maximum, 128-bit sums with their
+ * carry; *overflow is set when a cost sum leaves int64. */
+static void acc_add(const struct tally *t, int64_t *o, const int64_t *in, int *overflow)
+{
+    int64_t before[8];
+    for (int b = 0; b < t->nbig; b++)
+        before[b] = o[t->big[b]];
+    for (int k = 0; k < t->nacc; k++)
+        if (t->is_maxc[k])
+            o[k] = in[k] > o[k] ? in[k] : o[k];
+        else
+            o[k] = (int64_t)((uint64_t)o[k] + (uint64_t)in[k]);
+    for (int w = 0; w < t->nwide; w++)
+        if ((uint64_t)o[t->wide_lo[w]] < (uint64_t)in[t->wide_lo[w]])
+            o[t->wide_hi[w]] = (int64_t)((uint64_t)o[t->wide_hi[w]] + 1);
+    for (int b = 0; b < t->nbig; b++) {
+        int k = t->big[b];
+        if (((before[b] ^ o[k]) & (in[k] ^ o[k])) < 0)
+            *overflow = 1;
+    }
+}
+
 int tally_merge(struct tally *into, const struct tally *from)
 {
     /* Map from's language and county slots to into's. */
@@ -508,16 +882,9 @@ int tally_merge(struct tally *into, const struct tally *from)
             for (int j = 0; j < n1; j++) {
                 int tj = gf->s[1] == S_LANGUAGE ? lmap[j] : gf->s[1] == S_COUNTY ? cmap[j] : j;
                 size_t fi = (size_t)i * gf->cap[1] + j, tix = (size_t)ti * gt->cap[1] + tj;
-                const int64_t *a = gf->acc + fi * NACC;
-                int64_t *b = gt->acc + tix * NACC;
-                int64_t mx = a[SL_MAXC] > b[SL_MAXC] ? a[SL_MAXC] : b[SL_MAXC];
-                int64_t before = b[SL_COST];
-                for (int k = 0; k < NACC; k++)
-                    b[k] = (int64_t)((uint64_t)b[k] + (uint64_t)a[k]);
-                carry_sq(b, a[SL_COST_SQ]);
-                if (((before ^ b[SL_COST]) & (a[SL_COST] ^ b[SL_COST])) < 0)
-                    into->overflow_cost = 1;
-                b[SL_MAXC] = mx;
+                const int64_t *a = gf->acc + fi * (size_t)into->nacc;
+                int64_t *b = gt->acc + tix * (size_t)into->nacc;
+                acc_add(into, b, a, &into->overflow_cost);
             }
         }
     }
@@ -715,7 +1082,7 @@ struct cellset *tally_cells(const struct tally *t)
             goto fail;
         /* Sum internal slots into output strata. */
         size_t nout = (size_t)cards[0] * (size_t)cards[1];
-        sum = calloc(nout * NACC, sizeof(int64_t));
+        sum = calloc(nout * (size_t)t->nacc, sizeof(int64_t));
         mx = calloc(nout, sizeof(int64_t));
         if (!sum || !mx)
             goto fail;
@@ -726,25 +1093,20 @@ struct cellset *tally_cells(const struct tally *t)
             for (int j = 0; j < n1; j++) {
                 int oj = g->ndim >= 2 ? dims[g->s[1]].of_slot[j] : 0;
                 size_t from = (size_t)i * g->cap[1] + j, to = (size_t)oi * cards[1] + oj;
-                int64_t *o = sum + to * NACC;
-                const int64_t *in = g->acc + from * NACC;
-                int64_t before = o[SL_COST];
-                for (int k = 0; k < NACC; k++)
-                    if (k != SL_MAXC)
-                        o[k] = (int64_t)((uint64_t)o[k] + (uint64_t)in[k]);
-                carry_sq(o, in[SL_COST_SQ]);
-                if (((before ^ o[SL_COST]) & (in[SL_COST] ^ o[SL_COST])) < 0)
+                int64_t *o = sum + to * (size_t)t->nacc;
+                const int64_t *in = g->acc + from * (size_t)t->nacc;
+                int overflow = 0;
+                acc_add(t, o, in, &overflow);
+                if (overflow)
                     goto fail;
-                if (g->acc[from * NACC + SL_MAXC] > mx[to])
-                    mx[to] = g->acc[from * NACC + SL_MAXC];
             }
         }
-        for (int m = 0; m < M__COUNT; m++) {
+        for (int m = 0; m < catalog_n_measures(); m++) {
             if (!t->spec.measure_on[m])
                 continue;
             const struct measure_def *md = catalog_measure(m);
             for (size_t st = 0; st < nout; st++) {
-                const int64_t *a = sum + st * NACC;
+                const int64_t *a = sum + st * (size_t)t->nacc;
                 struct cell c;
                 memset(&c, 0, sizeof c);
                 c.measure = m;
@@ -753,16 +1115,18 @@ struct cellset *tally_cells(const struct tally *t)
                 if (t->spec.unavailable & (1u << m)) {
                     c.reason = REASON_NOT_AVAILABLE;
                 } else {
-                    c.members = a[slot_of[md->ch_members]];
-                    c.member_months = a[slot_of[md->ch_months]];
-                    c.denominator = a[slot_of[md->ch_denominator]];
-                    c.numerator = a[slot_of[md->ch_numerator]];
-                    if (md->ch_sum_sq == CH_COST_SQ)
-                        c.sum_sq = (cell_i128)(((unsigned __int128)(uint64_t)a[SL_COST_SQ_HI] << 64) |
-                                               (uint64_t)a[SL_COST_SQ]);
+                    c.members = a[t->slot[md->ch_members]];
+                    c.member_months = a[t->slot[md->ch_months]];
+                    c.denominator = a[t->slot[md->ch_denominator]];
+                    c.numerator = a[t->slot[md->ch_numerator]];
+                    int sq = md->ch_sum_sq;
+                    if (sq >= 0 && t->hi_of[sq] >= 0)
+                        c.sum_sq = (cell_i128)(((unsigned __int128)(uint64_t)a[t->hi_of[sq]] << 64) |
+                                               (uint64_t)a[t->slot[sq]]);
                     else
-                        c.sum_sq = md->ch_sum_sq >= 0 ? a[slot_of[md->ch_sum_sq]] : 0;
-                    c.max_contrib = md->kind == KIND_PMPM ? mx[st] : 0;
+                        c.sum_sq = sq >= 0 ? a[t->slot[sq]] : 0;
+                    int mc = t->maxc_of[md->ch_numerator];
+                    c.max_contrib = md->kind == KIND_PMPM && mc >= 0 ? a[mc] : 0;
                     if (c.members == 0)
                         c.max_contrib = 0;
                 }

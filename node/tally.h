@@ -31,7 +31,7 @@ struct tally_spec {
      * band i covers [lo[i], lo[i+1]-1], the last is open ("75+"). */
     int age_band_lo[TALLY_MAX_AGE_BANDS];
     int n_age_bands;
-    uint8_t measure_on[M__COUNT];
+    uint8_t measure_on[CATALOG_MAX_MEASURES];
     uint8_t stratifier_on[S__COUNT];    /* one-way tables (S_TOTAL: total)   */
     int inter[TALLY_MAX_INTERSECTIONS][2];
     int n_inter;
@@ -61,15 +61,18 @@ void tally_destroy(struct tally **t);
  * input of any other measure (ed_rate, whose denominator is every member's
  * months) cannot be left out alone: the pipeline withholds that measure
  * for the whole input instead (not_available). */
-#define TALLY_LEAVE_OUT_MEASURES                                                     \
-    ((1u << M_NO_SHOW) | (1u << M_TELEHEALTH_SHARE) | (1u << M_DIABETES_POOR_CONTROL) | \
-     (1u << M_BP_CONTROL) | (1u << M_EXPERIENCE))
+#define TALLY_LEAVE_OUT_MEASURES (catalog_leave_out())
 
 /* A record_sink_fn (extract.h): adds (sign +1) or takes back (sign -1) one
  * record. Records with member_months == 0 belong to no population and are
  * only counted. A record is left out of the measures of
  * TALLY_LEAVE_OUT_MEASURES that its unknown_measures names. */
 void tally_add(void *t, const struct member_record *r, int sign);
+
+/* Whether member r is in the population a file catalog's filter keeps
+ * (struct cat_filter of catalog_def.h), as the tally decides it. */
+struct cat_filter;
+int tally_filter_holds(const struct cat_filter *f, const struct member_record *r);
 
 /* Adds `from` into `into` (same spec). Returns 0, or -1 when the merged
  * tally would exceed the language or county capacity. */

@@ -7,7 +7,8 @@
 #    before it sent it; restarted, it resends the same bytes (same file, same
 #    sha256, same payload sha256) and the round holds exactly one submission,
 #    org 1's; five times in a loop (the round, then four rounds of their own);
-#  - org 2 (approval manual) holds the round until `equity-node approve`;
+#  - org 2 (approval manual) holds the round until `equity-node approve`, and
+#    round status shows it held for approval on site (the node says so);
 #  - org 4's policy does not allow the round: it refuses with the reason, which
 #    round status shows;
 #  - org 3 pins a coordinator certificate with the wrong key: it logs a clear
@@ -30,7 +31,7 @@ ca_init "IT Federation CA"
 issue coordinator coord:state "$W/coord/id"
 issue coordinator coord:impostor "$W/impostor"
 issue analyst analyst:alice "$W/analyst"
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     issue node "org:demo-$i" "$W/org$i/id"
 done
 
@@ -38,7 +39,7 @@ done
 PORT=$(free_port)
 EP=tcp://127.0.0.1:$PORT
 mkdir -p "$W/coord/enrolled"
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     cp "$W/org$i/id/transport.crt" "$W/coord/enrolled/org$i.crt"
 done
 cp "$W/analyst/transport.crt" "$W/coord/enrolled/analyst.crt"
@@ -234,9 +235,10 @@ grep -q "^round        $RID$" "$W/org2/store/$RID.pending" || fail "the .pending
 sleep 1.5
 [ -f "$W/org2/store/$RID.submission.pb" ] && fail "node 2 computed a round it was not allowed to"
 has_submitted org:demo-2 && fail "node 2 submitted before approval"
-# held on site: connected, not answered (the coordinator knows no more yet)
-status | grep -q "org:demo-2 .*pending    (last connected 20" ||
-    fail "round status does not show org 2 pending with its last connection: $(status | grep demo-2)"
+# held on site: the node tells the coordinator, which shows it
+held2() { status | grep -q "org:demo-2 .*held for approval on site  since 20.*reason: waits for approval on site (\[policy\] approval = manual) (manual_approval)$"; }
+wait_for 20 held2 ||
+    fail "round status does not show org 2 held for approval on site: $(status | grep demo-2)"
 # The operator previews exactly what the held round asks for.
 "$BIN/equity-node" preview --config "$W/org2/node.ini" --round "$RID" >"$W/preview2.txt" 2>>"$W/node2.log" ||
     fail "preview --round failed"
@@ -287,6 +289,19 @@ wait_for 20 refused || fail "round status does not show org 4's refusal with its
 test -f "$W/org4/store/$RID.refused" || fail "node 4 kept no record of its refusal"
 [ -e "$W/org4/store/$RID.submission.pb" ] && fail "node 4 computed a refused round"
 
+# ---- org 5 holds another catalog: refused with the catalog's reason code ---------------
+node_ini 5 auto "$COORD_CRT"
+sed -i "s|^\[node\]|[node]\ncatalog = $SRC/configs/catalog-hedis.ini|" "$W/org5/node.ini"
+start_node 5
+cat_refused() { status | grep -q "org:demo-5 .*refused .*catalog_unknown: the round's catalog is equity-default 1"; }
+wait_for 20 cat_refused || fail "round status does not show org 5's catalog refusal: $(status | grep demo-5)"
+[ -e "$W/org5/store/$RID.submission.pb" ] && fail "node 5 computed a round of another catalog"
+# the coordinator opens no round asking for a measure its catalog lacks
+"$BIN/equity-coordinator" round open --config "$COORD_INI" --period 2025 --measures ppc_prenatal \
+    >"$W/open-hedis.out" 2>"$W/open-hedis.log" && fail "a round asking for ppc_prenatal opened"
+grep -q "ppc_prenatal\" is not in catalog equity-default 1" "$W/open-hedis.log" ||
+    fail "no catalog reason for the refused round: $(cat "$W/open-hedis.log")"
+
 # ---- exactly one submission per organization ------------------------------------------
 for org in org:demo-1 org:demo-2; do
     n=$(status | awk -v org=$org '$1 == org && $2 == "submitted"' | wc -l)
@@ -295,7 +310,7 @@ done
 [ "$(submitted_sha org:demo-1)" = "$PAYLOAD_SHA" ] || fail "org 1's stored submission changed"
 
 # ---- SIGTERM: clean exit 0 -----------------------------------------------------------
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     kill -TERM "${NODE_PID[$i]}"
     wait "${NODE_PID[$i]}"
     rc=$?

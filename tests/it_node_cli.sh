@@ -88,6 +88,20 @@ read -r members ed <<<"$(awk -F, 'NR==1{for(i=1;i<=NF;i++)h[$i]=i; next}
 got=$(awk -F, '$3=="ed_rate" && $4=="total" {print $6, $9}' "$W/cells.csv")
 [ "$got" = "$members $ed" ] && ok "total members and ED visits match awk ($got)" ||
     bad "total: node says '$got', awk says '$members $ed'"
+# JSON carries the CSV's exact decimals (whole cents, 1/10000 months), not doubles
+if python3 - "$W/cells.json" "$W/cells.csv" <<'EOF'
+import csv, json, sys
+from decimal import Decimal
+j = json.load(open(sys.argv[1]), parse_float=Decimal)["cells"]
+ref = list(csv.DictReader(open(sys.argv[2])))
+assert len(j) == len(ref), (len(j), len(ref))
+for a, b in zip(j, ref):
+    assert (a["measure"], a["stratifier"], a["stratum"]) == (b["measure"], b["stratifier"], b["stratum"])
+    for k in ("members", "member_months", "denominator", "numerator", "sum_sq"):
+        assert (a[k] is None) if b[k] == "" else Decimal(b[k]) == Decimal(a[k]), (k, a[k], b[k])
+    assert a["suppressed"] == (b["suppressed"] == "1")
+EOF
+then ok "cells JSON numbers equal the CSV's exactly"; else bad "cells JSON differs from the CSV"; fi
 grep -q "max_contrib" "$W/cells.csv" "$W/cells.json" && bad "max_contrib leaked" || ok "max_contrib never written"
 awk -F, 'NR>1 && $11==0 && $6>0 && $6<11 {exit 1}' "$W/cells.csv" && ok "no released cell with 1..10 members" ||
     bad "a released cell has 1..10 members"

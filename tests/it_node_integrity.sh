@@ -6,12 +6,20 @@
 #    another period: both refuse the round with "no data for period ...",
 #    which round status shows; neither computes or stores a submission;
 #  - org 3 has 10 % bad rows (above max_rejected_share = 5 %): it holds the
-#    round for on-site approval and submits only after `equity-node approve`;
+#    round for on-site approval, tells the coordinator (round status: held
+#    for approval on site, since when, the share and the reason names, code
+#    rejected_rows; again, as a duplicate, after a restart of the node), and
+#    submits only after `equity-node approve` (then round status: submitted);
 #    org 4 has 3 % bad rows and submits at once;
 #  - the service log states rows read, accepted and rejected per reason;
 #  - orgs 5 and 6 read in strict mode and stop at a duplicate member id and
 #    at an age out of range: on every retry the log names file, line and
-#    column, and never the member id or the age.
+#    column, and never the member id or the age; round status shows both
+#    failing on site (input_error), and neither round status, the
+#    coordinator's database nor its audit log holds the id or the age;
+#  - org 7's extract does not exist: failing on site (input_error); once the
+#    file is there it submits, and round status shows it submitted;
+#  - the audit log (with its node_status entries) verifies.
 # Every process started here is stopped on exit (trap).
 set -u
 
@@ -20,7 +28,7 @@ SRC=${2:?usage: it_node_integrity.sh BUILD_DIR SOURCE_DIR}
 BIN=$BUILD/bin
 . "$SRC/tests/support/it_lib.sh" equity-ca equity-coordinator equity-node
 
-ORGS="1 2 3 4 5 6"
+ORGS="1 2 3 4 5 6 7"
 ca_init "IT Node Integrity CA"
 issue coordinator coord:state "$W/coord/id"
 for i in $ORGS; do
@@ -144,13 +152,27 @@ submitted() { status | grep -q "org:ni-$1 .*submitted"; }
 wait_for 20 submitted 4 || fail "org 4 (3 % bad rows) did not submit: $(status)"
 grep -q "round $RID: 300 rows read, 291 accepted, 9 rejected (code 9)" "$W/node4.log" ||
     fail "org 4's log does not state rows read, accepted and rejected per reason"
+HELD3="org:ni-3 +held for approval on site  since [0-9T:-]+Z  reason: 10.0 % of the rows read were rejected \\(code\\), above \\[input\\] max_rejected_share = 5.0 % \\(rejected_rows\\)$"
+held3() { status | grep -Eq "$HELD3"; }
+wait_for 20 held3 || fail "round status does not show org 3 held for approval on site with its reason: $(status)"
 sleep 2
 submitted 3 && fail "org 3 submitted a round held for its rejected rows"
 [ -e "$W/org3/store/$RID.submission.pb" ] && fail "org 3 stored a submission before approval"
+# A restarted node tells its held status again (from its .status file): the
+# coordinator knows it already, and keeps the time it was first held.
+SINCE3=$(status | grep "org:ni-3 " | sed 's/.* since \([^ ]*\) .*/\1/')
+kill -TERM "${NODE_PID[3]}"
+wait "${NODE_PID[3]}" || fail "node 3 did not stop cleanly"
+start_node 3
+retold() { [ "$(grep -c "recorded that we are held for approval on site (it knew already)" "$W/node3.log")" -ge 1 ]; }
+wait_for 20 retold || fail "node 3 did not tell its held status again after a restart: $(tail -3 "$W/node3.log")"
+status | grep "org:ni-3 " | grep -q " since $SINCE3 " || fail "org 3's held-since time changed: $(status | grep org:ni-3)"
 "$BIN/equity-node" approve --config "$W/org3/node.ini" --round "$RID" >/dev/null || fail "approve failed"
 wait_for 20 submitted 3 || fail "org 3 did not submit after approval: $(tail -3 "$W/node3.log")"
 grep -q "round $RID: 10.0 % of the rows read were rejected .*; sending it as approved on site" "$W/node3.log" ||
     fail "org 3 did not log that it sent the round as approved"
+status | grep "org:ni-3 " | grep -q "held" && fail "org 3 is still shown held after it submitted: $(status)"
+[ "$(status | grep -c "org:ni-3 ")" -eq 1 ] || fail "org 3 is shown more than once: $(status)"
 
 # ---- orgs 5 and 6: strict mode; the log never quotes a record value -------------------
 for i in 5 6; do
@@ -175,11 +197,42 @@ grep -n "9876543" "$W/node6.log" && fail "org 6's log quotes an age"
 for i in 5 6; do
     [ -e "$W/org$i/store/$RID.submission.pb" ] && fail "org $i (strict) stored a submission"
 done
+FAILING="failing on site  since [0-9T:-]+Z  reason: cannot read its input \\(extract CSV\\), or the input has an error that stops the read; the node's log says where \\(input_error\\)$"
+failing() { status | grep -Eq "org:ni-$1 +$FAILING"; }
+wait_for 20 failing 5 || fail "round status does not show org 5 failing on site: $(status)"
+wait_for 20 failing 6 || fail "round status does not show org 6 failing on site: $(status)"
+status | grep -q "SECRETID4711\|9876543" && fail "round status quotes a record value: $(status)"
+grep -aq "SECRETID4711\|9876543" "$W/coord/coordinator.db"* "$W/coord/audit.log" &&
+    fail "the coordinator's database or audit log holds a record value"
+
+# ---- org 7: no extract (failing), then the extract arrives (submitted) -----------------
+node_ini 7
+start_node 7
+wait_for 20 failing 7 || fail "round status does not show org 7 (no extract) failing on site: $(status)"
+echo "$HEADER" >"$W/org7/members.csv.tmp"
+rows "$W/org7/members.csv.tmp" 2025 100
+mv "$W/org7/members.csv.tmp" "$W/org7/members.csv"
+wait_for 30 submitted 7 || fail "org 7 did not submit once its extract was there: $(tail -3 "$W/node7.log")"
+status | grep "org:ni-7 " | grep -q "failing" && fail "org 7 is still shown failing after it submitted: $(status)"
+"$BIN/equity-coordinator" audit verify --config "$COORD_INI" >"$W/verify.out" 2>&1 ||
+    fail "audit verify: $(cat "$W/verify.out")"
+grep -q "$(printf '\tnode_status\t')" "$W/coord/audit.log" || fail "no node_status entry in the audit log"
 
 for i in $ORGS; do
     kill -TERM "${NODE_PID[$i]}"
     wait "${NODE_PID[$i]}" || fail "node $i did not stop cleanly"
 done
+# The round's report names the organizations that had not answered at close, with why
+"$BIN/equity-coordinator" round close --config "$COORD_INI" --round "$RID" --force >"$W/close.out" 2>&1 ||
+    fail "round close: $(tail -3 "$W/close.out")"
+REPORT=$(dirname "$(tail -n 1 "$W/close.out")")/report.html
+[ -f "$REPORT" ] || REPORT=$(find "$W/coord" -name report.html | head -1)
+grep -q "Not answered at close" "$REPORT" || fail "the report has no table of organizations not answered at close"
+for i in 5 6; do
+    grep -q "<tr><td>org:ni-$i</td><td>failing on site: " "$REPORT" ||
+        fail "the report does not show org $i failing on site at close"
+done
+grep -q "<tr><td>org:ni-7</td><td>failing" "$REPORT" && fail "the report shows org 7 failing although it submitted"
 grep -q "ERROR: AddressSanitizer\|runtime error:" "$W"/node*.log && fail "sanitizer report in a node log"
 echo "PASS: it_node_integrity (round $RID)"
 exit 0

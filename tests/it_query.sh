@@ -193,7 +193,8 @@ query cells --round "$RID" --format json --out "$W/cells.json" || fail "cells js
 NQ=$((NQ + 1))
 python3 - "$W/cells.json" "$W/pooled-period.csv" <<'EOF' || fail "cells json does not match the CSV"
 import csv, json, sys
-rows = json.load(open(sys.argv[1]))
+from decimal import Decimal
+rows = json.load(open(sys.argv[1]), parse_float=Decimal)
 ref = list(csv.DictReader(open(sys.argv[2])))
 assert isinstance(rows, list) and len(rows) == len(ref), (len(rows), len(ref))
 num = {"members", "member_months", "denominator", "numerator", "sum_sq", "suppressed", "n_orgs", "n_withheld"}
@@ -203,7 +204,7 @@ for j, c in zip(rows, ref):
         if v == "":
             assert j[k] is None, (k, j[k])
         elif k in num:
-            assert isinstance(j[k], (int, float)) and abs(j[k] - float(v)) <= 1e-9 * max(1, abs(float(v))), (k, j[k], v)
+            assert isinstance(j[k], (int, Decimal)) and Decimal(v) == j[k], (k, j[k], v)
         else:
             assert j[k] == v, (k, j[k], v)
 EOF

@@ -31,6 +31,12 @@
  *    organization is not pooled and is shown revoked; an interrupted close
  *    is finished by a second one; fewer than min_orgs needs --force; round
  *    open options, extend, cancel;
+ *  - node statuses (held / failing on site): stored and shown by round
+ *    status, a resend is a duplicate, refused for an unknown, cancelled or
+ *    answered round, another organization's name or signature; a
+ *    submission supersedes one; a hostile node's flood of thousands of
+ *    statuses is rate-limited, and the store, the audit log and the
+ *    daemon's log stay bounded;
  *  - descriptors: refused handshakes are logged in bounded lines, idle TCP
  *    connections from one address are capped, the soft RLIMIT_NOFILE is
  *    raised to the hard one.
@@ -141,6 +147,18 @@ static int run(char *out, size_t outlen, const char *fmt, ...)
     }
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The cases of this file share one coordinator, and every round has
+ * period 2025: a pooled release is checked against the earlier pooled
+ * releases of its period (the release ledger, tested in test_release.c),
+ * so a case that asserts exact pooled numbers of unrelated data starts
+ * without them. */
+static void forget_ledger(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/coord/results/.ledger'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void open_round(char id[64], const char *extra)
@@ -716,6 +734,7 @@ static void test_submissions(void **state)
 
     /* close r1: pooled = 100 + 120 members, 24 + 30 events, two organizations */
     char pooled[512];
+    forget_ledger();
     assert_int_equal(run(pooled, sizeof pooled, "%s round close --config %s --round %s 2>>%s/cli.log",
                          BIN, ini, r1, dir), 0);
     FILE *f = fopen(pooled, "r");
@@ -1208,6 +1227,7 @@ static void test_close_rules(void **state)
                          BIN, ini, r), 0);
     assert_non_null(strstr(out, "release unfinished"));
     assert_int_equal(unlink(path), 0);
+    forget_ledger();
     assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN,
                          ini, r), 0);
     assert_non_null(strstr(out, "2 submissions pooled"));
@@ -1242,6 +1262,74 @@ static void test_close_rules(void **state)
     assert_non_null(strstr(out, "  open  "));
     assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s --force 2>&1",
                          BIN, ini, r2), 0);
+}
+
+/* A stored submission that cannot be decoded (here a format_version 1
+ * payload, as a release before exact cells stored it) stops the release:
+ * nothing is published without it unless --force. */
+static void test_close_undecodable(void **state)
+{
+    (void)state;
+    char r[64], req[65], out[8192], path[700], p[400];
+    open_round(r, NULL);
+    request_sha(r, req);
+    pid_t d = start_daemon(0);
+    submit_ok("org:a", "org-a", r);
+    stop_daemon(d);
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    snprintf(p, sizeof p, "%s/org-b/signing.key", dir);
+    assert_int_equal(identity_load_secret_key(p, &key), 0);
+    snprintf(p, sizeof p, "%s/org-b/signing.crt", dir);
+    assert_int_equal(identity_load_cert(p, &cert), 0);
+    uint8_t *env = NULL, *env1 = NULL;
+    size_t elen, elen1;
+    make_submission("org:b", r, req, 100, key, cert, &env, &elen, NULL);
+    struct envelope e;
+    char err[256];
+    assert_int_equal(envelope_unpack(env, elen, &e, err, sizeof err), 0);
+    /* field 1 (format_version) again, = 1: protobuf keeps the last value */
+    uint8_t *v1 = malloc(e.payload_len + 2);
+    assert_non_null(v1);
+    memcpy(v1, e.payload, e.payload_len);
+    v1[e.payload_len] = 0x08;
+    v1[e.payload_len + 1] = 0x01;
+    assert_int_equal(envelope_pack(MSG_SUBMISSION, v1, e.payload_len + 2, key, cert, &env1,
+                                   &elen1, NULL), 0);
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct store_submission sub;
+    memset(&sub, 0, sizeof sub);
+    snprintf(sub.round_id, sizeof sub.round_id, "%s", r);
+    snprintf(sub.org, sizeof sub.org, "org:b");
+    snprintf(sub.sha256, sizeof sub.sha256, "%064d", 1);
+    sub.envelope = env1;
+    sub.envelope_len = elen1;
+    sub.received_at = (int64_t)time(NULL);
+    store_put_result res;
+    assert_int_equal(store_submission_put(st, &sub, &res, NULL, NULL), 0);
+    assert_int_equal(res, STORE_PUT_NEW);
+    store_close(&st);
+    free(v1);
+    free(env);
+    free(env1);
+    envelope_free(&e);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    assert_int_equal(run(out, sizeof out, "%s round close --config %s --round %s 2>&1", BIN, ini,
+                         r), 1);
+    assert_non_null(strstr(out, "cannot be decoded"));
+    assert_non_null(strstr(out, "nothing is released"));
+    snprintf(path, sizeof path, "%s/coord/results/%s/pooled.csv", dir, r);
+    assert_int_not_equal(access(path, F_OK), 0);
+    int rc = run(out, sizeof out, "%s round close --config %s --round %s --force 2>&1", BIN,
+                 ini, r);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "1 submissions pooled"));
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/coord/results/%s/report.html", dir, r);
+    assert_int_equal(run(out, sizeof out, "grep -o '1 stored submission could not be decoded' "
+                         "'%s'", path), 0);
 }
 
 /* round open with options, extend, cancel; a deadline in the past. */
@@ -1298,6 +1386,205 @@ static void test_round_commands(void **state)
     node_close(&a);
     stop_daemon(d);
     assert_int_equal(submissions_stored(r), 0);
+}
+
+/* A signed NODE_STATUS envelope (org_field as the payload's org). */
+static void make_status(const char *round_id, const char *org_field, int state, const char *code,
+                        const char *reason, EVP_PKEY *key, X509 *cert, uint8_t **env,
+                        size_t *elen)
+{
+    struct node_status ns;
+    memset(&ns, 0, sizeof ns);
+    snprintf(ns.round_id, sizeof ns.round_id, "%s", round_id);
+    snprintf(ns.org, sizeof ns.org, "%s", org_field);
+    ns.state = state;
+    snprintf(ns.code, sizeof ns.code, "%s", code);
+    snprintf(ns.reason, sizeof ns.reason, "%s", reason);
+    uint8_t *p = NULL;
+    size_t plen = 0;
+    assert_int_equal(node_status_pack(&ns, &p, &plen), 0);
+    assert_int_equal(envelope_pack(MSG_NODE_STATUS, p, plen, key, cert, env, elen, NULL), 0);
+    free(p);
+}
+
+/* Sends a status and checks the reply: an ACK (duplicate as given) when
+ * code is NULL, else an ERROR with that code. */
+static void status_exchange(struct node *n, const char *round_id, const char *org_field,
+                            int state, const char *code, const char *reason, EVP_PKEY *key,
+                            X509 *cert, const char *want_error, int duplicate)
+{
+    uint8_t *env = NULL;
+    size_t elen;
+    struct envelope e;
+    make_status(round_id, org_field, state, code, reason, key, cert, &env, &elen);
+    assert_int_equal(exchange(n, env, elen, &e, 10000), 0);
+    if (want_error)
+        expect_error(&e, want_error);
+    else
+        expect_ack(&e, round_id, "", duplicate, 0);
+    free(env);
+}
+
+struct hist_count {
+    int n;
+    char last[301];
+};
+
+static int count_hist(void *ctx, const struct store_status *ns)
+{
+    struct hist_count *h = ctx;
+    h->n++;
+    snprintf(h->last, sizeof h->last, "%s", ns->reason);
+    return 0;
+}
+
+/* Counts a reply of the flood: counts[0] ACK, [1] rate_limited, [2] other. */
+static void count_reply(struct envelope *e, int counts[3])
+{
+    if (e->type == MSG_ACK) {
+        counts[0]++;
+    } else {
+        struct error_msg m;
+        char err[256];
+        assert_int_equal(e->type, MSG_ERROR);
+        assert_int_equal(error_unpack(e->payload, e->payload_len, &m, err, sizeof err), 0);
+        counts[strcmp(m.code, "rate_limited") ? 2 : 1]++;
+    }
+    envelope_free(e);
+}
+
+static void test_node_status(void **state)
+{
+    (void)state;
+    char r[64], gone[64], out[8192];
+    open_round(r, NULL);
+    open_round(gone, NULL);
+    assert_int_equal(run(out, sizeof out, "%s round cancel --config %s --round %s 2>&1", BIN, ini,
+                         gone), 0);
+    char req[65];
+    request_sha(r, req);
+    pid_t d = start_daemon(0);
+    struct node dn, en;
+    node_open(&dn, "org:b", "org-b");
+    node_open(&en, "org:e", "org-e");
+
+    /* held: stored, shown; the same again is a duplicate */
+    status_exchange(&dn, r, "org:b", NODE_STATE_HELD, "manual_approval",
+                    "waits for approval on site", dn.sign_key, dn.sign_cert, NULL, 0);
+    status_exchange(&dn, r, "org:b", NODE_STATE_HELD, "manual_approval",
+                    "waits for approval on site", dn.sign_key, dn.sign_cert, NULL, 1);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    if (!strstr(out, "org:b                                    held for approval on site  since ") ||
+        !strstr(out, "reason: waits for approval on site (manual_approval)"))
+        fail_msg("round status does not show org:b held: %s", out);
+    /* what is refused: nothing stored */
+    status_exchange(&dn, "2025-r99-none", "org:b", NODE_STATE_FAILING, "internal", "", dn.sign_key,
+                    dn.sign_cert, "unknown_round", 0);
+    status_exchange(&dn, gone, "org:b", NODE_STATE_FAILING, "internal", "", dn.sign_key,
+                    dn.sign_cert, "round_closed", 0);
+    status_exchange(&dn, r, "org:e", NODE_STATE_FAILING, "internal", "", dn.sign_key, dn.sign_cert,
+                    "org_mismatch", 0);
+    status_exchange(&dn, r, "org:e", NODE_STATE_FAILING, "internal", "", en.sign_key, en.sign_cert,
+                    "signer_mismatch", 0);
+    {
+        uint8_t *env = NULL;
+        size_t elen;
+        struct envelope e;
+        make_status(r, "org:b", NODE_STATE_FAILING, "internal", "", NULL, NULL, &env, &elen);
+        assert_int_equal(exchange(&dn, env, elen, &e, 10000), 0);
+        expect_error(&e, "bad_signature"); /* unsigned */
+        free(env);
+    }
+    store_t *st = store_open(dbpath);
+    assert_non_null(st);
+    struct hist_count h = {0};
+    assert_int_equal(store_status_history_each(st, r, "org:e", count_hist, &h), 0);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(store_status_history_each(st, gone, "org:b", count_hist, &h), 0);
+    assert_int_equal(h.n, 0);
+    store_close(&st);
+
+    /* a submission supersedes the held status; a status cannot undo it */
+    uint8_t *sub = NULL;
+    size_t slen;
+    char sha[65];
+    struct envelope e;
+    make_submission("org:b", r, req, 100, dn.sign_key, dn.sign_cert, &sub, &slen, sha);
+    assert_int_equal(exchange(&dn, sub, slen, &e, 10000), 0);
+    expect_ack(&e, r, sha, 0, 0);
+    free(sub);
+    status_exchange(&dn, r, "org:b", NODE_STATE_FAILING, "internal", "", dn.sign_key,
+                    dn.sign_cert, "conflict", 0);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    assert_non_null(strstr(out, "org:b                                    submitted"));
+    assert_null(strstr(out, "held"));
+
+    /* A hostile enrolled node floods statuses, each one different. */
+    char audit[400];
+    path_of(audit, sizeof audit, "coord/audit.log");
+    struct stat ast;
+    assert_int_equal(stat(audit, &ast), 0);
+    long audit_from = (long)ast.st_size, log_from = daemon_log_size();
+    enum { FLOOD = 3000 };
+    int counts[3] = {0, 0, 0}; /* ACK, rate_limited, other */
+    time_t t0 = time(NULL);
+    for (int sent = 0; sent < FLOOD; sent++) {
+        uint8_t *env = NULL;
+        size_t elen;
+        char why[64];
+        snprintf(why, sizeof why, "flood %d", sent);
+        make_status(r, "org:e", sent % 2 ? NODE_STATE_HELD : NODE_STATE_FAILING, "internal", why,
+                    en.sign_key, en.sign_cert, &env, &elen);
+        assert_int_equal(node_send(&en, env, elen), 0);
+        free(env);
+        /* read what has come back so far, then the rest at the end */
+        while (recv_more(&en, &e, sent + 1 < FLOOD ? 0 : 5000) == 0) {
+            count_reply(&e, counts);
+            if (counts[0] + counts[1] + counts[2] == FLOOD)
+                break;
+        }
+    }
+    int acks = counts[0], limited = counts[1], other = counts[2];
+    int elapsed = (int)(time(NULL) - t0);
+    assert_int_equal(other, 0);
+    /* a burst of 10, then one per 6 s */
+    if (acks < 10 || acks > 10 + elapsed / 6 + 2)
+        fail_msg("flood: %d accepted in %d s", acks, elapsed);
+    assert_int_equal(acks + limited, FLOOD);
+    st = store_open(dbpath);
+    assert_non_null(st);
+    memset(&h, 0, sizeof h);
+    assert_int_equal(store_status_history_each(st, r, "org:e", count_hist, &h), 0);
+    assert_true(h.n <= STORE_STATUS_HISTORY_MAX);
+    assert_int_equal(h.n, acks < STORE_STATUS_HISTORY_MAX ? acks : STORE_STATUS_HISTORY_MAX);
+    store_close(&st);
+    assert_int_equal(run(out, sizeof out, "%s round status --config %s --round %s 2>/dev/null",
+                         BIN, ini, r), 0);
+    char want[400];
+    snprintf(want, sizeof want, "reason: %s (internal)", h.last);
+    assert_non_null(strstr(out, want));
+    /* the audit log: one entry per accepted status, a few for the refused */
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s' | grep -c 'org:e'", audit_from + 1,
+                         audit), 0);
+    long entries = strtol(out, NULL, 10);
+    if (entries < acks || entries > acks + 3)
+        fail_msg("audit: %ld entries for %d accepted statuses of a flood of %d", entries, acks,
+                 FLOOD);
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s' | grep 'rate_limited' | head -n 1",
+                         audit_from + 1, audit), 0);
+    assert_non_null(strstr(out, "refused since the last such entry"));
+    /* ... and the daemon's log */
+    assert_int_equal(run(out, sizeof out, "tail -c +%ld '%s/daemon.log' | grep -c 'org:e'",
+                         log_from + 1, dir), 0);
+    long lines = strtol(out, NULL, 10);
+    if (lines > acks + 5)
+        fail_msg("daemon log: %ld lines about org:e for %d accepted statuses", lines, acks);
+    node_close(&dn);
+    node_close(&en);
+    stop_daemon(d);
+    assert_int_equal(run(out, sizeof out, "%s audit verify --config %s 2>&1", BIN, ini), 0);
 }
 
 /* A flood of handshakes with unenrolled keys: all refused, but the log
@@ -1455,7 +1742,9 @@ int main(void)
         cmocka_unit_test_teardown(test_sighup_enrols, kill_daemon),
         cmocka_unit_test_teardown(test_deadline_closes, kill_daemon),
         cmocka_unit_test_teardown(test_close_rules, kill_daemon),
+        cmocka_unit_test_teardown(test_close_undecodable, kill_daemon),
         cmocka_unit_test_teardown(test_round_commands, kill_daemon),
+        cmocka_unit_test_teardown(test_node_status, kill_daemon),
         cmocka_unit_test_teardown(test_refusal_log_bounded, kill_daemon),
         cmocka_unit_test_teardown(test_connection_cap, kill_daemon),
         cmocka_unit_test_teardown(test_nofile_raised, kill_daemon),

@@ -3,7 +3,11 @@
  * rounds, submissions: new / duplicate / conflict / closed / unknown,
  * refusals, pending rounds per org, persistence, group commit: one
  * transaction for several puts, invisible to another connection until it
- * commits, nothing kept after a rollback) and plain-addition pooling
+ * commits, nothing kept after a rollback), node statuses (held / failing:
+ * latest per org and round, duplicate, "since" kept for a new wording,
+ * history bounded under a flood, superseded by a submission or refusal,
+ * refused for a closed, unknown or answered round, migration of a version 2
+ * database) and plain-addition pooling
  * (pool.h) with sums worked out by hand.
  */
 #include <setjmp.h>
@@ -337,6 +341,214 @@ static void test_batch(void **state)
     store_close(&s);
 }
 
+/* One status put; returns the result (asserting the call succeeded). */
+static store_put_result status_put(store_t *s, const char *round, const char *org, int state,
+                                   const char *code, const char *reason, int64_t at,
+                                   int64_t *since)
+{
+    struct store_status ns;
+    memset(&ns, 0, sizeof ns);
+    snprintf(ns.round_id, sizeof ns.round_id, "%s", round);
+    snprintf(ns.org, sizeof ns.org, "%s", org);
+    ns.state = state;
+    snprintf(ns.code, sizeof ns.code, "%s", code);
+    snprintf(ns.reason, sizeof ns.reason, "%s", reason);
+    ns.updated_at = at;
+    store_put_result res = STORE_PUT_UNKNOWN;
+    assert_int_equal(store_status_put(s, &ns, &res, since), 0);
+    return res;
+}
+
+struct status_seen {
+    int n;
+    struct store_status last, first;
+};
+
+static int note_status(void *ctx, const struct store_status *ns)
+{
+    struct status_seen *c = ctx;
+    if (c->n++ == 0)
+        c->first = *ns;
+    c->last = *ns;
+    return 0;
+}
+
+static struct status_seen latest(store_t *s, const char *round)
+{
+    struct status_seen c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_statuses_each(s, round, note_status, &c), 0);
+    return c;
+}
+
+static struct status_seen history(store_t *s, const char *round, const char *org)
+{
+    struct status_seen c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_status_history_each(s, round, org, note_status, &c), 0);
+    return c;
+}
+
+/* Rows of a table, counted by another connection (what is on disk). */
+static int rows_elsewhere(const char *table)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    char sql[100];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_node_status(void **state)
+{
+    (void)state;
+    store_t *s = store_open(dbpath);
+    assert_non_null(s);
+    const char *R = "2025-r1-aaaa";
+    add_round(s, R, 5000);
+    add_round(s, "2025-r2-bbbb", 5000);
+    assert_int_equal(store_round_close(s, "2025-r2-bbbb", 3000), 0);
+    int64_t since = -1;
+
+    /* held, then the same again (nothing written), then a new wording of
+     * the same state and code (since kept), then failing (since moves) */
+    assert_int_equal(status_put(s, R, "org:a", STORE_STATE_HELD, "rejected_rows", "10.0 %", 2000,
+                                &since), STORE_PUT_NEW);
+    assert_int_equal(since, 2000);
+    assert_int_equal(status_put(s, R, "org:a", STORE_STATE_HELD, "rejected_rows", "10.0 %", 2005,
+                                &since), STORE_PUT_DUPLICATE);
+    assert_int_equal(since, 2000);
+    assert_int_equal(history(s, R, "org:a").n, 1);
+    assert_int_equal(status_put(s, R, "org:a", STORE_STATE_HELD, "rejected_rows", "12.0 %", 2010,
+                                &since), STORE_PUT_NEW);
+    assert_int_equal(since, 2000);
+    struct status_seen l = latest(s, R);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.last.org, "org:a");
+    assert_int_equal(l.last.state, STORE_STATE_HELD);
+    assert_string_equal(l.last.reason, "12.0 %");
+    assert_int_equal(l.last.since, 2000);
+    assert_int_equal(l.last.updated_at, 2010);
+    assert_int_equal(status_put(s, R, "org:a", STORE_STATE_FAILING, "input_error", "cannot read",
+                                2020, &since), STORE_PUT_NEW);
+    assert_int_equal(since, 2020);
+    l = latest(s, R);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.last.state, STORE_STATE_FAILING);
+    assert_string_equal(l.last.code, "input_error");
+    assert_int_equal(l.last.since, 2020);
+    struct status_seen h = history(s, R, "org:a");
+    assert_int_equal(h.n, 3);
+    assert_string_equal(h.first.reason, "10.0 %");
+    assert_int_equal(h.first.updated_at, 2000);
+    assert_string_equal(h.last.code, "input_error");
+    assert_string_equal(store_state_name(STORE_STATE_HELD), "held");
+    assert_string_equal(store_state_name(STORE_STATE_FAILING), "failing");
+    assert_null(store_state_name(0));
+
+    /* A flood of different statuses keeps one latest row and a bounded
+     * history of the newest ones. */
+    for (int i = 0; i < 500; i++) {
+        char why[32];
+        snprintf(why, sizeof why, "attempt %d", i);
+        assert_int_equal(status_put(s, R, "org:b", i % 2 ? STORE_STATE_HELD : STORE_STATE_FAILING,
+                                    "internal", why, 3000 + i, NULL), STORE_PUT_NEW);
+    }
+    h = history(s, R, "org:b");
+    assert_int_equal(h.n, STORE_STATUS_HISTORY_MAX);
+    assert_string_equal(h.last.reason, "attempt 499");
+    char oldest[32];
+    snprintf(oldest, sizeof oldest, "attempt %d", 500 - STORE_STATUS_HISTORY_MAX);
+    assert_string_equal(h.first.reason, oldest);
+    assert_int_equal(latest(s, R).n, 2);
+    assert_int_equal(rows_elsewhere("node_status"), 2);
+    assert_int_equal(rows_elsewhere("node_status_history"), 3 + STORE_STATUS_HISTORY_MAX);
+    assert_int_equal(history(s, R, "org:a").n, 3); /* org:a's untouched */
+
+    /* A submission supersedes org:a's status, a refusal org:b's; later
+     * statuses cannot go back on those answers. The history stays. */
+    assert_int_equal(put(s, R, "org:a", "aa"), STORE_PUT_NEW);
+    l = latest(s, R);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.last.org, "org:b");
+    store_put_result res;
+    assert_int_equal(store_refusal_put(s, R, "org:b", "policy", 4000, &res), 0);
+    assert_int_equal(res, STORE_PUT_NEW);
+    assert_int_equal(latest(s, R).n, 0);
+    assert_int_equal(status_put(s, R, "org:a", STORE_STATE_HELD, "manual_approval", "", 4100,
+                                NULL), STORE_PUT_CONFLICT);
+    assert_int_equal(status_put(s, R, "org:b", STORE_STATE_FAILING, "internal", "", 4100, NULL),
+                     STORE_PUT_CONFLICT);
+    assert_int_equal(latest(s, R).n, 0);
+    assert_int_equal(history(s, R, "org:a").n, 3);
+
+    /* closed and unknown rounds; bad arguments */
+    assert_int_equal(status_put(s, "2025-r2-bbbb", "org:c", STORE_STATE_HELD, "x", "", 4200,
+                                NULL), STORE_PUT_CLOSED);
+    assert_int_equal(status_put(s, "2025-r9-zzzz", "org:c", STORE_STATE_HELD, "x", "", 4200,
+                                NULL), STORE_PUT_UNKNOWN);
+    assert_int_equal(latest(s, "2025-r2-bbbb").n, 0);
+    struct store_status bad;
+    memset(&bad, 0, sizeof bad);
+    snprintf(bad.round_id, sizeof bad.round_id, "%s", R);
+    snprintf(bad.org, sizeof bad.org, "org:c");
+    bad.state = 3;
+    assert_int_equal(store_status_put(s, &bad, &res, NULL), STORE_ERR_ARG);
+    assert_int_equal(store_status_put(NULL, &bad, &res, NULL), STORE_ERR_ARG);
+
+    /* in a batch: nothing on disk until commit, nothing after a rollback */
+    int before = rows_elsewhere("node_status_history");
+    assert_int_equal(store_batch_begin(s), 0);
+    assert_int_equal(status_put(s, R, "org:c", STORE_STATE_HELD, "x", "", 4300, NULL),
+                     STORE_PUT_NEW);
+    assert_int_equal(status_put(s, R, "org:c", STORE_STATE_HELD, "x", "", 4301, NULL),
+                     STORE_PUT_DUPLICATE);
+    assert_int_equal(rows_elsewhere("node_status"), 0);
+    store_batch_rollback(s);
+    assert_int_equal(latest(s, R).n, 0);
+    assert_int_equal(rows_elsewhere("node_status_history"), before);
+    store_close(&s);
+}
+
+/* A database of schema version 2 (before node statuses) is migrated at
+ * open, keeping its rounds. */
+static void test_status_migration(void **state)
+{
+    (void)state;
+    store_t *s = store_open(dbpath);
+    assert_non_null(s);
+    add_round(s, "2025-r1-aaaa", 5000);
+    store_close(&s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX node_status_history_pair;"
+                                      "DROP TABLE node_status_history; DROP TABLE node_status;"
+                                      "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    s = store_open(dbpath);
+    assert_non_null(s);
+    struct store_round r;
+    assert_int_equal(store_round_get(s, "2025-r1-aaaa", &r), 0);
+    store_round_clear(&r);
+    assert_int_equal(status_put(s, "2025-r1-aaaa", "org:a", STORE_STATE_HELD, "x", "", 2000,
+                                NULL), STORE_PUT_NEW);
+    assert_int_equal(latest(s, "2025-r1-aaaa").n, 1);
+    store_close(&s);
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_pool(void **state)
 {
     (void)state;
@@ -429,6 +641,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /*
  * test_wire.c - cell set container, builder, writers, and the protobuf
- * codecs (Submission, Envelope, RoundRequest, small messages) with their
- * checks of untrusted bytes.
+ * codecs (Submission, Envelope, RoundRequest, small messages, NodeStatus)
+ * with their checks of untrusted bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,6 +390,127 @@ static void test_round_request_and_small_messages(void **state)
     free(buf);
 }
 
+/* Raw NodeStatus bytes as another implementation might send them. */
+static uint8_t *raw_status(const char *round_id, const char *org, int state, const char *code,
+                           const char *reason, size_t *len)
+{
+    Equity__V1__NodeStatus m = EQUITY__V1__NODE_STATUS__INIT;
+    m.round_id = (char *)round_id;
+    m.org = (char *)org;
+    m.state = (Equity__V1__NodeState)state;
+    m.code = (char *)code;
+    m.reason = (char *)reason;
+    *len = equity__v1__node_status__get_packed_size(&m);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    assert_non_null(buf);
+    equity__v1__node_status__pack(&m, buf);
+    return buf;
+}
+
+static void expect_status_refused(const char *round_id, const char *org, int state,
+                                  const char *code, const char *reason, const char *why)
+{
+    size_t len;
+    uint8_t *buf = raw_status(round_id, org, state, code, reason, &len);
+    struct node_status st;
+    char err[200] = "";
+    assert_int_equal(node_status_unpack(buf, len, &st, err, sizeof err), -1);
+    if (!strstr(err, why))
+        fail_msg("expected \"%s\" in \"%s\"", why, err);
+    assert_string_equal(st.round_id, "");
+    free(buf);
+}
+
+/* NodeStatus: what a node tells about a round it holds or cannot answer.
+ * Round trip (through a signed-shape envelope of its type), and every rule
+ * of the decoder on bytes built with protobuf-c directly. */
+static void test_node_status(void **state)
+{
+    (void)state;
+    struct node_status st, back;
+    memset(&st, 0, sizeof st);
+    snprintf(st.round_id, sizeof st.round_id, "2025-r1-00ab");
+    snprintf(st.org, sizeof st.org, "org:a");
+    st.state = NODE_STATE_HELD;
+    snprintf(st.code, sizeof st.code, "rejected_rows");
+    snprintf(st.reason, sizeof st.reason, "10.0 %% of the rows read were rejected (code)");
+    uint8_t *buf, *env;
+    size_t len, envlen;
+    char err[200];
+    assert_int_equal(node_status_pack(&st, &buf, &len), 0);
+    assert_true(len <= NODE_STATUS_MAX_PAYLOAD);
+    uint8_t mid[ENVELOPE_ID_LEN];
+    assert_int_equal(envelope_pack(MSG_NODE_STATUS, buf, len, NULL, NULL, &env, &envlen, mid), 0);
+    struct envelope e;
+    assert_int_equal(envelope_unpack(env, envlen, &e, err, sizeof err), 0);
+    assert_int_equal(e.type, MSG_NODE_STATUS);
+    assert_string_equal(envelope_type_name(e.type), "NODE_STATUS");
+    assert_int_equal(node_status_unpack(e.payload, e.payload_len, &back, err, sizeof err), 0);
+    assert_string_equal(back.round_id, st.round_id);
+    assert_string_equal(back.org, "org:a");
+    assert_int_equal(back.state, NODE_STATE_HELD);
+    assert_string_equal(back.code, "rejected_rows");
+    assert_string_equal(back.reason, st.reason);
+    envelope_free(&e);
+    free(env);
+    free(buf);
+    assert_string_equal(node_state_name(NODE_STATE_HELD), "held");
+    assert_string_equal(node_state_name(NODE_STATE_FAILING), "failing");
+    assert_null(node_state_name(0));
+    assert_null(node_state_name(3));
+
+    /* FAILING with an empty reason is fine; the longest reason too. */
+    char longest[NODE_STATUS_REASON_MAX + 2];
+    memset(longest, 'x', NODE_STATUS_REASON_MAX);
+    longest[NODE_STATUS_REASON_MAX] = 0;
+    buf = raw_status("r1", "org:a", NODE_STATE_FAILING, "input_error", "", &len);
+    assert_int_equal(node_status_unpack(buf, len, &back, err, sizeof err), 0);
+    assert_int_equal(back.state, NODE_STATE_FAILING);
+    free(buf);
+    buf = raw_status("r1", "org:a", NODE_STATE_FAILING, "input_error", longest, &len);
+    assert_int_equal(node_status_unpack(buf, len, &back, err, sizeof err), 0);
+    assert_int_equal(strlen(back.reason), NODE_STATUS_REASON_MAX);
+    free(buf);
+
+    /* what the decoder refuses */
+    expect_status_refused("", "org:a", NODE_STATE_HELD, "x", "", "without round_id");
+    expect_status_refused("r1", "", NODE_STATE_HELD, "x", "", "without round_id or org");
+    expect_status_refused("r1", "org:a", 0, "x", "", "neither HELD nor FAILING");
+    expect_status_refused("r1", "org:a", 7, "x", "", "neither HELD nor FAILING");
+    expect_status_refused("r1", "org:a", NODE_STATE_HELD, "", "", "code must be");
+    expect_status_refused("r1", "org:a", NODE_STATE_HELD, "Input", "", "code must be");
+    expect_status_refused("r1", "org:a", NODE_STATE_HELD, "a-b", "", "code must be");
+    expect_status_refused("r1", "org:a", NODE_STATE_HELD, "abcdefghijklmnopqrstuvwxyz0123456",
+                          "", "code");
+    longest[NODE_STATUS_REASON_MAX] = 'x';
+    longest[NODE_STATUS_REASON_MAX + 1] = 0;
+    expect_status_refused("r1", "org:a", NODE_STATE_HELD, "x", longest, "reason longer than");
+    expect_status_refused("r1", "org:a", NODE_STATE_HELD, "x", "line\nbreak", "control character");
+    expect_status_refused("r1\t", "org:a", NODE_STATE_HELD, "x", "", "control character");
+    /* oversized: an unknown field pads it past the limit */
+    {
+        size_t n = NODE_STATUS_MAX_PAYLOAD + 1;
+        uint8_t *big = calloc(1, n);
+        assert_non_null(big);
+        assert_int_equal(node_status_unpack(big, n, &back, err, sizeof err), -1);
+        assert_non_null(strstr(err, "over the limit"));
+        free(big);
+    }
+    assert_int_equal(node_status_unpack((const uint8_t *)"\xff\xff", 2, &back, err, sizeof err), -1);
+    /* the packer keeps the same rules */
+    st.state = 0;
+    assert_int_equal(node_status_pack(&st, &buf, &len), -1);
+    st.state = NODE_STATE_FAILING;
+    snprintf(st.code, sizeof st.code, "Bad Code");
+    assert_int_equal(node_status_pack(&st, &buf, &len), -1);
+    /* an envelope of an unknown type past NODE_STATUS is still refused */
+    assert_int_equal(envelope_pack(MSG_NODE_STATUS + 1, (const uint8_t *)"", 0, NULL, NULL, &env,
+                                   &envlen, NULL), 0);
+    assert_int_equal(envelope_unpack(env, envlen, &e, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown message type 10"));
+    free(env);
+}
+
 /* A hostile, well-signed node invents stratum labels: every part of a
  * stratum must be a code of its stratifier, and an open list (language,
  * county) cannot grow past the protocol's limit (issue: overflow of the
@@ -649,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_cells_fit_request),
         cmocka_unit_test(test_exact_sum_sq),
         cmocka_unit_test(test_round_request_and_small_messages),
+        cmocka_unit_test(test_node_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
