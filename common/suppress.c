@@ -1950,6 +1950,49 @@ static void log_stuck(const struct ctx *c, const struct req *r)
               c->cs->tables[r->table].name, lbl, r->channel);
 }
 
+/* Pooled mode: another channel's variable w tied to v by an inequality
+ * (member months <= 12 x members, an eligible population <= its parent...)
+ * bounds v in v's LP by w's value when w is released, or by w's
+ * single-equation bound when w is hidden in another component
+ * (component()); no complement of v's own component widens either. Before
+ * complements are chosen for v, each such table cell w whose row bounds v
+ * on the failing side (up: v's upper side) is withheld if it is released,
+ * and given the p% range of its own value by phase 1 on its own equations,
+ * as a min_orgs cell's channel would be. Returns the number of cells
+ * withheld, or SUPPRESS_ENOMEM. */
+static int open_coupled(struct ctx *c, struct chsys *s, int v, int up, struct ivec *fail)
+{
+    uint64_t before = c->rep->secondary;
+    for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
+        int row = s->vrows[q];
+        if (s->rkind.v[row] != ROW_LE)
+            continue;
+        double av = 0;
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
+            if (s->rvar.v[e] == v)
+                av += s->rcoef.v[e];
+        if ((av > 0) != (up != 0) || av == 0)
+            continue; /* bounds v on the other side */
+        for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++) {
+            int w = s->rvar.v[e];
+            const struct var *x = &s->v[w];
+            if (w == v || x->table < 0 || !(x->value > 0) || s->vmark[w] == s->stamp)
+                continue;
+            if (!var_hidden(c, s, w)) {
+                if (!var_hideable(c, s, w))
+                    continue;
+                var_hide(c, s, w);
+            }
+            struct req rw = {x->channel, x->table, x->stratum, REQ_DOMINANCE, x->value, 0,
+                             c->p->dominance_protection * x->value};
+            int stuck;
+            if (cheap_fix(c, &rw, fail, &stuck, NULL))
+                return SUPPRESS_ENOMEM;
+        }
+    }
+    return (int)(c->rep->secondary - before);
+}
+
 /* The LP phase over the requirements pend[0..n-1] (indices in rq): groups
  * them by component and builds one LP per component, on which each member
  * is minimised and maximised. A failing requirement gets complements (LP
@@ -1992,6 +2035,8 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
             const struct req *r = &rq->v[lab[2 * i + 1]];
             struct chsys *s = c->m;
             int v = req_var(c, r);
+            /* pooled: the sides (1 up, 2 down) open_coupled was tried on */
+            int coupled = c->p->pooled ? 0 : 3;
             for (;;) {
                 int st, nomem = 0, stuck;
                 double lo, hi, up, down;
@@ -2017,6 +2062,17 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
                 }
                 if (deficit == 0)
                     break; /* met, and stays met: withholding only widens */
+                int side = up >= down ? 1 : 2;
+                if (!(coupled & side)) {
+                    coupled |= side;
+                    int e = open_coupled(c, s, v, side == 1, fail);
+                    if (e < 0)
+                        goto out;
+                    if (e > 0) {
+                        build = 1;
+                        continue;
+                    }
+                }
                 int w = lp_choose(c, s, &L, &rows, v, up >= down, deficit, &bind);
                 if (w == -2)
                     goto out;

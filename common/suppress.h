@@ -52,12 +52,14 @@ enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_VIEW = 2 };
  *     published or estimated to within p; when the cell is partial too
  *     (n_withheld > 0) the reader sees x plus an unknown part, so only the
  *     upper side is a requirement.
- * A reader's view (pooled = SUPPRESS_POOLED_VIEW): the cells are what a
- * reader can tell about the sum of some organizations' numbers
- * (coordinator/release.c builds it): a released cell with n_withheld > 0 is
- * a lower bound of it, one with n_orgs > 1 an upper bound, one with
- * n_orgs = 0 a known zero, any other released cell its value. Known zeros
- * and min_orgs cells are as above.
+ *   - a requirement held by another channel's cell through an inequality is
+ *     first met by opening that cell (withheld if released, given its own
+ *     p% range), then by complements of its own channel.
+ * coordinator/release.c also runs pooled mode on one organization's view
+ * (its numbers, released where every other organization can tell them).
+ * SUPPRESS_POOLED_VIEW (a released cell with n_orgs > 1 is also an upper
+ * bound) is what release.c's earlier views of sums of sets of organizations
+ * used; release.c no longer does.
  * Outside pooled mode n_orgs and n_withheld are ignored.
  */
 

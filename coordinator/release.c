@@ -78,32 +78,27 @@ static void count_orgs(struct cellset *pooled, struct cellset **subs, int n)
 /* ---- complementary protection ---------------------------------------------- */
 
 /*
- * Every reader gets linear-programming checks (suppress.c in pooled mode,
- * suppress.h). The analysts' first: the pooled release itself. Then views:
- * a reader who knows which organization released or withheld each pooled
- * cell (and, for an organization, its own numbers) can bound the sum of the
- * numbers of any set S of other organizations. For a pooled cell, with the
- * reader's own part taken out:
- *   - released, every other organization with members > 0 in it belongs to
- *     S, and none of S withheld it: the cell is S's sum;
- *   - the same, but some of S withheld it: a lower bound of S's sum;
- *   - released, none of S withheld it, others outside S in it: an upper
- *     bound of S's sum;
- *   - otherwise nothing, except a known zero when all of S released 0.
- * A min_orgs cell the reader must not learn (keep_from) keeps its
- * requirement on S's part of it. S ranges over every set of other
- * organizations when there are at most SETS_ALL of them, else over the sets
- * of organizations that released the pooled cells (and single
- * organizations), at most SETS_MAX per reader and about VIEWS_MAX in all,
- * shared among the readers (a warning says when some were left out).
- * Complements chosen in a view are withheld in the pooled release;
- * withholding more only widens what every earlier view allows, so one pass
- * leaves every view's requirements met.
+ * A min_orgs cell is protected for each organization o that contributed to
+ * it (released members > 0 there) on o's own numbers: o's view. The reader
+ * of o's view knows every other organization's numbers, the pattern of who
+ * released, withheld or released zero in each cell, and the pooled release;
+ * so it knows o's number wherever o's cell went into a released pooled
+ * cell, and nothing of o's cells that went into withheld pooled cells or
+ * that o withheld itself, beyond o's own tables adding up (and the
+ * inequalities), and that o's released zeros are zero. That is the
+ * strongest reader who is not o: the view is exact for it, and a range
+ * attainable in the view is attainable for every weaker reader (an analyst,
+ * one organization, any coalition without o), because changing only o's
+ * hidden numbers changes no released pooled number. A min_orgs cell's
+ * requirement in o's view is the p% rule on o's part x_o; for a reader the
+ * protected number is the sum of the parts it does not hold, and the ranges
+ * of the views add (the organizations' hidden numbers are independent), so
+ * every reader's requirement is met when each view's is (docs/design.md,
+ * "Pooled release"). One view per contributing organization: n views for
+ * n organizations, whatever n. Complements chosen in a view are withheld
+ * in the pooled release; withholding more only widens what every earlier
+ * view allows, so one pass leaves every view's requirements met.
  */
-
-#define SETS_ALL 6
-#define SETS_MAX 64
-#define VIEWS_MAX 512
 
 /* Withholds in the pooled set the cells that suppression withheld in a view
  * (complements, or a primary rule on the view's numbers). */
@@ -128,31 +123,10 @@ static void set_numbers(struct cell *v, const struct cell *from)
     v->sum_sq = from->sum_sq;
 }
 
-/* v += sign * part, number by number. Exact: every number is a
- * non-negative part of a pooled sum that fits (pool_submissions). */
-static void add_numbers(struct cell *v, const struct cell *part, int sign)
+static int all_zero(const struct cell *c)
 {
-    v->members += sign * part->members;
-    v->member_months += sign * part->member_months;
-    v->denominator += sign * part->denominator;
-    v->numerator += sign * part->numerator;
-    v->sum_sq += sign * part->sum_sq;
-}
-
-static int released_nonzero(const struct cell *c)
-{
-    return c && c->reason == REASON_NONE && c->members > 0;
-}
-
-/* A released cell tells an organization that contributed to it the sum of
- * at least min_orgs - 1 others. A min_orgs cell with that many other
- * contributors (members > 0) tells it no more, so a min_orgs cell is kept
- * from every analyst, and from an organization (its own cell there: mine)
- * only when some but fewer than min_orgs - 1 others contributed. */
-static int keep_from(const struct cell *pc, const struct cell *mine, int min_orgs)
-{
-    int others = pc->n_orgs - released_nonzero(mine);
-    return others > 0 && others < min_orgs - 1;
+    return !(c->members > 0) && !(c->member_months > 0) && !(c->denominator > 0) &&
+           !(c->numerator > 0) && !(c->sum_sq > 0);
 }
 
 /* at[o][i]: organization o's submitted cell behind pooled cell i, or NULL. */
@@ -186,205 +160,93 @@ static void org_cells_free(struct cell ***at, int n)
     free(at);
 }
 
-struct views {
-    struct cellset *cs;
-    struct cell ***at;
-    int n, min_orgs;
-    const struct suppress_params *sp;
-    int sets_max;                   /* sets per reader beyond SETS_ALL    */
-    int built, skipped, unmet;
-};
-
-/* Does the view of set S for reader r hold a requirement? */
-static int view_needed(const struct views *w, const char *S, int r)
+/* Fills view (a copy of cs's layout) with organization o's view: o's
+ * numbers; known where o's cell went into a released pooled cell, a known
+ * zero where o released zero into a withheld one, a min_orgs requirement
+ * where o contributed to a min_orgs cell, hidden elsewhere. Returns the
+ * number of requirement cells. */
+static size_t fill_view(struct cellset *view, const struct cellset *cs, struct cell **at)
 {
-    for (size_t i = 0; i < w->cs->ncells; i++) {
-        const struct cell *pc = &w->cs->cells[i];
-        if (pc->reason != REASON_MIN_ORGS ||
-            (r >= 0 && !keep_from(pc, w->at[r][i], w->min_orgs)))
-            continue;
-        for (int o = 0; o < w->n; o++)
-            if (S[o] && o != r && released_nonzero(w->at[o][i]))
-                return 1;
-    }
-    return 0;
-}
-
-/* Builds and checks the view of set S (S[o] = 1: o in it) for reader r
- * (-1: an analyst). Returns 0, or -1 (no memory). */
-static int check_set(struct views *w, const char *S, int r)
-{
-    if (!view_needed(w, S, r))
-        return 0;
-    if (w->built >= VIEWS_MAX) {
-        w->skipped++;
-        return 0;
-    }
-    struct cellset *view = cellset_copy(w->cs);
-    if (!view)
-        return -1;
-    w->built++;
-    for (size_t i = 0; i < view->ncells; i++) {
-        const struct cell *pc = &w->cs->cells[i];
+    size_t reqs = 0;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *pc = &cs->cells[i], *c = at[i];
         struct cell *v = &view->cells[i];
-        int out_nz = 0, in_unknown = 0;
-        struct cell sum;
-        memset(&sum, 0, sizeof sum);
-        for (int o = 0; o < w->n; o++) {
-            const struct cell *c = w->at[o][i];
-            if (o == r)
-                continue;
-            if (!S[o]) {
-                out_nz |= released_nonzero(c);
-            } else if (!c || c->reason != REASON_NONE) {
-                in_unknown = 1; /* withheld, or not submitted */
-            } else {
-                add_numbers(&sum, c, 1);
-            }
-        }
         v->max_contrib = 0;
-        if (pc->reason == REASON_NONE) {
-            if (out_nz && in_unknown) {
-                v->reason = REASON_POLICY; /* nothing about S's sum */
-                v->n_orgs = v->n_withheld = 1;
-                continue;
-            }
-            if (out_nz) {
-                /* an upper bound: the pooled cell less the reader's part */
-                const struct cell *mine = r >= 0 ? w->at[r][i] : NULL;
-                if (mine && mine->reason == REASON_NONE)
-                    add_numbers(v, mine, -1);
-                v->n_orgs = 2;
-                v->n_withheld = 0;
-                continue;
-            }
-            set_numbers(v, &sum);
-            v->n_orgs = sum.members > 0 || in_unknown;
-            v->n_withheld = in_unknown;
+        v->n_orgs = 1;
+        v->n_withheld = 0;
+        if (!c) {
+            /* o has no such cell: nothing about its number is known */
+            v->members = v->member_months = v->denominator = v->numerator = v->sum_sq = 0;
+            v->reason = REASON_NOT_AVAILABLE;
             continue;
         }
-        int req = pc->reason == REASON_MIN_ORGS && sum.members > 0 &&
-                  (r < 0 || keep_from(pc, w->at[r][i], w->min_orgs));
-        set_numbers(v, &sum);
-        v->reason = req ? REASON_MIN_ORGS
-                        : pc->reason == REASON_NOT_AVAILABLE ? REASON_NOT_AVAILABLE
-                                                             : REASON_POLICY;
-        if (req) {
-            v->n_orgs = 1;
-            v->n_withheld = in_unknown; /* partial: only the upper side */
-        } else if (!in_unknown && !(sum.members > 0)) {
-            v->n_orgs = v->n_withheld = 0; /* all of S released zero */
+        set_numbers(v, c);
+        if (c->reason != REASON_NONE) {
+            v->reason = REASON_POLICY; /* o withheld it: hidden */
+            v->n_withheld = 1;
+        } else if (pc->reason == REASON_NONE) {
+            v->reason = REASON_NONE; /* in a released sum: known */
+            /* a zero stays known when the pooled cell is withheld: never a
+             * complement (suppress.h, known zeros) */
+            v->n_orgs = !all_zero(c);
+        } else if (pc->reason == REASON_MIN_ORGS && c->members > 0) {
+            v->reason = REASON_MIN_ORGS;
+            reqs++;
+        } else if (all_zero(c)) {
+            v->reason = REASON_POLICY; /* a released zero: known */
+            v->n_orgs = 0;
         } else {
-            v->n_orgs = v->n_withheld = 1;
+            v->reason = REASON_POLICY; /* in a withheld sum: hidden */
+            v->n_withheld = 1;
         }
     }
-    int rc = suppress_apply(view, w->sp, NULL);
-    if (rc == SUPPRESS_OK || rc == SUPPRESS_ELP)
-        withhold_chosen(view, w->cs);
-    cellset_destroy(&view);
-    if (rc != SUPPRESS_OK && rc != SUPPRESS_ELP)
-        return -1;
-    w->unmet += rc == SUPPRESS_ELP;
-    return 0;
+    return reqs;
 }
 
-/* The sets for reader r: every subset of the other organizations when they
- * are few, else the distinct sets of organizations behind released cells
- * (members > 0, the reader left out), every single organization and all
- * of them. Returns 0 or -1 (no memory). */
-static int check_reader(struct views *w, int r)
-{
-    int n = w->n, others = n - (r >= 0);
-    char *S = calloc((size_t)n + 1, 1);
-    if (!S)
-        return -1;
-    int rc = 0;
-    if (others <= SETS_ALL) {
-        for (unsigned mask = 1; mask < (1u << others) && rc == 0; mask++) {
-            for (int o = 0, bit = 0; o < n; o++) {
-                S[o] = 0;
-                if (o == r)
-                    continue;
-                S[o] = (mask >> bit++) & 1u;
-            }
-            rc = check_set(w, S, r);
-        }
-        free(S);
-        return rc;
-    }
-    char *seen = calloc((size_t)SETS_MAX * (size_t)n + 1, 1);
-    int nseen = 0;
-    if (!seen) {
-        free(S);
-        return -1;
-    }
-    /* all, then each single organization, then the cells' sets */
-    for (int k = -1; k < n + (int)w->cs->ncells && rc == 0; k++) {
-        for (int o = 0; o < n; o++)
-            S[o] = o != r && (k < 0 || k == o ||
-                              (k >= n && released_nonzero(w->at[o][k - n])));
-        int empty = 1;
-        for (int o = 0; o < n; o++)
-            empty &= !S[o];
-        if (empty || (k >= 0 && k < n && k == r))
-            continue;
-        int dup = 0;
-        for (int j = 0; j < nseen && !dup; j++)
-            dup = memcmp(seen + (size_t)j * (size_t)n, S, (size_t)n) == 0;
-        if (dup || !view_needed(w, S, r))
-            continue;
-        if (nseen == w->sets_max) {
-            w->skipped++;
-            continue;
-        }
-        memcpy(seen + (size_t)nseen++ * (size_t)n, S, (size_t)n);
-        rc = check_set(w, S, r);
-    }
-    free(seen);
-    free(S);
-    return rc;
-}
-
-/* The views of every reader who must not learn some min_orgs cell.
- * Returns the number of views whose requirements could not all be met, or
- * -1 (no memory). */
-static int protect_views(struct cellset *cs, struct cellset **subs, int n, int min_orgs,
+/* Every contributing organization's view. Returns the number of views
+ * whose requirements could not all be met, or -1 (no memory or a bad cell
+ * set). */
+static int protect_views(struct cellset *cs, struct cellset **subs, int n,
                          const struct suppress_params *sp0)
 {
-    struct suppress_params sp = *sp0;
-    sp.pooled = SUPPRESS_POOLED_VIEW;
-    struct views w = {cs, org_cells(cs, subs, n), n, min_orgs, &sp, SETS_MAX, 0, 0, 0};
-    char *reader = calloc((size_t)n + 2, 1);
-    if (!w.at || !reader) {
-        org_cells_free(w.at, n);
-        free(reader);
+    struct cell ***at = org_cells(cs, subs, n);
+    struct cellset *view = at ? cellset_copy(cs) : NULL;
+    int rc = 0, views = 0;
+    if (!view) {
+        org_cells_free(at, n);
         return -1;
     }
-    /* who must not learn some min_orgs cell: every analyst, some organizations */
-    int readers = 0;
-    for (int r = -1; r < n; r++) {
-        int any = r < 0;
-        for (size_t i = 0; i < cs->ncells && !any; i++)
-            any = cs->cells[i].reason == REASON_MIN_ORGS &&
-                  keep_from(&cs->cells[i], w.at[r][i], min_orgs);
-        reader[r + 1] = (char)any;
-        readers += any;
+    for (int o = 0; o < n && rc >= 0; o++) {
+        size_t reqs = fill_view(view, cs, at[o]);
+        if (reqs == 0)
+            continue; /* o contributed to no min_orgs cell */
+        struct suppress_params sp = *sp0;
+        sp.pooled = SUPPRESS_POOLED;
+        /* o's numbers passed o's own threshold */
+        if (subs[o]->k > 0)
+            sp.k = subs[o]->k;
+        struct suppress_report srep;
+        int e = suppress_apply(view, &sp, &srep);
+        views++;
+        size_t before = 0, after = 0;
+        for (size_t i = 0; i < cs->ncells; i++)
+            before += cs->cells[i].reason != REASON_NONE;
+        if (e == SUPPRESS_OK || e == SUPPRESS_ELP)
+            withhold_chosen(view, cs);
+        for (size_t i = 0; i < cs->ncells; i++)
+            after += cs->cells[i].reason != REASON_NONE;
+        log_debug("release of round %s: view of organization %d: %zu min_orgs cell(s), "
+                  "%llu requirement(s), %zu complement(s), %d LP solve(s)", cs->round, o, reqs,
+                  (unsigned long long)srep.requirements, after - before, srep.lp_solves);
+        if (e == SUPPRESS_ELP)
+            rc++;
+        else if (e != SUPPRESS_OK)
+            rc = -1;
     }
-    /* share the views out: each reader gets its sets in the order all,
-     * single organizations, the cells' sets */
-    if (readers > 0 && VIEWS_MAX / readers < w.sets_max)
-        w.sets_max = VIEWS_MAX / readers > 2 ? VIEWS_MAX / readers : 2;
-    int rc = 0;
-    for (int r = -1; r < n && rc == 0; r++)
-        if (reader[r + 1])
-            rc = check_reader(&w, r);
-    free(reader);
-    org_cells_free(w.at, n);
-    if (w.skipped)
-        log_warnx("release of round %s: %d reader view(s) left unchecked (at most %d sets "
-                  "per reader, %d views in all); %d checked",
-                  cs->round, w.skipped, w.sets_max, VIEWS_MAX, w.built);
-    return rc < 0 ? -1 : w.unmet;
+    log_debug("release of round %s: %d organization view(s) checked", cs->round, views);
+    cellset_destroy(&view);
+    org_cells_free(at, n);
+    return rc;
 }
 
 int release_apply(struct cellset *cs, struct cellset **subs, int n,
@@ -423,13 +285,26 @@ int release_apply(struct cellset *cs, struct cellset **subs, int n,
             any_min_orgs = 1;
         }
     }
-    /* the analysts' view, then each organization's */
+    /* The pooled numbers (primary rules again), without the min_orgs
+     * requirements: the views below imply them for every reader. */
+    unsigned char *mo = calloc(cs->ncells ? cs->ncells : 1, 1);
+    if (!mo)
+        return -1;
+    for (size_t i = 0; i < cs->ncells; i++)
+        if (cs->cells[i].reason == REASON_MIN_ORGS) {
+            cs->cells[i].reason = REASON_POLICY;
+            mo[i] = 1;
+        }
     int unmet = 0, rc = suppress_apply(cs, &sp, NULL);
+    for (size_t i = 0; i < cs->ncells; i++)
+        if (mo[i])
+            cs->cells[i].reason = REASON_MIN_ORGS;
+    free(mo);
     if (rc == SUPPRESS_ENOMEM || rc == SUPPRESS_EINVAL)
         return -1;
     unmet += rc == SUPPRESS_ELP;
     if (any_min_orgs) {
-        int e = protect_views(cs, subs, n, min_orgs, &sp);
+        int e = protect_views(cs, subs, n, &sp);
         if (e < 0)
             return -1;
         unmet += e;

@@ -11,15 +11,15 @@
  *     sums of releasable cells are releasable).
  *  3. min_orgs: a released cell with 0 < n_orgs < min_orgs is withheld
  *     (REASON_MIN_ORGS) unless the round allows single-organization cells.
- *  4. Complementary protection (suppress.c in pooled mode, suppress.h): a
- *     partial cell is only a lower bound, a withheld cell that every
- *     organization released as zero is known, and a min_orgs cell must not be
- *     estimable to within p (the p% rule, p = 0.15). The check runs for an
- *     analyst (the pooled release) and then on views of the sums of sets of
- *     organizations, as a reader who knows who withheld what (and, for an
- *     organization, its own cells) can bound them (release.c explains);
- *     complements chosen for any of them are withheld (REASON_SECONDARY). If
- *     some requirement cannot be met, every pooled cell is withheld.
+ *  4. Complementary protection (suppress.c in pooled mode, suppress.h): the
+ *     primary rules again on the pooled numbers (a partial cell is only a
+ *     lower bound, a withheld cell that every organization released as zero
+ *     is known), then one view per organization that contributed to a
+ *     min_orgs cell: its own numbers as all other organizations together
+ *     know them (release.c explains), where its part of each min_orgs cell
+ *     must not be estimable to within p (the p% rule, p = 0.15). Complements
+ *     chosen in any view are withheld (REASON_SECONDARY). If some
+ *     requirement cannot be met, every pooled cell is withheld.
  * Numbers of withheld cells are zeroed in memory, so that nothing computed
  * from a released cell set can use them.
  */
