@@ -213,16 +213,6 @@ void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COU
         counts[cs->cells[i].reason]++;
 }
 
-/* Shortest of %.15g / %.17g that reads back as the same double: sums of
- * costs keep their cents, and simple values stay simple (10.5, not
- * 10.500000000000002). */
-void cells_format_number(char *buf, size_t len, double v)
-{
-    snprintf(buf, len, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, len, "%.17g", v);
-}
-
 int cell_field_decimals(int measure, int field)
 {
     const struct measure_def *d = catalog_measure(measure);
@@ -335,6 +325,19 @@ int cells_parse_scaled(const char *s, size_t len, int decimals, int round_excess
     return 0;
 }
 
+void cell_format_fields(const struct cell *c, char out[5][CELL_FIELD_TEXT])
+{
+    int m = c->measure;
+    snprintf(out[0], CELL_FIELD_TEXT, "%lld", (long long)c->members);
+    cells_format_scaled(out[1], CELL_FIELD_TEXT, c->member_months, CELL_MONTHS_DECIMALS, 1);
+    cells_format_scaled(out[2], CELL_FIELD_TEXT, c->denominator, cell_field_decimals(m, CELL_F_DEN),
+                        1);
+    /* cost sums in whole cents: always two decimals */
+    cells_format_scaled(out[3], CELL_FIELD_TEXT, c->numerator, cell_field_decimals(m, CELL_F_NUM),
+                        catalog_measure(m)->kind != KIND_PMPM);
+    cells_format_scaled(out[4], CELL_FIELD_TEXT, c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
+}
+
 struct csv_args {
     const struct cellset *cs;
     int pooled;
@@ -347,7 +350,7 @@ static int write_csv_body(FILE *f, void *arg)
     fputs("org,round,measure,stratifier,stratum,members,member_months,denominator,"
           "numerator,sum_sq,suppressed,reason", f);
     fputs(a->pooled ? ",n_orgs,n_withheld\n" : "\n", f);
-    char label[256], mm[48], den[48], num[48], sq[48];
+    char label[256], v[5][CELL_FIELD_TEXT];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
         csvtext_write_field(f, cs->org);
@@ -359,16 +362,8 @@ static int write_csv_body(FILE *f, void *arg)
         cellset_stratum_label(cs, c, label, sizeof label);
         csvtext_write_field(f, label);
         if (c->reason == REASON_NONE) {
-            int m = c->measure;
-            cells_format_scaled(mm, sizeof mm, c->member_months, CELL_MONTHS_DECIMALS, 1);
-            cells_format_scaled(den, sizeof den, c->denominator,
-                                cell_field_decimals(m, CELL_F_DEN), 1);
-            /* cost sums in whole cents: always two decimals */
-            cells_format_scaled(num, sizeof num, c->numerator,
-                                cell_field_decimals(m, CELL_F_NUM),
-                                catalog_measure(m)->kind != KIND_PMPM);
-            cells_format_scaled(sq, sizeof sq, c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
-            fprintf(f, ",%lld,%s,%s,%s,%s,0,%s", (long long)c->members, mm, den, num, sq,
+            cell_format_fields(c, v);
+            fprintf(f, ",%s,%s,%s,%s,%s,0,%s", v[0], v[1], v[2], v[3], v[4],
                     a->pooled && c->n_withheld > 0 ? "partial" : "");
         } else {
             fprintf(f, ",,,,,,1,%s", cell_reason_name(c->reason));
@@ -407,28 +402,19 @@ static int write_json_body(FILE *f, void *arg)
         fputs(",\n", f);
     }
     fprintf(f, " \"k\": %d,\n \"cells\": [", cs->k);
-    char label[256], v[5][48];
+    char label[256], v[5][CELL_FIELD_TEXT];
     for (size_t i = 0; i < cs->ncells; i++) {
         const struct cell *c = &cs->cells[i];
-        int m = c->measure;
         fprintf(f, "%s\n  {\n   \"measure\": \"%s\",\n   \"stratifier\": ", i ? "," : "",
-                catalog_measure(m)->name);
+                catalog_measure(c->measure)->name);
         cellset_stratum_label(cs, c, label, sizeof label);
         if (csvtext_json_string(f, cs->tables[c->table].name) || fputs(",\n   \"stratum\": ", f) < 0 ||
             csvtext_json_string(f, label))
             goto bad;
         static const char *const names[5] = {"members", "member_months", "denominator",
                                              "numerator", "sum_sq"};
-        if (c->reason == REASON_NONE) {
-            snprintf(v[0], sizeof v[0], "%lld", (long long)c->members);
-            cells_format_scaled(v[1], sizeof v[1], c->member_months, CELL_MONTHS_DECIMALS, 1);
-            cells_format_scaled(v[2], sizeof v[2], c->denominator,
-                                cell_field_decimals(m, CELL_F_DEN), 1);
-            cells_format_scaled(v[3], sizeof v[3], c->numerator,
-                                cell_field_decimals(m, CELL_F_NUM),
-                                catalog_measure(m)->kind != KIND_PMPM);
-            cells_format_scaled(v[4], sizeof v[4], c->sum_sq, cell_field_decimals(m, CELL_F_SQ), 1);
-        }
+        if (c->reason == REASON_NONE)
+            cell_format_fields(c, v);
         for (int k = 0; k < 5; k++)
             fprintf(f, ",\n   \"%s\": %s", names[k], c->reason == REASON_NONE ? v[k] : "null");
         if (c->reason == REASON_NONE)

@@ -79,6 +79,13 @@ int cell_field_decimals(int measure, int field);
  * double, for statistics. */
 double cell_value(const struct cell *c, int field);
 
+/* The five numbers of c (members, member months, denominator, numerator,
+ * sum of squares) as the exact decimal text every cells file carries:
+ * whole cents with two decimals, other scaled values with trailing zeros
+ * left out. No double on the way. */
+#define CELL_FIELD_TEXT 48
+void cell_format_fields(const struct cell *c, char out[5][CELL_FIELD_TEXT]);
+
 #define CELLS_MAX_DIM 2
 
 struct cell_table {
@@ -157,8 +164,6 @@ int cellset_write_json(const struct cellset *cs, const char *path);
 /* Pooled results: the same CSV with two more columns, n_orgs,n_withheld,
  * and reason "partial" on a released cell that some organization withheld. */
 int cellset_write_pooled_csv(const struct cellset *cs, const char *path);
-/* Formats a number so that it reads back exactly (%.15g, else %.17g). */
-void cells_format_number(char *buf, size_t len, double v);
 /* Formats the integer v scaled by 10^decimals as an exact decimal:
  * 537888029830 with 2 decimals is "5378880298.30". With trim, trailing
  * zeros of the fraction (and a bare point) are left out: "12", "11.5".

@@ -449,7 +449,24 @@ struct ctx {
     struct chsys *m;                /* the model of what a reader knows */
     struct suppress_report *rep;
     int label;                      /* last component label given      */
+    const struct suppress_worlds *w; /* several releases, or NULL       */
 };
+
+/* The world of table t (SUPPRESS_WORLD_NEW without worlds). */
+static int table_world(const struct ctx *c, int t)
+{
+    return c->w ? c->w->table_world[t] : 0;
+}
+
+static int world_kind(const struct ctx *c, int w)
+{
+    return c->w ? c->w->kind[w] : SUPPRESS_WORLD_NEW;
+}
+
+static int table_kind(const struct ctx *c, int t)
+{
+    return world_kind(c, table_world(c, t));
+}
 
 static void chsys_free(struct chsys **ps)
 {
@@ -663,9 +680,11 @@ static int map_codes(const struct margin *m, const char *const *codes, int n, in
 
 /* race, ethnicity, race_ethnicity (and race*ethnicity) through race x
  * ethnicity atoms. */
-static int link_race_eth(struct chsys *s, const struct cellset *cs, const struct margin *race,
-                         const struct margin *eth, const struct margin *re)
+static int link_race_eth(const struct ctx *c, struct chsys *s, int world,
+                         const struct margin *race, const struct margin *eth,
+                         const struct margin *re)
 {
+    const struct cellset *cs = c->cs;
     int code_r[64], code_e[64], code_q[64];
     if (race->card > 64 || eth->card > 64 || re->card > 64 ||
         (race->labels && map_codes(race, race_codes, RACE__COUNT, code_r) < 0) ||
@@ -701,7 +720,7 @@ static int link_race_eth(struct chsys *s, const struct cellset *cs, const struct
     /* A released race*ethnicity table gives the atoms themselves. */
     for (int t = 0; t < cs->ntables; t++) {
         const struct cell_table *tb = &cs->tables[t];
-        if (tb->ndim != 2 || s->cb[t] < 0)
+        if (tb->ndim != 2 || s->cb[t] < 0 || table_world(c, t) != world)
             continue;
         int ri = tb->dim[0] == S_RACE ? 0 : tb->dim[1] == S_RACE ? 1 : -1;
         if (ri < 0 || tb->dim[1 - ri] != S_ETHNICITY)
@@ -831,6 +850,76 @@ static int margin_for(struct chsys *s, struct margin *marg, int sid, int card, c
     return 0;
 }
 
+/* The equations of one world of channel s->channel (s->cb set): its
+ * tables add up to its total and margins, derived stratifiers through
+ * atoms. */
+static int world_equations(const struct ctx *c, struct chsys *s, int w)
+{
+    const struct cellset *cs = c->cs;
+    struct margin marg[S__COUNT];
+    memset(marg, 0, sizeof marg);
+    /* The grand total: the first total table, else a hidden helper. */
+    int total = -1;
+    for (int t = 0; t < cs->ntables; t++) {
+        if (s->cb[t] < 0 || cs->tables[t].ndim != 0 || table_world(c, t) != w)
+            continue;
+        if (total < 0) {
+            total = s->cb[t];
+        } else if (term(s, s->cb[t], 1) || term(s, total, -1) || row_end(s)) {
+            goto nomem;
+        }
+    }
+    if (total < 0 && (total = add_aux(s, 1)) < 0)
+        goto nomem;
+    for (int t = 0; t < cs->ntables; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        if (s->cb[t] < 0 || tb->ndim != 1 || table_world(c, t) != w)
+            continue;
+        if (row_sum(s, s->cb[t], tb->card[0], total))
+            goto nomem;
+        if (!marg[tb->dim[0]].labels)
+            marg[tb->dim[0]] = (struct margin){s->cb[t], tb->card[0], tb->labels[0]};
+    }
+    for (int t = 0; t < cs->ntables; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        if (s->cb[t] < 0 || tb->ndim != 2 || table_world(c, t) != w)
+            continue;
+        int m0, m1, c0 = tb->card[0], c1 = tb->card[1];
+        if (margin_for(s, marg, tb->dim[0], c0, tb->labels[0], total, &m0) ||
+            margin_for(s, marg, tb->dim[1], c1, tb->labels[1], total, &m1))
+            goto nomem;
+        for (int a = 0; a < c0; a++) {
+            for (int b = 0; b < c1; b++)
+                if (term(s, s->cb[t] + a * c1 + b, 1))
+                    goto nomem;
+            if (term(s, m0 + a, -1) || row_end(s))
+                goto nomem;
+        }
+        for (int b = 0; b < c1; b++) {
+            for (int a = 0; a < c0; a++)
+                if (term(s, s->cb[t] + a * c1 + b, 1))
+                    goto nomem;
+            if (term(s, m1 + b, -1) || row_end(s))
+                goto nomem;
+        }
+    }
+    if (marg[S_AGE_BAND].labels && marg[S_AGE_STD].labels &&
+        link_age(s, &marg[S_AGE_BAND], &marg[S_AGE_STD]))
+        goto nomem;
+    if (marg[S_RACE_ETHNICITY].labels && (marg[S_RACE].labels || marg[S_ETHNICITY].labels) &&
+        link_race_eth(c, s, w, &marg[S_RACE], &marg[S_ETHNICITY], &marg[S_RACE_ETHNICITY]))
+        goto nomem;
+    if (marg[S_LANGUAGE].labels && marg[S_NON_ENGLISH].labels &&
+        link_language(s, &marg[S_LANGUAGE], &marg[S_NON_ENGLISH]))
+        goto nomem;
+    if (marg[S_HEBA_BAND].labels && (marg[S_PAYER].labels || marg[S_ADI_QUINTILE].labels) &&
+        link_area(s, &marg[S_PAYER], &marg[S_HEBA_BAND], &marg[S_ADI_QUINTILE]))
+        goto nomem;
+    return 0;
+nomem:
+    return SUPPRESS_ENOMEM;
+}
+
 /* Adds channel ch to the model s: its value in every (table, stratum) where
  * a measure carrying it has a cell, hidden helpers, and the equations that
  * tie them (tables add up to their margins, derived stratifiers through
@@ -839,8 +928,6 @@ static int model_add_channel(struct ctx *c, struct chsys *s, int ch)
 {
     const struct cellset *cs = c->cs;
     int carrier_m[CATALOG_MAX_MEASURES], carrier_f[CATALOG_MAX_MEASURES], nm = 0;
-    struct margin marg[S__COUNT];
-    memset(marg, 0, sizeof marg);
     s->channel = ch;
     s->cb = s->base + (size_t)ch * (size_t)cs->ntables;
     s->vstart[ch] = s->nv;
@@ -893,63 +980,31 @@ static int model_add_channel(struct ctx *c, struct chsys *s, int ch)
             }
         }
     }
-    /* The grand total: the first total table, else a hidden helper. */
-    int total = -1;
-    for (int t = 0; t < cs->ntables; t++) {
-        if (s->cb[t] < 0 || cs->tables[t].ndim != 0)
-            continue;
-        if (total < 0) {
-            total = s->cb[t];
-        } else if (term(s, s->cb[t], 1) || term(s, total, -1) || row_end(s)) {
+    /* Each world's tables add up on their own (one world without a
+     * ledger). */
+    for (int w = 0; w < (c->w ? c->w->nworlds : 1); w++)
+        if (world_equations(c, s, w))
             goto nomem;
-        }
-    }
-    if (total < 0 && (total = add_aux(s, 1)) < 0)
-        goto nomem;
-    for (int t = 0; t < cs->ntables; t++) {
-        const struct cell_table *tb = &cs->tables[t];
-        if (s->cb[t] < 0 || tb->ndim != 1)
+    /* Links between worlds: a later release's cell is the earlier one's
+     * plus the difference, wherever the channel is in every table. */
+    for (size_t i = 0; c->w && i < c->w->nlinks; i++) {
+        const struct suppress_link *l = &c->w->links[i];
+        if (s->cb[l->table] < 0)
             continue;
-        if (row_sum(s, s->cb[t], tb->card[0], total))
-            goto nomem;
-        if (!marg[tb->dim[0]].labels)
-            marg[tb->dim[0]] = (struct margin){s->cb[t], tb->card[0], tb->labels[0]};
-    }
-    for (int t = 0; t < cs->ntables; t++) {
-        const struct cell_table *tb = &cs->tables[t];
-        if (s->cb[t] < 0 || tb->ndim != 2)
+        int ok = 1;
+        for (int j = 0; j < 2; j++)
+            ok &= l->part_table[j] < 0 || s->cb[l->part_table[j]] >= 0;
+        if (!ok)
             continue;
-        int m0, m1, c0 = tb->card[0], c1 = tb->card[1];
-        if (margin_for(s, marg, tb->dim[0], c0, tb->labels[0], total, &m0) ||
-            margin_for(s, marg, tb->dim[1], c1, tb->labels[1], total, &m1))
+        if (term(s, s->cb[l->table] + l->stratum, 1))
             goto nomem;
-        for (int a = 0; a < c0; a++) {
-            for (int b = 0; b < c1; b++)
-                if (term(s, s->cb[t] + a * c1 + b, 1))
-                    goto nomem;
-            if (term(s, m0 + a, -1) || row_end(s))
+        for (int j = 0; j < 2; j++)
+            if (l->part_table[j] >= 0 &&
+                term(s, s->cb[l->part_table[j]] + l->part_stratum[j], -1))
                 goto nomem;
-        }
-        for (int b = 0; b < c1; b++) {
-            for (int a = 0; a < c0; a++)
-                if (term(s, s->cb[t] + a * c1 + b, 1))
-                    goto nomem;
-            if (term(s, m1 + b, -1) || row_end(s))
-                goto nomem;
-        }
+        if (row_end(s))
+            goto nomem;
     }
-    if (marg[S_AGE_BAND].labels && marg[S_AGE_STD].labels &&
-        link_age(s, &marg[S_AGE_BAND], &marg[S_AGE_STD]))
-        goto nomem;
-    if (marg[S_RACE_ETHNICITY].labels && (marg[S_RACE].labels || marg[S_ETHNICITY].labels) &&
-        link_race_eth(s, cs, &marg[S_RACE], &marg[S_ETHNICITY], &marg[S_RACE_ETHNICITY]))
-        goto nomem;
-    if (marg[S_LANGUAGE].labels && marg[S_NON_ENGLISH].labels &&
-        link_language(s, &marg[S_LANGUAGE], &marg[S_NON_ENGLISH]))
-        goto nomem;
-    if (marg[S_HEBA_BAND].labels && (marg[S_PAYER].labels || marg[S_ADI_QUINTILE].labels) &&
-        link_area(s, &marg[S_PAYER], &marg[S_HEBA_BAND], &marg[S_ADI_QUINTILE]))
-        goto nomem;
     return 0;
 nomem:
     return SUPPRESS_ENOMEM;
@@ -1151,6 +1206,8 @@ static int var_hideable(const struct ctx *c, const struct chsys *s, int v)
 {
     const struct var *x = &s->v[v];
     int released = 0;
+    if (x->table >= 0 && table_kind(c, x->table) != SUPPRESS_WORLD_NEW)
+        return 0; /* an earlier release is what it was */
     for (int i = 0; i < x->ncarr; i++) {
         const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
         if (carrier_state(c->p, cl) == CARR_ZERO)
@@ -1210,6 +1267,8 @@ static void set_col_bounds(const struct ctx *c, const struct chsys *s, glp_prob 
 static void var_hide(struct ctx *c, struct chsys *s, int v)
 {
     const struct var *x = &s->v[v];
+    if (x->table >= 0 && table_kind(c, x->table) != SUPPRESS_WORLD_NEW)
+        return;
     for (int i = 0; i < x->ncarr; i++) {
         struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
         if (cl->reason == REASON_NONE) {
@@ -1993,8 +2052,50 @@ out:
     return rc;
 }
 
+static int is_primary(cell_reason r)
+{
+    return r == REASON_COUNT || r == REASON_COMPLEMENT || r == REASON_DENOMINATOR ||
+           r == REASON_DOMINANCE;
+}
+
+/* Checks the worlds against cs: kinds, one world per table, links inside
+ * their tables, the new release in a world of its own kind. */
+static int worlds_ok(const struct cellset *cs, const struct suppress_worlds *w)
+{
+    if (!w)
+        return 1;
+    if (w->nworlds < 1 || !w->kind || (cs->ntables && !w->table_world) ||
+        (w->nlinks && !w->links))
+        return 0;
+    for (int i = 0; i < w->nworlds; i++)
+        if (w->kind[i] < SUPPRESS_WORLD_NEW || w->kind[i] > SUPPRESS_WORLD_DIFFERENCE)
+            return 0;
+    for (int t = 0; t < cs->ntables; t++)
+        if (w->table_world[t] < 0 || w->table_world[t] >= w->nworlds)
+            return 0;
+    for (size_t i = 0; i < w->nlinks; i++) {
+        const struct suppress_link *l = &w->links[i];
+        int tabs[3] = {l->table, l->part_table[0], l->part_table[1]};
+        int strs[3] = {l->stratum, l->part_stratum[0], l->part_stratum[1]};
+        for (int j = 0; j < 3; j++) {
+            if (j > 0 && tabs[j] < 0)
+                continue;
+            if (tabs[j] < 0 || tabs[j] >= cs->ntables || strs[j] < 0 ||
+                strs[j] >= cs->tables[tabs[j]].nstrata)
+                return 0;
+        }
+    }
+    return 1;
+}
+
 int suppress_apply(struct cellset *cs, const struct suppress_params *pin,
                    struct suppress_report *rep)
+{
+    return suppress_apply_worlds(cs, pin, NULL, rep);
+}
+
+int suppress_apply_worlds(struct cellset *cs, const struct suppress_params *pin,
+                          const struct suppress_worlds *worlds, struct suppress_report *rep)
 {
     struct suppress_params p;
     struct suppress_report local;
@@ -2014,19 +2115,38 @@ int suppress_apply(struct cellset *cs, const struct suppress_params *pin,
         rep = &local;
     memset(rep, 0, sizeof *rep);
     if (!cs || p.k < 1 || p.k > 1000000 || !(p.dominance > 0 && p.dominance <= 1) ||
-        !(p.dominance_protection > 0 && p.dominance_protection <= 1))
+        !(p.dominance_protection > 0 && p.dominance_protection <= 1) || !worlds_ok(cs, worlds))
         return SUPPRESS_EINVAL;
     cs->k = p.k;
     cs->dominance = p.dominance;
     c.cs = cs;
     c.p = &p;
     c.rep = rep;
+    c.w = worlds;
     if ((rc = cindex_build(&c.ix, cs)))
         goto out;
 
     /* Primary. */
     for (size_t i = 0; i < cs->ncells; i++) {
         struct cell *cl = &cs->cells[i];
+        int kind = table_kind(&c, cl->table);
+        if (kind == SUPPRESS_WORLD_DIFFERENCE && cl->reason == REASON_NONE) {
+            rc = SUPPRESS_EINVAL; /* a difference is never released */
+            goto out;
+        }
+        if ((kind == SUPPRESS_WORLD_DIFFERENCE ||
+             (kind == SUPPRESS_WORLD_EARLIER && is_primary(cl->reason))) &&
+            cell_reqs(&rq, cl, &p)) {
+            rc = SUPPRESS_ENOMEM;
+            goto out;
+        }
+        if (kind == SUPPRESS_WORLD_EARLIER && p.pooled && cl->reason == REASON_MIN_ORGS &&
+            min_orgs_reqs(&rq, cl, &p)) {
+            rc = SUPPRESS_ENOMEM;
+            goto out;
+        }
+        if (kind != SUPPRESS_WORLD_NEW)
+            continue; /* what was released before stays as it was */
         if (reason_is_kept(cl->reason)) {
             if (p.pooled && cl->reason == REASON_MIN_ORGS && min_orgs_reqs(&rq, cl, &p)) {
                 rc = SUPPRESS_ENOMEM;

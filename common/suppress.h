@@ -100,6 +100,56 @@ const char *suppress_strerror(int err);
 int suppress_apply(struct cellset *cs, const struct suppress_params *p,
                    struct suppress_report *rep);
 
+/*
+ * Several releases of one period (a release ledger; privacy.md "Across
+ * rounds"). A reader who holds earlier releases of the same period knows
+ * their numbers too, and can subtract one release from another. The cell
+ * set then holds several worlds, each a full set of tables of its own
+ * (table_world says which table belongs to which world):
+ *   SUPPRESS_WORLD_NEW        the release being decided (exactly one world):
+ *                             suppressed as by suppress_apply();
+ *   SUPPRESS_WORLD_EARLIER    an earlier release: true numbers, and the
+ *                             reason each cell was released with. Never
+ *                             changed; its released numbers are known to a
+ *                             reader, and each cell withheld for a primary
+ *                             reason (or, pooled, min_orgs) keeps the
+ *                             requirements of that reason;
+ *   SUPPRESS_WORLD_DIFFERENCE what one release added to another (late
+ *                             records): its true numbers, every cell
+ *                             withheld (any reason; SUPPRESS_EINVAL if one
+ *                             is not) and never released; a difference
+ *                             that is small is protected like a small cell
+ *                             (the requirements of cell_reqs in suppress.c,
+ *                             on the difference's numbers). Its numbers are
+ *                             non-negative (the model says so).
+ * Each world's tables add up to their own totals and margins. A link says
+ * that a cell position of one world is the sum of cell positions of two
+ * others (part_table -1: no such part), on every channel that all of its
+ * tables carry: later = earlier + difference. Complements are chosen only
+ * in the new world. In pooled mode the cells of a difference world need
+ * n_orgs > 0 (else they read as known zeros).
+ */
+enum { SUPPRESS_WORLD_NEW, SUPPRESS_WORLD_EARLIER, SUPPRESS_WORLD_DIFFERENCE };
+
+struct suppress_link {
+    int table, stratum;                  /* the whole                    */
+    int part_table[2], part_stratum[2];  /* its parts; table -1: none     */
+};
+
+struct suppress_worlds {
+    int nworlds;
+    const int *kind;                /* [nworlds] SUPPRESS_WORLD_*        */
+    const int *table_world;         /* [cs->ntables] 0 .. nworlds-1      */
+    const struct suppress_link *links;
+    size_t nlinks;
+};
+
+/* suppress_apply() over several worlds (above); worlds NULL is
+ * suppress_apply(). Only cells of the new world change. rep counts cells
+ * of every world. SUPPRESS_EINVAL also for worlds that do not fit cs. */
+int suppress_apply_worlds(struct cellset *cs, const struct suppress_params *p,
+                          const struct suppress_worlds *worlds, struct suppress_report *rep);
+
 /* The primary reason of one cell under p (REASON_NONE when releasable on
  * its own). Pure: does not look at other cells. */
 cell_reason suppress_primary_reason(const struct cell *c, const struct suppress_params *p);

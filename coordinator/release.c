@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "release_ledger.h"
 #include "suppress.h"
 
 /* ---- n_orgs: organizations with members > 0 --------------------------------- */
@@ -460,6 +461,88 @@ int release_apply(struct cellset *cs, struct cellset **subs, int n,
         *rep = r;
     }
     return 0;
+}
+
+static void recount(const struct cellset *cs, struct release_report *rep)
+{
+    if (!rep)
+        return;
+    rep->released = rep->partial = rep->secondary = 0;
+    for (size_t i = 0; i < cs->ncells; i++) {
+        const struct cell *c = &cs->cells[i];
+        rep->released += c->reason == REASON_NONE;
+        rep->partial += c->reason == REASON_NONE && c->n_withheld > 0;
+        rep->secondary += c->reason == REASON_SECONDARY;
+    }
+}
+
+static void withhold(struct cell *c)
+{
+    c->reason = REASON_SECONDARY;
+    c->members = c->member_months = c->denominator = c->numerator = c->sum_sq = 0;
+}
+
+void release_withhold_all(struct cellset *pooled, struct release_report *rep)
+{
+    for (size_t i = 0; i < pooled->ncells; i++)
+        if (pooled->cells[i].reason == REASON_NONE)
+            withhold(&pooled->cells[i]);
+    recount(pooled, rep);
+}
+
+int release_ledger(struct cellset *pooled, struct cellset **subs, int n, const char *ledger_dir,
+                   size_t *added, struct release_report *rep, char *why, size_t whylen)
+{
+    *added = 0;
+    why[0] = '\0';
+    struct cellset *truth = pool_submissions(subs, n, pooled->round, pooled->period);
+    if (!truth) {
+        snprintf(why, whylen, "out of memory");
+        return LEDGER_ENOMEM;
+    }
+    int rc = LEDGER_EINVAL;
+    if (truth->ncells != pooled->ncells) {
+        snprintf(why, whylen, "the pool of the submissions does not match the pooled release");
+        goto out;
+    }
+    for (size_t i = 0; i < truth->ncells; i++) {
+        struct cell *t = &truth->cells[i];
+        const struct cell *p = &pooled->cells[i];
+        if (t->measure != p->measure || t->table != p->table || t->stratum != p->stratum) {
+            snprintf(why, whylen, "the pool of the submissions does not match the pooled "
+                     "release");
+            goto out;
+        }
+        t->reason = p->reason;
+        t->max_contrib = 0; /* never known here: see docs/design.md */
+    }
+    struct suppress_params sp;
+    suppress_params_init(&sp);
+    sp.pooled = SUPPRESS_POOLED;
+    if (pooled->k > 0)
+        sp.k = pooled->k;
+    truth->k = pooled->k;
+    rc = release_ledger_check(ledger_dir, truth, &sp, NULL, why, whylen);
+    if (rc != LEDGER_OK)
+        goto out;
+    /* what the ledger withholds comes on top of what the views withheld */
+    for (size_t i = 0; i < truth->ncells; i++) {
+        struct cell *p = &pooled->cells[i];
+        if (p->reason == REASON_NONE && truth->cells[i].reason != REASON_NONE) {
+            withhold(p);
+            (*added)++;
+        }
+        truth->cells[i].reason = p->reason;
+    }
+    recount(pooled, rep);
+    if (release_ledger_record_pooled(ledger_dir, truth, why, whylen) != 0) {
+        rc = RELEASE_LEDGER_ERECORD;
+        goto out;
+    }
+    rc = 0;
+out:
+    cellset_destroy(&truth);
+    return rc;
 }
 
 struct cellset *release_pool(struct cellset **subs, int n, const char *round_id,

@@ -60,6 +60,24 @@ struct cellset *release_pool(struct cellset **subs, int n, const char *round_id,
 int release_apply(struct cellset *pooled, struct cellset **subs, int n,
                   const struct release_params *p, struct release_report *rep);
 
+/* The release ledger of pooled releases (common/release_ledger.h,
+ * docs/coordinator.md): checks `pooled` (as release_pool left it, the
+ * pool of the n submissions subs) together with the earlier pooled
+ * releases of its period kept in ledger_dir, withholding further pooled
+ * cells (REASON_SECONDARY, numbers zeroed; *added counts them, rep is
+ * updated) where an earlier withheld cell or a small difference needs it,
+ * and records the release there. Returns 0; a LEDGER_* code (< 0) when
+ * the release cannot be protected or checked (why says why: then nothing
+ * of it may be released); or RELEASE_LEDGER_ERECORD when it cannot be
+ * recorded (nothing may be released either). */
+#define RELEASE_LEDGER_ERECORD (-100)
+int release_ledger(struct cellset *pooled, struct cellset **subs, int n, const char *ledger_dir,
+                   size_t *added, struct release_report *rep, char *why, size_t whylen);
+
+/* Withholds every released cell of pooled (REASON_SECONDARY, numbers
+ * zeroed) and updates rep. */
+void release_withhold_all(struct cellset *pooled, struct release_report *rep);
+
 /* SHA-256 (hex) of the files written by release_write_results. */
 struct release_files {
     char pooled_csv[1300], pooled_json[1300], metrics_csv[1300];

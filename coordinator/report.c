@@ -1334,12 +1334,9 @@ static int read_released(const struct coord_config *cfg, const struct store_roun
 
 static void org_row(FILE *f, const struct cellset *cs, const struct cell *c)
 {
-    char stratum[256], num[5][40];
+    char stratum[256], num[5][CELL_FIELD_TEXT];
     cellset_stratum_label(cs, c, stratum, sizeof stratum);
-    const double v[5] = {cell_value(c, CELL_F_MEMBERS), cell_value(c, CELL_F_MONTHS), cell_value(c, CELL_F_DEN), cell_value(c, CELL_F_NUM),
-                         cell_value(c, CELL_F_SQ)};
-    for (int k = 0; k < 5; k++)
-        cells_format_number(num[k], sizeof num[k], v[k]);
+    cell_format_fields(c, num);
     csvtext_write_field(f, cs->org);
     fputc(',', f);
     csvtext_write_field(f, cs->round);

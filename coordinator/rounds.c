@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "atomic_file.h"
 #include "audit.h"
 #include "envelope.h"
 #include "equity.pb-c.h"
@@ -31,6 +32,7 @@
 #include "pool.h"
 #include "metrics_params.h"
 #include "query.h"
+#include "ledger.h"
 #include "release.h"
 #include "report.h"
 #include "wire.h"
@@ -631,13 +633,48 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
         snprintf(err, errlen, "cannot pool round %s (out of memory)", round_id);
         goto out;
     }
-    char dir[1200];
+    char dir[1200], ldir[1200], lwhy[600], lnote[800];
     struct release_files fl;
     snprintf(dir, sizeof dir, "%s/%s", cfg->results_dir, round_id);
+    snprintf(ldir, sizeof ldir, "%s/.ledger", cfg->results_dir);
     if (make_dir(cfg->results_dir) != 0 || make_dir(dir) != 0) {
         snprintf(err, errlen, "cannot create %s (the round stays closed without a release: "
                  "run round close again)", dir);
         goto out;
+    }
+    /* The earlier pooled releases of this period are part of what a reader
+     * knows (docs/coordinator.md, "The release ledger"). */
+    size_t ledger_added = 0;
+    const char *ledger_code = "ok";
+    int lrc = release_ledger(pooled, c.subs, c.n, ldir, &ledger_added, &rep, lwhy, sizeof lwhy);
+    if (lrc == RELEASE_LEDGER_ERECORD) {
+        snprintf(err, errlen, "round %s: %s (the round stays closed without a release: run "
+                 "round close again)", round_id, lwhy);
+        goto out;
+    }
+    if (lrc != 0) {
+        ledger_code = ledger_reason_code(lrc);
+        release_withhold_all(pooled, &rep);
+        log_error("round %s: release refused by the release ledger: %s: %s; every pooled cell "
+                  "is withheld", round_id, ledger_code, lwhy);
+        snprintf(lnote, sizeof lnote, "release refused: %s: %s; every pooled cell is withheld\n",
+                 ledger_code, lwhy);
+    } else if (ledger_added) {
+        snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: %zu "
+                 "more cells withheld\n", r.period, ledger_added);
+        log_info("round %s: %.*s", round_id, (int)strlen(lnote) - 1, lnote);
+    } else {
+        snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: nothing "
+                 "more withheld\n", r.period);
+    }
+    {
+        char lpath[1300];
+        snprintf(lpath, sizeof lpath, "%s/ledger.txt", dir);
+        if (atomic_file_write_bytes(lpath, lnote, strlen(lnote), 0644) != 0) {
+            snprintf(err, errlen, "cannot write %s (the round stays closed without a release: "
+                     "run round close again)", lpath);
+            goto out;
+        }
     }
     if (release_write_results(pooled, dir, &fl, err, errlen) != 0)
         goto out;
@@ -666,6 +703,10 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     json_object_set_new(o, "min_orgs", json_integer((json_int_t)rep.min_orgs));
     json_object_set_new(o, "secondary", json_integer((json_int_t)rep.secondary));
     json_object_set_new(o, "all_withheld", json_integer((json_int_t)rep.all_withheld));
+    json_object_set_new(o, "ledger", json_string(ledger_code));
+    json_object_set_new(o, "ledger_withheld", json_integer((json_int_t)ledger_added));
+    if (lrc != 0)
+        json_object_set_new(o, "ledger_reason", json_string(lwhy));
     if (audit_json(cfg, st, "release", o) != 0) {
         snprintf(err, errlen, "cannot record the release of %s in the audit log", round_id);
         goto out;
@@ -935,8 +976,17 @@ static int status_round(void *vctx, const struct store_round *r)
     fprintf(s->out, "round %s  period %s  k %d  %s  opened %s  deadline %s%s%s\n", r->round_id,
             r->period, r->k, state, opened, dl, r->closed ? "  closed " : "",
             r->closed ? closed : "");
-    if (r->pooled_sha256[0])
+    if (r->pooled_sha256[0]) {
         fprintf(s->out, "  pooled result sha256 %s\n", r->pooled_sha256);
+        char lpath[1300];
+        size_t ll = 0;
+        snprintf(lpath, sizeof lpath, "%s/%s/ledger.txt", s->cfg->results_dir, r->round_id);
+        char *note = release_read_file(lpath, &ll);
+        if (note) {
+            fprintf(s->out, "  release ledger: %s%s", note, ll && note[ll - 1] == '\n' ? "" : "\n");
+            free(note);
+        }
+    }
     s->n = 0;
     if (store_submissions_each(s->st, r->round_id, status_sub, s) != 0 ||
         store_refusals_each(s->st, r->round_id, status_ref, s) != 0 ||

@@ -22,6 +22,7 @@
 #include "node_config.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "release_ledger.h"
 #include "report.h"
 #include "service.h"
 #include "tally.h"
@@ -42,9 +43,12 @@ static void usage(FILE *f)
         "\n"
         "Commands:\n"
         "  aggregate --input PATH [--format extract|synthea|fhir|omop] [--period YYYY]\n"
-        "            [--config node.ini] [--k N] --out FILE\n"
+        "            [--config node.ini] [--k N] [--ledger DIR] --out FILE\n"
         "        Compute and suppress; write FILE as .csv, .json or .pb (protobuf\n"
         "        Submission). Written to a temporary file and renamed: never partial.\n"
+        "        With --ledger, the release is checked together with the earlier\n"
+        "        releases of its period kept in DIR (withheld further, or refused)\n"
+        "        and kept there (docs/node.md, \"The release ledger\").\n"
         "  preview   (same options, --out optional) [--round ID]\n"
         "        Print every cell that would leave the site and every withheld cell\n"
         "        with its reason. With --out, also write the exact file. With\n"
@@ -83,6 +87,8 @@ static void usage(FILE *f)
         "  -o, --out FILE       output file (.csv, .json, .pb)\n"
         "      --round ID       round id (approve, preview, report)\n"
         "      --pooled FILE    the federation's pooled.csv of the round (report)\n"
+        "      --ledger DIR     release ledger (aggregate, preview; with --round the\n"
+        "                       service's <store dir>/ledger is used by default)\n"
         "      --strict         abort on the first bad row (default: skip and count)\n"
         "      --threads N      reader threads for plain CSV files (default 2)\n"
         "      --progress       progress lines on standard error\n"
@@ -117,7 +123,7 @@ static void cli_err(const char *fmt, ...)
 
 struct cli {
     const char *cmd;
-    const char *input, *format, *period, *config, *out, *round, *pooled, *catalog;
+    const char *input, *format, *period, *config, *out, *round, *pooled, *catalog, *ledger;
     int k, strict, threads, progress, quiet;
 };
 
@@ -129,6 +135,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         {"k", required_argument, NULL, 'k'}, {"out", required_argument, NULL, 'o'},
         {"round", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
         {"pooled", required_argument, NULL, 'O'}, {"catalog", required_argument, NULL, 'C'},
+        {"ledger", required_argument, NULL, 'L'},
         {"threads", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -144,6 +151,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
         case 'r': o->round = optarg; break;
         case 'O': o->pooled = optarg; break;
         case 'C': o->catalog = optarg; break;
+        case 'L': o->ledger = optarg; break;
         case 's': o->strict = 1; break;
         case 'P': o->progress = 1; break;
         case 'q': o->quiet = 1; break;
@@ -592,6 +600,31 @@ int main(int argc, char **argv)
             cli_err("%s", err);
             status = EXIT_USER;
             goto out;
+        }
+        char ldir[1200] = "";
+        if (o.ledger)
+            snprintf(ldir, sizeof ldir, "%s", o.ledger);
+        else if (o.round)
+            snprintf(ldir, sizeof ldir, "%s/ledger", c->store_dir);
+        if (ldir[0] && !profile) {
+            /* the earlier releases of the period are part of what a reader knows */
+            struct suppress_params sp = {.k = c->k, .dominance = c->dominance};
+            char why[700];
+            if (o.round)
+                snprintf(r.cells->round, sizeof r.cells->round, "%s", o.round);
+            int lrc = release_ledger_check(ldir, r.cells, &sp, &r.report, why, sizeof why);
+            if (lrc != LEDGER_OK) {
+                cli_err("%s: %s; nothing written", ledger_reason_code(lrc), why);
+                pipeline_result_free(&r);
+                status = lrc == LEDGER_ENOMEM ? EXIT_INTERNAL : EXIT_USER;
+                goto out;
+            }
+            if (aggregate && release_ledger_record(ldir, r.cells, why, sizeof why) != 0) {
+                cli_err("%s; nothing written", why);
+                pipeline_result_free(&r);
+                status = EXIT_USER;
+                goto out;
+            }
         }
         if (!o.quiet)
             print_summary(&r);

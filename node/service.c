@@ -30,6 +30,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "release_ledger.h"
 #include "transport.h"
 #include "version.h"
 #include "wire.h"
@@ -764,6 +765,29 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
     }
     snprintf(res.cells->round, sizeof res.cells->round, "%s", r->round_id);
     snprintf(res.cells->org, sizeof res.cells->org, "%s", sv->c->org);
+    {
+        /* The earlier releases of this period are part of what a reader
+         * knows: check against them, then keep this one before it leaves. */
+        char ldir[1200], why[600], reason[700];
+        struct suppress_params sp = {.k = rc_conf->k, .dominance = rc_conf->dominance};
+        snprintf(ldir, sizeof ldir, "%s/ledger", local_store_dir(sv->store));
+        int lrc = release_ledger_check(ldir, res.cells, &sp, &res.report, why, sizeof why);
+        if (lrc == LEDGER_ECHANGED || lrc == LEDGER_EPROTECT || lrc == LEDGER_ELIMIT) {
+            snprintf(reason, sizeof reason, "%s: %s", ledger_reason_code(lrc), why);
+            refuse_round(sv, r->round_id, reason);
+            rc = COMPUTE_REFUSED;
+            goto out;
+        }
+        if (lrc != LEDGER_OK) {
+            log_error("round %s: the release ledger check failed (%s): nothing is sent",
+                      r->round_id, why);
+            goto out;
+        }
+        if (release_ledger_record(ldir, res.cells, why, sizeof why) != 0) {
+            log_error("round %s: %s: nothing is sent", r->round_id, why);
+            goto out;
+        }
+    }
     struct submission_meta meta;
     if (wire_meta_init(&meta, res.cells) != 0) {
         log_error("round %s: cannot draw a nonce", r->round_id);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - the project's test command: installs what is missing, builds the
 # programs and the cmocka suite twice (plain, then with AddressSanitizer and
-# UndefinedBehaviorSanitizer), and runs the whole suite each time with ctest.
+# UndefinedBehaviorSanitizer), and runs the whole suite each time with ctest;
+# runs the README's demo (scripts/demo.sh) once.
 # Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,13 @@ run_suite() {
 }
 
 run_suite build
+# The README's main command: a whole demo federation (its own Release build).
+# It broke once without any test noticing (the round report refused the
+# numbers it wrote), so the suite runs it too.
+echo "== demo (scripts/demo.sh, log in build/demo.log)"
+bash scripts/demo.sh >build/demo.log 2>&1 || { tail -n 40 build/demo.log; echo "scripts/demo.sh failed"; exit 1; }
+grep -q " error: " build/demo.log && { grep -n " error: " build/demo.log | head; echo "the demo logged an error"; exit 1; }
+echo "demo: passed"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-sanitize -DEQ_SANITIZE=ON
 # The libFuzzer targets of every decoder of outside bytes: built, and each run

@@ -158,6 +158,41 @@ static void test_round_trip(void **state)
     cellset_destroy(&cs);
 }
 
+/* Every cells file writer formats the numbers with cell_format_fields: exact
+ * for values a double cannot print in 15 digits (the round report's
+ * per-organization rows once went through doubles and wrote
+ * 393718869750.08893 for a sum of squares, which its own reader refused). */
+static void test_exact_text(void **state)
+{
+    (void)state;
+    struct cell c = {.measure = M_COST_PMPM, .members = 41,
+                     .member_months = 4923456789LL, /* 492345.6789 months */
+                     .denominator = 4923456789LL,
+                     .numerator = 537888029830LL,   /* 5378880298.30 USD */
+                     .sum_sq = (cell_i128)3937188697500889LL};
+    char v[5][CELL_FIELD_TEXT];
+    cell_format_fields(&c, v);
+    assert_string_equal(v[0], "41");
+    assert_string_equal(v[1], "492345.6789");
+    assert_string_equal(v[2], "492345.6789");
+    assert_string_equal(v[3], "5378880298.30");
+    assert_string_equal(v[4], "393718869750.0889");
+    char row[512];
+    snprintf(row, sizeof row,
+             "org,round,measure,stratifier,stratum,members,member_months,denominator,numerator,"
+             "sum_sq,suppressed,reason\no,r,cost_pmpm,total,all,%s,%s,%s,%s,%s,0,\n",
+             v[0], v[1], v[2], v[3], v[4]);
+    struct cellset **sets = NULL;
+    int n = 0;
+    char err[512];
+    assert_int_equal(cells_read_buffer("t", row, strlen(row), &sets, &n, err, sizeof err), 0);
+    const struct cell *r = find(sets[0], "cost_pmpm", "total", "all");
+    assert_non_null(r);
+    assert_true(r->member_months == c.member_months && r->numerator == c.numerator &&
+                r->sum_sq == c.sum_sq);
+    cells_read_free(&sets, n);
+}
+
 static void test_pooled_columns(void **state)
 {
     (void)state;
@@ -261,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_exact_text),
         cmocka_unit_test(test_pooled_columns),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_missing_file),
