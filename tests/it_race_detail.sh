@@ -16,7 +16,7 @@ cp = configparser.ConfigParser(strict=False, comment_prefixes=(';', '#'), inline
 cp.read(ini)
 minimums = set(cp['stratifier race']['codes'].split()) | {'HISPANIC'}
 def mod10(s):
-    odd = s[::-1][0::2][::-1]; even = s[::-1][1::2]
+    odd = s[::-1][0::2]; even = s[::-1][1::2]
     t = sum(int(c) for c in str(int(odd) * 2)) + sum(int(c) for c in even)
     return (10 - t % 10) % 10
 bad = []; codes = set(); cdc = set(); group_min = {}; n = 0
