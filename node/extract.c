@@ -236,6 +236,11 @@ struct reader {
     struct codetab tab_sex, tab_race, tab_eth, tab_payer, tab_ynu;
     struct crule *rules[COL__COUNT];
     int nrules[COL__COUNT];
+    /* The active file catalog's map.LOCAL = CODE entries of the stratifier
+     * that reads column c (docs/catalog.md): after the node's own rules,
+     * before the standard codes. They point into the catalog. */
+    struct crule cmaps[COL__COUNT][CAT_MAX_MAPS];
+    int ncmaps[COL__COUNT];
     size_t total_rules;
     const char *period;     /* asked period or NULL                          */
     size_t period_len;
@@ -819,6 +824,13 @@ static int coded(struct worker *w, int c, const struct codetab *tab, int unknown
     const uint8_t *p = field(w, c, &len);
     if (w->rd->nrules[c] && map_rule(w, c, p, len, out))
         return 0;
+    for (int i = 0; i < w->rd->ncmaps[c]; i++) {
+        const struct crule *r = &w->rd->cmaps[c][i];
+        if (r->flen == len && strncasecmp(r->from, (const char *)p, len) == 0) {
+            *out = r->code;
+            return 0;
+        }
+    }
     if (len == 0) {
         *out = unknown;
         return 0;
@@ -1660,6 +1672,39 @@ static int compile_rules(struct reader *rd, char *err, size_t errlen)
     return 0;
 }
 
+/* The active file catalog's map. entries of the stratifiers read from a
+ * coded column (race, ethnicity, sex, payer, disability, cmc). */
+static int compile_catalog_maps(struct reader *rd, const struct catalog *cat, char *err,
+                                size_t errlen)
+{
+    static const struct { int col, strat; const char *const *codes; int n; } cm[] = {
+        {COL_RACE, S_RACE, race_codes, RACE__COUNT},
+        {COL_ETHNICITY, S_ETHNICITY, ethnicity_codes, ETH__COUNT},
+        {COL_SEX, S_SEX, sex_codes, SEX__COUNT},
+        {COL_PAYER, S_PAYER, payer_codes, PAYER__COUNT},
+        {COL_DISABILITY, S_DISABILITY, ynu_codes, YNU__COUNT},
+        {COL_CMC, S_CMC, ynu_codes, YNU__COUNT}};
+    for (size_t k = 0; k < sizeof cm / sizeof cm[0]; k++) {
+        const struct cat_strat *st = &cat->strat[cm[k].strat];
+        for (int i = 0; i < st->nmaps && i < CAT_MAX_MAPS; i++) {
+            size_t tl = strnlen(st->map_to[i], sizeof st->map_to[0]);
+            int code = catalog_code_find(cm[k].codes, cm[k].n, st->map_to[i], tl);
+            if (code < 0) {
+                snprintf(err, errlen, "catalog map for %s: '%.48s' maps to '%.24s', which is "
+                         "not a standard code", extract_column_names[cm[k].col],
+                         st->map_from[i], st->map_to[i]);
+                return -1;
+            }
+            struct crule *cr = &rd->cmaps[cm[k].col][rd->ncmaps[cm[k].col]++];
+            cr->from = st->map_from[i];
+            cr->flen = strnlen(st->map_from[i], sizeof st->map_from[0]);
+            cr->code = code;
+            cr->prof_index = -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads and checks the header; fills the column tables. */
 static int read_header(struct reader *rd, struct profile *prof, char *err, size_t errlen)
 {
@@ -1997,6 +2042,8 @@ int extract_read(const char *path, const struct extract_options *opts,
     const struct catalog *cat = catalog_active();
     if (!catalog_is_builtin(cat)) {
         rd.cat = cat;
+        if (compile_catalog_maps(&rd, cat, err, errlen) < 0)
+            goto out;
         rd.nflags = cat->n_flags;
         for (int q = 0; q < cat->n_measures; q++) {
             rd.mfilter_cols[q] = cat->m[q].absent ? 0 : cat->src[q].filter_cols;
