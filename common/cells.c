@@ -235,17 +235,42 @@ int cell_field_decimals(int measure, int field)
 static const double pow10_tab[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
                                    100000000};
 
+cell_i128 cell_field(const struct cell *c, int field)
+{
+    switch (field) {
+    case CELL_F_MEMBERS: return c->members;
+    case CELL_F_MONTHS: return c->member_months;
+    case CELL_F_DEN: return c->denominator;
+    case CELL_F_NUM: return c->numerator;
+    default: return c->sum_sq;
+    }
+}
+
+void cell_field_set(struct cell *c, int field, cell_i128 v)
+{
+    switch (field) {
+    case CELL_F_MEMBERS: c->members = (int64_t)v; break;
+    case CELL_F_MONTHS: c->member_months = (int64_t)v; break;
+    case CELL_F_DEN: c->denominator = (int64_t)v; break;
+    case CELL_F_NUM: c->numerator = (int64_t)v; break;
+    default: c->sum_sq = v; break;
+    }
+}
+
+int cell_field_channel(const struct measure_def *d, int field)
+{
+    switch (field) {
+    case CELL_F_MEMBERS: return d->ch_members;
+    case CELL_F_MONTHS: return d->ch_months;
+    case CELL_F_DEN: return d->ch_denominator;
+    case CELL_F_NUM: return d->ch_numerator;
+    default: return d->ch_sum_sq;
+    }
+}
+
 double cell_value(const struct cell *c, int field)
 {
-    double v;
-    switch (field) {
-    case CELL_F_MEMBERS: v = (double)c->members; break;
-    case CELL_F_MONTHS: v = (double)c->member_months; break;
-    case CELL_F_DEN: v = (double)c->denominator; break;
-    case CELL_F_NUM: v = (double)c->numerator; break;
-    default: v = (double)c->sum_sq; break;
-    }
-    return v / pow10_tab[cell_field_decimals(c->measure, field)];
+    return (double)cell_field(c, field) / pow10_tab[cell_field_decimals(c->measure, field)];
 }
 
 void cells_format_scaled(char *buf, size_t len, cell_i128 v, int decimals, int trim)

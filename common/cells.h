@@ -69,7 +69,14 @@ struct cell {
 };
 
 /* Fields of a cell, for the unit helpers below. */
-enum { CELL_F_MEMBERS, CELL_F_MONTHS, CELL_F_DEN, CELL_F_NUM, CELL_F_SQ };
+enum { CELL_F_MEMBERS, CELL_F_MONTHS, CELL_F_DEN, CELL_F_NUM, CELL_F_SQ, CELL_F__COUNT };
+
+/* A field of c in its integer unit, and setting it (members, months,
+ * denominator and numerator are int64: v must fit). */
+cell_i128 cell_field(const struct cell *c, int field);
+void cell_field_set(struct cell *c, int field, cell_i128 v);
+/* The channel (catalog.h) that a field of measure d carries, or -1. */
+int cell_field_channel(const struct measure_def *d, int field);
 
 /* Decimal places of a field of `measure` in its integer unit: 0 for counts,
  * CELL_MONTHS_DECIMALS for member months, 2 for cents and score

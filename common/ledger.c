@@ -57,53 +57,18 @@ const char *ledger_reason_code(int rc)
 
 /* ---- channels of a cell ---------------------------------------------------- */
 
-enum { F_MEMBERS, F_MONTHS, F_DEN, F_NUM, F_SQ, F__N };
-
-static int field_channel(const struct measure_def *d, int f)
-{
-    switch (f) {
-    case F_MEMBERS: return d->ch_members;
-    case F_MONTHS: return d->ch_months;
-    case F_DEN: return d->ch_denominator;
-    case F_NUM: return d->ch_numerator;
-    default: return d->ch_sum_sq;
-    }
-}
-
-static cell_i128 field_get(const struct cell *c, int f)
-{
-    switch (f) {
-    case F_MEMBERS: return c->members;
-    case F_MONTHS: return c->member_months;
-    case F_DEN: return c->denominator;
-    case F_NUM: return c->numerator;
-    default: return c->sum_sq;
-    }
-}
-
-static void field_set(struct cell *c, int f, cell_i128 v)
-{
-    switch (f) {
-    case F_MEMBERS: c->members = (int64_t)v; break;
-    case F_MONTHS: c->member_months = (int64_t)v; break;
-    case F_DEN: c->denominator = (int64_t)v; break;
-    case F_NUM: c->numerator = (int64_t)v; break;
-    default: c->sum_sq = v; break;
-    }
-}
-
 /* The value of channel ch in stratum st of table t: from any cell of a
  * measure carrying it that has data. Returns 1 when found. */
 static int chan_value(const struct cellset *cs, int t, int st, int ch, cell_i128 *out)
 {
     for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *d = catalog_measure(m);
-        for (int f = 0; f < F__N; f++) {
-            if (field_channel(d, f) != ch)
+        for (int f = 0; f < CELL_F__COUNT; f++) {
+            if (cell_field_channel(d, f) != ch)
                 continue;
             const struct cell *cl = cellset_get(cs, m, t, st);
             if (cl && cl->reason != REASON_NOT_AVAILABLE) {
-                *out = field_get(cl, f);
+                *out = cell_field(cl, f);
                 return 1;
             }
         }
@@ -151,8 +116,8 @@ static int same_release(const struct cellset *a, const struct cellset *b)
                                            x->stratum);
         if (!y || x->reason != y->reason)
             return 0;
-        for (int f = 0; f < F__N; f++)
-            if (field_get(x, f) != field_get(y, f))
+        for (int f = 0; f < CELL_F__COUNT; f++)
+            if (cell_field(x, f) != cell_field(y, f))
                 return 0;
     }
     return 1;
@@ -292,8 +257,8 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
         for (int m = 0; m < catalog_n_measures(); m++) {
             const struct measure_def *d = catalog_measure(m);
             use[m] = 1;
-            for (int f = 0; f < F__N && use[m]; f++) {
-                int ch = field_channel(d, f);
+            for (int f = 0; f < CELL_F__COUNT && use[m]; f++) {
+                int ch = cell_field_channel(d, f);
                 cell_i128 v;
                 if (ch >= 0)
                     use[m] = chan_value(bs, tb, 0, ch, &v) && chan_value(as, ta, 0, ch, &v);
@@ -307,8 +272,8 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
             if (seen[s])
                 continue;
             for (int m = 0; m < catalog_n_measures(); m++)
-                for (int f = 0; f < F__N && use[m]; f++) {
-                    int ch = field_channel(catalog_measure(m), f);
+                for (int f = 0; f < CELL_F__COUNT && use[m]; f++) {
+                    int ch = cell_field_channel(catalog_measure(m), f);
                     cell_i128 v = 0;
                     if (ch >= 0 && chan_value(as, ta, s, ch, &v) && v != 0) {
                         say(j, "table %s: a stratum of an earlier release is missing from this "
@@ -333,8 +298,8 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
                 c.stratum = s;
                 c.reason = REASON_SECONDARY;
                 c.n_orgs = 1;
-                for (int f = 0; f < F__N; f++) {
-                    int ch = field_channel(d, f);
+                for (int f = 0; f < CELL_F__COUNT; f++) {
+                    int ch = cell_field_channel(d, f);
                     cell_i128 vb = 0, va = 0;
                     if (ch < 0)
                         continue;
@@ -355,7 +320,7 @@ static int joint_difference(struct joint *j, int ra, const struct cellset *as, i
                         rc = LEDGER_ECHANGED;
                         goto out;
                     }
-                    field_set(&c, f, vb - va);
+                    cell_field_set(&c, f, vb - va);
                 }
                 /* a few late members' cost: protected as if one of them
                  * had it all (their largest is not known here) */

@@ -139,26 +139,19 @@ static int dvec_push(struct dvec *a, double x)
 
 enum { F_MEMBERS, F_DEN, F_NUM, F_MONTHS, F_SQ, F__COUNT };
 
+/* suppress.c's own order of the fields (requirements are posed in it, so
+ * it decides the complements chosen); the accessors are cells.h's. */
+static const int field_cell[F__COUNT] = {CELL_F_MEMBERS, CELL_F_DEN, CELL_F_NUM, CELL_F_MONTHS,
+                                         CELL_F_SQ};
+
 static int field_channel(const struct measure_def *d, int f)
 {
-    switch (f) {
-    case F_MEMBERS: return d->ch_members;
-    case F_DEN: return d->ch_denominator;
-    case F_NUM: return d->ch_numerator;
-    case F_MONTHS: return d->ch_months;
-    default: return d->ch_sum_sq;
-    }
+    return cell_field_channel(d, field_cell[f]);
 }
 
 static double field_value(const struct cell *c, int f)
 {
-    switch (f) {
-    case F_MEMBERS: return c->members;
-    case F_DEN: return c->denominator;
-    case F_NUM: return c->numerator;
-    case F_MONTHS: return c->member_months;
-    default: return c->sum_sq;
-    }
+    return (double)cell_field(c, field_cell[f]);
 }
 
 /* Reasons that suppression keeps as they are (set by policy or pooling). */

@@ -13,6 +13,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1051,6 +1052,28 @@ static void completeness_row(FILE *f, const char *who, const struct rindex *ix,
  * per-organization figures; the federation's total (a range when some
  * counts are "fewer than k") when at least min_orgs organizations
  * submitted, as for a pooled cell. */
+/* A table of organizations with one text each (refusals, states at close);
+ * nothing when there are none. */
+static void org_table(FILE *f, const char *title, const char *note, const char *cls,
+                      const char *col, const struct refusal_row *rows, int n)
+{
+    if (n <= 0)
+        return;
+    fprintf(f, "<h3>%s</h3>", title);
+    if (note)
+        fprintf(f, "<p class=\"note\">%s</p>", note);
+    fprintf(f, "<div class=\"tablewrap\"><table class=\"data %s\"><thead><tr><th>"
+               "organization</th><th>%s</th></tr></thead><tbody>\n", cls, col);
+    for (int i = 0; i < n; i++) {
+        fputs("<tr><td>", f);
+        html_text(f, rows[i].org);
+        fputs("</td><td>", f);
+        html_text(f, rows[i].reason);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table></div>\n", f);
+}
+
 static void write_rejected(FILE *f, const struct rep *R)
 {
     unsigned k = R->have_rq ? R->rq.k : R->sr.k > 0 ? (unsigned)R->sr.k : 11;
@@ -1139,32 +1162,11 @@ static void write_quality(FILE *f, const struct rep *R)
         fputs("<p class=\"note\">Per-organization completeness is not shown: the round's terms "
               "do not give per-organization figures to analysts.</p>\n", f);
     write_rejected(f, R);
-    if (R->nref > 0) {
-        fputs("<h3>Refusals</h3><div class=\"tablewrap\"><table class=\"data refusals\">"
-              "<thead><tr><th>organization</th><th>reason</th></tr></thead><tbody>\n", f);
-        for (int i = 0; i < R->nref; i++) {
-            fputs("<tr><td>", f);
-            html_text(f, R->refusals[i].org);
-            fputs("</td><td>", f);
-            html_text(f, R->refusals[i].reason);
-            fputs("</td></tr>\n", f);
-        }
-        fputs("</tbody></table></div>\n", f);
-    }
-    if (R->nunans > 0) {
-        fputs("<h3>Not answered at close</h3><p class=\"note\">These organizations told the "
-              "coordinator why they had not answered when the round closed; their data is not "
-              "in this release.</p><div class=\"tablewrap\"><table class=\"data unanswered\">"
-              "<thead><tr><th>organization</th><th>state</th></tr></thead><tbody>\n", f);
-        for (int i = 0; i < R->nunans; i++) {
-            fputs("<tr><td>", f);
-            html_text(f, R->unanswered[i].org);
-            fputs("</td><td>", f);
-            html_text(f, R->unanswered[i].reason);
-            fputs("</td></tr>\n", f);
-        }
-        fputs("</tbody></table></div>\n", f);
-    }
+    org_table(f, "Refusals", NULL, "refusals", "reason", R->refusals, R->nref);
+    org_table(f, "Not answered at close",
+              "These organizations told the coordinator why they had not answered when the "
+              "round closed; their data is not in this release.",
+              "unanswered", "state", R->unanswered, R->nunans);
     fputs("</section>\n", f);
 }
 
@@ -1395,19 +1397,31 @@ static int sub_cb(void *ctx, const struct store_submission *sub)
     return 0;
 }
 
+/* Appends (org, text) to a list of rows. */
+static int org_row_add(struct refusal_row **rows, int *n, const char *org, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int org_row_add(struct refusal_row **rows, int *n, const char *org, const char *fmt, ...)
+{
+    struct refusal_row *r = realloc(*rows, (size_t)(*n + 1) * sizeof *r);
+    if (!r)
+        return -1;
+    *rows = r;
+    snprintf(r[*n].org, sizeof r[*n].org, "%s", org);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r[*n].reason, sizeof r[*n].reason, fmt, ap);
+    va_end(ap);
+    (*n)++;
+    return 0;
+}
+
 static int status_cb(void *ctx, const struct store_status *ns)
 {
     struct rep *R = ctx;
-    struct refusal_row *n = realloc(R->unanswered, (size_t)(R->nunans + 1) * sizeof *n);
-    if (!n)
-        return -1;
-    R->unanswered = n;
-    snprintf(n[R->nunans].org, sizeof n[R->nunans].org, "%s", ns->org);
-    snprintf(n[R->nunans].reason, sizeof n[R->nunans].reason, "%s: %s (%s)",
-             ns->state == STORE_STATE_HELD ? "held for approval on site" : "failing on site",
-             ns->reason, ns->code);
-    R->nunans++;
-    return 0;
+    return org_row_add(&R->unanswered, &R->nunans, ns->org, "%s: %s (%s)",
+                       ns->state == STORE_STATE_HELD ? "held for approval on site"
+                                                     : "failing on site",
+                       ns->reason, ns->code);
 }
 
 static int refusal_cb(void *ctx, const char *round_id, const char *org, const char *reason,
@@ -1416,14 +1430,7 @@ static int refusal_cb(void *ctx, const char *round_id, const char *org, const ch
     (void)round_id;
     (void)received_at;
     struct rep *R = ctx;
-    struct refusal_row *n = realloc(R->refusals, (size_t)(R->nref + 1) * sizeof *n);
-    if (!n)
-        return -1;
-    R->refusals = n;
-    snprintf(n[R->nref].org, sizeof n[R->nref].org, "%s", org);
-    snprintf(n[R->nref].reason, sizeof n[R->nref].reason, "%s", reason);
-    R->nref++;
-    return 0;
+    return org_row_add(&R->refusals, &R->nref, org, "%s", reason);
 }
 
 struct trend_scan {
