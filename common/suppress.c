@@ -162,18 +162,15 @@ static int reason_is_kept(cell_reason r)
 }
 
 /* What a carrier cell tells a reader about its variable (suppress.h):
- * nothing, a lower bound (pooled: partial), an upper bound (a view: a sum
- * with other organizations), its value, or
+ * nothing, a lower bound (pooled: partial), its value, or
  * (pooled: every organization released zero there, n_orgs = n_withheld =
  * 0) its value 0 whether the cell is withheld or not. */
-enum { CARR_HIDDEN, CARR_LOWER, CARR_UPPER, CARR_EXACT, CARR_ZERO };
+enum { CARR_HIDDEN, CARR_LOWER, CARR_EXACT, CARR_ZERO };
 
 static int carrier_state(const struct suppress_params *p, const struct cell *cl)
 {
     if (cl->reason == REASON_NONE && p->pooled && cl->n_withheld > 0)
         return CARR_LOWER;
-    if (cl->reason == REASON_NONE && p->pooled == SUPPRESS_POOLED_VIEW && cl->n_orgs > 1)
-        return CARR_UPPER;
     if (cl->reason == REASON_NONE && !(p->pooled && cl->n_orgs == 0))
         return CARR_EXACT;
     if (p->pooled && cl->reason != REASON_NOT_AVAILABLE && cl->n_orgs == 0 &&
@@ -1227,33 +1224,11 @@ static double var_lower(const struct ctx *c, const struct chsys *s, int v)
     return lb;
 }
 
-/* The largest value of a hidden variable: in a reader's view (pooled) the
- * least released sum that includes it, else none (HUGE_VAL). */
-static double var_upper(const struct ctx *c, const struct chsys *s, int v)
-{
-    const struct var *x = &s->v[v];
-    double ub = HUGE_VAL;
-    for (int i = 0; i < x->ncarr; i++) {
-        const struct cell *cl = &c->cs->cells[s->carriers.v[x->carr + i]];
-        if (carrier_state(c->p, cl) == CARR_UPPER) {
-            double y = carrier_value(x->channel, cl);
-            if (y < ub)
-                ub = y;
-        }
-    }
-    return ub;
-}
-
 /* Sets the bounds of LP column j from variable v. */
 static void set_col_bounds(const struct ctx *c, const struct chsys *s, glp_prob *lp, int j, int v)
 {
-    double lb = var_lower(c, s, v), ub = var_upper(c, s, v);
-    if (ub == HUGE_VAL)
-        glp_set_col_bnds(lp, j, GLP_LO, lb, lb);
-    else if (ub > lb)
-        glp_set_col_bnds(lp, j, GLP_DB, lb, ub);
-    else
-        glp_set_col_bnds(lp, j, GLP_FX, lb, lb);
+    double lb = var_lower(c, s, v);
+    glp_set_col_bnds(lp, j, GLP_LO, lb, lb);
 }
 
 /* Withholds every released carrier of v (reason secondary). */
@@ -1438,7 +1413,7 @@ static int pick(const struct ctx *c, const struct chsys *s, const int *rows, int
 static void eq_bounds(const struct ctx *c, const struct chsys *s, int v, double *lo, double *hi)
 {
     *lo = var_lower(c, s, v);
-    *hi = var_upper(c, s, v);
+    *hi = HUGE_VAL;
     for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
         int row = s->vrows[q], same = 0, opp = 0;
         double av = 0, rhs = 0;

@@ -30,11 +30,10 @@ struct suppress_params {
     int k;             /* threshold: counts in [1, k-1] are withheld     */
     double dominance;  /* share of the largest contributor, (0, 1]       */
     double dominance_protection; /* p, (0, 1]; 0 = default 0.15         */
-    int pooled;        /* 0, or SUPPRESS_POOLED / SUPPRESS_POOLED_VIEW:
-                          see "Pooled mode" below                        */
+    int pooled;        /* 0, or SUPPRESS_POOLED: see "Pooled mode" below */
 };
 
-enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_VIEW = 2 };
+enum { SUPPRESS_POOLED = 1 };
 
 /*
  * Pooled mode (pooled = 1; the coordinator's release, coordinator/release.c)
@@ -57,9 +56,6 @@ enum { SUPPRESS_POOLED = 1, SUPPRESS_POOLED_VIEW = 2 };
  *     p% range), then by complements of its own channel.
  * coordinator/release.c also runs pooled mode on one organization's view
  * (its numbers, released where every other organization can tell them).
- * SUPPRESS_POOLED_VIEW (a released cell with n_orgs > 1 is also an upper
- * bound) is what release.c's earlier views of sums of sets of organizations
- * used; release.c no longer does.
  * Outside pooled mode n_orgs and n_withheld are ignored.
  */
 
