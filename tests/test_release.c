@@ -966,11 +966,16 @@ static void test_federations(void **state)
     check_federation(136u, 8, 2, 1);
     check_federation(1606u, 20, 3, 1);
     check_federation(171u, 20, 3, 1);
+    /* issue 12 item 5: pooled cases up to 50 organizations, every reader
+     * (the analyst, each organization, each coalition of all but one) */
+    check_federation(131u, 50, 2, 1);
+    check_federation(138u, 50, 3, 1);
     assert_true(min_orgs_checked - before > 200);
 }
 
 /* The same check at a size given by EQ_FEDERATION_ORGS (bench/run_pooled.sh
- * --audit runs it with 50 organizations); skipped when it is not set. */
+ * --audit runs it with 50 organizations, test_federations runs one 50-org
+ * case of each min_orgs); skipped when it is not set. */
 static void test_federation_sized(void **state)
 {
     (void)state;
