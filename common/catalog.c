@@ -332,6 +332,8 @@ static const struct { int s, code; const char *std; } identity_std[] = {
     {S_SEXUAL_ORIENTATION, SO_BISEXUAL, "42035005"},
     {S_SEXUAL_ORIENTATION, SO_DONT_KNOW, "ASKU"},
     {S_SEXUAL_ORIENTATION, SO_UNKNOWN, "UNK"},
+    {S_SEXUAL_ORIENTATION, SO_SOMETHING_ELSE, "OTH"},
+    {S_SEXUAL_ORIENTATION, SO_DECLINED, "asked-declined"}, /* data-absent-reason */
     {S_GENDER_IDENTITY, GI_FEMALE, "LA22879-3"},
     {S_GENDER_IDENTITY, GI_MALE, "LA22878-5"},
     {S_GENDER_IDENTITY, GI_TRANSGENDER_FEMALE, "LA22881-9"},
@@ -340,7 +342,14 @@ static const struct { int s, code; const char *std; } identity_std[] = {
     {S_GENDER_IDENTITY, GI_OTHER, "LA46-8"},
     {S_GENDER_IDENTITY, GI_DONT_KNOW, "LA20384-6"},
     {S_GENDER_IDENTITY, GI_DONT_KNOW, "ASKU"},
-    {S_GENDER_IDENTITY, GI_UNKNOWN, "UNK"}};
+    {S_GENDER_IDENTITY, GI_UNKNOWN, "UNK"},
+    {S_GENDER_IDENTITY, GI_OTHER, "OTH"},
+    {S_GENDER_IDENTITY, GI_DECLINED, "asked-declined"},
+    /* SNOMED CT gender identity findings (US Core 6+ gender identity) */
+    {S_GENDER_IDENTITY, GI_FEMALE, "446141000124107"},
+    {S_GENDER_IDENTITY, GI_MALE, "446151000124109"},
+    {S_GENDER_IDENTITY, GI_NONBINARY, "33791000087105"},
+    {S_GENDER_IDENTITY, GI_NONBINARY, "446131000124102"}}; /* non-conforming */
 
 int catalog_identity_code(int s, const char *v, size_t len)
 {
