@@ -17,7 +17,7 @@
 #    Patient genderIdentity extension are read (latest before the year's end).
 set -u
 BUILD=${1:?usage: it_identities.sh BUILD_DIR SOURCE_DIR}
-SRC=${2:?usage: it_identities.sh BUILD_DIR SOURCE_DIR}
+SRC=$(cd "${2:?usage: it_identities.sh BUILD_DIR SOURCE_DIR}" && pwd)
 BIN=$BUILD/bin
 . "$SRC/tests/support/it_lib.sh" equity-node equity-gen-extract
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
