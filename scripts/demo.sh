@@ -248,7 +248,7 @@ if [[ -x $BIN/equity-query ]]; then
   PIDS+=($!)
   wait_for 20 grep -c "serving nodes on" "$D/coordinator/coordinator.log" >/dev/null
   sleep 0.5
-  q() { (cd "$D/analyst" && "$BIN/equity-query" --config analyst.ini "$@"); }
+  q() { (cd "$D/analyst" && "$BIN/equity-query" --config analyst.ini --catalog "$ROOT/configs/catalog-identities.ini" "$@"); }
   # headline METRICS... : keeps the table's header and the rows of those metrics
   # (the full tables are in demo/results/).
   headline() {
