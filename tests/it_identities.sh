@@ -166,4 +166,27 @@ got=$(awk -F, '$3 == "population" && ($4 == "sexual_orientation" || $4 == "gende
 want="sexual_orientation=BISEXUAL:2 sexual_orientation=DONT_KNOW:2 sexual_orientation=UNKNOWN:2 gender_identity=FEMALE:2 gender_identity=NONBINARY:2 gender_identity=UNKNOWN:2 "
 [ "$got" = "$want" ] || fail "fhir identity strata: got '$got', want '$want'"
 echo "ok: FHIR sexual orientation and gender identity read"
+# 6. the generator: --identities keeps the other columns, writes valid codes
+# and HEDIS numerators only inside their denominators
+"$BIN/equity-gen-extract" --rows 20000 --seed 9 --out "$W/g0.csv" || fail "gen"
+"$BIN/equity-gen-extract" --rows 20000 --seed 9 --identities yes --out "$W/g1.csv" || fail "gen --identities"
+cut -d, -f1-33 "$W/g1.csv" | cmp -s - "$W/g0.csv" || fail "--identities changes the other columns"
+python3 - "$W/g1.csv" <<'PY' || fail "generated identity columns"
+import csv, sys
+r = list(csv.DictReader(open(sys.argv[1])))
+bad = 0
+for k, a, b in (('hedis_ppc_prenatal', 'hedis_ppc_denominator', None), ('hedis_ppc_postpartum', 'hedis_ppc_denominator', None),
+                ('hedis_fum_7d', 'hedis_fum_30d', None), ('hedis_fum_30d', 'hedis_fum_denominator', None),
+                ('hedis_cis_combo10', 'hedis_cis_denominator', None)):
+    if any(x[k] == '1' and x[a] != '1' for x in r): print(k, 'outside', a); bad = 1
+share = lambda c, v: sum(x[c] in v for x in r) / len(r)
+imp = share('race_source', ('IMPUTED', 'INDIRECT'))
+lgb = share('sexual_orientation', ('LESBIAN_GAY', 'BISEXUAL', '38628009', '42035005'))
+unk = share('sexual_orientation', ('', 'UNKNOWN', 'DECLINED', 'DONT_KNOW', 'ASKU'))
+if not 0.03 < imp < 0.08: print('imputed race share', imp); bad = 1
+if not 0.003 < lgb < 0.05 or unk < 0.7: print('sexual orientation shares', lgb, unk); bad = 1
+if sum(x['hedis_ppc_denominator'] == '1' for x in r) < 50: print('too few PPC deliveries'); bad = 1
+sys.exit(bad)
+PY
+echo "ok: equity-gen-extract --identities"
 echo "PASS: it_identities"
