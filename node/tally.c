@@ -182,6 +182,7 @@ struct tally {
     int nwide, wide_lo[CATALOG_MAX_CHANNELS], wide_hi[CATALOG_MAX_CHANNELS]; /* 128-bit sums */
     int nbig, big[CATALOG_MAX_CHANNELS]; /* sums checked for int64 overflow */
     struct gprog *prog;                 /* NULL: compiled-in catalog       */
+    int identity_on;                    /* a grouping uses an identity one  */
 };
 
 static const int default_age_bands[] = {0, 5, 12, 18, 26, 45, 65, 75};
@@ -480,6 +481,9 @@ struct tally *tally_new(const struct tally_spec *spec)
         if (add_grouping(t, 2, a, b) != 0)
             goto fail;
     }
+    for (int gi = 0; gi < t->ng; gi++)
+        for (int d = 0; d < t->g[gi].ndim; d++)
+            t->identity_on |= catalog_stratifier_is_identity(t->g[gi].s[d]);
     return t;
 fail:
     tally_destroy(&t);
@@ -699,7 +703,8 @@ static inline __attribute__((always_inline)) void record_codes(struct tally *t,
     code[S_HEBA_BAND] = r->adi_decile <= 10 && r->payer < PAYER__COUNT
                             ? t->heba_of[r->adi_decile][r->payer]
                             : catalog_heba_band(r->adi_decile, r->payer);
-    record_identity_codes(r, code);
+    if (t->identity_on)
+        record_identity_codes(r, code);
 }
 
 /* Value of column col of r (catalog_def.h ids = extract.h's COL_*, then
