@@ -24,6 +24,7 @@
 
 #include "atomic_file.h"
 #include "catalog.h"
+#include "catalog_file.h"
 #include "conf.h"
 #include "csvtext.h"
 #include "envelope.h"
@@ -355,7 +356,7 @@ static void usage(FILE *f)
           "                    --round ID\n"
           "                    [--measure M]... [--stratifier S]...\n"
           "                    [--reference best|largest|total|VALUE]\n"
-          "                    [--format table|csv|json] [--out FILE]\n"
+          "                    [--format table|csv|json] [--out FILE] [--catalog FILE]\n"
           "       equity-query --config analyst.ini check-config\n"
           "\n"
           "Asks the coordinator for the released pooled results of a round.\n"
@@ -373,6 +374,8 @@ static void usage(FILE *f)
           "  check-config     validate analyst.ini, the key and the certificates\n"
           "  --round ID       the round, as `equity-coordinator round open` printed it\n"
           "  --measure M      only this measure (repeatable), e.g. ed_rate\n"
+          "  --catalog FILE   the federation's catalog file (docs/catalog.md), for\n"
+          "                   measures beyond the default one (e.g. ppc_prenatal)\n"
           "  --stratifier S   only this table (repeatable), e.g. race or race*payer;\n"
           "                   one the round did not release is a usage error (2)\n"
           "  --reference R    reference group of disparity metrics (default best);\n"
@@ -549,6 +552,7 @@ int main(int argc, char **argv)
         {"reference", required_argument, NULL, 'R'},
         {"format", required_argument, NULL, 'f'},
         {"out", required_argument, NULL, 'o'},
+        {"catalog", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -582,6 +586,18 @@ int main(int argc, char **argv)
             o.format = optarg;
             break;
         case 'o': o.out = optarg; break;
+        case 'C': {
+            /* the federation's catalog: its measure names and kinds (the
+             * coordinator checks a query against its own catalog) */
+            char cerr[512];
+            const struct catalog *cat = catalog_open(optarg, cerr, sizeof cerr);
+            if (!cat) {
+                log_error("--catalog: %s", cerr);
+                return 2;
+            }
+            catalog_set_active(cat);
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case 'V': printf("equity-query %s\n", EQ_VERSION); return 0;
         default:

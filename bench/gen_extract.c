@@ -293,6 +293,7 @@ struct model {
     const char *lang_code[LG__COUNT][CAT_MAX];
     struct cat payer_young, payer_old; /* PAYER_* 0..5                      */
     struct cat county;
+    int identities;                    /* --identities: the columns below   */
 };
 
 static double clamp01(double p)
@@ -439,8 +440,95 @@ static int lang_group(int race, int eth)
     }
 }
 
-/* Writes member number `id`'s line at p; returns the end. */
-static char *gen_row(const struct model *m, struct rng *r, uint64_t id, char *p)
+/* ---- --identities: identity columns and HEDIS-style flags (issue 13) ----- */
+
+/* Shares are invented but shaped like a plan that imputes missing race and
+ * ethnicity with BISG and asks adults about SOGI at enrolment: about 5 %
+ * of races imputed (more with |org-skew|), sexual orientation and gender
+ * identity mostly not recorded (UNKNOWN) or declined, a few per cent
+ * lesbian, gay or bisexual among those asked, about 1 % transgender or
+ * nonbinary. Some values are written as their standard codes (SNOMED CT,
+ * LOINC, data/sogi.tsv) as a plan's export would. The draws come from
+ * their own stream, so the other columns are those of a run without
+ * --identities. */
+static const char identities_header[] =
+    ",race_source,ethnicity_source,sexual_orientation,gender_identity,"
+    "hedis_ppc_denominator,hedis_ppc_prenatal,hedis_ppc_postpartum,"
+    "hedis_fum_denominator,hedis_fum_7d,hedis_fum_30d,hedis_cis_denominator,"
+    "hedis_cis_combo10";
+
+static char *gen_identities(const struct model *m, struct rng *r, int age, int sex, int race,
+                            int eth, int payer, int adi, char *p)
+{
+    double sk = m->skew < 0 ? -m->skew : m->skew;
+    int black = race == RACE_BLACK, uninsured = payer == PAYER_UNINSURED;
+    /* source of race and of ethnicity: NCQA's direct (SELF) and indirect
+     * (IMPUTED); an unknown race has no source, a declined one is the
+     * member's own answer */
+    int rsrc = race == RACE_UNKNOWN ? RSRC_UNKNOWN
+               : race == RACE_DECLINED ? RSRC_SELF
+               : rng_bern(r, 0.05 + 0.05 * sk) ? RSRC_IMPUTED
+               : rng_bern(r, 0.01) ? RSRC_UNKNOWN : RSRC_SELF;
+    int esrc = eth == ETH_UNKNOWN ? RSRC_UNKNOWN
+               : eth == ETH_DECLINED ? RSRC_SELF
+               : rsrc == RSRC_IMPUTED ? (rng_bern(r, 0.9) ? RSRC_IMPUTED : RSRC_SELF)
+               : rng_bern(r, 0.01) ? RSRC_IMPUTED : RSRC_SELF;
+    *p++ = ',';
+    p = put_str(p, rsrc == RSRC_IMPUTED && rng_bern(r, 0.2) ? "INDIRECT" : race_source_codes[rsrc]);
+    *p++ = ',';
+    p = put_str(p, race_source_codes[esrc]);
+    /* sexual orientation: asked of adults, recorded for about a third */
+    int so = SO_UNKNOWN;
+    if (age >= 18 && rng_bern(r, 0.30 + 0.1 * sk)) {
+        double u = rng_unif(r);
+        so = u < 0.08 ? SO_DECLINED : u < 0.11 ? SO_DONT_KNOW : u < 0.14 ? SO_LESBIAN_GAY
+             : u < 0.175 ? SO_BISEXUAL : u < 0.18 ? SO_SOMETHING_ELSE : SO_STRAIGHT;
+    }
+    static const char *const so_snomed[SO__COUNT] = {"20430005", "38628009", "42035005", NULL,
+                                                     "ASKU", NULL, NULL};
+    *p++ = ',';
+    if (so != SO_UNKNOWN || rng_bern(r, 0.5)) /* unknown: empty or UNKNOWN */
+        p = put_str(p, so_snomed[so] && rng_bern(r, 0.3) ? so_snomed[so] : sexual_orientation_codes[so]);
+    /* gender identity: asked from 13, recorded for about a third */
+    int gi = GI_UNKNOWN;
+    if (age >= 13 && rng_bern(r, 0.30 + 0.1 * sk)) {
+        double u = rng_unif(r);
+        gi = u < 0.06 ? GI_DECLINED : u < 0.07 ? GI_DONT_KNOW : u < 0.073 ? GI_TRANSGENDER_FEMALE
+             : u < 0.076 ? GI_TRANSGENDER_MALE : u < 0.081 ? GI_NONBINARY : u < 0.083 ? GI_OTHER
+             : sex == SEX_M ? GI_MALE : sex == SEX_F ? GI_FEMALE : rng_bern(r, 0.5) ? GI_NONBINARY
+             : GI_OTHER;
+    }
+    static const char *const gi_loinc[GI__COUNT] = {"LA22879-3", "LA22878-5", "LA22881-9",
+                                                    "LA22880-1", "LA22882-7", "LA46-8",
+                                                    "LA20384-6", NULL, NULL};
+    *p++ = ',';
+    if (gi != GI_UNKNOWN || rng_bern(r, 0.5))
+        p = put_str(p, gi_loinc[gi] && rng_bern(r, 0.3) ? gi_loinc[gi] : gender_identity_codes[gi]);
+    /* HEDIS-style member-level flags (configs/catalog-hedis.ini):
+     * PPC: deliveries among women 15-44; FUM: ED visits for mental illness
+     * from age 6; CIS: children who turned 2. Numerators only inside their
+     * denominators; the 30-day follow-up includes the 7-day one. */
+    double adi_eff = adi ? adi : 5.5;
+    int ppc = sex == SEX_F && age >= 15 && age <= 44 && rng_bern(r, 0.03);
+    int pre = ppc && rng_bern(r, clamp01(0.86 - (black ? 0.08 : 0) - (uninsured ? 0.15 : 0) -
+                                         0.01 * adi_eff));
+    int post = ppc && rng_bern(r, clamp01(0.78 - (black ? 0.07 : 0) - (uninsured ? 0.15 : 0)));
+    int fum = age >= 6 && rng_bern(r, 0.006);
+    int f7 = fum && rng_bern(r, 0.40 - (black ? 0.06 : 0));
+    int f30 = fum && (f7 || rng_bern(r, 0.33));
+    int cis = age == 2 && rng_bern(r, 0.95);
+    int c10 = cis && rng_bern(r, clamp01(0.38 - (uninsured ? 0.12 : 0) - 0.01 * adi_eff));
+    int fl[8] = {ppc, pre, post, fum, f7, f30, cis, c10};
+    for (int i = 0; i < 8; i++) {
+        *p++ = ',';
+        *p++ = fl[i] ? '1' : '0';
+    }
+    return p;
+}
+
+/* Writes member number `id`'s line at p; returns the end. r2: the stream
+ * of the --identities columns (NULL without). */
+static char *gen_row(const struct model *m, struct rng *r, struct rng *r2, uint64_t id, char *p)
 {
     int ag = cat_draw(&m->age, r);
     int age = age_lo[ag] + (int)(rng_unif(r) * (age_hi[ag] - age_lo[ag] + 1));
@@ -637,6 +725,8 @@ static char *gen_row(const struct model *m, struct rng *r, uint64_t id, char *p)
     *p++ = ',';
     if (has_exp)
         p = put_u64(p, (uint64_t)score);
+    if (r2)
+        p = gen_identities(m, r2, age, sex, race, eth, payer, adi, p);
     *p++ = '\n';
     return p;
 }
@@ -647,7 +737,7 @@ static const char header[] =
     "telehealth_visits,scheduled_appts,no_shows,wellness_visit,diabetes,"
     "hba1c_poor_control,hypertension,bp_controlled,hrsn_screened,hrsn_food,"
     "hrsn_housing,hrsn_transport,hrsn_utilities,hrsn_safety,total_cost,"
-    "experience_score\n";
+    "experience_score";
 
 /* ---- blocks, workers and the writer ------------------------------------- */
 
@@ -676,15 +766,16 @@ struct worker_arg {
 
 static size_t gen_block(const struct gen *g, uint64_t b, char *buf)
 {
-    struct rng r;
+    struct rng r, r2;
     rng_seed(&r, g->seed, b + 1);
+    rng_seed(&r2, g->seed ^ 0x5DEECE66DULL, b + 1);
     uint64_t first = b * BLOCK_ROWS;
     uint64_t last = first + BLOCK_ROWS;
     if (last > g->rows)
         last = g->rows;
     char *p = buf;
     for (uint64_t i = first; i < last; i++)
-        p = gen_row(g->m, &r, i + 1, p);
+        p = gen_row(g->m, &r, g->m->identities ? &r2 : NULL, i + 1, p);
     return (size_t)(p - buf);
 }
 
@@ -739,7 +830,9 @@ static int generate(struct gen *g, struct out *o)
     pthread_t th[MAX_THREADS];
     struct worker_arg args[MAX_THREADS];
 
-    if (out_write(o, header, sizeof header - 1) < 0)
+    if (out_write(o, header, sizeof header - 1) < 0 ||
+        (g->m->identities && out_write(o, identities_header, sizeof identities_header - 1) < 0) ||
+        out_write(o, "\n", 1) < 0)
         return -1;
     for (int w = 0; w < g->nthreads; w++)
         for (int k = 0; k < 2; k++) {
@@ -787,7 +880,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: equity-gen-extract [--rows N] [--seed S] [--org-skew X] [--period P]\n"
-            "                          [--threads T] [--out FILE]\n"
+            "                          [--threads T] [--identities yes|no] [--out FILE]\n"
             "Writes a synthetic member-level extract CSV (extract.md) of N rows\n"
             "(default 1000) to FILE (.csv, or .csv.gz for gzip; default or '-':\n"
             "standard output). The same N, S, X and P give the same file.\n"
@@ -797,7 +890,12 @@ static void usage(FILE *f)
             "                 > 0 older, more commercial, less deprived; |X| also\n"
             "                 raises the share of unknown race and ethnicity\n"
             "  --period P     period label written in every row (default 2025)\n"
-            "  --threads T    generator threads, 1..%d (default 2)\n",
+            "  --threads T    generator threads, 1..%d (default 2)\n"
+            "  --identities yes  also write race_source, ethnicity_source,\n"
+            "                 sexual_orientation, gender_identity and the HEDIS-style\n"
+            "                 flags of configs/catalog-hedis.ini (default no: the\n"
+            "                 file is that of earlier versions; with yes the other\n"
+            "                 columns keep their values)\n",
             MAX_THREADS);
 }
 
@@ -847,6 +945,7 @@ int main(int argc, char **argv)
     uint64_t rows = 1000, seed = 1, threads = 2;
     double skew = 0.0;
     const char *period = "2025", *path = NULL;
+    int identities = 0;
     static struct model model;
     struct gen g;
     struct out o = {NULL, NULL};
@@ -883,6 +982,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             period = v;
+        } else if (strcmp(a, "--identities") == 0) {
+            if (!v || (strcmp(v, "yes") && strcmp(v, "no"))) {
+                fprintf(stderr, "equity-gen-extract: --identities needs yes or no\n");
+                return 2;
+            }
+            identities = !strcmp(v, "yes");
         } else if (strcmp(a, "--out") == 0) {
             if (!v || *v == '\0') {
                 fprintf(stderr, "equity-gen-extract: --out needs a file name\n");
@@ -898,6 +1003,7 @@ int main(int argc, char **argv)
 
     inv_k_init();
     model_init(&model, skew, period);
+    model.identities = identities;
     memset(&g, 0, sizeof g);
     g.m = &model;
     g.seed = seed;

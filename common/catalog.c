@@ -128,7 +128,8 @@ int catalog_code_find(const char *const *table, int n, const char *s, size_t len
 static const char *const stratifier_names[S__COUNT] = {
     "total", "race", "ethnicity", "race_ethnicity", "sex", "age_band",
     "language", "non_english", "payer", "adi_quintile", "disability", "cmc",
-    "county", "age_std", "heba_band"};
+    "county", "age_std", "heba_band",
+    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity"};
 
 const char *catalog_stratifier_name(int s)
 {
@@ -274,6 +275,10 @@ int catalog_stratum_code_ok(int s, const char *code, size_t len)
                (len == 7 && memcmp(code, "UNKNOWN", 7) == 0);
     case S_AGE_STD: return code_exact(age_std_codes, AGESTD__COUNT + 1, code, len);
     case S_HEBA_BAND: return code_exact(heba_codes, HEBA__COUNT, code, len);
+    case S_RACE_SOURCE:
+    case S_ETHNICITY_SOURCE: return code_exact(race_source_codes, RSRC__COUNT, code, len);
+    case S_SEXUAL_ORIENTATION: return code_exact(sexual_orientation_codes, SO__COUNT, code, len);
+    case S_GENDER_IDENTITY: return code_exact(gender_identity_codes, GI__COUNT, code, len);
     default: return 0;
     }
 }
@@ -295,6 +300,73 @@ int catalog_stratifier_max_codes(int s)
     case S_COUNTY: return CATALOG_MAX_COUNTIES;
     case S_AGE_STD: return AGESTD__COUNT + 1;
     case S_HEBA_BAND: return HEBA__COUNT;
+    case S_RACE_SOURCE:
+    case S_ETHNICITY_SOURCE: return RSRC__COUNT;
+    case S_SEXUAL_ORIENTATION: return SO__COUNT;
+    case S_GENDER_IDENTITY: return GI__COUNT;
     default: return 0;
     }
+}
+
+/* ---- Identity stratifiers (issue 13) ------------------------------------ */
+
+const char *const race_source_codes[RSRC__COUNT] = {"SELF", "IMPUTED", "UNKNOWN"};
+const char *const sexual_orientation_codes[SO__COUNT] = {
+    "STRAIGHT", "LESBIAN_GAY", "BISEXUAL", "SOMETHING_ELSE", "DONT_KNOW", "DECLINED", "UNKNOWN"};
+const char *const gender_identity_codes[GI__COUNT] = {
+    "FEMALE", "MALE", "TRANSGENDER_FEMALE", "TRANSGENDER_MALE", "NONBINARY", "OTHER",
+    "DONT_KNOW", "DECLINED", "UNKNOWN"};
+
+int catalog_stratifier_is_identity(int s)
+{
+    return s == S_RACE_SOURCE || s == S_ETHNICITY_SOURCE || s == S_SEXUAL_ORIENTATION ||
+           s == S_GENDER_IDENTITY;
+}
+
+/* Standard codes of data/sogi.tsv (SNOMED CT, LOINC answers, HL7 NullFlavor)
+ * and NCQA's direct/indirect for a source. */
+static const struct { int s, code; const char *std; } identity_std[] = {
+    {S_RACE_SOURCE, RSRC_SELF, "DIRECT"}, {S_RACE_SOURCE, RSRC_IMPUTED, "INDIRECT"},
+    {S_SEXUAL_ORIENTATION, SO_STRAIGHT, "20430005"},
+    {S_SEXUAL_ORIENTATION, SO_LESBIAN_GAY, "38628009"},
+    {S_SEXUAL_ORIENTATION, SO_BISEXUAL, "42035005"},
+    {S_SEXUAL_ORIENTATION, SO_DONT_KNOW, "ASKU"},
+    {S_SEXUAL_ORIENTATION, SO_UNKNOWN, "UNK"},
+    {S_SEXUAL_ORIENTATION, SO_SOMETHING_ELSE, "OTH"},
+    {S_SEXUAL_ORIENTATION, SO_DECLINED, "asked-declined"}, /* data-absent-reason */
+    {S_GENDER_IDENTITY, GI_FEMALE, "LA22879-3"},
+    {S_GENDER_IDENTITY, GI_MALE, "LA22878-5"},
+    {S_GENDER_IDENTITY, GI_TRANSGENDER_FEMALE, "LA22881-9"},
+    {S_GENDER_IDENTITY, GI_TRANSGENDER_MALE, "LA22880-1"},
+    {S_GENDER_IDENTITY, GI_NONBINARY, "LA22882-7"},
+    {S_GENDER_IDENTITY, GI_OTHER, "LA46-8"},
+    {S_GENDER_IDENTITY, GI_DONT_KNOW, "LA20384-6"},
+    {S_GENDER_IDENTITY, GI_DONT_KNOW, "ASKU"},
+    {S_GENDER_IDENTITY, GI_UNKNOWN, "UNK"},
+    {S_GENDER_IDENTITY, GI_OTHER, "OTH"},
+    {S_GENDER_IDENTITY, GI_DECLINED, "asked-declined"},
+    /* SNOMED CT gender identity findings (US Core 6+ gender identity) */
+    {S_GENDER_IDENTITY, GI_FEMALE, "446141000124107"},
+    {S_GENDER_IDENTITY, GI_MALE, "446151000124109"},
+    {S_GENDER_IDENTITY, GI_NONBINARY, "33791000087105"},
+    {S_GENDER_IDENTITY, GI_NONBINARY, "446131000124102"}}; /* non-conforming */
+
+int catalog_identity_code(int s, const char *v, size_t len)
+{
+    int code = -1;
+    switch (s) {
+    case S_RACE_SOURCE:
+    case S_ETHNICITY_SOURCE: code = catalog_code_find(race_source_codes, RSRC__COUNT, v, len); break;
+    case S_SEXUAL_ORIENTATION: code = catalog_code_find(sexual_orientation_codes, SO__COUNT, v, len); break;
+    case S_GENDER_IDENTITY: code = catalog_code_find(gender_identity_codes, GI__COUNT, v, len); break;
+    default: return -1;
+    }
+    if (code >= 0)
+        return code;
+    int ts = s == S_ETHNICITY_SOURCE ? S_RACE_SOURCE : s;
+    for (size_t i = 0; i < sizeof identity_std / sizeof identity_std[0]; i++)
+        if (identity_std[i].s == ts && strlen(identity_std[i].std) == len &&
+            strncasecmp(identity_std[i].std, v, len) == 0)
+            return identity_std[i].code;
+    return -1;
 }

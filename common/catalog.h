@@ -195,6 +195,12 @@ typedef enum {
     S_COUNTY,
     S_AGE_STD,
     S_HEBA_BAND,
+    /* Identity stratifiers (issue 13), opt-in: only a catalog that defines
+     * them ([stratifier NAME]) tallies them (catalog_stratifier_available). */
+    S_RACE_SOURCE,
+    S_ETHNICITY_SOURCE,
+    S_SEXUAL_ORIENTATION,
+    S_GENDER_IDENTITY,
     S__COUNT
 } stratifier_id;
 
@@ -243,5 +249,32 @@ int catalog_adi_quintile(int adi_decile); /* 0 (unknown) -> 5 (UNKNOWN) */
 /* non_english strata. */
 enum { NONENG_YES, NONENG_NO, NONENG_UNKNOWN, NONENG__COUNT };
 extern const char *const non_english_codes[NONENG__COUNT];
+
+/* ---- Identity stratifiers (issue 13; docs/catalog.md "Identity columns") --
+ *
+ * Source of race and of ethnicity (NCQA reports self-reported and imputed
+ * data apart, for race and for ethnicity separately), sexual orientation and
+ * gender identity (data/sogi.tsv). Each is a plain partition of the members:
+ * its one-way table adds up to the total. They are tallied only when the
+ * active catalog defines their [stratifier] section (the default catalog
+ * does not: its output is unchanged). */
+enum { RSRC_SELF, RSRC_IMPUTED, RSRC_UNKNOWN, RSRC__COUNT };
+enum { SO_STRAIGHT, SO_LESBIAN_GAY, SO_BISEXUAL, SO_SOMETHING_ELSE, SO_DONT_KNOW,
+       SO_DECLINED, SO_UNKNOWN, SO__COUNT };
+enum { GI_FEMALE, GI_MALE, GI_TRANSGENDER_FEMALE, GI_TRANSGENDER_MALE, GI_NONBINARY,
+       GI_OTHER, GI_DONT_KNOW, GI_DECLINED, GI_UNKNOWN, GI__COUNT };
+extern const char *const race_source_codes[RSRC__COUNT];
+extern const char *const sexual_orientation_codes[SO__COUNT];
+extern const char *const gender_identity_codes[GI__COUNT];
+
+/* Whether s is one of the opt-in identity stratifiers above. */
+int catalog_stratifier_is_identity(int s);
+/* Whether the active catalog offers stratifier s: every built-in one, an
+ * identity stratifier when the catalog defines it. */
+int catalog_stratifier_available(int s);
+/* Code index of an identity stratifier's value: its code (case-insensitive)
+ * or a standard code of data/sogi.tsv (SNOMED CT, LOINC answer, NullFlavor
+ * ASKU/UNK; DIRECT/INDIRECT for a source, NCQA's words); -1 when none. */
+int catalog_identity_code(int s, const char *v, size_t len);
 
 #endif

@@ -107,6 +107,15 @@ const struct catalog *catalog_active(void)
     return active ? active : catalog_builtin();
 }
 
+/* catalog.h: the identity stratifiers are offered by a catalog that
+ * defines them (issue 13). */
+int catalog_stratifier_available(int s)
+{
+    if (s < 0 || s >= S__COUNT)
+        return 0;
+    return !catalog_stratifier_is_identity(s) || catalog_active()->strat[s].defined;
+}
+
 int catalog_is_builtin(const struct catalog *c)
 {
     return c && c->builtin;

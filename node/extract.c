@@ -114,6 +114,18 @@ static const struct { int col; uint32_t measures; } measure_needs[] = {
     {COL_EXPERIENCE_SCORE, MB(M_EXPERIENCE)},
 };
 
+/* ---- identity columns (issue 13) ---------------------------------------------- */
+
+/* Optional columns beyond extract.md, read only when the active catalog
+ * tallies their stratifier (docs/catalog.md, "Identity columns"). */
+enum { IDC_RACE_SOURCE, IDC_ETHNICITY_SOURCE, IDC_SEXUAL_ORIENTATION, IDC_GENDER_IDENTITY,
+       IDC__COUNT };
+static const struct { const char *name; int strat; int unknown; } identity_cols[IDC__COUNT] = {
+    {"race_source", S_RACE_SOURCE, RSRC_UNKNOWN},
+    {"ethnicity_source", S_ETHNICITY_SOURCE, RSRC_UNKNOWN},
+    {"sexual_orientation", S_SEXUAL_ORIENTATION, SO_UNKNOWN},
+    {"gender_identity", S_GENDER_IDENTITY, GI_UNKNOWN}};
+
 /* ---- code tables ----------------------------------------------------------- */
 
 /* A standard code table packed for a fast case-insensitive lookup: the
@@ -242,6 +254,11 @@ struct reader {
     struct crule cmaps[COL__COUNT][CAT_MAX_MAPS];
     int ncmaps[COL__COUNT];
     size_t total_rules;
+    /* Identity columns (identity_cols below): file field index, or -1 when
+     * absent or not tallied; the catalog's map. entries of each. */
+    int idcol[IDC__COUNT];
+    struct crule idmaps[IDC__COUNT][CAT_MAX_MAPS];
+    int nidmaps[IDC__COUNT];
     const char *period;     /* asked period or NULL                          */
     size_t period_len;
     atomic_uint_fast64_t progress_bytes;
@@ -621,9 +638,16 @@ static int tokenize(const uint8_t *b, size_t pos, size_t end, int eof, struct to
 
 /* The bytes of canonical column c of the current record (unescaped in
  * place on first use); len 0 for an absent column. */
+static inline const uint8_t *field_at(struct worker *w, int fi, size_t *len);
+
 static inline const uint8_t *field(struct worker *w, int c, size_t *len)
 {
-    int fi = w->rd->filecol[c];
+    return field_at(w, w->rd->filecol[c], len);
+}
+
+/* The same for file field fi (-1: absent). */
+static inline const uint8_t *field_at(struct worker *w, int fi, size_t *len)
+{
     if (fi < 0) {
         *len = 0;
         return (const uint8_t *)"";
@@ -1009,6 +1033,45 @@ static void count_unknown(struct profile *p, uint64_t cols, uint32_t measures, i
             p->left_out[m] += (uint64_t)(int64_t)sign;
 }
 
+/* The identity columns of the current record (docs/catalog.md): empty is
+ * UNKNOWN; a value is matched against the catalog's map. entries, then the
+ * codes and standard codes (catalog_identity_code), case-insensitive. A
+ * value that is none of these rejects the row (BAD_CODE); the message
+ * names the column, never the value (it would say who someone is). */
+static int identity_fields(struct worker *w, struct member_record *r)
+{
+    const struct reader *rd = w->rd;
+    uint8_t *dst[IDC__COUNT] = {&r->race_source, &r->ethnicity_source, &r->sexual_orientation,
+                                &r->gender_identity};
+    for (int i = 0; i < IDC__COUNT; i++) {
+        if (rd->idcol[i] < 0)
+            continue;
+        size_t len;
+        const uint8_t *p = field_at(w, rd->idcol[i], &len);
+        int code = len == 0 ? identity_cols[i].unknown : -1;
+        for (int k = 0; code < 0 && k < rd->nidmaps[i]; k++) {
+            const struct crule *m = &rd->idmaps[i][k];
+            if (m->flen == len && strncasecmp(m->from, (const char *)p, len) == 0)
+                code = m->code;
+        }
+        if (code < 0)
+            code = catalog_identity_code(identity_cols[i].strat, (const char *)p, len);
+        if (code < 0) {
+            char safe[96];
+            snprintf(safe, sizeof safe, "%s is not a standard code or mapped value",
+                     identity_cols[i].name);
+            profile_reject(&w->prof, BAD_CODE, w->line, rd->idcol[i] + 1, identity_cols[i].name,
+                           "%s", safe);
+            if (rd->opts->strict && w->mode == MODE_MAIN)
+                set_fatal(w, w->line, rd->idcol[i] + 1, "%s (%s)", safe,
+                          profile_reason_name(BAD_CODE));
+            return -1;
+        }
+        *dst[i] = (uint8_t)(code + 1);
+    }
+    return 0;
+}
+
 static int validate(struct worker *w, struct member_record *r)
 {
     const struct reader *rd = w->rd;
@@ -1184,6 +1247,8 @@ static int validate(struct worker *w, struct member_record *r)
             return reject_msg(w, BAD_RANGE, -1, safe, safe);
         }
     }
+    if (rd->cat && identity_fields(w, r) < 0)
+        return -1;
     r->unknown_measures = rd->cat ? unknown_of_catalog(rd, w->unk_cols, r)
                                   : unknown_of(w->unk_cols, r);
     uint64_t u = w->unk_cols;
@@ -1705,6 +1770,57 @@ static int compile_catalog_maps(struct reader *rd, const struct catalog *cat, ch
     return 0;
 }
 
+/* The identity columns of the header, by their own names, for the
+ * stratifiers the active catalog tallies; the absent ones are noted in the
+ * profile (every member is UNKNOWN there, as an empty field). */
+static void identity_header(struct reader *rd, const struct span *f, int nf, const uint8_t *buf,
+                            struct profile *prof)
+{
+    size_t o = 0;
+    for (int i = 0; i < IDC__COUNT; i++) {
+        rd->idcol[i] = -1;
+        if (!rd->cat || !catalog_stratifier_available(identity_cols[i].strat))
+            continue;
+        size_t wl = strlen(identity_cols[i].name);
+        for (int k = 0; k < nf && rd->idcol[i] < 0; k++)
+            if (f[k].len == wl && strncasecmp((const char *)buf + f[k].off, identity_cols[i].name, wl) == 0)
+                rd->idcol[i] = k;
+        if (rd->idcol[i] >= 0)
+            continue;
+        int n = snprintf(prof->identity_why + o, sizeof prof->identity_why - o, "%s%s",
+                         o ? ", " : "no column ", identity_cols[i].name);
+        if (n > 0)
+            o = o + (size_t)n < sizeof prof->identity_why ? o + (size_t)n : sizeof prof->identity_why - 1;
+    }
+    if (o)
+        snprintf(prof->identity_why + o, sizeof prof->identity_why - o,
+                 " in the extract: every member UNKNOWN there");
+}
+
+/* The active file catalog's map. entries of the identity stratifiers. */
+static int compile_identity_maps(struct reader *rd, const struct catalog *cat, char *err,
+                                 size_t errlen)
+{
+    for (int i = 0; i < IDC__COUNT; i++) {
+        const struct cat_strat *st = &cat->strat[identity_cols[i].strat];
+        for (int k = 0; k < st->nmaps && k < CAT_MAX_MAPS; k++) {
+            size_t tl = strnlen(st->map_to[k], sizeof st->map_to[0]);
+            int code = catalog_identity_code(identity_cols[i].strat, st->map_to[k], tl);
+            if (code < 0) {
+                snprintf(err, errlen, "catalog map for %s: '%.48s' maps to '%.24s', which is "
+                         "not a code of it", identity_cols[i].name, st->map_from[k], st->map_to[k]);
+                return -1;
+            }
+            struct crule *cr = &rd->idmaps[i][rd->nidmaps[i]++];
+            cr->from = st->map_from[k];
+            cr->flen = strnlen(st->map_from[k], sizeof st->map_from[0]);
+            cr->code = code;
+            cr->prof_index = -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads and checks the header; fills the column tables. */
 static int read_header(struct reader *rd, struct profile *prof, char *err, size_t errlen)
 {
@@ -1889,6 +2005,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
         if (k > 0)
             wo = wo + (size_t)k < sizeof why ? wo + (size_t)k : sizeof why - 1;
     }
+    identity_header(rd, f, t.nf, buf, prof);
     if (prof->unavailable_measures) {
         char names[256] = "";
         size_t no = 0;
@@ -2042,7 +2159,8 @@ int extract_read(const char *path, const struct extract_options *opts,
     const struct catalog *cat = catalog_active();
     if (!catalog_is_builtin(cat)) {
         rd.cat = cat;
-        if (compile_catalog_maps(&rd, cat, err, errlen) < 0)
+        if (compile_catalog_maps(&rd, cat, err, errlen) < 0 ||
+            compile_identity_maps(&rd, cat, err, errlen) < 0)
             goto out;
         rd.nflags = cat->n_flags;
         for (int q = 0; q < cat->n_measures; q++) {

@@ -92,6 +92,9 @@ struct pat {
     uint16_t lang;
     uint8_t screened;
     struct hrsn_flags h;
+    /* identity stratifiers (catalog.h): code + 1 (0: none), and when */
+    uint8_t so, gi;
+    int64_t so_t, gi_t;
 };
 
 struct ctx {
@@ -123,6 +126,8 @@ static int fatal(struct ctx *c, const char *fmt, ...)
     va_end(ap);
     return -1;
 }
+
+static int identity_cc(json_t *cc, int s);
 
 /* Rejects the current line (never quoting identifiers). */
 static int bad(struct ctx *c, bad_reason why, const char *field, const char *fmt, ...)
@@ -593,6 +598,12 @@ static int on_patient(struct ctx *c, json_t *res)
             patient_race(c, p, x);
         else if (u && strstr(u, "us-core-ethnicity"))
             patient_eth(c, p, x);
+        else if (u && strstr(u, "us-core-genderIdentity") && !p->gi) {
+            /* US Core up to 5: an extension of Patient (an Observation wins) */
+            int v = identity_cc(json_object_get(x, "valueCodeableConcept"), S_GENDER_IDENTITY);
+            p->gi = (uint8_t)(v >= 0 ? v + 1 : 0);
+            p->gi_t = T_NONE;
+        }
     }
     patient_county(c, p, res);
     json_t *best = NULL;
@@ -877,12 +888,62 @@ static void keep_latest(int64_t t, double x, int64_t *pt, double *px)
     }
 }
 
+/* The identity code (catalog.h) of a CodeableConcept: the first coding
+ * whose code is a standard code of stratifier s (SNOMED CT, LOINC answer,
+ * NullFlavor, data-absent-reason), else its text; -1 when none is. */
+static int identity_cc(json_t *cc, int s)
+{
+    json_t *x;
+    size_t i;
+    json_array_foreach(json_object_get(cc, "coding"), i, x) {
+        const char *code = str(x, "code");
+        int v = code ? catalog_identity_code(s, code, strlen(code)) : -1;
+        if (v >= 0)
+            return v;
+    }
+    const char *t = str(cc, "text");
+    return t ? catalog_identity_code(s, t, strlen(t)) : -1;
+}
+
+/* US Core sexual orientation (LOINC 76690-7) and gender identity (76691-5)
+ * Observations: the latest one effective before the end of the year wins
+ * (a status, not an event of the year). A value that is no code of the
+ * stratifier leaves the member UNKNOWN. Returns 1 when res is one. */
+static int identity_observation(struct ctx *c, json_t *res, json_t *code)
+{
+    int so = has_code(code, "76690-7"), gi = has_code(code, "76691-5");
+    if (!so && !gi)
+        return 0;
+    int stop;
+    struct pat *p = subject(c, res, "subject", &stop);
+    if (!p)
+        return stop ? -1 : 1;
+    int64_t t;
+    int r = get_time(res, "effectiveDateTime", &t);
+    if (r == 0)
+        r = get_time(res, "issued", &t);
+    if (r <= 0 || t >= c->y1)
+        return 1;
+    int v = identity_cc(json_object_get(res, "valueCodeableConcept"),
+                        so ? S_SEXUAL_ORIENTATION : S_GENDER_IDENTITY);
+    uint8_t *dst = so ? &p->so : &p->gi;
+    int64_t *dt = so ? &p->so_t : &p->gi_t;
+    if (v >= 0 && (*dst == 0 || t >= *dt)) {
+        *dst = (uint8_t)(v + 1);
+        *dt = t;
+    }
+    return 1;
+}
+
 static int on_observation(struct ctx *c, json_t *res)
 {
     const char *st = str(res, "status");
     if (ieq(st, "entered-in-error") || ieq(st, "cancelled"))
         return 0;
     json_t *code = json_object_get(res, "code");
+    int idr = identity_observation(c, res, code);
+    if (idr != 0)
+        return idr < 0 ? -1 : 0;
     int a1c = has_code(code, "4548-4"), bp = has_code(code, "85354-9");
     int sbp = has_code(code, "8480-6"), dbp = has_code(code, "8462-4");
     const char *hrsn = NULL;
@@ -1137,6 +1198,8 @@ static void build(const struct ctx *c, const struct pat *p, struct member_record
     m->hrsn_transport = p->h.transport;
     m->hrsn_utilities = p->h.utilities;
     m->hrsn_safety = p->h.safety;
+    m->sexual_orientation = p->so; /* 0: UNKNOWN */
+    m->gender_identity = p->gi;
     m->total_cost = p->cost_cents;
 }
 

@@ -259,6 +259,8 @@ static void print_summary(const struct pipeline_result *r)
                   (unsigned long long)left);
     if (p->unavailable_measures)
         log_warnx("not available from this source: %s", p->unavailable_why);
+    if (p->identity_why[0])
+        log_warnx("identity stratifiers: %s", p->identity_why);
     uint64_t c[REASON__COUNT];
     cellset_count_reasons(r->cells, c);
     char line[512];
@@ -449,6 +451,8 @@ static void print_profile(const struct pipeline_result *r)
     }
     printf("\nMeasures not available from this source: %s\n",
            p->unavailable_measures ? p->unavailable_why : "none");
+    if (p->identity_why[0])
+        printf("Identity stratifiers: %s\n", p->identity_why);
 }
 
 int main(int argc, char **argv)

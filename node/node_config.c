@@ -252,12 +252,20 @@ static int strat_item(const char *item, size_t len, void *vctx)
 {
     struct list_ctx *lc = vctx;
     if (len == 3 && !strncmp(item, "all", 3)) {
-        memset(lc->on, 1, S__COUNT);
+        /* every stratifier the active catalog offers (catalog.h) */
+        for (int s = 0; s < S__COUNT; s++)
+            lc->on[s] = (unsigned char)catalog_stratifier_available(s);
         return 0;
     }
     int s = catalog_stratifier_find(item, len);
     if (s < 0) {
         snprintf(lc->err, lc->errlen, "unknown stratifier \"%.*s\"", (int)(len > 60 ? 60 : len), item);
+        return -1;
+    }
+    if (!catalog_stratifier_available(s)) {
+        snprintf(lc->err, lc->errlen, "stratifier \"%s\" is not in catalog %s (an identity "
+                 "stratifier needs its [stratifier] section, docs/catalog.md)",
+                 catalog_stratifier_name(s), catalog_name(catalog_active()));
         return -1;
     }
     lc->on[s] = 1;
@@ -281,7 +289,8 @@ static int inter_item(const char *item, size_t len, void *vctx)
     const char *star = memchr(item, '*', len);
     int a = star ? catalog_stratifier_find(item, (size_t)(star - item)) : -1;
     int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - item) - 1) : -1;
-    if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
+    if (a <= S_TOTAL || b <= S_TOTAL || a == b || !catalog_stratifier_available(a) ||
+        !catalog_stratifier_available(b)) {
         snprintf(lc->err, lc->errlen, "\"%.*s\" is not an intersection of two different stratifiers (e.g. race*disability)",
                  (int)(len > 60 ? 60 : len), item);
         return -1;

@@ -115,6 +115,8 @@ void profile_merge(struct profile *a, const struct profile *b)
         a->ccc_category[i] += b->ccc_category[i];
     if (!a->unavailable_why[0])
         memcpy(a->unavailable_why, b->unavailable_why, sizeof a->unavailable_why);
+    if (!a->identity_why[0])
+        memcpy(a->identity_why, b->identity_why, sizeof a->identity_why);
 }
 
 uint64_t profile_rejected_total(const struct profile *p)

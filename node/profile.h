@@ -64,6 +64,10 @@ struct profile {
     /* Measures the source cannot feed (bit i = measure id i). */
     uint32_t unavailable_measures;
     char unavailable_why[1024];
+    /* Identity columns (race_source, ethnicity_source, sexual_orientation,
+     * gender_identity; docs/catalog.md) that the active catalog tallies but
+     * the source lacks: every member is UNKNOWN there. "" when none. */
+    char identity_why[256];
     /* The period the rows were read for (the asked one, or the single period
      * the file holds); "" when no row had one. */
     char period_seen[32];

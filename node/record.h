@@ -38,6 +38,13 @@ struct member_record {
     uint8_t adi_decile;   /* 1..10, 0 unknown                             */
     uint16_t language;    /* record_lang_pack(), LANG_UNKNOWN             */
     int32_t county;       /* 5-digit FIPS as a number, COUNTY_UNKNOWN     */
+    /* Identity stratifiers (catalog.h, issue 13), each stored as its code
+     * + 1 so that 0 (a zeroed record, a source without the data) is the
+     * code UNKNOWN: use record_identity() to read them. */
+    uint8_t race_source;        /* RSRC_* + 1                              */
+    uint8_t ethnicity_source;   /* RSRC_* + 1                              */
+    uint8_t sexual_orientation; /* SO_* + 1                                */
+    uint8_t gender_identity;    /* GI_* + 1                                */
 
     /* Measure inputs. */
     int32_t member_months; /* 1/CELL_MONTHS_SCALE months, 0..12 months    */
@@ -68,6 +75,13 @@ struct member_record {
      * in every other measure. */
     uint32_t unknown_measures;
 };
+
+/* The code of a stored identity field (above): v - 1, or `unknown` for 0
+ * or a value past n (never a stratum outside the table). */
+static inline int record_identity(uint8_t v, int n, int unknown)
+{
+    return v >= 1 && v <= n ? v - 1 : unknown;
+}
 
 /* For the adapters that read coverage periods (Synthea, FHIR): sets
  * r->payer to the payer code with most covered seconds in cov[0..npayers)

@@ -182,6 +182,7 @@ struct tally {
     int nwide, wide_lo[CATALOG_MAX_CHANNELS], wide_hi[CATALOG_MAX_CHANNELS]; /* 128-bit sums */
     int nbig, big[CATALOG_MAX_CHANNELS]; /* sums checked for int64 overflow */
     struct gprog *prog;                 /* NULL: compiled-in catalog       */
+    int identity_on;                    /* a grouping uses an identity one  */
 };
 
 static const int default_age_bands[] = {0, 5, 12, 18, 26, 45, 65, 75};
@@ -196,7 +197,7 @@ void tally_spec_default(struct tally_spec *spec)
     memcpy(spec->age_band_lo, default_age_bands, sizeof default_age_bands);
     catalog_all_measures(spec->measure_on);
     for (int s = 0; s < S__COUNT; s++)
-        spec->stratifier_on[s] = 1;
+        spec->stratifier_on[s] = (uint8_t)catalog_stratifier_available(s);
     spec->n_inter = (int)(sizeof default_inter / sizeof default_inter[0]);
     memcpy(spec->inter, default_inter, sizeof default_inter);
     spec->language_min_members = 11;
@@ -456,7 +457,9 @@ struct tally *tally_new(const struct tally_spec *spec)
         [S_NON_ENGLISH] = NONENG__COUNT, [S_PAYER] = PAYER__COUNT,
         [S_ADI_QUINTILE] = ADIQ__COUNT, [S_DISABILITY] = YNU__COUNT, [S_CMC] = YNU__COUNT,
         [S_COUNTY] = TALLY_MAX_COUNTIES, [S_AGE_STD] = AGESTD__COUNT + 1,
-        [S_HEBA_BAND] = HEBA__COUNT};
+        [S_HEBA_BAND] = HEBA__COUNT, [S_RACE_SOURCE] = RSRC__COUNT,
+        [S_ETHNICITY_SOURCE] = RSRC__COUNT, [S_SEXUAL_ORIENTATION] = SO__COUNT,
+        [S_GENDER_IDENTITY] = GI__COUNT};
     memcpy(t->static_card, cards, sizeof cards);
     memset(t->lang_slot, 0xff, sizeof t->lang_slot);
     memset(t->county_slot, 0xff, COUNTY_CODES * sizeof *t->county_slot);
@@ -478,6 +481,9 @@ struct tally *tally_new(const struct tally_spec *spec)
         if (add_grouping(t, 2, a, b) != 0)
             goto fail;
     }
+    for (int gi = 0; gi < t->ng; gi++)
+        for (int d = 0; d < t->g[gi].ndim; d++)
+            t->identity_on |= catalog_stratifier_is_identity(t->g[gi].s[d]);
     return t;
 fail:
     tally_destroy(&t);
@@ -659,6 +665,15 @@ static inline void carry_sq(int64_t *a, int64_t dlo)
         a[SL_COST_SQ_HI] = (int64_t)((uint64_t)a[SL_COST_SQ_HI] + 1);
 }
 
+/* The strata of the identity stratifiers (catalog.h, issue 13). */
+static inline void record_identity_codes(const struct member_record *r, int code[S__COUNT])
+{
+    code[S_RACE_SOURCE] = record_identity(r->race_source, RSRC__COUNT, RSRC_UNKNOWN);
+    code[S_ETHNICITY_SOURCE] = record_identity(r->ethnicity_source, RSRC__COUNT, RSRC_UNKNOWN);
+    code[S_SEXUAL_ORIENTATION] = record_identity(r->sexual_orientation, SO__COUNT, SO_UNKNOWN);
+    code[S_GENDER_IDENTITY] = record_identity(r->gender_identity, GI__COUNT, GI_UNKNOWN);
+}
+
 /* The stratum of each stratifier for record r (slots for the interned
  * language and county). */
 static inline __attribute__((always_inline)) void record_codes(struct tally *t,
@@ -688,6 +703,8 @@ static inline __attribute__((always_inline)) void record_codes(struct tally *t,
     code[S_HEBA_BAND] = r->adi_decile <= 10 && r->payer < PAYER__COUNT
                             ? t->heba_of[r->adi_decile][r->payer]
                             : catalog_heba_band(r->adi_decile, r->payer);
+    if (t->identity_on)
+        record_identity_codes(r, code);
 }
 
 /* Value of column col of r (catalog_def.h ids = extract.h's COL_*, then
@@ -1181,6 +1198,10 @@ static int out_dim_build(const struct tally *t, int s, struct out_dim *o)
         case S_CMC: label = ynu_codes[i]; break;
         case S_AGE_STD: label = age_std_codes[i]; break;
         case S_HEBA_BAND: label = heba_codes[i]; break;
+        case S_RACE_SOURCE:
+        case S_ETHNICITY_SOURCE: label = race_source_codes[i]; break;
+        case S_SEXUAL_ORIENTATION: label = sexual_orientation_codes[i]; break;
+        case S_GENDER_IDENTITY: label = gender_identity_codes[i]; break;
         default: return -1;
         }
         if (out_dim_push(o, label) != 0)

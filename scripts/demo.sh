@@ -73,10 +73,13 @@ cp "$D/analyst/certs/transport.crt" "$D/coordinator/enrolled/analyst.crt"
 echo "CA, coordinator, 3 organizations and 1 analyst issued; keys are mode 0600"
 
 say "sample data"
+# --identities yes: the plans' extracts also carry race_source, ethnicity_source,
+# sexual_orientation, gender_identity and the HEDIS-style PPC/FUM/CIS flags that
+# the federation's catalog (configs/catalog-identities.ini) reads
 "$BIN/equity-gen-extract" --rows "$ROWS" --seed 11 --org-skew 0 --period 2021 \
-  --out "$D/nodes/plan-a/extract.csv.gz"
+  --identities yes --out "$D/nodes/plan-a/extract.csv.gz"
 "$BIN/equity-gen-extract" --rows $((ROWS / 4)) --seed 22 --org-skew 0.6 --period 2021 \
-  --out "$D/nodes/plan-b/extract.csv"
+  --identities yes --out "$D/nodes/plan-b/extract.csv"
 cp -r "$SYNTHEA" "$D/nodes/clinic-c/synthea"
 chmod -R u+w "$D/nodes/clinic-c/synthea"
 echo "plan-a: $ROWS members (gzip), plan-b: $((ROWS / 4)) members, clinic-c: Synthea export"
@@ -87,6 +90,9 @@ cat >"$D/coordinator/coordinator.ini" <<EOF
 ; The demo coordinator (run by the governmental partner). Paths are relative
 ; to this folder. Anyone can point a client at node_endpoint to try it.
 [coordinator]
+; the default catalog with the HEDIS-style measures and the identity stratifiers
+; (docs/catalog.md); every node holds the same file
+catalog = $ROOT/configs/catalog-identities.ini
 node_endpoint = tcp://127.0.0.1:$NODE_PORT
 analyst_endpoint = tcp://127.0.0.1:$ANALYST_PORT
 poll_ms = 200
@@ -109,7 +115,8 @@ results_dir = ../results
 measures = all
 stratifiers = all
 ; race*age_std: the age cells of each race that age-standardised rates (dsr) need
-intersections = race*disability, race*cmc, race*payer, race*age_band, race*age_std, payer*language, ethnicity*language
+; race*race_source, ethnicity*ethnicity_source: self-reported and imputed apart (NCQA)
+intersections = race*disability, race*cmc, race*payer, race*age_band, race*age_std, payer*language, ethnicity*language, race*race_source, ethnicity*ethnicity_source
 k = 11
 min_orgs = 2
 deadline_days = 1
@@ -140,6 +147,7 @@ for org in "${ORGS[@]}"; do
 [node]
 org = org:demo-$org
 k = 11
+catalog = $ROOT/configs/catalog-identities.ini
 
 [input]
 $input
@@ -240,7 +248,7 @@ if [[ -x $BIN/equity-query ]]; then
   PIDS+=($!)
   wait_for 20 grep -c "serving nodes on" "$D/coordinator/coordinator.log" >/dev/null
   sleep 0.5
-  q() { (cd "$D/analyst" && "$BIN/equity-query" --config analyst.ini "$@"); }
+  q() { (cd "$D/analyst" && "$BIN/equity-query" --config analyst.ini --catalog "$ROOT/configs/catalog-identities.ini" "$@"); }
   # headline METRICS... : keeps the table's header and the rows of those metrics
   # (the full tables are in demo/results/).
   headline() {
@@ -254,6 +262,13 @@ if [[ -x $BIN/equity-query ]]; then
   headline "estimate relativity" --measure cost_pmpm --stratifier payer
   say "Equity benchmark adjustment (ACO REACH-style HEBA, USD per beneficiary per month, and in total)"
   headline "heba_pbpm heba_total" --measure population --stratifier heba_band
+  say "Prenatal care (HEDIS-style PPC, from the plans' member-level flags) by race, pooled"
+  headline "estimate" --measure ppc_prenatal --stratifier race
+  say "Follow-up within 30 days of an ED visit for mental illness (FUM) by gender identity"
+  headline "estimate" --measure fum_30d --stratifier gender_identity
+  say "Members by sexual orientation and by source of race (self-reported or imputed), pooled"
+  headline "estimate" --measure population --stratifier sexual_orientation
+  headline "estimate" --measure population --stratifier race_source
   echo
   echo "(rows flagged partial pool cells that some organization withheld as too small)"
   q cells --round "$ROUND" --format csv --out "$D/results/pooled-cells-query.csv"

@@ -68,7 +68,7 @@ static void test_default_policy_allows_everything(void **state)
     for (int m = 0; m < M__COUNT; m++)
         r.measure_on[m] = 1;
     for (int s = 0; s < S__COUNT; s++)
-        r.strat_on[s] = 1;
+        r.strat_on[s] = (unsigned char)catalog_stratifier_available(s);
     r.inter[1][0] = S_PAYER;
     r.inter[1][1] = S_COUNTY;
     r.n_inter = 2;

@@ -6,7 +6,14 @@
  * outliers (dominance) and empty experience scores all occur in a few
  * hundred members. The same seed always gives the same file.
  *
- *   audit-gen --seed S --members N [--first-id I] [--period P] --out FILE
+ *   audit-gen --seed S --members N [--first-id I] [--period P] [--identities] --out FILE
+ *
+ * --identities adds the optional columns of docs/catalog.md ("Identity
+ * columns": race_source, ethnicity_source, sexual_orientation,
+ * gender_identity; "Flag columns": the HEDIS-style PPC, FUM and CIS flags of
+ * configs/catalog-hedis.ini), drawn from a stream of their own so that the
+ * other columns are those of a run without it. Shares are skewed so that
+ * small identity strata and small HEDIS populations occur.
  *
  * --first-id lets a second call write "late records" with member ids that do
  * not collide with an earlier file (the two-release differencing case). */
@@ -88,6 +95,32 @@ static int bern(struct rng *r, double p)
     return rng_unit(r) < p;
 }
 
+static const char *const SRC[] = {"SELF", "IMPUTED", "UNKNOWN", ""};
+static const int SRC_W[] = {700, 150, 50, 100};
+static const char *const SO[] = {"STRAIGHT", "LESBIAN_GAY", "BISEXUAL", "SOMETHING_ELSE",
+                                 "DONT_KNOW", "DECLINED", "UNKNOWN", ""};
+static const int SO_W[] = {350, 40, 40, 10, 30, 80, 250, 200};
+static const char *const GI[] = {"FEMALE", "MALE", "TRANSGENDER_FEMALE", "TRANSGENDER_MALE",
+                                 "NONBINARY", "OTHER", "DONT_KNOW", "DECLINED", "UNKNOWN", ""};
+static const int GI_W[] = {250, 250, 10, 10, 20, 10, 15, 60, 200, 175};
+static const char IDENTITY_HEADER[] =
+    ",race_source,ethnicity_source,sexual_orientation,gender_identity,"
+    "hedis_ppc_denominator,hedis_ppc_prenatal,hedis_ppc_postpartum,"
+    "hedis_fum_denominator,hedis_fum_7d,hedis_fum_30d,hedis_cis_denominator,"
+    "hedis_cis_combo10";
+
+/* The --identities columns of one row (no newline). HEDIS numerators only
+ * inside their denominators; a 30-day follow-up whenever a 7-day one. */
+static void write_identities(FILE *f, struct rng *r)
+{
+    int ppc = bern(r, 0.15), fum = bern(r, 0.12), cis = bern(r, 0.2);
+    int f7 = fum && bern(r, 0.4);
+    int f30 = fum && (f7 || bern(r, 0.3));
+    fprintf(f, ",%s,%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%d", PICK(r, SRC, SRC_W), PICK(r, SRC, SRC_W),
+            PICK(r, SO, SO_W), PICK(r, GI, GI_W), ppc, ppc && bern(r, 0.8), ppc && bern(r, 0.7),
+            fum, f7, f30, cis, cis && bern(r, 0.4));
+}
+
 static int small_count(struct rng *r, double p0, double mean)
 {
     if (bern(r, p0))
@@ -98,7 +131,7 @@ static int small_count(struct rng *r, double p0, double mean)
     return n;
 }
 
-static void write_row(FILE *f, struct rng *r, long id, const char *period)
+static void write_row(FILE *f, struct rng *r, struct rng *r2, long id, const char *period)
 {
     char age[8] = "";
     if (!bern(r, 0.01))
@@ -134,7 +167,7 @@ static void write_row(FILE *f, struct rng *r, long id, const char *period)
         snprintf(exp, sizeof(exp), "%d", rng_int(r, bern(r, 0.3) ? 0 : 6, 10));
     fprintf(f,
             "m%ld,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
-            "%d,%d,%d,%d,%d,%d,%.2f,%s\n",
+            "%d,%d,%d,%d,%d,%d,%.2f,%s",
             id, period, age, PICK(r, SEX, SEX_W), PICK(r, RACE, RACE_W), PICK(r, ETH, ETH_W),
             PICK(r, LANG, LANG_W), PICK(r, PAYER, PAYER_W), adi, PICK(r, YNU, DIS_W),
             PICK(r, YNU, CMC_W), PICK(r, COUNTY, COUNTY_W), mm, small_count(r, 0.75, 1.5), ip,
@@ -143,11 +176,15 @@ static void write_row(FILE *f, struct rng *r, long id, const char *period)
             htn ? bern(r, 0.6) : bern(r, 0.1), scr, scr ? bern(r, 0.2) : bern(r, 0.05),
             scr ? bern(r, 0.1) : 0, scr ? bern(r, 0.08) : 0, scr ? bern(r, 0.06) : 0,
             scr ? bern(r, 0.03) : 0, cost, exp);
+    if (r2)
+        write_identities(f, r2);
+    fputc('\n', f);
 }
 
 static void usage(FILE *f)
 {
-    fputs("usage: audit-gen --seed S --members N [--first-id I] [--period P] --out FILE\n",
+    fputs("usage: audit-gen --seed S --members N [--first-id I] [--period P] [--identities]\n"
+          "                 --out FILE\n",
           f);
 }
 
@@ -157,12 +194,13 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},   {"members", required_argument, NULL, 'n'},
         {"first-id", required_argument, NULL, 'i'}, {"period", required_argument, NULL, 'p'},
         {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {"identities", no_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     unsigned long long seed = 1;
     long n = 0, first = 1;
     const char *period = "2025", *out = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "s:n:i:p:o:h", opts, NULL)) != -1) {
+    int c, identities = 0;
+    while ((c = getopt_long(argc, argv, "s:n:i:p:o:hI", opts, NULL)) != -1) {
         char *end = NULL;
         errno = 0;
         switch (c) {
@@ -180,6 +218,9 @@ int main(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'I':
+            identities = 1;
             break;
         case 'h':
             usage(stdout);
@@ -203,9 +244,13 @@ int main(int argc, char **argv)
         return 1;
     }
     struct rng r = {seed * 0x2545f4914f6cdd1dULL + 7};
-    fputs(HEADER, f);
+    struct rng r2 = {seed * 0x9e3779b97f4a7c15ULL + 0x1d};
+    fwrite(HEADER, 1, sizeof(HEADER) - 2, f); /* without its newline */
+    if (identities)
+        fputs(IDENTITY_HEADER, f);
+    fputc('\n', f);
     for (long i = 0; i < n; i++)
-        write_row(f, &r, first + i, period);
+        write_row(f, &r, identities ? &r2 : NULL, first + i, period);
     if (fclose(f) != 0) {
         fprintf(stderr, "audit-gen: %s: %s\n", out, strerror(errno));
         return 1;

@@ -47,17 +47,23 @@ static double now(void)
 /* ---- stratifiers (measures.md, Stratifiers) ---------------------------------- */
 enum st {
     ST_RACE, ST_ETH, ST_RE, ST_SEX, ST_AGEB, ST_AGES, ST_LANG, ST_NONENG, ST_PAYER, ST_ADIQ,
-    ST_HEBA, ST_DIS, ST_CMC, ST_COUNTY, ST_N
+    ST_HEBA, ST_DIS, ST_CMC, ST_COUNTY,
+    /* identity stratifiers (docs/catalog.md, "Identity columns"): plain
+     * partitions of the members by one column each, empty = UNKNOWN */
+    ST_RSRC, ST_ESRC, ST_SO, ST_GI, ST_N
 };
 static const char *const st_name[ST_N] = {
     "race", "ethnicity", "race_ethnicity", "sex", "age_band", "age_std", "language",
-    "non_english", "payer", "adi_quintile", "heba_band", "disability", "cmc", "county"};
+    "non_english", "payer", "adi_quintile", "heba_band", "disability", "cmc", "county",
+    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity"};
 /* base attributes each stratifier is a function of */
 enum { A_RACE = 1, A_ETH = 2, A_AGE = 4, A_LANG = 8, A_PAYER = 16, A_ADI = 32, A_SEX = 64,
-       A_DIS = 128, A_CMC = 256, A_COUNTY = 512 };
+       A_DIS = 128, A_CMC = 256, A_COUNTY = 512, A_RSRC = 1024, A_ESRC = 2048, A_SO = 4096,
+       A_GI = 8192 };
 static const int st_attr[ST_N] = {A_RACE,  A_ETH,   A_RACE | A_ETH, A_SEX,  A_AGE,
                                   A_AGE,   A_LANG,  A_LANG,         A_PAYER, A_ADI,
-                                  A_PAYER | A_ADI,  A_DIS, A_CMC,  A_COUNTY};
+                                  A_PAYER | A_ADI,  A_DIS, A_CMC,  A_COUNTY,
+                                  A_RSRC,  A_ESRC,  A_SO,           A_GI};
 
 struct strata {
     char **s;
@@ -92,6 +98,12 @@ static const struct measure measures[] = {
     {"hrsn_any", K_PROP, {AQ_SC_M, AQ_SC_MM, AQ_SC_M, AQ_HA, Z}},
     {"cost_pmpm", K_PMPM, {AQ_POP_M, AQ_POP_MM, AQ_POP_MM, AQ_COST, AQ_COSTSQ}},
     {"experience", K_MEAN, {AQ_EX_M, AQ_EX_MM, AQ_EX_M, AQ_EX_S, AQ_EX_SQ}},
+    /* HEDIS-style measures of configs/catalog-hedis.ini: proportions of members */
+    {"ppc_prenatal", K_PROP, {AQ_PPC_M, AQ_PPC_MM, AQ_PPC_M, AQ_PPC_PRE, Z}},
+    {"ppc_postpartum", K_PROP, {AQ_PPC_M, AQ_PPC_MM, AQ_PPC_M, AQ_PPC_POST, Z}},
+    {"fum_7d", K_PROP, {AQ_FUM_M, AQ_FUM_MM, AQ_FUM_M, AQ_FUM_7, Z}},
+    {"fum_30d", K_PROP, {AQ_FUM_M, AQ_FUM_MM, AQ_FUM_M, AQ_FUM_30, Z}},
+    {"cis_combo10", K_PROP, {AQ_CIS_M, AQ_CIS_MM, AQ_CIS_M, AQ_CIS_N, Z}},
 };
 #define NMEAS ((int)(sizeof(measures) / sizeof(measures[0])))
 
@@ -100,7 +112,8 @@ static int aq_is_int(int q)
 {
     return !(q == AQ_POP_MM || q == AQ_RA_MM || q == AQ_NS_MM || q == AQ_TH_MM ||
              q == AQ_DB_MM || q == AQ_HT_MM || q == AQ_SC_MM || q == AQ_EX_MM ||
-             q == AQ_COST || q == AQ_COSTSQ || q == AQ_EX_S || q == AQ_EX_SQ);
+             q == AQ_COST || q == AQ_COSTSQ || q == AQ_EX_S || q == AQ_EX_SQ ||
+             q == AQ_PPC_MM || q == AQ_FUM_MM || q == AQ_CIS_MM);
 }
 /* LP units: costs in thousands and squares in 1e9 keep GLPK well scaled */
 static double aq_scale(int q)
@@ -329,6 +342,14 @@ static const char *stratum_of(const struct ctx *c, const struct arec *r, int st,
         return *r->cmc ? r->cmc : "U";
     case ST_COUNTY:
         return *r->county ? r->county : "UNKNOWN";
+    case ST_RSRC:
+        return *r->rsrc ? r->rsrc : "UNKNOWN";
+    case ST_ESRC:
+        return *r->esrc ? r->esrc : "UNKNOWN";
+    case ST_SO:
+        return *r->so ? r->so : "UNKNOWN";
+    case ST_GI:
+        return *r->gi ? r->gi : "UNKNOWN";
     }
     return "?";
 }
@@ -754,6 +775,22 @@ static const struct ineq ineqs[] = {
     {4, {AQ_POP_MM, AQ_EX_MM, AQ_POP_M, AQ_EX_M}, {1, -1, -12, 12}},
     /* experience scores are 0..10 */
     {2, {AQ_EX_S, AQ_EX_M}, {1, -10}},    {2, {AQ_EX_SQ, AQ_EX_S}, {1, -10}},
+    /* HEDIS-style flag measures: each population is among the members, each
+     * numerator among its population, months <= 12 per member (inside and
+     * outside the population); FUM's 30-day follow-up includes every 7-day
+     * one (a visit within 7 days is within 30: HEDIS's own definition) */
+    {2, {AQ_PPC_M, AQ_POP_M}, {1, -1}},   {2, {AQ_FUM_M, AQ_POP_M}, {1, -1}},
+    {2, {AQ_CIS_M, AQ_POP_M}, {1, -1}},
+    {2, {AQ_PPC_PRE, AQ_PPC_M}, {1, -1}}, {2, {AQ_PPC_POST, AQ_PPC_M}, {1, -1}},
+    {2, {AQ_FUM_7, AQ_FUM_M}, {1, -1}},   {2, {AQ_FUM_30, AQ_FUM_M}, {1, -1}},
+    {2, {AQ_CIS_N, AQ_CIS_M}, {1, -1}},   {2, {AQ_FUM_7, AQ_FUM_30}, {1, -1}},
+    {2, {AQ_PPC_MM, AQ_PPC_M}, {1, -12}}, {2, {AQ_FUM_MM, AQ_FUM_M}, {1, -12}},
+    {2, {AQ_CIS_MM, AQ_CIS_M}, {1, -12}},
+    {2, {AQ_PPC_MM, AQ_POP_MM}, {1, -1}}, {2, {AQ_FUM_MM, AQ_POP_MM}, {1, -1}},
+    {2, {AQ_CIS_MM, AQ_POP_MM}, {1, -1}},
+    {4, {AQ_POP_MM, AQ_PPC_MM, AQ_POP_M, AQ_PPC_M}, {1, -1, -12, 12}},
+    {4, {AQ_POP_MM, AQ_FUM_MM, AQ_POP_M, AQ_FUM_M}, {1, -1, -12, 12}},
+    {4, {AQ_POP_MM, AQ_CIS_MM, AQ_POP_M, AQ_CIS_M}, {1, -1, -12, 12}},
 };
 #define NINEQ ((int)(sizeof(ineqs) / sizeof(ineqs[0])))
 
@@ -1312,6 +1349,9 @@ static void solve_all(struct ctx *c, struct tlist *tl)
             B(AQ_HA),
         P | B(AQ_EX_M) | B(AQ_EX_MM) | B(AQ_EX_S) | B(AQ_EX_SQ),
         B(AQ_POP_M) | B(AQ_COST) | B(AQ_COSTSQ),
+        P | B(AQ_PPC_M) | B(AQ_PPC_MM) | B(AQ_PPC_PRE) | B(AQ_PPC_POST),
+        P | B(AQ_FUM_M) | B(AQ_FUM_MM) | B(AQ_FUM_7) | B(AQ_FUM_30),
+        P | B(AQ_CIS_M) | B(AQ_CIS_MM) | B(AQ_CIS_N),
     };
     size_t ngroups = sizeof(groups) / sizeof(groups[0]);
     if (getenv("AUDIT_FULL")) {
@@ -1712,6 +1752,9 @@ static int make_control(struct ctx *c, const char *out)
         struct rrow *row = &rel->rows[i];
         int t = table_find(c, row->strat);
         if (strcmp(row->measure, "population") != 0 || !row->suppressed || c->tab[t].nd != 1)
+            continue;
+        /* AUDIT_CONTROL_TABLE=NAME: break a cell of that one-way table */
+        if (getenv("AUDIT_CONTROL_TABLE") && strcmp(row->strat, getenv("AUDIT_CONTROL_TABLE")))
             continue;
         int cell = row_cell(c, row);
         double v = expr_truth(c, cb, pexpr_id(AQ_POP_M, -1), cell);

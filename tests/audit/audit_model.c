@@ -47,6 +47,17 @@ const char *const aq_name[AQ_N] = {
     "member_months(respondents)",
     "score_sum",
     "score_sum_sq",
+    "members(ppc)",
+    "member_months(ppc)",
+    "ppc_prenatal",
+    "ppc_postpartum",
+    "members(fum)",
+    "member_months(fum)",
+    "fum_7d",
+    "fum_30d",
+    "members(cis)",
+    "member_months(cis)",
+    "cis_combo10",
 };
 
 void arec_values(const struct arec *r, double v[AQ_N])
@@ -104,7 +115,32 @@ void arec_values(const struct arec *r, double v[AQ_N])
         v[AQ_EX_S] = r->exp;
         v[AQ_EX_SQ] = r->exp * r->exp;
     }
+    if (r->ppc == 1) {
+        v[AQ_PPC_M] = 1;
+        v[AQ_PPC_MM] = r->mm;
+        v[AQ_PPC_PRE] = r->ppc_pre == 1;
+        v[AQ_PPC_POST] = r->ppc_post == 1;
+    }
+    if (r->fum == 1) {
+        v[AQ_FUM_M] = 1;
+        v[AQ_FUM_MM] = r->mm;
+        v[AQ_FUM_7] = r->fum7 == 1;
+        v[AQ_FUM_30] = r->fum30 == 1;
+    }
+    if (r->cis == 1 && r->age >= 0 && r->age < 3) {
+        v[AQ_CIS_M] = 1;
+        v[AQ_CIS_MM] = r->mm;
+        v[AQ_CIS_N] = r->cis10 == 1;
+    }
 }
+
+/* Optional columns: identity stratifiers (text) and HEDIS-style flags. */
+static const char *const OPT[] = {
+    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity",
+    "hedis_ppc_denominator", "hedis_ppc_prenatal", "hedis_ppc_postpartum",
+    "hedis_fum_denominator", "hedis_fum_7d", "hedis_fum_30d", "hedis_cis_denominator",
+    "hedis_cis_combo10"};
+#define NOPT (sizeof(OPT) / sizeof(OPT[0]))
 
 static const char *const COLS[] = {
     "member_id", "age", "sex", "race", "ethnicity", "language", "payer", "adi_decile",
@@ -143,7 +179,7 @@ long arec_read(const char *path, struct arec **out)
     size_t cap = 0;
     long n = 0, alloc = 0;
     struct arec *v = NULL;
-    int pos[NCOLS];
+    int pos[NCOLS], opos[NOPT];
     if (getline(&line, &cap, f) < 0) {
         fprintf(stderr, "audit: %s: empty\n", path);
         goto fail;
@@ -151,12 +187,19 @@ long arec_read(const char *path, struct arec **out)
     {
         for (size_t c = 0; c < NCOLS; c++)
             pos[c] = -1;
+        for (size_t c = 0; c < NOPT; c++)
+            opos[c] = -1;
         int i = 0;
         for (char *save = NULL, *t = strtok_r(line, ",\r\n", &save); t;
              t = strtok_r(NULL, ",\r\n", &save), i++)
+        {
             for (size_t c = 0; c < NCOLS; c++)
                 if (strcmp(t, COLS[c]) == 0)
                     pos[c] = i;
+            for (size_t c = 0; c < NOPT; c++)
+                if (strcmp(t, OPT[c]) == 0)
+                    opos[c] = i;
+        }
         for (size_t c = 0; c < NCOLS; c++)
             if (pos[c] < 0) {
                 fprintf(stderr, "audit: %s: no column %s\n", path, COLS[c]);
@@ -215,6 +258,17 @@ long arec_read(const char *path, struct arec **out)
             *ints[i] = to_int(g[12 + i], 0);
         r->cost = strtod(g[30], NULL);
         r->exp = *g[31] ? strtod(g[31], NULL) : -1;
+        const char *o[NOPT];
+        for (size_t c = 0; c < NOPT; c++)
+            o[c] = opos[c] >= 0 && opos[c] < nf ? fld[opos[c]] : "";
+        copy_code(r->rsrc, sizeof(r->rsrc), o[0], 1);
+        copy_code(r->esrc, sizeof(r->esrc), o[1], 1);
+        copy_code(r->so, sizeof(r->so), o[2], 1);
+        copy_code(r->gi, sizeof(r->gi), o[3], 1);
+        int *flags[] = {&r->ppc, &r->ppc_pre, &r->ppc_post, &r->fum,
+                        &r->fum7, &r->fum30, &r->cis, &r->cis10};
+        for (int i = 0; i < 8; i++)
+            *flags[i] = to_int(o[4 + i], 0);
     }
     free(line);
     fclose(f);

@@ -52,6 +52,21 @@ enum aq {
     AQ_EX_MM,
     AQ_EX_S,    /* sum of scores */
     AQ_EX_SQ,   /* sum of squared scores */
+    /* HEDIS-style measures from member-level 0/1 flags (configs/catalog-hedis.ini,
+     * docs/catalog.md "Flag columns"): each eligible population is the members
+     * whose denominator flag is 1 (CIS: and age < 3, known), each numerator the
+     * members of it whose numerator flag is 1. */
+    AQ_PPC_M,   /* members with hedis_ppc_denominator = 1 */
+    AQ_PPC_MM,
+    AQ_PPC_PRE, /* ... and hedis_ppc_prenatal = 1 */
+    AQ_PPC_POST,/* ... and hedis_ppc_postpartum = 1 */
+    AQ_FUM_M,   /* members with hedis_fum_denominator = 1 */
+    AQ_FUM_MM,
+    AQ_FUM_7,   /* ... and hedis_fum_7d = 1 */
+    AQ_FUM_30,  /* ... and hedis_fum_30d = 1 */
+    AQ_CIS_M,   /* members with hedis_cis_denominator = 1 and age < 3 */
+    AQ_CIS_MM,
+    AQ_CIS_N,   /* ... and hedis_cis_combo10 = 1 */
     AQ_N
 };
 
@@ -68,6 +83,10 @@ struct arec {
     int hf, hh, htr, hu, hs;
     double cost;
     double exp; /* < 0 when not a respondent */
+    /* optional columns (docs/catalog.md, "Identity columns" and "Flag
+     * columns"): "" / 0 when the extract has none */
+    char rsrc[16], esrc[16], so[24], gi[24];
+    int ppc, ppc_pre, ppc_post, fum, fum7, fum30, cis, cis10;
 };
 
 /* The record's contribution to every quantity (0 where not eligible). */
