@@ -2,6 +2,7 @@
  * catalog.c - the measure catalog and stratifier definitions (measures.md).
  */
 #include "catalog.h"
+#include "race_detail.h"
 
 #include <string.h>
 #include <strings.h>
@@ -128,7 +129,17 @@ int catalog_code_find(const char *const *table, int n, const char *s, size_t len
 static const char *const stratifier_names[S__COUNT] = {
     "total", "race", "ethnicity", "race_ethnicity", "sex", "age_band",
     "language", "non_english", "payer", "adi_quintile", "disability", "cmc",
-    "county", "age_std", "heba_band"};
+    "county", "age_std", "heba_band", "race_detail", "race_group", "race_aic"};
+
+int catalog_stratifier_opt_in(int s)
+{
+    return s == S_RACE_DETAIL || s == S_RACE_GROUP || s == S_RACE_AIC;
+}
+
+int catalog_stratifier_additive(int s)
+{
+    return s != S_RACE_AIC;
+}
 
 const char *catalog_stratifier_name(int s)
 {
@@ -274,6 +285,9 @@ int catalog_stratum_code_ok(int s, const char *code, size_t len)
                (len == 7 && memcmp(code, "UNKNOWN", 7) == 0);
     case S_AGE_STD: return code_exact(age_std_codes, AGESTD__COUNT + 1, code, len);
     case S_HEBA_BAND: return code_exact(heba_codes, HEBA__COUNT, code, len);
+    case S_RACE_DETAIL: return code_exact(race_detail_codes, RD__COUNT, code, len);
+    case S_RACE_GROUP: return code_exact(race_group_codes, RG__COUNT, code, len);
+    case S_RACE_AIC: return code_exact(race_aic_codes, AIC__COUNT, code, len);
     default: return 0;
     }
 }
@@ -295,6 +309,9 @@ int catalog_stratifier_max_codes(int s)
     case S_COUNTY: return CATALOG_MAX_COUNTIES;
     case S_AGE_STD: return AGESTD__COUNT + 1;
     case S_HEBA_BAND: return HEBA__COUNT;
+    case S_RACE_DETAIL: return RD__COUNT;
+    case S_RACE_GROUP: return RG__COUNT;
+    case S_RACE_AIC: return AIC__COUNT;
     default: return 0;
     }
 }

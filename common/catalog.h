@@ -195,8 +195,23 @@ typedef enum {
     S_COUNTY,
     S_AGE_STD,
     S_HEBA_BAND,
+    /* Opt-in (docs/catalog.md): computed only with a catalog that has their
+     * [stratifier NAME] section, never by "all" of the default catalog. */
+    S_RACE_DETAIL,   /* detailed race and ethnicity, alone (race_detail.h) */
+    S_RACE_GROUP,    /* its intermediate level                              */
+    S_RACE_AIC,      /* alone or in combination: not additive               */
     S__COUNT
 } stratifier_id;
+
+/* Whether stratifier s is opt-in (S_RACE_DETAIL ...). */
+int catalog_stratifier_opt_in(int s);
+/* Whether "all" (a node's [report] stratifiers, a round's [round]
+ * stratifiers, tally_spec_default) includes s: every stratifier that is
+ * not opt-in, and an opt-in one that the active catalog defines. */
+int catalog_stratifier_offered(int s);
+/* Whether s's strata partition the members (one stratum per member): all
+ * but race_aic, where a member counts in every minimum category reported. */
+int catalog_stratifier_additive(int s);
 
 const char *catalog_stratifier_name(int s);
 int catalog_stratifier_find(const char *name, size_t len);

@@ -155,7 +155,8 @@ static int parse_stratifiers(const char *list, unsigned char on[S__COUNT], char 
     size_t len;
     while ((len = next_item(&p, &it)) > 0) {
         if (len == 3 && !strncmp(it, "all", 3)) {
-            memset(on, 1, S__COUNT);
+            for (int s = 0; s < S__COUNT; s++)
+                on[s] |= (unsigned char)catalog_stratifier_offered(s);
             continue;
         }
         if (len == 4 && !strncmp(it, "none", 4))
@@ -164,6 +165,11 @@ static int parse_stratifiers(const char *list, unsigned char on[S__COUNT], char 
         if (s < 0) {
             snprintf(err, errlen, "[round] stratifiers: unknown stratifier \"%.*s\"",
                      (int)(len > 60 ? 60 : len), it);
+            return -1;
+        }
+        if (!catalog_stratifier_offered(s)) {
+            snprintf(err, errlen, "[round] stratifiers: %s needs a catalog that defines it "
+                     "([stratifier %s])", catalog_stratifier_name(s), catalog_stratifier_name(s));
             return -1;
         }
         on[s] = 1;
@@ -186,6 +192,13 @@ static int parse_intersections(const char *list, int pairs[][2], int *n, char *e
         if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
             snprintf(err, errlen, "[round] intersections: \"%.*s\" is not two different "
                      "stratifiers joined by '*'", (int)(len > 60 ? 60 : len), it);
+            return -1;
+        }
+        if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b) ||
+            !catalog_stratifier_offered(a) || !catalog_stratifier_offered(b)) {
+            snprintf(err, errlen, "[round] intersections: \"%.*s\": race_aic is not additive "
+                     "and has no intersections; an opt-in stratifier needs a catalog that "
+                     "defines it", (int)(len > 60 ? 60 : len), it);
             return -1;
         }
         if (*n >= ROUND_MAX_INTER) {

@@ -252,12 +252,19 @@ static int strat_item(const char *item, size_t len, void *vctx)
 {
     struct list_ctx *lc = vctx;
     if (len == 3 && !strncmp(item, "all", 3)) {
-        memset(lc->on, 1, S__COUNT);
+        for (int s = 0; s < S__COUNT; s++)
+            lc->on[s] |= (unsigned char)catalog_stratifier_offered(s);
         return 0;
     }
     int s = catalog_stratifier_find(item, len);
     if (s < 0) {
         snprintf(lc->err, lc->errlen, "unknown stratifier \"%.*s\"", (int)(len > 60 ? 60 : len), item);
+        return -1;
+    }
+    if (!catalog_stratifier_offered(s)) {
+        snprintf(lc->err, lc->errlen, "stratifier %s needs a catalog that defines it "
+                 "([stratifier %s], e.g. configs/catalog-identities.ini)",
+                 catalog_stratifier_name(s), catalog_stratifier_name(s));
         return -1;
     }
     lc->on[s] = 1;
@@ -283,6 +290,13 @@ static int inter_item(const char *item, size_t len, void *vctx)
     int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - item) - 1) : -1;
     if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
         snprintf(lc->err, lc->errlen, "\"%.*s\" is not an intersection of two different stratifiers (e.g. race*disability)",
+                 (int)(len > 60 ? 60 : len), item);
+        return -1;
+    }
+    if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b) ||
+        !catalog_stratifier_offered(a) || !catalog_stratifier_offered(b)) {
+        snprintf(lc->err, lc->errlen, "\"%.*s\": race_aic is not additive and has no "
+                 "intersections; an opt-in stratifier needs a catalog that defines it",
                  (int)(len > 60 ? 60 : len), item);
         return -1;
     }

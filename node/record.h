@@ -38,6 +38,12 @@ struct member_record {
     uint8_t adi_decile;   /* 1..10, 0 unknown                             */
     uint16_t language;    /* record_lang_pack(), LANG_UNKNOWN             */
     int32_t county;       /* 5-digit FIPS as a number, COUNTY_UNKNOWN     */
+    /* Detailed race and ethnicity responses (race_detail.h): bit d for each
+     * detailed code reported, and the minimum categories reported or
+     * implied (bits RACE_AIAN..RACE_WHITE, RD_MIN_HISPANIC); 0 when the
+     * source has none. */
+    uint32_t race_det;
+    uint8_t race_min;
 
     /* Measure inputs. */
     int32_t member_months; /* 1/CELL_MONTHS_SCALE months, 0..12 months    */

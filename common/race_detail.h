@@ -1,0 +1,84 @@
+/*
+ * race_detail.h - detailed race and ethnicity (OMB SPD 15, 2024) with its
+ * hierarchy detail -> group -> minimum category (data/race-detail.tsv), and
+ * the three stratifiers built on a member's responses (docs/catalog.md):
+ *   race_detail  the detailed category "alone" (MULTIPLE, UNKNOWN);
+ *   race_group   the intermediate level (EAST_ASIAN, ...; MULTIPLE, UNKNOWN);
+ *   race_aic     "alone or in combination": every minimum category among
+ *                the responses (not additive).
+ * Shared by the node (extract reader, tally) and both sides' suppression
+ * model and cells output (coarsening notes), so it lives in common/.
+ *
+ * A member's responses are two masks: `det`, bit d for each detailed code
+ * d reported, and `min`, the minimum categories reported or implied by a
+ * detailed code: bit RACE_AIAN..RACE_WHITE (catalog.h race codes 0..5) and
+ * RD_MIN_HISPANIC.
+ */
+#ifndef EQ_RACE_DETAIL_H
+#define EQ_RACE_DETAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RD_N 23                    /* detailed codes (data/race-detail.tsv)   */
+#define RD_MULTIPLE RD_N           /* race_detail stratum: several responses  */
+#define RD_UNKNOWN (RD_N + 1)      /* race_detail stratum: no detailed answer */
+#define RD__COUNT (RD_N + 2)
+
+#define RG_N 8                     /* groups                                  */
+#define RG_MULTIPLE RG_N
+#define RG_UNKNOWN (RG_N + 1)
+#define RG__COUNT (RG_N + 2)
+
+#define RD_MIN_HISPANIC 6          /* bit of `min` for Hispanic or Latino     */
+#define RD_MIN_RACES 0x3fu         /* bits of the six race minimum categories */
+
+/* race_aic strata: the seven SPD 15 minimum categories, then UNKNOWN (no
+ * minimum category known). */
+enum { AIC_AIAN, AIC_ASIAN, AIC_BLACK, AIC_HISPANIC, AIC_MENA, AIC_NHPI, AIC_WHITE,
+       AIC_UNKNOWN, AIC__COUNT };
+
+extern const char *const race_detail_codes[RD__COUNT];
+extern const char *const race_group_codes[RG__COUNT];
+extern const char *const race_aic_codes[AIC__COUNT];
+
+/* CDC Race & Ethnicity Code Set code of detailed code d ("" when none). */
+const char *race_detail_cdc(int d);
+/* Group (0..RG_N-1) of detailed code d. */
+int race_detail_group(int d);
+/* Minimum category of detailed code d or group g: a race code (catalog.h,
+ * RACE_ASIAN, RACE_MENA, ...) or RD_MIN_HISPANIC. */
+int race_detail_minimum(int d);
+int race_group_minimum(int g);
+
+/* One response (case-insensitive): a CDC code of the file, a detailed code
+ * (CHINESE), a minimum-category code (ASIAN, HISPANIC) or the CDC code of a
+ * minimum category (2028-9). Adds it to *det and *min (a detailed code also
+ * sets its minimum); returns 0, or -1 for an unknown value. */
+int race_detail_response(const char *s, size_t len, uint32_t *det, uint8_t *min);
+
+/* The strata of a member with responses (det, min). */
+int race_detail_stratum(uint32_t det, uint8_t min);
+int race_group_stratum(uint32_t det, uint8_t min);
+/* The race_aic strata (bit = AIC_*) of a member with responses min whose
+ * race and ethnicity columns are race, ethnicity (catalog.h codes): the
+ * race minimum categories reported, else the race column when it is one of
+ * them; HISPANIC when ethnicity is HISPANIC; UNKNOWN when neither. */
+unsigned race_aic_mask(uint8_t min, int race, int ethnicity);
+/* The race minimum categories (bits RACE_*) counted by race_aic for the
+ * member: min's race bits, else the race column's when it is one. */
+unsigned race_aic_races(uint8_t min, int race);
+
+/* Checks a member's responses against the race and ethnicity columns:
+ * 0 when consistent, else -1 with *what naming the column that contradicts
+ * them ("race" or "ethnicity"). One race minimum category reported: race is
+ * that one; two or more: race is MULTI; a Hispanic response: ethnicity is
+ * HISPANIC. */
+int race_detail_consistent(uint8_t min, int race, int ethnicity, const char **what);
+/* race and ethnicity derived from the responses when those columns are
+ * absent or empty (unknown): the one race reported, MULTI for several,
+ * else unknown; HISPANIC for a Hispanic response, else unknown. */
+int race_detail_race_of(uint8_t min, int race_unknown);
+int race_detail_ethnicity_of(uint8_t min, int eth_unknown);
+
+#endif
