@@ -164,3 +164,72 @@ int race_detail_ethnicity_of(uint8_t min, int eth_unknown)
 {
     return (min & (1u << RD_MIN_HISPANIC)) ? ETH_HISPANIC : eth_unknown;
 }
+
+/* ---- the joint atoms of the suppression model --------------------------- */
+
+
+static int rel(unsigned c, int r)
+{
+    int n = __builtin_popcount(c);
+    if (n == 1)
+        return r == __builtin_ctz(c);
+    if (n >= 2)
+        return r == RACE_MULTI;
+    return r == RACE_MULTI || r == RACE_OTHER || r == RACE_UNKNOWN || r == RACE_DECLINED;
+}
+
+int race_detail_atom_ok(int a, unsigned c, int r, int e)
+{
+    if (!rel(c, r))
+        return 0;
+    if (a >= RDA_GROUP0 && a < RDA_MM) {
+        /* several detailed codes of the group: it needs two */
+        int n = 0;
+        for (int d = 0; d < RD_N; d++)
+            n += detail[d].group == a - RDA_GROUP0;
+        if (n < 2)
+            return 0;
+    }
+    if (a < RDA_MM) {
+        int m = a < RD_N ? race_detail_minimum(a) : race_group_minimum(a - RDA_GROUP0);
+        if (m != RD_MIN_HISPANIC)
+            return c == 1u << m;
+        return e == ETH_HISPANIC && __builtin_popcount(c) <= 1;
+    }
+    if (a == RDA_MM) /* a detailed code is Asian, MENA or Hispanic */
+        return (c & (1u << RACE_ASIAN | 1u << RACE_MENA)) || e == ETH_HISPANIC;
+    return 1;
+}
+
+int race_detail_atom_detail(int a)
+{
+    return a < RD_N ? a : a < RDA_MM ? RD_MULTIPLE : a == RDA_MM ? RD_MULTIPLE : RD_UNKNOWN;
+}
+
+int race_detail_atom_group(int a)
+{
+    return a < RD_N ? race_detail_group(a) : a < RDA_MM ? a - RDA_GROUP0
+                                           : a == RDA_MM ? RG_MULTIPLE : RG_UNKNOWN;
+}
+
+int race_aic_has(unsigned c, int e, int k)
+{
+    static const int race_of_aic[AIC__COUNT] = {RACE_AIAN, RACE_ASIAN, RACE_BLACK, -1,
+                                                RACE_MENA, RACE_NHPI,  RACE_WHITE, -1};
+    if (k == AIC_HISPANIC)
+        return e == ETH_HISPANIC;
+    if (k == AIC_UNKNOWN)
+        return c == 0 && e != ETH_HISPANIC;
+    return (c >> race_of_aic[k]) & 1u;
+}
+
+int race_detail_atom(uint32_t det, uint8_t min)
+{
+    if (!det)
+        return RDA_UU;
+    int d = race_detail_stratum(det, min);
+    if (d < RD_N)
+        return d;
+    int g = race_group_stratum(det, min);
+    return g < RG_N ? RDA_GROUP0 + g : RDA_MM;
+}

@@ -81,4 +81,23 @@ int race_detail_consistent(uint8_t min, int race, int ethnicity, const char **wh
 int race_detail_race_of(uint8_t min, int race_unknown);
 int race_detail_ethnicity_of(uint8_t min, int eth_unknown);
 
+/* The suppression model's atoms (suppress.c): a member's detail atom is a
+ * detailed code d alone (0..RD_N-1), several detailed codes of one group g
+ * alone (RDA_GROUP0 + g), MULTIPLE otherwise (RDA_MM), or no detailed
+ * response (RDA_UU). */
+enum { RDA_GROUP0 = RD_N, RDA_MM = RD_N + RG_N, RDA_UU, RDA__COUNT };
+int race_detail_atom(uint32_t det, uint8_t min);
+/* Its race_detail and race_group strata. */
+int race_detail_atom_detail(int a);
+int race_detail_atom_group(int a);
+/* Whether a member can have detail atom a, race_aic races c (bits
+ * RACE_AIAN..RACE_WHITE, race_aic_races), race column r and ethnicity
+ * column e as the extract reader accepts them (race_detail_consistent,
+ * derived race and ethnicity): exactly the combinations some member has
+ * (tests/test_race_detail.c enumerates both ways). */
+int race_detail_atom_ok(int a, unsigned c, int r, int e);
+/* Whether a member with races c and ethnicity e counts in race_aic
+ * stratum k (race_aic_mask). */
+int race_aic_has(unsigned c, int e, int k);
+
 #endif
