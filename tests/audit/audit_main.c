@@ -47,17 +47,19 @@ static double now(void)
 /* ---- stratifiers (measures.md, Stratifiers) ---------------------------------- */
 enum st {
     ST_RACE, ST_ETH, ST_RE, ST_SEX, ST_AGEB, ST_AGES, ST_LANG, ST_NONENG, ST_PAYER, ST_ADIQ,
-    ST_HEBA, ST_DIS, ST_CMC, ST_COUNTY, ST_N
+    ST_HEBA, ST_DIS, ST_CMC, ST_COUNTY, ST_RDET, ST_RGRP, ST_N
 };
 static const char *const st_name[ST_N] = {
     "race", "ethnicity", "race_ethnicity", "sex", "age_band", "age_std", "language",
-    "non_english", "payer", "adi_quintile", "heba_band", "disability", "cmc", "county"};
+    "non_english", "payer", "adi_quintile", "heba_band", "disability", "cmc", "county",
+    "race_detail", "race_group"};
 /* base attributes each stratifier is a function of */
 enum { A_RACE = 1, A_ETH = 2, A_AGE = 4, A_LANG = 8, A_PAYER = 16, A_ADI = 32, A_SEX = 64,
-       A_DIS = 128, A_CMC = 256, A_COUNTY = 512 };
+       A_DIS = 128, A_CMC = 256, A_COUNTY = 512, A_RDET = 1024 };
 static const int st_attr[ST_N] = {A_RACE,  A_ETH,   A_RACE | A_ETH, A_SEX,  A_AGE,
                                   A_AGE,   A_LANG,  A_LANG,         A_PAYER, A_ADI,
-                                  A_PAYER | A_ADI,  A_DIS, A_CMC,  A_COUNTY};
+                                  A_PAYER | A_ADI,  A_DIS, A_CMC,  A_COUNTY,
+                                  A_RDET,  A_RDET};
 
 struct strata {
     char **s;
@@ -195,6 +197,10 @@ struct ctx {
     int tab_of_st[ST_N], total_tab;
     int ncube;
     struct cube cube[8];
+    /* detailed race (docs/catalog.md): the (race_detail, race_group) strata
+     * pairs a member can have, "*" for a stratifier not released */
+    int nrdp;
+    char rdp[64][2][24];
     int nc; /* cells: table cells then atoms */
     /* variables */
     size_t nv;
@@ -329,6 +335,10 @@ static const char *stratum_of(const struct ctx *c, const struct arec *r, int st,
         return *r->cmc ? r->cmc : "U";
     case ST_COUNTY:
         return *r->county ? r->county : "UNKNOWN";
+    case ST_RDET:
+        return *r->rdd ? r->rdd : "UNKNOWN";
+    case ST_RGRP:
+        return *r->rdg ? r->rdg : "UNKNOWN";
     }
     return "?";
 }
@@ -377,6 +387,8 @@ static int attr_domain(const struct ctx *c, int a)
         return c->st[ST_PAYER].n;
     case A_ADI:
         return 8; /* decile classes on which quintile and heba_band are constant */
+    case A_RDET:
+        return c->nrdp;
     }
     return 0;
 }
@@ -407,6 +419,10 @@ static void attr_set(const struct ctx *c, struct arec *r, int a, int v)
         r->adi = rep[v];
         break;
     }
+    case A_RDET:
+        snprintf(r->rdd, sizeof(r->rdd), "%s", c->rdp[v][0]);
+        snprintf(r->rdg, sizeof(r->rdg), "%s", c->rdp[v][1]);
+        break;
     }
 }
 
@@ -435,6 +451,12 @@ static int attr_get(const struct ctx *c, const struct arec *r, int a)
         static const int cls[11] = {0, 1, 1, 2, 2, 3, 4, 5, 5, 6, 7};
         return r->adi >= 1 && r->adi <= 10 ? cls[r->adi] : 0;
     }
+    case A_RDET:
+        for (int i = 0; i < c->nrdp; i++)
+            if ((!strcmp(c->rdp[i][0], "*") || !strcmp(c->rdp[i][0], stratum_of(c, r, ST_RDET, b, 64))) &&
+                (!strcmp(c->rdp[i][1], "*") || !strcmp(c->rdp[i][1], stratum_of(c, r, ST_RGRP, b, 64))))
+                return i;
+        return -1;
     }
     return -1;
 }
@@ -484,6 +506,59 @@ static int add_table(struct ctx *c, const char *name)
         exit(1);
     }
     return t;
+}
+
+/* The (race_detail, race_group) pairs of docs/catalog.md: a detailed code
+ * lies in its own group; MULTIPLE detail in any group of two or more codes
+ * (several detailed codes of one group) or MULTIPLE; UNKNOWN (no detailed response) in
+ * UNKNOWN only. "*" stands for a stratifier no release shows. */
+static void rd_pairs(struct ctx *c)
+{
+    const struct strata *d = &c->st[ST_RDET], *g = &c->st[ST_RGRP];
+    int nd = d->n ? d->n : 1, ng = g->n ? g->n : 1;
+    c->nrdp = 0;
+    for (int i = 0; i < nd; i++)
+        for (int j = 0; j < ng; j++) {
+            const char *ds = d->n ? d->s[i] : "*", *gs = g->n ? g->s[j] : "*";
+            if (d->n && g->n) {
+                const char *own = rd_group_of(ds);
+                if (own && strcmp(own, gs))
+                    continue;
+                if (!strcmp(ds, "UNKNOWN") != !strcmp(gs, "UNKNOWN"))
+                    continue;
+                /* several detailed codes of one group need two in it */
+                int ncodes = 0;
+                for (int k = 0; k < rd_ncodes; k++)
+                    ncodes += !strcmp(rd_codes[k].group, gs);
+                if (!strcmp(ds, "MULTIPLE") && rd_minimum_of(gs) && ncodes < 2)
+                    continue;
+            }
+            if (c->nrdp == 64) {
+                fprintf(stderr, "audit: too many race_detail x race_group pairs\n");
+                exit(1);
+            }
+            snprintf(c->rdp[c->nrdp][0], sizeof(c->rdp[0][0]), "%s", ds);
+            snprintf(c->rdp[c->nrdp][1], sizeof(c->rdp[0][1]), "%s", gs);
+            c->nrdp++;
+        }
+}
+
+/* Whether a member can be in the atom that representative record r stands
+ * for (docs/catalog.md): a detailed code or group alone, under the minimum
+ * category m, means race m (one race reported), or ethnicity HISPANIC. */
+static int atom_possible(const struct ctx *c, const struct cube *cb, const struct arec *r)
+{
+    if (!(cb->mask & A_RDET))
+        return 1;
+    const char *m = rd_minimum_of(r->rdd);
+    if (!m)
+        m = rd_minimum_of(r->rdg);
+    if (!m)
+        return 1;
+    char b[64];
+    if (!strcmp(m, "HISPANIC"))
+        return !(cb->mask & A_ETH) || !strcmp(stratum_of(c, r, ST_ETH, b, 64), "HISPANIC");
+    return !(cb->mask & A_RACE) || !strcmp(stratum_of(c, r, ST_RACE, b, 64), m);
 }
 
 /* tables, strata, cubes and cells from the releases */
@@ -571,10 +646,11 @@ static void build_tables(struct ctx *c)
         }
         c->nc += tb->nstrata;
     }
+    rd_pairs(c);
     /* cubes: finer cross-classifications that link derived stratifiers */
     /* age alone is enough: no released table crosses age_std with another
      * stratifier, so race x age atoms would add nothing */
-    static const int masks[] = {A_RACE | A_ETH, A_AGE, A_PAYER | A_ADI, A_LANG};
+    static const int masks[] = {A_RACE | A_ETH | A_RDET, A_AGE, A_PAYER | A_ADI, A_LANG};
     c->ncube = 0;
     for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
         struct cube *cb = &c->cube[c->ncube];
@@ -582,7 +658,7 @@ static void build_tables(struct ctx *c)
         cb->mask = masks[m];
         cb->natoms = 1;
         int ok = 1;
-        for (int a = 1; a <= A_COUNTY; a <<= 1)
+        for (int a = 1; a <= A_RDET; a <<= 1)
             if (cb->mask & a) {
                 cb->attr[cb->nattr] = a;
                 cb->dom[cb->nattr] = attr_domain(c, a);
@@ -800,7 +876,7 @@ static void build_structure(struct ctx *c)
                     attr_set(c, &r, cb->attr[i], rest % cb->dom[i]);
                     rest /= cb->dom[i];
                 }
-                map[a] = rec_cell(c, &r, t);
+                map[a] = atom_possible(c, cb, &r) ? rec_cell(c, &r, t) : -1;
             }
             for (int x = 0; x < tb->nstrata; x++) {
                 int np = 0;

@@ -132,6 +132,98 @@ static int to_int(const char *s, int dflt)
     return *end ? dflt : (int)v;
 }
 
+const struct rd_code rd_codes[] = {
+    {"CHINESE", "2034-7", "EAST_ASIAN", "ASIAN"},
+    {"JAPANESE", "2039-6", "EAST_ASIAN", "ASIAN"},
+    {"KOREAN", "2040-4", "EAST_ASIAN", "ASIAN"},
+    {"ASIAN_INDIAN", "2029-7", "SOUTH_ASIAN", "ASIAN"},
+    {"BANGLADESHI", "2030-5", "SOUTH_ASIAN", "ASIAN"},
+    {"NEPALESE", "2050-3", "SOUTH_ASIAN", "ASIAN"},
+    {"PAKISTANI", "2044-6", "SOUTH_ASIAN", "ASIAN"},
+    {"SRI_LANKAN", "2045-3", "SOUTH_ASIAN", "ASIAN"},
+    {"BURMESE", "2032-1", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"CAMBODIAN", "2033-9", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"FILIPINO", "2036-2", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"HMONG", "2037-0", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"INDONESIAN", "2038-8", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"LAO", "2041-2", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"THAI", "2046-1", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"VIETNAMESE", "2047-9", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"MEXICAN", "2148-5", "MEXICAN_GROUP", "HISPANIC"},
+    {"PUERTO_RICAN", "2180-8", "CARIBBEAN_HISPANIC", "HISPANIC"},
+    {"CUBAN", "2182-4", "CARIBBEAN_HISPANIC", "HISPANIC"},
+    {"SALVADORAN", "2161-8", "CENTRAL_AMERICAN", "HISPANIC"},
+    {"LEBANESE", "", "MIDDLE_EASTERN", "MENA"},
+    {"IRANIAN", "", "MIDDLE_EASTERN", "MENA"},
+    {"EGYPTIAN", "", "NORTH_AFRICAN", "MENA"},
+};
+const int rd_ncodes = (int)(sizeof(rd_codes) / sizeof(rd_codes[0]));
+
+/* minimum categories as responses, and their CDC codes */
+static const char *const rd_min[][2] = {
+    {"AIAN", "AIAN"}, {"ASIAN", "ASIAN"}, {"BLACK", "BLACK"}, {"MENA", "MENA"},
+    {"NHPI", "NHPI"}, {"WHITE", "WHITE"}, {"HISPANIC", "HISPANIC"}, {"1002-5", "AIAN"},
+    {"2028-9", "ASIAN"}, {"2054-5", "BLACK"}, {"2118-8", "MENA"}, {"2076-8", "NHPI"},
+    {"2106-3", "WHITE"}, {"2135-2", "HISPANIC"}};
+
+const char *rd_minimum_of(const char *s)
+{
+    for (int i = 0; i < rd_ncodes; i++)
+        if (!strcmp(rd_codes[i].code, s) || !strcmp(rd_codes[i].group, s))
+            return rd_codes[i].minimum;
+    return NULL;
+}
+
+const char *rd_group_of(const char *d)
+{
+    for (int i = 0; i < rd_ncodes; i++)
+        if (!strcmp(rd_codes[i].code, d))
+            return rd_codes[i].group;
+    return NULL;
+}
+
+/* "alone": one detailed code (group: detailed codes of one group) and no
+ * minimum category but its own; none: UNKNOWN; else MULTIPLE */
+void rd_strata(const char *value, char *rdd, size_t nd, char *rdg, size_t ng)
+{
+    const char *det[16], *mins[16];
+    int n = 0, nm = 0;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", value);
+    for (char *save = NULL, *t = strtok_r(buf, ";|", &save); t; t = strtok_r(NULL, ";|", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = '\0';
+        for (char *u = t; *u; u++)
+            *u = (char)toupper((unsigned char)*u);
+        const char *m = NULL;
+        for (int i = 0; i < rd_ncodes && !m; i++)
+            if (!strcmp(t, rd_codes[i].code) || (*rd_codes[i].cdc && !strcmp(t, rd_codes[i].cdc))) {
+                if (n < 16)
+                    det[n++] = rd_codes[i].code;
+                m = rd_codes[i].minimum;
+            }
+        for (size_t i = 0; i < sizeof(rd_min) / sizeof(rd_min[0]) && !m; i++)
+            if (!strcmp(t, rd_min[i][0]))
+                m = rd_min[i][1];
+        int dup = !m;
+        for (int i = 0; i < nm && !dup; i++)
+            dup = !strcmp(mins[i], m);
+        if (!dup && nm < 16)
+            mins[nm++] = m;
+    }
+    int same = 1;
+    for (int i = 1; i < n; i++)
+        same &= !strcmp(det[i], det[0]);
+    int onegroup = 1;
+    for (int i = 1; i < n; i++)
+        onegroup &= !strcmp(rd_group_of(det[i]), rd_group_of(det[0]));
+    int onemin = n > 0 && nm == 1;
+    snprintf(rdd, nd, "%s", n == 0 ? "UNKNOWN" : same && onemin ? det[0] : "MULTIPLE");
+    snprintf(rdg, ng, "%s", n == 0 ? "UNKNOWN" : onegroup && onemin ? rd_group_of(det[0]) : "MULTIPLE");
+}
+
 long arec_read(const char *path, struct arec **out)
 {
     FILE *f = fopen(path, "r");
@@ -143,11 +235,14 @@ long arec_read(const char *path, struct arec **out)
     size_t cap = 0;
     long n = 0, alloc = 0;
     struct arec *v = NULL;
-    int pos[NCOLS];
+    int pos[NCOLS], rdpos = -1;
+    char *hdr = NULL;
     if (getline(&line, &cap, f) < 0) {
         fprintf(stderr, "audit: %s: empty\n", path);
         goto fail;
     }
+    if (!(hdr = strdup(line)))
+        goto fail;
     {
         for (size_t c = 0; c < NCOLS; c++)
             pos[c] = -1;
@@ -157,6 +252,16 @@ long arec_read(const char *path, struct arec **out)
             for (size_t c = 0; c < NCOLS; c++)
                 if (strcmp(t, COLS[c]) == 0)
                     pos[c] = i;
+        rdpos = -1;
+        i = 0;
+        for (char *p = hdr; p;) {
+            char *comma = strchr(p, ',');
+            size_t l = comma ? (size_t)(comma - p) : strcspn(p, "\r\n");
+            if (l == 11 && !strncmp(p, "race_detail", 11))
+                rdpos = i;
+            p = comma ? comma + 1 : NULL;
+            i++;
+        }
         for (size_t c = 0; c < NCOLS; c++)
             if (pos[c] < 0) {
                 fprintf(stderr, "audit: %s: no column %s\n", path, COLS[c]);
@@ -215,12 +320,16 @@ long arec_read(const char *path, struct arec **out)
             *ints[i] = to_int(g[12 + i], 0);
         r->cost = strtod(g[30], NULL);
         r->exp = *g[31] ? strtod(g[31], NULL) : -1;
+        rd_strata(rdpos >= 0 && rdpos < nf ? fld[rdpos] : "", r->rdd, sizeof(r->rdd), r->rdg,
+                  sizeof(r->rdg));
     }
+    free(hdr);
     free(line);
     fclose(f);
     *out = v;
     return n;
 fail:
+    free(hdr);
     free(line);
     free(v);
     fclose(f);

@@ -68,7 +68,25 @@ struct arec {
     int hf, hh, htr, hu, hs;
     double cost;
     double exp; /* < 0 when not a respondent */
+    /* race_detail and race_group strata (docs/catalog.md, "Detailed race and
+     * ethnicity"), from the optional race_detail column; "UNKNOWN" without it */
+    char rdd[16], rdg[24];
 };
+
+/* The detailed race and ethnicity code list as docs/catalog.md and
+ * data/race-detail.tsv give it (transcribed here, not taken from common/). */
+struct rd_code {
+    const char *code, *cdc, *group, *minimum;
+};
+extern const struct rd_code rd_codes[];
+extern const int rd_ncodes;
+/* The minimum category ("ASIAN", "HISPANIC", ...) above a race_detail or
+ * race_group stratum, or NULL (MULTIPLE, UNKNOWN, an unknown label). */
+const char *rd_minimum_of(const char *stratum);
+/* The group of a detailed code, or NULL. */
+const char *rd_group_of(const char *detail);
+/* The strata of one race_detail value (";" or "|" separated responses). */
+void rd_strata(const char *value, char *rdd, size_t nd, char *rdg, size_t ng);
 
 /* The record's contribution to every quantity (0 where not eligible). */
 void arec_values(const struct arec *r, double v[AQ_N]);
