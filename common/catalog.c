@@ -141,6 +141,22 @@ int catalog_stratifier_additive(int s)
     return s != S_RACE_AIC;
 }
 
+static int race_family(int s)
+{
+    return s == S_RACE || s == S_ETHNICITY || s == S_RACE_ETHNICITY || s == S_RACE_DETAIL ||
+           s == S_RACE_GROUP || s == S_RACE_AIC;
+}
+
+int catalog_intersection_allowed(int a, int b)
+{
+    if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b))
+        return 0;
+    if ((catalog_stratifier_opt_in(a) && race_family(b)) ||
+        (catalog_stratifier_opt_in(b) && race_family(a)))
+        return 0;
+    return 1;
+}
+
 const char *catalog_stratifier_name(int s)
 {
     if (s < 0 || s >= S__COUNT)

@@ -212,6 +212,11 @@ int catalog_stratifier_offered(int s);
 /* Whether s's strata partition the members (one stratum per member): all
  * but race_aic, where a member counts in every minimum category reported. */
 int catalog_stratifier_additive(int s);
+/* Whether a two-way table a*b may be computed: not with race_aic (not
+ * additive), and race_detail or race_group not crossed with race,
+ * ethnicity, race_ethnicity or each other (the suppression model ties
+ * detailed race to those through its own atoms, docs/catalog.md). */
+int catalog_intersection_allowed(int a, int b);
 
 const char *catalog_stratifier_name(int s);
 int catalog_stratifier_find(const char *name, size_t len);

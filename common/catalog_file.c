@@ -797,8 +797,12 @@ static int strat_key(struct catalog *c, const char *sname, const char *key, cons
             snprintf(err, errlen, "%s: a map needs the stratifier's column first", key);
             return -1;
         }
-        if (!catalog_stratum_code_ok(s, value, strlen(value))) {
-            snprintf(err, errlen, "%s = %s: not a code of %s", key, value, sname);
+        uint32_t det = 0;
+        uint8_t min = 0;
+        if (s == S_RACE_DETAIL ? race_detail_response(value, strlen(value), &det, &min) < 0
+                               : !catalog_stratum_code_ok(s, value, strlen(value))) {
+            snprintf(err, errlen, "%s = %s: not a code of %s%s", key, value, sname,
+                     s == S_RACE_DETAIL ? " (a detailed or minimum-category code)" : "");
             return -1;
         }
         if (set_str(st->map_from[st->nmaps], sizeof st->map_from[0], key, key + 4, err, errlen) ||

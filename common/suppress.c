@@ -849,6 +849,103 @@ out:
     return rc;
 }
 
+/* race_detail*X and race_group*X (and race*X, ethnicity*X,
+ * race_ethnicity*X of the same X) tied through atoms (detail atom, race,
+ * ethnicity) x stratum of X, as link_race_detail ties the one-way tables:
+ * group G at x is its detailed codes at x plus its several-code members at
+ * x, which the MULTIPLE detailed cell at x holds. */
+static int link_race_detail_2way(const struct ctx *c, struct chsys *s, int world)
+{
+    static const int sids[] = {S_RACE, S_ETHNICITY, S_RACE_ETHNICITY, S_RACE_DETAIL,
+                               S_RACE_GROUP};
+    static const char *const *const tabs[] = {race_codes, ethnicity_codes, race_ethnicity_codes,
+                                              race_detail_codes, race_group_codes};
+    static const int ns[] = {RACE__COUNT, ETH__COUNT, RE__COUNT, RD__COUNT, RG__COUNT};
+    const struct cellset *cs = c->cs;
+    unsigned char done[S__COUNT] = {0};
+    for (int t0 = 0; t0 < cs->ntables; t0++) {
+        const struct cell_table *tb0 = &cs->tables[t0];
+        if (tb0->ndim != 2 || s->cb[t0] < 0 || table_world(c, t0) != world)
+            continue;
+        int d0 = tb0->dim[0] == S_RACE_DETAIL || tb0->dim[0] == S_RACE_GROUP ? 0
+                 : tb0->dim[1] == S_RACE_DETAIL || tb0->dim[1] == S_RACE_GROUP ? 1 : -1;
+        if (d0 < 0)
+            continue;
+        int x = tb0->dim[1 - d0];
+        if (done[x])
+            continue;
+        done[x] = 1;
+        int nx = tb0->card[1 - d0];
+        char **xl = tb0->labels[1 - d0];
+        /* atoms (a, r, e) that a member can have, times the strata of x */
+        int na = 0;
+        static const int maxa = RDA__COUNT * RACE__COUNT * ETH__COUNT;
+        short *A = malloc((size_t)maxa * 3 * sizeof *A);
+        if (!A)
+            return -1;
+        for (int a = 0; a < RDA__COUNT; a++)
+            for (int r = 0; r < RACE__COUNT; r++)
+                for (int e = 0; e < ETH__COUNT; e++) {
+                    int ok = 0;
+                    for (unsigned cc = 0; cc < 64 && !ok; cc++)
+                        ok = race_detail_atom_ok(a, cc, r, e);
+                    if (!ok)
+                        continue;
+                    A[3 * na] = (short)a;
+                    A[3 * na + 1] = (short)r;
+                    A[3 * na + 2] = (short)e;
+                    na++;
+                }
+        int first = add_aux(s, na * nx);
+        if (first < 0) {
+            free(A);
+            return -1;
+        }
+        for (int t = 0; t < cs->ntables; t++) {
+            const struct cell_table *tb = &cs->tables[t];
+            if (tb->ndim != 2 || s->cb[t] < 0 || table_world(c, t) != world)
+                continue;
+            int xi = tb->dim[0] == x ? 0 : tb->dim[1] == x ? 1 : -1;
+            if (xi < 0)
+                continue;
+            int k = -1;
+            for (int q = 0; q < 5; q++)
+                if (tb->dim[1 - xi] == sids[q])
+                    k = q;
+            if (k < 0 || tb->card[xi] != nx || !labels_equal(tb->labels[xi], xl, nx))
+                continue;
+            int code[64];
+            struct margin m = {0, tb->card[1 - xi], tb->labels[1 - xi]};
+            if (m.card > 64 || map_codes(&m, tabs[k], ns[k], code) < 0)
+                continue;
+            for (int i = 0; i < m.card; i++)
+                for (int j = 0; j < nx; j++) {
+                    for (int q = 0; q < na; q++) {
+                        int a = A[3 * q], r = A[3 * q + 1], e = A[3 * q + 2], v;
+                        switch (sids[k]) {
+                        case S_RACE: v = r; break;
+                        case S_ETHNICITY: v = e; break;
+                        case S_RACE_ETHNICITY: v = catalog_race_ethnicity(r, e); break;
+                        case S_RACE_DETAIL: v = race_detail_atom_detail(a); break;
+                        default: v = race_detail_atom_group(a);
+                        }
+                        if (v == code[i] && term(s, first + q * nx + j, 1)) {
+                            free(A);
+                            return -1;
+                        }
+                    }
+                    int cell = xi == 1 ? i * tb->card[1] + j : j * tb->card[1] + i;
+                    if (term(s, s->cb[t] + cell, -1) || row_end(s)) {
+                        free(A);
+                        return -1;
+                    }
+                }
+        }
+        free(A);
+    }
+    return 0;
+}
+
 /* language and non_english. */
 static int link_language(struct chsys *s, const struct margin *lang, const struct margin *ne)
 {
@@ -1019,7 +1116,7 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
         link_age(s, &marg[S_AGE_BAND], &marg[S_AGE_STD]))
         goto nomem;
     if (marg[S_RACE_DETAIL].labels || marg[S_RACE_GROUP].labels || marg[S_RACE_AIC].labels) {
-        if (link_race_detail(c, s, w, marg))
+        if (link_race_detail(c, s, w, marg) || link_race_detail_2way(c, s, w))
             goto nomem;
     } else if (marg[S_RACE_ETHNICITY].labels &&
                (marg[S_RACE].labels || marg[S_ETHNICITY].labels) &&

@@ -194,11 +194,13 @@ static int parse_intersections(const char *list, int pairs[][2], int *n, char *e
                      "stratifiers joined by '*'", (int)(len > 60 ? 60 : len), it);
             return -1;
         }
-        if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b) ||
-            !catalog_stratifier_offered(a) || !catalog_stratifier_offered(b)) {
+        if (!catalog_intersection_allowed(a, b) || !catalog_stratifier_offered(a) ||
+            !catalog_stratifier_offered(b)) {
             snprintf(err, errlen, "[round] intersections: \"%.*s\": race_aic is not additive "
-                     "and has no intersections; an opt-in stratifier needs a catalog that "
-                     "defines it", (int)(len > 60 ? 60 : len), it);
+                     "and has no intersections, race_detail and race_group are not crossed "
+                     "with race, ethnicity, race_ethnicity or each other; an opt-in "
+                     "stratifier needs a catalog that defines it",
+                     (int)(len > 60 ? 60 : len), it);
             return -1;
         }
         if (*n >= ROUND_MAX_INTER) {

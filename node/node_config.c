@@ -293,11 +293,12 @@ static int inter_item(const char *item, size_t len, void *vctx)
                  (int)(len > 60 ? 60 : len), item);
         return -1;
     }
-    if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b) ||
-        !catalog_stratifier_offered(a) || !catalog_stratifier_offered(b)) {
+    if (!catalog_intersection_allowed(a, b) || !catalog_stratifier_offered(a) ||
+        !catalog_stratifier_offered(b)) {
         snprintf(lc->err, lc->errlen, "\"%.*s\": race_aic is not additive and has no "
-                 "intersections; an opt-in stratifier needs a catalog that defines it",
-                 (int)(len > 60 ? 60 : len), item);
+                 "intersections, race_detail and race_group are not crossed with race, "
+                 "ethnicity, race_ethnicity or each other; an opt-in stratifier needs a "
+                 "catalog that defines it", (int)(len > 60 ? 60 : len), item);
         return -1;
     }
     if (lc->n >= lc->max) {

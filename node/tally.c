@@ -491,7 +491,7 @@ struct tally *tally_new(const struct tally_spec *spec)
         if (a <= S_TOTAL || a >= S__COUNT || b <= S_TOTAL || b >= S__COUNT || a == b)
             goto fail;
         /* race_aic is not additive: a member would be in several cells */
-        if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b))
+        if (!catalog_intersection_allowed(a, b))
             goto fail;
         if (catalog_stratifier_opt_in(a) || catalog_stratifier_opt_in(b))
             t->race_on = 1;

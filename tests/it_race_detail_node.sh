@@ -16,7 +16,7 @@
 #  4. Coarsening: a withheld race_detail cell whose race_group cell is released carries
 #     ;coarsened_to=race_group:GROUP, released rows never do, and the cells reader accepts
 #     the file (equity-coordinator metrics).
-#  5. Refusals: race_aic in an intersection, an opt-in stratifier with the default catalog, a
+#  5. Refusals: race_aic in an intersection, race_detail crossed with race, an opt-in stratifier with the default catalog, a
 #     catalog whose parent. entries contradict data/race-detail.tsv.
 set -u
 BUILD=${1:?usage: it_race_detail_node.sh BUILD_DIR SOURCE_DIR}
@@ -118,6 +118,64 @@ printf '[node]\norg = org:t\n[report]\nmeasures = population\n' >"$W/p.ini"
     fail "bad rows run"
 grep -q '^org:t,,population,race,ASIAN,16,' "$W/b.csv" || fail "empty race not derived from race_detail: $(grep ',population,race,ASIAN' "$W/b.csv")"
 
+# local codes: the catalog's map.LOCAL = CODE of race_detail, before the codes
+python3 - "$W/x.csv" "$W/map.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = rows[0]; i, ri, ei = h.index('race_detail'), h.index('race'), h.index('ethnicity')
+out = [h]
+for j in range(1, 16):
+    r = list(rows[j]); r[ri], r[ei], r[i] = 'MULTI', 'NOT_HISPANIC', 'zh-local | asn ; W'
+    r[h.index('member_months')] = '12'; out.append(r)
+csv.writer(open(sys.argv[2], 'w'), lineterminator='\n').writerows(out)
+PY
+sed -e 's/^parent.CHINESE = EAST_ASIAN/parent.CHINESE = EAST_ASIAN\nmap.ZH-LOCAL = CHINESE\nmap.ASN = ASIAN\nmap.W = WHITE/' "$CAT" >"$W/mapcat.ini"
+"$B/equity-node" aggregate --config "$W/p.ini" --input "$W/map.csv" --catalog "$W/mapcat.ini" --out "$W/mc.csv" -q ||
+    fail "catalog maps of race_detail"
+grep -q '^org:t,,population,race_detail,MULTIPLE,15,' "$W/mc.csv" || fail "mapped responses: $(grep ',population,race_detail,MULTIPLE' "$W/mc.csv")"
+grep -q '^org:t,,population,race_aic,WHITE,15,' "$W/mc.csv" || fail "mapped minimum category"
+
+# two-way tables: race_group*disability minus the released race_detail*disability
+# siblings must not give a withheld one when MULTIPLE*x is 0 (no several-code part)
+python3 - "$W/x.csv" "$W/tw.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = rows[0]; ix = {n: i for i, n in enumerate(h)}
+plan = [('CHINESE', 'Y', 20), ('KOREAN', 'Y', 3), ('JAPANESE', 'Y', 15), ('CHINESE', 'N', 43),
+        ('JAPANESE', 'N', 40), ('KOREAN', 'N', 15), ('FILIPINO', 'Y', 9), ('FILIPINO', 'N', 30),
+        ('VIETNAMESE', 'Y', 25), ('VIETNAMESE', 'N', 30)]
+out = [h]; j = 1
+for d, y, n in plan + [('', 'N', 170)]:
+    for _ in range(n):
+        r = list(rows[j]); j += 1
+        r[ix['race']] = 'ASIAN' if d else 'WHITE'; r[ix['ethnicity']] = 'NOT_HISPANIC'
+        r[ix['race_detail']] = d; r[ix['disability']] = y; r[ix['member_months']] = '12'
+        out.append(r)
+csv.writer(open(sys.argv[2], 'w'), lineterminator='\n').writerows(out)
+PY
+printf '[node]\norg = org:t\n[report]\nmeasures = population\nstratifiers = race race_detail race_group disability\nintersections = race_detail*disability race_group*disability\n' >"$W/tw.ini"
+"$B/equity-node" aggregate --config "$W/tw.ini" --input "$W/tw.csv" --catalog "$CAT" --out "$W/twc.csv" -q ||
+    fail "two-way run"
+python3 - "$W/twc.csv" "$SRC/data/race-detail.tsv" <<'PY' || fail "a withheld race_detail*disability cell is group minus siblings"
+import csv, sys
+cells = {(c['stratifier'], c['stratum']): c for c in csv.DictReader(open(sys.argv[1])) if c['measure'] == 'population'}
+kids = {}
+for l in open(sys.argv[2]):
+    f = l.rstrip('\n').split('\t')
+    if not l.startswith('#') and len(f) == 5 and f[0] != 'code':
+        kids.setdefault(f[2], []).append(f[0])
+bad = 0
+for g, ds in kids.items():
+    for x in 'YNU':
+        gc, mc = cells.get(('race_group*disability', g + '*' + x)), cells.get(('race_detail*disability', 'MULTIPLE*' + x))
+        if not gc or gc['suppressed'] != '0' or not mc or mc['suppressed'] != '0' or mc['members'] != '0':
+            continue
+        held = [d for d in ds if cells[('race_detail*disability', d + '*' + x)]['suppressed'] == '1']
+        if len(held) == 1:
+            print('bad: %s*%s is %s*%s minus its released siblings' % (held[0], x, g, x)); bad = 1
+sys.exit(bad)
+PY
+
 # 4. coarsening notes
 python3 - "$W/c.csv" <<'PY' || fail "coarsening notes"
 import csv, sys
@@ -145,6 +203,10 @@ printf '[node]\norg = org:t\n[report]\nintersections = race_aic*sex\n' >"$W/i.in
 "$B/equity-node" aggregate --config "$W/i.ini" --input "$W/x.csv" --catalog "$CAT" --out "$W/i.csv" -q 2>"$W/i.err" &&
     fail "race_aic*sex accepted"
 grep -q 'race_aic is not additive' "$W/i.err" || fail "race_aic*sex: $(cat "$W/i.err")"
+printf '[node]\norg = org:t\n[report]\nintersections = race_detail*race\n' >"$W/i2.ini"
+"$B/equity-node" aggregate --config "$W/i2.ini" --input "$W/x.csv" --catalog "$CAT" --out "$W/i.csv" -q 2>"$W/i.err" &&
+    fail "race_detail*race accepted"
+grep -q 'not crossed with race' "$W/i.err" || fail "race_detail*race: $(cat "$W/i.err")"
 printf '[node]\norg = org:t\n[report]\nstratifiers = race race_detail\n' >"$W/o.ini"
 "$B/equity-node" aggregate --config "$W/o.ini" --input "$W/x.csv" --out "$W/o.csv" -q 2>"$W/o.err" &&
     fail "race_detail with the default catalog accepted"
