@@ -176,6 +176,36 @@ for g, ds in kids.items():
 sys.exit(bad)
 PY
 
+# race_aic HISPANIC is ethnicity HISPANIC: released in one table, it must not open the
+# ethnicity table (a single withheld ethnicity cell left = total minus the rest)
+python3 - "$W/x.csv" "$W/aic.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = rows[0]; ix = {n: i for i, n in enumerate(h)}
+out = [h]; j = 1
+for eth, rd, n in [('NOT_HISPANIC', 'WHITE', 200), ('HISPANIC', 'MEXICAN', 30), ('UNKNOWN', '', 3)]:
+    for _ in range(n):
+        r = list(rows[j]); j += 1
+        r[ix['race']] = 'WHITE' if rd == 'WHITE' else 'OTHER'; r[ix['ethnicity']] = eth
+        r[ix['race_detail']] = rd; r[ix['member_months']] = '12'
+        out.append(r)
+csv.writer(open(sys.argv[2], 'w'), lineterminator='\n').writerows(out)
+PY
+printf '[node]\norg = org:t\n[report]\nmeasures = population\nstratifiers = race ethnicity race_aic\nintersections = none\n' >"$W/aic.ini"
+"$B/equity-node" aggregate --config "$W/aic.ini" --input "$W/aic.csv" --catalog "$CAT" --out "$W/aicc.csv" -q ||
+    fail "race_aic run"
+python3 - "$W/aicc.csv" <<'PY' || fail "race_aic HISPANIC opens the ethnicity table"
+import csv, sys
+c = {(r['stratifier'], r['stratum']): r for r in csv.DictReader(open(sys.argv[1])) if r['measure'] == 'population'}
+eth = {s: r for (t, s), r in c.items() if t == 'ethnicity'}
+known = {s for s, r in eth.items() if r['suppressed'] == '0'}
+if c[('race_aic', 'HISPANIC')]['suppressed'] == '0':
+    known.add('HISPANIC')
+left = [s for s in eth if s not in known]
+if c[('total', 'all')]['suppressed'] == '0' and len(left) == 1:
+    print('bad: ethnicity %s = total - the rest' % left[0]); sys.exit(1)
+PY
+
 # 4. coarsening notes
 python3 - "$W/c.csv" <<'PY' || fail "coarsening notes"
 import csv, sys
