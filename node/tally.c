@@ -840,13 +840,13 @@ static inline __attribute__((always_inline)) void fill_sources(const struct gpro
 /* Adds the record's deltas d (lines: the non-zero cache lines) into one
  * accumulator a of a file catalog's tally; returns whether a cost sum left
  * int64. */
-static inline __attribute__((always_inline)) int generic_acc(struct tally *t,
+static inline __attribute__((always_inline)) int generic_acc(const struct tally *t,
                                                            const struct gprog *p, int64_t *a,
                                                            const int64_t *d, uint64_t lines,
                                                            const int64_t *dlo,
-                                                           const int64_t *mxv)
+                                                           const int64_t *mxv, int nwide,
+                                                           int nbig, int nmx)
 {
-    const int nwide = t->nwide, nbig = t->nbig, nmx = p->nmx;
     int overflow = 0;
     {
         int64_t before[CATALOG_MAX_CHANNELS];
@@ -921,7 +921,7 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
         const struct fchan *g = &p->ch[p->mx_ch[i]];
         mxv[i] = d[g->slot];
     }
-    const int nwide = t->nwide;
+    const int nwide = t->nwide, nbig = t->nbig;
     if (sign < 0) {
         for (int w = 0; w < nwide; w++) {
             uint64_t lo = (uint64_t)d[t->wide_lo[w]], hi = (uint64_t)d[t->wide_hi[w]];
@@ -950,7 +950,7 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
         size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
-        overflow |= generic_acc(t, p, g->acc + idx * nacc, d, lines, dlo, mxv);
+        overflow |= generic_acc(t, p, g->acc + idx * nacc, d, lines, dlo, mxv, nwide, nbig, nmx);
     }
     /* race_aic: the member's other strata too (not additive) */
     if (t->aic_g >= 0) {
@@ -958,7 +958,7 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
         struct grouping *g = &t->g[t->aic_g];
         for (mask &= mask - 1; mask; mask &= mask - 1)
             overflow |= generic_acc(t, p, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * nacc,
-                                    d, lines, dlo, mxv);
+                                    d, lines, dlo, mxv, nwide, nbig, nmx);
     }
     if (overflow)
         t->overflow_cost = 1;
