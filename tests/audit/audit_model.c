@@ -224,6 +224,37 @@ void rd_strata(const char *value, char *rdd, size_t nd, char *rdg, size_t ng)
     snprintf(rdg, ng, "%s", n == 0 ? "UNKNOWN" : onegroup && onemin ? rd_group_of(det[0]) : "MULTIPLE");
 }
 
+const char *const rd_races[6] = {"AIAN", "ASIAN", "BLACK", "MENA", "NHPI", "WHITE"};
+
+unsigned rd_aic_races(const char *value, const char *race)
+{
+    unsigned m = 0;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", value);
+    for (char *save = NULL, *t = strtok_r(buf, ";|", &save); t; t = strtok_r(NULL, ";|", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = '\0';
+        for (char *u = t; *u; u++)
+            *u = (char)toupper((unsigned char)*u);
+        const char *cat = NULL;
+        for (int i = 0; i < rd_ncodes && !cat; i++)
+            if (!strcmp(t, rd_codes[i].code) || (*rd_codes[i].cdc && !strcmp(t, rd_codes[i].cdc)))
+                cat = rd_codes[i].minimum;
+        for (size_t i = 0; i < sizeof(rd_min) / sizeof(rd_min[0]) && !cat; i++)
+            if (!strcmp(t, rd_min[i][0]))
+                cat = rd_min[i][1];
+        for (int i = 0; cat && i < 6; i++)
+            if (!strcmp(cat, rd_races[i]))
+                m |= 1u << i;
+    }
+    for (int i = 0; !m && i < 6; i++)
+        if (!strcmp(race, rd_races[i]))
+            m = 1u << i;
+    return m;
+}
+
 long arec_read(const char *path, struct arec **out)
 {
     FILE *f = fopen(path, "r");
@@ -322,6 +353,7 @@ long arec_read(const char *path, struct arec **out)
         r->exp = *g[31] ? strtod(g[31], NULL) : -1;
         rd_strata(rdpos >= 0 && rdpos < nf ? fld[rdpos] : "", r->rdd, sizeof(r->rdd), r->rdg,
                   sizeof(r->rdg));
+        r->aicr = rd_aic_races(rdpos >= 0 && rdpos < nf ? fld[rdpos] : "", r->race);
     }
     free(hdr);
     free(line);

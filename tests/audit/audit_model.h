@@ -71,7 +71,15 @@ struct arec {
     /* race_detail and race_group strata (docs/catalog.md, "Detailed race and
      * ethnicity"), from the optional race_detail column; "UNKNOWN" without it */
     char rdd[16], rdg[24];
+    /* race_aic's race categories (bit i = rd_races[i]): those reported in
+     * race_detail, else the race column's when it is one of them */
+    unsigned aicr;
 };
+
+/* The six race minimum categories, in race_aic's bit order. */
+extern const char *const rd_races[6];
+/* aicr of a member with this race_detail value and race column. */
+unsigned rd_aic_races(const char *value, const char *race);
 
 /* The detailed race and ethnicity code list as docs/catalog.md and
  * data/race-detail.tsv give it (transcribed here, not taken from common/). */

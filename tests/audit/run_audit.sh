@@ -153,7 +153,7 @@ fi
 # race, under HISPANIC that ethnicity)
 WR=$WORK/wr.csv
 "$BIN/audit-gen" --seed 4 --members 600 --race-detail --out "$WR" || exit 1
-printf '[report]\nstratifiers = race ethnicity race_ethnicity race_detail race_group\nintersections = none\n[policy]\nmin_k = 2\n' >"$WORK/rd.ini"
+printf '[report]\nstratifiers = race ethnicity race_ethnicity race_detail race_group race_aic\nintersections = none\n[policy]\nmin_k = 2\n' >"$WORK/rd.ini"
 if ! "$BIN/equity-node" aggregate --config "$WORK/rd.ini" --catalog "$SRC/configs/catalog-identities.ini" \
     --input "$WR" --k 11 --out "$WORK/rrd.csv" -q; then
     echo "FAIL equity-node aggregate (race_detail)" >&2
@@ -207,6 +207,54 @@ else
     else
         echo "FAIL [race_detail control] the audit did not report $rdctl (exit $rc)"
         cat "$WORK/rdctl.out" "$WORK/rdctl.err"
+        fail=1
+    fi
+fi
+# control: a small withheld race_aic race category given away with its true numbers;
+# race r alone lies inside it (race r <= AIC r), so the audit must report race,r
+aicctl=$(python3 - "$WR" "$WORK/rrd.csv" "$WORK/aicbroken.csv" <<'PY'
+import csv, sys
+world, rel, out = sys.argv[1:4]
+RACES = ['AIAN', 'ASIAN', 'BLACK', 'MENA', 'NHPI', 'WHITE']
+rows = list(csv.reader(open(rel))); h = rows[0]
+ix = {n: i for i, n in enumerate(h)}
+def row(t, s):
+    for r in rows[1:]:
+        if r[ix['measure']] == 'population' and r[ix['stratifier']] == t and r[ix['stratum']] == s:
+            return r
+for race in RACES:
+    ar, rr = row('race_aic', race), row('race', race)
+    if not ar or not rr or ar[ix['suppressed']] != '1' or rr[ix['suppressed']] != '1':
+        continue
+    n = mm = 0
+    for r in csv.DictReader(open(world)):
+        toks = {t.strip().upper() for t in r['race_detail'].split(';') if t.strip()}
+        got = race in toks or (not (toks & set(RACES)) and r['race'] == race)
+        if float(r['member_months']) > 0 and got:
+            n += 1; mm += float(r['member_months'])
+    if not 0 < n < 11:
+        continue
+    ar[ix['suppressed']] = '0'; ar[ix['reason']] = ''
+    ar[ix['members']] = ar[ix['denominator']] = ar[ix['numerator']] = str(n)
+    ar[ix['member_months']] = ('%.4f' % mm).rstrip('0').rstrip('.'); ar[ix['sum_sq']] = '0'
+    csv.writer(open(out, 'w'), lineterminator='\n').writerows(rows)
+    print('race,' + race)
+    break
+PY
+)
+if [ -z "$aicctl" ]; then
+    echo "FAIL [race_aic control] no small withheld race_aic category over a withheld race cell"
+    fail=1
+else
+    rc=0
+    AUDIT_MEASURES=population "$BIN/equity-audit" --k 11 --world "$WR" \
+        --release "$WORK/aicbroken.csv=0" --expect-fail "$aicctl" --details 5 \
+        >"$WORK/aicctl.out" 2>"$WORK/aicctl.err" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "ok [race_aic control] the audit reports $aicctl"
+    else
+        echo "FAIL [race_aic control] the audit did not report $aicctl (exit $rc)"
+        cat "$WORK/aicctl.out" "$WORK/aicctl.err"
         fail=1
     fi
 fi
