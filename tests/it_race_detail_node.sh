@@ -15,7 +15,8 @@
 #     in the message); an empty race is derived from race_detail.
 #  4. Coarsening: a withheld race_detail cell whose race_group cell is released carries
 #     ;coarsened_to=race_group:GROUP, released rows never do, and the cells reader accepts
-#     the file (equity-coordinator metrics).
+#     the file (equity-coordinator metrics), which gives race_aic estimates and disparities
+#     but no population-share metric (summary indices, cost and member-month shares).
 #  5. Refusals: race_aic in an intersection, race_detail crossed with race, an opt-in stratifier with the default catalog, a
 #     catalog whose parent. entries contradict data/race-detail.tsv.
 set -u
@@ -225,6 +226,12 @@ PY
 grep -q ',population,race_detail,[A-Z_]*,,,,,,1,[a-z]*;coarsened_to=race_group:' "$W/c.csv" || fail "no note to race_group"
 sed -e '2,$s/^org:t,,/org:t,r1,/' "$W/c.csv" >"$W/cr.csv"
 "$B/equity-coordinator" metrics --cells "$W/cr.csv" --out "$W/m.csv" 2>"$W/m.err" || fail "cells reader: $(cat "$W/m.err")"
+# race_aic is not additive: estimates and pairwise disparities, no population-share metrics
+awk -F, '$3 == "race_aic" && ($5 == "bgv" || $5 == "theil" || $5 == "mld" || $5 == "idisp" ||
+    $5 == "idisp_w" || $5 == "cost_share" || $5 == "mm_share") { bad = 1 } END { exit bad }' "$W/m.csv" ||
+    fail "share-based metrics over race_aic"
+grep -q '^r1,population,race_aic,ASIAN,estimate,' "$W/m.csv" || fail "no race_aic estimate"
+grep -q ',race_detail,all,bgv,' "$W/m.csv" || fail "no summary index over race_detail"
 sed -e 's/;coarsened_to=race_group:/;coarsened_to=nosuch:/' "$W/cr.csv" >"$W/crb.csv"
 "$B/equity-coordinator" metrics --cells "$W/crb.csv" --out "$W/mb.csv" 2>/dev/null && fail "a bad note was accepted"
 
