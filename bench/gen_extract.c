@@ -294,6 +294,8 @@ struct model {
     struct cat payer_young, payer_old; /* PAYER_* 0..5                      */
     struct cat county;
     int identities;                    /* --identities: the columns below   */
+    int race_detail;                   /* --race-detail yes: that column     */
+    uint64_t seed;
 };
 
 static double clamp01(double p)
@@ -526,6 +528,83 @@ static char *gen_identities(const struct model *m, struct rng *r, int age, int s
     return p;
 }
 
+/* The race_detail column (docs/catalog.md) of a member with this race and
+ * ethnicity, consistent with them: detailed codes of data/race-detail.tsv
+ * (as codes or CDC codes), minimum categories, separated by ';'. Drawn from
+ * the member's own stream, so the other columns do not change with the
+ * option. The shares are invented (a planning mix, like the rest). */
+static char *put_race_detail(const struct model *m, uint64_t id, int race, int eth, char *p)
+{
+    static const char *const asian[] = {"CHINESE", "2029-7", "FILIPINO", "VIETNAMESE",
+                                        "KOREAN", "JAPANESE", "PAKISTANI", "CAMBODIAN",
+                                        "HMONG", "THAI", "LAO", "BANGLADESHI", "NEPALESE",
+                                        "BURMESE", "INDONESIAN", "SRI_LANKAN"};
+    static const double asian_w[] = {24, 20, 18, 12, 8, 5, 3, 2, 2, 1.5, 1.2, 1, 0.8, 0.6,
+                                      0.5, 0.4};
+    static const char *const hisp[] = {"MEXICAN", "SALVADORAN", "PUERTO_RICAN", "2182-4"};
+    static const double hisp_w[] = {70, 14, 10, 6};
+    static const char *const mena[] = {"IRANIAN", "LEBANESE", "EGYPTIAN"};
+    static const char *const other[] = {"WHITE", "BLACK", "AIAN", "NHPI"};
+    struct rng r;
+    rng_seed(&r, m->seed ^ 0x5ace5ace5aceULL, id);
+    char *start = p;
+#define PICK(list, w)                                                        \
+    do {                                                                     \
+        double tot = 0, u;                                                   \
+        size_t n = sizeof list / sizeof list[0], k = 0;                      \
+        for (size_t i = 0; i < n; i++)                                       \
+            tot += (w)[i];                                                   \
+        u = rng_unif(&r) * tot;                                              \
+        while (k + 1 < n && (u -= (w)[k]) >= 0)                              \
+            k++;                                                             \
+        if (p != start)                                                      \
+            *p++ = ';';                                                      \
+        p = put_str(p, list[k]);                                             \
+    } while (0)
+    static const double even[] = {1, 1, 1, 1};
+    double u = rng_unif(&r);
+    switch (race) {
+    case RACE_ASIAN:
+        if (u < 0.12) {
+            p = put_str(p, "ASIAN");
+        } else {
+            PICK(asian, asian_w);
+            if (u > 0.95)
+                PICK(asian, asian_w); /* two Asian details (the same is one) */
+        }
+        break;
+    case RACE_MENA:
+        if (u < 0.25)
+            p = put_str(p, "MENA");
+        else
+            PICK(mena, even);
+        break;
+    case RACE_MULTI:
+        if (u < 0.35)
+            PICK(asian, asian_w);
+        else
+            p = put_str(p, "BLACK");
+        if (p != start)
+            *p++ = ';';
+        p = put_str(p, "WHITE");
+        break;
+    case RACE_WHITE:
+    case RACE_BLACK:
+    case RACE_AIAN:
+    case RACE_NHPI:
+        if (u < 0.5)
+            p = put_str(p, other[race == RACE_WHITE ? 0 : race == RACE_BLACK ? 1
+                                 : race == RACE_AIAN  ? 2 : 3]);
+        break;
+    default:
+        break;
+    }
+    if (eth == ETH_HISPANIC && rng_unif(&r) < 0.8)
+        PICK(hisp, hisp_w);
+#undef PICK
+    return p;
+}
+
 /* Writes member number `id`'s line at p; returns the end. r2: the stream
  * of the --identities columns (NULL without). */
 static char *gen_row(const struct model *m, struct rng *r, struct rng *r2, uint64_t id, char *p)
@@ -727,6 +806,10 @@ static char *gen_row(const struct model *m, struct rng *r, struct rng *r2, uint6
         p = put_u64(p, (uint64_t)score);
     if (r2)
         p = gen_identities(m, r2, age, sex, race, eth, payer, adi, p);
+    if (m->race_detail) {
+        *p++ = ',';
+        p = put_race_detail(m, id, race, eth, p);
+    }
     *p++ = '\n';
     return p;
 }
@@ -832,7 +915,7 @@ static int generate(struct gen *g, struct out *o)
 
     if (out_write(o, header, sizeof header - 1) < 0 ||
         (g->m->identities && out_write(o, identities_header, sizeof identities_header - 1) < 0) ||
-        out_write(o, "\n", 1) < 0)
+        (g->m->race_detail && out_write(o, ",race_detail", 12) < 0) || out_write(o, "\n", 1) < 0)
         return -1;
     for (int w = 0; w < g->nthreads; w++)
         for (int k = 0; k < 2; k++) {
@@ -880,7 +963,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: equity-gen-extract [--rows N] [--seed S] [--org-skew X] [--period P]\n"
-            "                          [--threads T] [--identities yes|no] [--out FILE]\n"
+            "                          [--threads T] [--identities yes|no]\n"
+            "                          [--race-detail yes|no] [--out FILE]\n"
             "Writes a synthetic member-level extract CSV (extract.md) of N rows\n"
             "(default 1000) to FILE (.csv, or .csv.gz for gzip; default or '-':\n"
             "standard output). The same N, S, X and P give the same file.\n"
@@ -895,7 +979,9 @@ static void usage(FILE *f)
             "                 sexual_orientation, gender_identity and the HEDIS-style\n"
             "                 flags of configs/catalog-hedis.ini (default no: the\n"
             "                 file is that of earlier versions; with yes the other\n"
-            "                 columns keep their values)\n",
+            "                 columns keep their values)\n"
+            "  --race-detail yes  also a race_detail column (docs/catalog.md): detailed\n"
+            "                 race and ethnicity consistent with race and ethnicity\n",
             MAX_THREADS);
 }
 
@@ -988,6 +1074,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             identities = !strcmp(v, "yes");
+        } else if (strcmp(a, "--race-detail") == 0) {
+            if (!v || (strcmp(v, "yes") && strcmp(v, "no"))) {
+                fprintf(stderr, "equity-gen-extract: --race-detail: yes or no\n");
+                return 2;
+            }
+            model.race_detail = !strcmp(v, "yes");
         } else if (strcmp(a, "--out") == 0) {
             if (!v || *v == '\0') {
                 fprintf(stderr, "equity-gen-extract: --out needs a file name\n");
@@ -1004,6 +1096,7 @@ int main(int argc, char **argv)
     inv_k_init();
     model_init(&model, skew, period);
     model.identities = identities;
+    model.seed = seed;
     memset(&g, 0, sizeof g);
     g.m = &model;
     g.seed = seed;

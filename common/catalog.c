@@ -2,6 +2,7 @@
  * catalog.c - the measure catalog and stratifier definitions (measures.md).
  */
 #include "catalog.h"
+#include "race_detail.h"
 
 #include <string.h>
 #include <strings.h>
@@ -129,7 +130,40 @@ static const char *const stratifier_names[S__COUNT] = {
     "total", "race", "ethnicity", "race_ethnicity", "sex", "age_band",
     "language", "non_english", "payer", "adi_quintile", "disability", "cmc",
     "county", "age_std", "heba_band",
-    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity"};
+    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity",
+    "race_detail", "race_group", "race_aic"};
+
+/* detailed race and ethnicity (race_detail.h): tied to race, ethnicity and
+ * race_ethnicity through their own atoms, so never crossed with them */
+static int race_detail_family(int s)
+{
+    return s == S_RACE_DETAIL || s == S_RACE_GROUP || s == S_RACE_AIC;
+}
+
+int catalog_stratifier_opt_in(int s)
+{
+    return catalog_stratifier_is_identity(s) || race_detail_family(s);
+}
+
+int catalog_stratifier_additive(int s)
+{
+    return s != S_RACE_AIC;
+}
+
+static int race_family(int s)
+{
+    return s == S_RACE || s == S_ETHNICITY || s == S_RACE_ETHNICITY || s == S_RACE_DETAIL ||
+           s == S_RACE_GROUP || s == S_RACE_AIC;
+}
+
+int catalog_intersection_allowed(int a, int b)
+{
+    if (!catalog_stratifier_additive(a) || !catalog_stratifier_additive(b))
+        return 0;
+    if ((race_detail_family(a) && race_family(b)) || (race_detail_family(b) && race_family(a)))
+        return 0;
+    return 1;
+}
 
 const char *catalog_stratifier_name(int s)
 {
@@ -279,6 +313,9 @@ int catalog_stratum_code_ok(int s, const char *code, size_t len)
     case S_ETHNICITY_SOURCE: return code_exact(race_source_codes, RSRC__COUNT, code, len);
     case S_SEXUAL_ORIENTATION: return code_exact(sexual_orientation_codes, SO__COUNT, code, len);
     case S_GENDER_IDENTITY: return code_exact(gender_identity_codes, GI__COUNT, code, len);
+    case S_RACE_DETAIL: return code_exact(race_detail_codes, RD__COUNT, code, len);
+    case S_RACE_GROUP: return code_exact(race_group_codes, RG__COUNT, code, len);
+    case S_RACE_AIC: return code_exact(race_aic_codes, AIC__COUNT, code, len);
     default: return 0;
     }
 }
@@ -304,6 +341,9 @@ int catalog_stratifier_max_codes(int s)
     case S_ETHNICITY_SOURCE: return RSRC__COUNT;
     case S_SEXUAL_ORIENTATION: return SO__COUNT;
     case S_GENDER_IDENTITY: return GI__COUNT;
+    case S_RACE_DETAIL: return RD__COUNT;
+    case S_RACE_GROUP: return RG__COUNT;
+    case S_RACE_AIC: return AIC__COUNT;
     default: return 0;
     }
 }

@@ -195,14 +195,34 @@ typedef enum {
     S_COUNTY,
     S_AGE_STD,
     S_HEBA_BAND,
-    /* Identity stratifiers (issue 13), opt-in: only a catalog that defines
-     * them ([stratifier NAME]) tallies them (catalog_stratifier_available). */
+    /* Opt-in (docs/catalog.md): computed only with a catalog that has their
+     * [stratifier NAME] section, never by "all" of the default catalog.
+     * Identity stratifiers (catalog_stratifier_is_identity): */
     S_RACE_SOURCE,
     S_ETHNICITY_SOURCE,
     S_SEXUAL_ORIENTATION,
     S_GENDER_IDENTITY,
+    /* detailed race and ethnicity: */
+    S_RACE_DETAIL,   /* detailed race and ethnicity, alone (race_detail.h) */
+    S_RACE_GROUP,    /* its intermediate level                              */
+    S_RACE_AIC,      /* alone or in combination: not additive               */
     S__COUNT
 } stratifier_id;
+
+/* Whether stratifier s is opt-in (S_RACE_SOURCE ... S_RACE_AIC). */
+int catalog_stratifier_opt_in(int s);
+/* Whether "all" (a node's [report] stratifiers, a round's [round]
+ * stratifiers, tally_spec_default) includes s: every stratifier that is
+ * not opt-in, and an opt-in one that the active catalog defines. */
+int catalog_stratifier_offered(int s);
+/* Whether s's strata partition the members (one stratum per member): all
+ * but race_aic, where a member counts in every minimum category reported. */
+int catalog_stratifier_additive(int s);
+/* Whether a two-way table a*b may be computed: not with race_aic (not
+ * additive), and race_detail or race_group not crossed with race,
+ * ethnicity, race_ethnicity or each other (the suppression model ties
+ * detailed race to those through its own atoms, docs/catalog.md). */
+int catalog_intersection_allowed(int a, int b);
 
 const char *catalog_stratifier_name(int s);
 int catalog_stratifier_find(const char *name, size_t len);
@@ -267,11 +287,9 @@ extern const char *const race_source_codes[RSRC__COUNT];
 extern const char *const sexual_orientation_codes[SO__COUNT];
 extern const char *const gender_identity_codes[GI__COUNT];
 
-/* Whether s is one of the opt-in identity stratifiers above. */
+/* Whether s is one of the opt-in identity stratifiers above (read from
+ * the record's identity fields). */
 int catalog_stratifier_is_identity(int s);
-/* Whether the active catalog offers stratifier s: every built-in one, an
- * identity stratifier when the catalog defines it. */
-int catalog_stratifier_available(int s);
 /* Code index of an identity stratifier's value: its code (case-insensitive)
  * or a standard code of data/sogi.tsv (SNOMED CT, LOINC answer, NullFlavor
  * ASKU/UNK; DIRECT/INDIRECT for a source, NCQA's words); -1 when none. */

@@ -33,6 +33,7 @@
  *     population.
  */
 #include "catalog_file.h"
+#include "race_detail.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -107,14 +108,16 @@ const struct catalog *catalog_active(void)
     return active ? active : catalog_builtin();
 }
 
-/* catalog.h: the identity stratifiers are offered by a catalog that
- * defines them (issue 13). */
-int catalog_stratifier_available(int s)
+int catalog_stratifier_offered(int s)
 {
     if (s < 0 || s >= S__COUNT)
         return 0;
-    return !catalog_stratifier_is_identity(s) || catalog_active()->strat[s].defined;
+    if (!catalog_stratifier_opt_in(s))
+        return 1;
+    const struct catalog *c = catalog_active();
+    return c && c->strat[s].defined;
 }
+
 
 int catalog_is_builtin(const struct catalog *c)
 {
@@ -679,6 +682,39 @@ static int set_str(char *dst, size_t size, const char *key, const char *value, c
     return 0;
 }
 
+/* parent.CODE = PARENT of race_detail (PARENT a race_group code) and
+ * race_group (a race code, or HISPANIC): the node's hierarchy is that of
+ * data/race-detail.tsv (race_detail.c), and the file must state it as is. */
+static int race_parent_key(struct cat_strat *st, int s, const char *code, const char *value,
+                           char *err, size_t errlen)
+{
+    int a = -1;
+    for (int i = 0; i < st->ncodes; i++)
+        if (!strcmp(st->code[i], code))
+            a = i;
+    int n = s == S_RACE_DETAIL ? RD_N : RG_N;
+    const char *const *codes = s == S_RACE_DETAIL ? race_detail_codes : race_group_codes;
+    int k = catalog_code_find(codes, n, code, strlen(code));
+    if (a < 0 || k < 0) {
+        snprintf(err, errlen, "parent.%.30s: a detailed code listed (before) in codes", code);
+        return -1;
+    }
+    const char *want;
+    if (s == S_RACE_DETAIL) {
+        want = race_group_codes[race_detail_group(k)];
+    } else {
+        int m = race_group_minimum(k);
+        want = m == RD_MIN_HISPANIC ? "HISPANIC" : race_codes[m];
+    }
+    if (strcmp(value, want) != 0) {
+        snprintf(err, errlen, "parent.%.30s = %.30s: the node's hierarchy (data/race-detail.tsv) "
+                 "has %s", code, value, want);
+        return -1;
+    }
+    st->parent[a] = -1; /* the parent is in the next level's stratifier */
+    return 0;
+}
+
 static int strat_key(struct catalog *c, const char *sname, const char *key, const char *value,
                      char *err, size_t errlen)
 {
@@ -730,6 +766,8 @@ static int strat_key(struct catalog *c, const char *sname, const char *key, cons
         }
         return 0;
     }
+    if (!strncmp(key, "parent.", 7) && (s == S_RACE_DETAIL || s == S_RACE_GROUP))
+        return race_parent_key(st, s, key + 7, value, err, errlen);
     if (!strncmp(key, "parent.", 7)) {
         int a = -1, b = -1;
         for (int i = 0; i < st->ncodes; i++) {
@@ -759,8 +797,12 @@ static int strat_key(struct catalog *c, const char *sname, const char *key, cons
             snprintf(err, errlen, "%s: a map needs the stratifier's column first", key);
             return -1;
         }
-        if (!catalog_stratum_code_ok(s, value, strlen(value))) {
-            snprintf(err, errlen, "%s = %s: not a code of %s", key, value, sname);
+        uint32_t det = 0;
+        uint8_t min = 0;
+        if (s == S_RACE_DETAIL ? race_detail_response(value, strlen(value), &det, &min) < 0
+                               : !catalog_stratum_code_ok(s, value, strlen(value))) {
+            snprintf(err, errlen, "%s = %s: not a code of %s%s", key, value, sname,
+                     s == S_RACE_DETAIL ? " (a detailed or minimum-category code)" : "");
             return -1;
         }
         if (set_str(st->map_from[st->nmaps], sizeof st->map_from[0], key, key + 4, err, errlen) ||

@@ -17,6 +17,7 @@
 
 #include "atomic_file.h"
 #include "csvtext.h"
+#include "race_detail.h"
 #include "wire.h"
 
 static const char *const reason_names[REASON__COUNT] = {
@@ -206,6 +207,82 @@ void cellset_stratum_label(const struct cellset *cs, const struct cell *c, char 
     }
 }
 
+/* The parent of stratum `label` of stratifier s in the race hierarchy:
+ * its stratifier in *ps and its code, or NULL (a root, MULTIPLE, UNKNOWN). */
+static const char *race_parent(int s, const char *label, int *ps)
+{
+    if (s == S_RACE_DETAIL) {
+        int k = catalog_code_find(race_detail_codes, RD_N, label, strlen(label));
+        if (k < 0)
+            return NULL;
+        *ps = S_RACE_GROUP;
+        return race_group_codes[race_detail_group(k)];
+    }
+    if (s == S_RACE_GROUP) {
+        int k = catalog_code_find(race_group_codes, RG_N, label, strlen(label));
+        if (k < 0)
+            return NULL;
+        int m = race_group_minimum(k);
+        *ps = m == RD_MIN_HISPANIC ? S_ETHNICITY : S_RACE;
+        return m == RD_MIN_HISPANIC ? ethnicity_codes[ETH_HISPANIC] : race_codes[m];
+    }
+    return NULL;
+}
+
+static int race_label_index(char **labels, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(labels[i], s))
+            return i;
+    return -1;
+}
+
+int cellset_coarsened_to(const struct cellset *cs, const struct cell *c, char *buf, size_t len)
+{
+    if (c->reason == REASON_NONE || c->reason == REASON_NOT_AVAILABLE)
+        return 0;
+    const struct cell_table *t = &cs->tables[c->table];
+    int d = -1;
+    for (int i = 0; i < t->ndim && d < 0; i++)
+        if (t->dim[i] == S_RACE_DETAIL || t->dim[i] == S_RACE_GROUP)
+            d = i;
+    if (d < 0)
+        return 0;
+    int idx[2] = {t->ndim == 2 ? c->stratum / t->card[1] : c->stratum,
+                  t->ndim == 2 ? c->stratum % t->card[1] : 0};
+    int s = t->dim[d];
+    const char *lab = t->labels[d][idx[d]];
+    const char *other = t->ndim == 2 ? t->labels[1 - d][idx[1 - d]] : NULL;
+    int ps;
+    for (const char *pl; (pl = race_parent(s, lab, &ps)) != NULL; s = ps, lab = pl) {
+        char name[64];
+        if (t->ndim == 1)
+            snprintf(name, sizeof name, "%s", catalog_stratifier_name(ps));
+        else
+            snprintf(name, sizeof name, "%s*%s",
+                     catalog_stratifier_name(d == 0 ? ps : t->dim[0]),
+                     catalog_stratifier_name(d == 0 ? t->dim[1] : ps));
+        int pt = cellset_find_table(cs, name);
+        if (pt < 0)
+            continue;
+        const struct cell_table *P = &cs->tables[pt];
+        int a = race_label_index(P->labels[d], P->card[d], pl);
+        int b = other ? race_label_index(P->labels[1 - d], P->card[1 - d], other) : 0;
+        if (a < 0 || b < 0)
+            continue;
+        int st = P->ndim == 1 ? a : d == 0 ? a * P->card[1] + b : b * P->card[1] + a;
+        const struct cell *pc = cellset_get(cs, c->measure, pt, st);
+        if (pc && pc->reason == REASON_NONE) {
+            if (other)
+                snprintf(buf, len, "%s:%s*%s", name, d == 0 ? pl : other, d == 0 ? other : pl);
+            else
+                snprintf(buf, len, "%s:%s", name, pl);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COUNT])
 {
     memset(counts, 0, REASON__COUNT * sizeof counts[0]);
@@ -392,6 +469,8 @@ static int write_csv_body(FILE *f, void *arg)
                     a->pooled && c->n_withheld > 0 ? "partial" : "");
         } else {
             fprintf(f, ",,,,,,1,%s", cell_reason_name(c->reason));
+            if (cellset_coarsened_to(cs, c, label, sizeof label))
+                fprintf(f, ";coarsened_to=%s", label);
         }
         if (a->pooled)
             fprintf(f, ",%d,%d", c->n_orgs, c->n_withheld);
@@ -445,8 +524,13 @@ static int write_json_body(FILE *f, void *arg)
         if (c->reason == REASON_NONE)
             fputs(",\n   \"suppressed\": false,\n   \"reason\": null\n  }", f);
         else
-            fprintf(f, ",\n   \"suppressed\": true,\n   \"reason\": \"%s\"\n  }",
+        {
+            fprintf(f, ",\n   \"suppressed\": true,\n   \"reason\": \"%s\"",
                     cell_reason_name(c->reason));
+            if (cellset_coarsened_to(cs, c, label, sizeof label))
+                fprintf(f, ",\n   \"coarsened_to\": \"%s\"", label);
+            fputs("\n  }", f);
+        }
     }
     fputs(cs->ncells ? "\n ]\n}\n" : "]\n}\n", f);
     return ferror(f) ? -1 : 0;

@@ -144,6 +144,15 @@ struct cell *cellset_get(const struct cellset *cs, int measure, int table, int s
 void cellset_stratum_label(const struct cellset *cs, const struct cell *c,
                            char *buf, size_t len);
 
+/* Coarsening instead of blanking (docs/catalog.md): when c is withheld in
+ * a table with a race_detail or race_group dimension and a parent of its
+ * stratum in the hierarchy is released for the same measure (race_detail
+ * -> race_group -> race, or ethnicity HISPANIC, the other dimension kept),
+ * writes the nearest one as "TABLE:STRATUM" ("race_group:EAST_ASIAN") into
+ * buf and returns 1; else returns 0. cs must be sorted. The cells CSV adds
+ * it to the reason: "count;coarsened_to=race_group:EAST_ASIAN". */
+int cellset_coarsened_to(const struct cellset *cs, const struct cell *c, char *buf, size_t len);
+
 /* Counts of withheld cells per reason. */
 void cellset_count_reasons(const struct cellset *cs, uint64_t counts[REASON__COUNT]);
 

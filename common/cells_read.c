@@ -218,6 +218,36 @@ static int check_strata(struct ctx *x)
     return 0;
 }
 
+/* A withheld row's reason may carry a coarsening note (docs/catalog.md):
+ * "REASON;coarsened_to=TABLE:STRATUM", TABLE a stratifier or two joined by
+ * '*'. The note is checked and cut off (it follows from the released cells:
+ * cellset_coarsened_to). Returns -1 (and fails) on a malformed note. */
+static int coarsen_note(struct ctx *x, const char *sup)
+{
+    char *reason = x->f[COL_REASON];
+    char *semi = strchr(reason, ';');
+    if (!semi)
+        return 0;
+    static const char key[] = "coarsened_to=";
+    char *tab = semi + 1, *colon = strchr(tab, ':');
+    int ok = sup[0] == '1' && !strncmp(tab, key, sizeof key - 1) && colon && colon[1];
+    if (ok) {
+        tab += sizeof key - 1;
+        char *star = memchr(tab, '*', (size_t)(colon - tab));
+        size_t l0 = star ? (size_t)(star - tab) : (size_t)(colon - tab);
+        ok = catalog_stratifier_find(tab, l0) > S_TOTAL &&
+             (!star || catalog_stratifier_find(star + 1, (size_t)(colon - star - 1)) > S_TOTAL);
+    }
+    if (!ok) {
+        fail(x, CELLS_READ_EINPUT, x->row_line, COL_REASON + 1,
+             "reason '%s': only a withheld row may carry a note, "
+             "';coarsened_to=TABLE:STRATUM'", reason);
+        return -1;
+    }
+    *semi = '\0';
+    return 0;
+}
+
 static void parse_row(struct ctx *x)
 {
     if (x->nfields != x->ncols) {
@@ -247,6 +277,8 @@ static void parse_row(struct ctx *x)
              "suppressed: expected 0 or 1, found '%s'", sup);
         return;
     }
+    if (coarsen_note(x, sup))
+        return;
     int rid = reason[0] ? cell_reason_find(reason) : 0;
     if (rid < 0) {
         fail(x, CELLS_READ_EINPUT, x->row_line, COL_REASON + 1, "unknown reason '%s'", reason);

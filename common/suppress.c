@@ -78,6 +78,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "race_detail.h"
 
 #define TOL 1e-6
 /* Cell numbers are integers (cells.h), so an equation of the LP holds
@@ -732,6 +733,219 @@ static int link_race_eth(const struct ctx *c, struct chsys *s, int world,
     return 0;
 }
 
+/* Detailed race and ethnicity (race_detail.h): race_detail, race_group and
+ * race_aic tied to race, ethnicity, race_ethnicity (and race*ethnicity)
+ * through joint atoms (a, c, r, e): a the member's detail atom (a detailed
+ * code alone; several detailed codes of one group, alone; MULTIPLE;
+ * UNKNOWN), c the race minimum categories race_aic counts (a subset of the
+ * six), r the race column, e the ethnicity column. Only the atoms that a
+ * member can have exist (rd_atom_ok: what the extract reader accepts,
+ * docs/catalog.md), so every relation a reader can derive from the
+ * definitions is in the model: a detailed cell is a part of its group
+ * cell, which is a part of its race (or of Hispanic ethnicity);
+ * alone(r) <= AIC(r) <= alone(r) + MULTI; AIC(HISPANIC) = ethnicity
+ * HISPANIC; the AIC cells add up to at least the total. Without a race_aic
+ * table the combinations of two or more races are one atom (rows tell
+ * them apart only through race_aic). */
+struct rd_atoms {
+    int first, n;
+    short a[RDA__COUNT * 64 * RACE__COUNT * ETH__COUNT / 8];
+    unsigned char c[RDA__COUNT * 64 * RACE__COUNT * ETH__COUNT / 8], r[RDA__COUNT * 64 * RACE__COUNT * ETH__COUNT / 8],
+        e[RDA__COUNT * 64 * RACE__COUNT * ETH__COUNT / 8];
+};
+
+/* One row: the atoms for which pick(...) holds minus var. */
+static int rd_row(struct chsys *s, const struct rd_atoms *A, int var, int kind, int code)
+{
+    for (int i = 0; i < A->n; i++) {
+        int in = 0;
+        switch (kind) {
+        case S_RACE: in = A->r[i] == code; break;
+        case S_ETHNICITY: in = A->e[i] == code; break;
+        case S_RACE_ETHNICITY: in = catalog_race_ethnicity(A->r[i], A->e[i]) == code; break;
+        case S_RACE_DETAIL: in = race_detail_atom_detail(A->a[i]) == code; break;
+        case S_RACE_GROUP: in = race_detail_atom_group(A->a[i]) == code; break;
+        case S_RACE_AIC: in = race_aic_has(A->c[i], A->e[i], code); break;
+        default: /* race*ethnicity cell: code = r * ETH__COUNT + e */
+            in = A->r[i] * ETH__COUNT + A->e[i] == code;
+        }
+        if (in && term(s, A->first + i, 1))
+            return -1;
+    }
+    if (term(s, var, -1) || row_end(s))
+        return -1;
+    return 0;
+}
+
+static int link_race_detail(const struct ctx *c, struct chsys *s, int world,
+                            const struct margin *marg)
+{
+    static const int sids[] = {S_RACE, S_ETHNICITY, S_RACE_ETHNICITY, S_RACE_DETAIL,
+                               S_RACE_GROUP, S_RACE_AIC};
+    static const char *const *const tabs[] = {race_codes, ethnicity_codes, race_ethnicity_codes,
+                                              race_detail_codes, race_group_codes,
+                                              race_aic_codes};
+    static const int ns[] = {RACE__COUNT, ETH__COUNT, RE__COUNT, RD__COUNT, RG__COUNT,
+                             AIC__COUNT};
+    int codes[6][64], have[6];
+    for (int k = 0; k < 6; k++) {
+        const struct margin *m = &marg[sids[k]];
+        have[k] = m->labels && m->card <= 64 && map_codes(m, tabs[k], ns[k], codes[k]) == 0;
+    }
+    if (!have[3] && !have[4] && !have[5])
+        return 0;
+    struct rd_atoms *A = calloc(1, sizeof *A);
+    if (!A)
+        return -1;
+    int rc = -1;
+    for (int a = 0; a < RDA__COUNT; a++)
+        for (unsigned cc = 0; cc < 64; cc++) {
+            /* without race_aic, one combination of two or more races */
+            if (!have[5] && __builtin_popcount(cc) >= 2 && cc != 3u)
+                continue;
+            for (int r = 0; r < RACE__COUNT; r++)
+                for (int e = 0; e < ETH__COUNT; e++) {
+                    if (!race_detail_atom_ok(a, cc, r, e))
+                        continue;
+                    if (A->n >= (int)(sizeof A->a / sizeof A->a[0]))
+                        goto out;
+                    A->a[A->n] = (short)a;
+                    A->c[A->n] = (unsigned char)cc;
+                    A->r[A->n] = (unsigned char)r;
+                    A->e[A->n++] = (unsigned char)e;
+                }
+        }
+    if ((A->first = add_aux(s, A->n)) < 0)
+        goto out;
+    for (int k = 0; k < 6; k++)
+        for (int i = 0; have[k] && i < marg[sids[k]].card; i++)
+            if (rd_row(s, A, marg[sids[k]].base + i, sids[k], codes[k][i]))
+                goto out;
+    /* A released race*ethnicity table gives the (r, e) sums themselves. */
+    const struct cellset *cs = c->cs;
+    for (int t = 0; t < cs->ntables; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        if (tb->ndim != 2 || s->cb[t] < 0 || table_world(c, t) != world)
+            continue;
+        int ri = tb->dim[0] == S_RACE ? 0 : tb->dim[1] == S_RACE ? 1 : -1;
+        if (ri < 0 || tb->dim[1 - ri] != S_ETHNICITY)
+            continue;
+        int cr[64], ce[64];
+        struct margin mr = {0, tb->card[ri], tb->labels[ri]};
+        struct margin me = {0, tb->card[1 - ri], tb->labels[1 - ri]};
+        if (mr.card > 64 || me.card > 64 || map_codes(&mr, race_codes, RACE__COUNT, cr) < 0 ||
+            map_codes(&me, ethnicity_codes, ETH__COUNT, ce) < 0)
+            continue;
+        for (int x = 0; x < tb->card[0]; x++)
+            for (int y = 0; y < tb->card[1]; y++) {
+                int r = ri == 0 ? cr[x] : cr[y], e = ri == 0 ? ce[y] : ce[x];
+                if (rd_row(s, A, s->cb[t] + x * tb->card[1] + y, -1, r * ETH__COUNT + e))
+                    goto out;
+            }
+    }
+    rc = 0;
+out:
+    free(A);
+    return rc;
+}
+
+/* race_detail*X and race_group*X (and race*X, ethnicity*X,
+ * race_ethnicity*X of the same X) tied through atoms (detail atom, race,
+ * ethnicity) x stratum of X, as link_race_detail ties the one-way tables:
+ * group G at x is its detailed codes at x plus its several-code members at
+ * x, which the MULTIPLE detailed cell at x holds. */
+static int link_race_detail_2way(const struct ctx *c, struct chsys *s, int world)
+{
+    static const int sids[] = {S_RACE, S_ETHNICITY, S_RACE_ETHNICITY, S_RACE_DETAIL,
+                               S_RACE_GROUP};
+    static const char *const *const tabs[] = {race_codes, ethnicity_codes, race_ethnicity_codes,
+                                              race_detail_codes, race_group_codes};
+    static const int ns[] = {RACE__COUNT, ETH__COUNT, RE__COUNT, RD__COUNT, RG__COUNT};
+    const struct cellset *cs = c->cs;
+    unsigned char done[S__COUNT] = {0};
+    for (int t0 = 0; t0 < cs->ntables; t0++) {
+        const struct cell_table *tb0 = &cs->tables[t0];
+        if (tb0->ndim != 2 || s->cb[t0] < 0 || table_world(c, t0) != world)
+            continue;
+        int d0 = tb0->dim[0] == S_RACE_DETAIL || tb0->dim[0] == S_RACE_GROUP ? 0
+                 : tb0->dim[1] == S_RACE_DETAIL || tb0->dim[1] == S_RACE_GROUP ? 1 : -1;
+        if (d0 < 0)
+            continue;
+        int x = tb0->dim[1 - d0];
+        if (done[x])
+            continue;
+        done[x] = 1;
+        int nx = tb0->card[1 - d0];
+        char **xl = tb0->labels[1 - d0];
+        /* atoms (a, r, e) that a member can have, times the strata of x */
+        int na = 0;
+        static const int maxa = RDA__COUNT * RACE__COUNT * ETH__COUNT;
+        short *A = malloc((size_t)maxa * 3 * sizeof *A);
+        if (!A)
+            return -1;
+        for (int a = 0; a < RDA__COUNT; a++)
+            for (int r = 0; r < RACE__COUNT; r++)
+                for (int e = 0; e < ETH__COUNT; e++) {
+                    int ok = 0;
+                    for (unsigned cc = 0; cc < 64 && !ok; cc++)
+                        ok = race_detail_atom_ok(a, cc, r, e);
+                    if (!ok)
+                        continue;
+                    A[3 * na] = (short)a;
+                    A[3 * na + 1] = (short)r;
+                    A[3 * na + 2] = (short)e;
+                    na++;
+                }
+        int first = add_aux(s, na * nx);
+        if (first < 0) {
+            free(A);
+            return -1;
+        }
+        for (int t = 0; t < cs->ntables; t++) {
+            const struct cell_table *tb = &cs->tables[t];
+            if (tb->ndim != 2 || s->cb[t] < 0 || table_world(c, t) != world)
+                continue;
+            int xi = tb->dim[0] == x ? 0 : tb->dim[1] == x ? 1 : -1;
+            if (xi < 0)
+                continue;
+            int k = -1;
+            for (int q = 0; q < 5; q++)
+                if (tb->dim[1 - xi] == sids[q])
+                    k = q;
+            if (k < 0 || tb->card[xi] != nx || !labels_equal(tb->labels[xi], xl, nx))
+                continue;
+            int code[64];
+            struct margin m = {0, tb->card[1 - xi], tb->labels[1 - xi]};
+            if (m.card > 64 || map_codes(&m, tabs[k], ns[k], code) < 0)
+                continue;
+            for (int i = 0; i < m.card; i++)
+                for (int j = 0; j < nx; j++) {
+                    for (int q = 0; q < na; q++) {
+                        int a = A[3 * q], r = A[3 * q + 1], e = A[3 * q + 2], v;
+                        switch (sids[k]) {
+                        case S_RACE: v = r; break;
+                        case S_ETHNICITY: v = e; break;
+                        case S_RACE_ETHNICITY: v = catalog_race_ethnicity(r, e); break;
+                        case S_RACE_DETAIL: v = race_detail_atom_detail(a); break;
+                        default: v = race_detail_atom_group(a);
+                        }
+                        if (v == code[i] && term(s, first + q * nx + j, 1)) {
+                            free(A);
+                            return -1;
+                        }
+                    }
+                    int cell = xi == 1 ? i * tb->card[1] + j : j * tb->card[1] + i;
+                    if (term(s, s->cb[t] + cell, -1) || row_end(s)) {
+                        free(A);
+                        return -1;
+                    }
+                }
+        }
+        free(A);
+    }
+    return 0;
+}
+
 /* language and non_english. */
 static int link_language(struct chsys *s, const struct margin *lang, const struct margin *ne)
 {
@@ -865,7 +1079,9 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
         const struct cell_table *tb = &cs->tables[t];
         if (s->cb[t] < 0 || tb->ndim != 1 || table_world(c, t) != w)
             continue;
-        if (row_sum(s, s->cb[t], tb->card[0], total))
+        /* race_aic is not additive: tied through atoms only */
+        if (catalog_stratifier_additive(tb->dim[0]) &&
+            row_sum(s, s->cb[t], tb->card[0], total))
             goto nomem;
         if (!marg[tb->dim[0]].labels)
             marg[tb->dim[0]] = (struct margin){s->cb[t], tb->card[0], tb->labels[0]};
@@ -873,6 +1089,9 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
     for (int t = 0; t < cs->ntables; t++) {
         const struct cell_table *tb = &cs->tables[t];
         if (s->cb[t] < 0 || tb->ndim != 2 || table_world(c, t) != w)
+            continue;
+        /* no node writes an intersection with race_aic (not additive) */
+        if (!catalog_stratifier_additive(tb->dim[0]) || !catalog_stratifier_additive(tb->dim[1]))
             continue;
         int m0, m1, c0 = tb->card[0], c1 = tb->card[1];
         if (margin_for(s, marg, tb->dim[0], c0, tb->labels[0], total, &m0) ||
@@ -896,9 +1115,15 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
     if (marg[S_AGE_BAND].labels && marg[S_AGE_STD].labels &&
         link_age(s, &marg[S_AGE_BAND], &marg[S_AGE_STD]))
         goto nomem;
-    if (marg[S_RACE_ETHNICITY].labels && (marg[S_RACE].labels || marg[S_ETHNICITY].labels) &&
-        link_race_eth(c, s, w, &marg[S_RACE], &marg[S_ETHNICITY], &marg[S_RACE_ETHNICITY]))
+    if (marg[S_RACE_DETAIL].labels || marg[S_RACE_GROUP].labels || marg[S_RACE_AIC].labels) {
+        if (link_race_detail(c, s, w, marg) || link_race_detail_2way(c, s, w))
+            goto nomem;
+    } else if (marg[S_RACE_ETHNICITY].labels &&
+               (marg[S_RACE].labels || marg[S_ETHNICITY].labels) &&
+               link_race_eth(c, s, w, &marg[S_RACE], &marg[S_ETHNICITY],
+                             &marg[S_RACE_ETHNICITY])) {
         goto nomem;
+    }
     if (marg[S_LANGUAGE].labels && marg[S_NON_ENGLISH].labels &&
         link_language(s, &marg[S_LANGUAGE], &marg[S_NON_ENGLISH]))
         goto nomem;

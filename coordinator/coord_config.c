@@ -155,9 +155,8 @@ static int parse_stratifiers(const char *list, unsigned char on[S__COUNT], char 
     size_t len;
     while ((len = next_item(&p, &it)) > 0) {
         if (len == 3 && !strncmp(it, "all", 3)) {
-            /* every stratifier the active catalog offers (catalog.h) */
             for (int s = 0; s < S__COUNT; s++)
-                on[s] = on[s] || catalog_stratifier_available(s);
+                on[s] |= (unsigned char)catalog_stratifier_offered(s);
             continue;
         }
         if (len == 4 && !strncmp(it, "none", 4))
@@ -168,10 +167,9 @@ static int parse_stratifiers(const char *list, unsigned char on[S__COUNT], char 
                      (int)(len > 60 ? 60 : len), it);
             return -1;
         }
-        if (!catalog_stratifier_available(s)) {
-            snprintf(err, errlen, "[round] stratifiers: stratifier \"%s\" is not in catalog %s "
-                     "(an identity stratifier needs its [stratifier] section, docs/catalog.md)",
-                     catalog_stratifier_name(s), catalog_name(catalog_active()));
+        if (!catalog_stratifier_offered(s)) {
+            snprintf(err, errlen, "[round] stratifiers: %s needs a catalog that defines it "
+                     "([stratifier %s])", catalog_stratifier_name(s), catalog_stratifier_name(s));
             return -1;
         }
         on[s] = 1;
@@ -191,10 +189,17 @@ static int parse_intersections(const char *list, int pairs[][2], int *n, char *e
         const char *star = memchr(it, '*', len);
         int a = star ? catalog_stratifier_find(it, (size_t)(star - it)) : -1;
         int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - it) - 1) : -1;
-        if (a <= S_TOTAL || b <= S_TOTAL || a == b || !catalog_stratifier_available(a) ||
-            !catalog_stratifier_available(b)) {
+        if (a <= S_TOTAL || b <= S_TOTAL || a == b || !catalog_stratifier_offered(a) ||
+            !catalog_stratifier_offered(b)) {
             snprintf(err, errlen, "[round] intersections: \"%.*s\" is not two different "
                      "stratifiers of the catalog joined by '*'", (int)(len > 60 ? 60 : len), it);
+            return -1;
+        }
+        if (!catalog_intersection_allowed(a, b)) {
+            snprintf(err, errlen, "[round] intersections: \"%.*s\": race_aic is not additive "
+                     "and has no intersections, race_detail and race_group are not crossed "
+                     "with race, ethnicity, race_ethnicity or each other",
+                     (int)(len > 60 ? 60 : len), it);
             return -1;
         }
         if (*n >= ROUND_MAX_INTER) {

@@ -1261,11 +1261,15 @@ int metrics_compute(const struct cellset *cs, const struct metrics_params *p, me
             /* Intersections (two-way tables) get pairwise disparities and
              * payment shares between their cells, e.g. BLACK*Y against
              * WHITE*N; the summary indices are for one-way tables. */
+            /* A non-additive table (race_aic: a member in every category
+             * reported) has no population shares: no summary indices, no
+             * cost or member-month shares; pairwise disparities stay. */
+            int additive = t->ndim != 1 || catalog_stratifier_additive(t->dim[0]);
             struct ref ref;
             pick_reference(m, p, g, n, &ref);
             if (emit_pairwise(cs, p, m, measure, t, g, n, &ref, out) ||
-                (t->ndim == 1 && emit_indices(cs, p, m, t, g, n, &ref, out)) ||
-                emit_shares(cs, p, m, measure, t, g, n, out))
+                (t->ndim == 1 && additive && emit_indices(cs, p, m, t, g, n, &ref, out)) ||
+                (additive && emit_shares(cs, p, m, measure, t, g, n, out)))
                 goto out;
         }
     }

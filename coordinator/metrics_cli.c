@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_file.h"
 #include "cells_read.h"
 #include "commands.h"
 #include "log.h"
@@ -31,6 +32,7 @@ static void usage(FILE *f)
           "                                  [--stratifier NAME] [--conf 0.95]\n"
           "                                  [--min-denominator N] [--mssp-scaler X]\n"
           "                                  [--capitation-base USD] [--params FILE]\n"
+          "                                  [--catalog FILE|builtin]\n"
           "                                  [--baseline BASE.csv --incentive-pool USD\n"
           "                                   --incentive-measure NAME\n"
           "                                   --incentive-stratifier NAME --focal VALUE\n"
@@ -54,6 +56,9 @@ static void usage(FILE *f)
           "  --params FILE         metric parameters (docs/metrics.md): unit costs per\n"
           "                        measure, HEBA amounts, MSSP threshold and cap,\n"
           "                        standard population; options after it override it\n"
+          "  --catalog FILE        the federation's catalog (docs/catalog.md), for\n"
+          "                        measures beyond the default one (e.g. ppc_prenatal);\n"
+          "                        default: the installed catalog.ini\n"
           "  -h, --help            this help\n"
           "\n"
           "Gap-closure incentive (all five options together; adds one `incentive` row\n"
@@ -148,6 +153,7 @@ int coord_cmd_metrics(int argc, char **argv)
         {"focal", required_argument, NULL, 'f'},
         {"incentive-mode", required_argument, NULL, 'E'},
         {"params", required_argument, NULL, 'p'},
+        {"catalog", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct metrics_params p;
@@ -204,6 +210,15 @@ int coord_cmd_metrics(int argc, char **argv)
             }
             break;
         case 'b': baseline = optarg; break;
+        case 'G': {
+            const struct catalog *cat = catalog_open(optarg, err, sizeof err);
+            if (!cat) {
+                log_error("--catalog: %s", err);
+                return 2;
+            }
+            catalog_set_active(cat);
+            break;
+        }
         case 'P':
             if (parse_dollars("--incentive-pool", optarg, &ip.pool))
                 return 2;

@@ -55,6 +55,7 @@
 #include "code_map.h"
 #include "log.h"
 #include "memberset.h"
+#include "race_detail.h"
 #include "tally.h"
 
 #define BLOCK (4u << 20)
@@ -253,6 +254,13 @@ struct reader {
      * before the standard codes. They point into the catalog. */
     struct crule cmaps[COL__COUNT][CAT_MAX_MAPS];
     int ncmaps[COL__COUNT];
+    /* The optional race_detail column (docs/catalog.md): read only with a
+     * catalog that defines race_detail, race_group or race_aic. */
+    int rdcol;              /* file field index, or -1                       */
+    int rd_nmaps;           /* the catalog's map.LOCAL = CODE of race_detail */
+    const char *rd_from[CAT_MAX_MAPS];
+    uint32_t rd_det[CAT_MAX_MAPS];
+    uint8_t rd_min[CAT_MAX_MAPS];
     size_t total_rules;
     /* Identity columns (identity_cols below): file field index, or -1 when
      * absent or not tallied; the catalog's map. entries of each. */
@@ -1072,6 +1080,90 @@ static int identity_fields(struct worker *w, struct member_record *r)
     return 0;
 }
 
+/* The race_detail field of the current record: responses separated by
+ * ';' or '|', each a catalog map.LOCAL of race_detail, a detailed code, a
+ * minimum category or a CDC code (race_detail_response). It must agree
+ * with the race and ethnicity columns (race_detail_consistent); where those
+ * are absent or empty they are derived from it. Messages name the column,
+ * never the value. */
+static int race_detail_field(struct worker *w, struct member_record *r)
+{
+    const struct reader *rd = w->rd;
+    if (rd->rdcol < 0)
+        return 0;
+    struct span *sp = &w->f[rd->rdcol];
+    uint8_t *p = w->buf + sp->off;
+    if (sp->esc) {
+        size_t o = 0;
+        for (size_t i = 0; i < sp->len; i++) {
+            p[o++] = p[i];
+            if (p[i] == '"' && i + 1 < sp->len && p[i + 1] == '"')
+                i++;
+        }
+        sp->len = (uint32_t)o;
+        sp->esc = 0;
+    }
+    uint32_t det = 0;
+    uint8_t min = 0;
+    size_t len = sp->len;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && p[j] != ';' && p[j] != '|')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && (p[a] == ' ' || p[a] == '\t'))
+            a++;
+        while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+            b--;
+        if (b > a) {
+            int mapped = 0;
+            for (int k = 0; k < rd->rd_nmaps && !mapped; k++)
+                if (strlen(rd->rd_from[k]) == b - a &&
+                    strncasecmp(rd->rd_from[k], (const char *)p + a, b - a) == 0) {
+                    det |= rd->rd_det[k];
+                    min |= rd->rd_min[k];
+                    mapped = 1;
+                }
+            if (!mapped && race_detail_response((const char *)p + a, b - a, &det, &min) < 0) {
+                char safe[160];
+                snprintf(safe, sizeof safe, "race_detail has a response that is not a detailed, "
+                         "minimum-category or CDC code, nor mapped");
+                profile_reject(&w->prof, BAD_CODE, w->line, rd->rdcol + 1, "race_detail", "%s",
+                               safe);
+                if (rd->opts->strict && w->mode == MODE_MAIN)
+                    set_fatal(w, w->line, rd->rdcol + 1, "%s (%s)", safe,
+                              profile_reason_name(BAD_CODE));
+                return -1;
+            }
+        }
+        i = j + 1;
+    }
+    size_t rl = 0, el = 0;
+    if (rd->filecol[COL_RACE] >= 0)
+        field(w, COL_RACE, &rl);
+    if (rd->filecol[COL_ETHNICITY] >= 0)
+        field(w, COL_ETHNICITY, &el);
+    if (rl == 0 && r->race == RACE_UNKNOWN)
+        r->race = (uint8_t)race_detail_race_of(min, RACE_UNKNOWN);
+    if (el == 0 && r->ethnicity == ETH_UNKNOWN)
+        r->ethnicity = (uint8_t)race_detail_ethnicity_of(min, ETH_UNKNOWN);
+    const char *what = NULL;
+    if (race_detail_consistent(min, r->race, r->ethnicity, &what) < 0) {
+        char safe[160];
+        snprintf(safe, sizeof safe, "race_detail contradicts %s (one race reported: that "
+                 "race; several: MULTI; a Hispanic response: HISPANIC)", what);
+        profile_reject(&w->prof, BAD_INCONSISTENT, w->line, rd->rdcol + 1, "race_detail", "%s",
+                       safe);
+        if (rd->opts->strict && w->mode == MODE_MAIN)
+            set_fatal(w, w->line, rd->rdcol + 1, "%s (%s)", safe,
+                      profile_reason_name(BAD_INCONSISTENT));
+        return -1;
+    }
+    r->race_det = det;
+    r->race_min = min;
+    return 0;
+}
+
 static int validate(struct worker *w, struct member_record *r)
 {
     const struct reader *rd = w->rd;
@@ -1103,6 +1195,8 @@ static int validate(struct worker *w, struct member_record *r)
     if (coded(w, COL_ETHNICITY, &rd->tab_eth, ETH_UNKNOWN, &v) < 0)
         return -1;
     r->ethnicity = (uint8_t)v;
+    if (race_detail_field(w, r) < 0)
+        return -1;
 
     p = field(w, COL_LANGUAGE, &len);
     if (rd->nrules[COL_LANGUAGE] && map_rule(w, COL_LANGUAGE, p, len, &v)) {
@@ -1779,7 +1873,7 @@ static void identity_header(struct reader *rd, const struct span *f, int nf, con
     size_t o = 0;
     for (int i = 0; i < IDC__COUNT; i++) {
         rd->idcol[i] = -1;
-        if (!rd->cat || !catalog_stratifier_available(identity_cols[i].strat))
+        if (!rd->cat || !catalog_stratifier_offered(identity_cols[i].strat))
             continue;
         size_t wl = strlen(identity_cols[i].name);
         for (int k = 0; k < nf && rd->idcol[i] < 0; k++)
@@ -1817,6 +1911,29 @@ static int compile_identity_maps(struct reader *rd, const struct catalog *cat, c
             cr->code = code;
             cr->prof_index = -1;
         }
+    }
+    return 0;
+}
+
+/* The catalog's map.LOCAL = CODE entries of race_detail: CODE must be a
+ * response (a detailed or minimum-category code). */
+static int compile_race_detail_maps(struct reader *rd, const struct catalog *cat, char *err,
+                                    size_t errlen)
+{
+    const struct cat_strat *st = &cat->strat[S_RACE_DETAIL];
+    for (int i = 0; i < st->nmaps && i < CAT_MAX_MAPS; i++) {
+        uint32_t det = 0;
+        uint8_t min = 0;
+        size_t tl = strnlen(st->map_to[i], sizeof st->map_to[0]);
+        if (race_detail_response(st->map_to[i], tl, &det, &min) < 0) {
+            snprintf(err, errlen, "catalog map for race_detail: '%.48s' maps to '%.24s', which "
+                     "is not a detailed or minimum-category code", st->map_from[i],
+                     st->map_to[i]);
+            return -1;
+        }
+        rd->rd_from[rd->rd_nmaps] = st->map_from[i];
+        rd->rd_det[rd->rd_nmaps] = det;
+        rd->rd_min[rd->rd_nmaps++] = min;
     }
     return 0;
 }
@@ -1986,6 +2103,15 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
         if (k > 0)
             wo = wo + (size_t)k < sizeof why ? wo + (size_t)k : sizeof why - 1;
     }
+    /* the optional race_detail column, with a catalog that uses it */
+    rd->rdcol = -1;
+    if (catalog_stratifier_offered(S_RACE_DETAIL) || catalog_stratifier_offered(S_RACE_GROUP) ||
+        catalog_stratifier_offered(S_RACE_AIC))
+        for (int i = 0; i < t.nf; i++)
+            if (f[i].len == 11 && strncasecmp((char *)buf + f[i].off, "race_detail", 11) == 0) {
+                rd->rdcol = i;
+                break;
+            }
     /* the catalog's flag columns, by their own names */
     for (int q = 0; q < rd->nflags; q++) {
         const char *want = rd->cat->flag_name[q];
@@ -2160,7 +2286,8 @@ int extract_read(const char *path, const struct extract_options *opts,
     if (!catalog_is_builtin(cat)) {
         rd.cat = cat;
         if (compile_catalog_maps(&rd, cat, err, errlen) < 0 ||
-            compile_identity_maps(&rd, cat, err, errlen) < 0)
+            compile_identity_maps(&rd, cat, err, errlen) < 0 ||
+            compile_race_detail_maps(&rd, cat, err, errlen) < 0)
             goto out;
         rd.nflags = cat->n_flags;
         for (int q = 0; q < cat->n_measures; q++) {

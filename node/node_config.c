@@ -252,9 +252,8 @@ static int strat_item(const char *item, size_t len, void *vctx)
 {
     struct list_ctx *lc = vctx;
     if (len == 3 && !strncmp(item, "all", 3)) {
-        /* every stratifier the active catalog offers (catalog.h) */
         for (int s = 0; s < S__COUNT; s++)
-            lc->on[s] = (unsigned char)catalog_stratifier_available(s);
+            lc->on[s] |= (unsigned char)catalog_stratifier_offered(s);
         return 0;
     }
     int s = catalog_stratifier_find(item, len);
@@ -262,10 +261,10 @@ static int strat_item(const char *item, size_t len, void *vctx)
         snprintf(lc->err, lc->errlen, "unknown stratifier \"%.*s\"", (int)(len > 60 ? 60 : len), item);
         return -1;
     }
-    if (!catalog_stratifier_available(s)) {
-        snprintf(lc->err, lc->errlen, "stratifier \"%s\" is not in catalog %s (an identity "
-                 "stratifier needs its [stratifier] section, docs/catalog.md)",
-                 catalog_stratifier_name(s), catalog_name(catalog_active()));
+    if (!catalog_stratifier_offered(s)) {
+        snprintf(lc->err, lc->errlen, "stratifier %s needs a catalog that defines it "
+                 "([stratifier %s], e.g. configs/catalog-identities.ini)",
+                 catalog_stratifier_name(s), catalog_stratifier_name(s));
         return -1;
     }
     lc->on[s] = 1;
@@ -289,10 +288,23 @@ static int inter_item(const char *item, size_t len, void *vctx)
     const char *star = memchr(item, '*', len);
     int a = star ? catalog_stratifier_find(item, (size_t)(star - item)) : -1;
     int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - item) - 1) : -1;
-    if (a <= S_TOTAL || b <= S_TOTAL || a == b || !catalog_stratifier_available(a) ||
-        !catalog_stratifier_available(b)) {
+    if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
         snprintf(lc->err, lc->errlen, "\"%.*s\" is not an intersection of two different stratifiers (e.g. race*disability)",
                  (int)(len > 60 ? 60 : len), item);
+        return -1;
+    }
+    if (!catalog_stratifier_offered(a) || !catalog_stratifier_offered(b)) {
+        snprintf(lc->err, lc->errlen, "\"%.*s\": stratifier %s needs a catalog that defines it "
+                 "([stratifier %s], e.g. configs/catalog-identities.ini)",
+                 (int)(len > 60 ? 60 : len), item,
+                 catalog_stratifier_name(catalog_stratifier_offered(a) ? b : a),
+                 catalog_stratifier_name(catalog_stratifier_offered(a) ? b : a));
+        return -1;
+    }
+    if (!catalog_intersection_allowed(a, b)) {
+        snprintf(lc->err, lc->errlen, "\"%.*s\": race_aic is not additive and has no "
+                 "intersections, race_detail and race_group are not crossed with race, "
+                 "ethnicity, race_ethnicity or each other", (int)(len > 60 ? 60 : len), item);
         return -1;
     }
     if (lc->n >= lc->max) {

@@ -45,6 +45,12 @@ struct member_record {
     uint8_t ethnicity_source;   /* RSRC_* + 1                              */
     uint8_t sexual_orientation; /* SO_* + 1                                */
     uint8_t gender_identity;    /* GI_* + 1                                */
+    /* Detailed race and ethnicity responses (race_detail.h): bit d for each
+     * detailed code reported, and the minimum categories reported or
+     * implied (bits RACE_AIAN..RACE_WHITE, RD_MIN_HISPANIC); 0 when the
+     * source has none. */
+    uint32_t race_det;
+    uint8_t race_min;
 
     /* Measure inputs. */
     int32_t member_months; /* 1/CELL_MONTHS_SCALE months, 0..12 months    */

@@ -22,6 +22,7 @@
 #include "tally.h"
 
 #include "catalog_def.h"
+#include "race_detail.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,11 @@ struct tally {
     int nbig, big[CATALOG_MAX_CHANNELS]; /* sums checked for int64 overflow */
     struct gprog *prog;                 /* NULL: compiled-in catalog       */
     int identity_on;                    /* a grouping uses an identity one  */
+    /* Detailed race (race_detail.h): whether a grouping uses race_detail,
+     * race_group or race_aic, and the race_aic grouping (a member adds to
+     * every stratum of its race_aic_mask), or -1. */
+    int race_on;
+    int aic_g;
 };
 
 static const int default_age_bands[] = {0, 5, 12, 18, 26, 45, 65, 75};
@@ -197,7 +203,7 @@ void tally_spec_default(struct tally_spec *spec)
     memcpy(spec->age_band_lo, default_age_bands, sizeof default_age_bands);
     catalog_all_measures(spec->measure_on);
     for (int s = 0; s < S__COUNT; s++)
-        spec->stratifier_on[s] = (uint8_t)catalog_stratifier_available(s);
+        spec->stratifier_on[s] = (uint8_t)catalog_stratifier_offered(s);
     spec->n_inter = (int)(sizeof default_inter / sizeof default_inter[0]);
     memcpy(spec->inter, default_inter, sizeof default_inter);
     spec->language_min_members = 11;
@@ -459,7 +465,8 @@ struct tally *tally_new(const struct tally_spec *spec)
         [S_COUNTY] = TALLY_MAX_COUNTIES, [S_AGE_STD] = AGESTD__COUNT + 1,
         [S_HEBA_BAND] = HEBA__COUNT, [S_RACE_SOURCE] = RSRC__COUNT,
         [S_ETHNICITY_SOURCE] = RSRC__COUNT, [S_SEXUAL_ORIENTATION] = SO__COUNT,
-        [S_GENDER_IDENTITY] = GI__COUNT};
+        [S_GENDER_IDENTITY] = GI__COUNT, [S_RACE_DETAIL] = RD__COUNT, [S_RACE_GROUP] = RG__COUNT,
+        [S_RACE_AIC] = AIC__COUNT};
     memcpy(t->static_card, cards, sizeof cards);
     memset(t->lang_slot, 0xff, sizeof t->lang_slot);
     memset(t->county_slot, 0xff, COUNTY_CODES * sizeof *t->county_slot);
@@ -469,21 +476,33 @@ struct tally *tally_new(const struct tally_spec *spec)
     t->county_code[0] = COUNTY_UNKNOWN;
     t->ncounty = 1;
 
+    t->aic_g = -1;
     if (spec->stratifier_on[S_TOTAL] && add_grouping(t, 0, 0, 0) != 0)
         goto fail;
-    for (int s = 1; s < S__COUNT; s++)
-        if (spec->stratifier_on[s] && add_grouping(t, 1, s, 0) != 0)
+    for (int s = 1; s < S__COUNT; s++) {
+        if (!spec->stratifier_on[s])
+            continue;
+        if (s == S_RACE_AIC)
+            t->aic_g = t->ng;
+        if (add_grouping(t, 1, s, 0) != 0)
             goto fail;
+    }
     for (int i = 0; i < spec->n_inter; i++) {
         int a = spec->inter[i][0], b = spec->inter[i][1];
         if (a <= S_TOTAL || a >= S__COUNT || b <= S_TOTAL || b >= S__COUNT || a == b)
+            goto fail;
+        /* race_aic is not additive: a member would be in several cells */
+        if (!catalog_intersection_allowed(a, b))
             goto fail;
         if (add_grouping(t, 2, a, b) != 0)
             goto fail;
     }
     for (int gi = 0; gi < t->ng; gi++)
-        for (int d = 0; d < t->g[gi].ndim; d++)
-            t->identity_on |= catalog_stratifier_is_identity(t->g[gi].s[d]);
+        for (int d = 0; d < t->g[gi].ndim; d++) {
+            int s = t->g[gi].s[d];
+            t->identity_on |= catalog_stratifier_is_identity(s);
+            t->race_on |= s == S_RACE_DETAIL || s == S_RACE_GROUP || s == S_RACE_AIC;
+        }
     return t;
 fail:
     tally_destroy(&t);
@@ -705,6 +724,13 @@ static inline __attribute__((always_inline)) void record_codes(struct tally *t,
                             : catalog_heba_band(r->adi_decile, r->payer);
     if (t->identity_on)
         record_identity_codes(r, code);
+    if (t->race_on) {
+        code[S_RACE_DETAIL] = race_detail_stratum(r->race_det, r->race_min);
+        code[S_RACE_GROUP] = race_group_stratum(r->race_det, r->race_min);
+        code[S_RACE_AIC] = __builtin_ctz(race_aic_mask(r->race_min, r->race, r->ethnicity));
+    } else {
+        code[S_RACE_DETAIL] = code[S_RACE_GROUP] = code[S_RACE_AIC] = 0;
+    }
 }
 
 /* Value of column col of r (catalog_def.h ids = extract.h's COL_*, then
@@ -827,6 +853,42 @@ static inline __attribute__((always_inline)) void fill_sources(const struct gpro
         s[SRC_COND + k] = 1;
 }
 
+/* Adds the record's deltas d (lines: the non-zero cache lines) into one
+ * accumulator a of a file catalog's tally; returns whether a cost sum left
+ * int64. */
+static inline __attribute__((always_inline)) int generic_acc(const struct tally *t,
+                                                           const struct gprog *p, int64_t *a,
+                                                           const int64_t *d, uint64_t lines,
+                                                           const int64_t *dlo,
+                                                           const int64_t *mxv, int nwide,
+                                                           int nbig, int nmx)
+{
+    int overflow = 0;
+    {
+        int64_t before[CATALOG_MAX_CHANNELS];
+        for (int b = 0; b < nbig; b++)
+            before[b] = a[t->big[b]];
+        for (uint64_t ls = lines; ls; ls &= ls - 1) {
+            size_t l = (size_t)__builtin_ctzll(ls) * 8;
+            add_line(a + l, d + l);
+        }
+        for (int w = 0; w < nwide; w++)
+            if ((uint64_t)a[t->wide_lo[w]] < (uint64_t)dlo[w])
+                a[t->wide_hi[w]] = (int64_t)((uint64_t)a[t->wide_hi[w]] + 1);
+        for (int b = 0; b < nbig; b++) {
+            int k = t->big[b];
+            overflow |= ((before[b] ^ a[k]) & (d[k] ^ a[k])) < 0;
+        }
+        /* A record taken back leaves the maximum as it was, so the
+         * dominance rule errs on withholding. */
+        for (int i = 0; i < nmx; i++) {
+            int k = p->mx_slot[i];
+            a[k] = mxv[i] > a[k] ? mxv[i] : a[k];
+        }
+    }
+    return overflow;
+}
+
 /* tally_add for a file catalog: the same sums, from the compiled program.
  * Inlined into every version of tally_add (AVX-512, AVX2, default). */
 static inline __attribute__((always_inline)) void tally_add_generic(struct tally *t,
@@ -904,30 +966,49 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
         size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
-        int64_t *a = g->acc + idx * nacc;
-        int64_t before[CATALOG_MAX_CHANNELS];
-        for (int b = 0; b < nbig; b++)
-            before[b] = a[t->big[b]];
-        for (uint64_t ls = lines; ls; ls &= ls - 1) {
-            size_t l = (size_t)__builtin_ctzll(ls) * 8;
-            add_line(a + l, d + l);
-        }
-        for (int w = 0; w < nwide; w++)
-            if ((uint64_t)a[t->wide_lo[w]] < (uint64_t)dlo[w])
-                a[t->wide_hi[w]] = (int64_t)((uint64_t)a[t->wide_hi[w]] + 1);
-        for (int b = 0; b < nbig; b++) {
-            int k = t->big[b];
-            overflow |= ((before[b] ^ a[k]) & (d[k] ^ a[k])) < 0;
-        }
-        /* A record taken back leaves the maximum as it was, so the
-         * dominance rule errs on withholding. */
-        for (int i = 0; i < nmx; i++) {
-            int k = p->mx_slot[i];
-            a[k] = mxv[i] > a[k] ? mxv[i] : a[k];
-        }
+        overflow |= generic_acc(t, p, g->acc + idx * nacc, d, lines, dlo, mxv, nwide, nbig, nmx);
+    }
+    /* race_aic: the member's other strata too (not additive) */
+    if (t->aic_g >= 0) {
+        unsigned mask = race_aic_mask(r->race_min, r->race, r->ethnicity);
+        struct grouping *g = &t->g[t->aic_g];
+        for (mask &= mask - 1; mask; mask &= mask - 1)
+            overflow |= generic_acc(t, p, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * nacc,
+                                    d, lines, dlo, mxv, nwide, nbig, nmx);
     }
     if (overflow)
         t->overflow_cost = 1;
+}
+
+
+/* Adds the record's deltas d (lines: the non-zero cache lines after the
+ * first) into one accumulator a of the compiled-in catalog's tally. */
+static inline __attribute__((always_inline)) void builtin_acc(struct tally *t, int64_t *a,
+                                                            const int64_t *d, unsigned lines,
+                                                            int64_t cost, int64_t dcost,
+                                                            int64_t dsq)
+{
+    {
+        int64_t before = a[SL_COST];
+        add_line(a, d);
+        carry_sq(a, dsq);
+        /* signed overflow of the cost sum: both operands of one sign and
+         * the result of the other */
+        if (((before ^ a[SL_COST]) & (dcost ^ a[SL_COST])) < 0)
+            t->overflow_cost = 1;
+        /* A record taken back leaves the maximum as it was: the dominance
+         * rule then errs on the side of withholding. */
+        if (cost > a[SL_MAXC])
+            a[SL_MAXC] = cost;
+        if (lines & (1u << 1))
+            add_line(a + 8, d + 8);
+        if (lines & (1u << 2))
+            add_line(a + 16, d + 16);
+        if (lines & (1u << 3))
+            add_line(a + 24, d + 24);
+        if (lines & (1u << 4))
+            add_line(a + 32, d + 32);
+    }
 }
 
 /* With GCC on x86-64, tally_add is also compiled for AVX-512 and AVX2 (a
@@ -966,28 +1047,18 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
         size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
-        int64_t *a = g->acc + idx * NACC;
-        int64_t before = a[SL_COST];
-        add_line(a, d);
-        carry_sq(a, dsq);
-        /* signed overflow of the cost sum: both operands of one sign and
-         * the result of the other */
-        if (((before ^ a[SL_COST]) & (dcost ^ a[SL_COST])) < 0)
-            t->overflow_cost = 1;
-        /* A record taken back leaves the maximum as it was: the dominance
-         * rule then errs on the side of withholding. */
-        if (cost > a[SL_MAXC])
-            a[SL_MAXC] = cost;
-        if (lines & (1u << 1))
-            add_line(a + 8, d + 8);
-        if (lines & (1u << 2))
-            add_line(a + 16, d + 16);
-        if (lines & (1u << 3))
-            add_line(a + 24, d + 24);
-        if (lines & (1u << 4))
-            add_line(a + 32, d + 32);
+        builtin_acc(t, g->acc + idx * NACC, d, lines, cost, dcost, dsq);
+    }
+    /* race_aic: the member's other strata too (not additive) */
+    if (t->aic_g >= 0) {
+        unsigned mask = race_aic_mask(r->race_min, r->race, r->ethnicity);
+        struct grouping *g = &t->g[t->aic_g];
+        for (mask &= mask - 1; mask; mask &= mask - 1)
+            builtin_acc(t, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * NACC, d, lines,
+                        cost, dcost, dsq);
     }
 }
+
 
 /* o += in, slot by slot: kept maxima by maximum, 128-bit sums with their
  * carry; *overflow is set when a cost sum leaves int64. */
@@ -1202,6 +1273,9 @@ static int out_dim_build(const struct tally *t, int s, struct out_dim *o)
         case S_ETHNICITY_SOURCE: label = race_source_codes[i]; break;
         case S_SEXUAL_ORIENTATION: label = sexual_orientation_codes[i]; break;
         case S_GENDER_IDENTITY: label = gender_identity_codes[i]; break;
+        case S_RACE_DETAIL: label = race_detail_codes[i]; break;
+        case S_RACE_GROUP: label = race_group_codes[i]; break;
+        case S_RACE_AIC: label = race_aic_codes[i]; break;
         default: return -1;
         }
         if (out_dim_push(o, label) != 0)

@@ -47,10 +47,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->spec.age_band_lo[7], 75);
     for (int m = 0; m < M__COUNT; m++)
         assert_true(cfg->spec.measure_on[m]);
-    /* all = every stratifier the catalog offers: the default catalog has
-     * no identity stratifier (issue 13), so those stay off */
+    /* "all": every stratifier but the opt-in ones, which the default
+     * catalog does not define */
     for (int s = 0; s < S__COUNT; s++)
-        assert_int_equal(cfg->spec.stratifier_on[s], !catalog_stratifier_is_identity(s));
+        assert_int_equal(cfg->spec.stratifier_on[s], !catalog_stratifier_opt_in(s));
 }
 
 static void test_full_file(void **state)

@@ -181,10 +181,97 @@ static void write_row(FILE *f, struct rng *r, struct rng *r2, long id, const cha
     fputc('\n', f);
 }
 
+/* write_row with a race_detail column (docs/catalog.md, "Detailed race and
+ * ethnicity"): race and ethnicity are drawn first, then responses that agree
+ * with them (one race reported: that race; several: MULTI; a Hispanic
+ * response: ethnicity HISPANIC), often rare detailed codes so that small
+ * detailed strata occur. Race and ethnicity are never left empty with a
+ * response that would fill them. */
+static void write_row_rd(FILE *f, struct rng *r, long id, const char *period)
+{
+    const char *race = PICK(r, RACE, RACE_W), *eth = PICK(r, ETH, ETH_W);
+    static const char *const ASIAN[] = {"CHINESE", "2034-7", "JAPANESE", "KOREAN", "2029-7",
+                                        "FILIPINO", "VIETNAMESE", "HMONG", "THAI", "NEPALESE",
+                                        "CHINESE;JAPANESE", "KOREAN;CHINESE", "FILIPINO;CHINESE",
+                                        "ASIAN", ""};
+    static const int ASIAN_W[] = {30, 10, 12, 10, 20, 15, 12, 4, 3, 2, 4, 3, 3, 15, 10};
+    static const char *const MENA[] = {"LEBANESE", "IRANIAN", "EGYPTIAN", "MENA", ""};
+    static const int MENA_W[] = {4, 3, 2, 2, 2};
+    static const char *const MULTI[] = {"CHINESE;WHITE", "BLACK;WHITE", "FILIPINO;NHPI",
+                                        "AIAN;WHITE;BLACK", ""};
+    static const int MULTI_W[] = {3, 5, 2, 1, 4};
+    static const char *const HISP[] = {"MEXICAN", "PUERTO_RICAN", "CUBAN", "2161-8",
+                                       "PUERTO_RICAN;CUBAN", "HISPANIC", ""};
+    static const int HISP_W[] = {50, 10, 5, 8, 2, 10, 15};
+    char rd[96] = "";
+    const char *part = "";
+    if (!strcmp(race, "ASIAN"))
+        part = PICK(r, ASIAN, ASIAN_W);
+    else if (!strcmp(race, "MENA"))
+        part = PICK(r, MENA, MENA_W);
+    else if (!strcmp(race, "MULTI"))
+        part = PICK(r, MULTI, MULTI_W);
+    else if (*race && strcmp(race, "OTHER") && strcmp(race, "UNKNOWN") &&
+             strcmp(race, "DECLINED") && bern(r, 0.5))
+        part = race;
+    snprintf(rd, sizeof(rd), "%s", part);
+    if (!strcmp(eth, "HISPANIC")) {
+        const char *h = PICK(r, HISP, HISP_W);
+        if (*h)
+            snprintf(rd + strlen(rd), sizeof(rd) - strlen(rd), "%s%s", *rd ? ";" : "", h);
+    }
+
+    char age[8] = "";
+    if (!bern(r, 0.01))
+        snprintf(age, sizeof(age), "%d", bern(r, 0.3) ? rng_int(r, 0, 20) : rng_int(r, 0, 99));
+    char adi[4] = "";
+    if (!bern(r, 0.06))
+        snprintf(adi, sizeof(adi), "%d", rng_int(r, 1, 10));
+    /* member months: mostly whole years, some partial, a few halves, a few 0 */
+    double mm;
+    int u = rng_int(r, 0, 99);
+    if (u < 2)
+        mm = 0;
+    else if (u < 70)
+        mm = 12;
+    else if (u < 95)
+        mm = rng_int(r, 1, 11);
+    else
+        mm = rng_int(r, 0, 11) + 0.5;
+    int ip = small_count(r, 0.9, 1.4);
+    int readmit = ip > 1 ? rng_int(r, 0, ip - 1) : 0;
+    int sched = small_count(r, 0.35, 2.5);
+    int noshow = sched > 0 ? rng_int(r, 0, sched) * bern(r, 0.5) : 0;
+    int diab = bern(r, 0.12), htn = bern(r, 0.22), scr = bern(r, 0.4);
+    double cost;
+    if (bern(r, 0.1))
+        cost = 0;
+    else if (bern(r, 0.005))
+        cost = 50000 + rng_int(r, 0, 40000000) / 100.0; /* outlier: dominance */
+    else
+        cost = rng_int(r, 0, 120000) / 100.0 * (1 + 4 * bern(r, 0.2));
+    char exp[8] = "";
+    if (bern(r, 0.3))
+        snprintf(exp, sizeof(exp), "%d", rng_int(r, bern(r, 0.3) ? 0 : 6, 10));
+    fprintf(f,
+            "m%ld,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
+            "%d,%d,%d,%d,%d,%d,%.2f,%s,%s\n",
+            id, period, age, PICK(r, SEX, SEX_W), race, eth,
+            PICK(r, LANG, LANG_W), PICK(r, PAYER, PAYER_W), adi, PICK(r, YNU, DIS_W),
+            PICK(r, YNU, CMC_W), PICK(r, COUNTY, COUNTY_W), mm, small_count(r, 0.75, 1.5), ip,
+            readmit, small_count(r, 0.25, 2.5), small_count(r, 0.7, 1.6), sched, noshow,
+            bern(r, 0.45), diab, diab ? bern(r, 0.3) : bern(r, 0.05), htn,
+            htn ? bern(r, 0.6) : bern(r, 0.1), scr, scr ? bern(r, 0.2) : bern(r, 0.05),
+            scr ? bern(r, 0.1) : 0, scr ? bern(r, 0.08) : 0, scr ? bern(r, 0.06) : 0,
+            scr ? bern(r, 0.03) : 0, cost, exp, rd);
+}
+
 static void usage(FILE *f)
 {
-    fputs("usage: audit-gen --seed S --members N [--first-id I] [--period P] [--identities]\n"
-          "                 --out FILE\n",
+    fputs("usage: audit-gen --seed S --members N [--first-id I] [--period P]\n"
+          "                 [--identities | --race-detail] --out FILE\n"
+          "  --identities   also the identity and HEDIS flag columns (docs/catalog.md)\n"
+          "  --race-detail  also a race_detail column (docs/catalog.md)\n",
           f);
 }
 
@@ -195,12 +282,13 @@ int main(int argc, char **argv)
         {"first-id", required_argument, NULL, 'i'}, {"period", required_argument, NULL, 'p'},
         {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
         {"identities", no_argument, NULL, 'I'},
+        {"race-detail", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     unsigned long long seed = 1;
     long n = 0, first = 1;
     const char *period = "2025", *out = NULL;
-    int c, identities = 0;
-    while ((c = getopt_long(argc, argv, "s:n:i:p:o:hI", opts, NULL)) != -1) {
+    int c, identities = 0, race_detail = 0;
+    while ((c = getopt_long(argc, argv, "s:n:i:p:o:hIR", opts, NULL)) != -1) {
         char *end = NULL;
         errno = 0;
         switch (c) {
@@ -222,6 +310,9 @@ int main(int argc, char **argv)
         case 'I':
             identities = 1;
             break;
+        case 'R':
+            race_detail = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -238,6 +329,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (identities && race_detail) {
+        fputs("audit-gen: --identities and --race-detail are not combined\n", stderr);
+        return 2;
+    }
     FILE *f = fopen(out, "w");
     if (!f) {
         fprintf(stderr, "audit-gen: %s: %s\n", out, strerror(errno));
@@ -248,9 +343,14 @@ int main(int argc, char **argv)
     fwrite(HEADER, 1, sizeof(HEADER) - 2, f); /* without its newline */
     if (identities)
         fputs(IDENTITY_HEADER, f);
+    if (race_detail)
+        fputs(",race_detail", f);
     fputc('\n', f);
     for (long i = 0; i < n; i++)
-        write_row(f, &r, identities ? &r2 : NULL, first + i, period);
+        if (race_detail)
+            write_row_rd(f, &r, first + i, period);
+        else
+            write_row(f, &r, identities ? &r2 : NULL, first + i, period);
     if (fclose(f) != 0) {
         fprintf(stderr, "audit-gen: %s: %s\n", out, strerror(errno));
         return 1;

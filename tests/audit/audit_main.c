@@ -50,20 +50,24 @@ enum st {
     ST_HEBA, ST_DIS, ST_CMC, ST_COUNTY,
     /* identity stratifiers (docs/catalog.md, "Identity columns"): plain
      * partitions of the members by one column each, empty = UNKNOWN */
-    ST_RSRC, ST_ESRC, ST_SO, ST_GI, ST_N
+    ST_RSRC, ST_ESRC, ST_SO, ST_GI,
+    /* detailed race and ethnicity (docs/catalog.md) */
+    ST_RDET, ST_RGRP, ST_AIC, ST_N
 };
 static const char *const st_name[ST_N] = {
     "race", "ethnicity", "race_ethnicity", "sex", "age_band", "age_std", "language",
     "non_english", "payer", "adi_quintile", "heba_band", "disability", "cmc", "county",
-    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity"};
+    "race_source", "ethnicity_source", "sexual_orientation", "gender_identity",
+    "race_detail", "race_group", "race_aic"};
 /* base attributes each stratifier is a function of */
 enum { A_RACE = 1, A_ETH = 2, A_AGE = 4, A_LANG = 8, A_PAYER = 16, A_ADI = 32, A_SEX = 64,
-       A_DIS = 128, A_CMC = 256, A_COUNTY = 512, A_RSRC = 1024, A_ESRC = 2048, A_SO = 4096,
-       A_GI = 8192 };
+       A_DIS = 128, A_CMC = 256, A_COUNTY = 512, A_RDET = 1024, A_AIC = 2048,
+       A_RSRC = 4096, A_ESRC = 8192, A_SO = 16384, A_GI = 32768 };
 static const int st_attr[ST_N] = {A_RACE,  A_ETH,   A_RACE | A_ETH, A_SEX,  A_AGE,
                                   A_AGE,   A_LANG,  A_LANG,         A_PAYER, A_ADI,
                                   A_PAYER | A_ADI,  A_DIS, A_CMC,  A_COUNTY,
-                                  A_RSRC,  A_ESRC,  A_SO,           A_GI};
+                                  A_RSRC,  A_ESRC,  A_SO,           A_GI,
+                                  A_RDET,  A_RDET, A_AIC};
 
 struct strata {
     char **s;
@@ -208,6 +212,10 @@ struct ctx {
     int tab_of_st[ST_N], total_tab;
     int ncube;
     struct cube cube[8];
+    /* detailed race (docs/catalog.md): the (race_detail, race_group) strata
+     * pairs a member can have, "*" for a stratifier not released */
+    int nrdp;
+    char rdp[64][2][24];
     int nc; /* cells: table cells then atoms */
     /* variables */
     size_t nv;
@@ -350,6 +358,12 @@ static const char *stratum_of(const struct ctx *c, const struct arec *r, int st,
         return *r->so ? r->so : "UNKNOWN";
     case ST_GI:
         return *r->gi ? r->gi : "UNKNOWN";
+    case ST_RDET:
+        return *r->rdd ? r->rdd : "UNKNOWN";
+    case ST_RGRP:
+        return *r->rdg ? r->rdg : "UNKNOWN";
+    case ST_AIC:
+        return "?"; /* not one stratum: aic_has */
     }
     return "?";
 }
@@ -360,6 +374,22 @@ static int table_find(const struct ctx *c, const char *name)
         if (strcmp(c->tab[t].name, name) == 0)
             return t;
     return -1;
+}
+
+/* Whether record r counts in race_aic stratum `label` (docs/catalog.md,
+ * "alone or in combination"): each race category reported (aicr),
+ * HISPANIC for ethnicity HISPANIC, UNKNOWN when neither. */
+static int aic_has(const struct arec *r, const char *label)
+{
+    int hisp = strcmp(r->eth, "HISPANIC") == 0;
+    if (!strcmp(label, "HISPANIC"))
+        return hisp;
+    if (!strcmp(label, "UNKNOWN"))
+        return !r->aicr && !hisp;
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(label, rd_races[i]))
+            return (r->aicr >> i) & 1u;
+    return 0;
 }
 
 /* cell index of STRATUM in table T, or -1 */
@@ -398,6 +428,10 @@ static int attr_domain(const struct ctx *c, int a)
         return c->st[ST_PAYER].n;
     case A_ADI:
         return 8; /* decile classes on which quintile and heba_band are constant */
+    case A_RDET:
+        return c->nrdp;
+    case A_AIC:
+        return c->st[ST_AIC].n ? 64 : 0; /* race combinations, only with a race_aic table */
     }
     return 0;
 }
@@ -428,6 +462,13 @@ static void attr_set(const struct ctx *c, struct arec *r, int a, int v)
         r->adi = rep[v];
         break;
     }
+    case A_RDET:
+        snprintf(r->rdd, sizeof(r->rdd), "%s", c->rdp[v][0]);
+        snprintf(r->rdg, sizeof(r->rdg), "%s", c->rdp[v][1]);
+        break;
+    case A_AIC:
+        r->aicr = (unsigned)v;
+        break;
     }
 }
 
@@ -456,6 +497,14 @@ static int attr_get(const struct ctx *c, const struct arec *r, int a)
         static const int cls[11] = {0, 1, 1, 2, 2, 3, 4, 5, 5, 6, 7};
         return r->adi >= 1 && r->adi <= 10 ? cls[r->adi] : 0;
     }
+    case A_RDET:
+        for (int i = 0; i < c->nrdp; i++)
+            if ((!strcmp(c->rdp[i][0], "*") || !strcmp(c->rdp[i][0], stratum_of(c, r, ST_RDET, b, 64))) &&
+                (!strcmp(c->rdp[i][1], "*") || !strcmp(c->rdp[i][1], stratum_of(c, r, ST_RGRP, b, 64))))
+                return i;
+        return -1;
+    case A_AIC:
+        return (int)r->aicr;
     }
     return -1;
 }
@@ -504,7 +553,78 @@ static int add_table(struct ctx *c, const char *name)
         fprintf(stderr, "audit: unknown stratifier \"%s\" (not in measures.md)\n", name);
         exit(1);
     }
+    if (star && (tb->dim[0] == ST_AIC || tb->dim[1] == ST_AIC)) {
+        fprintf(stderr, "audit: \"%s\": race_aic has no intersections (docs/catalog.md)\n", name);
+        exit(1);
+    }
     return t;
+}
+
+/* The (race_detail, race_group) pairs of docs/catalog.md: a detailed code
+ * lies in its own group; MULTIPLE detail in any group of two or more codes
+ * (several detailed codes of one group) or MULTIPLE; UNKNOWN (no detailed response) in
+ * UNKNOWN only. "*" stands for a stratifier no release shows. */
+static void rd_pairs(struct ctx *c)
+{
+    const struct strata *d = &c->st[ST_RDET], *g = &c->st[ST_RGRP];
+    int nd = d->n ? d->n : 1, ng = g->n ? g->n : 1;
+    c->nrdp = 0;
+    for (int i = 0; i < nd; i++)
+        for (int j = 0; j < ng; j++) {
+            const char *ds = d->n ? d->s[i] : "*", *gs = g->n ? g->s[j] : "*";
+            if (d->n && g->n) {
+                const char *own = rd_group_of(ds);
+                if (own && strcmp(own, gs))
+                    continue;
+                if (!strcmp(ds, "UNKNOWN") != !strcmp(gs, "UNKNOWN"))
+                    continue;
+                /* several detailed codes of one group need two in it */
+                int ncodes = 0;
+                for (int k = 0; k < rd_ncodes; k++)
+                    ncodes += !strcmp(rd_codes[k].group, gs);
+                if (!strcmp(ds, "MULTIPLE") && rd_minimum_of(gs) && ncodes < 2)
+                    continue;
+            }
+            if (c->nrdp == 64) {
+                fprintf(stderr, "audit: too many race_detail x race_group pairs\n");
+                exit(1);
+            }
+            snprintf(c->rdp[c->nrdp][0], sizeof(c->rdp[0][0]), "%s", ds);
+            snprintf(c->rdp[c->nrdp][1], sizeof(c->rdp[0][1]), "%s", gs);
+            c->nrdp++;
+        }
+}
+
+/* Whether a member can be in the atom that representative record r stands
+ * for (docs/catalog.md): a detailed code or group alone, under the minimum
+ * category m, means race m (one race reported), or ethnicity HISPANIC. */
+static int atom_possible(const struct ctx *c, const struct cube *cb, const struct arec *r)
+{
+    if ((cb->mask & A_AIC) && (cb->mask & A_RACE)) {
+        /* one race reported: race is it; several: MULTI; none: race is none of the six */
+        char b[64];
+        const char *race = stratum_of(c, r, ST_RACE, b, 64);
+        int n = __builtin_popcount(r->aicr);
+        if (n == 1)
+            return !strcmp(race, rd_races[__builtin_ctz(r->aicr)]);
+        if (n >= 2)
+            return !strcmp(race, "MULTI");
+        for (int i = 0; i < 6; i++)
+            if (!strcmp(race, rd_races[i]))
+                return 0;
+        return 1;
+    }
+    if (!(cb->mask & A_RDET))
+        return 1;
+    const char *m = rd_minimum_of(r->rdd);
+    if (!m)
+        m = rd_minimum_of(r->rdg);
+    if (!m)
+        return 1;
+    char b[64];
+    if (!strcmp(m, "HISPANIC"))
+        return !(cb->mask & A_ETH) || !strcmp(stratum_of(c, r, ST_ETH, b, 64), "HISPANIC");
+    return !(cb->mask & A_RACE) || !strcmp(stratum_of(c, r, ST_RACE, b, 64), m);
 }
 
 /* tables, strata, cubes and cells from the releases */
@@ -592,10 +712,12 @@ static void build_tables(struct ctx *c)
         }
         c->nc += tb->nstrata;
     }
+    rd_pairs(c);
     /* cubes: finer cross-classifications that link derived stratifiers */
     /* age alone is enough: no released table crosses age_std with another
      * stratifier, so race x age atoms would add nothing */
-    static const int masks[] = {A_RACE | A_ETH, A_AGE, A_PAYER | A_ADI, A_LANG};
+    static const int masks[] = {A_RACE | A_ETH | A_RDET, A_AGE, A_PAYER | A_ADI, A_LANG,
+                                A_RACE | A_ETH | A_AIC};
     c->ncube = 0;
     for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
         struct cube *cb = &c->cube[c->ncube];
@@ -603,7 +725,7 @@ static void build_tables(struct ctx *c)
         cb->mask = masks[m];
         cb->natoms = 1;
         int ok = 1;
-        for (int a = 1; a <= A_COUNTY; a <<= 1)
+        for (int a = 1; a <= A_AIC; a <<= 1)
             if (cb->mask & a) {
                 cb->attr[cb->nattr] = a;
                 cb->dom[cb->nattr] = attr_domain(c, a);
@@ -641,7 +763,7 @@ static void build_truth(struct ctx *c)
     c->nv = (size_t)c->nw * AQ_N * (size_t)c->nc;
     c->truth = calloc(c->nv, sizeof(double));
     c->maxc = calloc((size_t)c->nw * (size_t)c->nc, sizeof(double));
-    int *cells = malloc((size_t)(c->ntab + c->ncube) * sizeof(int));
+    int *cells = malloc((size_t)(c->ntab + c->ncube + 64) * sizeof(int));
     long unplaced = 0;
     for (int w = 0; w < c->nw; w++)
         for (long i = 0; i < c->nrec[w]; i++) {
@@ -652,6 +774,12 @@ static void build_truth(struct ctx *c)
                 continue;
             int n = 0;
             for (int t = 0; t < c->ntab; t++) {
+                if (c->tab[t].nd == 1 && c->tab[t].dim[0] == ST_AIC) {
+                    for (int x = 0; x < c->tab[t].nstrata; x++)
+                        if (aic_has(r, c->tab[t].strata[x]))
+                            cells[n++] = c->tab[t].first + x;
+                    continue;
+                }
                 int cell = rec_cell(c, r, t);
                 if (cell < 0) {
                     if (unplaced++ < 5)
@@ -800,7 +928,7 @@ static void build_structure(struct ctx *c)
     int tot = c->tab[c->total_tab].first;
     for (int t = 0; t < c->ntab; t++) {
         const struct table *tb = &c->tab[t];
-        if (tb->nd == 1) {
+        if (tb->nd == 1 && tb->dim[0] != ST_AIC) { /* race_aic is not additive */
             for (int i = 0; i < tb->nstrata; i++)
                 parts[i] = tb->first + i;
             add_sum_rows(c, parts, tb->nstrata, tot);
@@ -837,13 +965,30 @@ static void build_structure(struct ctx *c)
                     attr_set(c, &r, cb->attr[i], rest % cb->dom[i]);
                     rest /= cb->dom[i];
                 }
-                map[a] = rec_cell(c, &r, t);
+                map[a] = !atom_possible(c, cb, &r) ? -1
+                         : tb->nd == 1 && tb->dim[0] == ST_AIC ? a
+                                                                : rec_cell(c, &r, t);
             }
             for (int x = 0; x < tb->nstrata; x++) {
                 int np = 0;
-                for (int a = 0; a < cb->natoms; a++)
-                    if (map[a] == tb->first + x)
+                for (int a = 0; a < cb->natoms; a++) {
+                    if (map[a] < 0)
+                        continue;
+                    if (tb->nd == 1 && tb->dim[0] == ST_AIC) {
+                        /* an atom is in every race_aic cell it counts in */
+                        struct arec r;
+                        memset(&r, 0, sizeof(r));
+                        int rest = a;
+                        for (int i = cb->nattr - 1; i >= 0; i--) {
+                            attr_set(c, &r, cb->attr[i], rest % cb->dom[i]);
+                            rest /= cb->dom[i];
+                        }
+                        if (aic_has(&r, tb->strata[x]))
+                            parts[np++] = cb->first + a;
+                    } else if (map[a] == tb->first + x) {
                         parts[np++] = cb->first + a;
+                    }
+                }
                 add_sum_rows(c, parts, np, tb->first + x);
             }
         }
@@ -1751,7 +1896,8 @@ static int make_control(struct ctx *c, const char *out)
     for (size_t i = 0; i < rel->n; i++) {
         struct rrow *row = &rel->rows[i];
         int t = table_find(c, row->strat);
-        if (strcmp(row->measure, "population") != 0 || !row->suppressed || c->tab[t].nd != 1)
+        if (strcmp(row->measure, "population") != 0 || !row->suppressed || c->tab[t].nd != 1 ||
+            c->tab[t].dim[0] == ST_AIC)
             continue;
         /* AUDIT_CONTROL_TABLE=NAME: break a cell of that one-way table */
         if (getenv("AUDIT_CONTROL_TABLE") && strcmp(row->strat, getenv("AUDIT_CONTROL_TABLE")))

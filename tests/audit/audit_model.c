@@ -134,12 +134,13 @@ void arec_values(const struct arec *r, double v[AQ_N])
     }
 }
 
-/* Optional columns: identity stratifiers (text) and HEDIS-style flags. */
+/* Optional columns: identity stratifiers (text), HEDIS-style flags, and
+ * the detailed race and ethnicity responses (OPT[12]). */
 static const char *const OPT[] = {
     "race_source", "ethnicity_source", "sexual_orientation", "gender_identity",
     "hedis_ppc_denominator", "hedis_ppc_prenatal", "hedis_ppc_postpartum",
     "hedis_fum_denominator", "hedis_fum_7d", "hedis_fum_30d", "hedis_cis_denominator",
-    "hedis_cis_combo10"};
+    "hedis_cis_combo10", "race_detail"};
 #define NOPT (sizeof(OPT) / sizeof(OPT[0]))
 
 static const char *const COLS[] = {
@@ -166,6 +167,129 @@ static int to_int(const char *s, int dflt)
     char *end;
     long v = strtol(s, &end, 10);
     return *end ? dflt : (int)v;
+}
+
+const struct rd_code rd_codes[] = {
+    {"CHINESE", "2034-7", "EAST_ASIAN", "ASIAN"},
+    {"JAPANESE", "2039-6", "EAST_ASIAN", "ASIAN"},
+    {"KOREAN", "2040-4", "EAST_ASIAN", "ASIAN"},
+    {"ASIAN_INDIAN", "2029-7", "SOUTH_ASIAN", "ASIAN"},
+    {"BANGLADESHI", "2030-5", "SOUTH_ASIAN", "ASIAN"},
+    {"NEPALESE", "2050-3", "SOUTH_ASIAN", "ASIAN"},
+    {"PAKISTANI", "2044-6", "SOUTH_ASIAN", "ASIAN"},
+    {"SRI_LANKAN", "2045-3", "SOUTH_ASIAN", "ASIAN"},
+    {"BURMESE", "2032-1", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"CAMBODIAN", "2033-9", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"FILIPINO", "2036-2", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"HMONG", "2037-0", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"INDONESIAN", "2038-8", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"LAO", "2041-2", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"THAI", "2046-1", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"VIETNAMESE", "2047-9", "SOUTHEAST_ASIAN", "ASIAN"},
+    {"MEXICAN", "2148-5", "MEXICAN_GROUP", "HISPANIC"},
+    {"PUERTO_RICAN", "2180-8", "CARIBBEAN_HISPANIC", "HISPANIC"},
+    {"CUBAN", "2182-4", "CARIBBEAN_HISPANIC", "HISPANIC"},
+    {"SALVADORAN", "2161-8", "CENTRAL_AMERICAN", "HISPANIC"},
+    {"LEBANESE", "", "MIDDLE_EASTERN", "MENA"},
+    {"IRANIAN", "", "MIDDLE_EASTERN", "MENA"},
+    {"EGYPTIAN", "", "NORTH_AFRICAN", "MENA"},
+};
+const int rd_ncodes = (int)(sizeof(rd_codes) / sizeof(rd_codes[0]));
+
+/* minimum categories as responses, and their CDC codes */
+static const char *const rd_min[][2] = {
+    {"AIAN", "AIAN"}, {"ASIAN", "ASIAN"}, {"BLACK", "BLACK"}, {"MENA", "MENA"},
+    {"NHPI", "NHPI"}, {"WHITE", "WHITE"}, {"HISPANIC", "HISPANIC"}, {"1002-5", "AIAN"},
+    {"2028-9", "ASIAN"}, {"2054-5", "BLACK"}, {"2118-8", "MENA"}, {"2076-8", "NHPI"},
+    {"2106-3", "WHITE"}, {"2135-2", "HISPANIC"}};
+
+const char *rd_minimum_of(const char *s)
+{
+    for (int i = 0; i < rd_ncodes; i++)
+        if (!strcmp(rd_codes[i].code, s) || !strcmp(rd_codes[i].group, s))
+            return rd_codes[i].minimum;
+    return NULL;
+}
+
+const char *rd_group_of(const char *d)
+{
+    for (int i = 0; i < rd_ncodes; i++)
+        if (!strcmp(rd_codes[i].code, d))
+            return rd_codes[i].group;
+    return NULL;
+}
+
+/* "alone": one detailed code (group: detailed codes of one group) and no
+ * minimum category but its own; none: UNKNOWN; else MULTIPLE */
+void rd_strata(const char *value, char *rdd, size_t nd, char *rdg, size_t ng)
+{
+    const char *det[16], *mins[16];
+    int n = 0, nm = 0;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", value);
+    for (char *save = NULL, *t = strtok_r(buf, ";|", &save); t; t = strtok_r(NULL, ";|", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = '\0';
+        for (char *u = t; *u; u++)
+            *u = (char)toupper((unsigned char)*u);
+        const char *m = NULL;
+        for (int i = 0; i < rd_ncodes && !m; i++)
+            if (!strcmp(t, rd_codes[i].code) || (*rd_codes[i].cdc && !strcmp(t, rd_codes[i].cdc))) {
+                if (n < 16)
+                    det[n++] = rd_codes[i].code;
+                m = rd_codes[i].minimum;
+            }
+        for (size_t i = 0; i < sizeof(rd_min) / sizeof(rd_min[0]) && !m; i++)
+            if (!strcmp(t, rd_min[i][0]))
+                m = rd_min[i][1];
+        int dup = !m;
+        for (int i = 0; i < nm && !dup; i++)
+            dup = !strcmp(mins[i], m);
+        if (!dup && nm < 16)
+            mins[nm++] = m;
+    }
+    int same = 1;
+    for (int i = 1; i < n; i++)
+        same &= !strcmp(det[i], det[0]);
+    int onegroup = 1;
+    for (int i = 1; i < n; i++)
+        onegroup &= !strcmp(rd_group_of(det[i]), rd_group_of(det[0]));
+    int onemin = n > 0 && nm == 1;
+    snprintf(rdd, nd, "%s", n == 0 ? "UNKNOWN" : same && onemin ? det[0] : "MULTIPLE");
+    snprintf(rdg, ng, "%s", n == 0 ? "UNKNOWN" : onegroup && onemin ? rd_group_of(det[0]) : "MULTIPLE");
+}
+
+const char *const rd_races[6] = {"AIAN", "ASIAN", "BLACK", "MENA", "NHPI", "WHITE"};
+
+unsigned rd_aic_races(const char *value, const char *race)
+{
+    unsigned m = 0;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", value);
+    for (char *save = NULL, *t = strtok_r(buf, ";|", &save); t; t = strtok_r(NULL, ";|", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = '\0';
+        for (char *u = t; *u; u++)
+            *u = (char)toupper((unsigned char)*u);
+        const char *cat = NULL;
+        for (int i = 0; i < rd_ncodes && !cat; i++)
+            if (!strcmp(t, rd_codes[i].code) || (*rd_codes[i].cdc && !strcmp(t, rd_codes[i].cdc)))
+                cat = rd_codes[i].minimum;
+        for (size_t i = 0; i < sizeof(rd_min) / sizeof(rd_min[0]) && !cat; i++)
+            if (!strcmp(t, rd_min[i][0]))
+                cat = rd_min[i][1];
+        for (int i = 0; cat && i < 6; i++)
+            if (!strcmp(cat, rd_races[i]))
+                m |= 1u << i;
+    }
+    for (int i = 0; !m && i < 6; i++)
+        if (!strcmp(race, rd_races[i]))
+            m = 1u << i;
+    return m;
 }
 
 long arec_read(const char *path, struct arec **out)
@@ -269,6 +393,8 @@ long arec_read(const char *path, struct arec **out)
                         &r->fum7, &r->fum30, &r->cis, &r->cis10};
         for (int i = 0; i < 8; i++)
             *flags[i] = to_int(o[4 + i], 0);
+        rd_strata(o[12], r->rdd, sizeof(r->rdd), r->rdg, sizeof(r->rdg));
+        r->aicr = rd_aic_races(o[12], r->race);
     }
     free(line);
     fclose(f);

@@ -87,7 +87,33 @@ struct arec {
      * columns"): "" / 0 when the extract has none */
     char rsrc[16], esrc[16], so[24], gi[24];
     int ppc, ppc_pre, ppc_post, fum, fum7, fum30, cis, cis10;
+    /* race_detail and race_group strata (docs/catalog.md, "Detailed race and
+     * ethnicity"), from the optional race_detail column; "UNKNOWN" without it */
+    char rdd[16], rdg[24];
+    /* race_aic's race categories (bit i = rd_races[i]): those reported in
+     * race_detail, else the race column's when it is one of them */
+    unsigned aicr;
 };
+
+/* The six race minimum categories, in race_aic's bit order. */
+extern const char *const rd_races[6];
+/* aicr of a member with this race_detail value and race column. */
+unsigned rd_aic_races(const char *value, const char *race);
+
+/* The detailed race and ethnicity code list as docs/catalog.md and
+ * data/race-detail.tsv give it (transcribed here, not taken from common/). */
+struct rd_code {
+    const char *code, *cdc, *group, *minimum;
+};
+extern const struct rd_code rd_codes[];
+extern const int rd_ncodes;
+/* The minimum category ("ASIAN", "HISPANIC", ...) above a race_detail or
+ * race_group stratum, or NULL (MULTIPLE, UNKNOWN, an unknown label). */
+const char *rd_minimum_of(const char *stratum);
+/* The group of a detailed code, or NULL. */
+const char *rd_group_of(const char *detail);
+/* The strata of one race_detail value (";" or "|" separated responses). */
+void rd_strata(const char *value, char *rdd, size_t nd, char *rdg, size_t ng);
 
 /* The record's contribution to every quantity (0 where not eligible). */
 void arec_values(const struct arec *r, double v[AQ_N]);

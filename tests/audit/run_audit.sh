@@ -146,5 +146,117 @@ else
         fail=1
     fi
 fi
+# detailed race and ethnicity (docs/catalog.md): race_detail and race_group of
+# configs/catalog-identities.ini, tied by the auditor's own reading of the
+# hierarchy (a detailed code lies in its group; a group of one code has no
+# MULTIPLE part; a detailed code or group alone under ASIAN or MENA is that
+# race, under HISPANIC that ethnicity)
+WR=$WORK/wr.csv
+"$BIN/audit-gen" --seed 4 --members 600 --race-detail --out "$WR" || exit 1
+printf '[report]\nstratifiers = race ethnicity race_ethnicity race_detail race_group race_aic\nintersections = none\n[policy]\nmin_k = 2\n' >"$WORK/rd.ini"
+if ! "$BIN/equity-node" aggregate --config "$WORK/rd.ini" --catalog "$SRC/configs/catalog-identities.ini" \
+    --input "$WR" --k 11 --out "$WORK/rrd.csv" -q; then
+    echo "FAIL equity-node aggregate (race_detail)" >&2
+    exit 1
+fi
+CASE_MEAS=population,wellness audit_case "race_detail_k11" 11 --world "$WR" --release "$WORK/rrd.csv=0"
+# control: a withheld detailed cell whose group has no other code (NORTH_AFRICAN:
+# EGYPTIAN, CENTRAL_AMERICAN: SALVADORAN, MEXICAN_GROUP: MEXICAN), the group cell
+# given away with its true numbers; the audit must report the detailed cell
+rdctl=$(python3 - "$WR" "$WORK/rrd.csv" "$WORK/rdbroken.csv" <<'PY'
+import csv, sys
+world, rel, out = sys.argv[1:4]
+one = {'NORTH_AFRICAN': ('EGYPTIAN', '', 'MENA'), 'CENTRAL_AMERICAN': ('SALVADORAN', '2161-8', 'HISPANIC'),
+       'MEXICAN_GROUP': ('MEXICAN', '2148-5', 'HISPANIC')}
+rows = list(csv.reader(open(rel))); h = rows[0]
+ix = {n: i for i, n in enumerate(h)}
+def row(t, s):
+    for r in rows[1:]:
+        if r[ix['measure']] == 'population' and r[ix['stratifier']] == t and r[ix['stratum']] == s:
+            return r
+for g, (d, cdc, m) in one.items():
+    gr, dr = row('race_group', g), row('race_detail', d)
+    if not gr or not dr or gr[ix['suppressed']] != '1' or dr[ix['suppressed']] != '1':
+        continue
+    n = mm = 0
+    for r in csv.DictReader(open(world)):
+        toks = {t.strip().upper() for t in r['race_detail'].split(';') if t.strip()}
+        toks = {d if t == cdc else t for t in toks}
+        if float(r['member_months']) > 0 and d in toks and toks <= {d, m}:
+            n += 1; mm += float(r['member_months'])
+    if n == 0:
+        continue
+    gr[ix['suppressed']] = '0'; gr[ix['reason']] = ''
+    gr[ix['members']] = gr[ix['denominator']] = gr[ix['numerator']] = str(n)
+    gr[ix['member_months']] = ('%.4f' % mm).rstrip('0').rstrip('.'); gr[ix['sum_sq']] = '0'
+    csv.writer(open(out, 'w'), lineterminator='\n').writerows(rows)
+    print('race_detail,' + d)
+    break
+PY
+)
+if [ -z "$rdctl" ]; then
+    echo "FAIL [race_detail control] no withheld detailed cell of a one-code group"
+    fail=1
+else
+    rc=0
+    AUDIT_MEASURES=population "$BIN/equity-audit" --k 11 --world "$WR" \
+        --release "$WORK/rdbroken.csv=0" --expect-fail "$rdctl" --details 5 \
+        >"$WORK/rdctl.out" 2>"$WORK/rdctl.err" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "ok [race_detail control] the audit reports $rdctl"
+    else
+        echo "FAIL [race_detail control] the audit did not report $rdctl (exit $rc)"
+        cat "$WORK/rdctl.out" "$WORK/rdctl.err"
+        fail=1
+    fi
+fi
+# control: a small withheld race_aic race category given away with its true numbers;
+# race r alone lies inside it (race r <= AIC r), so the audit must report race,r
+aicctl=$(python3 - "$WR" "$WORK/rrd.csv" "$WORK/aicbroken.csv" <<'PY'
+import csv, sys
+world, rel, out = sys.argv[1:4]
+RACES = ['AIAN', 'ASIAN', 'BLACK', 'MENA', 'NHPI', 'WHITE']
+rows = list(csv.reader(open(rel))); h = rows[0]
+ix = {n: i for i, n in enumerate(h)}
+def row(t, s):
+    for r in rows[1:]:
+        if r[ix['measure']] == 'population' and r[ix['stratifier']] == t and r[ix['stratum']] == s:
+            return r
+for race in RACES:
+    ar, rr = row('race_aic', race), row('race', race)
+    if not ar or not rr or ar[ix['suppressed']] != '1' or rr[ix['suppressed']] != '1':
+        continue
+    n = mm = 0
+    for r in csv.DictReader(open(world)):
+        toks = {t.strip().upper() for t in r['race_detail'].split(';') if t.strip()}
+        got = race in toks or (not (toks & set(RACES)) and r['race'] == race)
+        if float(r['member_months']) > 0 and got:
+            n += 1; mm += float(r['member_months'])
+    if not 0 < n < 11:
+        continue
+    ar[ix['suppressed']] = '0'; ar[ix['reason']] = ''
+    ar[ix['members']] = ar[ix['denominator']] = ar[ix['numerator']] = str(n)
+    ar[ix['member_months']] = ('%.4f' % mm).rstrip('0').rstrip('.'); ar[ix['sum_sq']] = '0'
+    csv.writer(open(out, 'w'), lineterminator='\n').writerows(rows)
+    print('race,' + race)
+    break
+PY
+)
+if [ -z "$aicctl" ]; then
+    echo "FAIL [race_aic control] no small withheld race_aic category over a withheld race cell"
+    fail=1
+else
+    rc=0
+    AUDIT_MEASURES=population "$BIN/equity-audit" --k 11 --world "$WR" \
+        --release "$WORK/aicbroken.csv=0" --expect-fail "$aicctl" --details 5 \
+        >"$WORK/aicctl.out" 2>"$WORK/aicctl.err" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "ok [race_aic control] the audit reports $aicctl"
+    else
+        echo "FAIL [race_aic control] the audit did not report $aicctl (exit $rc)"
+        cat "$WORK/aicctl.out" "$WORK/aicctl.err"
+        fail=1
+    fi
+fi
 echo "audit ($MODE): $(($(date +%s) - t0)) s"
 exit $fail
