@@ -75,11 +75,12 @@ echo "CA, coordinator, 3 organizations and 1 analyst issued; keys are mode 0600"
 say "sample data"
 # --identities yes: the plans' extracts also carry race_source, ethnicity_source,
 # sexual_orientation, gender_identity and the HEDIS-style PPC/FUM/CIS flags that
-# the federation's catalog (configs/catalog-identities.ini) reads
+# the federation's catalog (configs/catalog-identities.ini) reads; --race-detail yes:
+# and a race_detail column (detailed race and ethnicity, several responses allowed)
 "$BIN/equity-gen-extract" --rows "$ROWS" --seed 11 --org-skew 0 --period 2021 \
-  --identities yes --out "$D/nodes/plan-a/extract.csv.gz"
+  --identities yes --race-detail yes --out "$D/nodes/plan-a/extract.csv.gz"
 "$BIN/equity-gen-extract" --rows $((ROWS / 4)) --seed 22 --org-skew 0.6 --period 2021 \
-  --identities yes --out "$D/nodes/plan-b/extract.csv"
+  --identities yes --race-detail yes --out "$D/nodes/plan-b/extract.csv"
 cp -r "$SYNTHEA" "$D/nodes/clinic-c/synthea"
 chmod -R u+w "$D/nodes/clinic-c/synthea"
 echo "plan-a: $ROWS members (gzip), plan-b: $((ROWS / 4)) members, clinic-c: Synthea export"
@@ -269,6 +270,10 @@ if [[ -x $BIN/equity-query ]]; then
   say "Members by sexual orientation and by source of race (self-reported or imputed), pooled"
   headline "estimate" --measure population --stratifier sexual_orientation
   headline "estimate" --measure population --stratifier race_source
+  say "Members by detailed race and ethnicity (OMB SPD 15 detailed categories, alone), their group, and alone or in combination, pooled"
+  headline "estimate" --measure population --stratifier race_detail
+  headline "estimate" --measure population --stratifier race_group
+  headline "estimate" --measure population --stratifier race_aic
   echo
   echo "(rows flagged partial pool cells that some organization withheld as too small)"
   q cells --round "$ROUND" --format csv --out "$D/results/pooled-cells-query.csv"
