@@ -172,6 +172,9 @@ struct tally {
     int32_t county_code[TALLY_MAX_COUNTIES];
     int ncounty;
     int overflow_lang, overflow_county, overflow_cost;
+    /* file catalog: per int64 cost sum (big[b]), the sum of its deltas'
+     * absolute values over the whole tally */
+    uint64_t big_abs[CATALOG_MAX_CHANNELS];
     uint64_t zero_months;
     /* Accumulator layout: NACC slots for the compiled-in catalog, else the
      * file catalog's program. */
@@ -669,10 +672,18 @@ static inline __attribute__((always_inline)) unsigned record_delta(const struct 
 
 /* a[0..7] += d[0..7]: one cache line, auto-vectorised; wraps (the cost
  * slots are checked by the caller). */
+/* One 64-byte line of eight sums, added as one vector (GCC's generic
+ * vectors: a single AVX-512 add, two AVX2 or four SSE2 adds); unsigned, so
+ * a wrap is defined and the overflow checks see it. */
+typedef uint64_t line_vec __attribute__((vector_size(64)));
+
 static inline void add_line(int64_t *restrict a, const int64_t *restrict d)
 {
-    for (int j = 0; j < 8; j++)
-        a[j] = (int64_t)((uint64_t)a[j] + (uint64_t)d[j]);
+    line_vec x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, d, sizeof y);
+    x += y;
+    memcpy(a, &x, sizeof x);
 }
 
 /* After a line add: the carry of the low half of the 128-bit sum of
@@ -856,37 +867,26 @@ static inline __attribute__((always_inline)) void fill_sources(const struct gpro
 /* Adds the record's deltas d (lines: the non-zero cache lines) into one
  * accumulator a of a file catalog's tally; returns whether a cost sum left
  * int64. */
-static inline __attribute__((always_inline)) int generic_acc(const struct tally *t,
-                                                           const struct gprog *p, int64_t *a,
-                                                           const int64_t *d, uint64_t lines,
-                                                           const int64_t *dlo,
-                                                           const int64_t *mxv, int nwide,
-                                                           int nbig, int nmx)
+static inline __attribute__((always_inline)) void generic_acc(const struct tally *t,
+                                                            const struct gprog *p, int64_t *a,
+                                                            const int64_t *d, uint64_t lines,
+                                                            const int64_t *dlo,
+                                                            const int64_t *mxv, int nwide,
+                                                            int nmx)
 {
-    int overflow = 0;
-    {
-        int64_t before[CATALOG_MAX_CHANNELS];
-        for (int b = 0; b < nbig; b++)
-            before[b] = a[t->big[b]];
-        for (uint64_t ls = lines; ls; ls &= ls - 1) {
-            size_t l = (size_t)__builtin_ctzll(ls) * 8;
-            add_line(a + l, d + l);
-        }
-        for (int w = 0; w < nwide; w++)
-            if ((uint64_t)a[t->wide_lo[w]] < (uint64_t)dlo[w])
-                a[t->wide_hi[w]] = (int64_t)((uint64_t)a[t->wide_hi[w]] + 1);
-        for (int b = 0; b < nbig; b++) {
-            int k = t->big[b];
-            overflow |= ((before[b] ^ a[k]) & (d[k] ^ a[k])) < 0;
-        }
-        /* A record taken back leaves the maximum as it was, so the
-         * dominance rule errs on withholding. */
-        for (int i = 0; i < nmx; i++) {
-            int k = p->mx_slot[i];
-            a[k] = mxv[i] > a[k] ? mxv[i] : a[k];
-        }
+    for (uint64_t ls = lines; ls; ls &= ls - 1) {
+        size_t l = (size_t)__builtin_ctzll(ls) * 8;
+        add_line(a + l, d + l);
     }
-    return overflow;
+    for (int w = 0; w < nwide; w++)
+        if ((uint64_t)a[t->wide_lo[w]] < (uint64_t)dlo[w])
+            a[t->wide_hi[w]] = (int64_t)((uint64_t)a[t->wide_hi[w]] + 1);
+    /* A record taken back leaves the maximum as it was, so the dominance
+     * rule errs on withholding. */
+    for (int i = 0; i < nmx; i++) {
+        int k = p->mx_slot[i];
+        a[k] = mxv[i] > a[k] ? mxv[i] : a[k];
+    }
 }
 
 /* tally_add for a file catalog: the same sums, from the compiled program.
@@ -961,23 +961,31 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
     int code[S__COUNT];
     record_codes(t, r, code);
     t->lang_members[code[S_LANGUAGE]] += sign;
+    /* int64 cost sums: every accumulator's sum is a signed sum of some of
+     * the deltas, so it cannot leave int64 while the deltas' absolute values
+     * summed over the whole tally stay within it; checked once per record
+     * instead of per accumulator (tally_merge checks each sum it adds) */
+    for (int b = 0; b < nbig; b++) {
+        int64_t x = d[t->big[b]];
+        uint64_t ax = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
+        if (__builtin_add_overflow(t->big_abs[b], ax, &t->big_abs[b]) ||
+            t->big_abs[b] > (uint64_t)INT64_MAX)
+            t->overflow_cost = 1;
+    }
     const size_t nacc = (size_t)p->nacc;
-    int overflow = 0;
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
         size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
-        overflow |= generic_acc(t, p, g->acc + idx * nacc, d, lines, dlo, mxv, nwide, nbig, nmx);
+        generic_acc(t, p, g->acc + idx * nacc, d, lines, dlo, mxv, nwide, nmx);
     }
     /* race_aic: the member's other strata too (not additive) */
     if (t->aic_g >= 0) {
         unsigned mask = race_aic_mask(r->race_min, r->race, r->ethnicity);
         struct grouping *g = &t->g[t->aic_g];
         for (mask &= mask - 1; mask; mask &= mask - 1)
-            overflow |= generic_acc(t, p, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * nacc,
-                                    d, lines, dlo, mxv, nwide, nbig, nmx);
+            generic_acc(t, p, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * nacc, d, lines,
+                        dlo, mxv, nwide, nmx);
     }
-    if (overflow)
-        t->overflow_cost = 1;
 }
 
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_file.h"
 #include "tally.h"
 
 #define NREC 6000
@@ -523,6 +524,48 @@ static void test_exact_cost_sums_and_overflow(void **state)
     tally_destroy(&b);
 }
 
+/* The file catalog's tally (tally_add_generic) bounds each int64 cost sum by
+ * the sum of its records' absolute costs, once per record: exact up to
+ * INT64_MAX, refused one record beyond it. */
+static void test_file_catalog_cost_overflow(void **state)
+{
+    (void)state;
+    char err[600];
+    struct catalog *cat = catalog_load(EQ_SOURCE_DIR "/configs/catalog.ini", err, sizeof err);
+    assert_non_null(cat);
+    catalog_set_active(cat);
+    struct tally_spec spec;
+    tally_spec_default(&spec);
+    spec.n_inter = 0;
+    for (int s = 0; s < S__COUNT; s++)
+        spec.stratifier_on[s] = s == S_TOTAL;
+    struct member_record r;
+    memset(&r, 0, sizeof r);
+    r.age = 40;
+    r.member_months = 120000;
+    r.total_cost = RECORD_MAX_COST_CENTS;
+    struct tally *t = tally_new(&spec);
+    assert_non_null(t);
+    const long n = INT64_MAX / RECORD_MAX_COST_CENTS;
+    for (long i = 0; i < n; i++)
+        tally_add(t, &r, +1);
+    char msg[128];
+    assert_false(tally_overflowed(t, msg, sizeof msg));
+    struct cellset *cs = tally_cells(t);
+    assert_non_null(cs);
+    const struct cell *c = cellset_get(cs, M_COST_PMPM, cellset_find_table(cs, "total"), 0);
+    assert_non_null(c);
+    assert_true(c->members == n && c->numerator == (cell_i128)n * RECORD_MAX_COST_CENTS);
+    cellset_destroy(&cs);
+    tally_add(t, &r, +1);
+    assert_true(tally_overflowed(t, msg, sizeof msg));
+    assert_non_null(strstr(msg, "cents"));
+    assert_null(tally_cells(t));
+    tally_destroy(&t);
+    catalog_set_active(catalog_builtin());
+    catalog_destroy(&cat);
+}
+
 static void test_bad_specs_refused(void **state)
 {
     (void)state;
@@ -546,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_left_out_of_measures),
         cmocka_unit_test(test_bad_specs_refused),
         cmocka_unit_test(test_exact_cost_sums_and_overflow),
+        cmocka_unit_test(test_file_catalog_cost_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
