@@ -4,6 +4,7 @@
 #include "catalog.h"
 #include "race_detail.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -409,4 +410,96 @@ int catalog_identity_code(int s, const char *v, size_t len)
             strncasecmp(identity_std[i].std, v, len) == 0)
             return identity_std[i].code;
     return -1;
+}
+
+/* ---- Intersections ----------------------------------------------------- */
+
+int catalog_inter_parse(const char *s, size_t len, int out[CATALOG_INTER_DIM], char *err,
+                      size_t errlen)
+{
+    int q = (int)(len > 60 ? 60 : len), n = 0;
+    out[0] = out[1] = out[2] = S_TOTAL;
+    const char *p = s, *end = s + len;
+    for (;;) {
+        const char *star = memchr(p, '*', (size_t)(end - p));
+        size_t l = star ? (size_t)(star - p) : (size_t)(end - p);
+        if (n == CATALOG_INTER_DIM) {
+            snprintf(err, errlen, "\"%.*s\" crosses more than three stratifiers", q, s);
+            return -1;
+        }
+        int sid = catalog_stratifier_find(p, l);
+        if (sid <= S_TOTAL) {
+            snprintf(err, errlen, "\"%.*s\": unknown stratifier \"%.*s\" (an intersection is "
+                     "two or three stratifiers joined by '*', e.g. race*disability*cmc)", q, s,
+                     (int)(l > 40 ? 40 : l), p);
+            return -1;
+        }
+        for (int d = 0; d < n; d++)
+            if (out[d] == sid) {
+                snprintf(err, errlen, "\"%.*s\" names stratifier %s twice", q, s,
+                         catalog_stratifier_name(sid));
+                return -1;
+            }
+        out[n++] = sid;
+        if (!star)
+            break;
+        p = star + 1;
+    }
+    if (n < 2) {
+        snprintf(err, errlen, "\"%.*s\" is not an intersection of two or three different "
+                 "stratifiers joined by '*' (e.g. race*disability)", q, s);
+        return -1;
+    }
+    for (int d = 0; n == 3 && d < 3; d++)
+        if (out[d] == S_LANGUAGE || out[d] == S_COUNTY) {
+            snprintf(err, errlen, "\"%.*s\": a three-way intersection cannot cross %s (its "
+                     "code list is open)", q, s, catalog_stratifier_name(out[d]));
+            return -1;
+        }
+    for (int d = 0; d < n; d++)
+        for (int e = d + 1; e < n; e++)
+            if (!catalog_intersection_allowed(out[d], out[e])) {
+                snprintf(err, errlen, "\"%.*s\": race_aic is not additive and has no "
+                         "intersections; race_detail and race_group are not crossed with race, "
+                         "ethnicity, race_ethnicity or each other", q, s);
+                return -1;
+            }
+    return 0;
+}
+
+int catalog_inter_ndim(const int x[CATALOG_INTER_DIM])
+{
+    return x[2] > S_TOTAL ? 3 : 2;
+}
+
+int catalog_inter_same(const int a[CATALOG_INTER_DIM], const int b[CATALOG_INTER_DIM])
+{
+    int n = catalog_inter_ndim(a);
+    if (n != catalog_inter_ndim(b))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        int found = 0;
+        for (int j = 0; j < n; j++)
+            found |= a[i] == b[j];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+void catalog_inter_name(const int x[CATALOG_INTER_DIM], char *buf, size_t len)
+{
+    if (catalog_inter_ndim(x) == 3)
+        snprintf(buf, len, "%s*%s*%s", catalog_stratifier_name(x[0]),
+                 catalog_stratifier_name(x[1]), catalog_stratifier_name(x[2]));
+    else
+        snprintf(buf, len, "%s*%s", catalog_stratifier_name(x[0]), catalog_stratifier_name(x[1]));
+}
+
+int catalog_inter_count_three(const int (*inter)[CATALOG_INTER_DIM], int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += catalog_inter_ndim(inter[i]) == 3;
+    return k;
 }

@@ -294,5 +294,40 @@ int catalog_stratifier_is_identity(int s);
  * or a standard code of data/sogi.tsv (SNOMED CT, LOINC answer, NullFlavor
  * ASKU/UNK; DIRECT/INDIRECT for a source, NCQA's words); -1 when none. */
 int catalog_identity_code(int s, const char *v, size_t len);
+/*
+ * Intersections: two or three different stratifiers, as in "race*disability"
+ * or "race*disability*cmc". Held as three stratifier ids in the order
+ * written; a two-way one has S_TOTAL (0) third, so that a zeroed entry with
+ * two ids set is a two-way intersection. Three-way intersections cross only
+ * stratifiers with fixed code lists (not language or county: their open
+ * lists would make the table too large to tally or protect).
+ */
+#define CATALOG_INTER_DIM 3
+/* Most three-way intersections a round may carry; each side's
+ * configuration bounds it further (max_three_way, default
+ * CATALOG_DEFAULT_THREE_WAY). */
+#define CATALOG_MAX_THREE_WAY 8
+#define CATALOG_DEFAULT_THREE_WAY "2"
+
+/* Parses one intersection (len bytes of s, no separators) into out.
+ * Returns 0, or -1 with a message (quoting at most 60 bytes of s) in err:
+ * not two or three stratifiers joined by '*', an unknown stratifier, the
+ * same stratifier twice, a three-way one with language or county, or a
+ * pair catalog_intersection_allowed refuses. */
+int catalog_inter_parse(const char *s, size_t len, int out[CATALOG_INTER_DIM], char *err,
+                      size_t errlen);
+/* 0 when the active catalog offers every stratifier of x (parsed from the
+ * len bytes of item), else -1 with a message naming the one it lacks. */
+int catalog_inter_offered(const int x[CATALOG_INTER_DIM], const char *item, size_t len,
+                          char *err, size_t errlen);
+/* 2 or 3 for a parsed intersection. */
+int catalog_inter_ndim(const int x[CATALOG_INTER_DIM]);
+/* Whether a and b cross the same stratifiers (in any order). */
+int catalog_inter_same(const int a[CATALOG_INTER_DIM], const int b[CATALOG_INTER_DIM]);
+/* "race*disability*cmc" into buf (always NUL-terminated). */
+void catalog_inter_name(const int x[CATALOG_INTER_DIM], char *buf, size_t len);
+/* Three-way intersections among the n of inter. */
+int catalog_inter_count_three(const int (*inter)[CATALOG_INTER_DIM], int n);
+
 
 #endif

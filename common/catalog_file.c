@@ -118,6 +118,20 @@ int catalog_stratifier_offered(int s)
     return c && c->strat[s].defined;
 }
 
+int catalog_inter_offered(const int x[CATALOG_INTER_DIM], const char *item, size_t len,
+                          char *err, size_t errlen)
+{
+    for (int d = 0; d < catalog_inter_ndim(x); d++)
+        if (!catalog_stratifier_offered(x[d])) {
+            snprintf(err, errlen, "\"%.*s\": stratifier %s needs a catalog that defines it "
+                     "([stratifier %s], e.g. configs/catalog-identities.ini)",
+                     (int)(len > 60 ? 60 : len), item, catalog_stratifier_name(x[d]),
+                     catalog_stratifier_name(x[d]));
+            return -1;
+        }
+    return 0;
+}
+
 
 int catalog_is_builtin(const struct catalog *c)
 {

@@ -85,7 +85,7 @@ struct cellset *cellset_copy(const struct cellset *src)
     cs->dominance = src->dominance;
     for (int t = 0; t < src->ntables; t++) {
         const struct cell_table *tb = &src->tables[t];
-        const char *const *labels[CELLS_MAX_DIM] = {NULL, NULL};
+        const char *const *labels[CELLS_MAX_DIM] = {NULL};
         for (int d = 0; d < tb->ndim; d++)
             labels[d] = (const char *const *)tb->labels[d];
         if (cellset_add_table(cs, tb->ndim, tb->dim, tb->card, labels) != t)
@@ -121,9 +121,16 @@ int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
         if (!sname || dims[d] == S_TOTAL || cards[d] <= 0 ||
             cards[d] > catalog_stratifier_max_codes(dims[d]))
             goto fail;
+        for (int e = 0; e < d; e++)
+            if (t.dim[e] == dims[d])
+                goto fail;
         t.dim[d] = dims[d];
         t.card[d] = cards[d];
-        t.nstrata *= cards[d]; /* at most 4096 * 4096: catalog.h's limits */
+        /* each card is at most 4096 (catalog.h's limits): the product of
+         * three fits int64, and is bounded before it is used */
+        if ((int64_t)t.nstrata * cards[d] > CELLS_MAX_STRATA)
+            goto fail;
+        t.nstrata *= cards[d];
         int n = snprintf(t.name + used, sizeof t.name - used, "%s%s", d ? "*" : "", sname);
         if (n < 0 || (size_t)n >= sizeof t.name - used)
             goto fail;
@@ -146,6 +153,26 @@ int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
 fail:
     table_free(&t);
     return -1;
+}
+
+int cell_table_stratum(const struct cell_table *t, const int *idx)
+{
+    int s = 0;
+    for (int d = 0; d < t->ndim; d++)
+        s = s * t->card[d] + idx[d];
+    return s;
+}
+
+void cell_table_coords(const struct cell_table *t, int s, int *idx)
+{
+    for (int d = CELLS_MAX_DIM - 1; d >= 0; d--) {
+        if (d >= t->ndim) {
+            idx[d] = 0;
+            continue;
+        }
+        idx[d] = s % t->card[d];
+        s /= t->card[d];
+    }
 }
 
 int cellset_find_table(const struct cellset *cs, const char *name)
@@ -201,9 +228,14 @@ void cellset_stratum_label(const struct cellset *cs, const struct cell *c, char 
         snprintf(buf, len, "all");
     } else if (t->ndim == 1) {
         snprintf(buf, len, "%s", t->labels[0][c->stratum]);
-    } else {
+    } else if (t->ndim == 2) {
         int a = c->stratum / t->card[1], b = c->stratum % t->card[1];
         snprintf(buf, len, "%s*%s", t->labels[0][a], t->labels[1][b]);
+    } else {
+        int idx[CELLS_MAX_DIM];
+        cell_table_coords(t, c->stratum, idx);
+        snprintf(buf, len, "%s*%s*%s", t->labels[0][idx[0]], t->labels[1][idx[1]],
+                 t->labels[2][idx[2]]);
     }
 }
 
@@ -626,11 +658,12 @@ struct brow {
 };
 
 /* (measure, table, label index per dimension) of a row, packed: at most 64
- * measures and 2^14 tables, labels below 2^16 (catalog.h's limits). */
+ * measures and 2^14 tables, labels below 2^14 (catalog.h's limits: at most
+ * 4096 codes a stratifier). */
 static uint64_t brow_key(const struct brow *r)
 {
     return (uint64_t)r->c.measure << 58 | (uint64_t)r->c.table << 44 |
-           (uint64_t)r->idx[0] << 22 | (uint64_t)r->idx[1];
+           (uint64_t)r->idx[0] << 28 | (uint64_t)r->idx[1] << 14 | (uint64_t)r->idx[2];
 }
 
 struct cellset_builder {
@@ -706,9 +739,10 @@ static int label_index(struct label_list *l, const char *s, size_t len)
     return l->n++;
 }
 
-/* Most tables one cell set may hold: the total, every stratifier, and every
- * ordered pair of two different stratifiers. */
-#define BUILDER_MAX_TABLES (S__COUNT * S__COUNT)
+/* Most tables one cell set may hold: the total, every stratifier, every
+ * ordered pair of two different stratifiers, and as many three-way tables
+ * again (below 2^14, brow_key's field). */
+#define BUILDER_MAX_TABLES (2 * S__COUNT * S__COUNT)
 
 static int builder_table(struct cellset_builder *b, const char *stratifier, char *err, size_t errlen)
 {
@@ -744,10 +778,13 @@ static int builder_table(struct cellset_builder *b, const char *stratifier, char
                 break;
             p = star + 1;
         }
-        if (nt.ndim == 2 && nt.dim[0] == nt.dim[1]) {
-            snprintf(err, errlen, "stratifier \"%.60s\" crosses a stratifier with itself", stratifier);
-            return -1;
-        }
+        for (int d = 1; d < nt.ndim; d++)
+            for (int e = 0; e < d; e++)
+                if (nt.dim[d] == nt.dim[e]) {
+                    snprintf(err, errlen, "stratifier \"%.60s\" crosses a stratifier with itself",
+                             stratifier);
+                    return -1;
+                }
     }
     struct btable *n = realloc(b->tables, (size_t)(b->ntables + 1) * sizeof *n);
     if (!n) {
@@ -853,8 +890,8 @@ struct cellset *cellset_builder_finish(struct cellset_builder **pb)
         goto fail;
     for (int t = 0; t < b->ntables; t++) {
         struct btable *bt = &b->tables[t];
-        int cards[CELLS_MAX_DIM] = {0, 0};
-        const char *const *labels[CELLS_MAX_DIM] = {NULL, NULL};
+        int cards[CELLS_MAX_DIM] = {0};
+        const char *const *labels[CELLS_MAX_DIM] = {NULL};
         for (int d = 0; d < bt->ndim; d++) {
             cards[d] = bt->labels[d].n;
             labels[d] = (const char *const *)bt->labels[d].v;
@@ -865,7 +902,7 @@ struct cellset *cellset_builder_finish(struct cellset_builder **pb)
     for (size_t i = 0; i < b->nrows; i++) {
         struct brow *r = &b->rows[i];
         const struct cell_table *tab = &cs->tables[r->c.table];
-        r->c.stratum = tab->ndim == 2 ? r->idx[0] * tab->card[1] + r->idx[1] : r->idx[0];
+        r->c.stratum = cell_table_stratum(tab, r->idx);
         if (!cellset_append(cs, &r->c))
             goto fail;
     }

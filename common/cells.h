@@ -3,8 +3,9 @@
  * (node) or one pooled round (coordinator), and their numbers.
  *
  * A table is one grouping: the overall total (0 dimensions), a one-way
- * stratifier such as "race", or a two-way intersection such as
- * "race*disability". Each table has, per dimension, a list of stratum
+ * stratifier such as "race", a two-way intersection such as
+ * "race*disability", or a three-way one such as "race*disability*cmc".
+ * Each table has, per dimension, a list of stratum
  * labels; a cell is one (measure, table, stratum) with the sufficient
  * statistics of measures.md. Suppression marks cells withheld in place.
  */
@@ -56,7 +57,8 @@ typedef __int128 cell_i128;
 struct cell {
     int measure;          /* measure_id                                       */
     int table;            /* index in cellset.tables                          */
-    int stratum;          /* row-major index: a * card[1] + b for two-way     */
+    int stratum;          /* row-major index: a * card[1] + b for two-way,
+                             (a * card[1] + b) * card[2] + c for three-way    */
     int64_t members;
     int64_t member_months;
     int64_t denominator;
@@ -93,11 +95,15 @@ double cell_value(const struct cell *c, int field);
 #define CELL_FIELD_TEXT 48
 void cell_format_fields(const struct cell *c, char out[5][CELL_FIELD_TEXT]);
 
-#define CELLS_MAX_DIM 2
+#define CELLS_MAX_DIM 3
+/* Most strata one table may have (a three-way table of large code lists
+ * would not fit an int stratum index otherwise). */
+#define CELLS_MAX_STRATA (1 << 24)
 
 struct cell_table {
-    char name[64];              /* "total", "race", "race*disability"         */
-    int ndim;                   /* 0, 1 or 2                                  */
+    char name[64];              /* "total", "race", "race*disability",
+                                   "race*disability*cmc"                      */
+    int ndim;                   /* 0, 1, 2 or 3                               */
     int dim[CELLS_MAX_DIM];     /* stratifier ids                             */
     int card[CELLS_MAX_DIM];    /* strata per dimension                       */
     char **labels[CELLS_MAX_DIM];
@@ -124,10 +130,17 @@ void cellset_destroy(struct cellset **cs);
  * of the copy is cell i of src), or NULL (no memory). */
 struct cellset *cellset_copy(const struct cellset *src);
 
-/* Adds a table; labels are copied. Returns its index, or -1 (no memory, or a
- * stratifier name that is not in the catalog). For ndim 0 pass NULLs. */
+/* Adds a table; labels are copied. Returns its index, or -1 (no memory, a
+ * stratifier name that is not in the catalog, a stratifier twice, or more
+ * than CELLS_MAX_STRATA strata). For ndim 0 pass NULLs. */
 int cellset_add_table(struct cellset *cs, int ndim, const int *dims,
                       const int *cards, const char *const *const *labels);
+
+/* The stratum index of table t for label indices idx[0 .. ndim-1]
+ * (row-major), and back: the label index of each dimension of stratum s
+ * (idx has CELLS_MAX_DIM entries; unused ones are set to 0). */
+int cell_table_stratum(const struct cell_table *t, const int *idx);
+void cell_table_coords(const struct cell_table *t, int s, int *idx);
 
 /* Finds a table by name ("race*disability"); -1 when absent. */
 int cellset_find_table(const struct cellset *cs, const char *name);

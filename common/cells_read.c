@@ -198,19 +198,33 @@ static int check_strata(struct ctx *x)
         }
         return 0;
     }
-    const char *star = strchr(t, '*');
-    int ndim = star ? 2 : 1;
-    size_t l0 = star ? (size_t)(star - t) : strlen(t);
-    if (catalog_stratifier_find(t, l0) <= S_TOTAL ||
-        (star && (strchr(star + 1, '*') ||
-                  catalog_stratifier_find(star + 1, strlen(star + 1)) <= S_TOTAL))) {
-        fail(x, CELLS_READ_EINPUT, x->row_line, COL_STRATIFIER + 1,
-             "unknown stratifier '%s' (one or two catalog names joined by '*')", t);
-        return -1;
+    /* one, two or three catalog names joined by '*', each once */
+    int dims[CELLS_MAX_DIM], ndim = 0;
+    const char *p = t;
+    for (;;) {
+        const char *star = strchr(p, '*');
+        size_t l = star ? (size_t)(star - p) : strlen(p);
+        int sid = ndim < CELLS_MAX_DIM ? catalog_stratifier_find(p, l) : -1;
+        for (int d = 0; sid > S_TOTAL && d < ndim; d++)
+            if (dims[d] == sid)
+                sid = -1;
+        if (sid <= S_TOTAL) {
+            fail(x, CELLS_READ_EINPUT, x->row_line, COL_STRATIFIER + 1,
+                 "unknown stratifier '%s' (one, two or three different catalog names "
+                 "joined by '*')", t);
+            return -1;
+        }
+        dims[ndim++] = sid;
+        if (!star)
+            break;
+        p = star + 1;
     }
-    const char *sstar = strchr(s, '*');
-    int sparts = sstar ? (strchr(sstar + 1, '*') ? 3 : 2) : 1;
-    if (sparts != ndim || s[0] == '*' || (sstar && sstar[1] == '\0')) {
+    int sparts = 1, empty = s[0] == '*' || s[0] == '\0';
+    for (const char *q = strchr(s, '*'); q; q = strchr(q + 1, '*')) {
+        sparts++;
+        empty |= q[1] == '*' || q[1] == '\0';
+    }
+    if (sparts != ndim || empty) {
         fail(x, CELLS_READ_EINPUT, x->row_line, COL_STRATUM + 1,
              "stratum '%s' does not have one value per dimension of '%s'", s, t);
         return -1;
@@ -442,6 +456,7 @@ static int build_sets(struct ctx *x, struct cellset ***out, int *nout)
     struct strlist orgs = {0}, tnames = {0};
     struct tdef *tdefs = NULL;
     struct key *keys = NULL;
+    int (*ridx)[CELLS_MAX_DIM] = NULL;
     struct cellset **sets = NULL;
     int nsets = 0, rc = CELLS_READ_ESYS;
 
@@ -472,39 +487,53 @@ static int build_sets(struct ctx *x, struct cellset ***out, int *nout)
         const char *name = tnames.v[t];
         if (strcmp(name, "total") == 0)
             continue;
-        const char *star = strchr(name, '*');
-        tdefs[t].ndim = star ? 2 : 1;
-        size_t l0 = star ? (size_t)(star - name) : strlen(name);
-        tdefs[t].dims[0] = catalog_stratifier_find(name, l0);
-        if (star)
-            tdefs[t].dims[1] = catalog_stratifier_find(star + 1, strlen(star + 1));
+        /* checked by check_strata: known, different, at most three */
+        for (const char *p = name;;) {
+            const char *star = strchr(p, '*');
+            size_t l = star ? (size_t)(star - p) : strlen(p);
+            tdefs[t].dims[tdefs[t].ndim++] = catalog_stratifier_find(p, l);
+            if (!star)
+                break;
+            p = star + 1;
+        }
     }
     /* Labels and stratum indices. */
+    if (x->nrows > 0) {
+        ridx = calloc(x->nrows, sizeof *ridx);
+        if (!ridx)
+            goto nomem;
+    }
     for (size_t i = 0; i < x->nrows; i++) {
         struct row *r = &x->rows[i];
         struct tdef *td = &tdefs[keys[i].table];
-        if (td->ndim == 0) {
-            keys[i].stratum = 0;
-            continue;
-        }
-        const char *sstar = strchr(r->stratum, '*');
-        size_t l0 = sstar ? (size_t)(sstar - r->stratum) : strlen(r->stratum);
-        int a = strlist_index(&td->labels[0], r->stratum, l0, 1);
-        int b = 0;
-        if (a < 0)
-            goto nomem;
-        if (td->ndim == 2) {
-            b = strlist_index(&td->labels[1], sstar + 1, strlen(sstar + 1), 1);
-            if (b < 0)
+        const char *p = r->stratum;
+        for (int d = 0; d < td->ndim; d++) {
+            const char *star = strchr(p, '*');
+            size_t l = star ? (size_t)(star - p) : strlen(p);
+            ridx[i][d] = strlist_index(&td->labels[d], p, l, 1);
+            if (ridx[i][d] < 0)
                 goto nomem;
+            p = star ? star + 1 : p + l;
         }
-        keys[i].stratum = a; /* column index fixed below, once cards are known */
-        r->c.stratum = b;    /* temporarily the second index */
+    }
+    for (int t = 0; t < tnames.n; t++) {
+        int64_t n = 1;
+        int over = 0;
+        for (int d = 0; d < tdefs[t].ndim; d++)
+            over |= __builtin_mul_overflow(n, (int64_t)tdefs[t].labels[d].n, &n);
+        if (over || n > CELLS_MAX_STRATA) {
+            fail(x, CELLS_READ_EINPUT, 0, COL_STRATUM + 1,
+                 "table '%s' has more than %d strata", tnames.v[t], CELLS_MAX_STRATA);
+            rc = CELLS_READ_EINPUT;
+            goto out;
+        }
     }
     for (size_t i = 0; i < x->nrows; i++) {
         struct tdef *td = &tdefs[keys[i].table];
-        if (td->ndim == 2)
-            keys[i].stratum = keys[i].stratum * td->labels[1].n + x->rows[i].c.stratum;
+        int st = 0;
+        for (int d = 0; d < td->ndim; d++)
+            st = st * td->labels[d].n + ridx[i][d];
+        keys[i].stratum = st;
     }
     /* Duplicates and rounds. */
     if (x->nrows > 1)
@@ -592,6 +621,7 @@ out:
         for (int d = 0; d < CELLS_MAX_DIM; d++)
             strlist_free(&tdefs[t].labels[d]);
     free(tdefs);
+    free(ridx);
     strlist_free(&orgs);
     strlist_free(&tnames);
     free(keys);

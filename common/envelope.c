@@ -187,8 +187,7 @@ int round_request_pack(const struct round_request *r, uint8_t **out, size_t *len
     if (r->n_inter < 0 || r->n_inter > ROUND_MAX_INTER)
         return -1;
     for (int i = 0; i < r->n_inter; i++) {
-        snprintf(interbuf[i], sizeof interbuf[i], "%s*%s", catalog_stratifier_name(r->inter[i][0]),
-                 catalog_stratifier_name(r->inter[i][1]));
+        catalog_inter_name(r->inter[i], interbuf[i], sizeof interbuf[i]);
         inters[i] = interbuf[i];
     }
     req.round_id = (char *)r->round_id;
@@ -276,16 +275,22 @@ int round_request_unpack(const uint8_t *buf, size_t len, struct round_request *r
     }
     for (size_t i = 0; i < req->n_intersections; i++) {
         const char *x = req->intersections[i];
-        const char *star = strchr(x, '*');
-        int a = star ? catalog_stratifier_find(x, (size_t)(star - x)) : -1;
-        int b = star ? catalog_stratifier_find(star + 1, strlen(star + 1)) : -1;
-        if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
-            snprintf(err, errlen, "bad intersection \"%.60s\"", x);
+        char e[200];
+        if (catalog_inter_parse(x, strlen(x), r->inter[r->n_inter], e, sizeof e) != 0) {
+            snprintf(err, errlen, "bad intersection: %s", e);
             goto out;
         }
-        r->inter[r->n_inter][0] = a;
-        r->inter[r->n_inter][1] = b;
+        for (int j = 0; j < r->n_inter; j++)
+            if (catalog_inter_same(r->inter[j], r->inter[r->n_inter])) {
+                snprintf(err, errlen, "intersection \"%.60s\" listed twice", x);
+                goto out;
+            }
         r->n_inter++;
+    }
+    if (catalog_inter_count_three((const int(*)[CATALOG_INTER_DIM])r->inter, r->n_inter) >
+        CATALOG_MAX_THREE_WAY) {
+        snprintf(err, errlen, "more than %d three-way intersections", CATALOG_MAX_THREE_WAY);
+        goto out;
     }
     if (req->k < 2 || req->k > 1000) {
         snprintf(err, errlen, "threshold k %u out of range 2..1000", req->k);

@@ -67,7 +67,7 @@ struct round_request {
     char period[32];
     unsigned char measure_on[CATALOG_MAX_MEASURES];
     unsigned char strat_on[S__COUNT];     /* S_TOTAL always on           */
-    int inter[ROUND_MAX_INTER][2];
+    int inter[ROUND_MAX_INTER][CATALOG_INTER_DIM]; /* catalog_inter_parse */
     int n_inter;
     unsigned k;
     char deadline[32];                    /* RFC 3339 UTC                */

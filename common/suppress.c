@@ -17,10 +17,15 @@
  *   - every one-way table sums to the total;
  *   - a two-way table's row and column sums are the one-way margins (hidden
  *     helper margins when the one-way table is not released);
+ *   - a three-way table's sums over each dimension are the cells of the
+ *     two-way table of the other two (hidden helper margins, shared by
+ *     every three-way table crossing the same two, when that two-way table
+ *     is not released; they add up to the one-way margins in turn);
  *   - derived stratifiers are tied through hidden atoms: age_band and
  *     age_std through the common refinement of their bands; race,
  *     ethnicity and race_ethnicity through race x ethnicity atoms (and the
- *     race*ethnicity table when present); language and non_english through
+ *     race*ethnicity table when present, released or the hidden margin of
+ *     a three-way table); language and non_english through
  *     the language strata ("no" = eng, "unknown" = und, "yes" = the rest,
  *     "other" split when eng or und are not listed on their own).
  *   - payer, heba_band and adi_quintile through ADI decile x payer atoms
@@ -669,11 +674,49 @@ static int map_codes(const struct margin *m, const char *const *codes, int n, in
     return 0;
 }
 
-/* race, ethnicity, race_ethnicity (and race*ethnicity) through race x
- * ethnicity atoms. */
+/* A two-way margin x*y of a world: a released two-way table's variables,
+ * or hidden helpers (the margin of a three-way table whose two-way table is
+ * not released) tied to the one-way margins. Variable (i, j), i a label of
+ * dim[0], j of dim[1], is base + i * card[1] + j. */
+struct margin2 {
+    int base, dim[2], card[2];
+    char **labels[2];
+};
+
+/* The hidden two-way margins of a world (world_equations). */
+struct margins2 {
+    struct margin2 *v;
+    int n;
+};
+
+/* A race*ethnicity margin (released table or hidden helpers) gives the
+ * atoms themselves. */
+static int link_race_eth_table(struct chsys *s, int atom0, const struct margin2 *t)
+{
+    int ri = t->dim[0] == S_RACE ? 0 : t->dim[1] == S_RACE ? 1 : -1;
+    if (ri < 0 || t->dim[1 - ri] != S_ETHNICITY)
+        return 0;
+    int cr[64], ce[64];
+    struct margin mr = {0, t->card[ri], t->labels[ri]};
+    struct margin me = {0, t->card[1 - ri], t->labels[1 - ri]};
+    if (mr.card > 64 || me.card > 64 || map_codes(&mr, race_codes, RACE__COUNT, cr) < 0 ||
+        map_codes(&me, ethnicity_codes, ETH__COUNT, ce) < 0)
+        return 0;
+    for (int a = 0; a < t->card[0]; a++)
+        for (int b = 0; b < t->card[1]; b++) {
+            int r = ri == 0 ? cr[a] : cr[b], e = ri == 0 ? ce[b] : ce[a];
+            if (term(s, t->base + a * t->card[1] + b, 1) ||
+                term(s, atom0 + r * ETH__COUNT + e, -1) || row_end(s))
+                return -1;
+        }
+    return 0;
+}
+
+/* race, ethnicity, race_ethnicity (and race*ethnicity, released or the
+ * hidden margin of a three-way table) through race x ethnicity atoms. */
 static int link_race_eth(const struct ctx *c, struct chsys *s, int world,
                          const struct margin *race, const struct margin *eth,
-                         const struct margin *re)
+                         const struct margin *re, const struct margins2 *hidden)
 {
     const struct cellset *cs = c->cs;
     int code_r[64], code_e[64], code_q[64];
@@ -713,23 +756,14 @@ static int link_race_eth(const struct ctx *c, struct chsys *s, int world,
         const struct cell_table *tb = &cs->tables[t];
         if (tb->ndim != 2 || s->cb[t] < 0 || table_world(c, t) != world)
             continue;
-        int ri = tb->dim[0] == S_RACE ? 0 : tb->dim[1] == S_RACE ? 1 : -1;
-        if (ri < 0 || tb->dim[1 - ri] != S_ETHNICITY)
-            continue;
-        int cr[64], ce[64];
-        struct margin mr = {0, tb->card[ri], tb->labels[ri]};
-        struct margin me = {0, tb->card[1 - ri], tb->labels[1 - ri]};
-        if (mr.card > 64 || me.card > 64 || map_codes(&mr, race_codes, RACE__COUNT, cr) < 0 ||
-            map_codes(&me, ethnicity_codes, ETH__COUNT, ce) < 0)
-            continue;
-        for (int a = 0; a < tb->card[0]; a++)
-            for (int b = 0; b < tb->card[1]; b++) {
-                int r = ri == 0 ? cr[a] : cr[b], e = ri == 0 ? ce[b] : ce[a];
-                if (term(s, s->cb[t] + a * tb->card[1] + b, 1) ||
-                    term(s, atom0 + r * ETH__COUNT + e, -1) || row_end(s))
-                    return -1;
-            }
+        struct margin2 m = {s->cb[t], {tb->dim[0], tb->dim[1]}, {tb->card[0], tb->card[1]},
+                            {tb->labels[0], tb->labels[1]}};
+        if (link_race_eth_table(s, atom0, &m))
+            return -1;
     }
+    for (int i = 0; hidden && i < hidden->n; i++)
+        if (link_race_eth_table(s, atom0, &hidden->v[i]))
+            return -1;
     return 0;
 }
 
@@ -1054,6 +1088,102 @@ static int margin_for(struct chsys *s, struct margin *marg, int sid, int card, c
     return 0;
 }
 
+/* Whether m is the margin of stratifiers x, y with these labels, in
+ * either order (*swap: 1 when m holds y first). */
+static int margin2_match(const struct margin2 *m, int x, int cx, char **lx, int y, int cy,
+                         char **ly, int *swap)
+{
+    for (int o = 0; o < 2; o++) {
+        int i = o, j = 1 - o;
+        if (m->dim[i] == x && m->dim[j] == y && m->card[i] == cx && m->card[j] == cy &&
+            labels_equal(m->labels[i], lx, cx) && labels_equal(m->labels[j], ly, cy)) {
+            *swap = o;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The x*y margin with these labels in world w: a released two-way table
+ * (either order), else a hidden one of `hidden`, else new hidden helpers
+ * whose rows and columns add up to the one-way margins (margin_for) and
+ * which are kept in `hidden` (room for 3 per table) so that every
+ * three-way table crossing x and y shares them. *out is its margin2 and
+ * *swap 1 when it holds y first. */
+static int margin2_for(const struct ctx *c, struct chsys *s, int w, struct margin *marg,
+                       struct margins2 *hidden, int x, int cx, char **lx, int y, int cy,
+                       char **ly, int total, struct margin2 *out, int *swap)
+{
+    const struct cellset *cs = c->cs;
+    for (int t = 0; t < cs->ntables; t++) {
+        const struct cell_table *tb = &cs->tables[t];
+        if (tb->ndim != 2 || s->cb[t] < 0 || table_world(c, t) != w)
+            continue;
+        struct margin2 m = {s->cb[t], {tb->dim[0], tb->dim[1]}, {tb->card[0], tb->card[1]},
+                            {tb->labels[0], tb->labels[1]}};
+        if (margin2_match(&m, x, cx, lx, y, cy, ly, swap)) {
+            *out = m;
+            return 0;
+        }
+    }
+    for (int i = 0; i < hidden->n; i++)
+        if (margin2_match(&hidden->v[i], x, cx, lx, y, cy, ly, swap)) {
+            *out = hidden->v[i];
+            return 0;
+        }
+    int first = add_aux(s, cx * cy), mx, my;
+    if (first < 0 || margin_for(s, marg, x, cx, lx, total, &mx) ||
+        margin_for(s, marg, y, cy, ly, total, &my))
+        return -1;
+    for (int i = 0; i < cx; i++) {
+        for (int j = 0; j < cy; j++)
+            if (term(s, first + i * cy + j, 1))
+                return -1;
+        if (term(s, mx + i, -1) || row_end(s))
+            return -1;
+    }
+    for (int j = 0; j < cy; j++) {
+        for (int i = 0; i < cx; i++)
+            if (term(s, first + i * cy + j, 1))
+                return -1;
+        if (term(s, my + j, -1) || row_end(s))
+            return -1;
+    }
+    *out = (struct margin2){first, {x, y}, {cx, cy}, {lx, ly}};
+    hidden->v[hidden->n++] = *out;
+    *swap = 0;
+    return 0;
+}
+
+/* A three-way table's cells add up, over each of its dimensions, to the
+ * cells of the two-way table of the other two (margin2_for: released, or
+ * hidden helpers tied to the one-way margins and so to the total). */
+static int three_way_equations(const struct ctx *c, struct chsys *s, int w, int t,
+                               struct margin *marg, struct margins2 *hidden, int total)
+{
+    const struct cell_table *tb = &c->cs->tables[t];
+    for (int f = 0; f < 3; f++) { /* the dimension summed over */
+        int d0 = f == 0 ? 1 : 0, d1 = f == 2 ? 1 : 2, swap;
+        struct margin2 m;
+        if (margin2_for(c, s, w, marg, hidden, tb->dim[d0], tb->card[d0], tb->labels[d0],
+                        tb->dim[d1], tb->card[d1], tb->labels[d1], total, &m, &swap))
+            return -1;
+        for (int i = 0; i < tb->card[d0]; i++)
+            for (int j = 0; j < tb->card[d1]; j++) {
+                int idx[3];
+                idx[d0] = i;
+                idx[d1] = j;
+                for (idx[f] = 0; idx[f] < tb->card[f]; idx[f]++)
+                    if (term(s, s->cb[t] + cell_table_stratum(tb, idx), 1))
+                        return -1;
+                int mv = swap ? m.base + j * m.card[1] + i : m.base + i * m.card[1] + j;
+                if (term(s, mv, -1) || row_end(s))
+                    return -1;
+            }
+    }
+    return 0;
+}
+
 /* The equations of one world of channel s->channel (s->cb set): its
  * tables add up to its total and margins, derived stratifiers through
  * atoms. */
@@ -1061,7 +1191,13 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
 {
     const struct cellset *cs = c->cs;
     struct margin marg[S__COUNT];
+    struct margins2 hidden = {NULL, 0};
     memset(marg, 0, sizeof marg);
+    int n3 = 0;
+    for (int t = 0; t < cs->ntables; t++)
+        n3 += s->cb[t] >= 0 && cs->tables[t].ndim == 3 && table_world(c, t) == w;
+    if (n3 && !(hidden.v = calloc((size_t)n3 * 3, sizeof *hidden.v)))
+        goto nomem;
     /* The grand total: the first total table, else a hidden helper. */
     int total = -1;
     for (int t = 0; t < cs->ntables; t++) {
@@ -1112,6 +1248,10 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
                 goto nomem;
         }
     }
+    for (int t = 0; t < cs->ntables; t++)
+        if (s->cb[t] >= 0 && cs->tables[t].ndim == 3 && table_world(c, t) == w &&
+            three_way_equations(c, s, w, t, marg, &hidden, total))
+            goto nomem;
     if (marg[S_AGE_BAND].labels && marg[S_AGE_STD].labels &&
         link_age(s, &marg[S_AGE_BAND], &marg[S_AGE_STD]))
         goto nomem;
@@ -1121,7 +1261,7 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
     } else if (marg[S_RACE_ETHNICITY].labels &&
                (marg[S_RACE].labels || marg[S_ETHNICITY].labels) &&
                link_race_eth(c, s, w, &marg[S_RACE], &marg[S_ETHNICITY],
-                             &marg[S_RACE_ETHNICITY])) {
+                             &marg[S_RACE_ETHNICITY], &hidden)) {
         goto nomem;
     }
     if (marg[S_LANGUAGE].labels && marg[S_NON_ENGLISH].labels &&
@@ -1130,8 +1270,10 @@ static int world_equations(const struct ctx *c, struct chsys *s, int w)
     if (marg[S_HEBA_BAND].labels && (marg[S_PAYER].labels || marg[S_ADI_QUINTILE].labels) &&
         link_area(s, &marg[S_PAYER], &marg[S_HEBA_BAND], &marg[S_ADI_QUINTILE]))
         goto nomem;
+    free(hidden.v);
     return 0;
 nomem:
+    free(hidden.v);
     return SUPPRESS_ENOMEM;
 }
 

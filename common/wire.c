@@ -370,8 +370,12 @@ int wire_cells_fit_request(const struct cellset *cs, const struct round_request 
     for (int t = 0; t < cs->ntables; t++) {
         const struct cell_table *tb = &cs->tables[t];
         int asked = tb->ndim == 0 || (tb->ndim == 1 && req->strat_on[tb->dim[0]]);
-        for (int i = 0; tb->ndim == 2 && !asked && i < req->n_inter; i++)
-            asked = req->inter[i][0] == tb->dim[0] && req->inter[i][1] == tb->dim[1];
+        for (int i = 0; tb->ndim >= 2 && !asked && i < req->n_inter; i++) {
+            int n = catalog_inter_ndim(req->inter[i]);
+            asked = n == tb->ndim;
+            for (int d = 0; d < n && asked; d++)
+                asked = req->inter[i][d] == tb->dim[d];
+        }
         if (!asked) {
             snprintf(err, errlen, "table \"%s\" is not in the round's request", tb->name);
             return -1;

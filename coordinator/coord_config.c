@@ -54,7 +54,9 @@ static const struct conf_key coord_keys[] = {
     S("round", "stratifiers", stratifiers, "all", 0, "one-way stratifiers, or all"),
     S("round", "intersections", intersections,
       "race*disability, race*cmc, race*payer, race*age_band, payer*language, ethnicity*language", 0,
-      "two-way intersections, or none"),
+      "two-way (race*cmc) or three-way (race*disability*cmc) intersections, or none"),
+    I("round", "max_three_way", max_three_way, 0, CATALOG_MAX_THREE_WAY, CATALOG_DEFAULT_THREE_WAY,
+      "most three-way intersections a round may ask for"),
     I("round", "k", k, 2, 1000, "11", "threshold k asked of the nodes"),
     I("round", "min_orgs", min_orgs, 1, 1000, "2", "organizations behind a released pooled cell"),
     I("round", "deadline_days", deadline_days, 1, 366, "14", "default deadline, days after opening"),
@@ -178,7 +180,8 @@ static int parse_stratifiers(const char *list, unsigned char on[S__COUNT], char 
     return 0;
 }
 
-static int parse_intersections(const char *list, int pairs[][2], int *n, char *err, size_t errlen)
+static int parse_intersections(const char *list, int pairs[][CATALOG_INTER_DIM], int *n,
+                               int max_three_way, char *err, size_t errlen)
 {
     *n = 0;
     const char *p = list, *it;
@@ -186,20 +189,11 @@ static int parse_intersections(const char *list, int pairs[][2], int *n, char *e
     while ((len = next_item(&p, &it)) > 0) {
         if (len == 4 && !strncmp(it, "none", 4))
             continue;
-        const char *star = memchr(it, '*', len);
-        int a = star ? catalog_stratifier_find(it, (size_t)(star - it)) : -1;
-        int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - it) - 1) : -1;
-        if (a <= S_TOTAL || b <= S_TOTAL || a == b || !catalog_stratifier_offered(a) ||
-            !catalog_stratifier_offered(b)) {
-            snprintf(err, errlen, "[round] intersections: \"%.*s\" is not two different "
-                     "stratifiers of the catalog joined by '*'", (int)(len > 60 ? 60 : len), it);
-            return -1;
-        }
-        if (!catalog_intersection_allowed(a, b)) {
-            snprintf(err, errlen, "[round] intersections: \"%.*s\": race_aic is not additive "
-                     "and has no intersections, race_detail and race_group are not crossed "
-                     "with race, ethnicity, race_ethnicity or each other",
-                     (int)(len > 60 ? 60 : len), it);
+        char e[200];
+        int x[CATALOG_INTER_DIM];
+        if (catalog_inter_parse(it, len, x, e, sizeof e) != 0 ||
+            catalog_inter_offered(x, it, len, e, sizeof e) != 0) {
+            snprintf(err, errlen, "[round] intersections: %s", e);
             return -1;
         }
         if (*n >= ROUND_MAX_INTER) {
@@ -207,14 +201,19 @@ static int parse_intersections(const char *list, int pairs[][2], int *n, char *e
             return -1;
         }
         for (int i = 0; i < *n; i++)
-            if ((pairs[i][0] == a && pairs[i][1] == b) || (pairs[i][0] == b && pairs[i][1] == a)) {
+            if (catalog_inter_same(pairs[i], x)) {
                 snprintf(err, errlen, "[round] intersections: \"%.*s\" listed twice",
                          (int)(len > 60 ? 60 : len), it);
                 return -1;
             }
-        pairs[*n][0] = a;
-        pairs[*n][1] = b;
+        memcpy(pairs[*n], x, sizeof x);
         (*n)++;
+    }
+    int n3 = catalog_inter_count_three((const int(*)[CATALOG_INTER_DIM])pairs, *n);
+    if (n3 > max_three_way) {
+        snprintf(err, errlen, "[round] intersections: %d three-way intersections, more than "
+                 "[round] max_three_way = %d", n3, max_three_way);
+        return -1;
     }
     return 0;
 }
@@ -224,14 +223,14 @@ int coord_config_round_defaults(const struct coord_config *c, struct round_reque
 {
     if (parse_measures(c->measures, r->measure_on, err, errlen) != 0 ||
         parse_stratifiers(c->stratifiers, r->strat_on, err, errlen) != 0 ||
-        parse_intersections(c->intersections, r->inter, &r->n_inter, err, errlen) != 0)
+        parse_intersections(c->intersections, r->inter, &r->n_inter, c->max_three_way, err,
+                            errlen) != 0)
         return -1;
     /* An intersection's one-way tables are its margins; nodes release them
      * together (as node_config does), so the round asks for them too. */
-    for (int i = 0; i < r->n_inter; i++) {
-        r->strat_on[r->inter[i][0]] = 1;
-        r->strat_on[r->inter[i][1]] = 1;
-    }
+    for (int i = 0; i < r->n_inter; i++)
+        for (int d = 0; d < catalog_inter_ndim(r->inter[i]); d++)
+            r->strat_on[r->inter[i][d]] = 1;
     r->k = (unsigned)c->k;
     r->min_orgs = (unsigned)c->min_orgs;
     r->per_org_to_analysts = c->per_org_to_analysts;

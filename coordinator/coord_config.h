@@ -42,6 +42,7 @@ struct coord_config {
     char measures[1024];
     char stratifiers[1024];
     char intersections[1024];
+    int max_three_way;       /* three-way intersections a round may ask   */
     int k;
     int min_orgs;
     int deadline_days;

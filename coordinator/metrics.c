@@ -363,9 +363,16 @@ static int load_groups(const struct cellset *cs, const struct metrics_params *p,
             snprintf(g[s].label, sizeof g[s].label, "%s", t->labels[0][s]);
             g[s].unknown = is_unknown_label(t->labels[0][s]);
         } else {
-            int a = s / t->card[1], b = s % t->card[1];
-            snprintf(g[s].label, sizeof g[s].label, "%s*%s", t->labels[0][a], t->labels[1][b]);
-            g[s].unknown = is_unknown_label(t->labels[0][a]) || is_unknown_label(t->labels[1][b]);
+            int idx[CELLS_MAX_DIM];
+            cell_table_coords(t, s, idx);
+            size_t used = 0;
+            for (int d = 0; d < t->ndim; d++) {
+                int n = snprintf(g[s].label + used, sizeof g[s].label - used, "%s%s", d ? "*" : "",
+                                 t->labels[d][idx[d]]);
+                used = n < 0 ? used : used + (size_t)n >= sizeof g[s].label ? sizeof g[s].label - 1
+                                                                             : used + (size_t)n;
+                g[s].unknown |= is_unknown_label(t->labels[d][idx[d]]);
+            }
         }
         estimate(m, p, &g[s]);
     }
@@ -522,7 +529,9 @@ static int emit_dsr(const struct cellset *cs, const struct metrics_params *p,
     for (int d = 0; d < t->ndim; d++)
         if (t->dim[d] == S_AGE_STD)
             ad = d;
-    if (ad < 0 || m->kind != KIND_RATE)
+    /* standardised over age_std alone or within the rows of a two-way
+     * table; a three-way table's cells are reported as estimates only */
+    if (ad < 0 || m->kind != KIND_RATE || t->ndim > 2)
         return 0;
     double wstd[AGESTD__COUNT];
     int have_weights = std_population_weights(p->std_population, wstd) == 0;
@@ -1258,10 +1267,10 @@ int metrics_compute(const struct cellset *cs, const struct metrics_params *p, me
                 goto out;
             if (t->ndim == 0)
                 continue;
-            /* Intersections (two-way tables) get pairwise disparities and
-             * payment shares between their cells, e.g. BLACK*Y against
-             * WHITE*N; the summary indices are for one-way tables. */
-            /* A non-additive table (race_aic: a member in every category
+            /* Intersections (two- and three-way tables) get pairwise
+             * disparities and payment shares between their cells, e.g.
+             * BLACK*Y against WHITE*N; the summary indices are for one-way
+             * tables. A non-additive table (race_aic: a member in every category
              * reported) has no population shares: no summary indices, no
              * cost or member-month shares; pairwise disparities stay. */
             int additive = t->ndim != 1 || catalog_stratifier_additive(t->dim[0]);

@@ -49,15 +49,12 @@ static struct cell *match(const struct cellset *pooled, const struct cellset *su
     const struct cell_table *pt = &pooled->tables[t];
     if (pt->ndim != st->ndim)
         return NULL;
-    int idx = 0;
-    if (st->ndim == 1) {
-        idx = label_index(pt, 0, st->labels[0][c->stratum]);
-    } else if (st->ndim == 2) {
-        int a = label_index(pt, 0, st->labels[0][c->stratum / st->card[1]]);
-        int b = label_index(pt, 1, st->labels[1][c->stratum % st->card[1]]);
-        idx = a < 0 || b < 0 ? -1 : a * pt->card[1] + b;
-    }
-    return idx < 0 ? NULL : cellset_get(pooled, c->measure, t, idx);
+    int sidx[CELLS_MAX_DIM], pidx[CELLS_MAX_DIM];
+    cell_table_coords(st, c->stratum, sidx);
+    for (int d = 0; d < st->ndim; d++)
+        if ((pidx[d] = label_index(pt, d, st->labels[d][sidx[d]])) < 0)
+            return NULL;
+    return cellset_get(pooled, c->measure, t, cell_table_stratum(pt, pidx));
 }
 
 static void count_orgs(struct cellset *pooled, struct cellset **subs, int n)

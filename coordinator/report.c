@@ -354,7 +354,7 @@ static int dsr_chart(FILE *f, const struct rep *R, int measure, int t)
     for (int d = 0; d < tb->ndim; d++)
         if (tb->dim[d] == S_AGE_STD)
             ad = d;
-    if (ad < 0 || m->kind != KIND_RATE)
+    if (ad < 0 || m->kind != KIND_RATE || tb->ndim > 2)
         return 0;
     int od = tb->ndim == 2 ? 1 - ad : -1, nouter = od >= 0 ? tb->card[od] : 1;
     struct html_point *pts = calloc((size_t)nouter, sizeof *pts);
@@ -861,15 +861,16 @@ static int write_measure(FILE *f, const struct rep *R, int measure)
     html_text(f, metrics_better_name(measure));
     fputs(".</p>\n", f);
     const struct cellset *cs = R->cs;
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0; pass <= CELLS_MAX_DIM; pass++) {
         int opened = 0;
         for (int t = 0; t < cs->ntables; t++) {
             const struct cell_table *tb = &cs->tables[t];
             if (tb->ndim != pass || !want_table(R, tb->name) ||
                 !table_has_measure(cs, measure, t))
                 continue;
-            if (pass == 2 && !opened) {
-                fputs("<details><summary>Intersections (two-way tables)</summary>\n", f);
+            if (pass >= 2 && !opened) {
+                fprintf(f, "<details><summary>Intersections (%s tables)</summary>\n",
+                        pass == 2 ? "two-way" : "three-way");
                 opened = 1;
             }
             if (estimates_chart(f, R, measure, t) || dsr_chart(f, R, measure, t) ||

@@ -54,12 +54,14 @@ static const struct conf_key node_keys[] = {
     S("report", "stratifiers", stratifiers, "all", 0, "one-way stratifiers, or all"),
     S("report", "intersections", intersections,
       "race*disability, race*cmc, race*payer, race*age_band, payer*language, ethnicity*language", 0,
-      "two-way intersections, or none"),
+      "two-way (race*cmc) or three-way (race*disability*cmc) intersections, or none"),
     S("report", "age_bands", age_bands, "0,5,12,18,26,45,65,75", 0, "lower bounds of the age bands"),
     I("policy", "min_k", min_k, 2, 1000, "11", "lowest threshold this node ever applies"),
     S("policy", "allowed_measures", allowed_measures, "all", 0, "measures a round may ask for"),
     S("policy", "allowed_stratifiers", allowed_stratifiers, "all", 0, "stratifiers a round may ask for"),
     S("policy", "allowed_intersections", allowed_intersections, "all", 0, "intersections a round may ask for"),
+    I("policy", "max_three_way", max_three_way, 0, CATALOG_MAX_THREE_WAY, CATALOG_DEFAULT_THREE_WAY,
+      "most three-way intersections a round (or [report]) may ask for"),
     E("policy", "approval", approval, approval_names, "auto", "answer rounds automatically, or hold for on-site approval"),
     S("coordinator", "endpoint", endpoint, "", 0, "tcp://host:port of the coordinator's node socket"),
     S("coordinator", "certificate", coordinator_cert, "", 0, "coordinator transport certificate (its CURVE key is pinned)"),
@@ -212,7 +214,7 @@ static int each_item(const char *list, int (*fn)(const char *item, size_t len, v
 
 struct list_ctx {
     unsigned char *on;
-    int (*pairs)[2];
+    int (*pairs)[CATALOG_INTER_DIM];
     int max, n;
     char *err;
     size_t errlen;
@@ -285,44 +287,25 @@ static int inter_item(const char *item, size_t len, void *vctx)
     struct list_ctx *lc = vctx;
     if (len == 4 && !strncmp(item, "none", 4))
         return 0;
-    const char *star = memchr(item, '*', len);
-    int a = star ? catalog_stratifier_find(item, (size_t)(star - item)) : -1;
-    int b = star ? catalog_stratifier_find(star + 1, len - (size_t)(star - item) - 1) : -1;
-    if (a <= S_TOTAL || b <= S_TOTAL || a == b) {
-        snprintf(lc->err, lc->errlen, "\"%.*s\" is not an intersection of two different stratifiers (e.g. race*disability)",
-                 (int)(len > 60 ? 60 : len), item);
+    int x[CATALOG_INTER_DIM];
+    if (catalog_inter_parse(item, len, x, lc->err, lc->errlen) != 0 ||
+        catalog_inter_offered(x, item, len, lc->err, lc->errlen) != 0)
         return -1;
-    }
-    if (!catalog_stratifier_offered(a) || !catalog_stratifier_offered(b)) {
-        snprintf(lc->err, lc->errlen, "\"%.*s\": stratifier %s needs a catalog that defines it "
-                 "([stratifier %s], e.g. configs/catalog-identities.ini)",
-                 (int)(len > 60 ? 60 : len), item,
-                 catalog_stratifier_name(catalog_stratifier_offered(a) ? b : a),
-                 catalog_stratifier_name(catalog_stratifier_offered(a) ? b : a));
-        return -1;
-    }
-    if (!catalog_intersection_allowed(a, b)) {
-        snprintf(lc->err, lc->errlen, "\"%.*s\": race_aic is not additive and has no "
-                 "intersections, race_detail and race_group are not crossed with race, "
-                 "ethnicity, race_ethnicity or each other", (int)(len > 60 ? 60 : len), item);
-        return -1;
-    }
     if (lc->n >= lc->max) {
         snprintf(lc->err, lc->errlen, "more than %d intersections", lc->max);
         return -1;
     }
     for (int i = 0; i < lc->n; i++)
-        if ((lc->pairs[i][0] == a && lc->pairs[i][1] == b) || (lc->pairs[i][0] == b && lc->pairs[i][1] == a)) {
+        if (catalog_inter_same(lc->pairs[i], x)) {
             snprintf(lc->err, lc->errlen, "intersection \"%.*s\" listed twice", (int)(len > 60 ? 60 : len), item);
             return -1;
         }
-    lc->pairs[lc->n][0] = a;
-    lc->pairs[lc->n][1] = b;
+    memcpy(lc->pairs[lc->n], x, sizeof x);
     lc->n++;
     return 0;
 }
 
-int node_config_parse_intersections(const char *list, int pairs[][2], int max, int *n,
+int node_config_parse_intersections(const char *list, int pairs[][CATALOG_INTER_DIM], int max, int *n,
                                     char *err, size_t errlen)
 {
     struct list_ctx lc = {.pairs = pairs, .max = max, .err = err, .errlen = errlen};
@@ -480,12 +463,18 @@ int node_config_load_with(struct node_config *c, const char *path, const char *c
             snprintf(err, errlen, "%s: built-in default of [report] %s: %s", where, bad, e2);
         return -1;
     }
+    int n3 = catalog_inter_count_three((const int(*)[CATALOG_INTER_DIM])c->spec.inter, c->spec.n_inter);
+    if (n3 > c->max_three_way) {
+        int line = node_config_key_line(c, "report", "intersections");
+        snprintf(err, errlen, "%s:%d: [report] intersections: %d three-way intersections, more than "
+                 "[policy] max_three_way = %d", where, line, n3, c->max_three_way);
+        return -1;
+    }
     /* An intersection's one-way tables are its margins: they are released
      * with it (and suppression protects them together). */
-    for (int i = 0; i < c->spec.n_inter; i++) {
-        c->spec.stratifier_on[c->spec.inter[i][0]] = 1;
-        c->spec.stratifier_on[c->spec.inter[i][1]] = 1;
-    }
+    for (int i = 0; i < c->spec.n_inter; i++)
+        for (int d = 0; d < catalog_inter_ndim(c->spec.inter[i]); d++)
+            c->spec.stratifier_on[c->spec.inter[i][d]] = 1;
     if (c->k < c->min_k) {
         /* the line of whichever of the two the file sets (k first) */
         int kl = node_config_key_line(c, "node", "k"), ml = node_config_key_line(c, "policy", "min_k");

@@ -50,6 +50,7 @@ struct node_config {
     char allowed_measures[1024];
     char allowed_stratifiers[1024];
     char allowed_intersections[1024];
+    int max_three_way;        /* three-way intersections a round may ask  */
     int approval;
     /* [coordinator] */
     char endpoint[256];
@@ -118,10 +119,12 @@ int node_config_map_applies(int col, int format);
  * not when it does not. */
 void node_config_print(FILE *f, const struct node_config *c);
 
-/* Parses "race*disability, payer*language" into pairs; "race" lists into
+/* Parses "race*disability, payer*language, race*disability*cmc" into
+ * intersections (catalog_inter_parse: a two-way one has S_TOTAL third;
+ * the same stratifiers twice in any order are refused); "race" lists into
  * flags. Exposed for the round-request policy check. Return 0 or -1. */
 int node_config_parse_stratifiers(const char *list, unsigned char on[S__COUNT], char *err, size_t errlen);
-int node_config_parse_intersections(const char *list, int pairs[][2], int max, int *n,
+int node_config_parse_intersections(const char *list, int pairs[][CATALOG_INTER_DIM], int max, int *n,
                                     char *err, size_t errlen);
 int node_config_parse_measures(const char *list, unsigned char on[CATALOG_MAX_MEASURES], char *err, size_t errlen);
 

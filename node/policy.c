@@ -45,7 +45,7 @@ struct allowed {
     unsigned char measure_on[CATALOG_MAX_MEASURES];
     unsigned char strat_on[S__COUNT];
     int all_inter;
-    int inter[TALLY_MAX_INTERSECTIONS][2];
+    int inter[TALLY_MAX_INTERSECTIONS][CATALOG_INTER_DIM];
     int n_inter;
 };
 
@@ -78,15 +78,28 @@ int policy_config_check(const struct node_config *c, char *err, size_t errlen)
     return allowed_load(c, &a, err, errlen);
 }
 
-static int inter_listed(const struct allowed *a, int x, int y)
+static int inter_listed(const struct allowed *a, const int *x)
 {
     if (a->all_inter)
         return 1;
     for (int i = 0; i < a->n_inter; i++)
-        if ((a->inter[i][0] == x && a->inter[i][1] == y) ||
-            (a->inter[i][0] == y && a->inter[i][1] == x))
+        if (catalog_inter_same(a->inter[i], x))
             return 1;
     return 0;
+}
+
+static int inter_valid(const int *x)
+{
+    int n = 0;
+    for (int d = 0; d < CATALOG_INTER_DIM; d++) {
+        if (x[d] < S_TOTAL || x[d] >= S__COUNT || (d < 2 && x[d] == S_TOTAL))
+            return 0;
+        for (int e = 0; e < d; e++)
+            if (x[d] != S_TOTAL && x[d] == x[e])
+                return 0;
+        n += x[d] != S_TOTAL;
+    }
+    return n >= 2;
 }
 
 int policy_check(const struct node_config *c, const struct round_request *r, char *reason,
@@ -119,18 +132,27 @@ int policy_check(const struct node_config *c, const struct round_request *r, cha
         NOTE("the request lists %d intersections", r->n_inter);
     } else {
         for (int i = 0; i < r->n_inter; i++) {
-            int x = r->inter[i][0], y = r->inter[i][1];
-            if (x <= S_TOTAL || x >= S__COUNT || y <= S_TOTAL || y >= S__COUNT) {
+            const int *x = r->inter[i];
+            if (!inter_valid(x)) {
                 NOTE("intersection %d names an unknown stratifier", i + 1);
                 continue;
             }
-            const char *xn = catalog_stratifier_name(x), *yn = catalog_stratifier_name(y);
-            if (!inter_listed(&a, x, y))
-                NOTE("intersection %s*%s is not allowed by this node's policy", xn, yn);
-            else if (!a.strat_on[x] || !a.strat_on[y])
-                NOTE("intersection %s*%s would release stratifier %s, which this node's policy "
-                     "does not allow", xn, yn, !a.strat_on[x] ? xn : yn);
+            char xn[64];
+            catalog_inter_name(x, xn, sizeof xn);
+            int bad = -1;
+            for (int d = 0; d < catalog_inter_ndim(x) && bad < 0; d++)
+                if (!a.strat_on[x[d]])
+                    bad = x[d];
+            if (!inter_listed(&a, x))
+                NOTE("intersection %s is not allowed by this node's policy", xn);
+            else if (bad >= 0)
+                NOTE("intersection %s would release stratifier %s, which this node's policy "
+                     "does not allow", xn, catalog_stratifier_name(bad));
         }
+        int n3 = catalog_inter_count_three((const int(*)[CATALOG_INTER_DIM])r->inter, r->n_inter);
+        if (n3 > c->max_three_way)
+            NOTE("the request asks for %d three-way intersections, more than this node's "
+                 "max_three_way = %d", n3, c->max_three_way);
     }
     if ((int)r->k < c->min_k)
         NOTE("the round's k = %u is below this node's minimum k = %d", r->k, c->min_k);
@@ -156,13 +178,11 @@ int policy_round_spec(const struct node_config *c, const struct round_request *r
     spec->stratifier_on[S_TOTAL] = 1;
     spec->n_inter = r->n_inter;
     for (int i = 0; i < r->n_inter; i++) {
-        int x = r->inter[i][0], y = r->inter[i][1];
-        if (x <= S_TOTAL || x >= S__COUNT || y <= S_TOTAL || y >= S__COUNT)
+        if (!inter_valid(r->inter[i]))
             return -1;
-        spec->inter[i][0] = x;
-        spec->inter[i][1] = y;
-        spec->stratifier_on[x] = 1;
-        spec->stratifier_on[y] = 1;
+        memcpy(spec->inter[i], r->inter[i], sizeof spec->inter[i]);
+        for (int d = 0; d < catalog_inter_ndim(r->inter[i]); d++)
+            spec->stratifier_on[r->inter[i][d]] = 1;
     }
     return 0;
 }
@@ -192,9 +212,11 @@ size_t policy_describe(const struct node_config *c, const struct round_request *
     appendf(buf, buflen, &used, "\nintersections");
     if (r->n_inter == 0)
         appendf(buf, buflen, &used, " none");
-    for (int i = 0; i < r->n_inter && i < ROUND_MAX_INTER; i++)
-        appendf(buf, buflen, &used, " %s*%s", catalog_stratifier_name(r->inter[i][0]),
-                catalog_stratifier_name(r->inter[i][1]));
+    for (int i = 0; i < r->n_inter && i < ROUND_MAX_INTER; i++) {
+        char xn[64];
+        catalog_inter_name(r->inter[i], xn, sizeof xn);
+        appendf(buf, buflen, &used, " %s", xn);
+    }
     appendf(buf, buflen, &used, "\nterms        min_orgs %u, per-organization results to analysts: %s, "
             "single-organization cells: %s\n", r->min_orgs, r->per_org_to_analysts ? "yes" : "no",
             r->allow_single_org ? "yes" : "no");

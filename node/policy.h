@@ -8,8 +8,10 @@
  *   - every measure asked for is in allowed_measures ("all" = any);
  *   - every one-way stratifier asked for is in allowed_stratifiers;
  *   - every intersection is in allowed_intersections ("all" = any, "none" =
- *     no intersection at all; a*b matches b*a) and both of its stratifiers
- *     are allowed (its one-way tables are released with it as margins);
+ *     no intersection at all; a*b matches b*a, a*b*c any order of its
+ *     three) and each of its stratifiers is allowed (its one-way tables
+ *     are released with it as margins);
+ *   - at most max_three_way of the intersections are three-way;
  *   - the round's k is at least [policy] min_k. The node then applies
  *     max(round k, [node] k), which is never below min_k.
  */

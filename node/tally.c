@@ -147,9 +147,10 @@ struct gprog {
 
 struct grouping {
     int ndim;
-    int s[2];        /* stratifiers (S_TOTAL for unused dims)           */
-    int cap[2];      /* slots per dimension                             */
-    int64_t *acc;    /* cap[0] * cap[1] * NACC (SL_MAXC: largest cost)  */
+    int s[3];        /* stratifiers (S_TOTAL for unused dims)           */
+    int cap[3];      /* slots per dimension (1 for unused dims)         */
+    int64_t *acc;    /* cap[0] * cap[1] * cap[2] * NACC (SL_MAXC: largest
+                        cost); slot (i, j, l) at (i * cap[1] + j) * cap[2] + l */
 };
 
 struct tally {
@@ -195,7 +196,7 @@ struct tally {
 };
 
 static const int default_age_bands[] = {0, 5, 12, 18, 26, 45, 65, 75};
-static const int default_inter[][2] = {
+static const int default_inter[][CATALOG_INTER_DIM] = {
     {S_RACE, S_DISABILITY}, {S_RACE, S_CMC}, {S_RACE, S_PAYER},
     {S_RACE, S_AGE_BAND}, {S_PAYER, S_LANGUAGE}, {S_ETHNICITY, S_LANGUAGE}};
 
@@ -226,7 +227,7 @@ void tally_age_band_label(const struct tally_spec *spec, int i, char *buf, size_
 
 static int grouping_alloc(struct grouping *g, int nacc)
 {
-    size_t n = (size_t)g->cap[0] * (size_t)g->cap[1];
+    size_t n = (size_t)g->cap[0] * (size_t)g->cap[1] * (size_t)g->cap[2];
     g->acc = aligned_alloc(64, n * (size_t)nacc * sizeof(int64_t));
     if (!g->acc)
         return -1;
@@ -243,15 +244,16 @@ static int initial_cap(const struct tally *t, int s)
     return t->static_card[s];
 }
 
-static int add_grouping(struct tally *t, int ndim, int s0, int s1)
+static int add_grouping(struct tally *t, int ndim, int s0, int s1, int s2)
 {
     struct grouping *g = &t->g[t->ng];
     memset(g, 0, sizeof *g);
     g->ndim = ndim;
     g->s[0] = ndim >= 1 ? s0 : S_TOTAL;
     g->s[1] = ndim >= 2 ? s1 : S_TOTAL;
-    g->cap[0] = initial_cap(t, g->s[0]);
-    g->cap[1] = initial_cap(t, g->s[1]);
+    g->s[2] = ndim >= 3 ? s2 : S_TOTAL;
+    for (int d = 0; d < 3; d++)
+        g->cap[d] = initial_cap(t, g->s[d]);
     if (grouping_alloc(g, t->nacc) != 0)
         return -1;
     t->ng++;
@@ -480,24 +482,32 @@ struct tally *tally_new(const struct tally_spec *spec)
     t->ncounty = 1;
 
     t->aic_g = -1;
-    if (spec->stratifier_on[S_TOTAL] && add_grouping(t, 0, 0, 0) != 0)
+    if (spec->stratifier_on[S_TOTAL] && add_grouping(t, 0, 0, 0, 0) != 0)
         goto fail;
     for (int s = 1; s < S__COUNT; s++) {
         if (!spec->stratifier_on[s])
             continue;
         if (s == S_RACE_AIC)
             t->aic_g = t->ng;
-        if (add_grouping(t, 1, s, 0) != 0)
+        if (add_grouping(t, 1, s, 0, 0) != 0)
             goto fail;
     }
     for (int i = 0; i < spec->n_inter; i++) {
-        int a = spec->inter[i][0], b = spec->inter[i][1];
-        if (a <= S_TOTAL || a >= S__COUNT || b <= S_TOTAL || b >= S__COUNT || a == b)
+        int a = spec->inter[i][0], b = spec->inter[i][1], c = spec->inter[i][2];
+        if (a <= S_TOTAL || a >= S__COUNT || b <= S_TOTAL || b >= S__COUNT || a == b ||
+            c < S_TOTAL || c >= S__COUNT || c == a || c == b)
             goto fail;
         /* race_aic is not additive: a member would be in several cells */
-        if (!catalog_intersection_allowed(a, b))
+        if (!catalog_intersection_allowed(a, b) ||
+            (c != S_TOTAL && (!catalog_intersection_allowed(a, c) || !catalog_intersection_allowed(b, c))))
             goto fail;
-        if (add_grouping(t, 2, a, b) != 0)
+        /* a three-way grouping of open code lists is refused by
+         * catalog_inter_parse; checked here too, as its size would not be
+         * bounded */
+        if (c != S_TOTAL && (a == S_LANGUAGE || a == S_COUNTY || b == S_LANGUAGE ||
+                             b == S_COUNTY || c == S_LANGUAGE || c == S_COUNTY))
+            goto fail;
+        if (add_grouping(t, c != S_TOTAL ? 3 : 2, a, b, c) != 0)
             goto fail;
     }
     for (int gi = 0; gi < t->ng; gi++)
@@ -547,12 +557,13 @@ static int grow_dim(struct tally *t, int s, int need)
                 return -1;
             }
             for (int i = 0; i < g->cap[0]; i++)
-                for (int j = 0; j < g->cap[1]; j++) {
-                    size_t from = (size_t)i * g->cap[1] + j;
-                    size_t to = (size_t)i * ng.cap[1] + j;
-                    memcpy(ng.acc + to * t->nacc, g->acc + from * t->nacc,
-                           (size_t)t->nacc * sizeof(int64_t));
-                }
+                for (int j = 0; j < g->cap[1]; j++)
+                    for (int l = 0; l < g->cap[2]; l++) {
+                        size_t from = ((size_t)i * g->cap[1] + j) * g->cap[2] + l;
+                        size_t to = ((size_t)i * ng.cap[1] + j) * ng.cap[2] + l;
+                        memcpy(ng.acc + to * t->nacc, g->acc + from * t->nacc,
+                               (size_t)t->nacc * sizeof(int64_t));
+                    }
             free(g->acc);
             *g = ng;
         }
@@ -975,7 +986,8 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
     const size_t nacc = (size_t)p->nacc;
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
-        size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
+        size_t idx = ((size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]]) *
+                         (size_t)g->cap[2] + (size_t)code[g->s[2]];
         generic_acc(t, p, g->acc + idx * nacc, d, lines, dlo, mxv, nwide, nmx);
     }
     /* race_aic: the member's other strata too (not additive) */
@@ -983,8 +995,8 @@ static inline __attribute__((always_inline)) void tally_add_generic(struct tally
         unsigned mask = race_aic_mask(r->race_min, r->race, r->ethnicity);
         struct grouping *g = &t->g[t->aic_g];
         for (mask &= mask - 1; mask; mask &= mask - 1)
-            generic_acc(t, p, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * nacc, d, lines,
-                        dlo, mxv, nwide, nmx);
+            generic_acc(t, p, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * g->cap[2] * nacc,
+                        d, lines, dlo, mxv, nwide, nmx);
     }
 }
 
@@ -1054,7 +1066,8 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
     int64_t cost = r->total_cost, dcost = d[SL_COST], dsq = d[SL_COST_SQ];
     for (int gi = 0; gi < t->ng; gi++) {
         struct grouping *g = &t->g[gi];
-        size_t idx = (size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]];
+        size_t idx = ((size_t)code[g->s[0]] * (size_t)g->cap[1] + (size_t)code[g->s[1]]) *
+                         (size_t)g->cap[2] + (size_t)code[g->s[2]];
         builtin_acc(t, g->acc + idx * NACC, d, lines, cost, dcost, dsq);
     }
     /* race_aic: the member's other strata too (not additive) */
@@ -1062,8 +1075,8 @@ void tally_add(void *ctx, const struct member_record *r, int sign)
         unsigned mask = race_aic_mask(r->race_min, r->race, r->ethnicity);
         struct grouping *g = &t->g[t->aic_g];
         for (mask &= mask - 1; mask; mask &= mask - 1)
-            builtin_acc(t, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * NACC, d, lines,
-                        cost, dcost, dsq);
+            builtin_acc(t, g->acc + (size_t)__builtin_ctz(mask) * g->cap[1] * g->cap[2] * NACC, d,
+                        lines, cost, dcost, dsq);
     }
 }
 
@@ -1109,16 +1122,24 @@ int tally_merge(struct tally *into, const struct tally *from)
     for (int gi = 0; gi < from->ng; gi++) {
         const struct grouping *gf = &from->g[gi];
         struct grouping *gt = &into->g[gi];
-        int n0 = gf->s[0] == S_LANGUAGE ? from->nlang : gf->s[0] == S_COUNTY ? from->ncounty : gf->cap[0];
-        int n1 = gf->s[1] == S_LANGUAGE ? from->nlang : gf->s[1] == S_COUNTY ? from->ncounty : gf->cap[1];
-        for (int i = 0; i < n0; i++) {
-            int ti = gf->s[0] == S_LANGUAGE ? lmap[i] : gf->s[0] == S_COUNTY ? cmap[i] : i;
-            for (int j = 0; j < n1; j++) {
-                int tj = gf->s[1] == S_LANGUAGE ? lmap[j] : gf->s[1] == S_COUNTY ? cmap[j] : j;
-                size_t fi = (size_t)i * gf->cap[1] + j, tix = (size_t)ti * gt->cap[1] + tj;
-                const int64_t *a = gf->acc + fi * (size_t)into->nacc;
-                int64_t *b = gt->acc + tix * (size_t)into->nacc;
-                acc_add(into, b, a, &into->overflow_cost);
+        int n[3], *map[3];
+        for (int d = 0; d < 3; d++) {
+            int sd = gf->s[d];
+            n[d] = sd == S_LANGUAGE ? from->nlang : sd == S_COUNTY ? from->ncounty : gf->cap[d];
+            map[d] = sd == S_LANGUAGE ? lmap : sd == S_COUNTY ? cmap : NULL;
+        }
+        for (int i = 0; i < n[0]; i++) {
+            int ti = map[0] ? map[0][i] : i;
+            for (int j = 0; j < n[1]; j++) {
+                int tj = map[1] ? map[1][j] : j;
+                for (int l = 0; l < n[2]; l++) {
+                    int tl = map[2] ? map[2][l] : l;
+                    size_t fi = ((size_t)i * gf->cap[1] + j) * gf->cap[2] + l;
+                    size_t tix = ((size_t)ti * gt->cap[1] + tj) * gt->cap[2] + tl;
+                    const int64_t *a = gf->acc + fi * (size_t)into->nacc;
+                    int64_t *b = gt->acc + tix * (size_t)into->nacc;
+                    acc_add(into, b, a, &into->overflow_cost);
+                }
             }
         }
     }
@@ -1306,8 +1327,8 @@ struct cellset *tally_cells(const struct tally *t)
     int built[S__COUNT] = {0};
     for (int gi = 0; gi < t->ng; gi++) {
         const struct grouping *g = &t->g[gi];
-        int cards[2] = {1, 1};
-        const char *const *labels[2] = {NULL, NULL};
+        int cards[3] = {1, 1, 1};
+        const char *const *labels[3] = {NULL, NULL, NULL};
         for (int d = 0; d < g->ndim; d++) {
             int s = g->s[d];
             if (!built[s]) {
@@ -1322,24 +1343,29 @@ struct cellset *tally_cells(const struct tally *t)
         if (ti != gi)
             goto fail;
         /* Sum internal slots into output strata. */
-        size_t nout = (size_t)cards[0] * (size_t)cards[1];
+        size_t nout = (size_t)cards[0] * (size_t)cards[1] * (size_t)cards[2];
         sum = calloc(nout * (size_t)t->nacc, sizeof(int64_t));
         mx = calloc(nout, sizeof(int64_t));
         if (!sum || !mx)
             goto fail;
-        int n0 = g->ndim >= 1 ? dims[g->s[0]].nslots : 1;
-        int n1 = g->ndim >= 2 ? dims[g->s[1]].nslots : 1;
-        for (int i = 0; i < n0; i++) {
+        int n[3];
+        for (int d = 0; d < 3; d++)
+            n[d] = g->ndim > d ? dims[g->s[d]].nslots : 1;
+        for (int i = 0; i < n[0]; i++) {
             int oi = g->ndim >= 1 ? dims[g->s[0]].of_slot[i] : 0;
-            for (int j = 0; j < n1; j++) {
+            for (int j = 0; j < n[1]; j++) {
                 int oj = g->ndim >= 2 ? dims[g->s[1]].of_slot[j] : 0;
-                size_t from = (size_t)i * g->cap[1] + j, to = (size_t)oi * cards[1] + oj;
-                int64_t *o = sum + to * (size_t)t->nacc;
-                const int64_t *in = g->acc + from * (size_t)t->nacc;
-                int overflow = 0;
-                acc_add(t, o, in, &overflow);
-                if (overflow)
-                    goto fail;
+                for (int l = 0; l < n[2]; l++) {
+                    int ol = g->ndim >= 3 ? dims[g->s[2]].of_slot[l] : 0;
+                    size_t from = ((size_t)i * g->cap[1] + j) * g->cap[2] + l;
+                    size_t to = ((size_t)oi * cards[1] + oj) * cards[2] + ol;
+                    int64_t *o = sum + to * (size_t)t->nacc;
+                    const int64_t *in = g->acc + from * (size_t)t->nacc;
+                    int overflow = 0;
+                    acc_add(t, o, in, &overflow);
+                    if (overflow)
+                        goto fail;
+                }
             }
         }
         for (int m = 0; m < catalog_n_measures(); m++) {

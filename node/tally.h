@@ -2,7 +2,7 @@
  * tally.h - one-pass aggregation of member records into equity cells.
  *
  * For every grouping the run asks for (the total, one-way stratifiers, and
- * two-way intersections) the tally keeps one accumulator per stratum: the
+ * two- and three-way intersections) the tally keeps one accumulator per stratum: the
  * additive statistics of catalog.h's channels (members, member months,
  * events, costs, squares). A record is turned into one vector of channel
  * contributions once, then added to one accumulator per grouping; so the
@@ -33,7 +33,7 @@ struct tally_spec {
     int n_age_bands;
     uint8_t measure_on[CATALOG_MAX_MEASURES];
     uint8_t stratifier_on[S__COUNT];    /* one-way tables (S_TOTAL: total)   */
-    int inter[TALLY_MAX_INTERSECTIONS][2];
+    int inter[TALLY_MAX_INTERSECTIONS][CATALOG_INTER_DIM]; /* third S_TOTAL: two-way */
     int n_inter;
     /* Languages with fewer members than this are reported together as
      * "other" (measures.md: each language with enough members). */

@@ -116,8 +116,9 @@ results_dir = ../results
 measures = all
 stratifiers = all
 ; race*age_std: the age cells of each race that age-standardised rates (dsr) need
-; race*race_source, ethnicity*ethnicity_source: self-reported and imputed apart (NCQA)
-intersections = race*disability, race*cmc, race*payer, race*age_band, race*age_std, payer*language, ethnicity*language, race*race_source, ethnicity*ethnicity_source
+; race*race_source, ethnicity*ethnicity_source: self-reported and imputed apart (NCQA);
+; race*disability*cmc: a three-way table ([round] max_three_way, default 2), tied to its two-way margins
+intersections = race*disability, race*cmc, race*payer, race*age_band, race*age_std, payer*language, ethnicity*language, race*race_source, ethnicity*ethnicity_source, race*disability*cmc
 k = 11
 min_orgs = 2
 deadline_days = 1

@@ -279,6 +279,51 @@ static void test_bad_files(void **state)
     expect_error(HEADER "a,r,wellness,sex,\"F,10,100,10,5,,0,\n", "2: ", "malformed");
 }
 
+/* A three-way table: strata of three codes, row-major, each label list
+ * the union of its rows'; bad three-way names and strata fail closed. */
+static void test_three_way(void **state)
+{
+    (void)state;
+    const char *text = HEADER
+        "a,r,population,race*disability*cmc,ASIAN*Y*N,12,100,12,12,,0,\n"
+        "a,r,population,race*disability*cmc,ASIAN*N*N,20,200,20,20,,0,\n"
+        "a,r,population,race*disability*cmc,BLACK*Y*Y,,,,,,1,count\n"
+        "a,r,population,race*disability*cmc,BLACK*N*Y,15,150,15,15,,0,\n";
+    struct cellset **sets = NULL;
+    int n = 0;
+    char err[512];
+    assert_int_equal(read_text(text, &sets, &n, err, sizeof err), 0);
+    int t = cellset_find_table(sets[0], "race*disability*cmc");
+    assert_true(t >= 0);
+    const struct cell_table *tb = &sets[0]->tables[t];
+    assert_int_equal(tb->ndim, 3);
+    assert_int_equal(tb->nstrata, 2 * 2 * 2);
+    const struct cell *c = find(sets[0], "population", "race*disability*cmc", "BLACK*N*Y");
+    assert_non_null(c);
+    assert_int_equal(c->members, 15);
+    int idx[CELLS_MAX_DIM];
+    cell_table_coords(tb, c->stratum, idx);
+    assert_string_equal(tb->labels[0][idx[0]], "BLACK");
+    assert_string_equal(tb->labels[1][idx[1]], "N");
+    assert_string_equal(tb->labels[2][idx[2]], "Y");
+    assert_int_equal(cell_table_stratum(tb, idx), c->stratum);
+    c = find(sets[0], "population", "race*disability*cmc", "BLACK*Y*Y");
+    assert_non_null(c);
+    assert_int_equal(c->reason, REASON_COUNT);
+    cells_read_free(&sets, n);
+
+    expect_error(HEADER "a,r,population,race*disability*cmc,ASIAN*Y,12,100,12,12,,0,\n", "2:5:",
+                 "'ASIAN*Y'");
+    expect_error(HEADER "a,r,population,race*disability*cmc,ASIAN*Y*N*N,12,100,12,12,,0,\n",
+                 "2:5:", NULL);
+    expect_error(HEADER "a,r,population,race*disability*cmc,ASIAN**N,12,100,12,12,,0,\n",
+                 "2:5:", NULL);
+    expect_error(HEADER "a,r,population,race*disability*race,ASIAN*Y*ASIAN,12,100,12,12,,0,\n",
+                 "2:4:", "three different");
+    expect_error(HEADER "a,r,population,race*sex*cmc*payer,ASIAN*F*N*MEDICAID,1,1,1,1,,0,\n",
+                 "2:4:", NULL);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -299,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_exact_text),
         cmocka_unit_test(test_pooled_columns),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_three_way),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -53,6 +53,27 @@ static void test_defaults(void **state)
         assert_int_equal(cfg->spec.stratifier_on[s], !catalog_stratifier_opt_in(s));
 }
 
+/* A three-way intersection: its three stratifiers in order, its one-way
+ * margins switched on; a two-way one keeps S_TOTAL third. */
+static void test_three_way(void **state)
+{
+    (void)state;
+    char err[600];
+    const char *p = write_ini("[report]\nstratifiers = sex\n"
+                              "intersections = race*disability*cmc, payer*race\n");
+    assert_int_equal(node_config_load(cfg, p, err, sizeof err), 0);
+    assert_int_equal(cfg->max_three_way, 2);
+    assert_int_equal(cfg->spec.n_inter, 2);
+    assert_int_equal(cfg->spec.inter[0][0], S_RACE);
+    assert_int_equal(cfg->spec.inter[0][1], S_DISABILITY);
+    assert_int_equal(cfg->spec.inter[0][2], S_CMC);
+    assert_int_equal(catalog_inter_ndim(cfg->spec.inter[0]), 3);
+    assert_int_equal(cfg->spec.inter[1][2], S_TOTAL);
+    assert_int_equal(catalog_inter_ndim(cfg->spec.inter[1]), 2);
+    assert_true(cfg->spec.stratifier_on[S_CMC] && cfg->spec.stratifier_on[S_DISABILITY] &&
+                cfg->spec.stratifier_on[S_PAYER] && !cfg->spec.stratifier_on[S_COUNTY]);
+}
+
 static void test_full_file(void **state)
 {
     (void)state;
@@ -142,7 +163,19 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[map.sex]\nW = female\n", ":2: [map.sex] W = female: \"female\" is not a standard code");
     expect_error("[map.payer]\nMedi-Cal = MEDICAL\n", ":2: [map.payer] Medi-Cal = MEDICAL");
     expect_error("[map.language]\nESP = spanish\n", ":2: [map.language] ESP = spanish");
-    expect_error("[report]\nintersections = race*race\n", "not an intersection of two different stratifiers");
+    expect_error("[report]\nintersections = race*race\n", "\"race*race\" names stratifier race twice");
+    expect_error("[report]\nintersections = race\n", "not an intersection of two or three different");
+    expect_error("[report]\nintersections = race*cmc*race\n", "names stratifier race twice");
+    expect_error("[report]\nintersections = race*cmc*sex*payer\n", "crosses more than three");
+    expect_error("[report]\nintersections = race*cmc*nothing\n", "unknown stratifier \"nothing\"");
+    expect_error("[report]\nintersections = race*language*cmc\n", "cannot cross language");
+    expect_error("[report]\nintersections = race*cmc*sex, sex*race*cmc\n", "listed twice");
+    expect_error("[report]\nintersections = race*cmc*sex, race*cmc*payer, race*sex*payer\n",
+                 ":2: [report] intersections: 3 three-way intersections, more than [policy] "
+                 "max_three_way = 2");
+    expect_error("[policy]\nmax_three_way = 0\n[report]\nintersections = race*cmc*sex\n",
+                 "more than [policy] max_three_way = 0");
+    expect_error("[policy]\nmax_three_way = 9\n", "max_three_way");
     expect_error("[report]\nmeasures = ed_rate, er_rate\n", "unknown measure \"er_rate\"");
     expect_error("[report]\nage_bands = 0, 18, 10\n", "must increase");
     expect_error("[report]\nage_bands = 5, 18\n", "must start at 0");
@@ -346,6 +379,7 @@ int main(void)
     cfg = calloc(1, sizeof *cfg);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_three_way),
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_errors_name_file_and_line),
         cmocka_unit_test(test_long_lines),

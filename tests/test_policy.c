@@ -134,6 +134,57 @@ static void test_intersections(void **state)
     free(c);
 }
 
+/* Three-way intersections: listed in any order, a two-way entry does not
+ * allow them, at most max_three_way, each stratifier allowed; the tally
+ * spec gets all three and their one-way margins. */
+static void test_three_way(void **state)
+{
+    (void)state;
+    struct node_config *c =
+        load("[policy]\nallowed_intersections = race*sex, cmc*race*disability, race*disability\n");
+    struct round_request r;
+    base_request(&r);
+    r.inter[1][0] = S_RACE;
+    r.inter[1][1] = S_DISABILITY;
+    r.inter[1][2] = S_CMC;
+    r.n_inter = 2;
+    char reason[512];
+    assert_int_equal(policy_check(c, &r, reason, sizeof reason), POLICY_OK);
+    struct tally_spec spec;
+    assert_int_equal(policy_round_spec(c, &r, &spec), 0);
+    assert_int_equal(spec.n_inter, 2);
+    assert_int_equal(spec.inter[1][2], S_CMC);
+    assert_true(spec.stratifier_on[S_CMC] && spec.stratifier_on[S_DISABILITY]);
+    char text[2048];
+    policy_describe(c, &r, text, sizeof text);
+    assert_non_null(strstr(text, "intersections race*sex race*disability*cmc\n"));
+    /* race*sex*disability: only its two-way race*sex and race*disability are listed */
+    r.inter[1][2] = S_SEX;
+    assert_int_equal(policy_check(c, &r, reason, sizeof reason), POLICY_REFUSED);
+    assert_string_equal(reason,
+                        "intersection race*disability*sex is not allowed by this node's policy");
+    free(c);
+
+    c = load("[policy]\nmax_three_way = 1\n");
+    r.inter[1][2] = S_CMC;
+    r.inter[2][0] = S_SEX;
+    r.inter[2][1] = S_PAYER;
+    r.inter[2][2] = S_CMC;
+    r.n_inter = 3;
+    r.strat_on[S_PAYER] = 1;
+    assert_int_equal(policy_check(c, &r, reason, sizeof reason), POLICY_REFUSED);
+    assert_string_equal(reason, "the request asks for 2 three-way intersections, more than this "
+                                "node's max_three_way = 1");
+    free(c);
+
+    c = load("[policy]\nallowed_stratifiers = race, sex, disability\n");
+    r.n_inter = 2;
+    r.strat_on[S_PAYER] = 0;
+    assert_int_equal(policy_check(c, &r, reason, sizeof reason), POLICY_REFUSED);
+    assert_non_null(strstr(reason, "intersection race*disability*cmc would release stratifier cmc"));
+    free(c);
+}
+
 static void test_intersection_margin_needs_allowed_stratifier(void **state)
 {
     (void)state;
@@ -281,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_every_refused_measure_is_named),
         cmocka_unit_test(test_intersections),
         cmocka_unit_test(test_intersection_margin_needs_allowed_stratifier),
+        cmocka_unit_test(test_three_way),
         cmocka_unit_test(test_k_handling),
         cmocka_unit_test(test_several_reasons_together),
         cmocka_unit_test(test_broken_policy_refuses),

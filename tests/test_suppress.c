@@ -86,8 +86,17 @@ static int strat_labels(int s, const char *const **labels)
 }
 
 struct tspec {
-    int ndim, d0, d1;
+    int ndim, d0, d1, d2;
 };
+
+/* Stratum of member m in table tb (row-major over its dimensions). */
+static int mem_stratum(const struct cell_table *tb, const struct mem *m)
+{
+    int idx[CELLS_MAX_DIM];
+    for (int d = 0; d < tb->ndim; d++)
+        idx[d] = strat_value(tb->dim[d], m);
+    return cell_table_stratum(tb, idx);
+}
 
 static const int std_measures[] = {M_POPULATION, M_WELLNESS, M_ED_RATE, M_COST_PMPM,
                                    M_HRSN_SCREENING, M_HRSN_FOOD};
@@ -99,8 +108,8 @@ static struct cellset *build(const struct mem *ms, int n, const struct tspec *ts
     struct cellset *cs = cellset_new();
     assert_non_null(cs);
     for (int t = 0; t < nt; t++) {
-        int dims[2] = {ts[t].d0, ts[t].d1}, cards[2] = {0, 0};
-        const char *const *labels[2] = {NULL, NULL};
+        int dims[3] = {ts[t].d0, ts[t].d1, ts[t].d2}, cards[3] = {0, 0, 0};
+        const char *const *labels[3] = {NULL, NULL, NULL};
         for (int d = 0; d < ts[t].ndim; d++)
             cards[d] = strat_labels(dims[d], &labels[d]);
         assert_int_equal(cellset_add_table(cs, ts[t].ndim, dims, cards, labels), t);
@@ -112,12 +121,7 @@ static struct cellset *build(const struct mem *ms, int n, const struct tspec *ts
                 struct cell c = {.measure = measures[q], .table = t, .stratum = s};
                 for (int i = 0; i < n; i++) {
                     const struct mem *m = &ms[i];
-                    int st = 0;
-                    if (tb->ndim == 1)
-                        st = strat_value(tb->dim[0], m);
-                    else if (tb->ndim == 2)
-                        st = strat_value(tb->dim[0], m) * tb->card[1] + strat_value(tb->dim[1], m);
-                    if (st != s)
+                    if (mem_stratum(tb, m) != s)
                         continue;
                     switch (measures[q]) {
                     case M_POPULATION:
@@ -213,12 +217,7 @@ static int space_stratum(void *vctx, const struct cellset *cs, int table, const 
         case A_DIS: m.dis = v; break;
         }
     }
-    const struct cell_table *tb = &cs->tables[table];
-    if (tb->ndim == 0)
-        return 0;
-    if (tb->ndim == 1)
-        return strat_value(tb->dim[0], &m);
-    return strat_value(tb->dim[0], &m) * tb->card[1] + strat_value(tb->dim[1], &m);
+    return mem_stratum(&cs->tables[table], &m);
 }
 
 static struct lpa_space make_space(struct space_ctx *x, int nattr, const int *attrs)
@@ -337,7 +336,7 @@ static void test_bad_params(void **state)
 
 /* ---- complementary, one-way ------------------------------------------------------ */
 
-static const struct tspec t_race[] = {{0, 0, 0}, {1, S_RACE, 0}};
+static const struct tspec t_race[] = {{0, 0, 0, 0}, {1, S_RACE, 0, 0}};
 
 /* race: AIAN 5, ASIAN 30, BLACK 40, WHITE 25. AIAN is a small count; the
  * total gives AIAN = 100 - 95, so one complement is needed: the smallest
@@ -407,8 +406,8 @@ static void test_oneway_group_sum(void **state)
 
 /* ---- complementary, two-way ------------------------------------------------------- */
 
-static const struct tspec t_race_sex[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_SEX, 0},
-                                          {2, S_RACE, S_SEX}};
+static const struct tspec t_race_sex[] = {{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_SEX, 0, 0},
+                                          {2, S_RACE, S_SEX, 0}};
 
 static struct cellset *grid(const int counts[3][3], int nmeas, const int *meas)
 {
@@ -514,7 +513,7 @@ static void test_age_band_vs_age_std(void **state)
     m.age = 80; add_members(ms, &n, 20, m);
     m.age = 90; add_members(ms, &n, 11, m);
     m.age = -1; add_members(ms, &n, 12, m);
-    const struct tspec ts[] = {{0, 0, 0}, {1, S_AGE_BAND, 0}, {1, S_AGE_STD, 0}};
+    const struct tspec ts[] = {{0, 0, 0, 0}, {1, S_AGE_BAND, 0, 0}, {1, S_AGE_STD, 0, 0}};
     int meas[] = {M_POPULATION};
     struct cellset *cs = build(ms, n, ts, 3, meas, 1);
     assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
@@ -548,7 +547,7 @@ static void test_race_ethnicity_vs_race(void **state)
     m.race = RACE_WHITE; m.eth = ETH_NOT_HISPANIC; add_members(ms, &n, 50, m);
     m.race = RACE_WHITE; m.eth = ETH_HISPANIC; add_members(ms, &n, 16, m);
     m.race = RACE_BLACK; m.eth = ETH_NOT_HISPANIC; add_members(ms, &n, 30, m);
-    const struct tspec ts[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_RACE_ETHNICITY, 0}};
+    const struct tspec ts[] = {{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_RACE_ETHNICITY, 0, 0}};
     int meas[] = {M_POPULATION};
     struct cellset *cs = build(ms, n, ts, 3, meas, 1);
     assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
@@ -580,7 +579,7 @@ static void test_language_non_english(void **state)
     m.lang = 2; add_members(ms, &n, 9, m);
     m.lang = 3; add_members(ms, &n, 14, m);
     m.lang = 4; add_members(ms, &n, 13, m);
-    const struct tspec ts[] = {{0, 0, 0}, {1, S_LANGUAGE, 0}, {1, S_NON_ENGLISH, 0}};
+    const struct tspec ts[] = {{0, 0, 0, 0}, {1, S_LANGUAGE, 0, 0}, {1, S_NON_ENGLISH, 0, 0}};
     int meas[] = {M_POPULATION};
     struct cellset *cs = build(ms, n, ts, 3, meas, 1);
     assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
@@ -593,6 +592,190 @@ static void test_language_non_english(void **state)
     struct space_ctx x;
     int attrs[] = {A_LANG};
     struct lpa_space sp = make_space(&x, 1, attrs);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* ---- three-way tables ----------------------------------------------------------- */
+
+/* Members over race (AIAN, ASIAN, BLACK) x sex (F, M) x disability (Y, N):
+ * counts[r][s][d], every other combination empty. */
+static struct cellset *cube(const int counts[3][2][2], const struct tspec *ts, int nt)
+{
+    static struct mem ms[4000];
+    int n = 0;
+    const int races[3] = {RACE_AIAN, RACE_ASIAN, RACE_BLACK};
+    for (int r = 0; r < 3; r++)
+        for (int x = 0; x < 2; x++)
+            for (int d = 0; d < 2; d++) {
+                struct mem m = base_mem;
+                m.race = races[r];
+                m.sex = x;
+                m.dis = d;
+                add_members(ms, &n, counts[r][x][d], m);
+            }
+    int meas[] = {M_POPULATION};
+    return build(ms, n, ts, nt, meas, 1);
+}
+
+static int rsd(int race, int sex, int dis)
+{
+    return (race * SEX__COUNT + sex) * YNU__COUNT + dis;
+}
+
+/* Checks cs with the independent audit over race x sex x disability atoms,
+ * and the range of AIAN*F*Y. */
+static void three_way_audit(const struct cellset *cs)
+{
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_SEX, A_DIS};
+    struct lpa_space sp = make_space(&x, 3, attrs);
+    int t = cellset_find_table(cs, "race*sex*disability");
+    assert_true(t >= 0);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, t, rsd(RACE_AIAN, SEX_F, YNU_Y), &lo,
+                               &hi), 0);
+    if (!(lo < 1 && hi >= 11))
+        fail_msg("AIAN*F*Y = 3 ranges over [%g, %g]", lo, hi);
+    audit_ok(cs, &sp, 11);
+}
+
+/* AIAN*F*Y = 3 beside AIAN*F*N = 40: the released two-way race*sex gives
+ * AIAN*F = 43, so AIAN*F*Y = 43 - 40 unless a second cell of that sum
+ * (or AIAN*F itself) is withheld too. */
+static void test_three_way_two_way_margin(void **state)
+{
+    (void)state;
+    const int counts[3][2][2] = {{{3, 40}, {30, 25}}, {{20, 35}, {45, 50}}, {{15, 60}, {25, 30}}};
+    const struct tspec ts[] = {{0, 0, 0, 0},          {1, S_RACE, 0, 0},
+                               {1, S_SEX, 0, 0},      {1, S_DISABILITY, 0, 0},
+                               {2, S_RACE, S_SEX, 0}, {3, S_RACE, S_SEX, S_DISABILITY}};
+    struct cellset *cs = cube(counts, ts, 6);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_int_equal(get(cs, M_POPULATION, "race*sex*disability", rsd(RACE_AIAN, SEX_F, YNU_Y))
+                         ->reason, REASON_COUNT);
+    assert_true(rep.cells[REASON_SECONDARY] >= 1);
+    three_way_audit(cs);
+    cellset_destroy(&cs);
+}
+
+/* No two-way table is released: AIAN*F*Y = 3 is still the one-way race
+ * AIAN (= 3 + 40 + 30 + 25) less the other AIAN cells, through the hidden
+ * race*sex (or race*disability) margin. */
+static void test_three_way_one_way_margin(void **state)
+{
+    (void)state;
+    const int counts[3][2][2] = {{{3, 40}, {30, 25}}, {{20, 35}, {45, 50}}, {{15, 60}, {25, 30}}};
+    const struct tspec ts[] = {{0, 0, 0, 0},     {1, S_RACE, 0, 0},
+                               {1, S_SEX, 0, 0}, {1, S_DISABILITY, 0, 0},
+                               {3, S_RACE, S_SEX, S_DISABILITY}};
+    struct cellset *cs = cube(counts, ts, 5);
+    struct suppress_report rep;
+    assert_int_equal(suppress_apply(cs, NULL, &rep), 0);
+    assert_true(rep.cells[REASON_SECONDARY] >= 1);
+    three_way_audit(cs);
+    cellset_destroy(&cs);
+}
+
+/* Two three-way tables share the race*sex margin: race*sex*disability and
+ * race*sex*payer (payer MEDICAID for everyone but AIAN*F, split 8 / 35
+ * MEDICARE / COMMERCIAL). AIAN*F*Y = 3 with AIAN*F*N = 40 released: AIAN*F
+ * = 43 is released by the payer table as 8 + 35, so protecting AIAN*F*Y
+ * within race*sex*disability needs the two tables tied through one margin,
+ * not two independent hidden ones. */
+static void test_three_way_shared_margin(void **state)
+{
+    (void)state;
+    static struct mem ms[2000];
+    int n = 0;
+    const int counts[3][2][2] = {{{3, 40}, {30, 25}}, {{20, 35}, {45, 50}}, {{15, 60}, {25, 30}}};
+    const int races[3] = {RACE_AIAN, RACE_ASIAN, RACE_BLACK};
+    for (int r = 0; r < 3; r++)
+        for (int x = 0; x < 2; x++)
+            for (int d = 0; d < 2; d++) {
+                struct mem m = base_mem;
+                m.race = races[r];
+                m.sex = x;
+                m.dis = d;
+                for (int i = 0; i < counts[r][x][d]; i++) {
+                    m.payer = r == 0 && x == 0 ? (i % 5 == 0 ? PAYER_MEDICARE : PAYER_COMMERCIAL)
+                                               : PAYER_MEDICAID;
+                    ms[n++] = m;
+                }
+            }
+    const struct tspec ts[] = {{0, 0, 0, 0},
+                               {1, S_RACE, 0, 0},
+                               {1, S_SEX, 0, 0},
+                               {1, S_DISABILITY, 0, 0},
+                               {1, S_PAYER, 0, 0},
+                               {3, S_RACE, S_SEX, S_DISABILITY},
+                               {3, S_RACE, S_SEX, S_PAYER}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, ts, 7, meas, 1);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_SEX, A_DIS, A_PAYER};
+    struct lpa_space sp = make_space(&x, 4, attrs);
+    int t = cellset_find_table(cs, "race*sex*disability");
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, t, rsd(RACE_AIAN, SEX_F, YNU_Y), &lo,
+                               &hi), 0);
+    if (!(lo < 1 && hi >= 11))
+        fail_msg("AIAN*F*Y = 3 ranges over [%g, %g]", lo, hi);
+    audit_ok(cs, &sp, 11);
+    cellset_destroy(&cs);
+}
+
+/* race*ethnicity*disability with race_ethnicity released: NH_AIAN is the
+ * race*ethnicity cell AIAN*NOT_HISPANIC, the hidden margin of the
+ * three-way table, so AIAN*NOT_HISPANIC*Y = NH_AIAN - AIAN*NOT_HISPANIC*N
+ * even when race AIAN itself tells nothing (its Hispanic cells withheld). */
+static void test_three_way_derived_margin(void **state)
+{
+    (void)state;
+    static struct mem ms[2000];
+    int n = 0;
+    struct mem m = base_mem;
+    m.race = RACE_AIAN; m.eth = ETH_NOT_HISPANIC;
+    m.dis = YNU_Y; add_members(ms, &n, 3, m);
+    m.dis = YNU_N; add_members(ms, &n, 40, m);
+    m.eth = ETH_HISPANIC;
+    m.dis = YNU_Y; add_members(ms, &n, 2, m);
+    m.dis = YNU_N; add_members(ms, &n, 4, m);
+    m.race = RACE_WHITE;
+    for (int e = 0; e < 2; e++)
+        for (int d = 0; d < 2; d++) {
+            m.eth = e ? ETH_HISPANIC : ETH_NOT_HISPANIC;
+            m.dis = d ? YNU_N : YNU_Y;
+            add_members(ms, &n, 30 + 7 * e + 11 * d, m);
+        }
+    m.race = RACE_BLACK;
+    for (int e = 0; e < 2; e++)
+        for (int d = 0; d < 2; d++) {
+            m.eth = e ? ETH_HISPANIC : ETH_NOT_HISPANIC;
+            m.dis = d ? YNU_N : YNU_Y;
+            add_members(ms, &n, 25 + 9 * e + 5 * d, m);
+        }
+    const struct tspec ts[] = {{0, 0, 0, 0},
+                               {1, S_RACE, 0, 0},
+                               {1, S_ETHNICITY, 0, 0},
+                               {1, S_RACE_ETHNICITY, 0, 0},
+                               {1, S_DISABILITY, 0, 0},
+                               {3, S_RACE, S_ETHNICITY, S_DISABILITY}};
+    int meas[] = {M_POPULATION};
+    struct cellset *cs = build(ms, n, ts, 6, meas, 1);
+    assert_int_equal(suppress_apply(cs, NULL, NULL), 0);
+    struct space_ctx x;
+    int attrs[] = {A_RACE, A_ETH, A_DIS};
+    struct lpa_space sp = make_space(&x, 3, attrs);
+    int t = cellset_find_table(cs, "race*ethnicity*disability");
+    int st = (RACE_AIAN * ETH__COUNT + ETH_NOT_HISPANIC) * YNU__COUNT + YNU_Y;
+    assert_int_equal(get(cs, M_POPULATION, "race*ethnicity*disability", st)->reason, REASON_COUNT);
+    double lo, hi;
+    assert_int_equal(lpa_range(cs, &sp, CH_MEMBERS_ALL, t, st, &lo, &hi), 0);
+    if (!(lo < 1 && hi >= 11))
+        fail_msg("AIAN*NOT_HISPANIC*Y = 3 ranges over [%g, %g]", lo, hi);
     audit_ok(cs, &sp, 11);
     cellset_destroy(&cs);
 }
@@ -1215,7 +1398,7 @@ static void run_big_dominance(double protection, struct suppress_report *rep,
     m.payer = PAYER_MEDICAID;
     m.cost = 500000;
     add_members(ms, &n, 1, m);
-    const struct tspec ts[] = {{0, 0, 0}, {1, S_RACE, 0}, {1, S_PAYER, 0}, {2, S_RACE, S_PAYER}};
+    const struct tspec ts[] = {{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_PAYER, 0, 0}, {2, S_RACE, S_PAYER, 0}};
     int meas[] = {M_POPULATION, M_COST_PMPM};
     struct cellset *cs = build(ms, n, ts, 4, meas, 2);
     struct suppress_params p = {11, 0.6, protection, 0};
@@ -1316,22 +1499,29 @@ struct scenario {
 /* Table sets whose links form a tree, so that the audit's joint atoms and
  * suppress.c's margins describe the same knowledge. */
 static const struct scenario scenarios[] = {
-    {{{0, 0, 0}, {1, S_RACE, 0}, {1, S_ETHNICITY, 0}, {1, S_RACE_ETHNICITY, 0}, {1, S_SEX, 0},
-      {2, S_RACE, S_SEX}}, 6, {A_RACE, A_ETH, A_SEX}, 3},
-    {{{0, 0, 0}, {1, S_AGE_BAND, 0}, {1, S_AGE_STD, 0}, {1, S_SEX, 0}, {2, S_AGE_BAND, S_SEX}},
+    {{{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_ETHNICITY, 0, 0}, {1, S_RACE_ETHNICITY, 0, 0}, {1, S_SEX, 0, 0},
+      {2, S_RACE, S_SEX, 0}}, 6, {A_RACE, A_ETH, A_SEX}, 3},
+    {{{0, 0, 0, 0}, {1, S_AGE_BAND, 0, 0}, {1, S_AGE_STD, 0, 0}, {1, S_SEX, 0, 0}, {2, S_AGE_BAND, S_SEX, 0}},
      5, {A_AGE, A_SEX}, 2},
-    {{{0, 0, 0}, {1, S_LANGUAGE, 0}, {1, S_NON_ENGLISH, 0}, {1, S_PAYER, 0},
-      {2, S_PAYER, S_LANGUAGE}}, 5, {A_LANG, A_PAYER}, 2},
-    {{{0, 0, 0}, {1, S_RACE, 0}, {1, S_DISABILITY, 0}, {1, S_PAYER, 0}, {2, S_RACE, S_DISABILITY},
-      {2, S_RACE, S_PAYER}}, 6, {A_RACE, A_DIS, A_PAYER}, 3},
-    {{{0, 0, 0}, {1, S_RACE_ETHNICITY, 0}, {1, S_RACE, 0}, {1, S_AGE_BAND, 0},
-      {2, S_RACE, S_AGE_BAND}}, 5, {A_RACE, A_ETH, A_AGE}, 3},
+    {{{0, 0, 0, 0}, {1, S_LANGUAGE, 0, 0}, {1, S_NON_ENGLISH, 0, 0}, {1, S_PAYER, 0, 0},
+      {2, S_PAYER, S_LANGUAGE, 0}}, 5, {A_LANG, A_PAYER}, 2},
+    {{{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_DISABILITY, 0, 0}, {1, S_PAYER, 0, 0}, {2, S_RACE, S_DISABILITY, 0},
+      {2, S_RACE, S_PAYER, 0}}, 6, {A_RACE, A_DIS, A_PAYER}, 3},
+    {{{0, 0, 0, 0}, {1, S_RACE_ETHNICITY, 0, 0}, {1, S_RACE, 0, 0}, {1, S_AGE_BAND, 0, 0},
+      {2, S_RACE, S_AGE_BAND, 0}}, 5, {A_RACE, A_ETH, A_AGE}, 3},
     /* the cycle of the default tables: race - payer - language - ethnicity -
      * race (through race_ethnicity), which suppress.c links only through
      * one-way margins; the audit's atoms see the whole joint distribution */
-    {{{0, 0, 0}, {1, S_RACE, 0}, {1, S_ETHNICITY, 0}, {1, S_RACE_ETHNICITY, 0}, {1, S_PAYER, 0},
-      {1, S_LANGUAGE, 0}, {2, S_RACE, S_PAYER}, {2, S_PAYER, S_LANGUAGE},
-      {2, S_ETHNICITY, S_LANGUAGE}}, 9, {A_RACE, A_ETH, A_PAYER, A_LANG}, 4},
+    {{{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_ETHNICITY, 0, 0}, {1, S_RACE_ETHNICITY, 0, 0}, {1, S_PAYER, 0, 0},
+      {1, S_LANGUAGE, 0, 0}, {2, S_RACE, S_PAYER, 0}, {2, S_PAYER, S_LANGUAGE, 0},
+      {2, S_ETHNICITY, S_LANGUAGE, 0}}, 9, {A_RACE, A_ETH, A_PAYER, A_LANG}, 4},
+    /* three-way tables with one of their two-way margins released and one
+     * hidden, and a second three-way table sharing a margin */
+    {{{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_SEX, 0, 0}, {1, S_DISABILITY, 0, 0},
+      {2, S_RACE, S_SEX, 0}, {3, S_RACE, S_SEX, S_DISABILITY}}, 6, {A_RACE, A_SEX, A_DIS}, 3},
+    {{{0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_SEX, 0, 0}, {1, S_DISABILITY, 0, 0},
+      {1, S_PAYER, 0, 0}, {3, S_RACE, S_SEX, S_DISABILITY}, {3, S_SEX, S_RACE, S_PAYER}},
+     7, {A_RACE, A_SEX, A_DIS, A_PAYER}, 4},
 };
 
 static void test_random_audit(void **state)
@@ -1388,11 +1578,11 @@ static void run_sample(int n, int uniform)
     rng_uniform = uniform;
     random_members(ms, n);
     const struct tspec ts[] = {
-        {0, 0, 0}, {1, S_RACE, 0}, {1, S_ETHNICITY, 0}, {1, S_RACE_ETHNICITY, 0},
-        {1, S_SEX, 0}, {1, S_AGE_BAND, 0}, {1, S_AGE_STD, 0}, {1, S_LANGUAGE, 0},
-        {1, S_NON_ENGLISH, 0}, {1, S_PAYER, 0}, {1, S_DISABILITY, 0},
-        {2, S_RACE, S_DISABILITY}, {2, S_RACE, S_PAYER}, {2, S_RACE, S_AGE_BAND},
-        {2, S_PAYER, S_LANGUAGE}};
+        {0, 0, 0, 0}, {1, S_RACE, 0, 0}, {1, S_ETHNICITY, 0, 0}, {1, S_RACE_ETHNICITY, 0, 0},
+        {1, S_SEX, 0, 0}, {1, S_AGE_BAND, 0, 0}, {1, S_AGE_STD, 0, 0}, {1, S_LANGUAGE, 0, 0},
+        {1, S_NON_ENGLISH, 0, 0}, {1, S_PAYER, 0, 0}, {1, S_DISABILITY, 0, 0},
+        {2, S_RACE, S_DISABILITY, 0}, {2, S_RACE, S_PAYER, 0}, {2, S_RACE, S_AGE_BAND, 0},
+        {2, S_PAYER, S_LANGUAGE, 0}};
     int nm = (int)(sizeof std_measures / sizeof std_measures[0]);
     struct cellset *cs = build(ms, n, ts, (int)(sizeof ts / sizeof ts[0]), std_measures, nm);
     struct suppress_report rep;
@@ -1433,6 +1623,10 @@ int main(void)
         cmocka_unit_test(test_race_ethnicity_vs_race),
         cmocka_unit_test(test_language_non_english),
         cmocka_unit_test(test_shared_channel),
+        cmocka_unit_test(test_three_way_two_way_margin),
+        cmocka_unit_test(test_three_way_one_way_margin),
+        cmocka_unit_test(test_three_way_shared_margin),
+        cmocka_unit_test(test_three_way_derived_margin),
         cmocka_unit_test(test_ineq_numerator_le_denominator),
         cmocka_unit_test(test_ineq_subpopulation_le_parent),
         cmocka_unit_test(test_ineq_any_ge_domain),

@@ -250,14 +250,18 @@ static void check_against_brute_force(const struct tally_spec *spec, const struc
     for (size_t ci = 0; ci < cs->ncells; ci++) {
         const struct cell *c = &cs->cells[ci];
         const struct cell_table *t = &cs->tables[c->table];
-        const char *la = NULL, *lb = NULL;
-        if (t->ndim >= 1)
-            la = t->labels[0][t->ndim == 2 ? c->stratum / t->card[1] : c->stratum];
-        if (t->ndim == 2)
-            lb = t->labels[1][c->stratum % t->card[1]];
-        for (int i = 0; i < n; i++)
-            sel[i] = (t->ndim < 1 || in_stratum(&recs[i], t->dim[0], la, spec, lang_counts)) &&
-                     (t->ndim < 2 || in_stratum(&recs[i], t->dim[1], lb, spec, lang_counts));
+        /* the stratum's label per dimension, from its row-major index */
+        const char *lab[3] = {NULL, NULL, NULL};
+        int rest = c->stratum;
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            lab[d] = t->labels[d][rest % t->card[d]];
+            rest /= t->card[d];
+        }
+        for (int i = 0; i < n; i++) {
+            sel[i] = 1;
+            for (int d = 0; d < t->ndim; d++)
+                sel[i] &= in_stratum(&recs[i], t->dim[d], lab[d], spec, lang_counts);
+        }
         double e[5];
         expected_cell(c->measure, recs, sel, n, e);
         char label[128];
@@ -299,6 +303,11 @@ static void test_tally_matches_brute_force(void **state)
     struct tally_spec spec;
     tally_spec_default(&spec);
     spec.language_min_members = 60; /* hmn and som (about 1 % each) fold into other */
+    /* and a three-way table, two of whose dimensions grow no slots */
+    spec.inter[spec.n_inter][0] = S_RACE;
+    spec.inter[spec.n_inter][1] = S_DISABILITY;
+    spec.inter[spec.n_inter][2] = S_AGE_BAND;
+    spec.n_inter++;
     struct tally *a = tally_new(&spec), *b = tally_new(&spec);
     assert_non_null(a);
     assert_non_null(b);
@@ -314,6 +323,9 @@ static void test_tally_matches_brute_force(void **state)
     assert_int_equal(tally_merge(a, b), 0);
     struct cellset *cs = tally_cells(a);
     assert_non_null(cs);
+    int t3 = cellset_find_table(cs, "race*disability*age_band");
+    assert_true(t3 >= 0);
+    assert_int_equal(cs->tables[t3].ndim, 3);
     check_margins(cs);
     check_against_brute_force(&spec, recs, NREC, cs);
     /* "other" exists and holds the two rare languages */

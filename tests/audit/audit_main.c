@@ -177,10 +177,10 @@ static void pexpr_name(int e, char *buf, size_t n)
 /* ---- tables and cells -------------------------------------------------------- */
 struct table {
     char name[64];
-    int nd, dim[2];
+    int nd, dim[3];
     int nstrata;
-    char **strata; /* for nd == 2: "a*b" */
-    int *part[2];  /* index of each part in its one-way stratifier */
+    char **strata; /* for nd == 2: "a*b", nd == 3: "a*b*c" */
+    int *part[3];  /* index of each part in its one-way stratifier */
     int first;     /* first cell index */
 };
 
@@ -403,13 +403,17 @@ static int cell_of(const struct ctx *c, int t, const char *stratum)
 static int rec_cell(const struct ctx *c, const struct arec *r, int t)
 {
     const struct table *tb = &c->tab[t];
-    char b0[64], b1[64], s[160];
+    char b[3][64], s[240];
     if (tb->nd == 0)
         return tb->first;
-    const char *s0 = stratum_of(c, r, tb->dim[0], b0, sizeof(b0));
+    const char *s0 = stratum_of(c, r, tb->dim[0], b[0], sizeof(b[0]));
     if (tb->nd == 1)
         return cell_of(c, t, s0);
-    snprintf(s, sizeof(s), "%s*%s", s0, stratum_of(c, r, tb->dim[1], b1, sizeof(b1)));
+    const char *s1 = stratum_of(c, r, tb->dim[1], b[1], sizeof(b[1]));
+    if (tb->nd == 2)
+        snprintf(s, sizeof(s), "%s*%s", s0, s1);
+    else
+        snprintf(s, sizeof(s), "%s*%s*%s", s0, s1, stratum_of(c, r, tb->dim[2], b[2], sizeof(b[2])));
     return cell_of(c, t, s);
 }
 
@@ -541,19 +545,33 @@ static int add_table(struct ctx *c, const char *name)
     snprintf(tb->name, sizeof(tb->name), "%s", name);
     if (strcmp(name, "total") == 0)
         return t;
+    /* one stratifier, or a cross-classification of two or three
+     * (interfaces.md: names joined by '*') */
     char tmp[64];
     snprintf(tmp, sizeof(tmp), "%s", name);
-    char *star = strchr(tmp, '*');
-    if (star)
-        *star = '\0';
-    tb->nd = star ? 2 : 1;
-    tb->dim[0] = st_lookup(tmp);
-    tb->dim[1] = star ? st_lookup(star + 1) : -1;
-    if (tb->dim[0] < 0 || (star && tb->dim[1] < 0)) {
-        fprintf(stderr, "audit: unknown stratifier \"%s\" (not in measures.md)\n", name);
-        exit(1);
+    char *p = tmp;
+    for (;;) {
+        char *star = strchr(p, '*');
+        if (star)
+            *star = '\0';
+        int d = tb->nd < 3 ? st_lookup(p) : -1;
+        for (int e = 0; d >= 0 && e < tb->nd; e++)
+            if (tb->dim[e] == d)
+                d = -1;
+        if (d < 0) {
+            fprintf(stderr, "audit: unknown stratifier \"%s\" (not in measures.md, or a "
+                    "stratifier twice, or more than three)\n", name);
+            exit(1);
+        }
+        tb->dim[tb->nd++] = d;
+        if (!star)
+            break;
+        p = star + 1;
     }
-    if (star && (tb->dim[0] == ST_AIC || tb->dim[1] == ST_AIC)) {
+    int aic = 0;
+    for (int e = 0; e < tb->nd; e++)
+        aic |= tb->dim[e] == ST_AIC;
+    if (tb->nd > 1 && aic) {
         fprintf(stderr, "audit: \"%s\": race_aic has no intersections (docs/catalog.md)\n", name);
         exit(1);
     }
@@ -638,22 +656,45 @@ static void build_tables(struct ctx *c)
             struct table *tb = &c->tab[t];
             if (tb->nd == 0)
                 continue;
-            char s[96];
+            char s[160];
             snprintf(s, sizeof(s), "%s", row->stratum);
-            char *star = strchr(s, '*');
-            if (tb->nd == 2 && !star) {
-                fprintf(stderr, "audit: %s: stratum %s of %s lacks '*'\n", c->rel[r].path,
-                        row->stratum, row->strat);
+            char *part[3], *p = s;
+            int np = 0;
+            for (;;) {
+                char *star = strchr(p, '*');
+                if (np < 3)
+                    part[np] = p;
+                np++;
+                if (!star)
+                    break;
+                *star = '\0';
+                p = star + 1;
+            }
+            if (np != tb->nd) {
+                fprintf(stderr, "audit: %s: stratum %s of %s has not one value per stratifier\n",
+                        c->rel[r].path, row->stratum, row->strat);
                 exit(1);
             }
-            if (star)
-                *star = '\0';
-            strata_add(&c->st[tb->dim[0]], s);
-            if (star)
-                strata_add(&c->st[tb->dim[1]], star + 1);
+            for (int d = 0; d < tb->nd; d++)
+                strata_add(&c->st[tb->dim[d]], part[d]);
         }
-    /* two-way margins are tables too (hidden when not released) */
+    /* A three-way table is a cross-classification whose margins are the
+     * two-way tables of each two of its stratifiers; those are tables too
+     * (hidden when not released; a released one in either order) */
     int nt = c->ntab;
+    for (int t = 0; t < nt; t++)
+        if (c->tab[t].nd == 3)
+            for (int f = 0; f < 3; f++) {
+                int a = c->tab[t].dim[f == 0 ? 1 : 0], b = c->tab[t].dim[f == 2 ? 1 : 2];
+                char n2[64];
+                snprintf(n2, sizeof(n2), "%s*%s", st_name[b], st_name[a]);
+                if (table_find(c, n2) < 0) {
+                    snprintf(n2, sizeof(n2), "%s*%s", st_name[a], st_name[b]);
+                    add_table(c, n2);
+                }
+            }
+    /* two-way margins are tables too (hidden when not released) */
+    nt = c->ntab;
     for (int t = 0; t < nt; t++)
         if (c->tab[t].nd == 2) {
             add_table(c, st_name[c->tab[t].dim[0]]);
@@ -694,6 +735,24 @@ static void build_tables(struct ctx *c)
             tb->strata = malloc((size_t)s->n * sizeof(char *));
             for (int i = 0; i < s->n; i++)
                 tb->strata[i] = strdup(s->s[i]);
+        } else if (tb->nd == 3) {
+            const struct strata *a = &c->st[tb->dim[0]], *b = &c->st[tb->dim[1]],
+                                *e = &c->st[tb->dim[2]];
+            tb->nstrata = a->n * b->n * e->n;
+            tb->strata = malloc((size_t)tb->nstrata * sizeof(char *));
+            for (int d = 0; d < 3; d++)
+                tb->part[d] = malloc((size_t)tb->nstrata * sizeof(int));
+            for (int i = 0; i < a->n; i++)
+                for (int j = 0; j < b->n; j++)
+                    for (int l = 0; l < e->n; l++) {
+                        char s[240];
+                        snprintf(s, sizeof(s), "%s*%s*%s", a->s[i], b->s[j], e->s[l]);
+                        int x = (i * b->n + j) * e->n + l;
+                        tb->strata[x] = strdup(s);
+                        tb->part[0][x] = i;
+                        tb->part[1][x] = j;
+                        tb->part[2][x] = l;
+                    }
         } else {
             const struct strata *a = &c->st[tb->dim[0]], *b = &c->st[tb->dim[1]];
             tb->nstrata = a->n * b->n;
@@ -932,6 +991,34 @@ static void build_structure(struct ctx *c)
             for (int i = 0; i < tb->nstrata; i++)
                 parts[i] = tb->first + i;
             add_sum_rows(c, parts, tb->nstrata, tot);
+        } else if (tb->nd == 3) {
+            /* summed over one stratifier, a three-way table gives the
+             * two-way table of the other two */
+            for (int f = 0; f < 3; f++) {
+                int d0 = f == 0 ? 1 : 0, d1 = f == 2 ? 1 : 2;
+                const struct table *mt = NULL;
+                int swap = 0;
+                for (int u = 0; u < c->ntab && !mt; u++) {
+                    const struct table *m2 = &c->tab[u];
+                    if (m2->nd != 2)
+                        continue;
+                    if (m2->dim[0] == tb->dim[d0] && m2->dim[1] == tb->dim[d1])
+                        mt = m2, swap = 0;
+                    else if (m2->dim[0] == tb->dim[d1] && m2->dim[1] == tb->dim[d0])
+                        mt = m2, swap = 1;
+                }
+                if (!mt) {
+                    fprintf(stderr, "audit: no two-way margin of %s\n", tb->name);
+                    exit(1);
+                }
+                for (int v = 0; v < mt->nstrata; v++) {
+                    int i = mt->part[swap][v], j = mt->part[1 - swap][v], np = 0;
+                    for (int x = 0; x < tb->nstrata; x++)
+                        if (tb->part[d0][x] == i && tb->part[d1][x] == j)
+                            parts[np++] = tb->first + x;
+                    add_sum_rows(c, parts, np, mt->first + v);
+                }
+            }
         } else if (tb->nd == 2) {
             for (int d = 0; d < 2; d++) {
                 int mt = c->tab_of_st[tb->dim[d]];

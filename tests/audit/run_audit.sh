@@ -6,7 +6,7 @@
 # Generates random small extracts (audit-gen), runs the real
 # `equity-node aggregate` over them with the default catalog, and audits the
 # released cells with equity-audit (GLPK; its own model from privacy.md and
-# measures.md). Cases: k = 5, 11, 20; two releases of the same period (late
+# measures.md). Cases: k = 5, 11, 20; a three-way table; two releases of the same period (late
 # records added, both through the node's release ledger); a broken control
 # release that the audit must catch.
 #
@@ -32,11 +32,13 @@ quick)
     MEMBERS=120
     MEAS=population,wellness,cost_pmpm
     DIFF_MEAS=population
+    THREE_MEAS=population
     ;;
 full)
     MEMBERS=150
     MEAS=
     DIFF_MEAS=
+    THREE_MEAS=
     ;;
 *)
     echo "usage: run_audit.sh BUILD_DIR SOURCE_DIR [quick|full]" >&2
@@ -112,6 +114,18 @@ for k in 5 11 20; do
     node_release "$W0" "$k" "$WORK/r$k.csv" || exit 1
     audit_case "k$k" "$k" --world "$W0" --release "$WORK/r$k.csv=0"
 done
+
+# a three-way table (race*disability*cmc) beside the default two-way ones:
+# its cells add up to race*disability, race*cmc and the hidden
+# disability*cmc (FINDINGS.md)
+printf '[policy]\nmin_k = 2\n[report]\nintersections = race*disability, race*cmc, race*payer, race*age_band, payer*language, ethnicity*language, race*disability*cmc\n' \
+    >"$WORK/node3.ini"
+if ! "$BIN/equity-node" aggregate --config "$WORK/node3.ini" --input "$W0" --k 11 \
+    --out "$WORK/r11_3way.csv" -q; then
+    echo "FAIL equity-node aggregate with race*disability*cmc" >&2
+    exit 1
+fi
+CASE_MEAS=$THREE_MEAS audit_case "three_way_k11" 11 --world "$W0" --release "$WORK/r11_3way.csv=0"
 
 # two releases of the same period: the second after 3 late records arrived,
 # both through the node's release ledger (aggregate --ledger), so that the
