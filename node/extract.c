@@ -1091,21 +1091,10 @@ static int race_detail_field(struct worker *w, struct member_record *r)
     const struct reader *rd = w->rd;
     if (rd->rdcol < 0)
         return 0;
-    struct span *sp = &w->f[rd->rdcol];
-    uint8_t *p = w->buf + sp->off;
-    if (sp->esc) {
-        size_t o = 0;
-        for (size_t i = 0; i < sp->len; i++) {
-            p[o++] = p[i];
-            if (p[i] == '"' && i + 1 < sp->len && p[i + 1] == '"')
-                i++;
-        }
-        sp->len = (uint32_t)o;
-        sp->esc = 0;
-    }
+    size_t len;
+    const uint8_t *p = field_at(w, rd->rdcol, &len);
     uint32_t det = 0;
     uint8_t min = 0;
-    size_t len = sp->len;
     for (size_t i = 0; i < len;) {
         size_t j = i;
         while (j < len && p[j] != ';' && p[j] != '|')

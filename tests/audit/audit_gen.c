@@ -131,7 +131,10 @@ static int small_count(struct rng *r, double p0, double mean)
     return n;
 }
 
-static void write_row(FILE *f, struct rng *r, struct rng *r2, long id, const char *period)
+/* One row of the extract.md columns, without a line end: race and eth as
+ * given, else drawn (at the same place in the stream as always). */
+static void write_body(FILE *f, struct rng *r, long id, const char *period, const char *race,
+                       const char *eth)
 {
     char age[8] = "";
     if (!bern(r, 0.01))
@@ -168,7 +171,7 @@ static void write_row(FILE *f, struct rng *r, struct rng *r2, long id, const cha
     fprintf(f,
             "m%ld,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
             "%d,%d,%d,%d,%d,%d,%.2f,%s",
-            id, period, age, PICK(r, SEX, SEX_W), PICK(r, RACE, RACE_W), PICK(r, ETH, ETH_W),
+            id, period, age, PICK(r, SEX, SEX_W), race ? race : PICK(r, RACE, RACE_W), eth ? eth : PICK(r, ETH, ETH_W),
             PICK(r, LANG, LANG_W), PICK(r, PAYER, PAYER_W), adi, PICK(r, YNU, DIS_W),
             PICK(r, YNU, CMC_W), PICK(r, COUNTY, COUNTY_W), mm, small_count(r, 0.75, 1.5), ip,
             readmit, small_count(r, 0.25, 2.5), small_count(r, 0.7, 1.6), sched, noshow,
@@ -176,6 +179,11 @@ static void write_row(FILE *f, struct rng *r, struct rng *r2, long id, const cha
             htn ? bern(r, 0.6) : bern(r, 0.1), scr, scr ? bern(r, 0.2) : bern(r, 0.05),
             scr ? bern(r, 0.1) : 0, scr ? bern(r, 0.08) : 0, scr ? bern(r, 0.06) : 0,
             scr ? bern(r, 0.03) : 0, cost, exp);
+}
+
+static void write_row(FILE *f, struct rng *r, struct rng *r2, long id, const char *period)
+{
+    write_body(f, r, id, period, NULL, NULL);
     if (r2)
         write_identities(f, r2);
     fputc('\n', f);
@@ -221,49 +229,8 @@ static void write_row_rd(FILE *f, struct rng *r, long id, const char *period)
             snprintf(rd + strlen(rd), sizeof(rd) - strlen(rd), "%s%s", *rd ? ";" : "", h);
     }
 
-    char age[8] = "";
-    if (!bern(r, 0.01))
-        snprintf(age, sizeof(age), "%d", bern(r, 0.3) ? rng_int(r, 0, 20) : rng_int(r, 0, 99));
-    char adi[4] = "";
-    if (!bern(r, 0.06))
-        snprintf(adi, sizeof(adi), "%d", rng_int(r, 1, 10));
-    /* member months: mostly whole years, some partial, a few halves, a few 0 */
-    double mm;
-    int u = rng_int(r, 0, 99);
-    if (u < 2)
-        mm = 0;
-    else if (u < 70)
-        mm = 12;
-    else if (u < 95)
-        mm = rng_int(r, 1, 11);
-    else
-        mm = rng_int(r, 0, 11) + 0.5;
-    int ip = small_count(r, 0.9, 1.4);
-    int readmit = ip > 1 ? rng_int(r, 0, ip - 1) : 0;
-    int sched = small_count(r, 0.35, 2.5);
-    int noshow = sched > 0 ? rng_int(r, 0, sched) * bern(r, 0.5) : 0;
-    int diab = bern(r, 0.12), htn = bern(r, 0.22), scr = bern(r, 0.4);
-    double cost;
-    if (bern(r, 0.1))
-        cost = 0;
-    else if (bern(r, 0.005))
-        cost = 50000 + rng_int(r, 0, 40000000) / 100.0; /* outlier: dominance */
-    else
-        cost = rng_int(r, 0, 120000) / 100.0 * (1 + 4 * bern(r, 0.2));
-    char exp[8] = "";
-    if (bern(r, 0.3))
-        snprintf(exp, sizeof(exp), "%d", rng_int(r, bern(r, 0.3) ? 0 : 6, 10));
-    fprintf(f,
-            "m%ld,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
-            "%d,%d,%d,%d,%d,%d,%.2f,%s,%s\n",
-            id, period, age, PICK(r, SEX, SEX_W), race, eth,
-            PICK(r, LANG, LANG_W), PICK(r, PAYER, PAYER_W), adi, PICK(r, YNU, DIS_W),
-            PICK(r, YNU, CMC_W), PICK(r, COUNTY, COUNTY_W), mm, small_count(r, 0.75, 1.5), ip,
-            readmit, small_count(r, 0.25, 2.5), small_count(r, 0.7, 1.6), sched, noshow,
-            bern(r, 0.45), diab, diab ? bern(r, 0.3) : bern(r, 0.05), htn,
-            htn ? bern(r, 0.6) : bern(r, 0.1), scr, scr ? bern(r, 0.2) : bern(r, 0.05),
-            scr ? bern(r, 0.1) : 0, scr ? bern(r, 0.08) : 0, scr ? bern(r, 0.06) : 0,
-            scr ? bern(r, 0.03) : 0, cost, exp, rd);
+    write_body(f, r, id, period, race, eth);
+    fprintf(f, ",%s\n", rd);
 }
 
 static void usage(FILE *f)
