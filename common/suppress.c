@@ -32,10 +32,12 @@
  *     (catalog_heba_band, catalog_adi_quintile).
  * and whose inequalities come from the catalog's definitions (catalog.h:
  * parent, num_per_den, den_per_member, sq_per_num, any_of, and member
- * months <= 12 x members), in every stratum. Components of hidden
- * variables follow equations only; an inequality touching a component is
- * in its LP with another component's variables at their single-equation
- * bounds, and is a column bound when it has one column left.
+ * months <= 12 x members), in every stratum. A proportion's complement
+ * (den - num) has a channel of its own (complement_pairs), tied to both by
+ * inequalities. Components of hidden variables follow equations and the
+ * member-months rows; another inequality touching a component is in its LP
+ * with another component's variables at their single-equation bounds, and
+ * is a column bound when it has one column left.
  * A variable is released (a constant) when any carrier measure releases
  * its cell, and free (>= 0) otherwise. Two-way tables are linked to their
  * one-way margins only: a cycle of two-way tables can constrain the joint
@@ -43,10 +45,10 @@
  *
  * Requirements, with [L, U] the attainable range from the LP:
  *   count       (value x in [1, k-1]):   L < 1 and U >= k;
- *   complement  (numerator x, denominator D >= k, D - x in [1, k-1]), with
- *               D held at its true value (the reader may know it from
- *               another measure): D - U < 1 and D - L >= k; a denominator
- *               below k is protected by its own count requirement instead;
+ *   complement  (D - x in [1, k-1], any D): a count requirement on the
+ *               complement channel; and when D >= k also on the numerator
+ *               x with D held at its true value (the reader may know it
+ *               from another measure): D - U < 1 and D - L >= k;
  *   dominance   (cost sum x, largest contribution c, protection p, the
  *               p% rule): L <= x - p*c and U >= x + p*c.
  * A complement is withheld in every measure carrying its channel (reason
@@ -307,8 +309,43 @@ static int reqs_push(struct reqs *r, const struct cell *c, int ch, int type,
     return 0;
 }
 
-/* The requirements of one primary cell. */
-static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress_params *p)
+/* ---- complement channels ------------------------------------------------ */
+
+/* The complement of a proportion of counts whose numerator never exceeds its
+ * denominator (num_per_den 1) is den - num (members without a visit). A
+ * reader knows it where both are released, and its cells add up like any
+ * channel's, so the model gives it a channel of its own after the catalog's
+ * (model_add_complement): a small complement is a count requirement on that
+ * channel, whose equations bound it directly (sex X and U withheld with 16
+ * members and 12 visits together leave at most 4 without a visit), whether
+ * or not the denominator is below k. One channel per distinct (den, num)
+ * pair; of[m] is measure m's pair, or -1. Returns the number of pairs. */
+static int complement_pairs(int *num, int *den, int *of)
+{
+    int n = 0;
+    for (int m = 0; m < catalog_n_measures(); m++) {
+        const struct measure_def *d = catalog_measure(m);
+        of[m] = -1;
+        if (d->kind != KIND_PROPORTION || !d->numerator_is_count || !d->denominator_is_count ||
+            d->num_per_den != 1 || d->ch_numerator < 0 || d->ch_denominator < 0 ||
+            d->ch_numerator == d->ch_denominator)
+            continue;
+        int j = 0;
+        while (j < n && !(num[j] == d->ch_numerator && den[j] == d->ch_denominator))
+            j++;
+        if (j == n) {
+            num[n] = d->ch_numerator;
+            den[n++] = d->ch_denominator;
+        }
+        of[m] = j;
+    }
+    return n;
+}
+
+/* The requirements of one primary cell; comp_ch is the complement channel
+ * of its measure, or -1 (none, or pooled mode). */
+static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress_params *p,
+                     int comp_ch)
 {
     const struct measure_def *d = catalog_measure(c->measure);
     int k = p->k;
@@ -320,9 +357,15 @@ static int cell_reqs(struct reqs *r, const struct cell *c, const struct suppress
     if (d->denominator_is_count && is_small(c->denominator, k) &&
         reqs_push(r, c, d->ch_denominator, REQ_COUNT, c->denominator, 0, 0))
         return -1;
-    /* Complement: only when the denominator is not itself a small count; a
-     * small denominator has its own count requirement, and an unknown
-     * denominator leaves the complement unknown too. */
+    /* Complement: a count requirement on the complement channel, whatever
+     * the denominator (both unknown to the reader), and, when the
+     * denominator is not itself a small count, one on the numerator with the
+     * denominator held at its true value (the reader may know it from
+     * another measure; that LP has the numerator's whole component, which
+     * the complement channel sees only through bounds). */
+    if (comp_ch >= 0 && is_small(c->denominator - c->numerator, k) &&
+        reqs_push(r, c, comp_ch, REQ_COUNT, c->denominator - c->numerator, 0, 0))
+        return -1;
     if (d->kind == KIND_PROPORTION && d->numerator_is_count && d->denominator_is_count &&
         !is_small(c->denominator, k) && is_small(c->denominator - c->numerator, k) &&
         reqs_push(r, c, d->ch_numerator, REQ_COMPLEMENT, c->numerator, c->denominator, 0))
@@ -417,7 +460,7 @@ struct chsys {
     int nv, capv;
     struct ivec carriers;           /* cell indices                   */
     struct ivec rptr;               /* row start offsets, n rows + 1   */
-    struct ivec rkind;              /* per row: ROW_EQ or ROW_LE       */
+    struct ivec rkind;              /* per row: ROW_EQ, ROW_LE, ROW_LEJ */
     struct ivec rvar;               /* entries: variable               */
     struct dvec rcoef;              /* entries: coefficient            */
     int *vrptr, *vrows;             /* variable -> rows (CSR)          */
@@ -425,10 +468,18 @@ struct chsys {
                                        first variable, or -1           */
     int *cb;                        /* while building: the channel's
                                        slice of base                   */
-    int vstart[CATALOG_MAX_CHANNELS + 1];      /* channel -> its first variable   */
+    int vstart[CATALOG_MAX_CHANNELS + CATALOG_MAX_MEASURES + 1]; /* channel -> its first
+                                                                     variable            */
+    /* Complement channels (den - num of a proportion), after the catalog's
+     * nreal channels: channel nreal + j is den_ch[j] - num_ch[j]. */
+    int nreal, ncomp;
+    int num_ch[CATALOG_MAX_MEASURES], den_ch[CATALOG_MAX_MEASURES];
     /* scratch, sized nv / rows */
     int *vmark, *rmark, *hits, *col;
     int *clab;                      /* component label per variable    */
+    unsigned char *hid;             /* var_hidden, kept by var_hide     */
+    int *cvptr, *cvars;             /* cell -> variables whose hidden
+                                       state it decides (CSR)          */
     int *lprow;                     /* row -> row of the component LP  */
     int stamp;
 };
@@ -446,6 +497,9 @@ struct ctx {
     struct suppress_report *rep;
     int label;                      /* last component label given      */
     const struct suppress_worlds *w; /* several releases, or NULL       */
+    int ncomp;                      /* complement channels (complement_pairs) */
+    int comp_num[CATALOG_MAX_MEASURES], comp_den[CATALOG_MAX_MEASURES];
+    int comp_of[CATALOG_MAX_MEASURES];
 };
 
 /* The world of table t (SUPPRESS_WORLD_NEW without worlds). */
@@ -483,6 +537,9 @@ static void chsys_free(struct chsys **ps)
     free(s->hits);
     free(s->col);
     free(s->clab);
+    free(s->hid);
+    free(s->cvptr);
+    free(s->cvars);
     free(s->lprow);
     free(s);
     *ps = NULL;
@@ -523,8 +580,11 @@ static int term(struct chsys *s, int var, double coef)
     return 0;
 }
 
-/* Rows: sum of terms = 0 (ROW_EQ) or <= 0 (ROW_LE). */
-enum { ROW_EQ, ROW_LE };
+/* Rows: sum of terms = 0 (ROW_EQ) or <= 0 (ROW_LE, ROW_LEJ). ROW_LEJ, member
+ * months <= 12 x members, also joins the components of its variables
+ * (component()): a count is narrowed through the months of the cells
+ * around it only in the joint LP of both channels. */
+enum { ROW_EQ, ROW_LE, ROW_LEJ };
 
 static int row_end_kind(struct chsys *s, int kind)
 {
@@ -1281,6 +1341,8 @@ nomem:
  * a measure carrying it has a cell, hidden helpers, and the equations that
  * tie them (tables add up to their margins, derived stratifiers through
  * atoms). */
+static int channel_equations(struct ctx *c, struct chsys *s);
+
 static int model_add_channel(struct ctx *c, struct chsys *s, int ch)
 {
     const struct cellset *cs = c->cs;
@@ -1337,8 +1399,16 @@ static int model_add_channel(struct ctx *c, struct chsys *s, int ch)
             }
         }
     }
-    /* Each world's tables add up on their own (one world without a
-     * ledger). */
+    return channel_equations(c, s);
+nomem:
+    return SUPPRESS_ENOMEM;
+}
+
+/* The equations of channel s->channel (s->cb set): each world's tables add
+ * up on their own (one world without a ledger), and the links between
+ * worlds. */
+static int channel_equations(struct ctx *c, struct chsys *s)
+{
     for (int w = 0; w < (c->w ? c->w->nworlds : 1); w++)
         if (world_equations(c, s, w))
             goto nomem;
@@ -1367,6 +1437,42 @@ nomem:
     return SUPPRESS_ENOMEM;
 }
 
+/* Adds complement channel j (complement_pairs): den - num in every (table,
+ * stratum) where both channels have a variable, carried by the numerator's
+ * carriers (withholding it withholds the numerator, as a complement always
+ * was), hidden when either is (var_hidden), with the same equations as any
+ * channel; model_add_inequalities ties it to both. */
+static int model_add_complement(struct ctx *c, struct chsys *s, int j)
+{
+    const struct cellset *cs = c->cs;
+    int ch = s->nreal + j, nt = cs->ntables;
+    const int *nb = s->base + (size_t)s->num_ch[j] * (size_t)nt;
+    const int *db = s->base + (size_t)s->den_ch[j] * (size_t)nt;
+    s->channel = ch;
+    s->cb = s->base + (size_t)ch * (size_t)nt;
+    s->vstart[ch] = s->nv;
+    int any = 0;
+    for (int t = 0; t < nt; t++) {
+        s->cb[t] = -1;
+        if (nb[t] < 0 || db[t] < 0)
+            continue;
+        any = 1;
+        s->cb[t] = s->nv;
+        for (int st = 0; st < cs->tables[t].nstrata; st++) {
+            int v = add_var(s, t, st);
+            if (v < 0)
+                return SUPPRESS_ENOMEM;
+            const struct var *x = &s->v[nb[t] + st];
+            for (int i = 0; i < x->ncarr; i++)
+                if (ivec_push(&s->carriers, s->carriers.v[s->v[nb[t] + st].carr + i]))
+                    return SUPPRESS_ENOMEM;
+            s->v[v].ncarr = s->v[nb[t] + st].ncarr;
+            s->v[v].value = s->v[db[t] + st].value - s->v[nb[t] + st].value;
+        }
+    }
+    return any ? channel_equations(c, s) : 0;
+}
+
 
 /* ---- inequalities: what the definitions say beyond the sums ------------- */
 
@@ -1374,6 +1480,7 @@ nomem:
 struct rel {
     int a, b;
     double coef;
+    int join; /* rows of kind ROW_LEJ */
 };
 
 static void rel_add(struct rel *r, int *n, int a, int b, double coef)
@@ -1386,7 +1493,7 @@ static void rel_add(struct rel *r, int *n, int a, int b, double coef)
                 r[i].coef = coef;
             return;
         }
-    r[(*n)++] = (struct rel){a, b, coef};
+    r[(*n)++] = (struct rel){a, b, coef, 0};
 }
 
 /* The inequalities between channels that the catalog's definitions imply
@@ -1402,6 +1509,9 @@ static int catalog_relations(struct rel *r)
     for (int m = 0; m < catalog_n_measures(); m++) {
         const struct measure_def *d = catalog_measure(m);
         rel_add(r, &n, d->ch_months, d->ch_members, CATALOG_MAX_MONTHS * CELL_MONTHS_SCALE);
+        for (int i = 0; i < n; i++)
+            if (r[i].a == d->ch_months && r[i].b == d->ch_members)
+                r[i].join = 1;
         const struct measure_def *pd = catalog_measure(d->parent);
         if (pd) {
             rel_add(r, &n, d->ch_members, pd->ch_members, 1);
@@ -1462,7 +1572,8 @@ static int model_add_inequalities(struct ctx *c, struct chsys *s)
             int w = partner(s, c->cs, v, r[i].b, layout);
             if (w < 0)
                 continue;
-            if (term(s, v, 1) || term(s, w, -r[i].coef) || row_end_kind(s, ROW_LE))
+            if (term(s, v, 1) || term(s, w, -r[i].coef) ||
+                row_end_kind(s, r[i].join ? ROW_LEJ : ROW_LE))
                 return SUPPRESS_ENOMEM;
         }
     }
@@ -1489,8 +1600,29 @@ static int model_add_inequalities(struct ctx *c, struct chsys *s)
                 return SUPPRESS_ENOMEM;
         }
     }
+    /* a complement c = den - num: c <= den, and c + num = den as two
+     * inequalities (an equation would join the three channels' components
+     * into one LP) */
+    for (int j = 0; j < s->ncomp; j++) {
+        int a = s->nreal + j, ld = same_layout(s, a, s->den_ch[j]),
+            ln = same_layout(s, a, s->num_ch[j]);
+        for (int v = s->vstart[a]; v < s->vstart[a + 1]; v++) {
+            int d = partner(s, c->cs, v, s->den_ch[j], ld), x = partner(s, c->cs, v, s->num_ch[j], ln);
+            if (d < 0)
+                continue;
+            if (term(s, v, 1) || term(s, d, -1) || row_end_kind(s, ROW_LE))
+                return SUPPRESS_ENOMEM;
+            if (x < 0)
+                continue;
+            if (term(s, v, 1) || term(s, x, 1) || term(s, d, -1) || row_end_kind(s, ROW_LE) ||
+                term(s, v, -1) || term(s, x, -1) || term(s, d, 1) || row_end_kind(s, ROW_LE))
+                return SUPPRESS_ENOMEM;
+        }
+    }
     return 0;
 }
+
+static int hidden_init(const struct ctx *c, struct chsys *s);
 
 /* Builds the model of what a reader knows (docs/design.md): every channel's
  * variables and equations, then the inequalities between channels. */
@@ -1500,16 +1632,23 @@ static int model_build(struct ctx *c, struct chsys **out)
     struct chsys *s = calloc(1, sizeof *s);
     if (!s)
         return SUPPRESS_ENOMEM;
-    size_t nb = (size_t)catalog_n_channels() * (size_t)(cs->ntables ? cs->ntables : 1);
+    s->nreal = catalog_n_channels();
+    s->ncomp = c->ncomp;
+    memcpy(s->num_ch, c->comp_num, sizeof s->num_ch);
+    memcpy(s->den_ch, c->comp_den, sizeof s->den_ch);
+    size_t nb = (size_t)(s->nreal + s->ncomp) * (size_t)(cs->ntables ? cs->ntables : 1);
     s->base = malloc(nb * sizeof *s->base);
     if (!s->base || ivec_push(&s->rptr, 0))
         goto nomem;
     for (size_t i = 0; i < nb; i++)
         s->base[i] = -1;
-    for (int ch = 0; ch < catalog_n_channels(); ch++)
+    for (int ch = 0; ch < s->nreal; ch++)
         if (model_add_channel(c, s, ch))
             goto nomem;
-    s->vstart[catalog_n_channels()] = s->nv;
+    for (int j = 0; j < s->ncomp; j++)
+        if (model_add_complement(c, s, j))
+            goto nomem;
+    s->vstart[s->nreal + s->ncomp] = s->nv;
     s->cb = NULL;
     if (model_add_inequalities(c, s))
         goto nomem;
@@ -1539,6 +1678,8 @@ static int model_build(struct ctx *c, struct chsys **out)
             s->vrows[s->vrptr[v] + fill[v]++] = r;
         }
     free(fill);
+    if (hidden_init(c, s))
+        goto nomem;
     *out = s;
     return 0;
 nomem:
@@ -1546,14 +1687,72 @@ nomem:
     return SUPPRESS_ENOMEM;
 }
 
-/* Hidden: no carrier gives the value (outside pooled mode: none released). */
-static int var_hidden(const struct ctx *c, const struct chsys *s, int v)
+/* The denominator variable of complement variable v, or -1. */
+static int comp_den_var(const struct ctx *c, const struct chsys *s, int v)
 {
     const struct var *x = &s->v[v];
+    if (x->channel < s->nreal || x->table < 0)
+        return -1;
+    int d = s->base[(size_t)s->den_ch[x->channel - s->nreal] * (size_t)c->cs->ntables +
+                    (size_t)x->table];
+    return d < 0 ? -1 : d + x->stratum;
+}
+
+/* Hidden: no carrier gives the value (outside pooled mode: none released);
+ * a complement also when its denominator is hidden. */
+static int var_hidden_now(const struct ctx *c, const struct chsys *s, int v)
+{
+    const struct var *x = &s->v[v];
+    int d = comp_den_var(c, s, v);
+    if (d >= 0 && var_hidden_now(c, s, d))
+        return 1;
     for (int i = 0; i < x->ncarr; i++)
         if (carrier_state(c->p, &c->cs->cells[s->carriers.v[x->carr + i]]) >= CARR_EXACT)
             return 0;
     return 1;
+}
+
+static int var_hidden(const struct ctx *c, const struct chsys *s, int v)
+{
+    (void)c;
+    return s->hid[v];
+}
+
+/* Sets up s->hid and the cell -> variables map that keeps it (var_hide). */
+static int hidden_init(const struct ctx *c, struct chsys *s)
+{
+    size_t nc = c->cs->ncells;
+    s->hid = malloc((size_t)s->nv + 1);
+    s->cvptr = calloc(nc + 2, sizeof *s->cvptr);
+    if (!s->hid || !s->cvptr)
+        return -1;
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int v = 0; v < s->nv; v++) {
+            int d = comp_den_var(c, s, v);
+            for (int src = 0; src < (d >= 0 ? 2 : 1); src++) {
+                const struct var *x = &s->v[src ? d : v];
+                for (int i = 0; i < x->ncarr; i++) {
+                    int cl = s->carriers.v[x->carr + i];
+                    if (pass == 0)
+                        s->cvptr[cl + 2]++;
+                    else
+                        s->cvars[s->cvptr[cl + 1]++] = v;
+                }
+            }
+        }
+        if (pass == 0) {
+            for (size_t i = 0; i < nc; i++)
+                s->cvptr[i + 2] += s->cvptr[i + 1];
+            n = (size_t)s->cvptr[nc + 1];
+            s->cvars = malloc((n ? n : 1) * sizeof *s->cvars);
+            if (!s->cvars)
+                return -1;
+        }
+    }
+    for (int v = 0; v < s->nv; v++)
+        s->hid[v] = (unsigned char)var_hidden_now(c, s, v);
+    return 0;
 }
 
 /* Can withholding v's released carriers tell a reader less? Yes while a
@@ -1610,6 +1809,9 @@ static void var_hide(struct ctx *c, struct chsys *s, int v)
             cl->reason = REASON_SECONDARY;
             if (c->rep)
                 c->rep->secondary++;
+            int ci = s->carriers.v[x->carr + i];
+            for (int j = s->cvptr[ci]; j < s->cvptr[ci + 1]; j++)
+                s->hid[s->cvars[j]] = (unsigned char)var_hidden_now(c, s, s->cvars[j]);
         }
     }
 }
@@ -1619,12 +1821,13 @@ static void var_hide(struct ctx *c, struct chsys *s, int v)
 static void eq_bounds(const struct ctx *c, const struct chsys *s, int v, double *lo, double *hi);
 
 /* The hidden component of v: comp[] (variables connected through
- * equations) and rows[] (every row touching one of them). Uses s->vmark /
- * s->rmark with a fresh stamp. Inequalities do not join components, which
- * keeps the LPs the size of one channel's: a hidden variable of another
- * component in an inequality stands there for its bound from single
- * equations (eq_bounds), and the row is left out when that is infinite (a
- * known limit, docs/design.md). */
+ * equations, and outside pooled mode through member months <= 12 x members,
+ * ROW_LEJ) and rows[] (every row touching one of them). Uses s->vmark /
+ * s->rmark with a fresh stamp. Other inequalities do not join components,
+ * which keeps the LPs the size of a channel's (with its months): a hidden
+ * variable of another component in an inequality stands there for its
+ * bound from single equations (eq_bounds), and the row is left out when
+ * that is infinite (a known limit, docs/design.md). */
 static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *comp,
                      struct ivec *rows)
 {
@@ -1642,7 +1845,7 @@ static int component(const struct ctx *c, struct chsys *s, int v, struct ivec *c
             s->rmark[r] = s->stamp;
             if (ivec_push(rows, r))
                 return -1;
-            if (s->rkind.v[r] != ROW_EQ)
+            if (s->rkind.v[r] != ROW_EQ && (s->rkind.v[r] != ROW_LEJ || c->p->pooled))
                 continue;
             for (int e = s->rptr.v[r]; e < s->rptr.v[r + 1]; e++) {
                 int w = s->rvar.v[e];
@@ -2300,7 +2503,7 @@ static int open_coupled(struct ctx *c, struct chsys *s, int v, int up, struct iv
     uint64_t before = c->rep->secondary;
     for (int q = s->vrptr[v]; q < s->vrptr[v + 1]; q++) {
         int row = s->vrows[q];
-        if (s->rkind.v[row] != ROW_LE)
+        if (s->rkind.v[row] == ROW_EQ)
             continue;
         double av = 0;
         for (int e = s->rptr.v[row]; e < s->rptr.v[row + 1]; e++)
@@ -2372,6 +2575,8 @@ static int lp_phase(struct ctx *c, const struct reqs *rq, const int *pend, int n
             int v = req_var(c, r);
             /* pooled: the sides (1 up, 2 down) open_coupled was tried on */
             int coupled = c->p->pooled ? 0 : 3;
+            if (!build && s->vmark[v] != s->stamp)
+                build = 1; /* not a column of the group's LP */
             for (;;) {
                 int st, nomem = 0, stuck;
                 double lo, hi, up, down;
@@ -2441,6 +2646,14 @@ out:
     free(bind.v);
     free(added.v);
     return rc;
+}
+
+/* The complement channel of cell cl's measure, or -1. */
+static int comp_channel(const struct ctx *c, const struct cell *cl)
+{
+    if (cl->measure < 0 || cl->measure >= catalog_n_measures() || c->comp_of[cl->measure] < 0)
+        return -1;
+    return catalog_n_channels() + c->comp_of[cl->measure];
 }
 
 static int is_primary(cell_reason r)
@@ -2514,6 +2727,10 @@ int suppress_apply_worlds(struct cellset *cs, const struct suppress_params *pin,
     c.p = &p;
     c.rep = rep;
     c.w = worlds;
+    for (int m = 0; m < CATALOG_MAX_MEASURES; m++)
+        c.comp_of[m] = -1;
+    if (!p.pooled) /* pooled: partial cells bound a complement from neither side */
+        c.ncomp = complement_pairs(c.comp_num, c.comp_den, c.comp_of);
     if ((rc = cindex_build(&c.ix, cs)))
         goto out;
 
@@ -2527,7 +2744,7 @@ int suppress_apply_worlds(struct cellset *cs, const struct suppress_params *pin,
         }
         if ((kind == SUPPRESS_WORLD_DIFFERENCE ||
              (kind == SUPPRESS_WORLD_EARLIER && is_primary(cl->reason))) &&
-            cell_reqs(&rq, cl, &p)) {
+            cell_reqs(&rq, cl, &p, comp_channel(&c, cl))) {
             rc = SUPPRESS_ENOMEM;
             goto out;
         }
@@ -2549,7 +2766,7 @@ int suppress_apply_worlds(struct cellset *cs, const struct suppress_params *pin,
         if (cl->reason == REASON_NONE)
             continue;
         rep->primary++;
-        if (cell_reqs(&rq, cl, &p)) {
+        if (cell_reqs(&rq, cl, &p, comp_channel(&c, cl))) {
             rc = SUPPRESS_ENOMEM;
             goto out;
         }
@@ -2573,7 +2790,13 @@ int suppress_apply_worlds(struct cellset *cs, const struct suppress_params *pin,
         goto out;
     /* A protected value must be withheld by every measure that carries it. */
     for (size_t i = 0; i < rq.n; i++)
-        var_hide(&c, c.m, req_var(&c, &rq.v[i]));
+        if (rq.v[i].channel < c.m->nreal)
+            var_hide(&c, c.m, req_var(&c, &rq.v[i]));
+    /* A complement is hidden once its denominator or numerator is: its
+     * numerator is withheld only when both are still released. */
+    for (size_t i = 0; i < rq.n; i++)
+        if (rq.v[i].channel >= c.m->nreal && !var_hidden(&c, c.m, req_var(&c, &rq.v[i])))
+            var_hide(&c, c.m, req_var(&c, &rq.v[i]));
     pend = malloc(rq.n * sizeof *pend);
     if (!pend) {
         rc = SUPPRESS_ENOMEM;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_audit.sh - the independent disclosure audit (tests/audit/FINDINGS.md).
 #
-#   run_audit.sh BUILD_DIR SOURCE_DIR [quick|full]
+#   run_audit.sh BUILD_DIR SOURCE_DIR [quick|full|full11]
 #
 # Generates random small extracts (audit-gen), runs the real
 # `equity-node aggregate` over them with the default catalog, and audits the
@@ -12,6 +12,8 @@
 #
 # quick (the ctest, < 90 s): a subset of measures per case (a relaxation:
 # fewer findings, never false ones). full: every default measure and table.
+# full11 (the ctest equity_audit_full, ~3 min): every measure and table, k = 11
+# only, no two-release case.
 #
 # Fails when a case has more findings than tests/audit/known_findings.txt
 # allows (counts there may only go down), when a case has no baseline line,
@@ -40,8 +42,15 @@ full)
     DIFF_MEAS=
     THREE_MEAS=
     ;;
+full11)
+    MEMBERS=150
+    MEAS=
+    KS=11
+    NO_DIFF=1
+    NO_THREE=1
+    ;;
 *)
-    echo "usage: run_audit.sh BUILD_DIR SOURCE_DIR [quick|full]" >&2
+    echo "usage: run_audit.sh BUILD_DIR SOURCE_DIR [quick|full|full11]" >&2
     exit 2
     ;;
 esac
@@ -110,7 +119,7 @@ W0=$WORK/w0.csv
 "$BIN/audit-gen" --seed 1 --members "$MEMBERS" --out "$W0" || exit 1
 
 # one release per k
-for k in 5 11 20; do
+for k in ${KS:-5 11 20}; do
     node_release "$W0" "$k" "$WORK/r$k.csv" || exit 1
     audit_case "k$k" "$k" --world "$W0" --release "$WORK/r$k.csv=0"
 done
@@ -118,6 +127,7 @@ done
 # a three-way table (race*disability*cmc) beside the default two-way ones:
 # its cells add up to race*disability, race*cmc and the hidden
 # disability*cmc (FINDINGS.md)
+if [ -z "${NO_THREE:-}" ]; then
 printf '[policy]\nmin_k = 2\n[report]\nintersections = race*disability, race*cmc, race*payer, race*age_band, payer*language, ethnicity*language, race*disability*cmc\n' \
     >"$WORK/node3.ini"
 if ! "$BIN/equity-node" aggregate --config "$WORK/node3.ini" --input "$W0" --k 11 \
@@ -126,10 +136,12 @@ if ! "$BIN/equity-node" aggregate --config "$WORK/node3.ini" --input "$W0" --k 1
     exit 1
 fi
 CASE_MEAS=$THREE_MEAS audit_case "three_way_k11" 11 --world "$W0" --release "$WORK/r11_3way.csv=0"
+fi
 
 # two releases of the same period: the second after 3 late records arrived,
 # both through the node's release ledger (aggregate --ledger), so that the
 # second is checked together with the first (docs/node.md)
+if [ -z "${NO_DIFF:-}" ]; then
 W1=$WORK/w1.csv
 "$BIN/audit-gen" --seed 2 --members 3 --first-id 100001 --out "$W1" || exit 1
 { cat "$W0"; tail -n +2 "$W1"; } >"$WORK/w01.csv"
@@ -137,6 +149,7 @@ node_release "$W0" 11 "$WORK/r11a.csv" --ledger "$WORK/ledger" || exit 1
 node_release "$WORK/w01.csv" 11 "$WORK/r11b.csv" --ledger "$WORK/ledger" || exit 1
 CASE_MEAS=$DIFF_MEAS audit_case "diff_k11" 11 --world "$W0" --world "$W1" \
     --release "$WORK/r11a.csv=0" --release "$WORK/r11b.csv=0+1"
+fi
 
 # broken control: one small withheld population cell whose complements are
 # given away; the audit must report exactly that cell
