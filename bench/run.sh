@@ -7,12 +7,14 @@
 # checks that both agree on a few totals, and prints the figures with
 # PASS/MISS against the targets (node >= 8x faster, peak RSS <= 150 MB).
 #
-# usage: bench/run.sh [--rows N] [--seed S] [--repeat R] [--keep] [--no-build]
+# usage: bench/run.sh [--rows N] [--seed S] [--repeat R] [--keep] [--no-build] [--against REV]
 #   --rows N     rows of the extract (default 10000000)
 #   --seed S     generator seed (default 1)
 #   --repeat R   run each program R times, report the best time (default 1)
 #   --keep       keep the extract and outputs in bench/work/
 #   --no-build   use build-bench/ as it is
+#   --against REV  also time the node of commit REV on the same extract, in
+#                the same runs (default 900b1e6, the first wave; none: skip)
 # Exit status: 0 when both ran and agree (whether or not the targets are
 # met: see PASS/MISS), 1 when something failed or the results disagree,
 # 2 on a usage error.
@@ -26,8 +28,12 @@ REPEAT=1
 TARGET_RATIO=8
 TARGET_RSS_MB=150
 THREADS=2
+# The first wave's last commit: the node's time "today" in the speed targets
+# of the disclosure and catalog work (within 1.5x of it, docs/catalog.md).
+AGAINST=900b1e6
+TARGET_AGAINST=1.5
 
-usage() { sed -n '10,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '10,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --rows) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rows needs a positive integer, got \"${2:-}\"" >&2; exit 2; }
@@ -38,6 +44,8 @@ while [ $# -gt 0 ]; do
     --repeat) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --repeat needs a positive integer, got \"${2:-}\"" >&2; exit 2; }
             REPEAT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --against) [[ "${2:-}" =~ ^([0-9a-fA-F]{7,40}|none)$ ]] || { echo "run.sh: --against needs a commit hash or none, got \"${2:-}\"" >&2; exit 2; }
+            AGAINST=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument \"$1\"" >&2; usage >&2; exit 2 ;;
     esac
@@ -79,19 +87,40 @@ if [ "$BUILD" -eq 1 ]; then
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target equity-node equity-gen-extract >/dev/null
 fi
 NODE_BIN=$BUILD_DIR/bin/equity-node
+# The node of commit AGAINST, built once per commit into bench/work/ (from
+# git archive: no worktree is registered)
+AG_BIN=
+if [ "$AGAINST" != none ]; then
+    command -v git >/dev/null 2>&1 || die "--against needs git (or pass --against none)"
+    AG_FULL=$(git -C "$SRC" rev-parse --verify -q "$AGAINST^{commit}") ||
+        die "--against: commit $AGAINST is not in this clone (pass --against none to skip)"
+    AG_DIR=$WORK/against-${AG_FULL:0:12}
+    AG_BIN=$AG_DIR/build/bin/equity-node
+    if [ ! -x "$AG_BIN" ]; then
+        say "building the node of $AGAINST (Release) in ${AG_DIR#"$SRC"/}"
+        rm -rf "$AG_DIR"
+        mkdir -p "$AG_DIR/src"
+        git -C "$SRC" archive "$AG_FULL" | tar -x -C "$AG_DIR/src"
+        cmake -S "$AG_DIR/src" -B "$AG_DIR/build" -DCMAKE_BUILD_TYPE=Release -DEQ_TESTS=OFF >/dev/null
+        cmake --build "$AG_DIR/build" -j"$(nproc)" --target equity-node >/dev/null
+        [ -x "$AG_BIN" ] || die "the node of $AGAINST did not build"
+    fi
+fi
 GEN_BIN=$BUILD_DIR/bin/equity-gen-extract
 [ -x "$NODE_BIN" ] || die "$NODE_BIN is missing (build failed?)"
 [ -x "$GEN_BIN" ] || die "$GEN_BIN is missing (build failed?)"
 
 EXTRACT=$WORK/extract-$ROWS-$SEED.csv
 CELLS=$WORK/node-cells-$ROWS.csv
+CELLS_BUILTIN=$WORK/node-cells-$ROWS.builtin.csv
+CELLS_AGAINST=$WORK/node-cells-$ROWS.against.csv
 NODE_TIME=$WORK/node-time-$ROWS.txt
 NODE_LOG=$WORK/node-log-$ROWS.txt
 DUCK_JSON=$WORK/duckdb-$ROWS.json
 DUCK_TIME=$WORK/duckdb-time-$ROWS.txt
 cleanup() {
     if [ "$KEEP" -eq 0 ]; then
-        rm -f "$EXTRACT" "$CELLS" "$NODE_TIME" "$NODE_LOG" "$DUCK_JSON" "$DUCK_TIME"
+        rm -f "$EXTRACT" "$CELLS" "$CELLS_BUILTIN" "$CELLS_AGAINST" "$NODE_TIME" "$NODE_LOG" "$DUCK_JSON" "$DUCK_TIME"
     fi
 }
 trap cleanup EXIT
@@ -143,10 +172,21 @@ for run in $(seq 1 "$REPEAT"); do
     # give the same bytes (docs/catalog.md).
     say "equity-node aggregate --catalog builtin (run $run of $REPEAT)"
     /usr/bin/time -v -o "$NODE_TIME" "$NODE_BIN" aggregate --input "$EXTRACT" --catalog builtin \
-        --out "$CELLS.builtin" 2>"$NODE_LOG" || die "equity-node aggregate --catalog builtin failed"
+        --out "$CELLS_BUILTIN" 2>"$NODE_LOG" || die "equity-node aggregate --catalog builtin failed"
     BUILTIN_S=$(min_of "${BUILTIN_S:-}" "$(elapsed_of "$NODE_TIME")")
-    cmp -s "$CELLS" "$CELLS.builtin" || die "the catalog file and the compiled-in catalog gave different cells"
-    rm -f "$CELLS.builtin"
+    cmp -s "$CELLS" "$CELLS_BUILTIN" || die "the catalog file and the compiled-in catalog gave different cells"
+    rm -f "$CELLS_BUILTIN"
+
+    if [ -n "$AG_BIN" ]; then
+        # Commit AGAINST's node on the same extract: its cells differ where
+        # later work changed them (exact cents, the disclosure model), so
+        # only its time is used.
+        say "equity-node aggregate of $AGAINST (run $run of $REPEAT)"
+        /usr/bin/time -v -o "$NODE_TIME" "$AG_BIN" aggregate --input "$EXTRACT" \
+            --out "$CELLS_AGAINST" 2>"$NODE_LOG" || die "the node of $AGAINST failed"
+        AG_S=$(min_of "${AG_S:-}" "$(elapsed_of "$NODE_TIME")")
+        rm -f "$CELLS_AGAINST"
+    fi
 
     say "DuckDB GROUPING SETS, $THREADS threads (run $run of $REPEAT)"
     (cd "$BENCH" && /usr/bin/time -v -o "$DUCK_TIME" node duckdb_grouping_sets.mjs \
@@ -214,6 +254,7 @@ awk -v rows="$ROWS" -v bytes="$FILE_BYTES" -v gen="$(awk -v a="$gen_t0" -v b="$g
     -v ver="$DUCK_VER" -v thr="$THREADS" -v tr="$TARGET_RATIO" -v trss="$TARGET_RSS_MB" \
     -v machine="$(nproc) cores, load average before the runs: $LOAD_BEFORE" \
     -v nread="${NODE_READ_S:-}" -v repeat="$REPEAT" \
+    -v ag="$AGAINST" -v ags="${AG_S:-0}" -v tag="$TARGET_AGAINST" \
     -v ncells="$NODE_CELLS" -v drows="$DUCK_ROWS" -v agree="$AGREE" '
 BEGIN {
     ratio = (ns > 0) ? ds / ns : 0
@@ -224,6 +265,7 @@ BEGIN {
     if (repeat > 1) printf "runs                 %d each, best time kept\n", repeat
     printf "node seconds         %.3f (equity-node aggregate, whole process; %d cells; catalog file)\n", ns, ncells
     printf "  compiled-in catalog %.3f (--catalog builtin: same cells)  file/builtin %.2fx %s (target <= 1.5x)\n", bs, (bs > 0 ? ns / bs : 0), (bs > 0 && ns / bs <= 1.5 ? "PASS" : "MISS")
+    if (ags > 0) printf "  commit %-12s %.3f (its node, same extract)  now/%s %.2fx %s (target <= %.1fx)\n", ag, ags, ag, ns / ags, (ns / ags <= tag ? "PASS" : "MISS"), tag
     if (nread != "") printf "  of which reading    %.3f (its log; the rest: suppression and output)\n", nread
     printf "DuckDB seconds       %.3f (one GROUPING SETS query, %d threads, DuckDB %s; %d groups; process %.3f s)\n", ds, thr, ver, drows, dps
     printf "ratio                %.1fx (DuckDB / node)  %s (target >= %dx)\n", ratio, (ratio >= tr ? "PASS" : "MISS"), tr
