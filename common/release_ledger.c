@@ -156,8 +156,10 @@ static int entry_of_round(const struct cellset *e, const char *round)
 }
 
 int release_ledger_check(const char *dir, struct cellset *cs, const struct suppress_params *p,
-                         struct suppress_report *rep, char *why, size_t whylen)
+                         struct suppress_report *rep, int *n_earlier, char *why, size_t whylen)
 {
+    if (n_earlier)
+        *n_earlier = 0;
     long *seqs = NULL;
     size_t n = 0;
     struct cellset **earlier = NULL;
@@ -189,6 +191,8 @@ int release_ledger_check(const char *dir, struct cellset *cs, const struct suppr
     if (ne)
         log_info("release ledger: checking period %s together with %d earlier release(s) "
                  "kept in %s", cs->period, ne, dir);
+    if (n_earlier)
+        *n_earlier = ne;
     rc = ledger_suppress(cs, earlier, ne, p, rep, why, whylen);
     if (rc != LEDGER_OK && why && !why[0])
         snprintf(why, whylen, "%s", ledger_strerror(rc));

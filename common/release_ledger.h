@@ -33,10 +33,12 @@
  * set) with ledger_suppress() against the releases of cs->period kept in
  * dir. An entry of the same round (a computation of this round that was
  * never sent, since a stored submission is resent rather than recomputed)
- * is not an earlier release. A missing dir holds no release. Returns a
- * LEDGER_* code; why names the cause (no numbers). */
+ * is not an earlier release. A missing dir holds no release. With no
+ * earlier release, cs is still solved alone by the same model. *n_earlier
+ * (when not NULL) is set to the number of earlier releases it was solved
+ * with. Returns a LEDGER_* code; why names the cause (no numbers). */
 int release_ledger_check(const char *dir, struct cellset *cs, const struct suppress_params *p,
-                         struct suppress_report *rep, char *why, size_t whylen);
+                         struct suppress_report *rep, int *n_earlier, char *why, size_t whylen);
 
 /* Records cs (after release_ledger_check) as released: creates dir (0700)
  * when missing and replaces an entry of the same round. Returns 0, or -1

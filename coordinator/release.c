@@ -363,9 +363,11 @@ void release_withhold_all(struct cellset *pooled, struct release_report *rep)
 }
 
 int release_ledger(struct cellset *pooled, struct cellset **subs, int n, const char *ledger_dir,
-                   size_t *added, struct release_report *rep, char *why, size_t whylen)
+                   size_t *added, int *n_earlier, struct release_report *rep, char *why,
+                   size_t whylen)
 {
     *added = 0;
+    *n_earlier = 0;
     why[0] = '\0';
     struct cellset *truth = pool_submissions(subs, n, pooled->round, pooled->period);
     if (!truth) {
@@ -394,7 +396,7 @@ int release_ledger(struct cellset *pooled, struct cellset **subs, int n, const c
     if (pooled->k > 0)
         sp.k = pooled->k;
     truth->k = pooled->k;
-    rc = release_ledger_check(ledger_dir, truth, &sp, NULL, why, whylen);
+    rc = release_ledger_check(ledger_dir, truth, &sp, NULL, n_earlier, why, whylen);
     if (rc != LEDGER_OK)
         goto out;
     /* what the ledger withholds comes on top of what the views withheld */

@@ -66,13 +66,16 @@ int release_apply(struct cellset *pooled, struct cellset **subs, int n,
  * releases of its period kept in ledger_dir, withholding further pooled
  * cells (REASON_SECONDARY, numbers zeroed; *added counts them, rep is
  * updated) where an earlier withheld cell or a small difference needs it,
+ * or, with no earlier release (*n_earlier = 0), where the model of the
+ * pooled release alone needs it,
  * and records the release there. Returns 0; a LEDGER_* code (< 0) when
  * the release cannot be protected or checked (why says why: then nothing
  * of it may be released); or RELEASE_LEDGER_ERECORD when it cannot be
  * recorded (nothing may be released either). */
 #define RELEASE_LEDGER_ERECORD (-100)
 int release_ledger(struct cellset *pooled, struct cellset **subs, int n, const char *ledger_dir,
-                   size_t *added, struct release_report *rep, char *why, size_t whylen);
+                   size_t *added, int *n_earlier, struct release_report *rep, char *why,
+                   size_t whylen);
 
 /* Withholds every released cell of pooled (REASON_SECONDARY, numbers
  * zeroed) and updates rep. */

@@ -645,8 +645,10 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
     /* The earlier pooled releases of this period are part of what a reader
      * knows (docs/coordinator.md, "The release ledger"). */
     size_t ledger_added = 0;
+    int ledger_earlier = 0;
     const char *ledger_code = "ok";
-    int lrc = release_ledger(pooled, c.subs, c.n, ldir, &ledger_added, &rep, lwhy, sizeof lwhy);
+    int lrc = release_ledger(pooled, c.subs, c.n, ldir, &ledger_added, &ledger_earlier, &rep,
+                             lwhy, sizeof lwhy);
     if (lrc == RELEASE_LEDGER_ERECORD) {
         snprintf(err, errlen, "round %s: %s (the round stays closed without a release: run "
                  "round close again)", round_id, lwhy);
@@ -659,13 +661,26 @@ int rounds_close(const struct coord_config *cfg, store_t *st, const char *round_
                   "is withheld", round_id, ledger_code, lwhy);
         snprintf(lnote, sizeof lnote, "release refused: %s: %s; every pooled cell is withheld\n",
                  ledger_code, lwhy);
+    } else if (ledger_earlier == 0) {
+        /* the first release of its period: the same model over this
+         * release alone (the analysts' view as one whole release) */
+        if (ledger_added)
+            snprintf(lnote, sizeof lnote, "no earlier release of period %s; checked alone: %zu "
+                     "more cells withheld\n", r.period, ledger_added);
+        else
+            snprintf(lnote, sizeof lnote, "no earlier release of period %s; checked alone: "
+                     "nothing more withheld\n", r.period);
+        if (ledger_added)
+            log_info("round %s: %.*s", round_id, (int)strlen(lnote) - 1, lnote);
     } else if (ledger_added) {
-        snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: %zu "
-                 "more cells withheld\n", r.period, ledger_added);
+        snprintf(lnote, sizeof lnote, "checked with the %d earlier release%s of period %s: %zu "
+                 "more cells withheld\n", ledger_earlier, ledger_earlier == 1 ? "" : "s",
+                 r.period, ledger_added);
         log_info("round %s: %.*s", round_id, (int)strlen(lnote) - 1, lnote);
     } else {
-        snprintf(lnote, sizeof lnote, "checked with the earlier releases of period %s: nothing "
-                 "more withheld\n", r.period);
+        snprintf(lnote, sizeof lnote, "checked with the %d earlier release%s of period %s: "
+                 "nothing more withheld\n", ledger_earlier, ledger_earlier == 1 ? "" : "s",
+                 r.period);
     }
     {
         char lpath[1300];

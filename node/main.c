@@ -616,7 +616,7 @@ int main(int argc, char **argv)
             char why[700];
             if (o.round)
                 snprintf(r.cells->round, sizeof r.cells->round, "%s", o.round);
-            int lrc = release_ledger_check(ldir, r.cells, &sp, &r.report, why, sizeof why);
+            int lrc = release_ledger_check(ldir, r.cells, &sp, &r.report, NULL, why, sizeof why);
             if (lrc != LEDGER_OK) {
                 cli_err("%s: %s; nothing written", ledger_reason_code(lrc), why);
                 pipeline_result_free(&r);

@@ -771,7 +771,7 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
         char ldir[1200], why[600], reason[700];
         struct suppress_params sp = {.k = rc_conf->k, .dominance = rc_conf->dominance};
         snprintf(ldir, sizeof ldir, "%s/ledger", local_store_dir(sv->store));
-        int lrc = release_ledger_check(ldir, res.cells, &sp, &res.report, why, sizeof why);
+        int lrc = release_ledger_check(ldir, res.cells, &sp, &res.report, NULL, why, sizeof why);
         if (lrc == LEDGER_ECHANGED || lrc == LEDGER_EPROTECT || lrc == LEDGER_ELIMIT) {
             snprintf(reason, sizeof reason, "%s: %s", ledger_reason_code(lrc), why);
             refuse_round(sv, r->round_id, reason);

@@ -1279,6 +1279,12 @@ static void test_second_round_same_period(void **state)
     char err[512], p1[1300], p2[1300];
     assert_int_equal(rounds_close(&f->cfg, f->st, f->round, 0, NULL, p1, sizeof p1, err,
                                   sizeof err), 0);
+    char lpath[1400];
+    /* the first release of the period says that it had none before it */
+    snprintf(lpath, sizeof lpath, "%s/%s/ledger.txt", f->cfg.results_dir, f->round);
+    char *note = slurp(lpath);
+    assert_non_null(strstr(note, "no earlier release of period 2025; checked alone: "));
+    free(note);
     const char *r4 = "2025-r4-0a0c";
     put_round(f, r4, 2, 0);
     const double a[NR][NS] = {{30, 20}, {15, 25}, {14, 18}};
@@ -1305,9 +1311,9 @@ static void test_second_round_same_period(void **state)
     char *audit = slurp(f->cfg.audit_log);
     assert_non_null(strstr(audit, "\"ledger\":\"ok\""));
     free(audit);
-    char lpath[1400];
     snprintf(lpath, sizeof lpath, "%s/%s/ledger.txt", f->cfg.results_dir, r4);
-    char *note = slurp(lpath);
+    note = slurp(lpath);
+    assert_non_null(strstr(note, "checked with the 1 earlier release of period 2025: "));
     assert_non_null(strstr(note, "more cells withheld"));
     free(note);
     FILE *out = tmpfile();
@@ -1317,7 +1323,7 @@ static void test_second_round_same_period(void **state)
     char line[512];
     int seen = 0;
     while (fgets(line, sizeof line, out))
-        seen |= strstr(line, "release ledger: checked with the earlier releases") != NULL;
+        seen |= strstr(line, "release ledger: checked with the 1 earlier release") != NULL;
     fclose(out);
     assert_true(seen);
     /* a third round whose data has less than the first (an organization
