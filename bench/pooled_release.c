@@ -5,7 +5,10 @@
  * organizations' cells CSVs, as `round close` runs it, and prints what was
  * released (bench/README.md, "Pooled release").
  *
- * usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--list] CELLS.csv...
+ * usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--catalog FILE|builtin]
+ *                            [--list] [--verbose] CELLS.csv...
+ * (--catalog: the federation's catalog, for cells of measures the built-in
+ * one lacks, e.g. the demo's configs/catalog-identities.ini)
  * (--list: the names of the released non-zero cells, on standard error;
  * --verbose: the release's debug log, one line per organization's view)
  * Prints one line per N:
@@ -18,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
+#include "catalog_file.h"
 #include "cells.h"
 #include "cells_read.h"
 #include "log.h"
@@ -47,6 +52,15 @@ int main(int argc, char **argv)
         if (!strcmp(argv[first], "--min-orgs") && first + 1 < argc &&
             parse_int(argv[first + 1], 1, 1000, &min_orgs) == 0) {
             first += 2;
+        } else if (!strcmp(argv[first], "--catalog") && first + 1 < argc) {
+            char cerr[512];
+            const struct catalog *cat = catalog_open(argv[first + 1], cerr, sizeof cerr);
+            if (!cat) {
+                fprintf(stderr, "equity-bench-pooled: --catalog: %s\n", cerr);
+                return 1;
+            }
+            catalog_set_active(cat);
+            first += 2;
         } else if (!strcmp(argv[first], "--verbose")) {
             verbose = 1; /* the release's debug log (one line per view) */
             first++;
@@ -65,7 +79,7 @@ int main(int argc, char **argv)
             }
             first += 2;
         } else {
-            fprintf(stderr, "usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--list] [--verbose] "
+            fprintf(stderr, "usage: equity-bench-pooled [--min-orgs M] [--orgs N[,N...]] [--catalog FILE|builtin] [--list] [--verbose] "
                             "CELLS.csv...\n");
             return 2;
         }
