@@ -1552,3 +1552,35 @@ unsigned catalog_flag_measures(const struct catalog *c)
             mask |= 1u << m;
     return mask;
 }
+
+/* ---- race_detail responses (race_detail.h): they need the file catalog --- */
+
+int race_detail_maps_compile(struct race_detail_maps *m, const struct catalog *cat, char *err,
+                             size_t errlen)
+{
+    m->n = 0;
+    if (!cat || catalog_is_builtin(cat))
+        return 0;
+    const struct cat_strat *st = &cat->strat[S_RACE_DETAIL];
+    for (int i = 0; i < st->nmaps && i < CAT_MAX_MAPS && m->n < RD_MAX_MAPS; i++) {
+        uint32_t det = 0;
+        uint8_t min = 0;
+        size_t tl = strnlen(st->map_to[i], sizeof st->map_to[0]);
+        if (race_detail_response(st->map_to[i], tl, &det, &min) < 0) {
+            snprintf(err, errlen, "catalog map for race_detail: '%.48s' maps to '%.24s', which "
+                     "is not a detailed or minimum-category code", st->map_from[i],
+                     st->map_to[i]);
+            return -1;
+        }
+        m->from[m->n] = st->map_from[i];
+        m->det[m->n] = det;
+        m->min[m->n++] = min;
+    }
+    return 0;
+}
+
+int race_detail_wanted(void)
+{
+    return catalog_stratifier_offered(S_RACE_DETAIL) || catalog_stratifier_offered(S_RACE_GROUP) ||
+           catalog_stratifier_offered(S_RACE_AIC);
+}

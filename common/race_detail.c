@@ -165,6 +165,58 @@ int race_detail_ethnicity_of(uint8_t min, int eth_unknown)
     return (min & (1u << RD_MIN_HISPANIC)) ? ETH_HISPANIC : eth_unknown;
 }
 
+/* ---- responses as the sources read them ---------------------------------- */
+
+int race_detail_lookup(const struct race_detail_maps *m, const char *s, size_t len,
+                       uint32_t *det, uint8_t *min)
+{
+    for (int k = 0; m && k < m->n; k++)
+        if (strlen(m->from[k]) == len && strncasecmp(m->from[k], s, len) == 0) {
+            *det |= m->det[k];
+            *min |= m->min[k];
+            return 0;
+        }
+    return race_detail_response(s, len, det, min);
+}
+
+int race_detail_list(const struct race_detail_maps *m, const char *s, size_t len, uint32_t *det,
+                     uint8_t *min)
+{
+    uint32_t d = 0;
+    uint8_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && s[j] != ';' && s[j] != '|')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && (s[a] == ' ' || s[a] == '\t'))
+            a++;
+        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
+            b--;
+        if (b > a && race_detail_lookup(m, s + a, b - a, &d, &n) < 0)
+            return -1;
+        i = j + 1;
+    }
+    *det |= d;
+    *min |= n;
+    return 0;
+}
+
+int race_detail_settle(uint8_t min, int derive_race, int derive_ethnicity, int *race,
+                       int *ethnicity, const char **what)
+{
+    int r = *race, e = *ethnicity;
+    if (derive_race && r == RACE_UNKNOWN)
+        r = race_detail_race_of(min, RACE_UNKNOWN);
+    if (derive_ethnicity && e == ETH_UNKNOWN)
+        e = race_detail_ethnicity_of(min, ETH_UNKNOWN);
+    if (race_detail_consistent(min, r, e, what) < 0)
+        return -1;
+    *race = r;
+    *ethnicity = e;
+    return 0;
+}
+
 /* ---- the joint atoms of the suppression model --------------------------- */
 
 

@@ -81,6 +81,44 @@ int race_detail_consistent(uint8_t min, int race, int ethnicity, const char **wh
 int race_detail_race_of(uint8_t min, int race_unknown);
 int race_detail_ethnicity_of(uint8_t min, int eth_unknown);
 
+/* The catalog's map.LOCAL = CODE entries of race_detail (docs/catalog.md),
+ * compiled: each CODE a response (race_detail_response). Shared by every
+ * source that reads responses (extract column, FHIR, OMOP). */
+#define RD_MAX_MAPS 128
+struct race_detail_maps {
+    int n;
+    const char *from[RD_MAX_MAPS]; /* points into the catalog          */
+    uint32_t det[RD_MAX_MAPS];
+    uint8_t min[RD_MAX_MAPS];
+};
+struct catalog;
+/* Compiles cat's entries (none for the built-in catalog; defined in
+ * catalog_file.c, as is race_detail_wanted); 0, or -1 with a
+ * message naming an entry whose CODE is no response. */
+int race_detail_maps_compile(struct race_detail_maps *m, const struct catalog *cat, char *err,
+                             size_t errlen);
+/* One response: a map entry of m (may be NULL), else race_detail_response.
+ * Adds it to *det and *min; 0, or -1 for an unknown value. */
+int race_detail_lookup(const struct race_detail_maps *m, const char *s, size_t len,
+                       uint32_t *det, uint8_t *min);
+/* A list of responses separated by ';' or '|' (spaces and tabs around a
+ * response dropped, empty ones skipped), each through race_detail_lookup.
+ * Returns 0 with all of them added, or -1 at the first unknown one (then
+ * *det and *min are unchanged). */
+int race_detail_list(const struct race_detail_maps *m, const char *s, size_t len, uint32_t *det,
+                     uint8_t *min);
+/* The rule every source applies to a member's responses min and their race
+ * and ethnicity (docs/catalog.md, "Relation to race and ethnicity"): where
+ * derive_race is set and *race is RACE_UNKNOWN, *race becomes the race the
+ * responses report (race_detail_race_of); likewise ethnicity; then
+ * race_detail_consistent. Returns 0, or -1 with *what naming the
+ * contradicted field (*race and *ethnicity then unchanged). */
+int race_detail_settle(uint8_t min, int derive_race, int derive_ethnicity, int *race,
+                       int *ethnicity, const char **what);
+/* Whether the active catalog offers race_detail, race_group or race_aic:
+ * only then do the sources read responses. */
+int race_detail_wanted(void);
+
 /* The suppression model's atoms (suppress.c): a member's detail atom is a
  * detailed code d alone (0..RD_N-1), several detailed codes of one group g
  * alone (RDA_GROUP0 + g), MULTIPLE otherwise (RDA_MM), or no detailed

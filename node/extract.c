@@ -257,10 +257,7 @@ struct reader {
     /* The optional race_detail column (docs/catalog.md): read only with a
      * catalog that defines race_detail, race_group or race_aic. */
     int rdcol;              /* file field index, or -1                       */
-    int rd_nmaps;           /* the catalog's map.LOCAL = CODE of race_detail */
-    const char *rd_from[CAT_MAX_MAPS];
-    uint32_t rd_det[CAT_MAX_MAPS];
-    uint8_t rd_min[CAT_MAX_MAPS];
+    struct race_detail_maps rdmaps; /* the catalog's map.LOCAL = CODE of race_detail */
     size_t total_rules;
     /* Identity columns (identity_cols below): file field index, or -1 when
      * absent or not tallied; the catalog's map. entries of each. */
@@ -1095,49 +1092,23 @@ static int race_detail_field(struct worker *w, struct member_record *r)
     const uint8_t *p = field_at(w, rd->rdcol, &len);
     uint32_t det = 0;
     uint8_t min = 0;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && p[j] != ';' && p[j] != '|')
-            j++;
-        size_t a = i, b = j;
-        while (a < b && (p[a] == ' ' || p[a] == '\t'))
-            a++;
-        while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
-            b--;
-        if (b > a) {
-            int mapped = 0;
-            for (int k = 0; k < rd->rd_nmaps && !mapped; k++)
-                if (strlen(rd->rd_from[k]) == b - a &&
-                    strncasecmp(rd->rd_from[k], (const char *)p + a, b - a) == 0) {
-                    det |= rd->rd_det[k];
-                    min |= rd->rd_min[k];
-                    mapped = 1;
-                }
-            if (!mapped && race_detail_response((const char *)p + a, b - a, &det, &min) < 0) {
-                char safe[160];
-                snprintf(safe, sizeof safe, "race_detail has a response that is not a detailed, "
-                         "minimum-category or CDC code, nor mapped");
-                profile_reject(&w->prof, BAD_CODE, w->line, rd->rdcol + 1, "race_detail", "%s",
-                               safe);
-                if (rd->opts->strict && w->mode == MODE_MAIN)
-                    set_fatal(w, w->line, rd->rdcol + 1, "%s (%s)", safe,
-                              profile_reason_name(BAD_CODE));
-                return -1;
-            }
-        }
-        i = j + 1;
+    if (race_detail_list(&rd->rdmaps, (const char *)p, len, &det, &min) < 0) {
+        char safe[160];
+        snprintf(safe, sizeof safe, "race_detail has a response that is not a detailed, "
+                 "minimum-category or CDC code, nor mapped");
+        profile_reject(&w->prof, BAD_CODE, w->line, rd->rdcol + 1, "race_detail", "%s", safe);
+        if (rd->opts->strict && w->mode == MODE_MAIN)
+            set_fatal(w, w->line, rd->rdcol + 1, "%s (%s)", safe, profile_reason_name(BAD_CODE));
+        return -1;
     }
     size_t rl = 0, el = 0;
     if (rd->filecol[COL_RACE] >= 0)
         field(w, COL_RACE, &rl);
     if (rd->filecol[COL_ETHNICITY] >= 0)
         field(w, COL_ETHNICITY, &el);
-    if (rl == 0 && r->race == RACE_UNKNOWN)
-        r->race = (uint8_t)race_detail_race_of(min, RACE_UNKNOWN);
-    if (el == 0 && r->ethnicity == ETH_UNKNOWN)
-        r->ethnicity = (uint8_t)race_detail_ethnicity_of(min, ETH_UNKNOWN);
+    int race = r->race, eth = r->ethnicity;
     const char *what = NULL;
-    if (race_detail_consistent(min, r->race, r->ethnicity, &what) < 0) {
+    if (race_detail_settle(min, rl == 0, el == 0, &race, &eth, &what) < 0) {
         char safe[160];
         snprintf(safe, sizeof safe, "race_detail contradicts %s (one race reported: that "
                  "race; several: MULTI; a Hispanic response: HISPANIC)", what);
@@ -1148,6 +1119,8 @@ static int race_detail_field(struct worker *w, struct member_record *r)
                       profile_reason_name(BAD_INCONSISTENT));
         return -1;
     }
+    r->race = (uint8_t)race;
+    r->ethnicity = (uint8_t)eth;
     r->race_det = det;
     r->race_min = min;
     return 0;
@@ -1904,29 +1877,6 @@ static int compile_identity_maps(struct reader *rd, const struct catalog *cat, c
     return 0;
 }
 
-/* The catalog's map.LOCAL = CODE entries of race_detail: CODE must be a
- * response (a detailed or minimum-category code). */
-static int compile_race_detail_maps(struct reader *rd, const struct catalog *cat, char *err,
-                                    size_t errlen)
-{
-    const struct cat_strat *st = &cat->strat[S_RACE_DETAIL];
-    for (int i = 0; i < st->nmaps && i < CAT_MAX_MAPS; i++) {
-        uint32_t det = 0;
-        uint8_t min = 0;
-        size_t tl = strnlen(st->map_to[i], sizeof st->map_to[0]);
-        if (race_detail_response(st->map_to[i], tl, &det, &min) < 0) {
-            snprintf(err, errlen, "catalog map for race_detail: '%.48s' maps to '%.24s', which "
-                     "is not a detailed or minimum-category code", st->map_from[i],
-                     st->map_to[i]);
-            return -1;
-        }
-        rd->rd_from[rd->rd_nmaps] = st->map_from[i];
-        rd->rd_det[rd->rd_nmaps] = det;
-        rd->rd_min[rd->rd_nmaps++] = min;
-    }
-    return 0;
-}
-
 /* Reads and checks the header; fills the column tables. */
 static int read_header(struct reader *rd, struct profile *prof, char *err, size_t errlen)
 {
@@ -2094,8 +2044,7 @@ static int read_header(struct reader *rd, struct profile *prof, char *err, size_
     }
     /* the optional race_detail column, with a catalog that uses it */
     rd->rdcol = -1;
-    if (catalog_stratifier_offered(S_RACE_DETAIL) || catalog_stratifier_offered(S_RACE_GROUP) ||
-        catalog_stratifier_offered(S_RACE_AIC))
+    if (race_detail_wanted())
         for (int i = 0; i < t.nf; i++)
             if (f[i].len == 11 && strncasecmp((char *)buf + f[i].off, "race_detail", 11) == 0) {
                 rd->rdcol = i;
@@ -2276,7 +2225,7 @@ int extract_read(const char *path, const struct extract_options *opts,
         rd.cat = cat;
         if (compile_catalog_maps(&rd, cat, err, errlen) < 0 ||
             compile_identity_maps(&rd, cat, err, errlen) < 0 ||
-            compile_race_detail_maps(&rd, cat, err, errlen) < 0)
+            race_detail_maps_compile(&rd.rdmaps, cat, err, errlen) < 0)
             goto out;
         rd.nflags = cat->n_flags;
         for (int q = 0; q < cat->n_measures; q++) {

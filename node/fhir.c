@@ -56,6 +56,7 @@
 
 #include "catalog.h"
 #include "code_map.h"
+#include "race_detail.h"
 #include "synthea.h"
 
 #define MAX_LINE (16u << 20)
@@ -95,6 +96,10 @@ struct pat {
     /* identity stratifiers (catalog.h): code + 1 (0: none), and when */
     uint8_t so, gi;
     int64_t so_t, gi_t;
+    /* detailed race and ethnicity responses (race_detail.h), read only when
+     * the catalog offers them; rd_unk: a detailed coding the table lacks */
+    uint32_t rd_det;
+    uint8_t rd_min, rd_unk;
 };
 
 struct ctx {
@@ -108,6 +113,8 @@ struct ctx {
     uint32_t *hash;
     size_t hashcap;
     struct code_map map;          /* [map.*] rules, hits into prof */
+    int rd_on;                    /* race_detail_wanted()          */
+    struct race_detail_maps rdmaps;
     int seen[R__COUNT];
     /* the line being read */
     const char *fname;
@@ -377,6 +384,34 @@ static int race_code(struct ctx *c, const struct pat *p, const char *code)
     return -1;
 }
 
+/* A coding of the race or ethnicity extension as a detailed race response
+ * (race_detail.h; only when the catalog offers the stratifiers): a catalog
+ * map entry, a detailed code of the table or a minimum category adds
+ * itself; another coding whose race r (or ethnicity, eth) is a minimum
+ * category adds that category, and a `detailed` coding the table lacks
+ * marks the member's detailed responses unknown. Returns the race of the
+ * coding: r, or the table code's race when r is unknown (-1). */
+static int response(struct ctx *c, struct pat *p, const char *code, int r, int eth, int detailed)
+{
+    uint32_t d = 0;
+    uint8_t m = 0;
+    if (code && race_detail_lookup(&c->rdmaps, code, strlen(code), &d, &m) == 0) {
+        p->rd_det |= d;
+        p->rd_min |= m;
+        unsigned races = m & RD_MIN_RACES;
+        if (r < 0 && races && !(races & (races - 1)))
+            r = __builtin_ctz(races);
+        return r;
+    }
+    if (r >= RACE_AIAN && r <= RACE_WHITE)
+        p->rd_min |= (uint8_t)(1u << r);
+    if (eth == ETH_HISPANIC)
+        p->rd_min |= 1u << RD_MIN_HISPANIC;
+    if (detailed)
+        p->rd_unk = 1;
+    return r;
+}
+
 static void patient_race(struct ctx *c, struct pat *p, json_t *ext)
 {
     int race = -1, any = 0, special = -1;
@@ -392,7 +427,10 @@ static void patient_race(struct ctx *c, struct pat *p, json_t *ext)
         if (!ieq(u, "ombCategory") && !ieq(u, "detailed"))
             continue;
         any = 1;
-        int r = race_code(c, p, str(json_object_get(x, "valueCoding"), "code"));
+        const char *code = str(json_object_get(x, "valueCoding"), "code");
+        int r = race_code(c, p, code);
+        if (c->rd_on)
+            r = response(c, p, code, r, -1, ieq(u, "detailed"));
         if (r < 0) {
             p->miss_race = 1;
             continue;
@@ -456,7 +494,10 @@ static void patient_eth(struct ctx *c, struct pat *p, json_t *ext)
         if (!ieq(u, "ombCategory") && !ieq(u, "detailed"))
             continue;
         any = 1;
-        int v = eth_code(c, p, str(json_object_get(x, "valueCoding"), "code"));
+        const char *code = str(json_object_get(x, "valueCoding"), "code");
+        int v = eth_code(c, p, code);
+        if (c->rd_on)
+            response(c, p, code, -1, v, ieq(u, "detailed"));
         if (v < 0) {
             p->miss_eth = 1;
             continue;
@@ -1203,6 +1244,26 @@ static void build(const struct ctx *c, const struct pat *p, struct member_record
     m->total_cost = p->cost_cents;
 }
 
+/* The member's detailed responses by the rule of every source
+ * (race_detail_settle): an unknown race or ethnicity is derived from
+ * them; responses that contradict race or ethnicity are left out. */
+static void build_race_detail(struct profile *prof, const struct pat *p, struct member_record *m)
+{
+    if (!p->rd_min)
+        return;
+    int race = m->race, eth = m->ethnicity;
+    const char *what;
+    if (race_detail_settle(p->rd_min, 1, 1, &race, &eth, &what) < 0) {
+        prof->race_detail_dropped++;
+        return;
+    }
+    prof->race_detail_members++;
+    m->race = (uint8_t)race;
+    m->ethnicity = (uint8_t)eth;
+    m->race_det = p->rd_unk ? 0 : p->rd_det;
+    m->race_min = p->rd_min;
+}
+
 int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink,
               void *sink_ctx, struct profile *prof, char *err, size_t errlen)
 {
@@ -1228,6 +1289,11 @@ int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink
     char e[200];
     if (code_map_init_split(&c.map, o->rules, o->n_rules, o->county_rules, o->n_county_rules, cols,
                             sizeof cols / sizeof cols[0], prof, e, sizeof e) != 0) {
+        fatal(&c, "fhir: %s", e);
+        goto out;
+    }
+    c.rd_on = race_detail_wanted();
+    if (c.rd_on && race_detail_maps_compile(&c.rdmaps, catalog_active(), e, sizeof e) < 0) {
         fatal(&c, "fhir: %s", e);
         goto out;
     }
@@ -1300,6 +1366,8 @@ int fhir_read(const char *dir, const struct fhir_options *o, record_sink_fn sink
             continue;
         struct member_record m;
         build(&c, p, &m);
+        if (c.rd_on)
+            build_race_detail(prof, p, &m);
         prof->map_misses[COL_RACE] += p->miss_race;
         prof->map_misses[COL_ETHNICITY] += p->miss_eth;
         prof->map_misses[COL_COUNTY] += p->miss_county;

@@ -261,6 +261,10 @@ static void print_summary(const struct pipeline_result *r)
         log_warnx("not available from this source: %s", p->unavailable_why);
     if (p->identity_why[0])
         log_warnx("identity stratifiers: %s", p->identity_why);
+    if (p->race_detail_dropped)
+        log_warnx("race_detail: %llu member(s) whose detailed responses contradict the source's race "
+                  "or ethnicity: their responses are left out (race_detail UNKNOWN)",
+                  (unsigned long long)p->race_detail_dropped);
     uint64_t c[REASON__COUNT];
     cellset_count_reasons(r->cells, c);
     char line[512];
@@ -453,6 +457,10 @@ static void print_profile(const struct pipeline_result *r)
            p->unavailable_measures ? p->unavailable_why : "none");
     if (p->identity_why[0])
         printf("Identity stratifiers: %s\n", p->identity_why);
+    if (p->race_detail_members || p->race_detail_dropped)
+        printf("Detailed race responses: %llu members with some, %llu left out (they contradict "
+               "the source's race or ethnicity)\n", (unsigned long long)p->race_detail_members,
+               (unsigned long long)p->race_detail_dropped);
 }
 
 int main(int argc, char **argv)

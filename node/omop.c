@@ -34,6 +34,7 @@
 #include "catalog.h"
 #include "code_map.h"
 #include "fhir.h"
+#include "race_detail.h"
 #include "synthea.h"
 
 #define DAY 86400LL
@@ -170,12 +171,13 @@ static void free_cols(struct cols *c)
 enum {
     Q_YOB, Q_GENDER, Q_RACE, Q_RACE_SRC, Q_ETH, Q_ETH_SRC, Q_COUNTY, Q_AF, Q_AT, Q_OBS, Q_PAYERS,
     Q_ED, Q_IP, Q_PC, Q_TELE, Q_WELL, Q_STAYS, Q_CENTS, Q_DIAB, Q_HTN, Q_CODES, Q_A1C, Q_SBP,
-    Q_DBP, Q_HRSN, Q_GENDER_SRC, Q__COUNT
+    Q_DBP, Q_HRSN, Q_GENDER_SRC, Q_RACE_CID, Q_RACE_CODE, Q_ETH_CODE, Q__COUNT
 };
 
 struct avail {
     int death, gender_src, location, vocab, ancestor, ppp, visit, visit_dt, proc, cost, cost_allowed,
         cost_charge, cost_total, cond, cond_src_concept, meas, meas_dt, obs, obs_dt;
+    int race_detail;  /* the catalog offers race_detail, race_group or race_aic */
 };
 
 /* Builds the roll-up query for the tables that exist. S and V are quoted
@@ -313,14 +315,22 @@ static void build_query(struct buf *q, const struct avail *a, const char *S, con
                "GROUP BY descendant_concept_id), ", V);
     add(q, "z AS (SELECT 1) SELECT m.yob, m.g, %s, m.rsv, m.ec, m.esv, m.county, "
            "m.af - DATE '1970-01-01', m.at - DATE '1970-01-01', obs.spans, %s, "
-           "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, m.gsv "
+           "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, m.gsv, m.rc, %s, %s "
            "FROM m LEFT JOIN obs ON obs.person_id = m.person_id ",
         a->ancestor ? "COALESCE(rr.omb, m.rc)" : "m.rc", a->ppp ? "pay.spans" : "NULL",
         a->visit ? "vis.ed" : "NULL", a->visit ? "vis.ip" : "NULL", a->visit ? "vis.pc" : "NULL",
         a->visit ? "vis.tele" : "NULL", a->visit ? "vis.well" : "NULL", a->visit ? "vis.stays" : "NULL",
         a->visit && a->cost ? "cst.cents" : "NULL", a->cond ? "cnd.diab" : "NULL", a->cond ? "cnd.htn" : "NULL",
         a->cond ? "cnd.codes" : "NULL", a->meas ? "mes.a1c" : "NULL", a->meas ? "mes.sbp" : "NULL",
-        a->meas ? "mes.dbp" : "NULL", a->obs ? "hrs.items" : "NULL");
+        a->meas ? "mes.dbp" : "NULL", a->obs ? "hrs.items" : "NULL",
+        a->race_detail && a->vocab ? "rcc.concept_code" : "NULL",
+        a->race_detail && a->vocab ? "ecc.concept_code" : "NULL");
+    /* detailed race: the Race and Ethnicity vocabularies' concept_code is
+     * the CDC Race & Ethnicity code (docs/sources.md) */
+    if (a->race_detail && a->vocab)
+        add(q, "LEFT JOIN %s.concept rcc ON rcc.concept_id = m.rc AND rcc.vocabulary_id IN ('Race', 'Ethnicity') "
+               "LEFT JOIN %s.concept ecc ON ecc.concept_id = m.ec AND ecc.vocabulary_id IN ('Race', 'Ethnicity') ",
+            V, V);
     if (a->ppp)
         add(q, "LEFT JOIN pay ON pay.person_id = m.person_id ");
     if (a->visit) {
@@ -349,6 +359,7 @@ struct ctx {
     int64_t y0, y1;               /* seconds */
     uint64_t row;
     struct code_map map;          /* [map.*] rules, hits into prof        */
+    struct race_detail_maps rdmaps; /* the catalog's map. of race_detail  */
 };
 
 static const char *val(PGresult *r, int i, int col)
@@ -428,6 +439,51 @@ static int sex_of(struct ctx *c, const char *concept, const char *source, int *m
     return SEX_U;
 }
 
+/* Detailed race and ethnicity responses (race_detail.h) of a person, read
+ * only with a catalog that offers them: the concept_code of
+ * race_concept_id and of ethnicity_concept_id (Race or Ethnicity
+ * vocabulary), and race_source_value and ethnicity_source_value when each
+ * is a list of responses (race_detail_list: catalog map entries, detailed,
+ * minimum-category or CDC codes; another value is not read as responses).
+ * A race concept other than the five OMB ones whose code is no response is
+ * a detailed answer the table lacks: the member's detailed responses are
+ * then unknown (race_aic keeps the minimum categories). Then the rule of
+ * every source (race_detail_settle): an unknown race or ethnicity is
+ * derived, responses that contradict them are left out. */
+static void race_detail_row(struct ctx *c, PGresult *r, int i, struct member_record *m)
+{
+    static const char *const omb[] = {"8657", "8515", "8516", "8557", "8527"};
+    uint32_t det = 0;
+    uint8_t min = 0;
+    int unk = 0;
+    const char *rcode = val(r, i, Q_RACE_CODE), *ecode = val(r, i, Q_ETH_CODE);
+    if (rcode && race_detail_lookup(&c->rdmaps, rcode, strlen(rcode), &det, &min) < 0) {
+        const char *cid = val(r, i, Q_RACE_CID);
+        unk = 1;
+        for (size_t k = 0; cid && k < sizeof omb / sizeof omb[0]; k++)
+            unk &= strcmp(cid, omb[k]) != 0;
+    }
+    if (ecode)
+        race_detail_lookup(&c->rdmaps, ecode, strlen(ecode), &det, &min);
+    const char *src[2] = {val(r, i, Q_RACE_SRC), val(r, i, Q_ETH_SRC)};
+    for (int k = 0; k < 2; k++)
+        if (src[k] && *src[k])
+            race_detail_list(&c->rdmaps, src[k], strlen(src[k]), &det, &min);
+    if (!min)
+        return;
+    int race = m->race, eth = m->ethnicity;
+    const char *what;
+    if (race_detail_settle(min, 1, 1, &race, &eth, &what) < 0) {
+        c->prof->race_detail_dropped++;
+        return;
+    }
+    c->prof->race_detail_members++;
+    m->race = (uint8_t)race;
+    m->ethnicity = (uint8_t)eth;
+    m->race_det = unk ? 0 : det;
+    m->race_min = min;
+}
+
 /* "a,b a,b ..." of epoch days (obs) or seconds (stays). */
 static int pairs(const char *s, int64_t (*out)[2], int max)
 {
@@ -463,6 +519,8 @@ static int build_row(struct ctx *c, PGresult *r, int i, struct member_record *m,
     miss = 0;
     m->ethnicity = (uint8_t)eth_of(c, val(r, i, Q_ETH), val(r, i, Q_ETH_SRC), &miss);
     pr->map_misses[COL_ETHNICITY] += (uint64_t)miss;
+    if (c->a.race_detail)
+        race_detail_row(c, r, i, m);
     const char *county = val(r, i, Q_COUNTY);
     int rule = -1;
     m->county = county && *county ? fhir_county(o->county_rules, o->n_county_rules, county, &rule) : COUNTY_UNKNOWN;
@@ -744,6 +802,11 @@ int omop_read(const char *conninfo, const struct omop_options *o, record_sink_fn
     char e[200];
     if (code_map_init_split(&c.map, o->rules, o->n_rules, o->county_rules, o->n_county_rules, mcols,
                             sizeof mcols / sizeof mcols[0], prof, e, sizeof e) != 0) {
+        snprintf(err, errlen, "omop: %s", e);
+        goto out;
+    }
+    a->race_detail = race_detail_wanted();
+    if (a->race_detail && race_detail_maps_compile(&c.rdmaps, catalog_active(), e, sizeof e) < 0) {
         snprintf(err, errlen, "omop: %s", e);
         goto out;
     }

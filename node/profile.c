@@ -108,6 +108,8 @@ void profile_merge(struct profile *a, const struct profile *b)
     for (int m = 0; m < 32; m++)
         a->left_out[m] += b->left_out[m];
     a->unavailable_measures |= b->unavailable_measures;
+    a->race_detail_members += b->race_detail_members;
+    a->race_detail_dropped += b->race_detail_dropped;
     a->ccc_on |= b->ccc_on;
     a->ccc_classified += b->ccc_classified;
     a->ccc_any += b->ccc_any;

@@ -68,6 +68,11 @@ struct profile {
      * gender_identity; docs/catalog.md) that the active catalog tallies but
      * the source lacks: every member is UNKNOWN there. "" when none. */
     char identity_why[256];
+    /* Detailed race responses (race_detail.h) read from a FHIR or OMOP
+     * source: members who gave some, and members whose responses
+     * contradicted the race or ethnicity the source gives, whose responses
+     * were therefore left out (race_detail UNKNOWN; docs/sources.md). */
+    uint64_t race_detail_members, race_detail_dropped;
     /* The period the rows were read for (the asked one, or the single period
      * the file holds); "" when no row had one. */
     char period_seen[32];

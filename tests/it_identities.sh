@@ -14,7 +14,9 @@
 #    them gives byte-identical cells, and [report] stratifiers =
 #    sexual_orientation is refused (the default catalog does not offer it);
 #  - FHIR: US Core sexual orientation / gender identity Observations and the
-#    Patient genderIdentity extension are read (latest before the year's end).
+#    Patient genderIdentity extension are read (latest before the year's end);
+#    the race and ethnicity extensions' ombCategory and detailed codings give
+#    race_detail, race_group and race_aic (expected cells computed here).
 set -u
 BUILD=${1:?usage: it_identities.sh BUILD_DIR SOURCE_DIR}
 SRC=$(cd "${2:?usage: it_identities.sh BUILD_DIR SOURCE_DIR}" && pwd)
@@ -166,6 +168,92 @@ got=$(awk -F, '$3 == "population" && ($4 == "sexual_orientation" || $4 == "gende
 want="sexual_orientation=BISEXUAL:2 sexual_orientation=DONT_KNOW:2 sexual_orientation=UNKNOWN:2 gender_identity=FEMALE:2 gender_identity=NONBINARY:2 gender_identity=UNKNOWN:2 "
 [ "$got" = "$want" ] || fail "fhir identity strata: got '$got', want '$want'"
 echo "ok: FHIR sexual orientation and gender identity read"
+
+# 5b. FHIR detailed race and ethnicity (US Core race / ethnicity extensions,
+# ombCategory and detailed codings): race_detail, race_group, race_aic and
+# race computed here from the fixture with data/race-detail.tsv and the rules
+# of docs/catalog.md, two copies of each patient so that k = 2 releases all.
+mkdir -p "$W/fhir_rd"
+python3 - "$W/fhir_rd" "$SRC/data/race-detail.tsv" >"$W/fhir_rd.want" <<'PY' || fail "fhir race fixture"
+import json, sys
+d, tsv = sys.argv[1], sys.argv[2]
+CDC = 'urn:oid:2.16.840.1.113883.6.238'
+RACE = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race'
+ETH = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity'
+tab = {}
+for line in open(tsv):
+    if line.startswith('#') or line.startswith('code\t'):
+        continue
+    code, cdc, group, minimum = line.rstrip('\n').split('\t')[:4]
+    if cdc:
+        tab[cdc] = (code, group, minimum)
+OMB = {'1002-5': 'AIAN', '2028-9': 'ASIAN', '2054-5': 'BLACK', '2076-8': 'NHPI', '2106-3': 'WHITE'}
+# (race ombCategory, race detailed, ethnicity ombCategory, ethnicity detailed)
+people = [
+    (['2028-9'], ['2034-7', '2036-2'], ['2186-5'], []),   # Chinese and Filipino
+    (['2028-9'], ['2034-7'], [], []),                     # Chinese
+    ([], ['2034-7', '2039-6'], [], []),                   # Chinese and Japanese, no ombCategory
+    (['2106-3'], ['2047-9'], [], []),                     # White, Vietnamese
+    (['2106-3'], [], ['2135-2'], ['2148-5']),             # White, Mexican
+    ([], [], [], ['2182-4']),                             # Cuban only
+    (['2028-9'], ['2035-4'], [], []),                     # Asian, a detailed code the table lacks
+    (['2131-1'], ['2034-7'], [], []),                     # Other Race and Chinese: contradicts
+    ([], [], [], []),                                     # nothing
+]
+def ext(url, omb, det):
+    e = [{'url': 'ombCategory', 'valueCoding': {'system': CDC, 'code': c}} for c in omb]
+    e += [{'url': 'detailed', 'valueCoding': {'system': CDC, 'code': c}} for c in det]
+    return {'url': url, 'extension': e + [{'url': 'text', 'valueString': 'x'}]}
+P, want = [], {}
+def count(k):
+    want[k] = want.get(k, 0) + 2
+for i, (ro, rd, eo, ed) in enumerate(people):
+    for c in 'ab':
+        x = []
+        if ro or rd: x.append(ext(RACE, ro, rd))
+        if eo or ed: x.append(ext(ETH, eo, ed))
+        P.append({'resourceType': 'Patient', 'id': 'r%d%s' % (i, c), 'gender': 'female',
+                  'birthDate': '1980-01-01', 'extension': x})
+    # the oracle: responses = detailed codes of the table and minimum categories
+    dets = [tab[c] for c in rd + ed if c in tab]
+    unknown_detail = any(c not in tab for c in rd + ed)
+    mins = {OMB[c] for c in ro if c in OMB} | {t[2] for t in dets}
+    if eo == ['2135-2'] or any(c in tab or 2137 <= int(c[:4]) <= 2184 for c in ed): mins.add('HISPANIC')
+    races = mins - {'HISPANIC'}
+    # race as the adapter gives it (a race code per coding, several: MULTI)
+    coded = {OMB[c] for c in ro if c in OMB} | {'OTHER' for c in ro if c == '2131-1'} | {t[2] for t in dets if t[2] != 'HISPANIC'}
+    race = 'UNKNOWN' if not coded else coded.pop() if len(coded) == 1 else 'MULTI'
+    eth = 'HISPANIC' if 'HISPANIC' in mins else 'NOT_HISPANIC' if eo == ['2186-5'] else 'UNKNOWN'
+    # one race reported: race is that one; several: MULTI
+    if races and race != (next(iter(races)) if len(races) == 1 else 'MULTI'):
+        dets, mins, races, unknown_detail = [], set(), set(), False   # left out
+    if unknown_detail: dets = []
+    codes = {t[0] for t in dets}
+    groups = {t[1] for t in dets}
+    other_min = lambda m: len(mins) > 1 or (mins and next(iter(mins)) != m)
+    rdet = 'UNKNOWN' if not codes else 'MULTIPLE' if len(codes) > 1 or other_min(dets[0][2]) else dets[0][0]
+    rgrp = 'UNKNOWN' if not groups else 'MULTIPLE' if len(groups) > 1 or other_min(dets[0][2]) else dets[0][1]
+    count(('race', race)); count(('race_detail', rdet)); count(('race_group', rgrp))
+    aic = set(races) or ({race} if race in OMB.values() or race == 'MENA' else set())
+    if eth == 'HISPANIC': aic.add('HISPANIC')
+    for a in aic or {'UNKNOWN'}: count(('race_aic', a))
+open(d + '/Patient.ndjson', 'w').write(''.join(json.dumps(x) + '\n' for x in P))
+for k in sorted(want): print('%s=%s:%d' % (k[0], k[1], want[k]))
+PY
+"$NODE" aggregate -q --config "$W/id.ini" --format fhir --period 2023 --input "$W/fhir_rd" --k 2 \
+    --out "$W/fhir_rd.cells.csv" || fail "aggregate fhir race"
+awk -F, '$3 == "population" && ($4 == "race" || $4 == "race_detail" || $4 == "race_group" || $4 == "race_aic") && $6 > 0 { print $4 "=" $5 ":" $6 }' \
+    "$W/fhir_rd.cells.csv" | sort >"$W/fhir_rd.got"
+cmp -s "$W/fhir_rd.want" "$W/fhir_rd.got" || fail "fhir detailed race: $(diff "$W/fhir_rd.want" "$W/fhir_rd.got" | tr '\n' ' ')"
+grep -q "race_detail=MULTIPLE" "$W/fhir_rd.got" && grep -q "race_detail=CHINESE:2" "$W/fhir_rd.got" \
+    || fail "fhir detailed race: no CHINESE or MULTIPLE cell"
+"$NODE" profile --config "$W/id.ini" --format fhir --period 2023 --input "$W/fhir_rd" >"$W/fhir_rd.profile" 2>&1
+grep -q "Detailed race responses: 14 members with some, 2 left out" "$W/fhir_rd.profile" \
+    || fail "fhir profile: $(grep -i detailed "$W/fhir_rd.profile")"
+# the default catalog reads no responses
+"$NODE" profile --config "$W/def.ini" --format fhir --period 2023 --input "$W/fhir_rd" >"$W/fd.profile" 2>&1
+grep -q "Detailed race responses" "$W/fd.profile" && fail "the default catalog reads detailed race responses"
+echo "ok: FHIR detailed race and ethnicity read (race_detail, race_group, race_aic)"
 # 6. the generator: --identities keeps the other columns, writes valid codes
 # and HEDIS numerators only inside their denominators
 "$BIN/equity-gen-extract" --rows 20000 --seed 9 --out "$W/g0.csv" || fail "gen"

@@ -98,6 +98,33 @@ grep -q "language  *[1-9][0-9]* values neither standard nor mapped" "$W/nprof" \
 grep -q ',language,spa,' "$W/truth_cells.csv" && ok "the truth has Spanish speakers (from the 54899-0 answers)" \
     || bad "no language cells for spa in the truth"
 
+# Detailed race (docs/sources.md): persons in their own schema, concepts of the Race and
+# Ethnicity vocabularies; expected cells written here from the concepts' CDC codes.
+# (White is the race concept, not a response: White + Mexican is MEXICAN, as for an extract
+# row with race WHITE and race_detail MEXICAN.)
+PGPASSWORD=$SUPER_PW psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$PORT user=postgres dbname=cdm" <<'SQL' || bad "load the race persons"
+CREATE SCHEMA rdx;
+CREATE TABLE rdx.person (LIKE cdm54.person INCLUDING DEFAULTS);
+CREATE TABLE rdx.observation_period (LIKE cdm54.observation_period INCLUDING DEFAULTS);
+INSERT INTO vocab.concept VALUES (38003579, 'Chinese', 'Race', '2034-7'), (38003563, 'Hispanic', 'Ethnicity', 'Hispanic');
+INSERT INTO rdx.person (person_id, gender_concept_id, year_of_birth, race_concept_id, ethnicity_concept_id,
+  race_source_value, ethnicity_source_value) VALUES
+  (1, 8532, 1980, 38003579, 0, 'Chinese;Filipino', NULL), (2, 8532, 1980, 38003579, 0, 'Chinese;Filipino', NULL),
+  (3, 8532, 1980, 38003579, 0, NULL, NULL), (4, 8532, 1980, 38003579, 0, NULL, NULL),
+  (5, 8532, 1980, 8527, 38003563, NULL, 'Mexican'), (6, 8532, 1980, 8527, 38003563, NULL, 'Mexican');
+INSERT INTO rdx.observation_period (observation_period_id, person_id, observation_period_start_date,
+  observation_period_end_date) SELECT person_id, person_id, DATE '2023-01-01', DATE '2023-12-31' FROM rdx.person;
+GRANT USAGE ON SCHEMA rdx TO reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA rdx TO reader;
+SQL
+printf '[node]\ncatalog = %s\n[input]\nformat = omop\npath = %s\nomop_schema = rdx\nomop_vocabulary_schema = vocab\n[policy]\nmin_k = 2\n' \
+    "$SRC/configs/catalog-identities.ini" "$CONN" >"$W/rd.ini"
+"$NODE" aggregate -q --period 2023 -c "$W/rd.ini" --k 2 --out "$W/rd_cells.csv" 2>"$W/err" || bad "aggregate race persons: $(cat "$W/err")"
+got=$(awk -F, '$3 == "population" && ($4 == "race_detail" || $4 == "race_aic") && $6 > 0 { printf "%s=%s:%s ", $4, $5, $6 }' "$W/rd_cells.csv" 2>/dev/null)
+want="race_detail=CHINESE:2 race_detail=MEXICAN:2 race_detail=MULTIPLE:2 race_aic=ASIAN:4 race_aic=HISPANIC:2 race_aic=WHITE:2 "
+[ "$got" = "$want" ] && ok "OMOP detailed race concepts and source values give race_detail and race_aic" \
+    || bad "OMOP detailed race: got '$got', want '$want'"
+
 # The reader cannot write: the node's role is read-only and the node asks no more.
 PGPASSWORD=$READER_PW psql -X -q "host=127.0.0.1 port=$PORT user=reader dbname=cdm" \
     -c "DELETE FROM cdm54.person" >/dev/null 2>&1 && bad "reader could delete" || ok "the node works with a read-only role"
