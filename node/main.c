@@ -20,6 +20,7 @@
 #include "ccc.h"
 #include "log.h"
 #include "node_config.h"
+#include "omop.h"
 #include "pipeline.h"
 #include "policy.h"
 #include "release_ledger.h"
@@ -604,7 +605,13 @@ int main(int argc, char **argv)
         char err[700];
         int prc = pipeline_run(c, !profile, o.progress, &r, err, sizeof err);
         if (prc == PIPELINE_NO_DATA) {
-            cli_err("%s: %s", c->input, err);
+            /* an OMOP connection string without its password */
+            char src[sizeof c->input];
+            if (c->format == FORMAT_OMOP)
+                omop_redact(c->input, src, sizeof src);
+            else
+                snprintf(src, sizeof src, "%s", c->input);
+            cli_err("%s: %s", src, err);
             status = EXIT_USER;
             goto out;
         }

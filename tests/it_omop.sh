@@ -70,6 +70,13 @@ cmp -s "$W/truth_cells.csv" "$W/omop_cells.csv" && ok "OMOP cells equal the trut
     || bad "OMOP cells differ: $(diff "$W/truth_cells.csv" "$W/omop_cells.csv" | head -6)"
 grep -q "$READER_PW" "$W/out" "$W/err" && bad "the password is in the node's output" || ok "no password in the node's output"
 grep -q "password=(hidden)" "$W/err" && ok "the source is logged without its password" || bad "source line: $(head -2 "$W/err")"
+# a period without members: refused, and the message names the source without its password
+"$NODE" aggregate --period 1900 -c "$W/omop.ini" --out "$W/none.csv" >"$W/out" 2>"$W/err" \
+    && bad "aggregate of a period without data succeeded" || ok "a period without data is refused"
+grep -q "no data for period 1900" "$W/err" && ok "it says there is no data for the period" \
+    || bad "no-data message: $(cat "$W/err")"
+grep -q "$READER_PW" "$W/out" "$W/err" && bad "the no-data message prints the password" \
+    || ok "the no-data message hides the password"
 "$NODE" check-config -c "$W/omop.ini" >"$W/cc" 2>&1
 grep -q "$READER_PW" "$W/cc" && bad "check-config prints the password" || ok "check-config hides the password"
 grep -q "omop_schema = cdm54" "$W/cc" && ok "check-config shows omop_schema" || bad "check-config: $(head -20 "$W/cc")"
