@@ -49,7 +49,7 @@ static void usage(FILE *f)
         "        Submission). Written to a temporary file and renamed: never partial.\n"
         "        With --ledger, the release is checked together with the earlier\n"
         "        releases of its period kept in DIR (withheld further, or refused)\n"
-        "        and kept there (docs/node.md, \"The release ledger\").\n"
+        "        and kept there (docs/operators.md, \"The release ledger\").\n"
         "  preview   (same options, --out optional) [--round ID]\n"
         "        Print every cell that would leave the site and every withheld cell\n"
         "        with its reason. With --out, also write the exact file. With\n"

@@ -140,7 +140,7 @@ fi
 
 # two releases of the same period: the second after 3 late records arrived,
 # both through the node's release ledger (aggregate --ledger), so that the
-# second is checked together with the first (docs/node.md)
+# second is checked together with the first (docs/operators.md, "The release ledger")
 if [ -z "${NO_DIFF:-}" ]; then
 W1=$WORK/w1.csv
 "$BIN/audit-gen" --seed 2 --members 3 --first-id 100001 --out "$W1" || exit 1
