@@ -41,6 +41,9 @@ const char *ledger_strerror(int rc)
                                  "release would narrow a withheld cell or a small difference, and "
                                  "withholding more cannot prevent it";
     case LEDGER_ELIMIT: return "more earlier releases of this period than the ledger solves together";
+    case LEDGER_ENEWTABLE: return "this release has a table that an earlier release of this period "
+                                  "did not have, and the ledger cannot protect the differences "
+                                  "it would show";
     }
     return "unknown ledger error";
 }
@@ -51,6 +54,7 @@ const char *ledger_reason_code(int rc)
     case LEDGER_ECHANGED: return "ledger_changed";
     case LEDGER_EPROTECT: return "ledger_differencing";
     case LEDGER_ELIMIT: return "ledger_limit";
+    case LEDGER_ENEWTABLE: return "ledger_new_table";
     }
     return "ledger_error";
 }
@@ -400,6 +404,20 @@ int ledger_suppress(struct cellset *cs, struct cellset *const *earlier, int near
     }
     if (nrel == 0)
         return LEDGER_OK;
+    /* A table new since an earlier release: the earlier data split by it
+     * adds up to the margins released then, a fact a reader has, but the
+     * ledger keeps no earlier true numbers of that table to model it (the
+     * difference worlds hold the tables both releases have). Refused rather
+     * than released unchecked. */
+    for (int t = 0; t < cs->ntables; t++)
+        for (int r = 0; r < nrel; r++)
+            if (cellset_find_table(rel[r], cs->tables[t].name) < 0) {
+                if (why && whylen)
+                    snprintf(why, whylen, "table %s is new since an earlier release of period "
+                             "%s: release the period again with the earlier tables only, or "
+                             "under a new period", cs->tables[t].name, cs->period);
+                return LEDGER_ENEWTABLE;
+            }
     rel[nrel] = cs;
     j.cs = cellset_new();
     j.k = sp.k;

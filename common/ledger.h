@@ -36,11 +36,17 @@ enum {
                                records, so differences cannot be protected   */
     LEDGER_EPROTECT = -4,   /* complementary suppression cannot protect
                                every cell and difference of the releases     */
-    LEDGER_ELIMIT = -5      /* more than LEDGER_MAX_EARLIER earlier releases */
+    LEDGER_ELIMIT = -5,     /* more than LEDGER_MAX_EARLIER earlier releases */
+    LEDGER_ENEWTABLE = -6   /* a table an earlier release of the period did
+                               not have: the ledger holds no earlier true
+                               numbers for it, so the differences it would
+                               show cannot be modelled (refused, fail
+                               closed; tests/audit/FINDINGS.md)             */
 };
 
 /* A message, and the reason code a refusal carries ("ledger_changed",
- * "ledger_differencing", "ledger_limit"; "ledger_error" otherwise). */
+ * "ledger_differencing", "ledger_limit", "ledger_new_table"; "ledger_error"
+ * otherwise). */
 const char *ledger_strerror(int rc);
 const char *ledger_reason_code(int rc);
 

@@ -772,7 +772,8 @@ static int compute_and_store(struct service *sv, const struct round_request *r,
         struct suppress_params sp = {.k = rc_conf->k, .dominance = rc_conf->dominance};
         snprintf(ldir, sizeof ldir, "%s/ledger", local_store_dir(sv->store));
         int lrc = release_ledger_check(ldir, res.cells, &sp, &res.report, NULL, why, sizeof why);
-        if (lrc == LEDGER_ECHANGED || lrc == LEDGER_EPROTECT || lrc == LEDGER_ELIMIT) {
+        if (lrc == LEDGER_ECHANGED || lrc == LEDGER_EPROTECT || lrc == LEDGER_ELIMIT ||
+            lrc == LEDGER_ENEWTABLE) {
             snprintf(reason, sizeof reason, "%s: %s", ledger_reason_code(lrc), why);
             refuse_round(sv, r->round_id, reason);
             rc = COMPUTE_REFUSED;

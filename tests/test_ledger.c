@@ -288,8 +288,12 @@ static void test_earlier_cell_narrowed(void **state)
 }
 
 /* Another stratifier the second time (sex instead of race), three late
- * members: the tables tie only through the totals, whose difference (3)
- * must stay hidden. */
+ * members: the earlier data split by sex adds up to the margins released
+ * then, which the ledger cannot model without the earlier true numbers of
+ * the sex table (an independent audit narrowed earlier withheld cells this
+ * way: tests/audit/FINDINGS.md, "Second releases with other tables"), so
+ * the release is refused, naming the table; the same period with the
+ * earlier table only still passes. */
 static void test_other_stratifier(void **state)
 {
     (void)state;
@@ -300,8 +304,10 @@ static void test_other_stratifier(void **state)
     struct cellset *b = make(&sb), *b1 = make(&sb);
     assert_int_equal(suppress_apply(b1, NULL, NULL), 0);
     assert_true(oracle(a, b1) > 0);
-    assert_int_equal(ledger_suppress(b, &a, 1, NULL, NULL, NULL, 0), LEDGER_OK);
-    assert_int_equal(oracle(a, b), 0);
+    char why[300];
+    assert_int_equal(ledger_suppress(b, &a, 1, NULL, NULL, why, sizeof why), LEDGER_ENEWTABLE);
+    assert_non_null(strstr(why, "table sex is new"));
+    assert_string_equal(ledger_reason_code(LEDGER_ENEWTABLE), "ledger_new_table");
     cellset_destroy(&a);
     cellset_destroy(&b);
     cellset_destroy(&b1);
